@@ -1,0 +1,53 @@
+#pragma once
+// The decoder skeleton both families share, read top to bottom like the papers:
+// embed → per layer (norm, attention, residual, norm, feed-forward, residual) → norm → logits.
+// A family supplies its attention and feed-forward.
+#include <memory>
+#include <vector>
+
+#include "model/checkpoint/checkpoint.h"
+#include "model/model.h"
+#include "model/weights.h"
+
+namespace tide {
+
+// Where each sequence's tokens sit in the flattened batch.
+struct BatchLayout {
+  std::vector<int64_t> token_offset;  // first row of sequence s
+  std::vector<int64_t> positions;     // position of every token
+  explicit BatchLayout(const Batch& batch);
+};
+
+class DecoderModel : public Model {
+ public:
+  const ModelConfig& config() const override { return config_; }
+  std::vector<float> forward(const Batch& batch, PagedKvCache& cache) const override;
+  std::size_t weight_bytes() const override { return weight_bytes_; }
+
+ protected:
+  DecoderModel(ModelConfig config, Checkpoint checkpoint);
+  // Claims embeddings, norms and the LM head; call from the family's constructor.
+  void load_shared(WeightLoader& loader);
+  void set_weight_bytes(std::size_t bytes) { weight_bytes_ = bytes; }
+
+  // out[T, hidden] = attention of the normed hidden states h[T, hidden]; writes the new tokens'
+  // cache entries.
+  virtual void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout,
+                         PagedKvCache& cache, float* out) const = 0;
+  // out[T, hidden] = feed-forward of h[T, hidden].
+  virtual void feed_forward(int layer, const float* h, int64_t tokens, float* out) const = 0;
+
+  ModelConfig config_;
+  Checkpoint checkpoint_;  // keeps the mapped weights alive
+
+ private:
+  void validate(const Batch& batch, const PagedKvCache& cache) const;
+
+  WeightMatrix embed_;
+  WeightMatrix lm_head_;
+  std::vector<float> final_norm_;
+  std::vector<std::vector<float>> input_norm_, post_attention_norm_;
+  std::size_t weight_bytes_ = 0;
+};
+
+}  // namespace tide

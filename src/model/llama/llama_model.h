@@ -1,0 +1,32 @@
+#pragma once
+// Llama and Qwen2 (the DeepSeek-R1-Distill models): grouped-query attention with neox-style
+// rope (llama3 scaling for Llama 3.x), q/k/v biases for Qwen2, dense SwiGLU.
+#include <vector>
+
+#include "model/decoder.h"
+#include "model/mlp.h"
+#include "model/rope.h"
+
+namespace tide {
+
+class LlamaModel final : public DecoderModel {
+ public:
+  LlamaModel(ModelConfig config, Checkpoint checkpoint);
+
+ protected:
+  void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
+                 float* out) const override;
+  void feed_forward(int layer, const float* h, int64_t tokens, float* out) const override;
+
+ private:
+  struct AttentionWeights {
+    WeightMatrix q, k, v, o;
+    std::vector<float> q_bias, k_bias, v_bias;  // empty without attention bias
+  };
+
+  RotaryEmbedding rope_;
+  std::vector<AttentionWeights> attn_;
+  std::vector<GatedMlp> mlp_;
+};
+
+}  // namespace tide
