@@ -63,8 +63,9 @@ TensorInfo parse_entry(const std::string& name, const nlohmann::json& entry, std
     fail("{}: data_offsets [{}, {}] out of range (data section is {} bytes)", where, begin, end, data.size());
   int64_t numel = checked_numel(info.shape, where);
   uint64_t want = static_cast<uint64_t>(numel);
-  if (want > std::numeric_limits<uint64_t>::max() / dtype_size(info.dtype) ||
-      want * dtype_size(info.dtype) != end - begin)
+  if (want > std::numeric_limits<uint64_t>::max() / dtype_size(info.dtype))
+    fail("{}: shape {} of {} overflows the byte size", where, nlohmann::json(info.shape).dump(), dtype_name(info.dtype));
+  if (want * dtype_size(info.dtype) != end - begin)
     fail("{}: shape {} of {} needs {} bytes but data_offsets span {}", where, nlohmann::json(info.shape).dump(),
          dtype_name(info.dtype), want * dtype_size(info.dtype), end - begin);
   info.data = data.subspan(begin, end - begin);
