@@ -1,0 +1,13 @@
+#pragma once
+// Each subcommand registers its options and handler on the `tide` app. The CLI only parses
+// arguments and wires layers together; the work happens in the libraries.
+#include <CLI/CLI.hpp>
+
+namespace tide::cli {
+
+void register_generate(CLI::App& app);
+void register_logits(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_bench(CLI::App& app);
+
+}  // namespace tide::cli

