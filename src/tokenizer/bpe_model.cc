@@ -1,0 +1,209 @@
+#include "tokenizer/bpe_model.h"
+
+#include <queue>
+
+#include "common/error.h"
+#include "tokenizer/byte_level.h"
+
+namespace tide::tokenizer {
+namespace {
+
+// A merge waiting in the queue: the pair starting at symbol `pos`.
+struct Candidate {
+  uint32_t rank;
+  int32_t pos;
+  int32_t merged_id;
+};
+
+// Lowest rank first and, among equal ranks, the leftmost pair: the order of the reference.
+struct LaterCandidate {
+  bool operator()(const Candidate& a, const Candidate& b) const {
+    return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+  }
+};
+
+void reject_unsupported_options(const JsonField& model) {
+  if (const auto dropout = model.find("dropout")) {
+    if (!dropout->json().is_number() || dropout->json().get<double>() != 0.0) {
+      dropout->fail("BPE dropout is not supported (inference needs deterministic tokenization)");
+    }
+  }
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    if (const auto affix = model.find(key); affix && !affix->as_string().empty()) {
+      affix->fail("subword prefixes/suffixes are not supported (only byte-level BPE is)");
+    }
+  }
+  if (model.optional_bool("byte_fallback", false)) {
+    model["byte_fallback"].fail("byte_fallback is not supported (only byte-level BPE is)");
+  }
+}
+
+}  // namespace
+
+BpeModel BpeModel::from_json(const JsonField& model) {
+  model.require_object();
+  const std::optional<std::string_view> type = model.optional_string("type");
+  if (type && *type != "BPE") {
+    model["type"].fail(fmt::format("unsupported model type \"{}\" (only BPE is supported)", *type));
+  }
+  reject_unsupported_options(model);
+
+  BpeModel bpe;
+  bpe.read_vocab(model["vocab"]);
+  bpe.read_merges(model["merges"]);
+  bpe.fuse_unk_ = model.optional_bool("fuse_unk", false);
+  bpe.ignore_merges_ = model.optional_bool("ignore_merges", false);
+  if (const auto unk = model.optional_string("unk_token")) {
+    bpe.unk_id_ = bpe.token_id(*unk);
+    if (!bpe.unk_id_) model["unk_token"].fail(fmt::format("\"{}\" is not in the vocab", *unk));
+  }
+  const ByteLevelAlphabet& alphabet = ByteLevelAlphabet::instance();
+  for (int byte = 0; byte < 256; ++byte) {
+    bpe.byte_ids_[byte] = bpe.token_id(alphabet.char_for(byte)).value_or(-1);
+  }
+  return bpe;
+}
+
+void BpeModel::read_vocab(const JsonField& vocab) {
+  if (!vocab.has_type(nlohmann::json::value_t::object)) {
+    vocab.fail(fmt::format("expected an object mapping tokens to ids, got {}",
+                           json_type_name(vocab.json())));
+  }
+  vocab_.reserve(vocab.json().size());
+  std::unordered_map<int32_t, std::string_view> token_of_id;
+  token_of_id.reserve(vocab.json().size());
+  for (const auto& [token, value] : vocab.json().items()) {
+    // The typed accessor builds a path string, so it is only used when the value is suspect.
+    const bool plain_id = value.is_number_integer() && value.get<int64_t>() >= 0 &&
+                          value.get<int64_t>() <= kMaxTokenId;
+    const int32_t id = plain_id ? value.get<int32_t>() : vocab[token].as_token_id();
+    const auto [existing, inserted] = token_of_id.emplace(id, token);
+    if (!inserted) {
+      vocab.fail(fmt::format("id {} is given to both \"{}\" and \"{}\"", id, existing->second,
+                             token));
+    }
+    vocab_.emplace(token, id);
+  }
+}
+
+void BpeModel::read_merges(const JsonField& merges) {
+  const size_t count = merges.array_size();
+  merges_.reserve(count);
+  for (size_t rank = 0; rank < count; ++rank) {
+    const nlohmann::json& entry = merges.json()[rank];
+    std::string_view left;
+    std::string_view right;
+    if (entry.is_string()) {
+      // The older form "left right": tokens never contain a plain space (it is "Ġ" in the
+      // byte-level alphabet), so exactly one space separates the halves.
+      const std::string_view text = entry.get_ref<const std::string&>();
+      const size_t space = text.find(' ');
+      if (space == std::string_view::npos || text.find(' ', space + 1) != std::string_view::npos) {
+        merges.element(rank).fail(
+            fmt::format("expected two tokens separated by one space, got \"{}\"", text));
+      }
+      left = text.substr(0, space);
+      right = text.substr(space + 1);
+    } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
+               entry[1].is_string()) {
+      left = entry[0].get_ref<const std::string&>();
+      right = entry[1].get_ref<const std::string&>();
+    } else {
+      merges.element(rank).fail(fmt::format(
+          "expected \"left right\" or [\"left\", \"right\"], got {}", json_type_name(entry)));
+    }
+    const std::optional<int32_t> left_id = token_id(left);
+    const std::optional<int32_t> right_id = token_id(right);
+    const std::string merged = std::string(left).append(right);
+    const std::optional<int32_t> merged_id = token_id(merged);
+    for (const auto& [part, id] : {std::pair{std::string_view(left), left_id},
+                                   std::pair{std::string_view(right), right_id},
+                                   std::pair{std::string_view(merged), merged_id}}) {
+      if (!id) merges.element(rank).fail(fmt::format("token \"{}\" is not in the vocab", part));
+    }
+    // A repeated pair keeps its last rank, as in the reference implementation.
+    merges_.insert_or_assign(pair_key(*left_id, *right_id),
+                             Merge{static_cast<uint32_t>(rank), *merged_id});
+  }
+}
+
+std::optional<int32_t> BpeModel::token_id(std::string_view token) const {
+  const auto it = vocab_.find(token);
+  if (it == vocab_.end()) return std::nullopt;
+  return it->second;
+}
+
+const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const {
+  const auto it = merges_.find(pair_key(left, right));
+  return it == merges_.end() ? nullptr : &it->second;
+}
+
+std::vector<BpeModel::Symbol> BpeModel::initial_symbols(std::string_view word) const {
+  std::vector<Symbol> symbols;
+  symbols.reserve(word.size());
+  bool previous_was_unknown = false;
+  for (const char c : word) {
+    int32_t id = byte_ids_[static_cast<unsigned char>(c)];
+    const bool unknown = id < 0;
+    if (unknown) {
+      // Without an unknown token the reference drops the byte; with fuse_unk a run of
+      // unknown bytes becomes a single unknown token.
+      if (!unk_id_ || (fuse_unk_ && previous_was_unknown)) continue;
+      id = *unk_id_;
+    }
+    previous_was_unknown = unknown;
+    const auto index = static_cast<int32_t>(symbols.size());
+    symbols.push_back(Symbol{id, index - 1, index + 1, false});
+  }
+  if (!symbols.empty()) symbols.back().next = -1;
+  return symbols;
+}
+
+void BpeModel::merge_symbols(std::vector<Symbol>& symbols) const {
+  std::priority_queue<Candidate, std::vector<Candidate>, LaterCandidate> queue;
+  const auto consider = [&](int32_t pos) {
+    const Symbol& left = symbols[pos];
+    if (left.next < 0) return;
+    if (const Merge* merge = find_merge(left.id, symbols[left.next].id)) {
+      queue.push(Candidate{merge->rank, pos, merge->merged_id});
+    }
+  };
+  for (int32_t pos = 0; pos + 1 < static_cast<int32_t>(symbols.size()); ++pos) consider(pos);
+
+  while (!queue.empty()) {
+    const Candidate top = queue.top();
+    queue.pop();
+    Symbol& left = symbols[top.pos];
+    if (left.merged_away || left.next < 0) continue;
+    // Entries go stale when a neighbour merged since they were queued.
+    const Merge* current = find_merge(left.id, symbols[left.next].id);
+    if (current == nullptr || current->merged_id != top.merged_id) continue;
+
+    Symbol& right = symbols[left.next];
+    left.id = top.merged_id;
+    left.next = right.next;
+    right.merged_away = true;
+    if (left.next >= 0) symbols[left.next].prev = top.pos;
+    if (left.prev >= 0) consider(left.prev);
+    consider(top.pos);
+  }
+}
+
+void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& ids) const {
+  if (word.empty()) return;
+  if (ignore_merges_) {
+    std::string encoded;
+    ByteLevelAlphabet::instance().append_encoded(word, encoded);
+    if (const auto it = vocab_.find(encoded); it != vocab_.end()) {
+      ids.push_back(it->second);
+      return;
+    }
+  }
+  std::vector<Symbol> symbols = initial_symbols(word);
+  merge_symbols(symbols);
+  for (const Symbol& symbol : symbols) {
+    if (!symbol.merged_away) ids.push_back(symbol.id);
+  }
+}
+
+}  // namespace tide::tokenizer
