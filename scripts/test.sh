@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Every test Tide has, as CI runs them on a clean Debian 12 machine without a GPU:
+#   1. the release build's unit and integration tests (ctest);
+#   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. each libFuzzer target (clang-14) for a bounded time.
+# TIDE_FUZZ_SECONDS (default 60) bounds each fuzzer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TIDE_HOME="${TIDE_HOME:-$PWD/build/tide-home}"
+
+./scripts/install-deps.sh
+./scripts/fetch-demo-tokenizer.sh "$TIDE_HOME/deepseek-v3-tokenizer"
+
+echo "== release build and tests"
+./scripts/build.sh release
+ctest --preset release -j "$(nproc)"
+
+echo "== unit tests under ASan + UBSan"
+./scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --preset asan -j "$(nproc)"
+
+echo "== fuzzers"
+./scripts/build.sh fuzz
+seconds="${TIDE_FUZZ_SECONDS:-60}"
+for fuzzer in build/fuzz/fuzz/*_fuzz; do
+  name=$(basename "$fuzzer")
+  corpus="build/fuzz/corpus/$name"
+  mkdir -p "$corpus"
+  echo "-- $name for ${seconds}s"
+  "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=0 \
+    "$corpus" "fuzz/seeds/$name" 2>&1 | tail -n 3
+done
+echo "all test stages passed"
