@@ -1,0 +1,152 @@
+// load_model against checkpoints that disagree with their config: every mismatch must stop the
+// load with a message naming the tensor, and tensors the engine does not use (V3's multi-token
+// prediction layer) must not.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "checkpoint_support.h"
+#include "common/json_file.h"
+#include "fixture_support.h"
+#include "model/model.h"
+
+namespace tide {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using testing::copy_model_with_edit;
+using testing::error_of;
+using testing::model_fixture;
+using testing::OwnedTensor;
+using testing::TempDir;
+using testing::tensor_named;
+
+using Tensors = std::vector<OwnedTensor>;
+
+std::string load_error(const std::filesystem::path& dir) {
+  return error_of([&] { load_model(dir); });
+}
+
+// Logits of the last position after prefilling `prompt`.
+std::vector<float> last_logits(const Model& model, const std::vector<int32_t>& prompt) {
+  const int block_size = 16, blocks = static_cast<int>(prompt.size()) / block_size + 1;
+  PagedKvCache cache(model.config().num_layers, blocks, block_size, model.config().kv_entry_dim());
+  std::vector<int32_t> table(blocks);
+  for (int b = 0; b < blocks; ++b) table[b] = b;
+  Batch batch{prompt, {{.num_tokens = static_cast<int64_t>(prompt.size()), .start_position = 0, .block_table = table}}};
+  return model.forward(batch, cache);
+}
+
+const std::vector<int32_t> kPrompt = {3, 141, 59, 265, 35, 89, 79};
+
+TEST(ModelLoadingTest, MissingTensorIsNamed) {
+  TempDir dir;
+  const std::string name = "model.layers.1.self_attn.k_proj.weight";
+  copy_model_with_edit(model_fixture("qwen2-tiny"), dir.path(), [&](Tensors& t) {
+    std::erase_if(t, [&](const OwnedTensor& x) { return x.name == name; });
+  });
+  EXPECT_THAT(load_error(dir.path()), AllOf(HasSubstr(dir.path().string()), HasSubstr("missing tensor '" + name + "'")));
+}
+
+TEST(ModelLoadingTest, TransposedWeightIsNamedWithBothShapes) {
+  TempDir dir;
+  const std::string name = "model.layers.0.mlp.up_proj.weight";
+  copy_model_with_edit(model_fixture("qwen2-tiny"), dir.path(),
+                       [&](Tensors& t) { tensor_named(t, name).shape = {64, 128}; });
+  EXPECT_THAT(load_error(dir.path()),
+              AllOf(HasSubstr((dir / "model.safetensors").string()),
+                    HasSubstr("tensor '" + name + "' has shape [64,128] but the config implies [128,64]")));
+}
+
+TEST(ModelLoadingTest, MissingDeepSeekExpertIsNamed) {
+  TempDir dir;
+  const std::string name = "model.layers.2.mlp.experts.15.down_proj.weight";
+  copy_model_with_edit(model_fixture("deepseek-v3-tiny"), dir.path(), [&](Tensors& t) {
+    std::erase_if(t, [&](const OwnedTensor& x) { return x.name == name; });
+  });
+  EXPECT_THAT(load_error(dir.path()), HasSubstr("missing tensor '" + name + "'"));
+}
+
+TEST(ModelLoadingTest, IntegerWeightIsRefusedWithItsDtype) {
+  TempDir dir;
+  const std::string name = "model.layers.0.self_attn.o_proj.weight";
+  copy_model_with_edit(model_fixture("qwen2-tiny"), dir.path(), [&](Tensors& t) {
+    OwnedTensor& w = tensor_named(t, name);
+    w.dtype = DType::I64;
+    w.data.assign(64 * 64 * 8, std::byte{0});
+  });
+  EXPECT_THAT(load_error(dir.path()),
+              AllOf(HasSubstr((dir / "model.safetensors").string()), HasSubstr("tensor '" + name + "'"),
+                    HasSubstr("dtype I64, which Tide does not read")));
+}
+
+TEST(ModelLoadingTest, IntegerNormIsRefusedWithItsDtype) {
+  TempDir dir;
+  copy_model_with_edit(model_fixture("qwen2-tiny"), dir.path(), [&](Tensors& t) {
+    OwnedTensor& w = tensor_named(t, "model.norm.weight");
+    w.dtype = DType::I32;
+    w.data.assign(64 * 4, std::byte{0});
+  });
+  EXPECT_THAT(load_error(dir.path()), AllOf(HasSubstr("tensor 'model.norm.weight'"), HasSubstr("dtype I32")));
+}
+
+TEST(ModelLoadingTest, Fp8WeightWithoutQuantizationConfigIsRefused) {
+  TempDir dir;
+  copy_model_with_edit(model_fixture("deepseek-v3-fp8-tiny"), dir.path(), [](Tensors&) {});
+  auto config = read_json_file(dir / "config.json");
+  config.erase("quantization_config");
+  testing::write_file(dir / "config.json", config.dump());
+  EXPECT_THAT(load_error(dir.path()),
+              AllOf(HasSubstr((dir / "model.safetensors").string()), HasSubstr("is float8"),
+                    HasSubstr("no fp8 quantization_config")));
+}
+
+TEST(ModelLoadingTest, Fp8WeightWithoutItsScaleIsNamed) {
+  TempDir dir;
+  const std::string scale = "model.layers.1.self_attn.o_proj.weight_scale_inv";
+  copy_model_with_edit(model_fixture("deepseek-v3-fp8-tiny"), dir.path(), [&](Tensors& t) {
+    std::erase_if(t, [&](const OwnedTensor& x) { return x.name == scale; });
+  });
+  EXPECT_THAT(load_error(dir.path()), HasSubstr("missing tensor '" + scale + "'"));
+}
+
+TEST(ModelLoadingTest, MultiTokenPredictionLayerIsIgnored) {
+  // DeepSeek-V3 ships its MTP module as layer num_hidden_layers (61); the engine does not use it.
+  TempDir dir;
+  copy_model_with_edit(model_fixture("deepseek-v3-tiny"), dir.path(), [](Tensors& t) {
+    for (const char* name : {"model.layers.3.eh_proj.weight", "model.layers.3.self_attn.kv_b_proj.weight"})
+      t.push_back(testing::f32_tensor(name, {2, 64}, std::vector<float>(128, 1.f)));
+    t.push_back(testing::f32_tensor("model.layers.3.enorm.weight", {64}, std::vector<float>(64, 1.f)));
+  });
+  auto with_mtp = load_model(dir.path());
+  auto original = load_model(model_fixture("deepseek-v3-tiny"));
+  EXPECT_EQ(with_mtp->config().num_layers, 3);
+  EXPECT_EQ(last_logits(*with_mtp, kPrompt), last_logits(*original, kPrompt));
+}
+
+TEST(ModelLoadingTest, WeightsWidenedToF32GiveIdenticalLogits) {
+  // bf16 → f32 is exact, so a checkpoint saved in float32 must compute the same model.
+  TempDir dir;
+  copy_model_with_edit(model_fixture("qwen2-tiny"), dir.path(), [](Tensors& t) {
+    for (OwnedTensor& w : t) {
+      ASSERT_EQ(w.dtype, DType::BF16);
+      std::vector<float> wide(w.data.size() / 2);
+      for (std::size_t i = 0; i < wide.size(); ++i) {
+        uint16_t bits;
+        std::memcpy(&bits, w.data.data() + 2 * i, 2);
+        wide[i] = bf16_to_f32(bits);
+      }
+      w = testing::f32_tensor(w.name, w.shape, wide);
+    }
+  });
+  auto wide = load_model(dir.path());
+  auto original = load_model(model_fixture("qwen2-tiny"));
+  auto a = last_logits(*wide, kPrompt), b = last_logits(*original, kPrompt);
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_LT(testing::relative_error(a.data(), b.data(), a.size()), 1e-6);
+}
+
+}  // namespace
+}  // namespace tide
