@@ -6,6 +6,11 @@
 namespace tide {
 namespace {
 
+// A value as an error message shows it. Arrays and objects are named by type only: dump()
+// recurses once per nesting level, and a hostile config.json can nest deep enough to overflow the
+// stack.
+std::string shown(const nlohmann::json& v) { return v.is_structured() ? std::string(v.type_name()) : v.dump(); }
+
 // Typed field access that names the file and the field in every error.
 class Fields {
  public:
@@ -19,7 +24,7 @@ class Fields {
       fail("{}: missing required field '{}'", origin_, key);
     }
     const auto& v = json_.at(key);
-    if (!v.is_number_integer()) fail("{}: field '{}' must be an integer, got {}", origin_, key, v.dump());
+    if (!v.is_number_integer()) fail("{}: field '{}' must be an integer, got {}", origin_, key, shown(v));
     int64_t n = v.get<int64_t>();
     if (n < min || n > max) fail("{}: field '{}' = {} is out of range [{}, {}]", origin_, key, n, min, max);
     return static_cast<int>(n);
@@ -31,14 +36,14 @@ class Fields {
       fail("{}: missing required field '{}'", origin_, key);
     }
     const auto& v = json_.at(key);
-    if (!v.is_number()) fail("{}: field '{}' must be a number, got {}", origin_, key, v.dump());
+    if (!v.is_number()) fail("{}: field '{}' must be a number, got {}", origin_, key, shown(v));
     return v.get<double>();
   }
 
   bool boolean(const char* key, bool fallback) const {
     if (!has(key)) return fallback;
     const auto& v = json_.at(key);
-    if (!v.is_boolean()) fail("{}: field '{}' must be true or false, got {}", origin_, key, v.dump());
+    if (!v.is_boolean()) fail("{}: field '{}' must be true or false, got {}", origin_, key, shown(v));
     return v.get<bool>();
   }
 
@@ -48,7 +53,7 @@ class Fields {
       fail("{}: missing required field '{}'", origin_, key);
     }
     const auto& v = json_.at(key);
-    if (!v.is_string()) fail("{}: field '{}' must be a string, got {}", origin_, key, v.dump());
+    if (!v.is_string()) fail("{}: field '{}' must be a string, got {}", origin_, key, shown(v));
     return v.get<std::string>();
   }
 
@@ -95,7 +100,7 @@ void parse_eos(const nlohmann::json& json, ModelConfig& config, const std::strin
   if (it == json.end() || it->is_null()) return;
   auto add = [&](const nlohmann::json& v) {
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= config.vocab_size)
-      fail("{}: eos_token_id {} is not a token id below vocab_size {}", origin, v.dump(), config.vocab_size);
+      fail("{}: eos_token_id {} is not a token id below vocab_size {}", origin, shown(v), config.vocab_size);
     config.eos_token_ids.push_back(v.get<int>());
   };
   if (it->is_array())

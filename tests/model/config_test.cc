@@ -178,6 +178,20 @@ TEST(ConfigTest, EosOutsideVocabularyIsRefused) {
   EXPECT_THAT(parse_error(json), HasSubstr("eos_token_id 512 is not a token id below vocab_size 512"));
 }
 
+// A value nested a million levels deep, as a hostile config.json can hold.
+std::string deeply_nested() { return std::string(1'000'000, '[') + std::string(1'000'000, ']'); }
+
+TEST(ConfigTest, DeeplyNestedFieldIsRefusedWithoutOverflowingTheStack) {
+  auto json = parse_json(R"({"model_type": "qwen2", "vocab_size": )" + deeply_nested() + "}", "config.json");
+  EXPECT_THAT(parse_error(json), HasSubstr("field 'vocab_size' must be an integer, got array"));
+}
+
+TEST(ConfigTest, DeeplyNestedEosIsRefusedWithoutOverflowingTheStack) {
+  auto json = fixture_config("qwen2-tiny");
+  json["eos_token_id"] = parse_json("[" + deeply_nested() + "]", "eos");
+  EXPECT_THAT(parse_error(json), HasSubstr("eos_token_id array is not a token id"));
+}
+
 TEST(ConfigTest, ConfigThatIsNotAnObjectIsRefused) {
   EXPECT_THAT(parse_error(nlohmann::json::array({1, 2})), HasSubstr("dir/config.json: config must be a JSON object"));
 }
