@@ -40,17 +40,21 @@ void reject_unsupported_options(const JsonField& model) {
 
 }  // namespace
 
-BpeModel BpeModel::from_json(const JsonField& model) {
+BpeModel BpeModel::from_json(const JsonField& model, BpeTables tables) {
   model.require_object();
   const std::optional<std::string_view> type = model.optional_string("type");
   if (type && *type != "BPE") {
     model["type"].fail(fmt::format("unsupported model type \"{}\" (only BPE is supported)", *type));
   }
   reject_unsupported_options(model);
+  // The reader leaves the members in the tree when they have the wrong type; asking the tree
+  // then reports that type, or the member's absence.
+  if (!tables.vocab) model["vocab"].fail("expected an object mapping tokens to ids");
+  if (!tables.merges) model["merges"].fail("expected an array of merges");
 
   BpeModel bpe;
-  bpe.read_vocab(model["vocab"]);
-  bpe.read_merges(model["merges"]);
+  bpe.read_vocab(model, std::move(*tables.vocab));
+  bpe.read_merges(model, *tables.merges);
   bpe.fuse_unk_ = model.optional_bool("fuse_unk", false);
   bpe.ignore_merges_ = model.optional_bool("ignore_merges", false);
   if (const auto unk = model.optional_string("unk_token")) {
@@ -64,62 +68,37 @@ BpeModel BpeModel::from_json(const JsonField& model) {
   return bpe;
 }
 
-void BpeModel::read_vocab(const JsonField& vocab) {
-  if (!vocab.has_type(nlohmann::json::value_t::object)) {
-    vocab.fail(fmt::format("expected an object mapping tokens to ids, got {}",
-                           json_type_name(vocab.json())));
-  }
-  vocab_.reserve(vocab.json().size());
-  std::unordered_map<int32_t, std::string_view> token_of_id;
-  token_of_id.reserve(vocab.json().size());
-  for (const auto& [token, value] : vocab.json().items()) {
-    // The typed accessor builds a path string, so it is only used when the value is suspect.
-    const bool plain_id = value.is_number_integer() && value.get<int64_t>() >= 0 &&
-                          value.get<int64_t>() <= kMaxTokenId;
-    const int32_t id = plain_id ? value.get<int32_t>() : vocab[token].as_token_id();
-    const auto [existing, inserted] = token_of_id.emplace(id, token);
-    if (!inserted) {
-      vocab.fail(fmt::format("id {} is given to both \"{}\" and \"{}\"", id, existing->second,
-                             token));
+void BpeModel::read_vocab(const JsonField& model,
+                          std::vector<std::pair<std::string, int64_t>> vocab) {
+  vocab_.reserve(vocab.size());
+  for (auto& [token, id] : vocab) {
+    if (id < 0 || id > kMaxTokenId) {
+      model.fail_at(fmt::format("vocab.{}", token),
+                    fmt::format("token id {} is out of range (ids must be in 0..{})", id,
+                                kMaxTokenId));
     }
-    vocab_.emplace(token, id);
+    // Two tokens sharing an id are reported by the token table, which sorts by id anyway.
+    vocab_.insert_or_assign(std::move(token), static_cast<int32_t>(id));
   }
 }
 
-void BpeModel::read_merges(const JsonField& merges) {
-  const size_t count = merges.array_size();
-  merges_.reserve(count);
-  for (size_t rank = 0; rank < count; ++rank) {
-    const nlohmann::json& entry = merges.json()[rank];
-    std::string_view left;
-    std::string_view right;
-    if (entry.is_string()) {
-      // The older form "left right": tokens never contain a plain space (it is "Ġ" in the
-      // byte-level alphabet), so exactly one space separates the halves.
-      const std::string_view text = entry.get_ref<const std::string&>();
-      const size_t space = text.find(' ');
-      if (space == std::string_view::npos || text.find(' ', space + 1) != std::string_view::npos) {
-        merges.element(rank).fail(
-            fmt::format("expected two tokens separated by one space, got \"{}\"", text));
-      }
-      left = text.substr(0, space);
-      right = text.substr(space + 1);
-    } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
-               entry[1].is_string()) {
-      left = entry[0].get_ref<const std::string&>();
-      right = entry[1].get_ref<const std::string&>();
-    } else {
-      merges.element(rank).fail(fmt::format(
-          "expected \"left right\" or [\"left\", \"right\"], got {}", json_type_name(entry)));
-    }
+void BpeModel::read_merges(const JsonField& model,
+                           const std::vector<std::pair<std::string, std::string>>& merges) {
+  merges_.reserve(merges.size());
+  std::string merged;
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const auto& [left, right] = merges[rank];
+    merged.assign(left).append(right);
     const std::optional<int32_t> left_id = token_id(left);
     const std::optional<int32_t> right_id = token_id(right);
-    const std::string merged = std::string(left).append(right);
     const std::optional<int32_t> merged_id = token_id(merged);
     for (const auto& [part, id] : {std::pair{std::string_view(left), left_id},
                                    std::pair{std::string_view(right), right_id},
                                    std::pair{std::string_view(merged), merged_id}}) {
-      if (!id) merges.element(rank).fail(fmt::format("token \"{}\" is not in the vocab", part));
+      if (!id) {
+        model.fail_at(fmt::format("merges[{}]", rank),
+                      fmt::format("token \"{}\" is not in the vocab", part));
+      }
     }
     // A repeated pair keeps its last rank, as in the reference implementation.
     merges_.insert_or_assign(pair_key(*left_id, *right_id),

@@ -12,13 +12,14 @@
 
 #include "tokenizer/json_field.h"
 #include "tokenizer/string_hash.h"
+#include "tokenizer/tokenizer_json_reader.h"
 
 namespace tide::tokenizer {
 
 class BpeModel {
  public:
-  // `model` is tokenizer.json's "model" object.
-  static BpeModel from_json(const JsonField& model);
+  // `model` is tokenizer.json's "model" object; `tables` its vocab and merges, read separately.
+  static BpeModel from_json(const JsonField& model, BpeTables tables);
 
   // Appends the ids of one pre-tokenized word, given as raw bytes.
   void tokenize(std::string_view word, std::vector<int32_t>& ids) const;
@@ -42,8 +43,9 @@ class BpeModel {
     return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
   }
   const Merge* find_merge(int32_t left, int32_t right) const;
-  void read_vocab(const JsonField& vocab);
-  void read_merges(const JsonField& merges);
+  void read_vocab(const JsonField& model, std::vector<std::pair<std::string, int64_t>> vocab);
+  void read_merges(const JsonField& model,
+                   const std::vector<std::pair<std::string, std::string>>& merges);
   std::vector<Symbol> initial_symbols(std::string_view word) const;
   void merge_symbols(std::vector<Symbol>& symbols) const;
 

@@ -30,6 +30,15 @@ void JsonField::fail(std::string_view message) const {
   tide::fail("{}: {}: {}", origin_, path_, message);
 }
 
+std::string JsonField::location() const {
+  return path_.empty() ? std::string(origin_) : fmt::format("{}: {}", origin_, path_);
+}
+
+void JsonField::fail_at(std::string_view subpath, std::string_view message) const {
+  if (path_.empty()) tide::fail("{}: {}: {}", origin_, subpath, message);
+  tide::fail("{}: {}.{}: {}", origin_, path_, subpath, message);
+}
+
 void JsonField::require_object() const {
   if (!value_->is_object()) fail(fmt::format("expected an object, got {}", json_type_name(*value_)));
 }

@@ -17,6 +17,8 @@ class JsonField {
 
   const nlohmann::json& json() const { return *value_; }
   const std::string& path() const { return path_; }
+  // "origin: path", for messages about this value produced elsewhere.
+  std::string location() const;
   bool is_null() const { return value_->is_null(); }
 
   // A member that must be present (it may still be null).
@@ -38,6 +40,8 @@ class JsonField {
   bool optional_bool(std::string_view key, bool fallback) const;
 
   [[noreturn]] void fail(std::string_view message) const;
+  // For a part of this value that has no JsonField of its own: "origin: path.subpath: message".
+  [[noreturn]] void fail_at(std::string_view subpath, std::string_view message) const;
 
  private:
   JsonField child(const nlohmann::json& value, std::string path) const;

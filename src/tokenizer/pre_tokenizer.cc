@@ -136,7 +136,7 @@ void PreTokenizer::collect(const JsonField& pre_tokenizer) {
     // The reference tests char::is_numeric, i.e. \p{N}; a run of digits stays together
     // unless individual_digits is set.
     const bool individual = pre_tokenizer.optional_bool("individual_digits", false);
-    steps_.push_back({Regex(individual ? R"(\p{N})" : R"(\p{N}+)", type_field.path()),
+    steps_.push_back({Regex(individual ? R"(\p{N})" : R"(\p{N}+)", type_field.location()),
                       SplitBehavior::kIsolated, false, false});
   } else if (type == "ByteLevel") {
     add_byte_level(pre_tokenizer);
@@ -156,7 +156,7 @@ void PreTokenizer::add_split(const JsonField& split) {
   } else {
     pattern.fail("expected {\"Regex\": ...} or {\"String\": ...}");
   }
-  steps_.push_back({Regex(source, pattern.path()), parse_behavior(split["behavior"]),
+  steps_.push_back({Regex(source, pattern.location()), parse_behavior(split["behavior"]),
                     split.optional_bool("invert", false), false});
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <unordered_map>
 
 #include "common/error.h"
 #include "tokenizer/byte_level.h"
@@ -14,24 +13,28 @@ struct Entry {
   int32_t id;
   std::string_view text;
   bool special;
+  bool added;
 };
 
 void check_added_tokens_agree_with_vocab(const BpeModel& model, const AddedVocabulary& added,
                                          std::string_view origin) {
-  std::unordered_map<int32_t, std::string_view> vocab_text;
-  vocab_text.reserve(model.vocab().size());
-  for (const auto& [text, id] : model.vocab()) vocab_text.emplace(id, text);
   for (const AddedToken& token : added.tokens()) {
     if (const auto id = model.token_id(token.content); id && *id != token.id) {
       fail("{}: added token \"{}\" has id {} but the vocab gives it id {}", origin, token.content,
            token.id, *id);
     }
-    if (const auto it = vocab_text.find(token.id);
-        it != vocab_text.end() && it->second != token.content) {
-      fail("{}: added token \"{}\" has id {}, which the vocab already gives to \"{}\"", origin,
-           token.content, token.id, it->second);
-    }
   }
+}
+
+// Entries sharing an id must be the same token (an added token repeating its vocab entry).
+void check_same_id_same_text(const Entry& first, const Entry& second, std::string_view origin) {
+  if (first.text == second.text) return;
+  if (first.added) {
+    fail("{}: added token \"{}\" has id {}, which the vocab already gives to \"{}\"", origin,
+         first.text, first.id, second.text);
+  }
+  fail("{}: model.vocab: id {} is given to both \"{}\" and \"{}\"", origin, first.id,
+       std::min(first.text, second.text), std::max(first.text, second.text));
 }
 
 }  // namespace
@@ -42,11 +45,11 @@ TokenTable::TokenTable(const BpeModel& model, const AddedVocabulary& added,
   std::vector<Entry> entries;
   entries.reserve(model.vocab().size() + added.tokens().size());
   for (const AddedToken& token : added.tokens()) {
-    entries.push_back({token.id, token.content, token.special});
+    entries.push_back({token.id, token.content, token.special, true});
   }
-  for (const auto& [text, id] : model.vocab()) entries.push_back({id, text, false});
-  // Stable, so that for an id that is both an added token and a vocab entry (with the same
-  // text, as checked above) the added token, which carries the special flag, comes first.
+  for (const auto& [text, id] : model.vocab()) entries.push_back({id, text, false, false});
+  // Stable, so that for an id that is both an added token and a vocab entry the added token,
+  // which carries the special flag, comes first.
   std::stable_sort(entries.begin(), entries.end(),
                    [](const Entry& a, const Entry& b) { return a.id < b.id; });
 
@@ -65,6 +68,9 @@ TokenTable::TokenTable(const BpeModel& model, const AddedVocabulary& added,
       bytes_.append(alphabet.token_bytes(entry->text));
       special_[id] = entry->special;
       used_[id] = true;
+      for (auto same = entry + 1; same != entries.end() && same->id == id; ++same) {
+        check_same_id_same_text(*entry, *same, origin);
+      }
       while (entry != entries.end() && entry->id == id) ++entry;
     }
     if (texts_.size() > std::numeric_limits<uint32_t>::max() ||

@@ -10,6 +10,7 @@
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/token_table.h"
 #include "tokenizer/tokenizer_config.h"
+#include "tokenizer/tokenizer_json_reader.h"
 #include "tokenizer/utf8.h"
 
 namespace tide::tokenizer {
@@ -44,12 +45,12 @@ void require_byte_level_decoder(const JsonField& root) {
   }
 }
 
-std::shared_ptr<Tokenizer::Data> load(const nlohmann::json& json, std::string_view origin) {
-  const JsonField root(json, origin);
+std::shared_ptr<Tokenizer::Data> load(TokenizerJson document, std::string_view origin) {
+  const JsonField root(document.tree, origin);
   root.require_object();
   auto data = std::make_shared<Tokenizer::Data>();
   data->origin = std::string(origin);
-  data->model = BpeModel::from_json(root["model"]);
+  data->model = BpeModel::from_json(root["model"], std::move(document.bpe));
   data->added = AddedVocabulary::from_json(root.find("added_tokens"));
   data->normalizer = Normalizer::from_json(root.find("normalizer"));
   data->pre_tokenizer = PreTokenizer::from_json(root.find("pre_tokenizer"), origin);
@@ -71,9 +72,8 @@ Tokenizer::Tokenizer(std::shared_ptr<const Data> data) : data_(std::move(data)) 
 namespace {
 
 std::shared_ptr<Tokenizer::Data> load_text(std::string_view text, std::string_view origin) {
-  const nlohmann::json json = parse_json(text, origin);
   try {
-    return load(json, origin);
+    return load(read_tokenizer_json(text, origin), origin);
   } catch (const nlohmann::json::exception& e) {
     // The typed accessors should leave nothing for nlohmann to reject; this is the backstop.
     fail("{}: unexpected content: {}", origin, e.what());
