@@ -1,0 +1,181 @@
+// One engine step: schedule, run the model over the ragged batch, sample, stream.
+#include <spdlog/spdlog.h>
+#include <time.h>
+
+#include <algorithm>
+
+#include "engine/engine.h"
+#include "engine/logits_processing.h"
+
+namespace tide {
+namespace {
+
+double seconds_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+void Engine::step() {
+  const auto started = Clock::now();
+  const double cpu_started = thread_cpu_seconds();
+
+  auto chunks = scheduler_->schedule();
+  metrics_.preemptions.inc(scheduler_->take_preemptions());
+  if (chunks.empty()) {
+    update_gauges();
+    return;
+  }
+  Batch batch;
+  int64_t prefill_tokens = 0;
+  for (const auto& chunk : chunks) {
+    Sequence& seq = *chunk.seq;
+    if (!seq.first_scheduled) {
+      seq.first_scheduled = started;
+      metrics_.queue_time.observe(seconds_between(seq.arrival, started));
+    }
+    batch.tokens.insert(batch.tokens.end(), seq.tokens.begin() + seq.computed,
+                        seq.tokens.begin() + seq.computed + chunk.num_tokens);
+    batch.sequences.push_back({.num_tokens = chunk.num_tokens, .start_position = seq.computed, .block_table = seq.blocks});
+    if (seq.computed < seq.prompt_len) prefill_tokens += std::min(chunk.num_tokens, seq.prompt_len - seq.computed);
+  }
+  metrics_.scheduler_seconds.observe(thread_cpu_seconds() - cpu_started);
+
+  std::vector<float> logits;
+  try {
+    logits = model_->forward(batch, *cache_);
+  } catch (const std::exception& e) {
+    spdlog::error("forward pass failed: {}", e.what());
+    for (const auto& chunk : chunks) finish(*chunk.seq, FinishReason::Error, "internal error in the forward pass");
+    sweep_finished();
+    return;
+  }
+
+  const int64_t vocab = model_->config().vocab_size;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    Sequence& seq = *chunks[i].seq;
+    seq.computed += chunks[i].num_tokens;
+    blocks_->register_full_blocks(seq.blocks, seq.tokens, seq.computed);
+    // Only a chunk that reaches the end of the known tokens yields the next token.
+    if (seq.computed == static_cast<int64_t>(seq.tokens.size()))
+      emit_token(seq, {logits.data() + static_cast<int64_t>(i) * vocab, static_cast<std::size_t>(vocab)});
+  }
+  metrics_.prompt_tokens.inc(static_cast<double>(prefill_tokens));
+  metrics_.step_tokens.observe(static_cast<double>(batch.tokens.size()));
+  metrics_.prefix_queries.inc(static_cast<double>(blocks_->prefix_queried_tokens()) - metrics_.prefix_queries.value());
+  metrics_.prefix_hits.inc(static_cast<double>(blocks_->prefix_hit_tokens()) - metrics_.prefix_hits.value());
+  sweep_finished();
+  steps_++;
+  metrics_.step_seconds.observe(seconds_between(started, Clock::now()));
+}
+
+void Engine::emit_token(Sequence& seq, std::span<const float> logits) {
+  const GenerationRequest& r = seq.request;
+  std::span<const int32_t> prompt(seq.tokens.data(), static_cast<std::size_t>(seq.prompt_len));
+  std::span<const int32_t> generated(seq.tokens.data() + seq.prompt_len, static_cast<std::size_t>(seq.generated()));
+  const bool penalised = r.repetition_penalty != 1.f || r.presence_penalty != 0.f || r.frequency_penalty != 0.f;
+  const int32_t token = penalised ? seq.sampler.sample(apply_penalties(logits, prompt, generated, r))
+                                  : seq.sampler.sample(logits);
+  seq.tokens.push_back(token);
+
+  const auto now = Clock::now();
+  if (!seq.first_token) {
+    seq.first_token = now;
+    metrics_.ttft.observe(seconds_between(seq.arrival, now));
+  } else {
+    metrics_.itl.observe(seconds_between(*seq.last_token, now));
+  }
+  seq.last_token = now;
+  metrics_.generation_tokens.inc();
+
+  GenerationEvent event;
+  event.tokens = {token};
+  if (r.top_logprobs >= 0) event.logprobs.push_back(logprobs_of(logits, token, r.top_logprobs));
+  const auto& eos = model_->config().eos_token_ids;
+  const bool is_eos = std::find(eos.begin(), eos.end(), token) != eos.end();
+  const bool is_stop_token = std::find(r.stop_token_ids.begin(), r.stop_token_ids.end(), token) != r.stop_token_ids.end();
+
+  std::optional<FinishReason> reason;
+  if ((is_eos && !r.ignore_eos) || is_stop_token) {
+    reason = FinishReason::Stop;
+  } else {
+    auto delta = seq.output.push(token);
+    event.text = std::move(delta.text);
+    if (delta.stopped) reason = FinishReason::Stop;
+  }
+  if (!reason && (seq.generated() >= r.max_tokens || static_cast<int64_t>(seq.tokens.size()) >= max_context()))
+    reason = FinishReason::Length;
+
+  event.prompt_tokens = static_cast<int>(seq.prompt_len);
+  event.cached_prompt_tokens = static_cast<int>(seq.cached_prompt_tokens);
+  event.completion_tokens = static_cast<int>(seq.generated());
+  if (reason) {
+    // The final event carries the last token and any held-back text.
+    if (*reason == FinishReason::Length) event.text += seq.output.finish();
+    event.finish = reason;
+    seq.stream->push(std::move(event));
+    finish(seq, *reason);
+  } else {
+    seq.stream->push(std::move(event));
+  }
+}
+
+void Engine::finish(Sequence& seq, FinishReason reason, const std::string& error) {
+  if (seq.finished) return;
+  seq.finished = true;
+  const auto now = Clock::now();
+  // A stop from emit_token already delivered its final event; others are announced here.
+  if (reason != FinishReason::Stop && reason != FinishReason::Length) {
+    GenerationEvent event;
+    event.finish = reason;
+    event.error = error;
+    event.prompt_tokens = static_cast<int>(seq.prompt_len);
+    event.cached_prompt_tokens = static_cast<int>(seq.cached_prompt_tokens);
+    event.completion_tokens = static_cast<int>(seq.generated());
+    seq.stream->push(std::move(event));
+  }
+  metrics_.requests_finished.labels({finish_reason_name(reason)}).inc();
+  metrics_.e2e.observe(seconds_between(seq.arrival, now));
+  metrics_.request_prompt_tokens.observe(static_cast<double>(seq.prompt_len));
+  metrics_.request_generation_tokens.observe(static_cast<double>(seq.generated()));
+  scheduler_->remove(&seq);
+}
+
+void Engine::drop_cancelled() {
+  const auto now = Clock::now();
+  for (auto& seq : sequences_) {
+    if (seq->stream->cancelled())
+      finish(*seq, FinishReason::Cancelled);
+    else if (seq->request.deadline && now > *seq->request.deadline)
+      finish(*seq, FinishReason::Deadline);
+  }
+  sweep_finished();
+}
+
+void Engine::sweep_finished() {
+  std::erase_if(sequences_, [](const auto& seq) { return seq->finished; });
+  update_gauges();
+}
+
+void Engine::update_gauges() {
+  const int running = scheduler_->num_running(), waiting = scheduler_->num_waiting();
+  running_count_.store(running);
+  waiting_count_.store(waiting);
+  metrics_.running.set(running);
+  metrics_.waiting.set(waiting);
+  metrics_.kv_usage.set(blocks_->usage());
+  metrics_.kv_blocks_free.set(blocks_->free_blocks());
+  // Prompt tokens of requests not yet admitted count against the waiting-token limit.
+  int64_t queued_tokens = 0;
+  for (const auto& seq : sequences_)
+    if (!seq->running && !seq->first_scheduled) queued_tokens += seq->prompt_len;
+  std::lock_guard lock(submit_mutex_);
+  for (const auto& seq : submitted_) queued_tokens += seq->prompt_len;
+  waiting_tokens_ = queued_tokens;
+}
+
+}  // namespace tide
