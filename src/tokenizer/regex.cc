@@ -95,10 +95,12 @@ Regex::Regex(std::string_view pattern, std::string_view where)
   const std::string translated = translate_oniguruma_pattern(pattern);
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  // MULTILINE: in Oniguruma '^' and '$' always match at line boundaries.
+  // MULTILINE: in Oniguruma '^' and '$' always match at line boundaries. NEVER_BACKSLASH_C:
+  // \C could end a match inside a character, and the pieces must stay valid UTF-8.
+  constexpr uint32_t kOptions =
+      PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE | PCRE2_NEVER_BACKSLASH_C;
   compiled_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(translated.data()),
-                                  translated.size(), PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE,
-                                  &error_code, &error_offset, nullptr);
+                                  translated.size(), kOptions, &error_code, &error_offset, nullptr);
   if (compiled_->code == nullptr) {
     fail("{}: invalid regex /{}/: {} (at offset {})", where, pattern, pcre2_message(error_code),
          error_offset);
