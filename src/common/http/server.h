@@ -1,0 +1,82 @@
+#pragma once
+// An HTTP/1.1 server on Boost.Asio/Beast, shared by everything in Tide that speaks HTTP (the
+// OpenAI-compatible server, later the gateway). It knows nothing of what it serves: a handler
+// gets each request as an Exchange and answers it whenever it is ready, with one response or a
+// stream of Server-Sent Events.
+//
+// What it guards against, because the port faces untrusted clients: request bodies over a limit
+// (413) and headers over a limit (431) are refused before they are buffered; a request that
+// dribbles in slower than the read timeout (slow-loris) and a keep-alive connection idle past
+// the idle timeout are closed; a client that stops reading a response is closed after the write
+// timeout; connections beyond the cap are answered 503 and closed.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/http/exchange.h"
+
+namespace tide::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;  // 0 picks a free port; Server::port() tells which
+  int threads = 2;       // io threads; handlers run on them and must not block
+  std::size_t max_body_bytes = std::size_t{16} << 20;
+  std::size_t max_header_bytes = std::size_t{16} << 10;
+  // From a request's first byte to its last; a client slower than this is closed.
+  std::chrono::milliseconds read_timeout{30'000};
+  // How long a keep-alive connection may sit between requests.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // How long one response write may wait for the client to take the bytes.
+  std::chrono::milliseconds write_timeout{30'000};
+  int max_connections = 1024;
+  // Builds the response for errors the server answers itself (400, 413, 431, 500, 503), so an
+  // API can keep its own error format. Default: the message as text/plain.
+  std::function<Response(Status status, const std::string& message)> error_response;
+};
+
+using Handler = std::function<void(std::shared_ptr<Exchange>)>;
+
+class Server {
+ public:
+  // `handler` is called on an io thread for every complete request.
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the io threads. Throws tide::Error when the address cannot be
+  // bound (in use, not local, no permission).
+  void start();
+  // The port bound (the real one when ServerOptions::port was 0).
+  uint16_t port() const { return port_; }
+  // Open connections right now.
+  int connections() const;
+
+  // Stops accepting and closes idle connections; requests already being read or answered go on,
+  // then their connections close. After `grace`, every connection still open is closed. Joins
+  // the io threads. Safe to call more than once.
+  void shutdown(std::chrono::milliseconds grace);
+
+  struct Shared;  // what sessions share with the server: options, handler, connection registry
+
+ private:
+  void accept();
+
+  std::shared_ptr<Shared> shared_;  // declared before the io_context: sessions outlive it while it is destroyed
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace tide::http

@@ -1,0 +1,100 @@
+#pragma once
+// One client connection (internal to the HTTP stack): reads requests one at a time, hands each
+// to the handler as an Exchange, writes its answer, and enforces the limits and timeouts of
+// ServerOptions. All state is touched only on the connection's strand.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/http/exchange.h"
+#include "common/http/server.h"
+
+namespace tide::http {
+
+struct Server::Shared {
+  ServerOptions options;
+  Handler handler;
+  std::atomic<bool> stopping{false};
+  std::mutex mutex;
+  std::condition_variable changed;  // signalled when a session ends
+  std::vector<std::weak_ptr<Session>> sessions;
+  int open = 0;  // guarded by mutex
+
+  Response error_response(Status status, const std::string& message) const;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+
+  Session(boost::asio::ip::tcp::socket socket, Strand strand, std::shared_ptr<Server::Shared> shared);
+  ~Session();
+
+  void start();
+  // From the server, any thread: the server is stopping (close when idle) / stop now.
+  void server_stopping();
+  void force_close();
+
+  const Strand& strand() const { return strand_; }
+
+  // From Exchange and SseWriter, on the strand. `id` names the exchange: calls for an exchange
+  // that is over (the connection has moved on to its next request) are ignored.
+  void respond(uint64_t id, Response response);
+  // The serialized status line and headers for a chunked stream, or nullopt when the exchange
+  // was already answered.
+  std::optional<std::string> begin_stream(uint64_t id, Response head);
+  void write_stream(uint64_t id, std::string bytes, std::function<void(bool ok)> done);
+  void end_stream(uint64_t id, std::string last_bytes);
+  void abandon(uint64_t id);  // the exchange was dropped without a complete answer
+  void set_disconnect_callback(uint64_t id, std::function<void()> callback);
+
+ private:
+  enum class Phase { Idle, Reading, Handling, Closed };
+  enum class Answer { None, Streaming, Done };
+
+  void wait_for_request();
+  void read_request();
+  void on_header(boost::system::error_code ec);
+  void read_body();
+  void on_request(boost::system::error_code ec);
+  void dispatch_request();
+  void watch_peer();
+  void on_watch(boost::system::error_code ec, std::size_t bytes);
+  void answer_error(Status status, const std::string& message);  // then close
+  void write_response(std::shared_ptr<Response> response);
+  void exchange_done();
+  bool current(uint64_t id) const { return id == exchange_id_ && phase_ == Phase::Handling; }
+  void arm_timer(std::chrono::milliseconds timeout);
+  void disarm_timer();
+  void close();
+  void peer_gone();
+
+  boost::asio::ip::tcp::socket socket_;
+  Strand strand_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<Server::Shared> shared_;
+  std::string remote_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+
+  Phase phase_ = Phase::Idle;
+  Answer answer_ = Answer::None;
+  uint64_t exchange_id_ = 0;  // the exchange being handled (Phase::Handling)
+  bool keep_alive_ = false;
+  bool watching_ = false;       // a read that only listens for the client going away is pending
+  bool resume_after_watch_ = false;
+  uint64_t timer_generation_ = 0;
+  std::function<void()> on_disconnect_;
+};
+
+}  // namespace tide::http
