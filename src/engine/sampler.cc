@@ -38,13 +38,22 @@ int32_t Sampler::sample(std::span<const float> logits) {
     if (std::isfinite(logits[i])) candidates_.push_back({logits[i] * inv_t, i});
   if (candidates_.empty()) fail("every logit is -inf or NaN; nothing can be sampled");
 
-  // Sorting only what top-k keeps: a full sort of 129k logits per token is wasted work.
-  const std::size_t k = params_.top_k > 0 ? std::min<std::size_t>(params_.top_k, candidates_.size()) : candidates_.size();
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  std::partial_sort(candidates_.begin(), candidates_.begin() + k, candidates_.end(), by_logit);
-  candidates_.resize(k);
+  // Order matters only for top-k, top-p and min-p; plain temperature sampling draws from the
+  // unsorted distribution instead of sorting 129k logits per token.
+  const bool needs_order = params_.top_k > 0 || params_.top_p < 1.f || params_.min_p > 0.f;
+  if (needs_order) {
+    const std::size_t k =
+        params_.top_k > 0 ? std::min<std::size_t>(params_.top_k, candidates_.size()) : candidates_.size();
+    auto by_logit = [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    };
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(k), candidates_.end(),
+                      by_logit);
+    candidates_.resize(k);
+  }
 
-  const float max = candidates_.front().first;
+  float max = candidates_.front().first;
+  for (const auto& c : candidates_) max = std::max(max, c.first);
   double total = 0;
   for (auto& c : candidates_) total += (c.first = std::exp(c.first - max));
   for (auto& c : candidates_) c.first = static_cast<float>(c.first / total);
@@ -59,7 +68,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
     candidates_.resize(keep);
   }
   if (params_.min_p > 0.f) {
-    const float floor = params_.min_p * candidates_.front().first;
+    const float floor = params_.min_p * candidates_.front().first;  // sorted: front is the most likely
     auto end = std::find_if(candidates_.begin(), candidates_.end(), [&](const auto& c) { return c.first < floor; });
     candidates_.erase(end, candidates_.end());
   }
