@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test Tide has, as CI runs them on a clean Debian 12 machine without a GPU:
-#   1. the release build's unit and integration tests (ctest);
+#   1. the release build's unit tests and end-to-end tests (ctest; real processes on 127.0.0.1);
 #   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. each libFuzzer target (clang-14) for a bounded time.
 # TIDE_FUZZ_SECONDS (default 60) bounds each fuzzer.
@@ -11,13 +11,17 @@ export TIDE_HOME="${TIDE_HOME:-$PWD/build/tide-home}"
 ./scripts/install-deps.sh
 ./scripts/fetch-demo-tokenizer.sh "$TIDE_HOME/deepseek-v3-tokenizer"
 
+echo "== npm packages for the end-to-end tests"
+(cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== release build and tests"
 ./scripts/build.sh release
 ctest --preset release -j "$(nproc)"
 
 echo "== unit tests under ASan + UBSan"
 ./scripts/build.sh asan
-ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --preset asan -j "$(nproc)"
+# The end-to-end suites already ran against the release binary above.
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --preset asan -j "$(nproc)" -E '^integration_'
 
 echo "== fuzzers"
 ./scripts/build.sh fuzz
