@@ -75,7 +75,8 @@ TEST_F(ShardedCheckpointTest, TensorAbsentFromItsShardIsNamed) {
 }
 
 TEST_F(ShardedCheckpointTest, ShardNameWithASlashIsRefused) {
-  // The shard would be read from outside the model directory.
+  // The index sits in inner/ and names a real shard one level up that holds the tensor: only
+  // the name check stops it from being read from outside the model directory.
   write_tensors(dir_ / "model-00001-of-00002.safetensors", {f32_tensor("x", {1}, {1})});
   std::filesystem::create_directory(dir_ / "inner");
   write_index(R"({"x": "../model-00001-of-00002.safetensors"})");
@@ -109,6 +110,12 @@ TEST_F(ShardedCheckpointTest, TensorInTwoShardsIsRefused) {
 TEST_F(ShardedCheckpointTest, IndexWithoutWeightMapIsRefused) {
   write_file(index(), R"({"metadata": {}})");
   EXPECT_THAT(error_of([&] { Checkpoint::open(dir_.path()); }), AllOf(HasSubstr(index()), HasSubstr("'weight_map'")));
+}
+
+TEST_F(ShardedCheckpointTest, ShardNameThatIsNotAStringIsRefused) {
+  write_index(R"({"head.weight": 2})");
+  EXPECT_THAT(error_of([&] { Checkpoint::open(dir_.path()); }),
+              AllOf(HasSubstr(index()), HasSubstr("weight_map['head.weight'] is not a file name")));
 }
 
 TEST_F(ShardedCheckpointTest, IndexThatIsNotJsonIsNamed) {
