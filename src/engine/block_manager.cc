@@ -54,14 +54,15 @@ std::optional<BlockManager::PromptAllocation> BlockManager::allocate_prompt(std:
   // Leading full blocks found in the cache; the block holding the last token is never reused,
   // so that token is computed and yields logits.
   std::vector<int32_t> hits;
+  PrefixCursor cursor;
   if (prefix_caching_) {
-    uint64_t key = 0;
     for (int64_t start = 0; start + block_size_ < n; start += block_size_) {
       auto chunk = tokens.subspan(start, block_size_);
-      key = chain_key(key, chunk);
+      const uint64_t key = chain_key(cursor.key, chunk);
       auto hit = lookup(key, chunk);
       if (!hit) break;
       hits.push_back(*hit);
+      cursor = {cursor.blocks + 1, key};
     }
   }
   // Hits with no references sit in the free list; taking them does not consume fresh blocks.
@@ -77,6 +78,7 @@ std::optional<BlockManager::PromptAllocation> BlockManager::allocate_prompt(std:
   }
   for (int64_t i = 0; i < fresh; ++i) alloc.blocks.push_back(take_fresh());
   alloc.cached_tokens = static_cast<int64_t>(hits.size()) * block_size_;
+  alloc.cursor = cursor;
   if (prefix_caching_) {
     queried_tokens_ += n;
     hit_tokens_ += alloc.cached_tokens;
@@ -93,22 +95,17 @@ bool BlockManager::ensure_capacity(std::vector<int32_t>& blocks, int64_t length)
 }
 
 void BlockManager::register_full_blocks(std::span<const int32_t> blocks, std::span<const int32_t> tokens,
-                                        int64_t computed) {
+                                        int64_t computed, PrefixCursor& cursor) {
   if (!prefix_caching_) return;
-  uint64_t key = 0;
   const int64_t full = std::min<int64_t>(computed / block_size_, static_cast<int64_t>(blocks.size()));
-  for (int64_t i = 0; i < full; ++i) {
-    auto chunk = tokens.subspan(i * block_size_, block_size_);
-    Block& b = blocks_[blocks[i]];
-    if (b.key) {  // already registered (or shared from the cache): continue the chain from it
-      key = *b.key;
-      continue;
-    }
-    key = chain_key(key, chunk);
-    if (cached_.count(key)) continue;  // an identical block is already cached; keep that one
-    b.key = key;
+  for (; cursor.blocks < full; ++cursor.blocks) {
+    auto chunk = tokens.subspan(cursor.blocks * block_size_, block_size_);
+    cursor.key = chain_key(cursor.key, chunk);
+    Block& b = blocks_[blocks[cursor.blocks]];
+    if (b.key || cached_.count(cursor.key)) continue;  // already cached (this block or an identical one)
+    b.key = cursor.key;
     b.tokens.assign(chunk.begin(), chunk.end());
-    cached_[key] = blocks[i];
+    cached_[cursor.key] = blocks[cursor.blocks];
   }
 }
 

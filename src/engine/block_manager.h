@@ -28,9 +28,17 @@ class BlockManager {
   int64_t prefix_queried_tokens() const { return queried_tokens_; }
   int64_t prefix_hit_tokens() const { return hit_tokens_; }
 
+  // How far a sequence's blocks are registered in the prefix cache, so each step hashes only
+  // newly completed blocks instead of walking the whole block table.
+  struct PrefixCursor {
+    int64_t blocks = 0;  // leading blocks already registered (or found in the cache)
+    uint64_t key = 0;    // chained key of the last of them
+  };
+
   struct PromptAllocation {
     std::vector<int32_t> blocks;   // covers the whole prompt
     int64_t cached_tokens = 0;     // leading tokens whose KV is already in the cache
+    PrefixCursor cursor;           // past the cached blocks
   };
   // Blocks for a prompt, reusing cached prefix blocks. At least the prompt's last token is
   // always left to compute (its logits are needed). nullopt when not enough blocks are free;
@@ -42,8 +50,9 @@ class BlockManager {
   bool ensure_capacity(std::vector<int32_t>& blocks, int64_t length);
 
   // Registers the full blocks of a sequence whose tokens[0, computed) are now in the cache, so
-  // later prompts can share them. Cheap to call every step: only newly completed blocks are hashed.
-  void register_full_blocks(std::span<const int32_t> blocks, std::span<const int32_t> tokens, int64_t computed);
+  // later prompts can share them. Cheap to call every step: only blocks past `cursor` are hashed.
+  void register_full_blocks(std::span<const int32_t> blocks, std::span<const int32_t> tokens, int64_t computed,
+                            PrefixCursor& cursor);
 
   // Drops one reference to each block (a finished, cancelled or preempted sequence).
   void release(std::vector<int32_t>& blocks);

@@ -59,7 +59,7 @@ void Engine::step() {
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     Sequence& seq = *chunks[i].seq;
     seq.computed += chunks[i].num_tokens;
-    blocks_->register_full_blocks(seq.blocks, seq.tokens, seq.computed);
+    blocks_->register_full_blocks(seq.blocks, seq.tokens, seq.computed, seq.prefix_cursor);
     // Only a chunk that reaches the end of the known tokens yields the next token.
     if (seq.computed == static_cast<int64_t>(seq.tokens.size()))
       emit_token(seq, {logits.data() + static_cast<int64_t>(i) * vocab, static_cast<std::size_t>(vocab)});

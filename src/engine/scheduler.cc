@@ -88,6 +88,7 @@ std::vector<ScheduledChunk> Scheduler::schedule() {
     if (!alloc) break;
     seq->blocks = std::move(alloc->blocks);
     seq->computed = alloc->cached_tokens;
+    seq->prefix_cursor = alloc->cursor;
     if (seq->preemptions == 0) seq->cached_prompt_tokens = alloc->cached_tokens;
     seq->running = true;
     running_.push_back(seq);

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "engine/block_manager.h"
 #include "engine/output_processor.h"
 #include "engine/request.h"
 #include "engine/sampler.h"
@@ -30,6 +31,7 @@ struct Sequence {
   int64_t prompt_len;
   int64_t computed = 0;         // leading tokens whose KV is in the cache
   std::vector<int32_t> blocks;  // block table
+  BlockManager::PrefixCursor prefix_cursor;
   bool running = false;
   bool finished = false;
   int64_t cached_prompt_tokens = 0;  // from the prefix cache at first admission

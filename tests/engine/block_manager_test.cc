@@ -29,7 +29,7 @@ TEST(BlockManager, RegisteredFullBlocksAreSharedByALaterPromptWithTheSamePrefix)
   BlockManager m(8, 4, true);
   auto tokens = iota_tokens(10);
   auto a = m.allocate_prompt(tokens);
-  m.register_full_blocks(a->blocks, tokens, 10);  // blocks 0 and 1 are full
+  { BlockManager::PrefixCursor cursor; m.register_full_blocks(a->blocks, tokens, 10, cursor); }  // blocks 0 and 1 are full
   auto b = m.allocate_prompt(tokens);
   ASSERT_TRUE(b);
   EXPECT_EQ(b->cached_tokens, 8);
@@ -49,7 +49,7 @@ TEST(BlockManager, DifferentEarlierTokensMeanNoHitEvenIfTheBlockMatches) {
   BlockManager m(8, 4, true);
   auto first = iota_tokens(9);
   auto a = m.allocate_prompt(first);
-  m.register_full_blocks(a->blocks, first, 9);
+  { BlockManager::PrefixCursor cursor; m.register_full_blocks(a->blocks, first, 9, cursor); }
   auto second = first;
   second[0] = 7;  // same second block, different first block: the chained key differs
   auto b = m.allocate_prompt(second);
@@ -60,7 +60,7 @@ TEST(BlockManager, LastTokenIsAlwaysComputed) {
   BlockManager m(8, 4, true);
   auto tokens = iota_tokens(8);  // exactly two full blocks
   auto a = m.allocate_prompt(tokens);
-  m.register_full_blocks(a->blocks, tokens, 8);
+  { BlockManager::PrefixCursor cursor; m.register_full_blocks(a->blocks, tokens, 8, cursor); }
   auto b = m.allocate_prompt(tokens);
   EXPECT_EQ(b->cached_tokens, 4);  // the block holding the last token is recomputed
 }
@@ -69,7 +69,7 @@ TEST(BlockManager, ReleasedCachedBlocksAreReusedUntilEvictedLeastRecentlyRelease
   BlockManager m(4, 2, true);
   auto p1 = iota_tokens(5, 10), p2 = iota_tokens(5, 50);
   auto a = m.allocate_prompt(p1);  // 3 blocks
-  m.register_full_blocks(a->blocks, p1, 5);
+  { BlockManager::PrefixCursor cursor; m.register_full_blocks(a->blocks, p1, 5, cursor); }
   m.release(a->blocks);
   EXPECT_EQ(m.free_blocks(), 4);
   auto again = m.allocate_prompt(p1);
@@ -77,7 +77,7 @@ TEST(BlockManager, ReleasedCachedBlocksAreReusedUntilEvictedLeastRecentlyRelease
   m.release(again->blocks);
   auto b = m.allocate_prompt(p2);  // needs 3 fresh blocks: evicts cached ones, tail first
   ASSERT_TRUE(b);
-  m.register_full_blocks(b->blocks, p2, 5);
+  { BlockManager::PrefixCursor cursor; m.register_full_blocks(b->blocks, p2, 5, cursor); }
   m.release(b->blocks);
   auto c = m.allocate_prompt(p1);
   EXPECT_LT(c->cached_tokens, 4);  // p1's blocks were evicted for p2
@@ -99,7 +99,7 @@ TEST(BlockManager, WithoutPrefixCachingNothingIsShared) {
   BlockManager m(8, 4, false);
   auto tokens = iota_tokens(10);
   auto a = m.allocate_prompt(tokens);
-  m.register_full_blocks(a->blocks, tokens, 10);
+  { BlockManager::PrefixCursor cursor; m.register_full_blocks(a->blocks, tokens, 10, cursor); }
   EXPECT_EQ(m.allocate_prompt(tokens)->cached_tokens, 0);
 }
 
