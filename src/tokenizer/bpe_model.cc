@@ -1,5 +1,6 @@
 #include "tokenizer/bpe_model.h"
 
+#include <functional>
 #include <queue>
 
 #include "common/error.h"
@@ -8,19 +9,13 @@
 namespace tide::tokenizer {
 namespace {
 
-// A merge waiting in the queue: the pair starting at symbol `pos`.
-struct Candidate {
-  uint32_t rank;
-  int32_t pos;
-  int32_t merged_id;
-};
+// A merge waiting in the queue, packed as rank << 32 | position of its left symbol, so that the
+// smallest value is the reference's next merge: lowest rank, then leftmost.
+using Candidate = uint64_t;
 
-// Lowest rank first and, among equal ranks, the leftmost pair: the order of the reference.
-struct LaterCandidate {
-  bool operator()(const Candidate& a, const Candidate& b) const {
-    return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
-  }
-};
+Candidate make_candidate(uint32_t rank, int32_t pos) {
+  return (uint64_t{rank} << 32) | static_cast<uint32_t>(pos);
+}
 
 void reject_unsupported_options(const JsonField& model) {
   if (const auto dropout = model.find("dropout")) {
@@ -101,8 +96,7 @@ void BpeModel::read_merges(const JsonField& model,
       }
     }
     // A repeated pair keeps its last rank, as in the reference implementation.
-    merges_.insert_or_assign(pair_key(*left_id, *right_id),
-                             Merge{static_cast<uint32_t>(rank), *merged_id});
+    merges_.insert_or_assign(*left_id, *right_id, Merge{static_cast<uint32_t>(rank), *merged_id});
   }
 }
 
@@ -110,11 +104,6 @@ std::optional<int32_t> BpeModel::token_id(std::string_view token) const {
   const auto it = vocab_.find(token);
   if (it == vocab_.end()) return std::nullopt;
   return it->second;
-}
-
-const BpeModel::Merge* BpeModel::find_merge(int32_t left, int32_t right) const {
-  const auto it = merges_.find(pair_key(left, right));
-  return it == merges_.end() ? nullptr : &it->second;
 }
 
 std::vector<BpeModel::Symbol> BpeModel::initial_symbols(std::string_view word) const {
@@ -139,32 +128,34 @@ std::vector<BpeModel::Symbol> BpeModel::initial_symbols(std::string_view word) c
 }
 
 void BpeModel::merge_symbols(std::vector<Symbol>& symbols) const {
-  std::priority_queue<Candidate, std::vector<Candidate>, LaterCandidate> queue;
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
   const auto consider = [&](int32_t pos) {
     const Symbol& left = symbols[pos];
     if (left.next < 0) return;
-    if (const Merge* merge = find_merge(left.id, symbols[left.next].id)) {
-      queue.push(Candidate{merge->rank, pos, merge->merged_id});
+    if (const Merge* merge = merges_.find(left.id, symbols[left.next].id)) {
+      queue.push(make_candidate(merge->rank, pos));
     }
   };
   for (int32_t pos = 0; pos + 1 < static_cast<int32_t>(symbols.size()); ++pos) consider(pos);
 
   while (!queue.empty()) {
-    const Candidate top = queue.top();
+    const auto rank = static_cast<uint32_t>(queue.top() >> 32);
+    const auto pos = static_cast<int32_t>(queue.top() & 0xFFFFFFFF);
     queue.pop();
-    Symbol& left = symbols[top.pos];
+    Symbol& left = symbols[pos];
     if (left.merged_away || left.next < 0) continue;
-    // Entries go stale when a neighbour merged since they were queued.
-    const Merge* current = find_merge(left.id, symbols[left.next].id);
-    if (current == nullptr || current->merged_id != top.merged_id) continue;
+    // Entries go stale when a neighbour merged since they were queued; each rank belongs to one
+    // pair, so an unchanged rank means an unchanged pair.
+    const Merge* merge = merges_.find(left.id, symbols[left.next].id);
+    if (merge == nullptr || merge->rank != rank) continue;
 
     Symbol& right = symbols[left.next];
-    left.id = top.merged_id;
+    left.id = merge->merged_id;
     left.next = right.next;
     right.merged_away = true;
-    if (left.next >= 0) symbols[left.next].prev = top.pos;
+    if (left.next >= 0) symbols[left.next].prev = pos;
     if (left.prev >= 0) consider(left.prev);
-    consider(top.pos);
+    consider(pos);
   }
 }
 

@@ -7,10 +7,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "tokenizer/json_field.h"
+#include "tokenizer/merge_table.h"
 #include "tokenizer/string_hash.h"
 #include "tokenizer/tokenizer_json_reader.h"
 
@@ -28,10 +28,6 @@ class BpeModel {
   const StringIdMap& vocab() const { return vocab_; }
 
  private:
-  struct Merge {
-    uint32_t rank;
-    int32_t merged_id;
-  };
   struct Symbol {
     int32_t id;
     int32_t prev;  // index of the previous live symbol, -1 at the start
@@ -39,10 +35,6 @@ class BpeModel {
     bool merged_away;
   };
 
-  static uint64_t pair_key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-  }
-  const Merge* find_merge(int32_t left, int32_t right) const;
   void read_vocab(const JsonField& model, std::vector<std::pair<std::string, int64_t>> vocab);
   void read_merges(const JsonField& model,
                    const std::vector<std::pair<std::string, std::string>>& merges);
@@ -50,7 +42,7 @@ class BpeModel {
   void merge_symbols(std::vector<Symbol>& symbols) const;
 
   StringIdMap vocab_;
-  std::unordered_map<uint64_t, Merge> merges_;
+  MergeTable merges_;
   // Vocab id of each byte's alphabet character, -1 when the vocab lacks it.
   std::array<int32_t, 256> byte_ids_{};
   std::optional<int32_t> unk_id_;

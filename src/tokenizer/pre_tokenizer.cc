@@ -168,27 +168,35 @@ void PreTokenizer::add_byte_level(const JsonField& byte_level) {
   steps_.push_back(std::move(step));
 }
 
-std::vector<std::string> PreTokenizer::split(std::string_view text) const {
-  std::vector<std::string> pieces;
-  if (!text.empty()) pieces.emplace_back(text);
-  for (const Step& step : steps_) {
-    std::vector<std::string> next;
-    next.reserve(pieces.size());
-    for (std::string& piece : pieces) {
-      if (step.prefix_space && piece.front() != ' ') piece.insert(piece.begin(), ' ');
-      if (!step.pattern) {
-        next.push_back(std::move(piece));
-        continue;
-      }
-      const std::vector<Span> kept =
-          apply_behavior(segments(*step.pattern, piece, step.invert), step.behavior);
-      for (const Span& span : kept) {
-        if (span.end > span.begin) next.emplace_back(piece, span.begin, span.end - span.begin);
-      }
-    }
-    pieces = std::move(next);
+void PreTokenizer::split(std::string_view text,
+                         const std::function<void(std::string_view)>& word) const {
+  if (!text.empty()) apply_from(0, text, word);
+}
+
+// Depth first, one step per level, so that pieces stay views into the text and only a piece
+// that gains a prefix space is ever copied.
+void PreTokenizer::apply_from(size_t step_index, std::string_view piece,
+                              const std::function<void(std::string_view)>& word) const {
+  if (step_index == steps_.size()) {
+    word(piece);
+    return;
   }
-  return pieces;
+  const Step& step = steps_[step_index];
+  std::string prefixed;
+  if (step.prefix_space && piece.front() != ' ') {
+    prefixed.reserve(piece.size() + 1);
+    prefixed.append(" ").append(piece);
+    piece = prefixed;
+  }
+  if (!step.pattern) {
+    apply_from(step_index + 1, piece, word);
+    return;
+  }
+  for (const Span& span : apply_behavior(segments(*step.pattern, piece, step.invert), step.behavior)) {
+    if (span.end > span.begin) {
+      apply_from(step_index + 1, piece.substr(span.begin, span.end - span.begin), word);
+    }
+  }
 }
 
 }  // namespace tide::tokenizer

@@ -3,6 +3,7 @@
 // Split (regex or literal, every delimiter behaviour), Digits, ByteLevel and Sequences of them,
 // with exactly one ByteLevel step and nothing after it, because later steps would see the
 // byte-level alphabet rather than text.
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,9 +22,9 @@ class PreTokenizer {
   static PreTokenizer from_json(const std::optional<JsonField>& pre_tokenizer,
                                 std::string_view origin);
 
-  // Splits `text` into the words that BPE sees (as raw bytes; the byte-level alphabet is
-  // applied by the model).
-  std::vector<std::string> split(std::string_view text) const;
+  // Calls `word` with each of the words of `text` that BPE sees, in order (as raw bytes; the
+  // byte-level alphabet is applied by the model). The views are valid during the call only.
+  void split(std::string_view text, const std::function<void(std::string_view)>& word) const;
 
  private:
   struct Step {
@@ -35,6 +36,8 @@ class PreTokenizer {
   void collect(const JsonField& pre_tokenizer);
   void add_split(const JsonField& split);
   void add_byte_level(const JsonField& byte_level);
+  void apply_from(size_t step, std::string_view piece,
+                  const std::function<void(std::string_view)>& word) const;
 
   std::vector<Step> steps_;
   bool byte_level_seen_ = false;

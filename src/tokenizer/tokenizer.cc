@@ -45,6 +45,20 @@ void require_byte_level_decoder(const JsonField& root) {
   }
 }
 
+// Normalized added tokens are looked for in normalized text, so they must be normalizable; the
+// supported normalizers never change text they accept.
+void check_normalized_added_tokens(const Tokenizer::Data& data) {
+  for (const AddedToken& token : data.added.tokens()) {
+    if (!token.normalized) continue;
+    try {
+      std::string storage;
+      data.normalizer.normalize(token.content, storage);
+    } catch (const Error& e) {
+      fail("{}: added token \"{}\": {}", data.origin, token.content, e.what());
+    }
+  }
+}
+
 std::shared_ptr<Tokenizer::Data> load(TokenizerJson document, std::string_view origin) {
   const JsonField root(document.tree, origin);
   root.require_object();
@@ -53,6 +67,7 @@ std::shared_ptr<Tokenizer::Data> load(TokenizerJson document, std::string_view o
   data->model = BpeModel::from_json(root["model"], std::move(document.bpe));
   data->added = AddedVocabulary::from_json(root.find("added_tokens"));
   data->normalizer = Normalizer::from_json(root.find("normalizer"));
+  check_normalized_added_tokens(*data);
   data->pre_tokenizer = PreTokenizer::from_json(root.find("pre_tokenizer"), origin);
   data->post_processor = PostProcessor::from_json(root.find("post_processor"));
   require_byte_level_decoder(root);
@@ -128,7 +143,7 @@ void Tokenizer::Data::encode_plain(std::string_view text, std::vector<int32_t>& 
       ids.push_back(*piece.token_id);
       continue;
     }
-    for (const std::string& word : pre_tokenizer.split(piece.text)) model.tokenize(word, ids);
+    pre_tokenizer.split(piece.text, [&](std::string_view word) { model.tokenize(word, ids); });
   }
 }
 

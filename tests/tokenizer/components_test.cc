@@ -105,12 +105,41 @@ TEST(Decode, SkipsOnlySpecialTokensAndKeepsAddedOnes) {
   EXPECT_EQ(tokenizer.decode(ids, true), "hello<tool>");
 }
 
+TEST(Normalizer, NfcAcceptsTextThatIsAlreadyNormalized) {
+  nlohmann::json json = testing::tiny_tokenizer_json();
+  json["normalizer"] = {{"type", "NFC"}};
+  const Tokenizer nfc = load(json);
+  for (const char* text : {"hello café", "한국어 텍스트", "हिन्दी", "深度求索 😀", "שָׁלוֹם"}) {
+    EXPECT_EQ(nfc.encode(text), tiny().encode(text)) << text;
+  }
+}
+
+TEST(Normalizer, NfcReportsTextThatWouldNeedComposing) {
+  nlohmann::json json = testing::tiny_tokenizer_json();
+  json["normalizer"] = {{"type", "Sequence"}, {"normalizers", {{{"type", "NFC"}}}}};
+  const Tokenizer nfc = load(json);
+  for (const char* text : {"cafe\u0301", "\u1100\u1161", "\u212B", "a\u0302\u0301x\u0323\u0301"}) {
+    try {
+      nfc.encode(text);
+      ADD_FAILURE() << "encoded " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not in Unicode NFC"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("tiny.json: normalizer"), std::string::npos);
+    }
+  }
+}
+
+std::vector<std::string> split_words(const PreTokenizer& pre_tokenizer, std::string_view text) {
+  std::vector<std::string> words;
+  pre_tokenizer.split(text, [&](std::string_view word) { words.emplace_back(word); });
+  return words;
+}
+
 std::vector<std::string> pre_tokenize(const nlohmann::json& steps, std::string_view text) {
   nlohmann::json sequence = {{"type", "Sequence"}, {"pretokenizers", steps}};
   sequence["pretokenizers"].push_back(
       {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}});
-  const JsonField field(sequence, "test");
-  return PreTokenizer::from_json(field, "test").split(text);
+  return split_words(PreTokenizer::from_json(JsonField(sequence, "test"), "test"), text);
 }
 
 nlohmann::json split_on_dash(const char* behavior, bool invert = false) {
@@ -141,8 +170,8 @@ TEST(PreTokenizer, SplitBehaviours) {
 TEST(PreTokenizer, ByteLevelPrefixSpaceAndGpt2Pattern) {
   const nlohmann::json byte_level = {
       {"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", true}};
-  const JsonField field(byte_level, "test");
-  EXPECT_EQ(PreTokenizer::from_json(field, "test").split("Hello world's 123  x"),
+  const PreTokenizer pre_tokenizer = PreTokenizer::from_json(JsonField(byte_level, "test"), "test");
+  EXPECT_EQ(split_words(pre_tokenizer, "Hello world's 123  x"),
             (Words{" Hello", " world", "'s", " 123", " ", " x"}));
 }
 
