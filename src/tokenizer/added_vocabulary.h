@@ -5,9 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
-
 #include <unordered_map>
+#include <vector>
 
 #include "tokenizer/json_field.h"
 #include "tokenizer/string_hash.h"

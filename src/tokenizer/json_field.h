@@ -16,10 +16,8 @@ class JsonField {
   JsonField(const nlohmann::json& value, std::string_view origin, std::string path = "");
 
   const nlohmann::json& json() const { return *value_; }
-  const std::string& path() const { return path_; }
   // "origin: path", for messages about this value produced elsewhere.
   std::string location() const;
-  bool is_null() const { return value_->is_null(); }
 
   // A member that must be present (it may still be null).
   JsonField operator[](std::string_view key) const;
@@ -27,7 +25,6 @@ class JsonField {
   std::optional<JsonField> find(std::string_view key) const;
   JsonField element(size_t index) const;
   size_t array_size() const;
-  bool has_type(nlohmann::json::value_t type) const { return value_->type() == type; }
   void require_object() const;
 
   std::string_view as_string() const;

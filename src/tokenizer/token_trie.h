@@ -23,7 +23,6 @@ class TokenTrie {
   void insert(std::string_view key, int32_t value);
   // The longest key that is a prefix of `text`.
   std::optional<Match> longest_prefix(std::string_view text) const;
-  bool empty() const { return nodes_.size() == 1; }
 
  private:
   struct Node {
