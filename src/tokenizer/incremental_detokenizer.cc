@@ -5,11 +5,11 @@
 namespace tide::tokenizer {
 
 IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens)
-    : tokenizer_(&tokenizer), skip_special_tokens_(skip_special_tokens) {}
+    : tokenizer_(tokenizer), skip_special_tokens_(skip_special_tokens) {}
 
 std::string IncrementalDetokenizer::push(int32_t id) {
-  const std::string_view bytes = tokenizer_->token_bytes(id);
-  if (skip_special_tokens_ && tokenizer_->is_special(id)) return {};
+  const std::string_view bytes = tokenizer_.token_bytes(id);
+  if (skip_special_tokens_ && tokenizer_.is_special(id)) return {};
   pending_.append(bytes);
   // Everything up to an unfinished final character is settled: a later byte can only extend
   // that character, never change how the bytes before it decode.

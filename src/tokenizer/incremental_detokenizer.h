@@ -13,7 +13,7 @@ namespace tide::tokenizer {
 
 class IncrementalDetokenizer {
  public:
-  // `tokenizer` must outlive this object.
+  // Keeps a copy of `tokenizer`, which shares the loaded data, so no lifetime ties arise.
   explicit IncrementalDetokenizer(const Tokenizer& tokenizer, bool skip_special_tokens = false);
 
   // Throws tide::Error for an out-of-range id, as decode() does.
@@ -22,7 +22,7 @@ class IncrementalDetokenizer {
   std::string finish();
 
  private:
-  const Tokenizer* tokenizer_;
+  Tokenizer tokenizer_;
   bool skip_special_tokens_;
   std::string pending_;  // at most the first three bytes of one unfinished character
 };

@@ -40,7 +40,8 @@ class Tokenizer {
   // The id of a vocab entry or added token written exactly as `token` (alphabet form for BPE
   // entries, e.g. "Ġthe").
   std::optional<int32_t> token_id(std::string_view token) const;
-  // The token as written in tokenizer.json; throws tide::Error for an out-of-range id.
+  // The token as written in tokenizer.json (empty for an id no token uses); throws tide::Error
+  // for an out-of-range id.
   std::string_view token_text(int32_t id) const;
   // The bytes the token stands for (byte-level decoded); throws for an out-of-range id.
   std::string_view token_bytes(int32_t id) const;
