@@ -19,8 +19,9 @@ std::vector<double> arrival_offsets(const ArrivalConfig& config, int count) {
   Random random(derive_seed(config.seed, 3));
   const double mean_gap = 1.0 / config.rate;
   for (int i = 1; i < count; ++i) {
-    const double gap = config.process == ArrivalProcess::poisson ? random.exponential(mean_gap) : mean_gap;
-    offsets[i] = offsets[i - 1] + gap;
+    // Constant offsets are computed, not summed, so they stay exact (no drift over long runs).
+    offsets[i] = config.process == ArrivalProcess::poisson ? offsets[i - 1] + random.exponential(mean_gap)
+                                                           : i / config.rate;
   }
   return offsets;
 }

@@ -5,6 +5,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "common/error.h"
@@ -134,8 +135,13 @@ class Dispatcher {
     ++in_flight_;
     counters_.in_flight = in_flight_;
     queue_.push_back(index);
-    if (queue_.size() > static_cast<std::size_t>(idle_)) workers_.emplace_back([this] { work(); });
-    else work_ready_.notify_one();
+    if (queue_.size() <= static_cast<std::size_t>(idle_)) return work_ready_.notify_one();
+    try {
+      workers_.emplace_back([this] { work(); });
+    } catch (const std::system_error& e) {
+      fail("cannot start a thread for request {} with {} in flight ({}); cap them with --concurrency", index + 1,
+           in_flight_, e.what());
+    }
   }
 
   // Lets the workers end once the queue is empty and joins them.
