@@ -158,6 +158,7 @@ void register_bench(CLI::App& app) {
   cpu->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length before decoding")->check(CLI::Range(1, 100000))->capture_default_str();
   cpu->add_option("--json", args->json_path, "Write the JSON results here (default: print after the table)");
   cpu->callback([args] { run_bench(*args); });
+  register_bench_serve(*bench);
 }
 
 }  // namespace tide::cli

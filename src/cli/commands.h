@@ -9,5 +9,6 @@ void register_generate(CLI::App& app);
 void register_logits(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_bench_serve(CLI::App& bench);
 
 }  // namespace tide::cli
