@@ -62,6 +62,7 @@ Value get_attribute(const Value& object, const std::string& name) {
 
 Value get_item(const Value& object, const Value& key) {
   if (object.is_undefined()) fail_undefined(object);
+  if (object.is_generator()) value_fail("'generator' object is not subscriptable");
   if (object.is_dict() && key.is_string()) {
     if (const Value* value = object.as_dict().find(key.as_string())) return *value;
   }
@@ -74,7 +75,9 @@ Value get_item(const Value& object, const Value& key) {
 
 Value get_slice(const Value& object, const Value& start, const Value& stop, const Value& step, Budget& budget) {
   if (object.is_undefined()) fail_undefined(object);
-  if (!object.is_list() && !object.is_string()) value_fail("'{}' object is not subscriptable", object.type_name());
+  if ((!object.is_list() && !object.is_string()) || object.is_generator()) {
+    value_fail("'{}' object is not subscriptable", object.type_name());
+  }
   const int64_t stride = slice_part(step, 1);
   if (stride == 0) value_fail("slice step cannot be zero");
   const int64_t size = static_cast<int64_t>(length_of(object));
@@ -139,10 +142,13 @@ size_t length_of(const Value& value) {
   switch (value.kind()) {
     case Value::Kind::Undefined: return 0;
     case Value::Kind::String: return count_code_points(value.as_string());
-    case Value::Kind::List: return value.items().size();
+    case Value::Kind::List:
+      if (value.is_generator()) break;
+      return value.items().size();
     case Value::Kind::Dict: return value.as_dict().size();
-    default: value_fail("object of type '{}' has no len()", value.type_name());
+    default: break;
   }
+  value_fail("object of type '{}' has no len()", value.type_name());
 }
 
 }  // namespace tide::jinja

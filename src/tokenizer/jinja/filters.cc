@@ -1,7 +1,5 @@
 #include "tokenizer/jinja/filters.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -123,27 +121,30 @@ std::optional<int64_t> parse_int(std::string_view text, int base) {
   return value;
 }
 
+// Python's int(float); where Python would return a big integer we fail rather than wrap.
+int64_t truncate_to_int(double value) {
+  if (!(std::fabs(value) < 9.2e18)) value_fail("int() of {} does not fit in 64 bits", format_float(value));
+  return static_cast<int64_t>(std::trunc(value));
+}
+
 Value int_filter(const Value& input, const Arguments& args, Budget&) {
   const auto bound = bind_arguments("int", args, {"default", "base"});
+  if (input.is_undefined()) fail_undefined(input);
   const Value fallback = bound[0].is_undefined() ? Value::integer(0) : bound[0];
   if (input.is_int() || input.is_bool()) return Value::integer(input.as_int());
-  if (input.is_float()) {
-    const double value = std::trunc(input.as_float());
-    if (!(std::fabs(value) < 9.2e18)) return fallback;
-    return Value::integer(static_cast<int64_t>(value));
-  }
+  // int(nan) raises ValueError, which Jinja turns into the default.
+  if (input.is_float()) return std::isnan(input.as_float()) ? fallback : Value::integer(truncate_to_int(input.as_float()));
   if (!input.is_string()) return fallback;
   const int64_t base = bound[1].is_undefined() ? 10 : bound[1].as_int();
   if (base < 2 || base > 36) value_fail("int() base must be between 2 and 36");
   if (auto value = parse_int(input.as_string(), static_cast<int>(base))) return Value::integer(*value);
-  if (auto value = parse_float(input.as_string()); value && std::fabs(*value) < 9.2e18) {
-    return Value::integer(static_cast<int64_t>(std::trunc(*value)));
-  }
+  if (auto value = parse_float(input.as_string())) return std::isnan(*value) ? fallback : Value::integer(truncate_to_int(*value));
   return fallback;
 }
 
 Value float_filter(const Value& input, const Arguments& args, Budget&) {
   const auto bound = bind_arguments("float", args, {"default"});
+  if (input.is_undefined()) fail_undefined(input);
   if (input.is_number()) return Value::floating(input.as_float());
   if (input.is_string()) {
     if (auto value = parse_float(input.as_string())) return Value::floating(*value);
@@ -213,7 +214,7 @@ Value tojson_filter(const Value& input, const Arguments& args, Budget& budget) {
     if (width > 64) value_fail("tojson() indent of more than 64 spaces");
     style.indent = std::string(static_cast<size_t>(std::max<int64_t>(width, 0)), ' ');
   }
-  if (style.indent) style.item_separator = ",";
+  if (style.indent) style.item_separator.assign(1, ',');  // json.dumps drops the space when indenting
   if (!is_absent(bound[2])) {
     if (!bound[2].is_list() || bound[2].items().size() != 2) value_fail("tojson() separators must be a pair of strings");
     style.item_separator = bound[2].items()[0].as_string();

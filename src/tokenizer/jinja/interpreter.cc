@@ -314,10 +314,10 @@ Value Interpreter::call_macro(const std::string& name, const std::vector<Paramet
   if (args.positional.size() > parameters.size()) {
     value_fail("macro '{}' takes {} arguments ({} given)", name, parameters.size(), args.positional.size());
   }
-  for (const auto& [key, value] : args.named) {
-    const bool known = key == "caller" || std::any_of(parameters.begin(), parameters.end(),
-                                                      [&](const Parameter& p) { return p.name == key; });
-    if (!known) value_fail("macro '{}' got an unexpected keyword argument '{}'", name, key);
+  for (const auto& named : args.named) {
+    const bool known = named.first == "caller" || std::any_of(parameters.begin(), parameters.end(),
+                                                              [&](const Parameter& p) { return p.name == named.first; });
+    if (!known) value_fail("macro '{}' got an unexpected keyword argument '{}'", name, named.first);
   }
   push_frame(std::min(visible_frames, static_cast<int>(frames_.size())) - 1);
   ++call_depth_;

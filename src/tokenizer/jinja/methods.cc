@@ -316,6 +316,7 @@ constexpr MethodEntry kMethods[] = {
 }  // namespace
 
 std::optional<Value> bind_method(const Value& self, std::string_view name) {
+  if (self.is_generator()) return std::nullopt;
   const auto it = std::find_if(std::begin(kMethods), std::end(kMethods),
                                [&](const MethodEntry& entry) { return entry.kind == self.kind() && entry.name == name; });
   if (it == std::end(kMethods)) return std::nullopt;

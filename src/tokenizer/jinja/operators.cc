@@ -1,7 +1,7 @@
 #include "tokenizer/jinja/operators.h"
 
 #include <cmath>
-#include <limits>
+#include <cstdint>
 
 #include "tokenizer/jinja/budget.h"
 #include "tokenizer/jinja/value_error.h"
@@ -134,9 +134,12 @@ Value arithmetic(BinaryOp op, const Value& left, const Value& right) {
   fail_operands(op, left, right);
 }
 
+// Lists with lists, tuples with tuples; generators combine with nothing.
 bool same_sequence_type(const Value& a, const Value& b) {
-  return a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple();
+  return a.is_list() && b.is_list() && !a.is_generator() && !b.is_generator() && a.is_tuple() == b.is_tuple();
 }
+
+bool is_repeatable(const Value& v) { return v.is_string() || (v.is_list() && !v.is_generator()); }
 
 }  // namespace
 
@@ -194,10 +197,10 @@ Value apply_binary(BinaryOp op, const Value& left, const Value& right, Budget& b
     items.insert(items.end(), right.items().begin(), right.items().end());
     return left.is_tuple() ? Value::tuple(std::move(items)) : Value::list(std::move(items));
   }
-  if (op == BinaryOp::Multiply && (left.is_string() || left.is_list()) && is_integral(right)) {
+  if (op == BinaryOp::Multiply && is_repeatable(left) && is_integral(right)) {
     return repeat(left, right.as_int(), budget);
   }
-  if (op == BinaryOp::Multiply && is_integral(left) && (right.is_string() || right.is_list())) {
+  if (op == BinaryOp::Multiply && is_integral(left) && is_repeatable(right)) {
     return repeat(right, left.as_int(), budget);
   }
   if (op == BinaryOp::Modulo && left.is_string()) value_fail("string formatting with '%' is not supported");
@@ -233,7 +236,7 @@ bool equals(const Value& left, const Value& right, Budget& budget) {
       budget.charge(std::min(left.shallow_size(), right.shallow_size()));
       return left.as_string() == right.as_string();
     case Value::Kind::List: {
-      if (left.is_tuple() != right.is_tuple() || left.items().size() != right.items().size()) return false;
+      if (!same_sequence_type(left, right) || left.items().size() != right.items().size()) return false;
       for (size_t i = 0; i < left.items().size(); ++i) {
         if (!equals(left.items()[i], right.items()[i], budget)) return false;
       }
@@ -287,7 +290,11 @@ bool contains(const Value& container, const Value& item, Budget& budget) {
         if (equals(element, item, budget)) return true;
       }
       return false;
-    case Value::Kind::Dict: return item.is_string() && container.as_dict().find(item.as_string()) != nullptr;
+    case Value::Kind::Dict:
+      if (item.is_dict() || (item.is_list() && !item.is_tuple() && !item.is_generator())) {
+        value_fail("unhashable type: '{}'", item.type_name());
+      }
+      return item.is_string() && container.as_dict().find(item.as_string()) != nullptr;
     default: value_fail("argument of type '{}' is not iterable", container.type_name());
   }
 }

@@ -27,19 +27,23 @@ bool is_float(const Value& v) { return v.is_float(); }
 bool is_number(const Value& v) { return v.is_number(); }
 bool is_string(const Value& v) { return v.is_string(); }
 bool is_mapping(const Value& v) { return v.is_dict(); }
-bool is_callable(const Value& v) { return v.is_callable(); }
+// Jinja's Undefined defines __call__, __len__ and __getitem__ (to raise), so it passes these.
+bool is_callable(const Value& v) { return v.is_callable() || v.is_undefined(); }
 // Undefined iterates as empty in Jinja, so it counts as iterable.
 bool is_iterable(const Value& v) { return v.is_string() || v.is_list() || v.is_dict() || v.is_undefined(); }
-bool is_sequence(const Value& v) { return v.is_string() || v.is_list() || v.is_dict(); }
-
-bool is_odd(const Value& input, const Arguments& args, Budget&) {
-  bind_arguments("odd", args, {});
-  return input.as_int() % 2 != 0;
+bool is_sequence(const Value& v) {
+  return v.is_string() || (v.is_list() && !v.is_generator()) || v.is_dict() || v.is_undefined();
 }
 
-bool is_even(const Value& input, const Arguments& args, Budget&) {
+// Jinja computes value % 2, so floats are accepted: 3.0 is odd, 0.5 is neither.
+bool is_odd(const Value& input, const Arguments& args, Budget& budget) {
+  bind_arguments("odd", args, {});
+  return equals(apply_binary(BinaryOp::Modulo, input, Value::integer(2), budget), Value::integer(1), budget);
+}
+
+bool is_even(const Value& input, const Arguments& args, Budget& budget) {
   bind_arguments("even", args, {});
-  return input.as_int() % 2 == 0;
+  return equals(apply_binary(BinaryOp::Modulo, input, Value::integer(2), budget), Value::integer(0), budget);
 }
 
 bool is_divisible_by(const Value& input, const Arguments& args, Budget& budget) {

@@ -64,7 +64,7 @@ Value reverse_filter(const Value& input, const Arguments& args, Budget& budget) 
   bind_arguments("reverse", args, {});
   std::vector<Value> items = iterate(input, budget);
   std::reverse(items.begin(), items.end());
-  if (!input.is_string()) return Value::list(std::move(items));
+  if (!input.is_string()) return Value::generator(std::move(items));  // Python's reversed() iterator
   std::string out;
   for (const Value& character : items) out += character.as_string();
   return Value::string(std::move(out));
@@ -93,7 +93,7 @@ Value unique_filter(const Value& input, const Arguments& args, Budget& budget) {
       items.push_back(item);
     }
   }
-  return Value::list(std::move(items));
+  return Value::generator(std::move(items));
 }
 
 Value extreme(const Value& input, const Arguments& args, Budget& budget, bool want_max) {
@@ -123,7 +123,8 @@ Value sum_filter(const Value& input, const Arguments& args, Budget& budget) {
 }
 
 std::vector<Value> item_pairs(const Value& input, std::string_view callee) {
-  if (input.is_undefined()) return {};
+  if (input.is_undefined() && callee == "items") return {};  // |items accepts undefined, |dictsort does not
+  if (input.is_undefined()) fail_undefined(input);
   if (!input.is_dict()) value_fail("{}() can only get item pairs from a mapping, not {}", callee, input.type_name());
   std::vector<Value> pairs;
   for (const auto& [key, value] : input.as_dict().entries()) pairs.push_back(Value::tuple({Value::string(key), value}));
@@ -133,7 +134,7 @@ std::vector<Value> item_pairs(const Value& input, std::string_view callee) {
 Value items_filter(const Value& input, const Arguments& args, Budget& budget) {
   bind_arguments("items", args, {});
   budget.charge(input.shallow_size());
-  return Value::list(item_pairs(input, "items"));
+  return Value::generator(item_pairs(input, "items"));
 }
 
 Value dictsort_filter(const Value& input, const Arguments& args, Budget& budget) {
@@ -175,7 +176,7 @@ Value select_items(const Value& input, const Arguments& args, Budget& budget, bo
     const bool passes = test ? test(subject, test_args, budget) : subject.truthy();
     if (passes == keep_matching) items.push_back(item);
   }
-  return Value::list(std::move(items));
+  return Value::generator(std::move(items));
 }
 
 Value select_filter(const Value& input, const Arguments& args, Budget& budget) {
@@ -201,14 +202,14 @@ Value map_filter(const Value& input, const Arguments& args, Budget& budget) {
       item = get_path(item, bound[0].as_string());
       if (item.is_undefined() && !bound[1].is_undefined()) item = bound[1];
     }
-    return Value::list(std::move(items));
+    return Value::generator(std::move(items));
   }
   const std::string& name = args.positional[0].as_string();
   const FilterFunction filter = find_filter(name);
   if (filter == nullptr) value_fail("unknown filter '{}'", name);
   const Arguments filter_args{{args.positional.begin() + 1, args.positional.end()}, args.named};
   for (Value& item : items) item = filter(item, filter_args, budget);
-  return Value::list(std::move(items));
+  return Value::generator(std::move(items));
 }
 
 struct FilterEntry {

@@ -38,15 +38,16 @@ Value Value::string(std::string value) {
   return Value(Kind::String, std::make_shared<const std::string>(std::move(value)));
 }
 
-Value Value::sequence(std::vector<Value> items, bool is_tuple) {
+Value Value::sequence(std::vector<Value> items, SequenceKind kind) {
   Shape shape;
   for (const Value& item : items) include_child(shape, item);
   return Value(Kind::List, std::make_shared<const Sequence>(
-                               Sequence{std::move(items), is_tuple, shape.depth, shape.holds_namespace}));
+                               Sequence{std::move(items), kind, shape.depth, shape.holds_namespace}));
 }
 
-Value Value::list(std::vector<Value> items) { return sequence(std::move(items), false); }
-Value Value::tuple(std::vector<Value> items) { return sequence(std::move(items), true); }
+Value Value::list(std::vector<Value> items) { return sequence(std::move(items), SequenceKind::List); }
+Value Value::tuple(std::vector<Value> items) { return sequence(std::move(items), SequenceKind::Tuple); }
+Value Value::generator(std::vector<Value> items) { return sequence(std::move(items), SequenceKind::Generator); }
 
 Value Value::dict(Dict entries) {
   Shape shape;
@@ -63,7 +64,13 @@ Value Value::callable(std::shared_ptr<const Callable> callable) {
   return Value(Kind::Callable, std::move(callable));
 }
 
-bool Value::is_tuple() const { return is_list() && std::get<std::shared_ptr<const Sequence>>(data_)->is_tuple; }
+bool Value::is_tuple() const {
+  return is_list() && std::get<std::shared_ptr<const Sequence>>(data_)->kind == SequenceKind::Tuple;
+}
+
+bool Value::is_generator() const {
+  return is_list() && std::get<std::shared_ptr<const Sequence>>(data_)->kind == SequenceKind::Generator;
+}
 
 
 template <typename Payload>
@@ -113,7 +120,7 @@ bool Value::truthy() const {
     case Kind::Int: return as_int() != 0;
     case Kind::Float: return as_float() != 0.0;
     case Kind::String: return !as_string().empty();
-    case Kind::List: return !items().empty();
+    case Kind::List: return is_generator() || !items().empty();
     case Kind::Dict: return !as_dict().empty();
     case Kind::Namespace:
     case Kind::Callable: return true;
@@ -129,7 +136,7 @@ std::string_view Value::type_name() const {
     case Kind::Int: return "int";
     case Kind::Float: return "float";
     case Kind::String: return "str";
-    case Kind::List: return is_tuple() ? "tuple" : "list";
+    case Kind::List: return is_tuple() ? "tuple" : is_generator() ? "generator" : "list";
     case Kind::Dict: return "dict";
     case Kind::Namespace: return "Namespace";
     case Kind::Callable: return "function";
@@ -175,20 +182,17 @@ const void* Value::identity() const {
 }
 
 const Value* Dict::find(std::string_view key) const {
-  for (const auto& entry : entries_) {
-    if (entry.first == key) return &entry.second;
-  }
-  return nullptr;
+  const auto it = positions_.find(key);
+  return it == positions_.end() ? nullptr : &entries_[it->second].second;
 }
 
 void Dict::set(std::string key, Value value) {
-  for (auto& entry : entries_) {
-    if (entry.first == key) {
-      entry.second = std::move(value);
-      return;
-    }
+  const auto [it, inserted] = positions_.try_emplace(key, entries_.size());
+  if (inserted) {
+    entries_.emplace_back(std::move(key), std::move(value));
+  } else {
+    entries_[it->second].second = std::move(value);
   }
-  entries_.emplace_back(std::move(key), std::move(value));
 }
 
 Namespace::Namespace(Dict attributes) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -22,6 +23,8 @@ struct Arguments;
 struct Callable;
 struct Sequence;
 struct DictBox;
+
+enum class SequenceKind : uint8_t { List, Tuple, Generator };
 
 class Value {
  public:
@@ -38,6 +41,9 @@ class Value {
   static Value string(std::string value);
   static Value list(std::vector<Value> items);
   static Value tuple(std::vector<Value> items);
+  // What Jinja's select, map, items and similar filters return: a Python generator, which can
+  // be iterated but has no length or index and is true even when it yields nothing.
+  static Value generator(std::vector<Value> items);
   static Value dict(Dict entries);
   static Value namespace_object(Dict attributes);
   static Value callable(std::shared_ptr<const Callable> callable);
@@ -50,8 +56,9 @@ class Value {
   bool is_float() const { return kind_ == Kind::Float; }
   bool is_number() const { return is_bool() || is_int() || is_float(); }  // as in Python
   bool is_string() const { return kind_ == Kind::String; }
-  bool is_list() const { return kind_ == Kind::List; }  // lists and tuples
+  bool is_list() const { return kind_ == Kind::List; }  // lists, tuples and generators
   bool is_tuple() const;
+  bool is_generator() const;
   bool is_dict() const { return kind_ == Kind::Dict; }
   bool is_namespace() const { return kind_ == Kind::Namespace; }
   bool is_callable() const { return kind_ == Kind::Callable; }
@@ -84,10 +91,11 @@ class Value {
   using Data = std::variant<std::monostate, bool, int64_t, double, std::shared_ptr<const std::string>,
                             std::shared_ptr<const Sequence>, std::shared_ptr<const DictBox>,
                             std::shared_ptr<Namespace>, std::shared_ptr<const Callable>>;
-  Value(Kind kind, Data data) : kind_(kind), data_(std::move(data)) {}
+  template <typename Payload>
+  Value(Kind kind, Payload payload) : kind_(kind), data_(std::in_place_type<Payload>, std::move(payload)) {}
   template <typename Payload>
   const Payload& payload(Kind kind, std::string_view expected) const;
-  static Value sequence(std::vector<Value> items, bool is_tuple);
+  static Value sequence(std::vector<Value> items, SequenceKind kind);
 
   Kind kind_;
   Data data_;
@@ -106,12 +114,19 @@ class Dict {
   bool empty() const { return entries_.empty(); }
 
  private:
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+
   std::vector<Entry> entries_;
+  // Key to position in entries_: objects in requests can be large, so lookups must not scan.
+  std::unordered_map<std::string, size_t, KeyHash, std::equal_to<>> positions_;
 };
 
 struct Sequence {
   std::vector<Value> items;
-  bool is_tuple = false;
+  SequenceKind kind = SequenceKind::List;
   int depth = 1;
   bool holds_namespace = false;
 };

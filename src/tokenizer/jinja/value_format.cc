@@ -137,7 +137,13 @@ void append_repr(std::string& out, const Value& value, Budget& budget) {
     case Value::Kind::Int: out += std::to_string(value.as_int()); return;
     case Value::Kind::Float: out += format_float(value.as_float()); return;
     case Value::Kind::String: append_quoted(out, value.as_string()); return;
-    case Value::Kind::List: append_items(out, value, budget); return;
+    case Value::Kind::List:
+      if (value.is_generator()) {
+        out += "<generator object>";
+      } else {
+        append_items(out, value, budget);
+      }
+      return;
     case Value::Kind::Dict: append_dict(out, value.as_dict(), budget); return;
     case Value::Kind::Namespace:
     case Value::Kind::Callable: append_str(out, value, budget); return;

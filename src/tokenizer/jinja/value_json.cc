@@ -24,10 +24,14 @@ class JsonWriter {
       case Value::Kind::Int: out_ += std::to_string(value.as_int()); return;
       case Value::Kind::Float: write_float(value.as_float()); return;
       case Value::Kind::String: write_string(value.as_string()); return;
-      case Value::Kind::List: write_list(value.items(), level); return;
+      case Value::Kind::List:
+        if (value.is_generator()) break;
+        write_list(value.items(), level);
+        return;
       case Value::Kind::Dict: write_dict(value.as_dict(), level); return;
-      default: value_fail("Object of type {} is not JSON serializable", value.type_name());
+      default: break;
     }
+    value_fail("Object of type {} is not JSON serializable", value.type_name());
   }
 
   std::string take() { return std::move(out_); }

@@ -71,6 +71,8 @@ TEST(JinjaRuntimeErrors, UndefinedUsedAsAValue) {
   EXPECT_THAT(error_of("{{ missing() }}"), HasSubstr("'missing' is undefined"));
   EXPECT_THAT(error_of("{{ 'abc'.shout() }}"), HasSubstr("'str object' has no attribute 'shout'"));
   EXPECT_THAT(error_of("{{ missing | tojson }}"), HasSubstr("Object of type Undefined is not JSON serializable"));
+  EXPECT_THAT(error_of("{{ missing | int }}"), HasSubstr("'missing' is undefined"));
+  EXPECT_THAT(error_of("{{ [1] in {'a': 1} }}"), HasSubstr("unhashable type: 'list'"));
 }
 
 TEST(JinjaRuntimeErrors, TypeErrorsAreReportedNotCoerced) {
@@ -115,6 +117,17 @@ TEST(JinjaLimits, RunawayTemplatesHitALimit) {
               HasSubstr("work limit"));
 }
 
+// Each macro level here nests 90 statements deep, so recursion reaches the interpreter's depth
+// cap (and the deepest stack it allows) long before the macro call limit.
+TEST(JinjaLimits, RuntimeNestingIsBounded) {
+  std::string body;
+  for (int i = 0; i < 90; ++i) body += "{% if true %}";
+  body += "{{ f() }}";
+  for (int i = 0; i < 90; ++i) body += "{% endif %}";
+  EXPECT_THAT(error_of("{% macro f() %}" + body + "{% endmacro %}{{ f() }}"),
+              HasSubstr("template nested too deeply while rendering"));
+}
+
 TEST(JinjaLimits, ValuesCannotFormCyclesOrNestWithoutBound) {
   EXPECT_THAT(error_of("{% set ns = namespace() %}{% set ns.x = [ns] %}"), HasSubstr("cannot hold a namespace"));
   EXPECT_THAT(error_of("{% set ns = namespace(l=[]) %}{% for i in range(1000) %}{% set ns.l = [ns.l] %}{% endfor %}"),
@@ -122,6 +135,14 @@ TEST(JinjaLimits, ValuesCannotFormCyclesOrNestWithoutBound) {
   Json deep = Json::array();
   for (int i = 0; i < 1000; ++i) deep = Json::array({deep});
   EXPECT_THROW(from_json(deep), tide::Error);
+}
+
+TEST(JinjaLimits, LargeRequestObjectsStayCheap) {
+  std::string text = "{";
+  for (int i = 0; i < 200000; ++i) text += (i > 0 ? ",\"k" : "\"k") + std::to_string(i) + "\":" + std::to_string(i);
+  Dict context;
+  context.set("d", from_json(nlohmann::json::parse(text + "}")));
+  EXPECT_EQ(Template::parse("{{ d | length }} {{ d['k199999'] }} {{ d.k7 }}", "t").render(context), "200000 199999 7");
 }
 
 TEST(JinjaBadBytes, InvalidUtf8NeverCrashes) {

@@ -1,5 +1,6 @@
 // The template language itself. Expected strings are what Jinja 3.1 prints with the settings
 // transformers uses (trim_blocks, lstrip_blocks, loopcontrols, its tojson).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -221,6 +222,16 @@ TEST(JinjaFilters, SelectAndMap) {
             "xy ['A', 'B'] [0]");
 }
 
+// Jinja's select, map, items, unique and reverse return generators: iterable, but always true
+// and without a length, so a template that tests one without |list takes the same branch here.
+TEST(JinjaFilters, GeneratorResultsBehaveLikePythonGenerators) {
+  EXPECT_EQ(render("{% if [] | selectattr('a') %}always{% endif %}|{% if [] | select | list %}never{% endif %}"), "always|");
+  EXPECT_EQ(render("{{ [1, 2] | map('string') is sequence }} {{ [1, 2] | map('string') is iterable }} {{ [2, 1] | reverse | list }}"),
+            "False True [1, 2]");
+  EXPECT_THAT(testing::error_of("{{ [1] | select | length }}"), ::testing::HasSubstr("object of type 'generator' has no len()"));
+  EXPECT_THAT(testing::error_of("{{ ([1] | select)[0] }}"), ::testing::HasSubstr("'generator' object is not subscriptable"));
+}
+
 TEST(JinjaFilters, ToJsonMatchesPythonJsonDumps) {
   const Json context = {{"tool", {{"name", "f"}, {"description", "\u00e9 \"q\" \u4e2d\n"}, {"n", 1.0}, {"flags", {true, nullptr}}}}};
   EXPECT_EQ(render("{{ tool | tojson }}", context),
@@ -242,6 +253,7 @@ TEST(JinjaTests, BuiltinTests) {
             "True False True False True");
   EXPECT_EQ(render("{{ none is none }} {{ 0 is none }} {{ x is not none }} {{ true is boolean }} {{ false is false }} {{ 1 is true }}"),
             "True False True True True False");
+  EXPECT_EQ(render("{{ 3.0 is odd }} {{ 0.5 is even }} {{ 0.5 is odd }}"), "True False False");
   EXPECT_EQ(render("{{ 3 is odd }} {{ 2 is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(4) }} {{ 2 is gt 1 }} {{ 1 is in [1] }}"),
             "True True True False True True");
   EXPECT_EQ(render("{{ 'ab' is lower }} {{ 'AB' is upper }} {{ range is callable }} {{ 1 is sameas 1 }} {{ 'upper' is filter }}"),
