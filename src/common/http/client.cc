@@ -1,5 +1,7 @@
 #include "common/http/client.h"
 
+#include <limits>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/read.hpp>
@@ -69,7 +71,7 @@ Response Client::request(Verb verb, const std::string& target, std::string body,
     try {
       send(verb, target, body, headers, "application/json");
       bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(boost::none);
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       stream_->expires_after(timeout_);
       bhttp::async_read(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
       run("read response");
@@ -97,7 +99,8 @@ Response Client::post_sse(const std::string& target, std::string body,
   send(Verb::post, target, std::move(body), with_accept, "application/json");
 
   bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(boost::none);
+  // Not boost::none: Beast 1.74 treats a none limit as exceeded once Content-Length is known.
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   stream_->expires_after(timeout_);
   bhttp::async_read_header(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
   run("read response headers");
