@@ -52,7 +52,7 @@ void run_generate(const GenerateArgs& args) {
     nlohmann::json messages = nlohmann::json::array({{{"role", "user"}, {"content", args.prompt}}});
     prompt = tok->encode(chat.render(messages, true), false);
   } else {
-    prompt = tok->encode(args.prompt, true);
+    prompt = tok->encode_prompt(args.prompt);
   }
 
   GenerateOptions options;

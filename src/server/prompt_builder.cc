@@ -13,7 +13,7 @@ BuiltPrompts PromptBuilder::build(const OpenAiRequest& request) const {
   if (request.endpoint == Endpoint::Completions) {
     for (const auto& prompt : request.prompts) {
       if (const auto* text = std::get_if<std::string>(&prompt))
-        out.ids.push_back(tokenizer_.encode(*text, true));
+        out.ids.push_back(tokenizer_.encode_prompt(*text));
       else
         out.ids.push_back(std::get<std::vector<int32_t>>(prompt));
       if (out.ids.back().empty()) invalid_param("prompt", "the prompt is empty (no tokens)");

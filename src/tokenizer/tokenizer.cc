@@ -147,6 +147,12 @@ void Tokenizer::Data::encode_plain(std::string_view text, std::vector<int32_t>& 
   }
 }
 
+std::vector<int32_t> Tokenizer::encode_prompt(std::string_view text) const {
+  std::vector<int32_t> ids = encode(text, true);
+  if (add_bos_token() && bos_id() && (ids.empty() || ids.front() != *bos_id())) ids.insert(ids.begin(), *bos_id());
+  return ids;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special_tokens) const {
   // The reference only ever sees valid UTF-8 (it takes Rust strings), so other input is first
   // made valid the way a client decoding with replacement would.

@@ -55,6 +55,10 @@ class Tokenizer {
   std::optional<int32_t> eos_id() const;
   bool add_bos_token() const;
 
+  // A completion prompt as transformers (and so vLLM) encodes it: encode() with special tokens,
+  // then BOS prepended when tokenizer_config.json asks for it and it is not already there.
+  std::vector<int32_t> encode_prompt(std::string_view text) const;
+
   // Where the tokenizer was loaded from, for messages.
   const std::string& origin() const;
 

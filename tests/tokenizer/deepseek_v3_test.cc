@@ -68,6 +68,16 @@ TEST(DeepSeekV3Tokenizer, ReadsSpecialTokensFromTokenizerConfig) {
   EXPECT_EQ(deepseek_v3().token_text(0), "<｜begin▁of▁sentence｜>");
 }
 
+TEST(DeepSeekV3Tokenizer, CompletionPromptsGetBosOnceAsTransformersDoes) {
+  for (const auto& c : cases()) {
+    auto ids = c["ids"].get<std::vector<int32_t>>();
+    ids.insert(ids.begin(), 0);
+    EXPECT_EQ(deepseek_v3().encode_prompt(c["text"].get<std::string>()), ids) << c["text"];
+  }
+  // A prompt that already starts with BOS does not get a second one.
+  EXPECT_EQ(deepseek_v3().encode_prompt("<｜begin▁of▁sentence｜>Hi"), deepseek_v3().encode("<｜begin▁of▁sentence｜>Hi"));
+}
+
 TEST(DeepSeekV3Tokenizer, VocabularyLookups) {
   const Tokenizer& tokenizer = deepseek_v3();
   EXPECT_EQ(tokenizer.vocab_size(), 128815);
