@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   tide::cli::register_logits(app);
   tide::cli::register_tokenize(app);
   tide::cli::register_bench(app);
+  tide::cli::register_serve(app);
 
   try {
     app.parse(argc, argv);

@@ -20,14 +20,15 @@ ApiError::ApiError(int status, std::string message, std::string param, std::stri
       code(std::move(code)) {}
 
 std::string error_body(const ApiError& error) {
-  auto optional = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); };
-  nlohmann::json body = {{"error",
+  using Json = nlohmann::ordered_json;  // message first, as OpenAI writes it
+  auto optional = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
+  Json body = {{"error",
                           {{"message", error.what()},
                            {"type", error.type},
                            {"param", optional(error.param)},
                            {"code", optional(error.code)}}}};
   // Messages may quote the client's bytes; replace what is not UTF-8 rather than fail here.
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 }  // namespace tide::server

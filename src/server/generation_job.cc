@@ -42,29 +42,30 @@ void GenerationJob::start(GenerationService& service, std::vector<GenerationRequ
 
   if (setup_.stream) {
     writer_ = exchange_->start_sse(with_request_id(http::Response{http::Status::ok, 11}, setup_.request_id));
+    // The headers (and for chat each choice's role) go out at once, so the client sees the
+    // response start before the first token.
+    std::string first;
     if (setup_.endpoint == Endpoint::ChatCompletions) {
-      // The role goes out at once, so the client sees the response start before the first token.
-      std::string first;
       for (std::size_t i = 0; i < choices_.size(); ++i) {
         Json chunk = chat_chunk(setup_.meta, static_cast<int>(i), {{"role", "assistant"}, {"content", ""}}, nullptr,
                                 std::nullopt);
         if (setup_.include_usage) chunk["usage"] = nullptr;
         first += http::sse_event(dump_json(chunk));
       }
-      writer_->write(std::move(first), [self = shared_from_this()](bool ok) {
-        if (!ok) return self->client_gone();
-        self->stream_more();
-      });
     }
+    writer_->write(std::move(first), [self = shared_from_this()](bool ok) {
+      if (!ok) return self->client_gone();
+      self->stream_more();
+    });
   }
 
-  const auto executor = exchange_->executor();
   for (auto& choice : choices_) {
-    // Called on the engine thread: only schedule on_events, at most once until it runs.
-    choice.stream->set_notifier([weak = weak_from_this(), executor] {
+    // Called on the engine thread: only schedule on_events, at most once until it runs. Holds
+    // nothing of the connection but a weak reference: a stream may outlive the server.
+    choice.stream->set_notifier([weak = weak_from_this()] {
       auto self = weak.lock();
       if (!self || self->scheduled_.exchange(true)) return;
-      boost::asio::post(executor, [self] { self->on_events(); });
+      boost::asio::post(self->exchange_->executor(), [self] { self->on_events(); });
     });
   }
 }
@@ -136,7 +137,7 @@ std::string GenerationJob::stream_chunk(int index, const ReasoningParser::Delta&
       logprobs = chat_logprobs(event.logprobs, tokenizer_);
     } else {
       logprobs = completion_logprobs(event.logprobs, tokenizer_, choice.text_offset);
-      for (const auto& lp : event.logprobs) choice.text_offset += tokenizer_.token_bytes(lp.token).size();
+      for (const auto& lp : event.logprobs) choice.text_offset += token_text_bytes(tokenizer_, lp.token);
     }
   }
   // Steps that produced no visible text (held back, or a stop token) send nothing.
@@ -211,6 +212,7 @@ void GenerationJob::client_gone() {
 void GenerationJob::complete(int status) {
   if (done_) return;
   done_ = true;
+  for (auto& choice : choices_) choice.stream->set_notifier(nullptr);
   in_flight_.remove(in_flight_key_);
   if (setup_.on_complete) setup_.on_complete(status, usage());
 }

@@ -25,6 +25,14 @@ json token_bytes(const tokenizer::Tokenizer& tokenizer, int32_t id) {
   return bytes;
 }
 
+}  // namespace
+
+std::size_t token_text_bytes(const tokenizer::Tokenizer& tokenizer, int32_t id) {
+  return tokenizer.is_special(id) ? 0 : tokenizer.token_bytes(id).size();
+}
+
+namespace {
+
 json finish_json(std::optional<FinishReason> finish) {
   return finish ? json(openai_finish_reason(*finish)) : json(nullptr);
 }
@@ -66,7 +74,7 @@ json completion_logprobs(const std::vector<TokenLogprob>& logprobs, const tokeni
     for (const auto& [id, logprob] : lp.top) alternatives[token_string(tokenizer, id)] = logprob;
     top.push_back(std::move(alternatives));
     offsets.push_back(text_offset);
-    text_offset += tokenizer.token_bytes(lp.token).size();
+    text_offset += token_text_bytes(tokenizer, lp.token);
   }
   return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top}, {"text_offset", offsets}};
 }

@@ -64,6 +64,9 @@ nlohmann::ordered_json usage_chunk(const ResponseMeta& meta, Endpoint endpoint, 
 // where the first token's text starts in the choice's whole text.
 nlohmann::ordered_json completion_logprobs(const std::vector<TokenLogprob>& logprobs, const tokenizer::Tokenizer& tokenizer,
                                    std::size_t text_offset);
+// How many bytes a token adds to the output text: special tokens (EOS, tool markers) are
+// dropped from the text, so they add none.
+std::size_t token_text_bytes(const tokenizer::Tokenizer& tokenizer, int32_t id);
 // Chat's format: {content: [{token, logprob, bytes, top_logprobs: [...]}]}.
 nlohmann::ordered_json chat_logprobs(const std::vector<TokenLogprob>& logprobs, const tokenizer::Tokenizer& tokenizer);
 

@@ -1,6 +1,7 @@
 #pragma once
-// Turns a request's prompts into token ids: completion prompts are tokenized as given (text
-// with the tokenizer's special tokens, e.g. BOS; token ids as they are), chat messages are
+// Turns a request's prompts into token ids: completion prompts are tokenized as given (text as
+// transformers encodes a prompt, BOS included when the tokenizer config asks for it; token ids
+// as they are), chat messages are
 // rendered through the model's chat template with the generation prompt and then tokenized
 // without adding special tokens again (the template already wrote BOS).
 #include <optional>

@@ -152,7 +152,7 @@ TEST_F(ApiServerTest, Completion) {
   EXPECT_EQ(body["usage"]["completion_tokens"], 2);
   EXPECT_EQ(body["usage"]["prompt_tokens_details"]["cached_tokens"], 1);
   ASSERT_EQ(service_.submitted.size(), 1u);
-  EXPECT_EQ(service_.submitted[0].prompt, tokenizer_.encode("Hello", true));
+  EXPECT_EQ(service_.submitted[0].prompt, tokenizer_.encode_prompt("Hello"));
   EXPECT_EQ(service_.submitted[0].max_tokens, 5);
 }
 

@@ -166,12 +166,27 @@ TEST_F(HttpServerTest, IdleConnectionIsClosed) {
 TEST_F(HttpServerTest, ConnectionsOverTheCapAre503) {
   ServerOptions options;
   options.max_connections = 1;
-  start(echo(), options);
+  std::shared_ptr<Exchange> held;
+  start([&](std::shared_ptr<Exchange> exchange) { held = exchange; }, options);  // busy: never answered
   Raw first(server_->port());
-  first.send("GET /x HTTP/1.1\r\nHost: x\r\n\r\n");  // surely accepted and counted before the second
+  first.send("GET /busy HTTP/1.1\r\nHost: x\r\n\r\n");
   std::this_thread::sleep_for(100ms);
   Raw second(server_->port());
   EXPECT_NE(second.read_until_close().find("503"), std::string::npos);
+  held.reset();
+}
+
+TEST_F(HttpServerTest, IdleConnectionsMakeRoomAtTheCap) {
+  ServerOptions options;
+  options.max_connections = 4;
+  start(echo(), options);
+  std::vector<std::unique_ptr<Raw>> idle;
+  for (int i = 0; i < 10; ++i) idle.push_back(std::make_unique<Raw>(server_->port()));
+  std::this_thread::sleep_for(100ms);
+  auto c = client();
+  EXPECT_EQ(c.get("/served").body(), "/served:");
+  EXPECT_TRUE(idle.front()->closed_by_server());  // the oldest idle one went first
+  EXPECT_LE(server_->connections(), 5);
 }
 
 TEST_F(HttpServerTest, Expect100Continue) {

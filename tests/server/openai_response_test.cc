@@ -127,6 +127,14 @@ TEST(OpenAiResponse, CompletionLogprobsWithOffsets) {
   EXPECT_TRUE(lp["top_logprobs"][0].is_object());
 }
 
+TEST(OpenAiResponse, SpecialTokensAddNoTextOffset) {
+  const int32_t a = tok().encode("a")[0], eos = *tok().eos_id();
+  const Json lp = completion_logprobs({{eos, -1.f, {}}, {a, -1.f, {}}}, tok(), 0);
+  EXPECT_EQ(lp["text_offset"].dump(), "[0,0]");
+  EXPECT_EQ(token_text_bytes(tok(), eos), 0u);
+  EXPECT_EQ(token_text_bytes(tok(), a), 1u);
+}
+
 TEST(OpenAiResponse, InvalidUtf8IsReplacedNotThrown) {
   EXPECT_NO_THROW(dump_json(Json{{"text", std::string("\xff")}}));
 }

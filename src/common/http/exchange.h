@@ -1,7 +1,8 @@
 #pragma once
 // One request and the means to answer it. A handler may answer at once or later from any
 // thread (after the engine produced something); every method is safe to call from any thread
-// and the work runs on the connection's strand, which is also where callbacks run.
+// and the work runs on the connection's strand, which is also where callbacks run. An Exchange
+// must not outlive the Server it came from.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>

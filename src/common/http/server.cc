@@ -106,12 +106,29 @@ void Server::accept() {
       });
       return;
     }
+    // At the cap, the oldest connection idling between requests makes room: idle keep-alive
+    // (or never-used) connections must not lock out clients with work to do.
+    std::shared_ptr<Session> evicted;
+    std::vector<std::shared_ptr<Session>> scanned;  // released after the lock: a session's destructor takes it
     bool over_cap;
     {
       std::lock_guard lock(shared_->mutex);
-      over_cap = shared_->open >= shared_->options.max_connections;
+      if (shared_->open >= shared_->options.max_connections) {
+        for (const auto& weak : shared_->sessions) {
+          auto candidate = weak.lock();
+          if (!candidate) continue;
+          if (candidate->claim_idle()) {
+            evicted = std::move(candidate);
+            break;
+          }
+          scanned.push_back(std::move(candidate));
+        }
+      }
+      over_cap = shared_->open >= shared_->options.max_connections && !evicted;
       if (!over_cap) ++shared_->open;
     }
+    scanned.clear();
+    if (evicted) evicted->force_close();
     if (over_cap) {
       refuse(std::move(socket), *shared_);
     } else {

@@ -57,6 +57,7 @@ void Session::wait_for_request() {
   phase_ = Phase::Idle;
   if (shared_->stopping) return close();
   if (buffer_.size() > 0) return read_request();  // the client already sent its next request
+  idle_ = true;
   arm_timer(shared_->options.idle_timeout);
   socket_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
     if (ec || self->phase_ == Phase::Closed) return self->close();
@@ -67,6 +68,7 @@ void Session::wait_for_request() {
 
 void Session::read_request() {
   phase_ = Phase::Reading;
+  idle_ = false;
   arm_timer(shared_->options.read_timeout);
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(std::min<std::size_t>(shared_->options.max_header_bytes, UINT32_MAX)));
@@ -151,6 +153,7 @@ void Session::answer_error(Status status, const std::string& message) {
   phase_ = Phase::Handling;
   answer_ = Answer::Done;
   keep_alive_ = false;  // the rest of the request is unread: the connection cannot be reused
+  spdlog::info("{}: {} {}", remote_, static_cast<int>(status), message);
   auto response = std::make_shared<Response>(shared_->error_response(status, message));
   response->keep_alive(false);
   response->prepare_payload();
@@ -264,6 +267,7 @@ void Session::close() {
   if (phase_ == Phase::Closed) return;
   const bool unanswered = phase_ == Phase::Handling && answer_ != Answer::Done;
   phase_ = Phase::Closed;
+  idle_ = false;
   disarm_timer();
   error_code ignored;
   socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);

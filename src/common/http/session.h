@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -44,6 +45,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // From the server, any thread: the server is stopping (close when idle) / stop now.
   void server_stopping();
   void force_close();
+  // From the server, any thread: true (once) when the connection is idle between requests, and
+  // then it no longer counts as idle; the server closes it to make room for a new one.
+  bool claim_idle() { return idle_.exchange(false); }
 
   const Strand& strand() const { return strand_; }
 
@@ -88,6 +92,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 
   Phase phase_ = Phase::Idle;
+  std::atomic<bool> idle_{false};  // phase_ == Idle, readable off the strand
   Answer answer_ = Answer::None;
   uint64_t exchange_id_ = 0;  // the exchange being handled (Phase::Handling)
   bool keep_alive_ = false;

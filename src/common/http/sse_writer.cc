@@ -35,26 +35,24 @@ SseWriter::SseWriter(std::shared_ptr<Exchange> exchange, std::string head)
 void SseWriter::write(std::string events, Done done) {
   if (writing_) throw std::logic_error("SseWriter::write while the previous write is in flight");
   if (ended_ || end_pending_) throw std::logic_error("SseWriter::write after end()");
-  auto& session = *exchange_->session_;
-  if (failed_) {
-    net::post(session.strand(), [done = std::move(done)] { done(false); });
-    return;
-  }
-  std::string bytes = std::move(head_);
-  head_.clear();
-  // An empty chunk would end the response (chunked encoding's terminator).
-  if (!events.empty()) bytes += fmt::format("{:x}\r\n{}\r\n", events.size(), events);
-  if (bytes.empty()) {
-    net::post(session.strand(), [done = std::move(done)] { done(true); });
-    return;
-  }
   writing_ = true;
-  session.write_stream(exchange_->id_, std::move(bytes), [self = shared_from_this(), done = std::move(done)](bool ok) {
+  auto completed = [self = shared_from_this(), done = std::move(done)](bool ok) {
     self->writing_ = false;
     if (!ok) self->failed_ = true;
     done(ok);
     if (self->end_pending_ && !self->writing_) self->finish();
-  });
+  };
+  auto& session = *exchange_->session_;
+  std::string bytes = std::move(head_);
+  head_.clear();
+  // An empty chunk would end the response (chunked encoding's terminator).
+  if (!events.empty()) bytes += fmt::format("{:x}\r\n{}\r\n", events.size(), events);
+  if (failed_ || bytes.empty()) {
+    // Nothing to send; still complete asynchronously, like every write.
+    net::post(session.strand(), [completed = std::move(completed), ok = !failed_]() mutable { completed(ok); });
+    return;
+  }
+  session.write_stream(exchange_->id_, std::move(bytes), std::move(completed));
 }
 
 void SseWriter::end() {

@@ -1,0 +1,189 @@
+// tide serve: the OpenAI-compatible HTTP server over the continuous-batching engine.
+//
+// Shutdown: SIGTERM or SIGINT starts draining (/ready answers 503, new generation requests get
+// 503) while requests in flight finish; after --drain-timeout the rest are cancelled. Then the
+// engine and the HTTP server stop and the process exits 0.
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+
+#include "cli/commands.h"
+#include "cli/model_source.h"
+#include "common/error.h"
+#include "common/metrics.h"
+#include "engine/engine.h"
+#include "model/model.h"
+#include "server/api_server.h"
+
+namespace tide::cli {
+namespace {
+
+struct ServeArgs {
+  std::string model = "demo";
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string served_model_name;
+  std::string kv_cache_memory = "256MiB";
+  int max_num_seqs = SchedulerConfig{}.max_num_seqs;
+  int64_t max_batched_tokens = SchedulerConfig{}.max_batched_tokens;
+  int max_waiting_requests = EngineConfig{}.max_waiting_requests;
+  int max_prompt_tokens = 0;
+  int max_tokens_cap = 0;
+  bool no_prefix_caching = false;
+  double drain_timeout_s = 30;
+  int threads = 2;
+  std::string max_body_bytes = "16MiB";
+  int max_connections = 1024;
+  std::string reasoning_parser = "auto";
+};
+
+// "2GiB", "512MiB", "1.5GB", "1048576": binary (KiB, MiB, GiB) or decimal (KB, MB, GB) units.
+std::size_t parse_bytes(const std::string& option, const std::string& text) {
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    fail("{} {}: expected a size like 2GiB, 512MiB or 1000000", option, text);
+  }
+  std::string unit = text.substr(used);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1},         {"B", 1},         {"KiB", 1024.0}, {"KB", 1e3}, {"MiB", 1048576.0},
+      {"MB", 1e6},     {"GiB", 1073741824.0}, {"GB", 1e9},  {"TiB", 1099511627776.0}};
+  for (const auto& [name, scale] : kUnits)
+    if (unit == name) {
+      if (!(value > 0) || value * scale > 1e15) fail("{} {}: must be a positive size", option, text);
+      return static_cast<std::size_t>(value * scale);
+    }
+  fail("{} {}: unknown unit '{}' (use B, KiB, MiB, GiB, TiB, KB, MB or GB)", option, text, unit);
+}
+
+std::string default_model_name(const std::string& model) {
+  if (is_demo(model)) return "demo";
+  std::filesystem::path path = std::filesystem::path(model).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();  // "models/foo/" → "foo"
+  return path.filename().string();
+}
+
+void run_serve(const ServeArgs& args) {
+  // Block the shutdown signals before any thread starts, so every thread inherits the mask and
+  // only the sigwait below receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a client that vanishes mid-write is an error code, not a crash
+
+  const auto dir = resolve_model(args.model);
+  if (is_demo(args.model)) spdlog::warn("demo model: random weights, the generated text is meaningless");
+
+  EngineConfig engine_config;
+  engine_config.kv_cache_bytes = parse_bytes("--kv-cache-memory", args.kv_cache_memory);
+  engine_config.prefix_caching = !args.no_prefix_caching;
+  engine_config.scheduler.max_num_seqs = args.max_num_seqs;
+  engine_config.scheduler.max_batched_tokens = args.max_batched_tokens;
+  engine_config.max_waiting_requests = args.max_waiting_requests;
+  engine_config.max_prompt_tokens = args.max_prompt_tokens;
+  engine_config.max_tokens_cap = args.max_tokens_cap;
+
+  auto tokenizer = std::make_shared<const tokenizer::Tokenizer>(tokenizer::Tokenizer::from_directory(dir));
+  std::optional<ChatTemplate> chat_template;
+  try {
+    chat_template = ChatTemplate::from_tokenizer_config(dir / "tokenizer_config.json");
+  } catch (const Error& e) {
+    spdlog::warn("no chat template ({}); /v1/chat/completions will answer 400", e.what());
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  MetricsRegistry metrics;
+  Engine engine(load_model(dir), tokenizer, engine_config, metrics);
+  spdlog::info("loaded {} in {:.2f} s", dir.string(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  engine.start();
+
+  server::ServerConfig config;
+  config.served_model_name = args.served_model_name.empty() ? default_model_name(args.model) : args.served_model_name;
+  config.http.host = args.host;
+  config.http.port = static_cast<uint16_t>(args.port);
+  config.http.threads = args.threads;
+  config.http.max_body_bytes = parse_bytes("--max-body-bytes", args.max_body_bytes);
+  config.http.max_connections = args.max_connections;
+  config.reasoning = server::parse_reasoning_mode(args.reasoning_parser);
+  config.max_tokens_cap = args.max_tokens_cap;
+
+  server::EngineService service(engine);
+  server::PromptBuilder prompts(*tokenizer, std::move(chat_template));
+  server::ApiServer api(config, service, prompts, {engine.max_context()}, metrics);
+  api.start();
+  spdlog::info("reasoning parser: {}", api.reasoning_enabled() ? "deepseek-r1 (reasoning_content)" : "off");
+  std::cout << "tide serve: listening on http://" << args.host << ":" << api.port() << " (model "
+            << config.served_model_name << ")" << std::endl;
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("{}: draining; finishing {} request(s) in flight for up to {:.0f} s", strsignal(signal), api.in_flight(),
+               args.drain_timeout_s);
+  api.begin_drain();
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(args.drain_timeout_s * 1000));
+  if (const int cancelled = api.drain(timeout, std::chrono::seconds(5)); cancelled > 0)
+    spdlog::warn("drain timeout: cancelled {} request(s)", cancelled);
+  engine.stop();
+  api.stop(std::chrono::seconds(2));
+  spdlog::info("stopped");
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app) {
+  auto args = std::make_shared<ServeArgs>();
+  auto* cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible HTTP API (see docs/api.md)");
+  cmd->add_option("--model", args->model, "Model directory, or 'demo' for the built-in random-weight model")
+      ->capture_default_str();
+  cmd->add_option("--host", args->host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
+  cmd->add_option("--port", args->port, "Port to listen on; 0 picks a free one")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--served-model-name", args->served_model_name,
+                  "The model name clients send (default: the model directory's name, or 'demo')");
+  cmd->add_option("--kv-cache-memory", args->kv_cache_memory, "Memory for the paged KV cache, e.g. 2GiB")
+      ->capture_default_str();
+  cmd->add_option("--max-num-seqs", args->max_num_seqs, "Most sequences running at once")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--max-batched-tokens", args->max_batched_tokens, "Token budget of one engine step")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 24))
+      ->capture_default_str();
+  cmd->add_option("--max-waiting-requests", args->max_waiting_requests, "Queue length beyond which requests get 429")
+      ->check(CLI::Range(1, 1 << 24))
+      ->capture_default_str();
+  cmd->add_option("--max-prompt-tokens", args->max_prompt_tokens, "Longest prompt accepted (0: the context length)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-tokens-cap", args->max_tokens_cap, "Largest max_tokens accepted (0: the context length)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--no-prefix-caching", args->no_prefix_caching, "Do not reuse the KV cache of shared prompt prefixes");
+  cmd->add_option("--drain-timeout", args->drain_timeout_s,
+                  "Seconds to let requests in flight finish on SIGTERM/SIGINT before cancelling them")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  cmd->add_option("--threads", args->threads, "HTTP io threads (and as many prompt-preparation threads)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--max-body-bytes", args->max_body_bytes, "Largest request body (larger: 413)")->capture_default_str();
+  cmd->add_option("--max-connections", args->max_connections, "Most open connections (more: 503)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--reasoning-parser", args->reasoning_parser,
+                  "Split <think> reasoning into reasoning_content: auto (when the tokenizer has </think>), "
+                  "deepseek-r1, none")
+      ->check(CLI::IsMember({"auto", "deepseek-r1", "none"}))
+      ->capture_default_str();
+  cmd->callback([args] { run_serve(*args); });
+}
+
+}  // namespace tide::cli
