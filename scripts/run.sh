@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# The main job on a fresh Debian 12 machine: install dependencies, build, and run Tide on the
-# built-in demo model (random weights: the text it prints is meaningless). Extra arguments go
-# to `tide generate`, e.g. scripts/run.sh --model /models/DeepSeek-R1-Distill-Qwen-1.5B --chat.
+# The main job on a fresh Debian 12 machine: install dependencies, build, and serve the
+# OpenAI-compatible API on http://127.0.0.1:8000 with the built-in demo model (random weights:
+# its text is meaningless). Extra arguments go to `tide serve`, e.g.
+# scripts/run.sh --model /models/DeepSeek-R1-Distill-Qwen-1.5B --port 9000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/fetch-demo-tokenizer.sh
 ./scripts/build.sh release tide
-if [ "$#" -eq 0 ]; then
-  set -- --model demo --prompt "The tide rises and" --max-tokens 32 --temperature 0.8 --seed 1
-fi
-exec ./build/release/src/cli/tide generate "$@"
+exec ./build/release/src/cli/tide serve --model demo "$@"
