@@ -29,6 +29,9 @@ nlohmann::ordered_json parse_json_body(std::string_view body, int max_depth) {
     std::string what = e.what();
     if (const auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
     throw ApiError(400, "the request body is not valid JSON: " + what);
+  } catch (const Json::out_of_range&) {
+    // A number too large for a double, e.g. 1E473.
+    throw ApiError(400, "the request body holds a number out of range");
   }
 }
 
