@@ -50,6 +50,15 @@ TEST(JsonBody, MalformedJsonIs400) {
 
 TEST(JsonBody, EmptyBodyIs400) { EXPECT_THROW(parse_json_body(""), ApiError); }
 
+TEST(JsonBody, NumberBeyondADoubleIs400) {
+  try {
+    parse_json_body(R"({"max_tokens": 1E473})");
+    FAIL();
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.status, 400);
+  }
+}
+
 TEST(JsonBody, InvalidUtf8InAStringIs400) {
   EXPECT_THROW(parse_json_body("{\"prompt\": \"\xff\xfe\"}"), ApiError);
   EXPECT_THROW(parse_json_body(R"({"prompt": "\ud800"})"), ApiError);  // lone surrogate
