@@ -102,6 +102,7 @@ void Engine::emit_token(Sequence& seq, std::span<const float> logits) {
   std::optional<FinishReason> reason;
   if ((is_eos && !r.ignore_eos) || is_stop_token) {
     reason = FinishReason::Stop;
+    event.text = seq.output.finish();  // text held back as a possible stop-string prefix
   } else {
     auto delta = seq.output.push(token);
     event.text = std::move(delta.text);
