@@ -104,7 +104,8 @@ TEST_F(EngineTest, ConcurrentRequestsOfMixedLengthsGetTheSameTokensAsAlone) {
 TEST_F(EngineTest, PreemptionUnderATinyCacheStillGivesTheSameTokens) {
   EngineConfig config;
   config.block_size = 4;
-  const auto& probe = load_model(kModel)->config();
+  const auto probe_model = load_model(kModel);
+  const auto& probe = probe_model->config();
   config.kv_cache_bytes = std::size_t{4} * probe.kv_entry_dim() * sizeof(float) * probe.num_layers * 24;  // 24 blocks
   start(config);
   std::vector<std::shared_ptr<RequestStream>> streams;
