@@ -73,7 +73,16 @@ std::vector<ScheduledChunk> Scheduler::schedule() {
   std::size_t i = 0;
   for (; i < waiting_.size(); ++i) {
     Sequence* seq = waiting_[i];
-    if (static_cast<int>(running_.size()) >= config_.max_num_seqs || budget <= 0) break;
+    if (budget <= 0) break;
+    // A full batch yields a seat to a higher-priority arrival: its lowest running sequence is
+    // preempted (recomputed later), so priority holds even when blocks are plentiful.
+    if (static_cast<int>(running_.size()) >= config_.max_num_seqs) {
+      Sequence* victim = lowest_running();
+      if (!victim || victim->request.priority >= seq->request.priority) break;
+      preempt(victim, chunks, budget);
+      still_waiting.push_back(waiting_.back());
+      waiting_.pop_back();
+    }
     auto alloc = blocks_.allocate_prompt(seq->tokens);
     // A higher-priority arrival may take the blocks of lower-priority running sequences.
     while (!alloc) {
