@@ -1,0 +1,51 @@
+#include "gateway/proxy/connection_pool.h"
+
+namespace tide::gateway {
+
+ConnectionPool::ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl)
+    : max_idle_(max_idle_per_endpoint), ttl_(idle_ttl) {}
+
+std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const std::string& address) {
+  std::unique_ptr<Stream> stale;  // closed outside the lock
+  std::lock_guard lock(mutex_);
+  auto it = idle_.find(address);
+  if (it == idle_.end()) return nullptr;
+  auto& list = it->second;
+  const auto now = std::chrono::steady_clock::now();
+  // Most recently used first: the likeliest to still be open.
+  while (!list.empty()) {
+    Idle entry = std::move(list.back());
+    list.pop_back();
+    if (now - entry.since < ttl_ && entry.stream->socket().is_open()) return std::move(entry.stream);
+  }
+  return nullptr;
+}
+
+void ConnectionPool::give_back(const std::string& address, std::unique_ptr<Stream> stream) {
+  if (!stream || !stream->socket().is_open()) return;
+  stream->expires_never();
+  std::lock_guard lock(mutex_);
+  auto& list = idle_[address];
+  if (list.size() >= max_idle_) list.pop_front();  // the oldest goes
+  list.push_back({std::move(stream), std::chrono::steady_clock::now()});
+}
+
+void ConnectionPool::forget(const std::string& address) {
+  std::deque<Idle> closing;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = idle_.find(address);
+    if (it == idle_.end()) return;
+    closing = std::move(it->second);
+    idle_.erase(it);
+  }
+}
+
+std::size_t ConnectionPool::idle() const {
+  std::lock_guard lock(mutex_);
+  std::size_t n = 0;
+  for (const auto& [address, list] : idle_) n += list.size();
+  return n;
+}
+
+}  // namespace tide::gateway

@@ -1,0 +1,44 @@
+#pragma once
+// Keep-alive connections to upstream replicas, reused across client requests: a request to a
+// replica on loopback costs a connect (and the replica an accept) only when no idle connection
+// is at hand. Bounded per endpoint; connections idle longer than the TTL are closed rather than
+// reused, since the replica's own idle timeout may have closed them meanwhile.
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace tide::gateway {
+
+class ConnectionPool {
+ public:
+  using Stream = boost::beast::tcp_stream;
+
+  ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl);
+
+  // An idle connection to `address`, or nullptr when there is none fresh enough.
+  std::unique_ptr<Stream> take(const std::string& address);
+  // Returns a connection whose last response was read completely and that may be kept alive.
+  void give_back(const std::string& address, std::unique_ptr<Stream> stream);
+  // Closes every idle connection to `address` (the replica left, or was ejected).
+  void forget(const std::string& address);
+
+  std::size_t idle() const;
+
+ private:
+  struct Idle {
+    std::unique_ptr<Stream> stream;
+    std::chrono::steady_clock::time_point since;
+  };
+  const std::size_t max_idle_;
+  const std::chrono::milliseconds ttl_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::deque<Idle>> idle_;
+};
+
+}  // namespace tide::gateway

@@ -1,0 +1,325 @@
+#include "gateway/proxy/forwarder.h"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <limits>
+
+#include "server/api_error.h"
+
+namespace tide::gateway {
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+using Kind = AttemptOutcome::Kind;
+
+namespace {
+
+constexpr std::size_t kChunkBytes = 16 << 10;
+
+// Headers that describe one hop, never passed on (RFC 9110 §7.6.1), plus those the proxy sets.
+bool hop_by_hop(bhttp::field f) {
+  switch (f) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_authenticate:
+    case bhttp::field::proxy_authorization:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::content_length:
+    case bhttp::field::cache_control:
+    case bhttp::field::content_type:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string stream_error_event(const std::string& message) {
+  nlohmann::json error = {{"error", {{"message", message}, {"type", "server_error"}, {"code", "upstream_failed"}}}};
+  return http::sse_event(error.dump());
+}
+
+}  // namespace
+
+Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
+                     UpstreamSelector& selector, ConnectionPool& pool, const ForwardSettings& settings,
+                     std::string request_id, Done done)
+    : exchange_(std::move(exchange)),
+      upstream_(std::move(upstream)),
+      traits_(std::move(traits)),
+      selector_(selector),
+      pool_(pool),
+      settings_(settings),
+      request_id_(std::move(request_id)),
+      done_(std::move(done)),
+      chunk_(kChunkBytes) {}
+
+void Forwarder::start() {
+  started_ = std::chrono::steady_clock::now();
+  exchange_->on_disconnect([weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->client_gone();
+  });
+  net::dispatch(exchange_->executor(), [self = shared_from_this()] { self->next_attempt(); });
+}
+
+void Forwarder::next_attempt() {
+  if (finished_) return;
+  auto picked = selector_.pick(traits_, tried_);
+  if (!picked) {
+    if (tried_.empty())
+      answer_error(503, "no replica is available to serve this request; retry shortly", "no_healthy_upstream", 1);
+    else
+      answer_error(502, "every replica tried failed to answer this request", "upstream_failed", 1);
+    return;
+  }
+  endpoint_ = std::move(*picked);
+  tried_.push_back(endpoint_->address());
+  result_.attempts++;
+  selector_.on_attempt_start(*endpoint_);
+  attempt_open_ = true;
+  attempt_started_ = std::chrono::steady_clock::now();
+  stream_ = pool_.take(endpoint_->address());
+  reused_ = stream_ != nullptr;
+  if (stream_)
+    send();
+  else
+    connect();
+}
+
+void Forwarder::connect() {
+  error_code ec;
+  const auto address = net::ip::make_address(endpoint_->host, ec);
+  if (ec) {
+    // Discovery hands over addresses; a name here is a configuration error of that replica.
+    attempt_failed(Kind::ConnectError, 0, "not an IP address: " + endpoint_->host);
+    return;
+  }
+  stream_ = std::make_unique<ConnectionPool::Stream>(exchange_->executor());
+  stream_->expires_after(settings_.timeouts.connect);
+  stream_->async_connect(net::ip::tcp::endpoint(address, endpoint_->port),
+                         net::bind_executor(exchange_->executor(), [self = shared_from_this()](error_code ec) {
+                           if (self->finished_) return;
+                           if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "connect: " + ec.message());
+                           self->stream_->socket().set_option(net::ip::tcp::no_delay(true), ec);
+                           self->send();
+                         }));
+}
+
+void Forwarder::send() {
+  upstream_.set(bhttp::field::host, endpoint_->address());
+  stream_->expires_after(settings_.timeouts.connect + settings_.timeouts.first_byte);
+  bhttp::async_write(*stream_, upstream_,
+                     net::bind_executor(exchange_->executor(), [self = shared_from_this()](error_code ec, std::size_t) {
+                       if (self->finished_) return;
+                       if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "send: " + ec.message());
+                       self->read_head();
+                     }));
+}
+
+void Forwarder::read_head() {
+  parser_.emplace();
+  parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // bounded by max_response_bytes instead
+  buffer_.clear();
+  stream_->expires_after(settings_.timeouts.first_byte);
+  bhttp::async_read_header(
+      *stream_, buffer_, *parser_,
+      net::bind_executor(exchange_->executor(), [self = shared_from_this()](error_code ec, std::size_t) {
+        if (self->finished_) return;
+        if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "response head: " + ec.message());
+        self->on_head();
+      }));
+}
+
+void Forwarder::on_head() {
+  first_byte_ = std::chrono::steady_clock::now();
+  reused_ = false;
+  const int status = parser_->get().result_int();
+  if (status == 429 || status == 503) return attempt_failed(Kind::Overloaded, status, "replica overloaded");
+  if (status >= 500) return attempt_failed(Kind::ServerError, status, "replica error");
+  const auto type = parser_->get()[bhttp::field::content_type];
+  if (type.starts_with("text/event-stream"))
+    start_stream();
+  else
+    read_whole();
+}
+
+AttemptOutcome::Kind Forwarder::failure_kind(const error_code& ec) const {
+  return ec == beast::error::timeout ? Kind::Timeout : Kind::ConnectError;
+}
+
+void Forwarder::attempt_failed(Kind kind, int status, const std::string& why) {
+  // A kept-alive connection the replica closed meanwhile fails at once: that says nothing of
+  // the replica, and the request never reached it, so go again on a fresh connection.
+  if (reused_ && kind == Kind::ConnectError) {
+    reused_ = false;
+    stream_.reset();
+    connect();
+    return;
+  }
+  spdlog::debug("{} attempt {} at {} failed: {}", request_id_, result_.attempts, endpoint_->address(), why);
+  end_attempt(kind, status);
+  release_connection(false);
+  if (selector_.may_retry(result_.attempts)) {
+    next_attempt();
+    return;
+  }
+  if (kind == Kind::Overloaded)
+    answer_error(429, "every replica is busy; retry shortly", "upstream_overloaded", 1);
+  else if (kind == Kind::Timeout)
+    answer_error(504, "the replica did not answer in time (" + why + ")", "upstream_timeout");
+  else
+    answer_error(502, "the replica failed to answer (" + why + ")", "upstream_failed", 1);
+}
+
+void Forwarder::end_attempt(Kind kind, int status) {
+  if (!attempt_open_) return;
+  attempt_open_ = false;
+  const auto now = std::chrono::steady_clock::now();
+  AttemptOutcome outcome;
+  outcome.kind = kind;
+  outcome.status = status;
+  outcome.latency = now - attempt_started_;
+  outcome.time_to_first_byte = (first_byte_ > attempt_started_ ? first_byte_ : now) - attempt_started_;
+  selector_.on_attempt_end(*endpoint_, outcome);
+}
+
+void Forwarder::release_connection(bool reusable) {
+  if (!stream_) return;
+  if (reusable && parser_ && parser_->is_done() && parser_->keep_alive())
+    pool_.give_back(endpoint_->address(), std::move(stream_));
+  else {
+    error_code ignored;
+    stream_->socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    stream_->close();
+  }
+  stream_.reset();
+}
+
+void Forwarder::read_body_some(std::function<void(bool ok, std::size_t bytes)> then) {
+  auto& body = parser_->get().body();
+  body.data = chunk_.data();
+  body.size = chunk_.size();
+  bhttp::async_read_some(*stream_, buffer_, *parser_,
+                         net::bind_executor(exchange_->executor(), [self = shared_from_this(), then = std::move(then)](
+                                                                       error_code ec, std::size_t) {
+                           if (self->finished_) return;
+                           if (ec == bhttp::error::need_buffer) ec = {};
+                           const std::size_t bytes = self->chunk_.size() - self->parser_->get().body().size;
+                           then(!ec, bytes);
+                         }));
+}
+
+void Forwarder::read_whole() {
+  stream_->expires_after(settings_.timeouts.idle);
+  read_body_some([this, self = shared_from_this()](bool ok, std::size_t bytes) {
+    if (!ok) {
+      // Nothing reached the client yet: as good as no answer.
+      return attempt_failed(Kind::ConnectError, 0, "the replica closed the connection mid-response");
+    }
+    body_.append(chunk_.data(), bytes);
+    if (body_.size() > settings_.max_response_bytes)
+      return attempt_failed(Kind::ServerError, 0, "response larger than the proxy's limit");
+    if (!parser_->is_done()) return read_whole();
+
+    const auto& head = parser_->get();
+    http::Response response{head.result(), 11};
+    for (const auto& field : head)
+      if (!hop_by_hop(field.name())) response.set(field.name_string(), field.value());
+    response.set(bhttp::field::content_type, head[bhttp::field::content_type]);
+    response.set("x-request-id", request_id_);
+    response.body() = std::move(body_);
+    result_.status = head.result_int();
+    result_.endpoint = endpoint_->address();
+    end_attempt(Kind::Success, result_.status);
+    release_connection(true);
+    exchange_->respond(std::move(response));
+    finish();
+  });
+}
+
+void Forwarder::start_stream() {
+  const auto& head = parser_->get();
+  http::Response response{head.result(), 11};
+  for (const auto& field : head)
+    if (!hop_by_hop(field.name())) response.set(field.name_string(), field.value());
+  response.set("x-request-id", request_id_);
+  result_.status = head.result_int();
+  result_.endpoint = endpoint_->address();
+  result_.streamed = true;
+  writer_ = exchange_->start_sse(std::move(response));
+  relay_next();
+}
+
+void Forwarder::relay_next() {
+  if (parser_->is_done()) {
+    end_attempt(Kind::Success, result_.status);
+    release_connection(true);
+    writer_->end();
+    return finish();
+  }
+  stream_->expires_after(settings_.timeouts.idle);
+  read_body_some([this, self = shared_from_this()](bool ok, std::size_t bytes) {
+    if (!ok) {
+      // The stream began: the client cannot be moved elsewhere. End it cleanly with an error
+      // event, so no client hangs on a replica that died.
+      result_.broken_stream = true;
+      end_attempt(Kind::ConnectError, result_.status);
+      release_connection(false);
+      writer_->write(stream_error_event("the replica serving this stream failed; the response is incomplete"),
+                     [this, self](bool) {
+                       writer_->end();
+                       finish();
+                     });
+      return;
+    }
+    if (bytes == 0) return relay_next();  // framing only (a chunk header): read on
+    writer_->write(std::string(chunk_.data(), bytes), [this, self](bool client_took_it) {
+      if (finished_) return;
+      if (!client_took_it) return client_gone();
+      relay_next();
+    });
+  });
+}
+
+void Forwarder::answer_error(int status, const std::string& message, const std::string& code, int retry_after_s) {
+  server::ApiError error(status, message, {}, code);
+  http::Response response{static_cast<http::Status>(status), 11};
+  response.set(bhttp::field::content_type, "application/json");
+  response.set("x-request-id", request_id_);
+  if (retry_after_s > 0) response.set(bhttp::field::retry_after, std::to_string(retry_after_s));
+  response.body() = server::error_body(error);
+  result_.status = status;
+  exchange_->respond(std::move(response));
+  finish();
+}
+
+void Forwarder::client_gone() {
+  if (finished_) return;
+  result_.client_gone = true;
+  result_.status = 0;
+  // Neither the replica's fault nor a success: the attempt is closed as the client's doing.
+  end_attempt(Kind::Success, 499);
+  release_connection(false);  // the replica sees the disconnect and cancels the generation
+  if (writer_) writer_->end();
+  finish();
+}
+
+void Forwarder::finish() {
+  if (finished_) return;
+  finished_ = true;
+  result_.duration = std::chrono::steady_clock::now() - started_;
+  if (done_) done_(result_);
+}
+
+}  // namespace tide::gateway

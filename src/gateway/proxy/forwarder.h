@@ -1,0 +1,114 @@
+#pragma once
+// Forwards one client request to the replicas and the answer back, as one state machine on the
+// client connection's strand:
+//
+//   pick a replica → reuse an idle connection or connect → send → wait for the response head
+//     ├─ 429/503/5xx, connect failure or timeout, and nothing sent to the client yet:
+//     │    report it, pick another replica (within the retry budget), go again
+//     ├─ an event stream: relay it chunk by chunk, reading the next upstream chunk only when the
+//     │    client took the last (backpressure end to end); a replica that breaks mid-stream
+//     │    ends the client's stream with an error event, never a hang
+//     └─ anything else: read it whole and answer it
+//
+// A client that goes away closes the upstream connection, which the replica sees as a
+// disconnect and cancels the generation (freeing its KV blocks).
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/http/exchange.h"
+#include "common/http/sse_writer.h"
+#include "gateway/proxy/connection_pool.h"
+#include "gateway/proxy/endpoint.h"
+
+namespace tide::gateway {
+
+struct ProxyTimeouts {
+  std::chrono::milliseconds connect{2'000};
+  std::chrono::milliseconds first_byte{120'000};  // to the response head: queueing plus prefill
+  std::chrono::milliseconds idle{60'000};         // between two chunks of a response
+};
+
+struct ForwardSettings {
+  ProxyTimeouts timeouts;
+  std::size_t max_response_bytes = std::size_t{64} << 20;
+};
+
+// What a finished request reports (for the access log and metrics).
+struct ForwardResult {
+  int status = 0;  // as the client saw it; 0 when the client left first
+  int attempts = 0;
+  std::string endpoint;  // the replica that answered, or empty
+  bool streamed = false;
+  bool client_gone = false;
+  bool broken_stream = false;  // a started stream ended with an error event
+  std::chrono::duration<double> duration{0};
+};
+
+class Forwarder : public std::enable_shared_from_this<Forwarder> {
+ public:
+  using Done = std::function<void(const ForwardResult&)>;
+
+  // `upstream` is the request as it goes to every replica tried (its Host is set per attempt).
+  // `selector` and `pool` must outlive the forwarder.
+  Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
+            UpstreamSelector& selector, ConnectionPool& pool, const ForwardSettings& settings, std::string request_id,
+            Done done);
+
+  void start();
+
+ private:
+  using Parser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+
+  void next_attempt();
+  void connect();
+  void send();
+  void read_head();
+  void on_head();
+  void read_whole();
+  void start_stream();
+  void relay_next();
+  // The attempt failed before anything reached the client: retry elsewhere or answer an error.
+  void attempt_failed(AttemptOutcome::Kind kind, int status, const std::string& why);
+  // Fills chunk_ from the body; `then(ok, bytes)` with the bytes of body read.
+  void read_body_some(std::function<void(bool ok, std::size_t bytes)> then);
+  void end_attempt(AttemptOutcome::Kind kind, int status);
+  void release_connection(bool reusable);
+  void answer_error(int status, const std::string& message, const std::string& code, int retry_after_s = 0);
+  void finish();
+  void client_gone();
+  AttemptOutcome::Kind failure_kind(const boost::system::error_code& ec) const;
+
+  std::shared_ptr<http::Exchange> exchange_;
+  http::Request upstream_;
+  RequestTraits traits_;
+  UpstreamSelector& selector_;
+  ConnectionPool& pool_;
+  const ForwardSettings& settings_;
+  std::string request_id_;
+  Done done_;
+
+  std::vector<std::string> tried_;
+  std::optional<Endpoint> endpoint_;
+  bool attempt_open_ = false;
+  std::unique_ptr<ConnectionPool::Stream> stream_;
+  bool reused_ = false;  // stream_ came from the pool: a failure before any response byte is retried fresh
+  boost::beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  std::vector<char> chunk_;
+  std::string body_;
+  std::shared_ptr<http::SseWriter> writer_;
+  std::chrono::steady_clock::time_point started_, attempt_started_, first_byte_;
+  ForwardResult result_;
+  bool finished_ = false;
+};
+
+}  // namespace tide::gateway

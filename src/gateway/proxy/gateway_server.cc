@@ -1,0 +1,155 @@
+#include "gateway/proxy/gateway_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "gateway/proxy/request_inspector.h"
+#include "server/api_error.h"
+
+namespace tide::gateway {
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+const std::vector<double> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                            1,     2.5,    5,     10,   20,    40,   80,  160};
+
+std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
+http::Response json_response(http::Status status, std::string body) {
+  http::Response response{status, 11};
+  response.set(bhttp::field::content_type, "application/json");
+  response.body() = std::move(body);
+  return response;
+}
+
+http::Response error_response(const server::ApiError& error) {
+  auto response = json_response(static_cast<http::Status>(error.status), server::error_body(error));
+  if (error.retry_after_s > 0) response.set(bhttp::field::retry_after, std::to_string(error.retry_after_s));
+  return response;
+}
+
+// Request headers a replica gets: the client's, less hop-by-hop ones and the gateway's own
+// credentials (the replicas sit behind the gateway and never see client keys).
+bool passed_upstream(bhttp::field f) {
+  switch (f) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_authorization:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::host:
+    case bhttp::field::authorization:
+    case bhttp::field::content_length:
+    case bhttp::field::expect:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+GatewayServer::GatewayServer(GatewayServerOptions options, UpstreamSelector& selector, MetricsRegistry& metrics)
+    : options_(std::move(options)),
+      selector_(selector),
+      metrics_(metrics),
+      requests_(metrics.counter("tide_gateway_requests_total", "Requests answered, by route and status code",
+                                {"route", "code"})),
+      duration_(metrics.histogram("tide_gateway_request_duration_seconds",
+                                  "Time from a request's arrival to the end of its answer", kLatencyBounds, {"route"})),
+      broken_streams_(metrics.counter("tide_gateway_broken_streams_total",
+                                      "Started streams ended with an error event because their replica failed")),
+      in_flight_gauge_(metrics.gauge("tide_gateway_requests_in_flight", "Requests being forwarded now").get()) {
+  auto http_options = options_.http;
+  http_options.error_response = [](http::Status status, const std::string& message) {
+    return error_response(server::ApiError(static_cast<int>(status), message));
+  };
+  http_ = std::make_unique<http::Server>(std::move(http_options),
+                                         [this](std::shared_ptr<http::Exchange> exchange) { handle(exchange); });
+  pool_ = std::make_unique<ConnectionPool>(options_.max_idle_connections_per_replica, options_.upstream_idle_ttl);
+}
+
+GatewayServer::~GatewayServer() { shutdown(std::chrono::milliseconds(0)); }
+
+void GatewayServer::start() { http_->start(); }
+
+void GatewayServer::shutdown(std::chrono::milliseconds grace) {
+  draining_ = true;
+  if (http_) http_->shutdown(grace);
+  pool_.reset();
+}
+
+void GatewayServer::handle(const std::shared_ptr<http::Exchange>& exchange) {
+  const auto& request = exchange->request();
+  const std::string_view target = view(request.target());
+  const std::string_view path = target.substr(0, target.find('?'));
+  try {
+    if (request.method() == http::Verb::get) {
+      if (path == "/health") return exchange->respond(json_response(http::Status::ok, R"({"status":"ok"})"));
+      if (path == "/ready") {
+        if (draining_) return exchange->respond(json_response(http::Status::service_unavailable, R"({"status":"draining"})"));
+        return exchange->respond(json_response(http::Status::ok, R"({"status":"ready"})"));
+      }
+      if (path == "/metrics") {
+        http::Response response{http::Status::ok, 11};
+        response.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+        response.body() = metrics_.render();
+        return exchange->respond(std::move(response));
+      }
+      if (path == "/v1/models") return forward(exchange, {});
+    }
+    if (path == "/v1/completions" || path == "/v1/chat/completions") {
+      if (request.method() != http::Verb::post)
+        throw server::ApiError(405, fmt::format("{} takes POST", path));
+      return forward(exchange, inspect_generation_request(request.body(), options_.max_json_depth));
+    }
+    throw server::ApiError(404, fmt::format("no route {} {}", std::string(request.method_string()), path));
+  } catch (const server::ApiError& error) {
+    requests_.labels({std::string(path.size() < 64 ? path : "other"), std::to_string(error.status)}).inc();
+    auto response = error_response(error);
+    response.set("x-request-id", request_id_from(view(request["x-request-id"])));
+    exchange->respond(std::move(response));
+  }
+}
+
+void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, RequestTraits traits) {
+  if (draining_) {
+    server::ApiError error(503, "the gateway is shutting down; retry on another instance");
+    error.retry_after_s = 1;
+    throw error;
+  }
+  const auto& request = exchange->request();
+  std::string request_id = request_id_from(view(request["x-request-id"]));
+  http::Request upstream{request.method(), request.target(), 11};
+  for (const auto& field : request)
+    if (passed_upstream(field.name())) upstream.set(field.name_string(), field.value());
+  upstream.set("x-request-id", request_id);
+  upstream.set("x-forwarded-for", exchange->remote().substr(0, exchange->remote().rfind(':')));
+  upstream.keep_alive(true);
+  upstream.body() = request.body();
+  upstream.prepare_payload();
+
+  std::string route(view(request.target()).substr(0, view(request.target()).find('?')));
+  in_flight_++;
+  in_flight_gauge_.add(1);
+  const auto started = std::chrono::steady_clock::now();
+  auto done = [this, route, started, request_id, remote = exchange->remote(),
+               method = std::string(request.method_string())](const ForwardResult& r) {
+    in_flight_--;
+    in_flight_gauge_.add(-1);
+    requests_.labels({route, r.client_gone ? "499" : std::to_string(r.status)}).inc();
+    duration_.labels({route}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (r.broken_stream) broken_streams_.get().inc();
+    if (options_.access_log)
+      spdlog::info("{} {} {} {} status={} upstream={} attempts={} stream={} ms={:.1f}{}", request_id, remote, method,
+                   route, r.client_gone ? 499 : r.status, r.endpoint.empty() ? "-" : r.endpoint, r.attempts,
+                   r.streamed, r.duration.count() * 1e3, r.client_gone ? " client-gone" : "");
+  };
+  auto forwarder = std::make_shared<Forwarder>(exchange, std::move(upstream), std::move(traits), selector_, *pool_,
+                                               options_.forward, std::move(request_id), std::move(done));
+  forwarder->start();
+}
+
+}  // namespace tide::gateway
