@@ -62,8 +62,8 @@ struct SessionAffinityConfig {
 
 struct BalancerConfig {
   BalancerKind kind = BalancerKind::LeastOutstanding;
-  PrefixAwareConfig prefix;
-  SessionAffinityConfig session;
+  PrefixAwareConfig prefix{};
+  SessionAffinityConfig session{};
 };
 
 struct TimeoutConfig {

@@ -76,17 +76,17 @@ class LocalLimiterBackend : public LimiterBackend {
 
 // The attributes rules are keyed by. api_key_id is the key's fingerprint, never the key.
 struct RequestIdentity {
-  std::string_view api_key_id;
-  std::string_view user;
-  std::string_view model;
+  std::string_view api_key_id{};
+  std::string_view user{};
+  std::string_view model{};
 };
 
 // Per-API-key replacements for the rules keyed by api_key (api_keys.h loads them).
 struct LimitOverride {
-  std::optional<double> requests_per_second;
-  std::optional<double> burst;
-  std::optional<double> tokens_per_minute;
-  std::optional<double> token_burst;
+  std::optional<double> requests_per_second{};
+  std::optional<double> burst{};
+  std::optional<double> tokens_per_minute{};
+  std::optional<double> token_burst{};
   bool operator==(const LimitOverride&) const = default;
 };
 
