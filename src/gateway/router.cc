@@ -1,0 +1,102 @@
+#include "gateway/router.h"
+
+#include <algorithm>
+
+namespace tide::gateway {
+namespace {
+
+bool iequal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+PoolHealth health_of(const PoolHealthMap& health, std::string_view pool) {
+  const auto it = health.find(pool);
+  return it == health.end() ? PoolHealth{} : it->second;
+}
+
+}  // namespace
+
+std::string_view to_string(RouteReason reason) {
+  switch (reason) {
+    case RouteReason::Primary: return "primary";
+    case RouteReason::Backup: return "backup";
+    case RouteReason::Fallback: return "fallback";
+    case RouteReason::AllDown: return "all_down";
+    case RouteReason::NoRoute: return "no_route";
+  }
+  return "unknown";
+}
+
+Router::Router(const GatewayConfig& config) : config_(config) { validate(config_); }
+
+const RouteConfig* Router::match(const RouteRequest& request) const {
+  for (const auto& route : config_.routes) {
+    if (!route.model.empty() && route.model != request.model) continue;
+    const bool headers_hold = std::all_of(route.headers.begin(), route.headers.end(), [&](const HeaderMatch& m) {
+      return std::any_of(request.headers.begin(), request.headers.end(),
+                         [&](const auto& h) { return iequal(h.first, m.name) && h.second == m.value; });
+    });
+    if (headers_hold) return &route;
+  }
+  return nullptr;
+}
+
+std::string Router::failover(const std::string& primary, const PoolHealthMap& health, RouteReason& reason) const {
+  std::vector<const PoolConfig*> chain;
+  // validate() rejected cycles; the size bound is a second guard for a config edited later.
+  for (const PoolConfig* p = config_.find_pool(primary); p && chain.size() <= config_.pools.size();
+       p = p->backup.empty() ? nullptr : config_.find_pool(p->backup))
+    chain.push_back(p);
+  const auto pick = [&](std::size_t i) {
+    reason = i == 0 ? RouteReason::Primary : RouteReason::Backup;
+    return chain[i]->name;
+  };
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const PoolHealth h = health_of(health, chain[i]->name);
+    if (h.healthy > 0 && h.share() >= chain[i]->failover_threshold) return pick(i);
+  }
+  for (std::size_t i = 0; i < chain.size(); ++i)
+    if (health_of(health, chain[i]->name).healthy > 0) return pick(i);
+  for (const PoolConfig* p : chain) {
+    if (p->fallback.empty()) continue;
+    if (health_of(health, p->fallback).healthy > 0) {
+      reason = RouteReason::Fallback;
+      return p->fallback;
+    }
+    break;  // only the first fallback along the chain is used
+  }
+  reason = RouteReason::AllDown;
+  return primary;
+}
+
+RouteDecision Router::route(const RouteRequest& request, const PoolHealthMap& health) const {
+  RouteDecision out;
+  const RouteConfig* route = match(request);
+  if (!route) return out;
+  out.route = route->name;
+
+  uint64_t total = 0;
+  for (const auto& wp : route->split) total += wp.weight;
+  const double draw = std::clamp(request.split_draw, 0.0, 1.0);
+  const double point = draw * static_cast<double>(total);
+  uint64_t cumulative = 0;
+  out.split_pool = route->split.back().pool;  // a draw of exactly 1.0 lands here
+  for (const auto& wp : route->split) {
+    cumulative += wp.weight;
+    if (point < static_cast<double>(cumulative)) {
+      out.split_pool = wp.pool;
+      break;
+    }
+  }
+  out.pool = failover(out.split_pool, health, out.reason);
+
+  if (route->mirror && request.mirror_draw * 100.0 < route->mirror->percent && route->mirror->pool != out.pool &&
+      health_of(health, route->mirror->pool).healthy > 0)
+    out.mirror = route->mirror->pool;
+  return out;
+}
+
+}  // namespace tide::gateway
