@@ -25,6 +25,8 @@ struct RequestTraits {
   std::string prefix_text;  // the prompt or the rendered messages, for prefix-aware routing
   std::string session_key;  // session affinity (a header or the `user` field); empty: none
   std::string api_key_id;   // the caller's key fingerprint, never the key
+  std::string user;         // the body's `user` field
+  int64_t max_tokens = 0;   // max_tokens / max_completion_tokens; 0 when absent
   int priority = 0;
   bool stream = false;
 };

@@ -53,12 +53,29 @@ std::string stream_error_event(const std::string& message) {
 }  // namespace
 
 Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
-                     UpstreamSelector& selector, ConnectionPool& pool, const ForwardSettings& settings,
-                     std::string request_id, Done done)
+                     std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
+                     const ForwardSettings& settings, std::string request_id, Done done, ForwardHooks hooks)
     : exchange_(std::move(exchange)),
+      executor_(exchange_->executor()),
       upstream_(std::move(upstream)),
       traits_(std::move(traits)),
-      selector_(selector),
+      selector_holder_(std::move(selector)),
+      selector_(*selector_holder_),
+      pool_(pool),
+      settings_(settings),
+      request_id_(std::move(request_id)),
+      done_(std::move(done)),
+      hooks_(std::move(hooks)),
+      chunk_(kChunkBytes) {}
+
+Forwarder::Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
+                     std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
+                     const ForwardSettings& settings, std::string request_id, Done done)
+    : executor_(std::move(executor)),
+      upstream_(std::move(upstream)),
+      traits_(std::move(traits)),
+      selector_holder_(std::move(selector)),
+      selector_(*selector_holder_),
       pool_(pool),
       settings_(settings),
       request_id_(std::move(request_id)),
@@ -67,10 +84,11 @@ Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request ups
 
 void Forwarder::start() {
   started_ = std::chrono::steady_clock::now();
-  exchange_->on_disconnect([weak = weak_from_this()] {
-    if (auto self = weak.lock()) self->client_gone();
-  });
-  net::dispatch(exchange_->executor(), [self = shared_from_this()] { self->next_attempt(); });
+  if (exchange_)
+    exchange_->on_disconnect([weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->client_gone();
+    });
+  net::dispatch(executor_, [self = shared_from_this()] { self->next_attempt(); });
 }
 
 void Forwarder::next_attempt() {
@@ -105,10 +123,10 @@ void Forwarder::connect() {
     attempt_failed(Kind::ConnectError, 0, "not an IP address: " + endpoint_->host);
     return;
   }
-  stream_ = std::make_unique<ConnectionPool::Stream>(exchange_->executor());
+  stream_ = std::make_unique<ConnectionPool::Stream>(executor_);
   stream_->expires_after(settings_.timeouts.connect);
   stream_->async_connect(net::ip::tcp::endpoint(address, endpoint_->port),
-                         net::bind_executor(exchange_->executor(), [self = shared_from_this()](error_code ec) {
+                         net::bind_executor(executor_, [self = shared_from_this()](error_code ec) {
                            if (self->finished_) return;
                            if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "connect: " + ec.message());
                            self->stream_->socket().set_option(net::ip::tcp::no_delay(true), ec);
@@ -120,7 +138,7 @@ void Forwarder::send() {
   upstream_.set(bhttp::field::host, endpoint_->address());
   stream_->expires_after(settings_.timeouts.connect + settings_.timeouts.first_byte);
   bhttp::async_write(*stream_, upstream_,
-                     net::bind_executor(exchange_->executor(), [self = shared_from_this()](error_code ec, std::size_t) {
+                     net::bind_executor(executor_, [self = shared_from_this()](error_code ec, std::size_t) {
                        if (self->finished_) return;
                        if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "send: " + ec.message());
                        self->read_head();
@@ -134,7 +152,7 @@ void Forwarder::read_head() {
   stream_->expires_after(settings_.timeouts.first_byte);
   bhttp::async_read_header(
       *stream_, buffer_, *parser_,
-      net::bind_executor(exchange_->executor(), [self = shared_from_this()](error_code ec, std::size_t) {
+      net::bind_executor(executor_, [self = shared_from_this()](error_code ec, std::size_t) {
         if (self->finished_) return;
         if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "response head: " + ec.message());
         self->on_head();
@@ -148,7 +166,7 @@ void Forwarder::on_head() {
   if (status == 429 || status == 503) return attempt_failed(Kind::Overloaded, status, "replica overloaded");
   if (status >= 500) return attempt_failed(Kind::ServerError, status, "replica error");
   const auto type = parser_->get()[bhttp::field::content_type];
-  if (type.starts_with("text/event-stream"))
+  if (exchange_ && type.starts_with("text/event-stream"))
     start_stream();
   else
     read_whole();
@@ -211,7 +229,7 @@ void Forwarder::read_body_some(std::function<void(bool ok, std::size_t bytes)> t
   body.data = chunk_.data();
   body.size = chunk_.size();
   bhttp::async_read_some(*stream_, buffer_, *parser_,
-                         net::bind_executor(exchange_->executor(), [self = shared_from_this(), then = std::move(then)](
+                         net::bind_executor(executor_, [self = shared_from_this(), then = std::move(then)](
                                                                        error_code ec, std::size_t) {
                            if (self->finished_) return;
                            if (ec == bhttp::error::need_buffer) ec = {};
@@ -238,12 +256,13 @@ void Forwarder::read_whole() {
       if (!hop_by_hop(field.name())) response.set(field.name_string(), field.value());
     response.set(bhttp::field::content_type, head[bhttp::field::content_type]);
     response.set("x-request-id", request_id_);
-    response.body() = std::move(body_);
+    response.body() = body_;
+    result_.body = std::move(body_);
     result_.status = head.result_int();
     result_.endpoint = endpoint_->address();
     end_attempt(Kind::Success, result_.status);
     release_connection(true);
-    exchange_->respond(std::move(response));
+    if (exchange_) exchange_->respond(std::move(response));
     finish();
   });
 }
@@ -284,6 +303,9 @@ void Forwarder::relay_next() {
       return;
     }
     if (bytes == 0) return relay_next();  // framing only (a chunk header): read on
+    result_.events++;
+    if (hooks_.capture_stream && result_.body.size() + bytes <= settings_.max_response_bytes)
+      result_.body.append(chunk_.data(), bytes);
     writer_->write(std::string(chunk_.data(), bytes), [this, self](bool client_took_it) {
       if (finished_) return;
       if (!client_took_it) return client_gone();
@@ -293,6 +315,18 @@ void Forwarder::relay_next() {
 }
 
 void Forwarder::answer_error(int status, const std::string& message, const std::string& code, int retry_after_s) {
+  if (!exchange_) {  // a shadow copy: nobody to answer
+    result_.status = status;
+    return finish();
+  }
+  if (hooks_.degrade && status >= 502)
+    if (auto degraded = hooks_.degrade()) {
+      degraded->set("x-request-id", request_id_);
+      result_.status = degraded->result_int();
+      result_.degraded = true;
+      exchange_->respond(std::move(*degraded));
+      return finish();
+    }
   server::ApiError error(status, message, {}, code);
   http::Response response{static_cast<http::Status>(status), 11};
   response.set(bhttp::field::content_type, "application/json");

@@ -42,6 +42,15 @@ struct ForwardSettings {
   std::size_t max_response_bytes = std::size_t{64} << 20;
 };
 
+// Optional behaviour of one forward.
+struct ForwardHooks {
+  // Called instead of answering a gateway error (502/503/504); an answer it returns is sent.
+  std::function<std::optional<http::Response>()> degrade;
+  // Keep a streamed answer's bytes in ForwardResult::body (up to max_response_bytes), for a
+  // comparison with a mirrored copy.
+  bool capture_stream = false;
+};
+
 // What a finished request reports (for the access log and metrics).
 struct ForwardResult {
   int status = 0;  // as the client saw it; 0 when the client left first
@@ -50,7 +59,10 @@ struct ForwardResult {
   bool streamed = false;
   bool client_gone = false;
   bool broken_stream = false;  // a started stream ended with an error event
+  bool degraded = false;       // answered by ForwardHooks::degrade
   std::chrono::duration<double> duration{0};
+  std::string body;         // a non-streamed answer's body (for usage accounting and the response cache)
+  std::size_t events = 0;   // a streamed answer's chunks relayed
 };
 
 class Forwarder : public std::enable_shared_from_this<Forwarder> {
@@ -58,10 +70,16 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   using Done = std::function<void(const ForwardResult&)>;
 
   // `upstream` is the request as it goes to every replica tried (its Host is set per attempt).
-  // `selector` and `pool` must outlive the forwarder.
+  // `pool` and `settings` must outlive the forwarder.
   Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
-            UpstreamSelector& selector, ConnectionPool& pool, const ForwardSettings& settings, std::string request_id,
-            Done done);
+            std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
+            std::string request_id, Done done, ForwardHooks hooks = {});
+
+  // A shadow copy (mirroring): the same forwarding with nobody to answer; every answer, an
+  // event stream too, is read whole into ForwardResult::body.
+  Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
+            std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
+            std::string request_id, Done done);
 
   void start();
 
@@ -87,14 +105,17 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void client_gone();
   AttemptOutcome::Kind failure_kind(const boost::system::error_code& ec) const;
 
-  std::shared_ptr<http::Exchange> exchange_;
+  std::shared_ptr<http::Exchange> exchange_;  // null for a shadow copy
+  boost::asio::any_io_executor executor_;     // the client connection's strand
   http::Request upstream_;
   RequestTraits traits_;
+  std::shared_ptr<UpstreamSelector> selector_holder_;
   UpstreamSelector& selector_;
   ConnectionPool& pool_;
   const ForwardSettings& settings_;
   std::string request_id_;
   Done done_;
+  ForwardHooks hooks_;
 
   std::vector<std::string> tried_;
   std::optional<Endpoint> endpoint_;

@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <mutex>
+#include <optional>
+
 #include "gateway/proxy/request_inspector.h"
 #include "server/api_error.h"
 
@@ -51,9 +54,9 @@ bool passed_upstream(bhttp::field f) {
 
 }  // namespace
 
-GatewayServer::GatewayServer(GatewayServerOptions options, UpstreamSelector& selector, MetricsRegistry& metrics)
+GatewayServer::GatewayServer(GatewayServerOptions options, RequestPolicy& policy, MetricsRegistry& metrics)
     : options_(std::move(options)),
-      selector_(selector),
+      policy_(policy),
       metrics_(metrics),
       requests_(metrics.counter("tide_gateway_requests_total", "Requests answered, by route and status code",
                                 {"route", "code"})),
@@ -114,6 +117,30 @@ void GatewayServer::handle(const std::shared_ptr<http::Exchange>& exchange) {
   }
 }
 
+// The primary's and the shadow's results meet here; whichever finishes second compares.
+struct MirrorPair {
+  std::mutex mutex;
+  std::optional<ForwardResult> primary, shadow;
+};
+
+namespace {
+
+void settle(RequestPolicy& policy, const std::shared_ptr<MirrorPair>& pair, const ForwardResult* primary,
+            const ForwardResult* shadow) {
+  std::optional<ForwardResult> p, s;
+  {
+    std::lock_guard lock(pair->mutex);
+    if (primary) pair->primary = *primary;
+    if (shadow) pair->shadow = *shadow;
+    if (!pair->primary || !pair->shadow) return;
+    p = std::move(pair->primary);
+    s = std::move(pair->shadow);
+  }
+  policy.mirrored(*p, *s);
+}
+
+}  // namespace
+
 void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, RequestTraits traits) {
   if (draining_) {
     server::ApiError error(503, "the gateway is shutting down; retry on another instance");
@@ -122,6 +149,14 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
   }
   const auto& request = exchange->request();
   std::string request_id = request_id_from(view(request["x-request-id"]));
+  ForwardPlan plan = policy_.plan(request, traits);
+  std::string route(view(request.target()).substr(0, view(request.target()).find('?')));
+  if (plan.immediate) {
+    plan.immediate->set("x-request-id", request_id);
+    requests_.labels({route, std::to_string(plan.immediate->result_int())}).inc();
+    return exchange->respond(std::move(*plan.immediate));
+  }
+
   http::Request upstream{request.method(), request.target(), 11};
   for (const auto& field : request)
     if (passed_upstream(field.name())) upstream.set(field.name_string(), field.value());
@@ -131,25 +166,47 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
   upstream.body() = request.body();
   upstream.prepare_payload();
 
-  std::string route(view(request.target()).substr(0, view(request.target()).find('?')));
+  std::shared_ptr<MirrorPair> pair;
+  if (plan.mirror) {
+    pair = std::make_shared<MirrorPair>();
+    mirror(exchange, upstream, traits, plan.mirror, request_id, pair);
+  }
+
   in_flight_++;
   in_flight_gauge_.add(1);
   const auto started = std::chrono::steady_clock::now();
-  auto done = [this, route, started, request_id, remote = exchange->remote(),
+  auto done = [this, route, started, request_id, remote = exchange->remote(), pair, on_done = std::move(plan.on_done),
                method = std::string(request.method_string())](const ForwardResult& r) {
     in_flight_--;
     in_flight_gauge_.add(-1);
     requests_.labels({route, r.client_gone ? "499" : std::to_string(r.status)}).inc();
     duration_.labels({route}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (r.broken_stream) broken_streams_.get().inc();
+    if (on_done) on_done(r);
+    if (pair) settle(policy_, pair, &r, nullptr);
     if (options_.access_log)
-      spdlog::info("{} {} {} {} status={} upstream={} attempts={} stream={} ms={:.1f}{}", request_id, remote, method,
+      spdlog::info("{} {} {} {} status={} upstream={} attempts={} stream={} ms={:.1f}{}{}", request_id, remote, method,
                    route, r.client_gone ? 499 : r.status, r.endpoint.empty() ? "-" : r.endpoint, r.attempts,
-                   r.streamed, r.duration.count() * 1e3, r.client_gone ? " client-gone" : "");
+                   r.streamed, r.duration.count() * 1e3, r.client_gone ? " client-gone" : "",
+                   r.degraded ? " degraded" : "");
   };
-  auto forwarder = std::make_shared<Forwarder>(exchange, std::move(upstream), std::move(traits), selector_, *pool_,
-                                               options_.forward, std::move(request_id), std::move(done));
+  ForwardHooks hooks{.degrade = std::move(plan.degrade), .capture_stream = pair != nullptr};
+  auto forwarder = std::make_shared<Forwarder>(exchange, std::move(upstream), std::move(traits),
+                                               std::move(plan.selector), *pool_, options_.forward,
+                                               std::move(request_id), std::move(done), std::move(hooks));
   forwarder->start();
+}
+
+void GatewayServer::mirror(const std::shared_ptr<http::Exchange>& exchange, const http::Request& upstream,
+                           const RequestTraits& traits, std::shared_ptr<UpstreamSelector> selector,
+                           const std::string& request_id, const std::shared_ptr<MirrorPair>& pair) {
+  auto shadow_request = upstream;
+  shadow_request.set("x-tide-mirror", "1");
+  auto done = [this, pair](const ForwardResult& r) { settle(policy_, pair, nullptr, &r); };
+  // On the client's strand, but never in its way: the client's answer does not wait for it.
+  auto shadow = std::make_shared<Forwarder>(exchange->executor(), std::move(shadow_request), traits, std::move(selector),
+                                            *pool_, options_.forward, request_id + "-mirror", std::move(done));
+  shadow->start();
 }
 
 }  // namespace tide::gateway

@@ -16,6 +16,7 @@
 #include "gateway/proxy/connection_pool.h"
 #include "gateway/proxy/endpoint.h"
 #include "gateway/proxy/forwarder.h"
+#include "gateway/proxy/request_policy.h"
 
 namespace tide::gateway {
 
@@ -30,8 +31,8 @@ struct GatewayServerOptions {
 
 class GatewayServer {
  public:
-  // `selector` and `metrics` must outlive the server.
-  GatewayServer(GatewayServerOptions options, UpstreamSelector& selector, MetricsRegistry& metrics);
+  // `policy` and `metrics` must outlive the server.
+  GatewayServer(GatewayServerOptions options, RequestPolicy& policy, MetricsRegistry& metrics);
   ~GatewayServer();
 
   void start();
@@ -44,9 +45,12 @@ class GatewayServer {
  private:
   void handle(const std::shared_ptr<http::Exchange>& exchange);
   void forward(const std::shared_ptr<http::Exchange>& exchange, RequestTraits traits);
+  void mirror(const std::shared_ptr<http::Exchange>& exchange, const http::Request& upstream, const RequestTraits& traits,
+              std::shared_ptr<UpstreamSelector> selector, const std::string& request_id,
+              const std::shared_ptr<struct MirrorPair>& pair);
 
   GatewayServerOptions options_;
-  UpstreamSelector& selector_;
+  RequestPolicy& policy_;
   MetricsRegistry& metrics_;
   Family<Counter>& requests_;
   Family<Histogram>& duration_;

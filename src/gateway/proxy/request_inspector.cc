@@ -75,7 +75,13 @@ RequestTraits inspect_generation_request(std::string_view body, int max_json_dep
   }
   if (auto user = json.find("user"); user != json.end() && !user->is_null()) {
     if (!user->is_string()) server::invalid_param("user", "user must be a string");
-    traits.session_key = user->get<std::string>();
+    traits.user = user->get<std::string>();
+  }
+  for (const char* field : {"max_tokens", "max_completion_tokens"}) {
+    auto value = json.find(field);
+    if (value == json.end() || value->is_null()) continue;
+    if (!value->is_number_integer()) server::invalid_param(field, "{} must be an integer", field);
+    traits.max_tokens = std::max<int64_t>(traits.max_tokens, value->get<int64_t>());
   }
   if (auto priority = json.find("priority"); priority != json.end() && !priority->is_null()) {
     if (!priority->is_number_integer()) server::invalid_param("priority", "priority must be an integer");

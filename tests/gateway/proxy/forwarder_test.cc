@@ -41,6 +41,15 @@ class FixedSelector : public UpstreamSelector {
   bool may_retry(int attempts) override { return attempts < 3; }
 };
 
+class FixedPolicy : public RequestPolicy {
+ public:
+  explicit FixedPolicy(std::shared_ptr<FixedSelector> selector) : selector_(std::move(selector)) {}
+  ForwardPlan plan(const http::Request&, const RequestTraits&) override { return {.selector = selector_}; }
+
+ private:
+  std::shared_ptr<FixedSelector> selector_;
+};
+
 // A stand-in replica: a real HTTP server whose behaviour each test sets.
 struct Replica {
   std::unique_ptr<http::Server> server;
@@ -108,13 +117,13 @@ std::function<void(Replica&, std::shared_ptr<http::Exchange>)> stream_events(int
 class GatewayProxyTest : public ::testing::Test {
  protected:
   void start(std::vector<Endpoint> endpoints) {
-    selector_.endpoints = std::move(endpoints);
+    selector_->endpoints = std::move(endpoints);
     GatewayServerOptions options;
     options.http.port = 0;
     options.access_log = false;
     options.forward.timeouts.first_byte = 2s;
     options.forward.timeouts.idle = 2s;
-    gateway_ = std::make_unique<GatewayServer>(options, selector_, metrics_);
+    gateway_ = std::make_unique<GatewayServer>(options, policy_, metrics_);
     gateway_->start();
   }
   http::Client client() { return http::Client("127.0.0.1", gateway_->port(), 10s); }
@@ -122,7 +131,8 @@ class GatewayProxyTest : public ::testing::Test {
     if (gateway_) gateway_->shutdown(1s);
   }
 
-  FixedSelector selector_;
+  std::shared_ptr<FixedSelector> selector_ = std::make_shared<FixedSelector>();
+  FixedPolicy policy_{selector_};
   MetricsRegistry metrics_;
   std::unique_ptr<GatewayServer> gateway_;
 };
@@ -170,7 +180,7 @@ TEST_F(GatewayProxyTest, AnOverloadedOrBrokenReplicaIsRetriedElsewhere) {
   start({busy.endpoint(), broken.endpoint(), good.endpoint()});
   for (int i = 0; i < 6; ++i) ASSERT_EQ(client().post_json("/v1/completions", kCompletion).result_int(), 200) << i;
   EXPECT_EQ(good.hits, 6);
-  EXPECT_GT(selector_.failures, 0);  // the 500s count against their replica; the 429s do not
+  EXPECT_GT(selector_->failures, 0);  // the 500s count against their replica; the 429s do not
 }
 
 TEST_F(GatewayProxyTest, AReplicaThatIsDownIsSkipped) {

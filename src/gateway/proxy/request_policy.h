@@ -1,0 +1,34 @@
+#pragma once
+// What the front door asks of the gateway's policies for each request: whether it may pass
+// (auth, limits), where it goes (route, pool, failover), whether a shadow copy goes elsewhere
+// (mirroring), and what to answer when no replica can (degradation).
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "common/http/exchange.h"
+#include "gateway/proxy/endpoint.h"
+#include "gateway/proxy/forwarder.h"
+
+namespace tide::gateway {
+
+struct ForwardPlan {
+  std::shared_ptr<UpstreamSelector> selector;    // the pool that serves the request
+  std::optional<http::Response> immediate;       // answer this instead of forwarding (cached answer)
+  std::shared_ptr<UpstreamSelector> mirror;      // a shadow copy goes here; its answer is discarded
+  std::function<void(const ForwardResult&)> on_done;  // usage accounting, caching; may be empty
+  // When forwarding ends in a gateway error (502/503/504): a degraded answer, if there is one.
+  std::function<std::optional<http::Response>()> degrade;
+};
+
+class RequestPolicy {
+ public:
+  virtual ~RequestPolicy() = default;
+  // Throws server::ApiError to refuse the request (401, 404, 429 with Retry-After, 503).
+  // Thread-safe: called from every io thread.
+  virtual ForwardPlan plan(const http::Request& request, const RequestTraits& traits) = 0;
+  // A mirrored copy finished: its result, and the primary's, for comparison.
+  virtual void mirrored(const ForwardResult& primary, const ForwardResult& shadow) {}
+};
+
+}  // namespace tide::gateway
