@@ -10,6 +10,7 @@ void register_logits(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_gateway(CLI::App& app);
 void register_bench_serve(CLI::App& bench);
 
 }  // namespace tide::cli

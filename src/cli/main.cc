@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   tide::cli::register_tokenize(app);
   tide::cli::register_bench(app);
   tide::cli::register_serve(app);
+  tide::cli::register_gateway(app);
 
   try {
     app.parse(argc, argv);

@@ -1,16 +1,35 @@
 // Hostile and broken clients: each gets a clear error or is closed, and the server keeps
 // serving the next request. All traffic stays on 127.0.0.1 and is bounded in count and time.
+// With TIDE_VIA_GATEWAY=1 the same suite runs against `tide gateway` in front of the server,
+// and also checks that nothing malformed reached the replica.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startServer, postJson } from './lib/server.mjs';
+import { startServer, postJson, metric } from './lib/server.mjs';
+import { startGateway } from './lib/gateway.mjs';
 
-let server, chat;
+const viaGateway = process.env.TIDE_VIA_GATEWAY === '1';
+let server, replica, gateway, chat;
 before(async () => {
-  server = await startServer({ args: ['--served-model-name', 'tiny'] });
+  replica = await startServer({ args: ['--served-model-name', 'tiny'] });
+  server = replica;
+  if (viaGateway) {
+    gateway = await startGateway(`pools:\n  - name: main\n    replicas: [${new URL(replica.url).host}]\n`);
+    server = gateway;
+  }
   chat = `${server.url}/v1/chat/completions`;
 });
-after(async () => server?.stop());
+after(async () => {
+  await gateway?.stop();
+  await replica?.stop();
+});
+
+// Through the gateway, a request that is not even JSON must be refused at the door.
+async function replicaSawNothingMalformed(run) {
+  const before = await metric(replica.url, 'tide_requests_rejected_total', 'invalid');
+  await run();
+  if (viaGateway) assert.equal(await metric(replica.url, 'tide_requests_rejected_total', 'invalid'), before);
+}
 
 const good = { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 };
 
@@ -26,9 +45,11 @@ function expectError(r, status, pattern) {
 }
 
 test('malformed JSON', async () => {
-  for (const body of ['{', '{"model": "tiny",', 'null', '[]', '"text"', '{"model": tiny}']) {
-    expectError(await postJson(chat, body), 400);
-  }
+  await replicaSawNothingMalformed(async () => {
+    for (const body of ['{', '{"model": "tiny",', 'null', '[]', '"text"', '{"model": tiny}']) {
+      expectError(await postJson(chat, body), 400);
+    }
+  });
   await stillServes();
 });
 
@@ -40,8 +61,10 @@ test('a body beyond the size limit is 413', async () => {
 });
 
 test('deeply nested JSON', async () => {
-  expectError(await postJson(chat, '['.repeat(100000) + ']'.repeat(100000)), 400);
-  expectError(await postJson(chat, '{"a":'.repeat(50000) + '1' + '}'.repeat(50000)), 400);
+  await replicaSawNothingMalformed(async () => {
+    expectError(await postJson(chat, '['.repeat(100000) + ']'.repeat(100000)), 400);
+    expectError(await postJson(chat, '{"a":'.repeat(50000) + '1' + '}'.repeat(50000)), 400);
+  });
   await stillServes();
 });
 
@@ -67,7 +90,7 @@ test('invalid UTF-8 in a string', async () => {
     Buffer.from([0xff, 0xfe, 0xc3]),
     Buffer.from('"}]}'),
   ]);
-  expectError(await postJson(chat, new Uint8Array(bytes)), 400);
+  await replicaSawNothingMalformed(async () => expectError(await postJson(chat, new Uint8Array(bytes)), 400));
   await stillServes();
 });
 

@@ -260,6 +260,7 @@ void Forwarder::read_whole() {
     result_.body = std::move(body_);
     result_.status = head.result_int();
     result_.endpoint = endpoint_->address();
+    result_.pool = endpoint_->pool;
     end_attempt(Kind::Success, result_.status);
     release_connection(true);
     if (exchange_) exchange_->respond(std::move(response));
@@ -275,6 +276,7 @@ void Forwarder::start_stream() {
   response.set("x-request-id", request_id_);
   result_.status = head.result_int();
   result_.endpoint = endpoint_->address();
+  result_.pool = endpoint_->pool;
   result_.streamed = true;
   writer_ = exchange_->start_sse(std::move(response));
   relay_next();

@@ -56,6 +56,7 @@ struct ForwardResult {
   int status = 0;  // as the client saw it; 0 when the client left first
   int attempts = 0;
   std::string endpoint;  // the replica that answered, or empty
+  std::string pool;      // its pool
   bool streamed = false;
   bool client_gone = false;
   bool broken_stream = false;  // a started stream ended with an error event

@@ -1,0 +1,52 @@
+#pragma once
+// The gateway at run time: the configuration's policies joined to the data path. For each
+// request, in order: API key (401), rate limits (429 with Retry-After), route and pool with
+// failover (404 when no route matches), the pool's balancer; a mirrored copy where the route
+// says so; usage settled with the limiter and deterministic answers cached once the request
+// ends; and a cached answer when no replica can give one.
+//
+// reload() swaps in a new configuration without dropping a request: requests in flight keep
+// the pools they started with; new ones see the new pools, which were discovered and
+// health-checked before the swap. The listen address is read once, at start.
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "common/metrics.h"
+#include "gateway/gateway_config.h"
+#include "gateway/proxy/gateway_server.h"
+#include "gateway/proxy/request_policy.h"
+
+namespace tide::gateway {
+
+struct GatewayState;
+
+class Gateway : public RequestPolicy {
+ public:
+  Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log = true);
+  ~Gateway() override;
+
+  void start();
+  uint16_t port() const { return server_->port(); }
+  // Throws tide::Error (the config's own message) and keeps the running configuration.
+  void reload(GatewayConfig config);
+  void begin_drain() { server_->begin_drain(); }
+  int in_flight() const { return server_->in_flight(); }
+  void shutdown(std::chrono::milliseconds grace);
+
+  ForwardPlan plan(const http::Request& request, const RequestTraits& traits) override;
+  void mirrored(const ForwardResult& primary, const ForwardResult& shadow) override;
+
+ private:
+  std::shared_ptr<GatewayState> build(GatewayConfig config);
+  std::shared_ptr<GatewayState> state() const;
+
+  MetricsRegistry& metrics_;
+  struct Metrics;
+  std::unique_ptr<Metrics> m_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<GatewayState> state_;
+  std::unique_ptr<GatewayServer> server_;
+};
+
+}  // namespace tide::gateway

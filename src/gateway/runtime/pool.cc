@@ -1,0 +1,216 @@
+#include "gateway/runtime/pool.h"
+
+#include <algorithm>
+#include <random>
+
+#include "common/metrics.h"
+
+namespace tide::gateway {
+namespace {
+
+const std::vector<double> kSecondsBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                            1,     2.5,    5,     10,   20,    40,   80,  160};
+
+constexpr double kEwmaWeight = 0.2;  // of the newest sample: a replica's slowdown shows within ~5 requests
+
+uint64_t random_draw() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  return random();
+}
+
+std::string_view outcome_label(AttemptOutcome::Kind kind) {
+  switch (kind) {
+    case AttemptOutcome::Kind::Success: return "success";
+    case AttemptOutcome::Kind::Overloaded: return "overloaded";
+    case AttemptOutcome::Kind::ServerError: return "server_error";
+    case AttemptOutcome::Kind::ConnectError: return "connect_error";
+    case AttemptOutcome::Kind::Timeout: return "timeout";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+struct PoolMetrics {
+  Family<Counter>& attempts;
+  Family<Counter>& retries;
+  Family<Histogram>& latency;
+  Family<Histogram>& first_byte;
+  Family<Gauge>& endpoints;
+  Family<Gauge>& in_flight;
+
+  explicit PoolMetrics(MetricsRegistry& m)
+      : attempts(m.counter("tide_gateway_upstream_attempts_total",
+                           "Attempts at a replica, by pool, replica and outcome (success, overloaded, server_error, "
+                           "connect_error, timeout)",
+                           {"pool", "endpoint", "outcome"})),
+        retries(m.counter("tide_gateway_retries_total", "Retries made (to another replica), by pool", {"pool"})),
+        latency(m.histogram("tide_gateway_upstream_duration_seconds", "An attempt's duration, to its answer's end",
+                            kSecondsBounds, {"pool", "endpoint"})),
+        first_byte(m.histogram("tide_gateway_upstream_first_byte_seconds",
+                               "Time from sending a request to a replica to its answer's first byte (for streams: "
+                               "about the time to first token)",
+                               kSecondsBounds, {"pool", "endpoint"})),
+        endpoints(m.gauge("tide_gateway_pool_endpoints",
+                          "Endpoints of a pool by state: total (discovered), healthy (ready, not ejected)",
+                          {"pool", "state"})),
+        in_flight(m.gauge("tide_gateway_upstream_in_flight", "Requests this gateway has at each replica now",
+                          {"pool", "endpoint"})) {}
+};
+
+Pool::Pool(PoolConfig config, MetricsRegistry& metrics)
+    : config_(std::move(config)),
+      balancer_(make_balancer(config_.balancer)),
+      outliers_(config_.outlier),
+      retries_(config_.retry),
+      metrics_(std::make_unique<PoolMetrics>(metrics)) {}
+
+Pool::~Pool() = default;
+
+void Pool::set_endpoints(const std::vector<HostPort>& addresses) {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<Member>> next;
+    for (const auto& address : addresses) {
+      const std::string id = to_string(address);
+      if (std::any_of(next.begin(), next.end(), [&](const auto& m) { return m->id == id; })) continue;
+      auto existing = std::find_if(members_.begin(), members_.end(), [&](const auto& m) { return m->id == id; });
+      if (existing != members_.end()) {
+        next.push_back(*existing);
+      } else {
+        auto member = std::make_shared<Member>();
+        member->address = address;
+        member->id = id;
+        next.push_back(std::move(member));
+      }
+      ids.push_back(id);
+    }
+    members_ = std::move(next);
+  }
+  outliers_.set_endpoints(ids);
+}
+
+std::vector<Endpoint> Pool::endpoints() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Endpoint> out;
+  for (const auto& m : members_) out.push_back({config_.name, m->address.host, m->address.port});
+  return out;
+}
+
+std::shared_ptr<Pool::Member> Pool::find(const std::string& id) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& m : members_)
+    if (m->id == id) return m;
+  return nullptr;
+}
+
+void Pool::set_ready(const std::string& address, bool ready) { outliers_.set_ready(address, ready); }
+
+void Pool::set_load(const std::string& address, const ScrapedLoad& load) {
+  std::lock_guard lock(mutex_);
+  for (auto& m : members_)
+    if (m->id == address) m->load = load;
+}
+
+std::optional<Endpoint> Pool::pick(const RequestTraits& request, std::span<const std::string> tried) {
+  const auto now = Clock::now();
+  std::vector<std::shared_ptr<Member>> candidates;
+  {
+    std::lock_guard lock(mutex_);
+    candidates = members_;
+  }
+  std::erase_if(candidates, [&](const auto& m) {
+    return std::find(tried.begin(), tried.end(), m->id) != tried.end() || !outliers_.eligible(m->id, now);
+  });
+  if (candidates.empty()) return std::nullopt;
+  std::vector<EndpointSnapshot> snapshot;
+  snapshot.reserve(candidates.size());
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& m : candidates)
+      snapshot.push_back({.id = m->id,
+                          .in_flight = m->in_flight.load(),
+                          .running = m->load.running,
+                          .waiting = m->load.waiting,
+                          .kv_usage = m->load.kv_usage,
+                          .ewma_latency_ms = m->ewma_ms});
+  }
+  const std::string_view session =
+      config_.balancer.kind == BalancerKind::SessionAffinity ? std::string_view(request.session_key) : std::string_view{};
+  auto index = balancer_->pick(snapshot, {.prompt = request.prefix_text, .session_key = session, .random = random_draw()});
+  if (!index) return std::nullopt;
+  const auto& chosen = candidates[*index];
+  return Endpoint{config_.name, chosen->address.host, chosen->address.port};
+}
+
+void Pool::on_request() { retries_.on_request(Clock::now()); }
+
+void Pool::on_attempt_start(const Endpoint& endpoint) {
+  const std::string id = endpoint.address();
+  if (auto m = find(id)) m->in_flight++;
+  metrics_->in_flight.labels({config_.name, id}).add(1);
+}
+
+void Pool::on_attempt_end(const Endpoint& endpoint, const AttemptOutcome& outcome) {
+  const std::string id = endpoint.address();
+  const auto now = Clock::now();
+  if (auto m = find(id)) {
+    m->in_flight--;
+    if (outcome.kind == AttemptOutcome::Kind::Success && outcome.status != 499) {
+      const double ms = outcome.time_to_first_byte.count() * 1e3;
+      std::lock_guard lock(mutex_);
+      m->ewma_ms = m->ewma_ms == 0 ? ms : (1 - kEwmaWeight) * m->ewma_ms + kEwmaWeight * ms;
+    }
+  }
+  metrics_->in_flight.labels({config_.name, id}).add(-1);
+  metrics_->attempts.labels({config_.name, id, std::string(outcome_label(outcome.kind))}).inc();
+  if (outcome.status != 499) {
+    metrics_->latency.labels({config_.name, id}).observe(outcome.latency.count());
+    if (outcome.kind == AttemptOutcome::Kind::Success)
+      metrics_->first_byte.labels({config_.name, id}).observe(outcome.time_to_first_byte.count());
+  }
+  const Outcome recorded = is_failure(outcome)                               ? Outcome::Failure
+                           : outcome.kind == AttemptOutcome::Kind::Overloaded ? Outcome::Overloaded
+                                                                              : Outcome::Success;
+  if (outcome.status != 499) outliers_.record(id, recorded, now);
+}
+
+bool Pool::may_retry(int attempts) {
+  if (!retries_.within_max_retries(static_cast<uint32_t>(attempts))) return false;
+  if (!retries_.try_retry(Clock::now())) return false;
+  metrics_->retries.labels({config_.name}).inc();
+  return true;
+}
+
+PoolHealth Pool::health() {
+  const PoolHealth h = outliers_.health(Clock::now());
+  metrics_->endpoints.labels({config_.name, "total"}).set(static_cast<double>(h.total));
+  metrics_->endpoints.labels({config_.name, "healthy"}).set(static_cast<double>(h.healthy));
+  return h;
+}
+
+namespace {
+
+class PoolSelector : public UpstreamSelector {
+ public:
+  explicit PoolSelector(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+  std::optional<Endpoint> pick(const RequestTraits& request, std::span<const std::string> tried) override {
+    if (tried.empty()) pool_->on_request();
+    return pool_->pick(request, tried);
+  }
+  void on_attempt_start(const Endpoint& e) override { pool_->on_attempt_start(e); }
+  void on_attempt_end(const Endpoint& e, const AttemptOutcome& o) override { pool_->on_attempt_end(e, o); }
+  bool may_retry(int attempts) override { return pool_->may_retry(attempts); }
+
+ private:
+  std::shared_ptr<Pool> pool_;  // a reload may replace the pool; this request keeps its own
+};
+
+}  // namespace
+
+std::shared_ptr<UpstreamSelector> select_from(std::shared_ptr<Pool> pool) {
+  return std::make_shared<PoolSelector>(std::move(pool));
+}
+
+}  // namespace tide::gateway

@@ -1,0 +1,290 @@
+// `tide gateway` end to end on loopback, in front of real `tide serve` replicas (fixture model,
+// CPU): balancing policies, prefix-aware routing against round robin, a replica killed under
+// load, ejection of a replica answering 500s, failover and back, canary splits, mirroring and
+// configuration reload under load. Traffic stays on 127.0.0.1, bounded in count and time.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, postJson, metric, waitFor } from './lib/server.mjs';
+import { startGateway, startStub, finishedAt, pool } from './lib/gateway.mjs';
+
+const promptOf = (length, salt) => Array.from({ length }, (_, i) => ((salt * 131 + i * 17 + 5) % 500) + 2);
+const request = (prompt, max_tokens, extra = {}) => ({ model: 'tiny', prompt, max_tokens, temperature: 0, ignore_eos: true, ...extra });
+const host = (server) => new URL(server.url).host;
+
+const replicas = [];
+async function replica(args = []) {
+  const r = await startServer({ args: ['--served-model-name', 'tiny', ...args] });
+  replicas.push(r);
+  return r;
+}
+after(async () => {
+  for (const r of replicas) await r.stop();
+});
+
+// Fast health checks and ejections, so a test sees state changes within a second or two.
+const fastPool = (name, members, extra = '') => `
+  - name: ${name}
+    replicas: [${members.join(', ')}]
+    health_check: { interval: 200ms, timeout: 500ms }
+    outlier_detection: { consecutive_failures: 2, base_ejection_time: 1s, max_ejection_percent: 100 }
+    retry: { max_retries: 2, min_per_second: 100 }${extra}`;
+
+// Reads a streamed completion; resolves to { status, events, done, error } without throwing.
+async function stream(url, body, timeoutMs = 15000) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  const events = text.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => b.slice(6));
+  return {
+    status: res.status,
+    events,
+    done: events.at(-1) === '[DONE]',
+    error: events.some((e) => e.startsWith('{') && JSON.parse(e).error),
+  };
+}
+
+test('round robin spreads requests evenly; least outstanding and session affinity behave', async () => {
+  const rs = [await replica(), await replica(), await replica()];
+  for (const [policy, check] of [
+    ['round_robin', (counts) => assert.deepEqual(counts, [10, 10, 10])],
+    ['least_outstanding', (counts) => counts.forEach((c) => assert.ok(c >= 4, `${counts}`))],
+  ]) {
+    const gw = await startGateway(`pools:${fastPool('main', rs.map(host), `\n    balancer: ${policy}`)}\n`);
+    try {
+      const before = await Promise.all(rs.map((r) => finishedAt(r.url)));
+      await pool(30, policy === 'round_robin' ? 1 : 6, (i) => postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2)));
+      const after = await Promise.all(rs.map((r) => finishedAt(r.url)));
+      check(after.map((a, i) => a - before[i]));
+    } finally {
+      await gw.stop();
+    }
+  }
+  const gw = await startGateway(`pools:${fastPool('main', rs.map(host), '\n    balancer: session_affinity')}\n`);
+  try {
+    for (const session of ['alice', 'bob', 'carol']) {
+      const before = await Promise.all(rs.map((r) => finishedAt(r.url)));
+      for (let i = 0; i < 5; i++) {
+        const r = await postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2), { 'x-session-id': session });
+        assert.equal(r.status, 200);
+      }
+      const after = await Promise.all(rs.map((r) => finishedAt(r.url)));
+      assert.deepEqual(after.map((a, i) => a - before[i]).sort(), [0, 0, 5], `session ${session} stayed on one replica`);
+    }
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('prefix-aware routing gets a clearly higher prefix-cache hit ratio than round robin', async () => {
+  const ratio = async (policy) => {
+    const rs = [await replica(), await replica(), await replica()];
+    const gw = await startGateway(`pools:${fastPool('main', rs.map(host), `\n    balancer: ${policy}`)}\n`);
+    try {
+      // 6 conversations of 6 turns: a 96-token shared prefix, then a few tokens of their own.
+      for (let turn = 0; turn < 6; turn++)
+        for (let group = 0; group < 6; group++) {
+          const prompt = [...promptOf(96, 1000 + group), ...promptOf(4, turn * 7 + group)];
+          const r = await postJson(`${gw.url}/v1/completions`, request(prompt, 1));
+          assert.equal(r.status, 200, r.text);
+        }
+      let hits = 0, queries = 0;
+      for (const r of rs) {
+        hits += await metric(r.url, 'tide_prefix_cache_hits_total');
+        queries += await metric(r.url, 'tide_prefix_cache_queries_total');
+      }
+      return hits / queries;
+    } finally {
+      await gw.stop();
+    }
+  };
+  const roundRobin = await ratio('round_robin');
+  const prefixAware = await ratio('prefix_aware');
+  assert.ok(prefixAware > roundRobin + 0.15, `prefix_aware ${prefixAware.toFixed(3)} vs round_robin ${roundRobin.toFixed(3)}`);
+});
+
+test('kill -9 of one of three replicas under load: no request hangs, the replica is ejected and returns', async () => {
+  const rs = [await replica(), await replica(), await replica()];
+  const victimPort = new URL(rs[1].url).port;
+  const gw = await startGateway(`pools:${fastPool('main', rs.map(host), '\n    balancer: round_robin')}\n`);
+  try {
+    const outcomes = { ok: 0, brokenStream: 0, failed: [] };
+    let killed = false;
+    const load = pool(240, 8, async (i) => {
+      if (i === 60) {
+        rs[1].proc.kill('SIGKILL');
+        killed = true;
+      }
+      if (i % 2) {
+        const r = await stream(`${gw.url}/v1/completions`, request(promptOf(8, i), 24));
+        if (r.status === 200 && r.done) outcomes.ok++;
+        else if (r.status === 200 && r.error) outcomes.brokenStream++;
+        else outcomes.failed.push(`stream ${i}: ${r.status} ${r.events.at(-1)}`);
+      } else {
+        const r = await postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 8));
+        if (r.status === 200) outcomes.ok++;
+        else outcomes.failed.push(`json ${i}: ${r.status} ${r.text}`);
+      }
+    });
+    await load;
+    assert.ok(killed);
+    // Requests not yet started went elsewhere; a stream cut by the kill ended with an error event.
+    assert.deepEqual(outcomes.failed, []);
+    assert.ok(outcomes.ok >= 240 - 8, JSON.stringify(outcomes));
+    const healthy = () => metric(gw.url, 'tide_gateway_pool_endpoints', 'state="healthy"');
+    assert.ok(await waitFor(async () => (await healthy()) === 2, { timeoutMs: 5000 }), 'ejected within seconds');
+    // Restarted on the same port, it is healthy again and gets traffic.
+    const back = await startServer({ args: ['--served-model-name', 'tiny', '--port', victimPort] });
+    replicas.push(back);
+    assert.ok(await waitFor(async () => (await healthy()) === 3, { timeoutMs: 10000 }), 'returned after restart');
+    await pool(12, 1, (i) => postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2)));
+    assert.ok((await finishedAt(back.url)) >= 3, 'the restarted replica serves again');
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a replica answering 500s is ejected; clients never see its errors', async () => {
+  const good = await replica();
+  const broken = await startStub((req, body, res) => {
+    res.statusCode = 500;
+    res.end('{"error":{"message":"broken"}}');
+  });
+  const gw = await startGateway(`pools:${fastPool('main', [host(good), broken.address], '\n    balancer: round_robin')}\n`);
+  try {
+    const results = await pool(20, 1, (i) => postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2)));
+    assert.deepEqual(results.map((r) => r.status), Array(20).fill(200));
+    assert.equal(await metric(gw.url, 'tide_gateway_pool_endpoints', 'state="healthy"'), 1);
+    assert.ok(broken.hits <= 3, `the broken replica got ${broken.hits} requests`);
+  } finally {
+    await gw.stop();
+    await broken.stop();
+  }
+});
+
+test('failover to the backup pool when the primary is down, and back when it returns', async () => {
+  const primary = await replica();
+  const backup = await replica();
+  const primaryPort = new URL(primary.url).port;
+  const gw = await startGateway(`pools:${fastPool('primary', [host(primary)], '\n    backup: standby')}${fastPool('standby', [host(backup)])}\n`);
+  try {
+    const served = async (n) => {
+      const before = [await finishedAt(backup.url)];
+      const results = await pool(n, 2, (i) => postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2)));
+      assert.deepEqual(results.map((r) => r.status), Array(n).fill(200));
+      return (await finishedAt(backup.url)) - before[0];
+    };
+    assert.equal(await served(6), 0, 'the backup idles while the primary is healthy');
+    primary.proc.kill('SIGKILL');
+    await primary.exited;
+    assert.equal(await served(6), 6, 'every request goes to the backup');
+    const again = await startServer({ args: ['--served-model-name', 'tiny', '--port', primaryPort] });
+    replicas.push(again);
+    assert.ok(await waitFor(async () => (await metric(gw.url, 'tide_gateway_pool_endpoints', 'pool="primary",state="healthy"')) === 1));
+    assert.equal(await served(6), 0, 'traffic is back on the primary');
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a 10% canary lands within ±2 points over 2,000 requests', async () => {
+  const stable = await replica();
+  const canary = await replica();
+  const gw = await startGateway(`pools:${fastPool('stable', [host(stable)])}${fastPool('canary', [host(canary)])}
+routes:
+  - name: canary-release
+    split: [{ pool: stable, weight: 90 }, { pool: canary, weight: 10 }]
+`, { args: ['--no-access-log'] });
+  try {
+    const before = await finishedAt(canary.url);
+    const results = await pool(2000, 16, (i) => postJson(`${gw.url}/v1/completions`, request([5, 6, 7], 1)));
+    assert.equal(results.filter((r) => r.status === 200).length, 2000);
+    const share = ((await finishedAt(canary.url)) - before) / 2000;
+    assert.ok(share >= 0.08 && share <= 0.12, `canary share ${share}`);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('mirroring copies requests to the shadow pool without slowing the client', async () => {
+  const main = await replica();
+  const slowShadow = await startStub((req, body, res) => setTimeout(() => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ choices: [{ text: 'different' }] }));
+  }, 400));
+  const gw = await startGateway(`pools:${fastPool('main', [host(main)])}${fastPool('shadow', [slowShadow.address])}
+routes:
+  - name: with-mirror
+    pool: main
+    mirror: { pool: shadow, percent: 100 }
+`);
+  try {
+    const latencies = [];
+    for (let i = 0; i < 10; i++) {
+      const started = performance.now();
+      const r = await postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2));
+      latencies.push(performance.now() - started);
+      assert.equal(r.status, 200);
+      assert.notEqual(r.json.choices[0].text, 'different', 'the client gets the primary answer');
+    }
+    latencies.sort((a, b) => a - b);
+    assert.ok(latencies[5] < 200, `client p50 ${latencies[5]} ms is not held up by a 400 ms shadow`);
+    assert.ok(await waitFor(async () => (await metric(gw.url, 'tide_gateway_mirror_requests_total', 'code="200"')) === 10));
+    assert.equal(slowShadow.hits, 10);
+    assert.equal(await metric(gw.url, 'tide_gateway_mirror_output_diffs_total', 'pool="shadow"'), 10);
+  } finally {
+    await gw.stop();
+    await slowShadow.stop();
+  }
+});
+
+test('configuration reload under load drops nothing', async () => {
+  const a = await replica();
+  const b = await replica();
+  const config = (members, policy) => `pools:${fastPool('main', members, `\n    balancer: ${policy}`)}\n`;
+  const gw = await startGateway(config([host(a)], 'round_robin'));
+  try {
+    let reloads = 0;
+    const reloader = setInterval(() => {
+      reloads++;
+      gw.reconfigure(config(reloads % 2 ? [host(a), host(b)] : [host(a)], reloads % 2 ? 'least_outstanding' : 'round_robin'));
+    }, 150);
+    const results = await pool(300, 8, (i) =>
+      i % 3 ? postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 4)) : stream(`${gw.url}/v1/completions`, request(promptOf(8, i), 8)));
+    clearInterval(reloader);
+    const bad = results.map((r, i) => [i, r]).filter(([, r]) => r.status !== 200 || (r.events && !r.done));
+    assert.deepEqual(bad.map(([i, r]) => `${i}: ${r.status}`), []);
+    assert.ok((await metric(gw.url, 'tide_gateway_config_reloads_total')) >= 3);
+    assert.ok((await finishedAt(b.url)) > 0, 'the replica added by a reload got traffic');
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('a config that does not validate is refused on reload and the gateway keeps serving', async () => {
+  const a = await replica();
+  const gw = await startGateway(`pools:${fastPool('main', [host(a)])}\n`);
+  try {
+    gw.reconfigure('pools:\n  - name: main\n    replica: [nowhere]\n');
+    assert.ok(await waitFor(async () => (await metric(gw.url, 'tide_gateway_config_reload_errors_total')) >= 1));
+    assert.match(gw.log(), /reload refused/);
+    assert.equal((await postJson(`${gw.url}/v1/completions`, request([1, 2, 3], 2))).status, 200);
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('SIGTERM drains the gateway: in-flight streams finish, the process exits 0', async () => {
+  const a = await replica();
+  const gw = await startGateway(`pools:${fastPool('main', [host(a)])}\n`);
+  const inflight = stream(`${gw.url}/v1/completions`, request(promptOf(8, 1), 100));
+  await new Promise((r) => setTimeout(r, 30));
+  gw.proc.kill('SIGTERM');
+  const r = await inflight;
+  assert.equal(r.status, 200);
+  assert.ok(r.done);
+  assert.equal((await gw.exited).code, 0);
+});
