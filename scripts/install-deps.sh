@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev libboost-dev libboost-system-dev
-  libyaml-cpp-dev
+  libyaml-cpp-dev libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
 )

@@ -295,6 +295,13 @@ GatewayConfig parse_root(const YAML::Node& root) {
       fail("redis.address: \"{}\" is not host:port", out.redis.address);
     out.redis.fail_open = r.boolean("fail_open", out.redis.fail_open);
     out.redis.timeout = r.duration("timeout", out.redis.timeout, 1ms, 10s);
+    out.redis.connect_timeout = r.duration("connect_timeout", out.redis.connect_timeout, 1ms, 10s);
+    out.redis.key_prefix = r.string("key_prefix", out.redis.key_prefix);
+    out.redis.pool_size = static_cast<uint32_t>(r.integer("pool_size", out.redis.pool_size, 1, 1024));
+    out.redis.reconnect_backoff = r.duration("reconnect_backoff", out.redis.reconnect_backoff, 1ms, 1h);
+    out.redis.reconnect_backoff_max = r.duration("reconnect_backoff_max", out.redis.reconnect_backoff_max, 1ms, 1h);
+    if (out.redis.reconnect_backoff_max < out.redis.reconnect_backoff)
+      fail("redis.reconnect_backoff_max: shorter than reconnect_backoff");
     r.finish();
   }
   {

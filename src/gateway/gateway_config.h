@@ -150,7 +150,12 @@ struct LimitRule {
 struct RedisConfig {
   std::string address;  // host:port; empty: limits are local to this gateway
   bool fail_open = true;
-  Millis timeout{50};
+  Millis timeout{50};                 // per command (the limiter's Lua script)
+  Millis connect_timeout{50};
+  std::string key_prefix = "tide:rl:";  // gateways sharing limits must share it
+  uint32_t pool_size = 8;             // hiredis connections, one per concurrent call
+  Millis reconnect_backoff{100};      // first wait after a failure, doubled per failure
+  Millis reconnect_backoff_max{5'000};
 };
 
 struct AuthConfig {

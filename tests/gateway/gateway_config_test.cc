@@ -86,7 +86,8 @@ routes:
 limits:
   - {key: api_key+model, requests_per_second: 10, burst: 20, tokens_per_minute: 100000}
   - {key: [user], requests_per_second: 1}
-redis: {address: "redis:6379", fail_open: false}
+redis: {address: "redis:6379", fail_open: false, key_prefix: "gw:", pool_size: 2, connect_timeout: 20ms,
+        reconnect_backoff: 10ms, reconnect_backoff_max: 1s}
 auth: {keys_file: /etc/tide/keys}
 admission:
   queues: [{priority: high, max_size: 10, timeout: 5s}, {priority: low}]
@@ -118,6 +119,12 @@ response_cache: {enabled: true, max_bytes: 8MiB, ttl: 1m}
   EXPECT_EQ(c.limits[0].key, (LimitKey{.api_key = true, .model = true}));
   EXPECT_EQ(c.limits[1].key, (LimitKey{.user = true}));
   EXPECT_FALSE(c.redis.fail_open);
+  EXPECT_EQ(c.redis.key_prefix, "gw:");
+  EXPECT_EQ(c.redis.pool_size, 2u);
+  EXPECT_EQ(c.redis.connect_timeout, 20ms);
+  EXPECT_EQ(c.redis.timeout, 50ms);
+  EXPECT_EQ(c.redis.reconnect_backoff, 10ms);
+  EXPECT_EQ(c.redis.reconnect_backoff_max, 1s);
   EXPECT_TRUE(c.auth.enabled());
   EXPECT_EQ(c.admission.queues[1].priority, "low");
   EXPECT_EQ(c.response_cache.max_bytes, 8u << 20);
@@ -162,6 +169,9 @@ TEST(GatewayConfig, WrongTypesAndBadValues) {
   expect_error(std::string(kMinimal) + "listen: {port: 99999999999999999999999}\n", "listen.port:");
   expect_error(std::string(kMinimal) + "listen: {port: 0}\n", "listen.port: 0 is out of range");
   expect_error(std::string(kMinimal) + "redis: {fail_open: maybe}\n", "redis.fail_open: \"maybe\" is not true or false");
+  expect_error(std::string(kMinimal) + "redis: {pool_size: 0}\n", "redis.pool_size: 0 is out of range");
+  expect_error(std::string(kMinimal) + "redis: {reconnect_backoff: 2s, reconnect_backoff_max: 1s}\n",
+               "redis.reconnect_backoff_max: shorter than reconnect_backoff");
   expect_error(std::string(kMinimal) + "response_cache: {max_bytes: 2000GiB}\n", "response_cache.max_bytes");
   expect_error("pools:\n  - name: a\n    replicas: [h:1]\n    outlier_detection: {error_rate: 1.5}\n",
                    "pools[0].outlier_detection.error_rate: 1.5 is out of range");
