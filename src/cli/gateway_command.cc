@@ -60,6 +60,7 @@ void run_gateway(const GatewayArgs& args) {
       gw.reload(load(args));
       spdlog::info("configuration reloaded ({})", why);
     } catch (const std::exception& e) {
+      gw.reload_refused();
       spdlog::error("configuration reload refused ({}); the running configuration stays: {}", why, e.what());
     }
   };

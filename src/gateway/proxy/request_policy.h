@@ -24,9 +24,10 @@ struct ForwardPlan {
 class RequestPolicy {
  public:
   virtual ~RequestPolicy() = default;
-  // Throws server::ApiError to refuse the request (401, 404, 429 with Retry-After, 503).
-  // Thread-safe: called from every io thread.
-  virtual ForwardPlan plan(const http::Request& request, const RequestTraits& traits) = 0;
+  // Throws server::ApiError to refuse the request (401, 404, 429 with Retry-After, 503). May
+  // fill in `traits` (the caller's key fingerprint, the session key the chosen pool balances
+  // on). Thread-safe: called from every io thread.
+  virtual ForwardPlan plan(const http::Request& request, RequestTraits& traits) = 0;
   // A mirrored copy finished: its result, and the primary's, for comparison.
   virtual void mirrored(const ForwardResult& primary, const ForwardResult& shadow) {}
 };

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "gateway/proxy/response_text.h"
+#include "gateway/redis_limiter_backend.h"
 #include "gateway/runtime/gateway_state.h"
 #include "server/api_error.h"
 
@@ -104,8 +105,26 @@ std::shared_ptr<GatewayState> Gateway::build(GatewayConfig config) {
     state->watchers.push_back(std::make_unique<PoolWatcher>(pool));
   }
   if (c.auth.enabled()) state->keys = ApiKeys::from_config(c.auth);
-  if (!c.limits.empty())
-    state->limiter = std::make_unique<RateLimiter>(c.limits, std::make_shared<LocalLimiterBackend>(), c.redis.fail_open);
+  if (!c.limits.empty()) {
+    std::shared_ptr<LimiterBackend> backend;
+    if (c.redis.address.empty()) {
+      backend = std::make_shared<LocalLimiterBackend>();
+    } else {
+      auto redis = std::make_shared<RedisLimiterBackend>(c.redis);
+      // Counted from the backend itself, so every reload's backend adds to the same series.
+      auto& errors = metrics_.counter("tide_gateway_limiter_backend_errors_total",
+                                      "Calls to the shared limiter backend (Redis) that failed; each was decided "
+                                      "by redis.fail_open")
+                         .get();
+      state->limiter_errors = [redis, &errors, last = std::make_shared<std::atomic<uint64_t>>(0)] {
+        const uint64_t now = redis->errors();
+        const uint64_t before = last->exchange(now);
+        if (now > before) errors.inc(static_cast<double>(now - before));
+      };
+      backend = redis;
+    }
+    state->limiter = std::make_unique<RateLimiter>(c.limits, backend, c.redis.fail_open);
+  }
   if (c.response_cache.enabled) state->cache = std::make_unique<ResponseCache>(c.response_cache);
   // Discovered and checked before any request sees it.
   for (auto& watcher : state->watchers) watcher->start();
@@ -123,13 +142,14 @@ void Gateway::start() {
                state()->pools.size());
 }
 
+void Gateway::reload_refused() { m_->reload_errors.inc(); }
+
 void Gateway::reload(GatewayConfig config) {
   std::shared_ptr<GatewayState> next;
   try {
     next = build(std::move(config));
-  } catch (const std::exception& e) {
-    m_->reload_errors.inc();
-    throw;
+  } catch (const std::exception&) {
+    throw;  // the caller counts it (reload_refused) with the parse errors
   }
   std::shared_ptr<GatewayState> previous;
   {
@@ -149,11 +169,10 @@ void Gateway::shutdown(std::chrono::milliseconds grace) {
   state_.reset();
 }
 
-ForwardPlan Gateway::plan(const http::Request& request, const RequestTraits& traits_in) {
+ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
   const auto state = this->state();
   if (!state) throw server::ApiError(503, "the gateway is shutting down");
   const auto now = Clock::now();
-  RequestTraits traits = traits_in;
 
   // 1. Who is calling.
   std::optional<KeyInfo> key;
@@ -182,6 +201,7 @@ ForwardPlan Gateway::plan(const http::Request& request, const RequestTraits& tra
     }
     m_->limited.labels({"allowed", ""}).inc();
   }
+  if (state->limiter_errors) state->limiter_errors();
 
   // 3. Route and pool.
   std::vector<std::pair<std::string, std::string>> header_storage;
@@ -232,8 +252,21 @@ ForwardPlan Gateway::plan(const http::Request& request, const RequestTraits& tra
     error.retry_after_s = 1;
     throw error;
   }
-  plan.selector = select_from(state->pools.at(decision.pool));
-  if (decision.mirror) plan.mirror = select_from(state->pools.at(*decision.mirror));
+  // Session affinity keys on the pool's header, else on the caller's user.
+  if (const PoolConfig* p = state->config.find_pool(decision.pool); p && p->balancer.kind == BalancerKind::SessionAffinity) {
+    traits.session_key = std::string(view(request[p->balancer.session.header]));
+    if (traits.session_key.empty()) traits.session_key = user;
+  }
+
+  // The routed pool, then its backup chain: a request still finds a replica when its pool
+  // dies before the health checks have noticed.
+  std::vector<std::shared_ptr<Pool>> chain;
+  for (const PoolConfig* p = state->config.find_pool(decision.pool); p && chain.size() < state->pools.size();
+       p = p->backup.empty() ? nullptr : state->config.find_pool(p->backup))
+    if (std::none_of(chain.begin(), chain.end(), [&](const auto& c) { return c->name() == p->name; }))
+      chain.push_back(state->pools.at(p->name));
+  plan.selector = select_from(std::move(chain));
+  if (decision.mirror) plan.mirror = select_from({state->pools.at(*decision.mirror)});
   plan.degrade = cached_answer;
   plan.on_done = [state, admission, cache_key, traits, m = m_.get()](const ForwardResult& r) {
     if (admission && state->limiter) state->limiter->correct(*admission, used_tokens(r, traits), Clock::now());

@@ -30,11 +30,13 @@ class Gateway : public RequestPolicy {
   uint16_t port() const { return server_->port(); }
   // Throws tide::Error (the config's own message) and keeps the running configuration.
   void reload(GatewayConfig config);
+  // A new configuration could not be read or parsed: counted, the running one stays.
+  void reload_refused();
   void begin_drain() { server_->begin_drain(); }
   int in_flight() const { return server_->in_flight(); }
   void shutdown(std::chrono::milliseconds grace);
 
-  ForwardPlan plan(const http::Request& request, const RequestTraits& traits) override;
+  ForwardPlan plan(const http::Request& request, RequestTraits& traits) override;
   void mirrored(const ForwardResult& primary, const ForwardResult& shadow) override;
 
  private:

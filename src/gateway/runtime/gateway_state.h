@@ -1,5 +1,6 @@
 #pragma once
 // One configuration's worth of live policy objects; Gateway swaps whole states on reload.
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@ struct GatewayState {
   std::vector<std::unique_ptr<PoolWatcher>> watchers;
   std::optional<ApiKeys> keys;  // empty: no auth
   std::unique_ptr<RateLimiter> limiter;  // null: no limits
+  std::function<void()> limiter_errors;  // brings the Redis error count into the metric
   std::unique_ptr<ResponseCache> cache;  // null: disabled
 
   explicit GatewayState(GatewayConfig c) : config(std::move(c)), router(config) {}

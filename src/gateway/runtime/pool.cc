@@ -194,23 +194,35 @@ namespace {
 
 class PoolSelector : public UpstreamSelector {
  public:
-  explicit PoolSelector(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+  explicit PoolSelector(std::vector<std::shared_ptr<Pool>> chain) : chain_(std::move(chain)) {}
+
+  // The current pool first; once none of its endpoints is left, the next pool of the chain
+  // (its backup), so a request whose pool just died is still served.
   std::optional<Endpoint> pick(const RequestTraits& request, std::span<const std::string> tried) override {
-    if (tried.empty()) pool_->on_request();
-    return pool_->pick(request, tried);
+    if (tried.empty()) chain_.front()->on_request();
+    for (; current_ < chain_.size(); ++current_)
+      if (auto endpoint = chain_[current_]->pick(request, tried)) return endpoint;
+    return std::nullopt;
   }
-  void on_attempt_start(const Endpoint& e) override { pool_->on_attempt_start(e); }
-  void on_attempt_end(const Endpoint& e, const AttemptOutcome& o) override { pool_->on_attempt_end(e, o); }
-  bool may_retry(int attempts) override { return pool_->may_retry(attempts); }
+  void on_attempt_start(const Endpoint& e) override { pool_of(e).on_attempt_start(e); }
+  void on_attempt_end(const Endpoint& e, const AttemptOutcome& o) override { pool_of(e).on_attempt_end(e, o); }
+  bool may_retry(int attempts) override { return chain_[std::min(current_, chain_.size() - 1)]->may_retry(attempts); }
 
  private:
-  std::shared_ptr<Pool> pool_;  // a reload may replace the pool; this request keeps its own
+  Pool& pool_of(const Endpoint& e) {
+    for (auto& p : chain_)
+      if (p->name() == e.pool) return *p;
+    return *chain_.front();
+  }
+
+  std::vector<std::shared_ptr<Pool>> chain_;  // a reload may replace pools; this request keeps its own
+  std::size_t current_ = 0;
 };
 
 }  // namespace
 
-std::shared_ptr<UpstreamSelector> select_from(std::shared_ptr<Pool> pool) {
-  return std::make_shared<PoolSelector>(std::move(pool));
+std::shared_ptr<UpstreamSelector> select_from(std::vector<std::shared_ptr<Pool>> chain) {
+  return std::make_shared<PoolSelector>(std::move(chain));
 }
 
 }  // namespace tide::gateway

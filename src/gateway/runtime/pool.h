@@ -76,7 +76,8 @@ class Pool {
   std::vector<std::shared_ptr<Member>> members_;
 };
 
-// The UpstreamSelector of one request to one pool.
-std::shared_ptr<UpstreamSelector> select_from(std::shared_ptr<Pool> pool);
+// The UpstreamSelector of one request: the pools it may be served by, in order (the routed
+// pool, then its backups); non-empty.
+std::shared_ptr<UpstreamSelector> select_from(std::vector<std::shared_ptr<Pool>> chain);
 
 }  // namespace tide::gateway

@@ -10,8 +10,8 @@ export const fixtureModel = (name) => path.join(repo, 'tests/fixtures/models', n
 
 // Resolves once the server prints its "listening on" line; rejects if it exits first or
 // takes longer than `timeoutMs`.
-export async function startServer({ model = fixtureModel('deepseek-v3-tiny'), args = [], timeoutMs = 60000 } = {}) {
-  const proc = spawn(tideBinary, ['serve', '--model', model, '--host', '127.0.0.1', '--port', '0', ...args], {
+export async function startServer({ model = fixtureModel('deepseek-v3-tiny'), args = [], port = 0, timeoutMs = 60000 } = {}) {
+  const proc = spawn(tideBinary, ['serve', '--model', model, '--host', '127.0.0.1', '--port', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
