@@ -4,6 +4,8 @@
 // configuration reload under load. Traffic stays on 127.0.0.1, bounded in count and time.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { startServer, postJson, metric, waitFor } from './lib/server.mjs';
 import { startGateway, startStub, finishedAt, pool } from './lib/gateway.mjs';
 
@@ -302,4 +304,50 @@ test('SIGTERM drains the gateway: in-flight streams finish, the process exits 0'
   assert.equal(r.status, 200);
   assert.ok(r.done);
   assert.equal((await gw.exited).code, 0);
+});
+
+test('limits shared through Redis hold across two gateway processes', async () => {
+  const a = await replica();
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = probe.address().port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const redisExited = new Promise((resolve) => redis.on('exit', resolve));
+  try {
+    assert.ok(await waitFor(() => new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    })), 'redis-server started');
+    const config = `pools:${fastPool('main', [host(a)])}
+limits:
+  - key: user
+    requests_per_second: 0.01
+    burst: 5
+redis:
+  address: 127.0.0.1:${port}
+  fail_open: false
+`;
+    const gateways = [await startGateway(config), await startGateway(config)];
+    try {
+      const statuses = [];
+      for (let i = 0; i < 20; i++) {
+        const gw = gateways[i % 2];
+        const r = await postJson(`${gw.url}/v1/completions`, request([1, 2, 3], 1), { 'x-user-id': 'team-a' });
+        statuses.push(r.status);
+        if (r.status === 429) assert.ok(Number(r.headers.get('retry-after')) >= 1);
+      }
+      assert.equal(statuses.filter((s) => s === 200).length, 5, `${statuses}`);
+      assert.equal(statuses.filter((s) => s === 429).length, 15);
+      // Another user has a bucket of their own.
+      assert.equal((await postJson(`${gateways[1].url}/v1/completions`, request([1, 2, 3], 1), { 'x-user-id': 'team-b' })).status, 200);
+    } finally {
+      for (const gw of gateways) await gw.stop();
+    }
+  } finally {
+    redis.kill('SIGKILL');
+    await redisExited;
+  }
 });
