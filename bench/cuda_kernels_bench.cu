@@ -168,6 +168,7 @@ int run(int argc, char** argv) {
       return 2;
     }
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines reach a log even if a run is killed
   int device = 0;
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   cudaDeviceProp prop{};

@@ -43,7 +43,8 @@ tests=build/$preset/tests/backend/tide_backend_cuda_tests
 bench=build/$preset/bench/cuda_kernels_bench
 status=0
 
-"$tests" --gtest_color=no >"$OUT/tests.log" 2>&1
+# Every run is bounded: a hung kernel fails the check instead of eating the device lease.
+timeout 180 "$tests" --gtest_color=no >"$OUT/tests.log" 2>&1
 rc=$?
 grep '^\[ CUDA \]' "$OUT/tests.log"
 grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/tests.log"
@@ -60,8 +61,9 @@ else
   note "memcheck: compute-sanitizer not found"
 fi
 
-"$bench" --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1
+timeout 180 "$bench" --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1
 rc=$?
+[ $rc -eq 0 ] || status=1
 cat "$OUT/bench.log"
 note "bench: exit $rc"
 
