@@ -5,15 +5,11 @@
 // code or an HTTP error, so bad input never takes the process down.
 #include <fmt/format.h>
 
-#include <stdexcept>
 #include <string>
 
-namespace tide {
+#include "common/error_type.h"
 
-class Error : public std::runtime_error {
- public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
-};
+namespace tide {
 
 template <typename... Args>
 [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) {

@@ -1,0 +1,116 @@
+#pragma once
+// The CUDA op set: twins of backend/cpu/ops.h (and of the routers in model/deepseek/moe_router.cc)
+// over bf16 activations with fp32 accumulation. Each is tested against its CPU twin on random
+// inputs (tests/backend/cuda_ops_test.cc). Activations are row-major [tokens, features]; every
+// pointer is device memory; every launch goes to `stream` and returns without synchronising.
+// Pointers to bf16 rows are expected 16-byte aligned when the row length is a multiple of 8;
+// kernels fall back to scalar access otherwise.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace tide::cuda {
+
+using bf16 = __nv_bfloat16;
+
+// Fused residual add + RMSNorm over n rows of `dim`:
+//   residual != nullptr:  residual += x (stored rounded to bf16); y = rms_norm(residual) * weight
+//   residual == nullptr:  y = rms_norm(x) * weight
+// where rms_norm(v) = v / sqrt(mean(v²) + eps), computed in fp32 on the stored bf16 values, as
+// cpu::rms_norm does on float rows. y may alias x.
+void rms_norm(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
+              cudaStream_t stream);
+
+// In-place rotary embedding, the twin of cpu::apply_rope applied to every head of every token.
+// Token t's head h occupies x + t*token_stride + h*head_stride; the rotated part is rope_dim
+// (even) elements starting at rope_offset within it (MLA: q's last 64 of 192, the cache entry's
+// last 64 of 576). cos and sin are tables [table_positions, rope_dim/2] filled from
+// RotaryEmbedding::cos_sin (YaRN's magnitude included), so CPU and GPU rotate by the same angles.
+// positions[t] must lie in [0, table_positions).
+struct RopeArgs {
+  bf16* x;
+  int64_t tokens;
+  int64_t token_stride;
+  int heads;
+  int64_t head_stride;
+  int rope_offset;
+  int rope_dim;
+  const int32_t* positions;
+  const float* cos;
+  const float* sin;
+  bool interleaved;  // pairs (2i, 2i+1), DeepSeek; otherwise (i, i + rope_dim/2), llama/qwen2
+};
+void apply_rope(const RopeArgs& args, cudaStream_t stream);
+
+// SwiGLU's activation on a fused gate_up projection (gate_proj and up_proj rows concatenated, so
+// one GEMM yields [n, 2*inter]): out[i, j] = silu(gate_up[i, j]) * gate_up[i, inter + j], the
+// twin of cpu::silu_mul(gate, up).
+void silu_mul(const bf16* gate_up, int64_t n, int64_t inter, bf16* out, cudaStream_t stream);
+
+// Greedy sampling: out[r] = the index of the largest of logits[r, 0..vocab), ties to the lowest
+// index (std::max_element, torch.argmax). Logits are fp32 and contain no NaN.
+void argmax_rows(const float* logits, int64_t rows, int64_t vocab, int32_t* out, cudaStream_t stream);
+
+// DeepSeek's MoE router, the twin of tide::route_token (model/deepseek/moe_router.cc) for every
+// token of a [tokens, experts] fp32 logits buffer. ids and weights are [tokens, top_k], in the
+// CPU's order (descending selection score). The fields mirror ModelConfig:
+//   grouped   = topk_method != "greedy" && n_group > 1
+//   normalize = norm_topk_prob && top_k > 1
+//   scale     = model_type != "deepseek_v2" || !normalize  (V2 scales only unnormalised weights)
+// Limits: experts <= 256, experts % n_group == 0, n_group <= 32, top_k <= experts.
+struct RouterParams {
+  enum class Scoring { Softmax, Sigmoid };
+  enum class GroupScore { Max, TopTwoSum };  // group_limited_greedy, noaux_tc
+  int experts = 0;
+  int top_k = 0;
+  Scoring scoring = Scoring::Softmax;
+  bool grouped = false;
+  GroupScore group_score = GroupScore::Max;
+  int n_group = 1;
+  int topk_group = 1;
+  bool normalize = false;
+  bool scale = true;
+  float routed_scaling_factor = 1.f;
+};
+// bias: e_score_correction_bias [experts], or nullptr.
+void route_experts(const float* logits, int64_t tokens, const float* bias, const RouterParams& params, int32_t* ids,
+                   float* weights, cudaStream_t stream);
+
+// MLA absorbed decode attention over the paged latent cache (one new token per sequence), the
+// twin of cpu::attention as MlaAttention::attend_latent calls it: multi-query attention with
+// key = cache entry [latent 512 | rope key 64], value = latent, head size 576.
+//   q:      [batch, heads, 576]  (q_nope absorbed through W_UK, then q_rope)
+//   cache:  this layer's blocks, [num_blocks, block_size, 576] (PagedKvCache's layout)
+//   block_tables: [batch, block_table_stride]; context_lens: [batch] (device), each >= 1 and
+//           <= max_context; the query sees every cached position 0..context_len-1
+//   out:    [batch, heads, 512] = softmax(q·kᵀ · scale) · latent
+// Split over the context (flash-decoding): plan_mla_decode picks the split; the caller gives a
+// device workspace of at least mla_decode_workspace_bytes.
+constexpr int kMlaLatentDim = 512;
+constexpr int kMlaRopeDim = 64;
+constexpr int kMlaEntryDim = kMlaLatentDim + kMlaRopeDim;
+struct MlaDecodeArgs {
+  const bf16* q;
+  const bf16* cache;
+  const int32_t* block_tables;
+  int64_t block_table_stride;
+  const int32_t* context_lens;
+  int batch;
+  int heads;
+  int block_size;
+  int max_context;
+  float scale;
+  bf16* out;
+};
+struct MlaDecodePlan {
+  int splits;  // context chunks per sequence
+  int chunk;   // tokens per chunk, a multiple of the kernel's tile
+};
+MlaDecodePlan plan_mla_decode(const MlaDecodeArgs& args, int sm_count);
+std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& args, const MlaDecodePlan& plan);
+void mla_decode(const MlaDecodeArgs& args, const MlaDecodePlan& plan, void* workspace, std::size_t workspace_bytes,
+                cudaStream_t stream);
+
+}  // namespace tide::cuda
