@@ -3,7 +3,7 @@
 #   1. the release build's unit tests and end-to-end tests (ctest; real processes on 127.0.0.1);
 #   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. each libFuzzer target (clang-14) for a bounded time.
-# TIDE_FUZZ_SECONDS (default 60) bounds each fuzzer.
+# TIDE_FUZZ_SECONDS (default 30) bounds each fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TIDE_HOME="${TIDE_HOME:-$PWD/build/tide-home}"
@@ -25,7 +25,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 cte
 
 echo "== fuzzers"
 ./scripts/build.sh fuzz
-seconds="${TIDE_FUZZ_SECONDS:-60}"
+seconds="${TIDE_FUZZ_SECONDS:-30}"
 for fuzzer in build/fuzz/fuzz/*_fuzz; do
   name=$(basename "$fuzzer")
   corpus="build/fuzz/corpus/$name"
