@@ -351,3 +351,47 @@ redis:
     await redisExited;
   }
 });
+
+test('from zero: requests are held while no replica is up, served when one starts, 503 after the timeout', async () => {
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = probe.address().port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const gw = await startGateway(`pools:${fastPool('main', [`127.0.0.1:${port}`])}
+admission:
+  queues:
+    - { priority: default, max_size: 4, timeout: 20s }
+`);
+  try {
+    const held = Array.from({ length: 3 }, (_, i) => postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2)));
+    assert.ok(await waitFor(async () => (await metric(gw.url, 'tide_gateway_queue_size', 'pool="main"')) === 3));
+    // Beyond the queue's size: refused at once, so a client can go elsewhere.
+    const fourth = postJson(`${gw.url}/v1/completions`, request([1, 2], 1));
+    assert.ok(await waitFor(async () => (await metric(gw.url, 'tide_gateway_queue_size', 'pool="main"')) === 4));
+    const refused = await postJson(`${gw.url}/v1/completions`, request([1, 2], 1));
+    assert.equal(refused.status, 429, refused.text);
+    held.push(fourth);
+    const r = await startServer({ args: ['--served-model-name', 'tiny'], port });
+    replicas.push(r);
+    const results = await Promise.all(held);
+    assert.deepEqual(results.map((x) => x.status), [200, 200, 200, 200]);
+  } finally {
+    await gw.stop();
+  }
+  const gw2 = await startGateway(`pools:${fastPool('main', ['127.0.0.1:1'])}
+admission:
+  queues:
+    - { priority: default, max_size: 4, timeout: 500ms }
+`);
+  try {
+    const started = Date.now();
+    const r = await postJson(`${gw2.url}/v1/completions`, request([1, 2], 1));
+    assert.equal(r.status, 503);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.ok(Date.now() - started >= 400, 'held for the queue timeout first');
+  } finally {
+    await gw2.stop();
+  }
+});

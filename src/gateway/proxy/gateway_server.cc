@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+
 #include <mutex>
 #include <optional>
 
@@ -10,6 +12,7 @@
 
 namespace tide::gateway {
 namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
 
 namespace {
 
@@ -151,6 +154,28 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
   std::string request_id = request_id_from(view(request["x-request-id"]));
   ForwardPlan plan = policy_.plan(request, traits);
   std::string route(view(request.target()).substr(0, view(request.target()).find('?')));
+  if (plan.hold) {
+    auto resume = [this, exchange, traits](bool admitted) {
+      net::post(exchange->executor(), [this, exchange, traits, admitted]() mutable {
+        try {
+          if (!admitted) {
+            server::ApiError error(503, "no replica became available in time; retry shortly", {}, "queue_timeout");
+            error.retry_after_s = 1;
+            throw error;
+          }
+          forward(exchange, std::move(traits));
+        } catch (const server::ApiError& error) {
+          exchange->respond(error_response(error));
+        }
+      });
+    };
+    if (!plan.hold(std::move(resume))) {
+      server::ApiError error(429, "too many requests are waiting for a replica; retry shortly", {}, "queue_full");
+      error.retry_after_s = 1;
+      throw error;
+    }
+    return;
+  }
   if (plan.immediate) {
     plan.immediate->set("x-request-id", request_id);
     requests_.labels({route, std::to_string(plan.immediate->result_int())}).inc();

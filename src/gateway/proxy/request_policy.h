@@ -19,6 +19,10 @@ struct ForwardPlan {
   std::function<void(const ForwardResult&)> on_done;  // usage accounting, caching; may be empty
   // When forwarding ends in a gateway error (502/503/504): a degraded answer, if there is one.
   std::function<std::optional<http::Response>()> degrade;
+  // Set when the request must wait for a replica (none is up yet): hold(resume) queues it and
+  // returns false when the queue is full (answer 429). resume(true) later means plan again and
+  // forward; resume(false) means it waited too long (answer 503). resume may run on any thread.
+  std::function<bool(std::function<void(bool)>)> hold;
 };
 
 class RequestPolicy {

@@ -55,6 +55,8 @@ struct Gateway::Metrics {
   Family<Histogram>& mirror_latency_delta;
   Counter& reloads;
   Counter& reload_errors;
+  Family<Gauge>& queued;
+  Family<Counter>& queue_outcomes;
 
   explicit Metrics(MetricsRegistry& m)
       : limited(m.counter("tide_gateway_limiter_decisions_total",
@@ -75,7 +77,11 @@ struct Gateway::Metrics {
         reloads(m.counter("tide_gateway_config_reloads_total", "Configuration reloads applied").get()),
         reload_errors(m.counter("tide_gateway_config_reload_errors_total",
                                 "Configuration reloads refused (the running configuration stays)")
-                          .get()) {}
+                          .get()),
+        queued(m.gauge("tide_gateway_queue_size", "Requests held waiting for a replica of the pool", {"pool"})),
+        queue_outcomes(m.counter("tide_gateway_queue_outcomes_total",
+                                 "Held requests by outcome: admitted (a replica came up), timeout (503), full (429)",
+                                 {"pool", "outcome"})) {}
 };
 
 Gateway::Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log)
@@ -103,6 +109,7 @@ std::shared_ptr<GatewayState> Gateway::build(GatewayConfig config) {
     auto pool = std::make_shared<Pool>(pool_config, metrics_);
     state->pools.emplace(pool_config.name, pool);
     state->watchers.push_back(std::make_unique<PoolWatcher>(pool));
+    state->queues.emplace(pool_config.name, std::make_shared<AdmissionQueue>(c.admission));
   }
   if (c.auth.enabled()) state->keys = ApiKeys::from_config(c.auth);
   if (!c.limits.empty()) {
@@ -138,6 +145,14 @@ std::shared_ptr<GatewayState> Gateway::state() const {
 
 void Gateway::start() {
   server_->start();
+  ticker_ = std::thread([this] {
+    std::unique_lock lock(ticker_mutex_);
+    while (!ticker_wake_.wait_for(lock, std::chrono::milliseconds(50), [this] { return ticker_stop_; })) {
+      lock.unlock();
+      tick_queues();
+      lock.lock();
+    }
+  });
   spdlog::info("gateway listening on {}:{} with {} pool(s)", state()->config.listen.host, server_->port(),
                state()->pools.size());
 }
@@ -158,15 +173,36 @@ void Gateway::reload(GatewayConfig config) {
     state_ = std::move(next);
   }
   m_->reloads.inc();
+  // Requests held by the old configuration are planned again under the new one.
+  for (auto& [name, queue] : previous->queues) queue->release(queue->size());
   spdlog::info("gateway configuration reloaded: {} pool(s), {} route(s)", state()->pools.size(),
                state()->config.routes.size());
   // `previous` goes when its last request ends (each holds its pool); its watchers stop now.
 }
 
 void Gateway::shutdown(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard lock(ticker_mutex_);
+    ticker_stop_ = true;
+  }
+  ticker_wake_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  if (auto state = this->state())
+    for (auto& [name, queue] : state->queues) queue->drain();  // answered 503 before the server stops
   if (server_) server_->shutdown(grace);
   std::lock_guard lock(mutex_);
   state_.reset();
+}
+
+void Gateway::tick_queues() {
+  const auto state = this->state();
+  if (!state) return;
+  const auto now = Clock::now();
+  for (auto& [name, queue] : state->queues) {
+    queue->expire(now);
+    if (queue->size() > 0 && state->pools.at(name)->health().healthy > 0) queue->release(queue->size());
+    m_->queued.labels({name}).set(static_cast<double>(queue->size()));
+  }
 }
 
 ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
@@ -246,11 +282,20 @@ ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
       plan.immediate = std::move(answer);
       return plan;
     }
-    server::ApiError error(503, fmt::format("no replica of pool '{}' (or its backups) is available; retry shortly",
-                                            decision.split_pool),
-                           {}, "no_healthy_upstream");
-    error.retry_after_s = 1;
-    throw error;
+    // Held until a replica of the pool is up (the first one starting, with scale to zero), or
+    // until the queue's timeout.
+    auto queue = state->queues.at(decision.split_pool);
+    const std::size_t priority = queue->priority_of(view(request[state->config.admission.priority_header]));
+    plan.hold = [queue, priority, pool = decision.split_pool, m = m_.get()](std::function<void(bool)> resume) {
+      const bool queued = queue->enqueue(priority, queue->deadline(priority, Clock::now()),
+                                         [resume = std::move(resume), pool, m](bool admitted) {
+                                           m->queue_outcomes.labels({pool, admitted ? "admitted" : "timeout"}).inc();
+                                           resume(admitted);
+                                         });
+      if (!queued) m->queue_outcomes.labels({pool, "full"}).inc();
+      return queued;
+    };
+    return plan;
   }
   // Session affinity keys on the pool's header, else on the caller's user.
   if (const PoolConfig* p = state->config.find_pool(decision.pool); p && p->balancer.kind == BalancerKind::SessionAffinity) {

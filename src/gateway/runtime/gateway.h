@@ -10,7 +10,9 @@
 // health-checked before the swap. The listen address is read once, at start.
 #include <filesystem>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "common/metrics.h"
 #include "gateway/gateway_config.h"
@@ -42,6 +44,8 @@ class Gateway : public RequestPolicy {
  private:
   std::shared_ptr<GatewayState> build(GatewayConfig config);
   std::shared_ptr<GatewayState> state() const;
+  // Every 50 ms: releases held requests of pools that have a replica up, expires the rest.
+  void tick_queues();
 
   MetricsRegistry& metrics_;
   struct Metrics;
@@ -49,6 +53,10 @@ class Gateway : public RequestPolicy {
   mutable std::mutex mutex_;
   std::shared_ptr<GatewayState> state_;
   std::unique_ptr<GatewayServer> server_;
+  std::mutex ticker_mutex_;
+  std::condition_variable ticker_wake_;
+  bool ticker_stop_ = false;
+  std::thread ticker_;
 };
 
 }  // namespace tide::gateway

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/admission_queue.h"
 #include "gateway/api_keys.h"
 #include "gateway/gateway_config.h"
 #include "gateway/rate_limiter.h"
@@ -26,6 +27,8 @@ struct GatewayState {
   std::unique_ptr<RateLimiter> limiter;  // null: no limits
   std::function<void()> limiter_errors;  // brings the Redis error count into the metric
   std::unique_ptr<ResponseCache> cache;  // null: disabled
+  // Requests waiting for a pool with no replica up (scale to zero, a pool restarting).
+  std::map<std::string, std::shared_ptr<AdmissionQueue>, std::less<>> queues;
 
   explicit GatewayState(GatewayConfig c) : config(std::move(c)), router(config) {}
   ~GatewayState() {
