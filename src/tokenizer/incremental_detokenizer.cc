@@ -8,6 +8,7 @@ IncrementalDetokenizer::IncrementalDetokenizer(const Tokenizer& tokenizer, bool 
     : tokenizer_(tokenizer), skip_special_tokens_(skip_special_tokens) {}
 
 std::string IncrementalDetokenizer::push(int32_t id) {
+  if (id >= 0 && !tokenizer_.names(id)) return {};  // a padding row of the model's vocabulary
   const std::string_view bytes = tokenizer_.token_bytes(id);
   if (skip_special_tokens_ && tokenizer_.is_special(id)) return {};
   pending_.append(bytes);

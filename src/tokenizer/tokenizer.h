@@ -37,6 +37,11 @@ class Tokenizer {
 
   // One past the largest id of the vocab and the added tokens.
   int32_t vocab_size() const;
+  // Whether `id` names a token. A model's output layer may have more rows than the tokenizer
+  // has tokens (DeepSeek-V3 pads 128,815 tokens to 129,280 rows); an id it generates past the
+  // tokenizer's last stands for nothing, as in Hugging Face tokenizers, and callers decoding
+  // generated ids check this first.
+  bool names(int32_t id) const { return id >= 0 && id < vocab_size(); }
   // The id of a vocab entry or added token written exactly as `token` (alphabet form for BPE
   // entries, e.g. "Ġthe").
   std::optional<int32_t> token_id(std::string_view token) const;
