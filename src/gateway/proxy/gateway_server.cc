@@ -216,8 +216,10 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
                    r.degraded ? " degraded" : "");
   };
   ForwardHooks hooks{.degrade = std::move(plan.degrade), .capture_stream = pair != nullptr};
+  ForwardSettings settings = options_.forward;
+  if (plan.timeouts) settings.timeouts = *plan.timeouts;
   auto forwarder = std::make_shared<Forwarder>(exchange, std::move(upstream), std::move(traits),
-                                               std::move(plan.selector), *pool_, options_.forward,
+                                               std::move(plan.selector), *pool_, settings,
                                                std::move(request_id), std::move(done), std::move(hooks));
   forwarder->start();
 }
