@@ -169,6 +169,8 @@ void Gateway::reload(GatewayConfig config) {
     state_ = std::move(next);
   }
   m_->reloads.inc();
+  // The old pools serve their requests in flight to the end, but are no longer watched.
+  for (auto& watcher : previous->watchers) watcher->stop();
   // Requests held by the old configuration are planned again under the new one.
   for (auto& [name, queue] : previous->queues) queue->release(queue->size());
   spdlog::info("gateway configuration reloaded: {} pool(s), {} route(s)", state()->pools.size(),
