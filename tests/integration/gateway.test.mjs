@@ -458,3 +458,33 @@ test('file discovery: replicas added to and removed from the watched file join a
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('degradation: with every replica down, a repeated deterministic request is answered from the response cache', async () => {
+  const a = await replica();
+  const gw = await startGateway(`pools:${fastPool('main', [host(a)])}
+response_cache:
+  enabled: true
+admission:
+  queues:
+    - { priority: default, max_size: 16, timeout: 1s }
+`);
+  try {
+    const url = `${gw.url}/v1/completions`;
+    const deterministic = request(promptOf(8, 3), 4);
+    const first = await postJson(url, deterministic);
+    assert.equal(first.status, 200);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    for (const wait of [0, 1000]) {  // before and after the health checks notice
+      await new Promise((r) => setTimeout(r, wait));
+      const again = await postJson(url, deterministic);
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.headers.get('x-tide-cache'), 'hit');
+      assert.deepEqual(again.json.choices, first.json.choices);
+    }
+    // A request never seen before has no cached answer: it waits, then 503.
+    assert.equal((await postJson(url, request(promptOf(8, 4), 4))).status, 503);
+  } finally {
+    await gw.stop();
+  }
+});
