@@ -125,7 +125,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool reused_ = false;  // stream_ came from the pool: a failure before any response byte is retried fresh
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
-  std::vector<char> chunk_;
+  std::unique_ptr<char[]> chunk_;  // kChunkBytes, not zeroed: every byte read is written first
   std::string body_;
   std::shared_ptr<http::SseWriter> writer_;
   std::chrono::steady_clock::time_point started_, attempt_started_, first_byte_;

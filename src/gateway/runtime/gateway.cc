@@ -84,12 +84,12 @@ struct Gateway::Metrics {
                                  {"pool", "outcome"})) {}
 };
 
-Gateway::Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log)
+Gateway::Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log, int threads)
     : metrics_(metrics), m_(std::make_unique<Metrics>(metrics)) {
   GatewayServerOptions options;
   options.http.host = config.listen.host;
   options.http.port = config.listen.port;
-  options.http.threads = std::max(2u, std::thread::hardware_concurrency());
+  options.http.threads = threads > 0 ? threads : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   options.http.max_connections = 16384;
   options.access_log = access_log;
   state_ = build(std::move(config));
