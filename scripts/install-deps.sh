@@ -9,6 +9,9 @@ packages=(
   libyaml-cpp-dev libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
+  # scripts/bench-gateway.sh: nginx as the upstream and the reference proxy, wrk for closed-loop
+  # throughput, jq for its summary, perf for profiling.
+  nginx-light wrk jq linux-perf
 )
 # Node.js (for the tokenizer package and the OpenAI SDK tests) may already come from elsewhere,
 # with npm bundled; Debian's npm package conflicts with such a build, so ask only for what is absent.

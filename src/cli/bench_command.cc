@@ -159,6 +159,7 @@ void register_bench(CLI::App& app) {
   cpu->add_option("--json", args->json_path, "Write the JSON results here (default: print after the table)");
   cpu->callback([args] { run_bench(*args); });
   register_bench_serve(*bench);
+  register_bench_http(*bench);
 }
 
 }  // namespace tide::cli

@@ -12,5 +12,6 @@ void register_bench(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_gateway(CLI::App& app);
 void register_bench_serve(CLI::App& bench);
+void register_bench_http(CLI::App& bench);
 
 }  // namespace tide::cli

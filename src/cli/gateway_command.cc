@@ -27,6 +27,7 @@ struct GatewayArgs {
   int port = -1;
   double drain_timeout_s = 30;
   bool no_access_log = false;
+  int threads = 0;
 };
 
 std::filesystem::file_time_type mtime_of(const std::filesystem::path& path) {
@@ -50,7 +51,7 @@ void run_gateway(const GatewayArgs& args) {
   std::signal(SIGPIPE, SIG_IGN);
 
   MetricsRegistry metrics;
-  gateway::Gateway gw(load(args), metrics, !args.no_access_log);
+  gateway::Gateway gw(load(args), metrics, !args.no_access_log, args.threads);
   gw.start();
   std::cout << "tide gateway: listening on http://" << (args.host.empty() ? "configured host" : args.host) << ":"
             << gw.port() << std::endl;
@@ -110,6 +111,11 @@ void register_gateway(CLI::App& app) {
       ->check(CLI::Range(0.0, 86400.0))
       ->capture_default_str();
   cmd->add_flag("--no-access-log", args->no_access_log, "Do not log a line per request");
+  cmd->add_option("--threads", args->threads,
+                  "io threads (0: one per core, at least 2). 1 matches one nginx worker; with Redis limits keep "
+                  "more, since each limit check waits on Redis")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
   cmd->callback([args] { run_gateway(*args); });
 }
 

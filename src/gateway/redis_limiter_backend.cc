@@ -69,12 +69,15 @@ timeval to_timeval(Millis ms) {
 std::string number(double v) { return fmt::format("{:.17g}", v); }
 
 // hiredis reports a command timeout as the socket's EAGAIN.
-std::string describe(const redisContext* c, Millis timeout) {
+bool timed_out(const redisContext* c) {
   const std::string_view err = c->errstr;
-  if (err.empty()) return "no reply";
-  if (err.find("temporarily unavailable") != std::string_view::npos || err.find("timed out") != std::string_view::npos)
-    return fmt::format("no answer within {} ms", timeout.count());
-  return std::string(err);
+  return err.find("temporarily unavailable") != std::string_view::npos || err.find("timed out") != std::string_view::npos;
+}
+
+std::string describe(const redisContext* c, Millis timeout) {
+  if (c->errstr[0] == 0) return "no reply";
+  if (timed_out(c)) return fmt::format("no answer within {} ms", timeout.count());
+  return c->errstr;
 }
 
 struct ReplyDeleter {
@@ -105,9 +108,9 @@ bool RedisLimiterBackend::available() const {
   return backoff_ == Steady::duration::zero();
 }
 
-redisContext* RedisLimiterBackend::take_context(bool& probe) {
+redisContext* RedisLimiterBackend::take_context(bool& probe, bool& reused) {
   std::unique_lock lock(mutex_);
-  probe = false;
+  probe = reused = false;
   if (backoff_ != Steady::duration::zero()) {
     const auto now = Steady::now();
     if (now < retry_at_ || probing_) {
@@ -134,6 +137,7 @@ redisContext* RedisLimiterBackend::take_context(bool& probe) {
   if (!idle_.empty()) {
     redisContext* c = idle_.back();
     idle_.pop_back();
+    reused = true;
     return c;
   }
   ++open_;
@@ -159,6 +163,19 @@ void RedisLimiterBackend::give_back(redisContext* context, bool probe) {
     }
   }
   context_freed_.notify_one();
+}
+
+void RedisLimiterBackend::discard_idle(redisContext* stale) {
+  std::vector<redisContext*> to_free{stale};
+  {
+    std::lock_guard lock(mutex_);
+    // The others sat idle as long: likely closed too.
+    open_ -= 1 + static_cast<uint32_t>(idle_.size());
+    to_free.insert(to_free.end(), idle_.begin(), idle_.end());
+    idle_.clear();
+  }
+  for (redisContext* c : to_free) redisFree(c);
+  context_freed_.notify_all();
 }
 
 void RedisLimiterBackend::failed(redisContext* broken, bool probe, const std::string& why) {
@@ -212,41 +229,64 @@ RedisLimiterBackend::ScriptResult RedisLimiterBackend::run_script(std::span<cons
   std::vector<const char*> argv(args.size());
   std::vector<std::size_t> lengths(args.size());
 
-  bool probe = false;
-  redisContext* c = take_context(probe);
-  std::string sha;
-  {
-    std::lock_guard lock(mutex_);
-    sha = sha_;
-  }
-  if (sha.empty()) {
-    Reply r(static_cast<redisReply*>(redisCommand(c, "SCRIPT LOAD %b", kScript.data(), kScript.size())));
-    if (!r) failed(c, probe, fmt::format("SCRIPT LOAD: {}", describe(c, config_.timeout)));
-    if (r->type != REDIS_REPLY_STRING) {
-      give_back(c, probe);
-      errors_.fetch_add(1, std::memory_order_relaxed);
-      fail("redis {}: SCRIPT LOAD: unexpected reply", config_.address);
-    }
-    sha.assign(r->str, r->len);
-    std::lock_guard lock(mutex_);
-    sha_ = sha;
-  }
-
   Reply reply;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    // EVALSHA first; NOSCRIPT (a restarted or flushed server) means EVAL, which caches it again.
-    args[0] = attempt == 0 ? "EVALSHA" : "EVAL";
-    args[1] = attempt == 0 ? sha : std::string(kScript);
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      argv[i] = args[i].data();
-      lengths[i] = args[i].size();
+  redisContext* c = nullptr;
+  bool probe = false;
+  for (int connection = 0; !reply; ++connection) {
+    bool reused = false;
+    c = take_context(probe, reused);
+    // A pooled connection the server (or a proxy in between) closed while it sat idle fails at
+    // once and says nothing about Redis now: retry once on a new connection. A timeout does say
+    // something, and is never retried.
+    const auto send = [&](int argc, const char** argv, const std::size_t* lengths, std::string_view what) -> bool {
+      reply.reset(static_cast<redisReply*>(redisCommandArgv(c, argc, argv, lengths)));
+      if (reply) return true;
+      if (reused && connection == 0 && !timed_out(c)) {
+        discard_idle(c);
+        return false;
+      }
+      // No reply: refused, reset or timed out. A timed-out connection may still deliver the
+      // late answer, so it is never reused.
+      failed(c, probe, fmt::format("{}{}", what, describe(c, config_.timeout)));
+    };
+
+    std::string sha;
+    {
+      std::lock_guard lock(mutex_);
+      sha = sha_;
     }
-    reply.reset(static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lengths.data())));
-    // No reply: refused, reset or timed out. A timed-out connection may still deliver the late
-    // answer, so it is never reused.
-    if (!reply) failed(c, probe, describe(c, config_.timeout));
-    const bool noscript = reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT");
-    if (!noscript) break;
+    if (sha.empty()) {
+      const char* load[] = {"SCRIPT", "LOAD", kScript.data()};
+      const std::size_t load_lengths[] = {6, 4, kScript.size()};
+      if (!send(3, load, load_lengths, "SCRIPT LOAD: ")) continue;
+      if (reply->type != REDIS_REPLY_STRING) {
+        give_back(c, probe);
+        errors_.fetch_add(1, std::memory_order_relaxed);
+        fail("redis {}: SCRIPT LOAD: unexpected reply", config_.address);
+      }
+      sha.assign(reply->str, reply->len);
+      std::lock_guard lock(mutex_);
+      sha_ = sha;
+    }
+
+    bool sent = true;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      // EVALSHA first; NOSCRIPT (a restarted or flushed server) means EVAL, which caches it again.
+      args[0] = attempt == 0 ? "EVALSHA" : "EVAL";
+      args[1] = attempt == 0 ? sha : std::string(kScript);
+      for (std::size_t i = 0; i < args.size(); ++i) {
+        argv[i] = args[i].data();
+        lengths[i] = args[i].size();
+      }
+      if (!send(static_cast<int>(argv.size()), argv.data(), lengths.data(), "")) {
+        sent = false;
+        break;
+      }
+      const bool noscript =
+          reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT");
+      if (!noscript) break;
+    }
+    if (!sent) reply.reset();
   }
 
   ScriptResult out;

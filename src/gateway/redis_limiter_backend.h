@@ -70,8 +70,11 @@ class RedisLimiterBackend : public LimiterBackend {
 
   ScriptResult run_script(std::span<const BucketRequest> requests, bool check);
   // A connected context from the pool, or throws (back-off, pool exhausted, connect failure).
-  // `probe`: this call tests whether Redis is back after a back-off period.
-  redisContext* take_context(bool& probe);
+  // `probe`: this call tests whether Redis is back after a back-off period; `reused`: the
+  // context comes from the pool rather than a new connection.
+  redisContext* take_context(bool& probe, bool& reused);
+  // Frees a pooled context found closed, and the other idle ones, without a back-off.
+  void discard_idle(redisContext* stale);
   // Returns a context that got an answer; a successful probe ends the back-off.
   void give_back(redisContext* context, bool probe);
   // Counts a failed call, frees `broken` (may be null) and the idle contexts, starts or

@@ -285,6 +285,19 @@ TEST_F(RedisLimiter, AFlushedScriptCacheFallsBackToEval) {
   EXPECT_EQ(a.backend->errors(), 0u);
 }
 
+TEST_F(RedisLimiter, PooledConnectionsClosedByTheServerAreReplacedWithoutAnError) {
+  Gateway a(config(), {per_user(0.001, 3)});
+  ASSERT_TRUE(a.admit("u").allowed);
+  Raw raw(server_->port());
+  // As an idle-timeout on the server, or a proxy in between, would do.
+  ASSERT_TRUE(raw.command("CLIENT KILL TYPE normal SKIPME yes"));
+  EXPECT_TRUE(a.admit("u").allowed);
+  EXPECT_TRUE(a.admit("u").allowed);
+  EXPECT_FALSE(a.admit("u").allowed);  // and it was Redis that answered
+  EXPECT_EQ(a.backend->errors(), 0u);
+  EXPECT_TRUE(a.backend->available());
+}
+
 TEST_F(RedisLimiter, ConcurrentGatewaysNeverAdmitMoreThanTheBurst) {
   RedisConfig c = config();
   c.timeout = 2s;  // this test is about atomicity, not timeouts, on a busy machine

@@ -4,7 +4,10 @@
 // configuration reload under load. Traffic stays on 127.0.0.1, bounded in count and time.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startServer, postJson, metric, waitFor } from './lib/server.mjs';
 import { startGateway, startStub, finishedAt, pool } from './lib/gateway.mjs';
@@ -393,5 +396,95 @@ admission:
     assert.ok(Date.now() - started >= 400, 'held for the queue timeout first');
   } finally {
     await gw2.stop();
+  }
+});
+
+test('API keys: no key or a wrong key is 401; each key has its own limits; keys never reach the log', async () => {
+  const a = await replica();
+  const keys = 'sk-team-a-0123456789abcdef user=team-a rps=0.01 burst=2;sk-team-b-0123456789abcdef user=team-b';
+  const gw = await startGateway(`pools:${fastPool('main', [host(a)])}
+auth:
+  keys_env: TIDE_TEST_KEYS
+limits:
+  - key: api_key
+    requests_per_second: 100
+`, { env: { TIDE_TEST_KEYS: keys } });
+  try {
+    const url = `${gw.url}/v1/completions`;
+    const body = request([1, 2, 3], 1);
+    assert.equal((await postJson(url, body)).status, 401);
+    const wrong = await postJson(url, body, { authorization: 'Bearer sk-not-a-key-0000000000000' });
+    assert.equal(wrong.status, 401);
+    assert.equal(typeof wrong.json.error.message, 'string');
+    const teamA = { authorization: 'Bearer sk-team-a-0123456789abcdef' };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await postJson(url, body, teamA)).status);
+    assert.deepEqual(statuses, [200, 200, 429, 429], 'team-a has its own burst of 2');
+    assert.equal((await postJson(url, body, { authorization: 'Bearer sk-team-b-0123456789abcdef' })).status, 200);
+    assert.ok(!gw.log().includes('0123456789abcdef'), 'no key in the log');
+  } finally {
+    await gw.stop();
+  }
+});
+
+test('file discovery: replicas added to and removed from the watched file join and leave without failed requests', async () => {
+  const a = await replica();
+  const b = await replica();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tide-disc-'));
+  const list = path.join(dir, 'replicas.txt');
+  fs.writeFileSync(list, `# the pool\n${host(a)}\n`);
+  const gw = await startGateway(`pools:
+  - name: main
+    file: ${list}
+    file_poll: 100ms
+    balancer: round_robin
+    health_check: { interval: 200ms, timeout: 500ms }
+`);
+  try {
+    const run = (n) => pool(n, 2, (i) => postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2)));
+    assert.ok((await run(6)).every((r) => r.status === 200));
+    assert.equal(await finishedAt(b.url), 0);
+    fs.writeFileSync(list, `${host(a)}\n${host(b)}\nnot-an-address\n`);
+    assert.ok(await waitFor(async () => (await metric(gw.url, 'tide_gateway_pool_endpoints', 'state="total"')) === 2));
+    assert.ok((await run(10)).every((r) => r.status === 200));
+    assert.ok((await finishedAt(b.url)) > 0, 'the added replica gets traffic');
+    fs.writeFileSync(list, `${host(b)}\n`);
+    assert.ok(await waitFor(async () => (await metric(gw.url, 'tide_gateway_pool_endpoints', 'state="total"')) === 1));
+    const before = await finishedAt(a.url);
+    assert.ok((await run(6)).every((r) => r.status === 200));
+    assert.equal(await finishedAt(a.url), before, 'the removed replica gets no new requests');
+  } finally {
+    await gw.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('degradation: with every replica down, a repeated deterministic request is answered from the response cache', async () => {
+  const a = await replica();
+  const gw = await startGateway(`pools:${fastPool('main', [host(a)])}
+response_cache:
+  enabled: true
+admission:
+  queues:
+    - { priority: default, max_size: 16, timeout: 1s }
+`);
+  try {
+    const url = `${gw.url}/v1/completions`;
+    const deterministic = request(promptOf(8, 3), 4);
+    const first = await postJson(url, deterministic);
+    assert.equal(first.status, 200);
+    a.proc.kill('SIGKILL');
+    await a.exited;
+    for (const wait of [0, 1000]) {  // before and after the health checks notice
+      await new Promise((r) => setTimeout(r, wait));
+      const again = await postJson(url, deterministic);
+      assert.equal(again.status, 200, again.text);
+      assert.equal(again.headers.get('x-tide-cache'), 'hit');
+      assert.deepEqual(again.json.choices, first.json.choices);
+    }
+    // A request never seen before has no cached answer: it waits, then 503.
+    assert.equal((await postJson(url, request(promptOf(8, 4), 4))).status, 503);
+  } finally {
+    await gw.stop();
   }
 });

@@ -47,6 +47,7 @@ class Raw {
       out.append(buf, n);
     }
   }
+  int fd() { return socket_.native_handle(); }
   bool closed_by_server() {
     char c;
     return ::recv(socket_.native_handle(), &c, 1, 0) == 0;
@@ -161,6 +162,37 @@ TEST_F(HttpServerTest, IdleConnectionIsClosed) {
   start(echo(), options);
   Raw raw(server_->port());
   EXPECT_TRUE(raw.closed_by_server());
+}
+
+// Each phase's deadline counts from when the phase begins: a connection busy with requests
+// for longer than any one timeout stays open, and a slow request after kept-alive ones is
+// still cut off by the read timeout.
+TEST_F(HttpServerTest, TimeoutsCountFromEachPhase) {
+  ServerOptions options;
+  options.read_timeout = 300ms;
+  options.idle_timeout = 300ms;
+  start(echo(), options);
+  auto c = client();
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(c.get("/k").body(), "/k:") << "request " << i;
+    std::this_thread::sleep_for(150ms);
+  }
+  EXPECT_EQ(server_->connections(), 1);
+}
+
+TEST_F(HttpServerTest, SlowRequestAfterKeptAliveOnesIsClosed) {
+  ServerOptions options;
+  options.read_timeout = 200ms;
+  start(echo(), options);
+  Raw raw(server_->port());
+  raw.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  char buf[256];
+  ASSERT_GT(::recv(raw.fd(), buf, sizeof buf, 0), 0);
+  std::this_thread::sleep_for(300ms);  // past the first read deadline: idling is allowed
+  raw.send("GET /2 HTTP/1.1\r\nHo");   // ... and never the rest
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_TRUE(raw.closed_by_server());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
 }
 
 TEST_F(HttpServerTest, ConnectionsOverTheCapAre503) {

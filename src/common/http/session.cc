@@ -249,19 +249,31 @@ void Session::exchange_done() {
   wait_for_request();
 }
 
+// Every request arms the timer three times (idle, read, write) and disarms it twice; resetting
+// a pending wait each time costs a cancelled handler apiece. So only the deadline moves: a wait
+// is started (or restarted) only when the new deadline comes before the pending wait's, and a
+// wait that fires early re-arms for what is left of the deadline. After a connection's first
+// request the pending wait is almost always the earlier one, so requests reset no timer.
 void Session::arm_timer(std::chrono::milliseconds timeout) {
+  deadline_ = Clock::now() + timeout;
+  if (timer_waiting_ && timer_.expiry() <= *deadline_) return;
+  start_timer_wait();
+}
+
+void Session::start_timer_wait() {
   const uint64_t generation = ++timer_generation_;
-  timer_.expires_after(timeout);
+  timer_waiting_ = true;
+  timer_.expires_at(*deadline_);  // cancels the pending wait, if any
   timer_.async_wait([self = shared_from_this(), generation](error_code ec) {
-    if (ec || generation != self->timer_generation_) return;
+    if (generation != self->timer_generation_) return;  // replaced by a later wait
+    self->timer_waiting_ = false;
+    if (ec || self->phase_ == Phase::Closed || !self->deadline_) return;
+    if (Clock::now() < *self->deadline_) return self->start_timer_wait();
     self->close();
   });
 }
 
-void Session::disarm_timer() {
-  ++timer_generation_;
-  timer_.cancel();
-}
+void Session::disarm_timer() { deadline_.reset(); }
 
 void Session::close() {
   if (phase_ == Phase::Closed) return;
@@ -269,6 +281,7 @@ void Session::close() {
   phase_ = Phase::Closed;
   idle_ = false;
   disarm_timer();
+  timer_.cancel();  // the pending wait holds this session
   error_code ignored;
   socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -79,6 +79,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void exchange_done();
   bool current(uint64_t id) const { return id == exchange_id_ && phase_ == Phase::Handling; }
   void arm_timer(std::chrono::milliseconds timeout);
+  void start_timer_wait();
   void disarm_timer();
   void close();
   void peer_gone();
@@ -98,6 +99,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
   bool watching_ = false;       // a read that only listens for the client going away is pending
   bool resume_after_watch_ = false;
+  using Clock = boost::asio::steady_timer::clock_type;
+  std::optional<Clock::time_point> deadline_;  // when the connection is closed; none = no timeout now
+  bool timer_waiting_ = false;                 // a wait is pending on timer_
   uint64_t timer_generation_ = 0;
   std::function<void()> on_disconnect_;
 };

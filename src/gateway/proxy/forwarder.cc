@@ -66,7 +66,7 @@ Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request ups
       request_id_(std::move(request_id)),
       done_(std::move(done)),
       hooks_(std::move(hooks)),
-      chunk_(kChunkBytes) {}
+      chunk_(std::make_unique_for_overwrite<char[]>(kChunkBytes)) {}
 
 Forwarder::Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
@@ -80,7 +80,7 @@ Forwarder::Forwarder(boost::asio::any_io_executor executor, http::Request upstre
       settings_(settings),
       request_id_(std::move(request_id)),
       done_(std::move(done)),
-      chunk_(kChunkBytes) {}
+      chunk_(std::make_unique_for_overwrite<char[]>(kChunkBytes)) {}
 
 void Forwarder::start() {
   started_ = std::chrono::steady_clock::now();
@@ -226,14 +226,14 @@ void Forwarder::release_connection(bool reusable) {
 
 void Forwarder::read_body_some(std::function<void(bool ok, std::size_t bytes)> then) {
   auto& body = parser_->get().body();
-  body.data = chunk_.data();
-  body.size = chunk_.size();
+  body.data = chunk_.get();
+  body.size = kChunkBytes;
   bhttp::async_read_some(*stream_, buffer_, *parser_,
                          net::bind_executor(executor_, [self = shared_from_this(), then = std::move(then)](
                                                                        error_code ec, std::size_t) {
                            if (self->finished_) return;
                            if (ec == bhttp::error::need_buffer) ec = {};
-                           const std::size_t bytes = self->chunk_.size() - self->parser_->get().body().size;
+                           const std::size_t bytes = kChunkBytes - self->parser_->get().body().size;
                            then(!ec, bytes);
                          }));
 }
@@ -245,7 +245,7 @@ void Forwarder::read_whole() {
       // Nothing reached the client yet: as good as no answer.
       return attempt_failed(Kind::ConnectError, 0, "the replica closed the connection mid-response");
     }
-    body_.append(chunk_.data(), bytes);
+    body_.append(chunk_.get(), bytes);
     if (body_.size() > settings_.max_response_bytes)
       return attempt_failed(Kind::ServerError, 0, "response larger than the proxy's limit");
     if (!parser_->is_done()) return read_whole();
@@ -307,8 +307,8 @@ void Forwarder::relay_next() {
     if (bytes == 0) return relay_next();  // framing only (a chunk header): read on
     result_.events++;
     if (hooks_.capture_stream && result_.body.size() + bytes <= settings_.max_response_bytes)
-      result_.body.append(chunk_.data(), bytes);
-    writer_->write(std::string(chunk_.data(), bytes), [this, self](bool client_took_it) {
+      result_.body.append(chunk_.get(), bytes);
+    writer_->write(std::string(chunk_.get(), bytes), [this, self](bool client_took_it) {
       if (finished_) return;
       if (!client_took_it) return client_gone();
       relay_next();

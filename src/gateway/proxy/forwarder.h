@@ -71,7 +71,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   using Done = std::function<void(const ForwardResult&)>;
 
   // `upstream` is the request as it goes to every replica tried (its Host is set per attempt).
-  // `pool` and `settings` must outlive the forwarder.
+  // `pool` must outlive the forwarder.
   Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
             std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
             std::string request_id, Done done, ForwardHooks hooks = {});
@@ -113,7 +113,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::shared_ptr<UpstreamSelector> selector_holder_;
   UpstreamSelector& selector_;
   ConnectionPool& pool_;
-  const ForwardSettings& settings_;
+  const ForwardSettings settings_;  // a copy: each request may carry its pool's timeouts
   std::string request_id_;
   Done done_;
   ForwardHooks hooks_;
@@ -125,7 +125,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool reused_ = false;  // stream_ came from the pool: a failure before any response byte is retried fresh
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
-  std::vector<char> chunk_;
+  std::unique_ptr<char[]> chunk_;  // kChunkBytes, not zeroed: every byte read is written first
   std::string body_;
   std::shared_ptr<http::SseWriter> writer_;
   std::chrono::steady_clock::time_point started_, attempt_started_, first_byte_;

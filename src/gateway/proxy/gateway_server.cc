@@ -117,6 +117,11 @@ void GatewayServer::handle(const std::shared_ptr<http::Exchange>& exchange) {
     auto response = error_response(error);
     response.set("x-request-id", request_id_from(view(request["x-request-id"])));
     exchange->respond(std::move(response));
+  } catch (const std::exception& e) {
+    // A bug, not the client's fault: answered, logged, and the gateway keeps serving.
+    spdlog::error("{} {}: internal error: {}", std::string(request.method_string()), std::string(path), e.what());
+    requests_.labels({std::string(path.size() < 64 ? path : "other"), "500"}).inc();
+    exchange->respond(error_response(server::ApiError(500, "internal gateway error; see the gateway's log")));
   }
 }
 
@@ -166,6 +171,9 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
           forward(exchange, std::move(traits));
         } catch (const server::ApiError& error) {
           exchange->respond(error_response(error));
+        } catch (const std::exception& e) {
+          spdlog::error("held request: internal error: {}", e.what());
+          exchange->respond(error_response(server::ApiError(500, "internal gateway error; see the gateway's log")));
         }
       });
     };
@@ -216,8 +224,10 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
                    r.degraded ? " degraded" : "");
   };
   ForwardHooks hooks{.degrade = std::move(plan.degrade), .capture_stream = pair != nullptr};
+  ForwardSettings settings = options_.forward;
+  if (plan.timeouts) settings.timeouts = *plan.timeouts;
   auto forwarder = std::make_shared<Forwarder>(exchange, std::move(upstream), std::move(traits),
-                                               std::move(plan.selector), *pool_, options_.forward,
+                                               std::move(plan.selector), *pool_, settings,
                                                std::move(request_id), std::move(done), std::move(hooks));
   forwarder->start();
 }

@@ -14,6 +14,7 @@ namespace tide::gateway {
 
 struct ForwardPlan {
   std::shared_ptr<UpstreamSelector> selector;    // the pool that serves the request
+  std::optional<ProxyTimeouts> timeouts;         // the pool's; else the server's defaults
   std::optional<http::Response> immediate;       // answer this instead of forwarding (cached answer)
   std::shared_ptr<UpstreamSelector> mirror;      // a shadow copy goes here; its answer is discarded
   std::function<void(const ForwardResult&)> on_done;  // usage accounting, caching; may be empty

@@ -84,18 +84,14 @@ struct Gateway::Metrics {
                                  {"pool", "outcome"})) {}
 };
 
-Gateway::Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log)
+Gateway::Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log, int threads)
     : metrics_(metrics), m_(std::make_unique<Metrics>(metrics)) {
   GatewayServerOptions options;
   options.http.host = config.listen.host;
   options.http.port = config.listen.port;
-  options.http.threads = std::max(2u, std::thread::hardware_concurrency());
+  options.http.threads = threads > 0 ? threads : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   options.http.max_connections = 16384;
   options.access_log = access_log;
-  if (!config.pools.empty()) {
-    const auto& t = config.pools.front().timeouts;
-    options.forward.timeouts = {.connect = t.connect, .first_byte = t.first_token, .idle = t.idle};
-  }
   state_ = build(std::move(config));
   server_ = std::make_unique<GatewayServer>(std::move(options), *this, metrics_);
 }
@@ -173,6 +169,8 @@ void Gateway::reload(GatewayConfig config) {
     state_ = std::move(next);
   }
   m_->reloads.inc();
+  // The old pools serve their requests in flight to the end, but are no longer watched.
+  for (auto& watcher : previous->watchers) watcher->stop();
   // Requests held by the old configuration are planned again under the new one.
   for (auto& [name, queue] : previous->queues) queue->release(queue->size());
   spdlog::info("gateway configuration reloaded: {} pool(s), {} route(s)", state()->pools.size(),
@@ -311,6 +309,8 @@ ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
     if (std::none_of(chain.begin(), chain.end(), [&](const auto& c) { return c->name() == p->name; }))
       chain.push_back(state->pools.at(p->name));
   plan.selector = select_from(std::move(chain));
+  if (const PoolConfig* p = state->config.find_pool(decision.pool))
+    plan.timeouts = ProxyTimeouts{.connect = p->timeouts.connect, .first_byte = p->timeouts.first_token, .idle = p->timeouts.idle};
   if (decision.mirror) plan.mirror = select_from({state->pools.at(*decision.mirror)});
   plan.degrade = cached_answer;
   plan.on_done = [state, admission, cache_key, traits, m = m_.get()](const ForwardResult& r) {

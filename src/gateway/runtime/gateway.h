@@ -25,7 +25,8 @@ struct GatewayState;
 
 class Gateway : public RequestPolicy {
  public:
-  Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log = true);
+  // `threads`: io threads serving clients and replicas; 0 = one per core, at least 2.
+  Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log = true, int threads = 0);
   ~Gateway() override;
 
   void start();

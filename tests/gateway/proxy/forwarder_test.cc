@@ -44,7 +44,11 @@ class FixedSelector : public UpstreamSelector {
 class FixedPolicy : public RequestPolicy {
  public:
   explicit FixedPolicy(std::shared_ptr<FixedSelector> selector) : selector_(std::move(selector)) {}
-  ForwardPlan plan(const http::Request&, RequestTraits&) override { return {.selector = selector_}; }
+  ForwardPlan plan(const http::Request&, RequestTraits&) override {
+    ForwardPlan plan;
+    plan.selector = selector_;
+    return plan;
+  }
 
  private:
   std::shared_ptr<FixedSelector> selector_;

@@ -8,12 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { tideBinary } from './server.mjs';
 
-export async function startGateway(configYaml, { args = [], timeoutMs = 30000 } = {}) {
+export async function startGateway(configYaml, { args = [], env = {}, timeoutMs = 30000 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tide-gw-'));
   const configPath = path.join(dir, 'gateway.yaml');
   fs.writeFileSync(configPath, configYaml);
   const proc = spawn(tideBinary, ['gateway', '--config', configPath, '--host', '127.0.0.1', '--port', '0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let log = '';
   const url = await new Promise((resolve, reject) => {
