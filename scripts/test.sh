@@ -24,7 +24,7 @@ echo "== unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --preset asan -j "$(nproc)" -E '^integration_'
 
 echo "== fuzzers"
-./scripts/build.sh fuzz
+./scripts/build.sh fuzz tide_fuzzers  # the fuzzers and their libraries, not the CLI
 seconds="${TIDE_FUZZ_SECONDS:-30}"
 for fuzzer in build/fuzz/fuzz/*_fuzz; do
   name=$(basename "$fuzzer")
