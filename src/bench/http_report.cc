@@ -12,13 +12,13 @@ namespace {
 
 using json = nlohmann::json;
 
-json summary_json(const LatencySummary& s) {
+json summary_json(const Summary& s) {
   auto value = [&](double v) { return s.count ? json(v) : json(nullptr); };
   return {{"count", s.count}, {"mean", value(s.mean)}, {"p50", value(s.p50)},   {"p90", value(s.p90)},
           {"p99", value(s.p99)}, {"p99.9", value(s.p999)}, {"max", value(s.max)}};
 }
 
-std::string summary_row(const char* name, const LatencySummary& s) {
+std::string summary_row(const char* name, const Summary& s) {
   if (s.count == 0) return fmt::format("  {:<8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n", name, "-", "-", "-", "-", "-", "-");
   return fmt::format("  {:<8} {:>9.1f} {:>9.1f} {:>9.1f} {:>9.1f} {:>9.1f} {:>9.1f}\n", name, s.mean, s.p50, s.p90,
                      s.p99, s.p999, s.max);
@@ -26,26 +26,12 @@ std::string summary_row(const char* name, const LatencySummary& s) {
 
 }  // namespace
 
-LatencySummary summarize_latency(std::vector<double> values) {
-  LatencySummary s;
-  s.count = values.size();
-  if (values.empty()) return s;
-  std::sort(values.begin(), values.end());
-  s.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-  s.p50 = percentile(values, 50);
-  s.p90 = percentile(values, 90);
-  s.p99 = percentile(values, 99);
-  s.p999 = percentile(values, 99.9);
-  s.max = values.back();
-  return s;
-}
-
 HttpReport make_http_report(HttpLoadResult result, double requested_rate, json config) {
   HttpReport report;
   report.config = std::move(config);
   report.requested_rate = requested_rate;
-  report.latency_us = summarize_latency(std::move(result.latency_us));
-  report.service_us = summarize_latency(std::move(result.service_us));
+  report.latency_us = summarize(std::move(result.latency_us));
+  report.service_us = summarize(std::move(result.service_us));
   result.latency_us.clear();
   result.service_us.clear();
   if (result.duration_s > 0) report.achieved_rate = static_cast<double>(result.ok) / result.duration_s;

@@ -45,6 +45,8 @@ Summary summarize(std::vector<double> values) {
   s.p50 = percentile(values, 50);
   s.p90 = percentile(values, 90);
   s.p99 = percentile(values, 99);
+  s.p999 = percentile(values, 99.9);
+  s.max = values.back();
   return s;
 }
 

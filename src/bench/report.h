@@ -19,7 +19,7 @@ double percentile(const std::vector<double>& sorted, double p);
 
 struct Summary {
   std::size_t count = 0;  // with no values the statistics are 0 and JSON shows them as null
-  double mean = 0, p50 = 0, p90 = 0, p99 = 0;
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;
 };
 Summary summarize(std::vector<double> values);
 

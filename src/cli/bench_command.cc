@@ -12,6 +12,7 @@
 
 #include "backend/cpu/memory_bandwidth.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "cli/model_source.h"
 #include "common/error.h"
 #include "model/model.h"
@@ -135,12 +136,7 @@ void run_bench(const BenchArgs& args) {
                                {"tokens_per_s", r.tokens_per_s}, {"ms_per_step", r.ms_per_step},
                                {"weight_gb_per_s", r.weight_gb_per_s}});
   }
-  if (!args.json_path.empty()) {
-    std::ofstream(args.json_path) << json.dump(2) << "\n";
-    spdlog::info("wrote {}", args.json_path);
-  } else {
-    std::cout << json.dump() << "\n";
-  }
+  emit_json(json, args.json_path);
 }
 
 }  // namespace

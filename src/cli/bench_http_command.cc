@@ -13,6 +13,7 @@
 #include "bench/http_report.h"
 #include "bench/progress.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "common/error.h"
 
 namespace tide::cli {
@@ -77,14 +78,7 @@ void run_http_bench(const HttpBenchArgs& args) {
                            args.method, base.text(), args.path, args.rate, args.connections);
   std::cout << bench::http_report_table(report);
   const nlohmann::json json = bench::http_report_json(report);
-  if (!args.json_path.empty()) {
-    std::ofstream out(args.json_path);
-    out << json.dump(2) << "\n";
-    if (!out) fail("cannot write {}", args.json_path);
-    spdlog::info("wrote {}", args.json_path);
-  } else {
-    std::cout << json.dump() << "\n";
-  }
+  emit_json(json, args.json_path);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "bench/report.h"
 #include "bench/workload.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "common/error.h"
 #include "common/http/client.h"
 
@@ -140,14 +141,7 @@ void run_serve_bench(const ServeBenchArgs& args, bool have_slo_ttft, bool have_s
                            workload_config.output_len.text(), args.stream ? "streamed" : "not streamed");
   std::cout << bench::report_table(report);
   const nlohmann::json json = bench::report_json(report);
-  if (!args.json_path.empty()) {
-    std::ofstream out(args.json_path);
-    out << json.dump(2) << "\n";
-    if (!out) fail("cannot write {}", args.json_path);
-    spdlog::info("wrote {}", args.json_path);
-  } else {
-    std::cout << json.dump() << "\n";
-  }
+  emit_json(json, args.json_path);
 }
 
 }  // namespace

@@ -107,13 +107,13 @@ TEST(HttpLoad, RefusesAnUnreachableServer) {
 TEST(HttpReport, PercentilesIncludeTheTail) {
   std::vector<double> values;
   for (int i = 1; i <= 1000; ++i) values.push_back(i);
-  const auto s = summarize_latency(values);
+  const auto s = summarize(values);
   EXPECT_EQ(s.count, 1000u);
   EXPECT_NEAR(s.p50, 500.5, 1e-9);
   EXPECT_NEAR(s.p99, 990.01, 1e-9);
   EXPECT_NEAR(s.p999, 999.001, 1e-9);
   EXPECT_EQ(s.max, 1000);
-  const auto empty = summarize_latency({});
+  const auto empty = summarize({});
   EXPECT_EQ(empty.count, 0u);
   HttpLoadResult result;
   const auto json = http_report_json(make_http_report(result, 100, {}));

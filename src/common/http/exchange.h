@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace tide::http {
 
@@ -23,6 +24,9 @@ using Verb = boost::beast::http::verb;
 
 class Session;
 class SseWriter;
+
+// Beast's string_view (boost's) as the standard one.
+inline std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:

@@ -55,18 +55,11 @@ std::string stream_error_event(const std::string& message) {
 Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
                      const ForwardSettings& settings, std::string request_id, Done done, ForwardHooks hooks)
-    : exchange_(std::move(exchange)),
-      executor_(exchange_->executor()),
-      upstream_(std::move(upstream)),
-      traits_(std::move(traits)),
-      selector_holder_(std::move(selector)),
-      selector_(*selector_holder_),
-      pool_(pool),
-      settings_(settings),
-      request_id_(std::move(request_id)),
-      done_(std::move(done)),
-      hooks_(std::move(hooks)),
-      chunk_(std::make_unique_for_overwrite<char[]>(kChunkBytes)) {}
+    : Forwarder(exchange->executor(), std::move(upstream), std::move(traits), std::move(selector), pool, settings,
+                std::move(request_id), std::move(done)) {
+  exchange_ = std::move(exchange);
+  hooks_ = std::move(hooks);
+}
 
 Forwarder::Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,

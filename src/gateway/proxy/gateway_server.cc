@@ -19,7 +19,7 @@ namespace {
 const std::vector<double> kLatencyBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                             1,     2.5,    5,     10,   20,    40,   80,  160};
 
-std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
+using http::view;
 
 http::Response json_response(http::Status status, std::string body) {
   http::Response response{status, 11};

@@ -16,7 +16,7 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-std::string_view view(boost::beast::string_view s) { return {s.data(), s.size()}; }
+using http::view;
 
 double uniform_draw() {
   thread_local std::mt19937_64 random{std::random_device{}()};
@@ -156,12 +156,9 @@ void Gateway::start() {
 void Gateway::reload_refused() { m_->reload_errors.inc(); }
 
 void Gateway::reload(GatewayConfig config) {
-  std::shared_ptr<GatewayState> next;
-  try {
-    next = build(std::move(config));
-  } catch (const std::exception&) {
-    throw;  // the caller counts it (reload_refused) with the parse errors
-  }
+  // A configuration that cannot be built throws here and the running one stays; the caller
+  // counts it (reload_refused) with the parse errors.
+  std::shared_ptr<GatewayState> next = build(std::move(config));
   std::shared_ptr<GatewayState> previous;
   {
     std::lock_guard lock(mutex_);
@@ -238,13 +235,17 @@ ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
   if (state->limiter_errors) state->limiter_errors();
 
   // 3. Route and pool.
+  // Lower-cased headers, only when some route matches on them (not on the common path).
   std::vector<std::pair<std::string, std::string>> header_storage;
-  for (const auto& field : request) {
-    std::string name(view(field.name_string()));
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (name == "authorization") continue;
-    header_storage.emplace_back(std::move(name), std::string(view(field.value())));
-  }
+  const bool routes_on_headers = std::any_of(state->config.routes.begin(), state->config.routes.end(),
+                                             [](const RouteConfig& r) { return !r.headers.empty(); });
+  if (routes_on_headers)
+    for (const auto& field : request) {
+      std::string name(view(field.name_string()));
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      if (name == "authorization") continue;
+      header_storage.emplace_back(std::move(name), std::string(view(field.value())));
+    }
   std::vector<std::pair<std::string_view, std::string_view>> headers(header_storage.begin(), header_storage.end());
   PoolHealthMap health;
   for (const auto& [name, pool] : state->pools) health.emplace(name, pool->health());

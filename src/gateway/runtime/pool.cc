@@ -174,6 +174,7 @@ void Pool::on_attempt_end(const Endpoint& endpoint, const AttemptOutcome& outcom
                            : outcome.kind == AttemptOutcome::Kind::Overloaded ? Outcome::Overloaded
                                                                               : Outcome::Success;
   if (outcome.status != 499) outliers_.record(id, recorded, now);
+  if (recorded == Outcome::Failure) publish_health();  // an ejection shows at once, not at the next check
 }
 
 bool Pool::may_retry(int attempts) {
@@ -183,11 +184,12 @@ bool Pool::may_retry(int attempts) {
   return true;
 }
 
-PoolHealth Pool::health() {
-  const PoolHealth h = outliers_.health(Clock::now());
+PoolHealth Pool::health() { return outliers_.health(Clock::now()); }
+
+void Pool::publish_health() {
+  const PoolHealth h = health();
   metrics_->endpoints.labels({config_.name, "total"}).set(static_cast<double>(h.total));
   metrics_->endpoints.labels({config_.name, "healthy"}).set(static_cast<double>(h.healthy));
-  return h;
 }
 
 namespace {

@@ -56,6 +56,8 @@ class Pool {
   bool may_retry(int attempts);
 
   PoolHealth health();
+  // Sets the pool's endpoint gauges; called by the health checker, not per request.
+  void publish_health();
 
  private:
   struct Member {

@@ -162,7 +162,7 @@ void PoolWatcher::check_health() {
     }
     pool_->set_ready(endpoint.address(), ready);
   }
-  pool_->health();  // refreshes the pool's endpoint gauges
+  pool_->publish_health();
 }
 
 }  // namespace tide::gateway
