@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startServer, postJson, metric, waitFor } from './lib/server.mjs';
-import { startGateway, startStub, finishedAt, pool } from './lib/gateway.mjs';
+import { startGateway, startStub, finishedAt, pool, freePort } from './lib/gateway.mjs';
 
 const promptOf = (length, salt) => Array.from({ length }, (_, i) => ((salt * 131 + i * 17 + 5) % 500) + 2);
 const request = (prompt, max_tokens, extra = {}) => ({ model: 'tiny', prompt, max_tokens, temperature: 0, ignore_eos: true, ...extra });
@@ -191,11 +191,17 @@ test('failover to the backup pool when the primary is down, and back when it ret
   const primaryPort = new URL(primary.url).port;
   const gw = await startGateway(`pools:${fastPool('primary', [host(primary)], '\n    backup: standby')}${fastPool('standby', [host(backup)])}\n`);
   try {
+    // Requests the backup served: a replica counts a request finished just after answering it,
+    // so the count is read once both replicas together account for all n.
     const served = async (n) => {
-      const before = [await finishedAt(backup.url)];
+      const alive = (r) => r.proc.exitCode === null && r.proc.signalCode === null;
+      const replicasNow = () => Promise.all(replicas.map((r) => (alive(r) ? finishedAt(r.url) : 0)));
+      const before = await replicasNow();
+      const backupBefore = await finishedAt(backup.url);
       const results = await pool(n, 2, (i) => postJson(`${gw.url}/v1/completions`, request(promptOf(8, i), 2)));
       assert.deepEqual(results.map((r) => r.status), Array(n).fill(200));
-      return (await finishedAt(backup.url)) - before[0];
+      await waitFor(async () => (await replicasNow()).reduce((a, b, i) => a + b - (before[i] ?? 0), 0) >= n);
+      return (await finishedAt(backup.url)) - backupBefore;
     };
     assert.equal(await served(6), 0, 'the backup idles while the primary is healthy');
     primary.proc.kill('SIGKILL');
@@ -311,12 +317,7 @@ test('SIGTERM drains the gateway: in-flight streams finish, the process exits 0'
 
 test('limits shared through Redis hold across two gateway processes', async () => {
   const a = await replica();
-  const port = await new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = probe.address().port;
-      probe.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const redisExited = new Promise((resolve) => redis.on('exit', resolve));
   try {
@@ -356,12 +357,7 @@ redis:
 });
 
 test('from zero: requests are held while no replica is up, served when one starts, 503 after the timeout', async () => {
-  const port = await new Promise((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = probe.address().port;
-      probe.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const gw = await startGateway(`pools:${fastPool('main', [`127.0.0.1:${port}`])}
 admission:
   queues:

@@ -1,57 +1,32 @@
 // Starts a real `tide gateway` on loopback for a test, from a YAML config written to a
 // temporary file; and a few stand-in upstreams (plain node HTTP servers) for behaviours a
 // healthy `tide serve` never shows (answering 500s, answering slowly).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { tideBinary } from './server.mjs';
+import { spawnListening } from './server.mjs';
 
 export async function startGateway(configYaml, { args = [], env = {}, timeoutMs = 30000 } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tide-gw-'));
   const configPath = path.join(dir, 'gateway.yaml');
   fs.writeFileSync(configPath, configYaml);
-  const proc = spawn(tideBinary, ['gateway', '--config', configPath, '--host', '127.0.0.1', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+  const gw = await spawnListening(['gateway', '--config', configPath, '--host', '127.0.0.1', '--port', '0', ...args], {
+    env,
+    timeoutMs,
   });
-  let log = '';
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tide gateway did not start in ${timeoutMs} ms:\n${log}`)), timeoutMs);
-    const onData = (chunk) => {
-      log += chunk.toString();
-      const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tide gateway exited with ${code} before listening:\n${log}`));
-    });
-  });
-  proc.stdout.on('data', (c) => (log += c.toString()));
-  proc.stderr.on('data', (c) => (log += c.toString()));
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   return {
-    url,
-    port: Number(url.split(':').pop()),
-    proc,
-    exited,
+    ...gw,
+    port: Number(gw.url.split(':').pop()),
     configPath,
-    log: () => log,
     // Rewrites the config and tells the gateway (SIGHUP).
     reconfigure(yaml) {
       fs.writeFileSync(configPath, yaml);
-      proc.kill('SIGHUP');
+      gw.proc.kill('SIGHUP');
     },
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      await exited;
+      await gw.stop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -101,4 +76,14 @@ export async function pool(count, concurrency, fn) {
   });
   await Promise.all(workers);
   return results;
+}
+
+// A loopback port nothing listens on right now.
+export function freePort() {
+  return new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = probe.address().port;
+      probe.close(() => resolve(port));
+    });
+  });
 }

@@ -8,15 +8,14 @@ export const repo = path.resolve(here, '../../..');
 export const tideBinary = process.env.TIDE_BIN ?? path.join(repo, 'build/release/src/cli/tide');
 export const fixtureModel = (name) => path.join(repo, 'tests/fixtures/models', name);
 
-// Resolves once the server prints its "listening on" line; rejects if it exits first or
-// takes longer than `timeoutMs`.
-export async function startServer({ model = fixtureModel('deepseek-v3-tiny'), args = [], port = 0, timeoutMs = 60000 } = {}) {
-  const proc = spawn(tideBinary, ['serve', '--model', model, '--host', '127.0.0.1', '--port', String(port), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+// Starts `tide <args>` and resolves once it prints its "listening on" line, with its URL; rejects
+// if it exits first or takes longer than `timeoutMs`. Shared by every tide process a test starts.
+export async function spawnListening(args, { env = {}, timeoutMs = 60000 } = {}) {
+  const proc = spawn(tideBinary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const what = `tide ${args[0]}`;
   let log = '';
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tide serve did not start in ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in ${timeoutMs} ms:\n${log}`)), timeoutMs);
     const onData = (chunk) => {
       log += chunk.toString();
       const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
@@ -29,7 +28,7 @@ export async function startServer({ model = fixtureModel('deepseek-v3-tiny'), ar
     proc.stderr.on('data', onData);
     proc.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`tide serve exited with ${code} before listening:\n${log}`));
+      reject(new Error(`${what} exited with ${code} before listening:\n${log}`));
     });
   });
   proc.stdout.on('data', (c) => (log += c.toString()));
@@ -45,6 +44,10 @@ export async function startServer({ model = fixtureModel('deepseek-v3-tiny'), ar
       await exited;
     },
   };
+}
+
+export async function startServer({ model = fixtureModel('deepseek-v3-tiny'), args = [], port = 0, timeoutMs = 60000 } = {}) {
+  return spawnListening(['serve', '--model', model, '--host', '127.0.0.1', '--port', String(port), ...args], { timeoutMs });
 }
 
 export async function postJson(url, body, headers = {}) {
