@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "gateway/yaml_fields.h"
+#include "common/yaml_fields.h"
 
 namespace tide::gateway {
 namespace {

@@ -1,4 +1,4 @@
-#include "gateway/yaml_fields.h"
+#include "common/yaml_fields.h"
 
 #include <charconv>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 
-namespace tide::gateway {
+namespace tide {
 namespace {
 
 const char* type_name(const YAML::Node& node) {
@@ -76,7 +76,7 @@ std::chrono::milliseconds yaml_duration(const YAML::Node& node, const std::strin
   if (!parse_double(t, value) || value < 0)
     fail("{}: \"{}\" is not a duration (e.g. 250ms, 5s, 2m, 1h)", path, text);
   const double ms = value * scale;
-  // A year bounds every duration the gateway has; beyond it the value is surely a mistake.
+  // A year bounds every duration a configuration has; beyond it the value is surely a mistake.
   if (ms > 365.0 * 24 * 3'600'000) fail("{}: {} is longer than a year", path, text);
   return std::chrono::milliseconds(static_cast<int64_t>(std::llround(ms)));
 }
@@ -171,4 +171,4 @@ void YamlFields::finish() const {
   }
 }
 
-}  // namespace tide::gateway
+}  // namespace tide

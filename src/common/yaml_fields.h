@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace tide::gateway {
+namespace tide {
 
 class YamlFields {
  public:
@@ -51,4 +51,4 @@ std::chrono::milliseconds yaml_duration(const YAML::Node& node, const std::strin
 // A sequence, or null for an absent list; anything else throws.
 void require_sequence(const YAML::Node& node, const std::string& path);
 
-}  // namespace tide::gateway
+}  // namespace tide
