@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Tide: DeepSeek inference (MLA + MoE) for the cloud.\n"
                "Run `tide <command> --help` for each command's options."};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--log-level) also after the command: `tide serve --log-level debug`
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug, info, warn or error")->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   app.parse_complete_callback([&] { tide::init_logging(log_level); });

@@ -10,16 +10,27 @@ export const fixtureModel = (name) => path.join(repo, 'tests/fixtures/models', n
 
 // Starts `tide <args>` and resolves once it prints its "listening on" line, with its URL; rejects
 // if it exits first or takes longer than `timeoutMs`. Shared by every tide process a test starts.
+//
+// Each process gets one CPU thread unless the environment says otherwise: tests run several
+// replicas and a gateway side by side on small machines, and OpenMP teams oversubscribing the
+// cores make a decode step hundreds of times slower (every barrier waits for a descheduled thread).
 export async function spawnListening(args, { env = {}, timeoutMs = 60000 } = {}) {
-  const proc = spawn(tideBinary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn(tideBinary, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { OMP_NUM_THREADS: '1', ...process.env, ...env },
+  });
   const what = `tide ${args[0]}`;
   let log = '';
+  let found = false;
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not start in ${timeoutMs} ms:\n${log}`)), timeoutMs);
+    // Stays attached after the URL is found: it keeps collecting the log.
     const onData = (chunk) => {
       log += chunk.toString();
+      if (found) return;
       const m = log.match(/listening on (http:\/\/[0-9.]+:\d+)/);
       if (m) {
+        found = true;
         clearTimeout(timer);
         resolve(m[1]);
       }
@@ -31,8 +42,6 @@ export async function spawnListening(args, { env = {}, timeoutMs = 60000 } = {})
       reject(new Error(`${what} exited with ${code} before listening:\n${log}`));
     });
   });
-  proc.stdout.on('data', (c) => (log += c.toString()));
-  proc.stderr.on('data', (c) => (log += c.toString()));
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   return {
     url,
@@ -50,11 +59,13 @@ export async function startServer({ model = fixtureModel('deepseek-v3-tiny'), ar
   return spawnListening(['serve', '--model', model, '--host', '127.0.0.1', '--port', String(port), ...args], { timeoutMs });
 }
 
-export async function postJson(url, body, headers = {}) {
+// `timeoutMs` bounds the whole exchange (the promise rejects with a TimeoutError); none by default.
+export async function postJson(url, body, headers = {}, timeoutMs = 0) {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    signal: timeoutMs ? AbortSignal.timeout(timeoutMs) : undefined,
   });
   const text = await res.text();
   let json = null;
