@@ -115,7 +115,6 @@ std::string KubernetesActuator::call(bhttp::verb verb, const std::string& path, 
     return {};
   }
   const std::string method(request.method_string());
-  const std::string target(request.target());
   const ApiResponse response = client_.send(std::move(request));
   const int status = static_cast<int>(response.result_int());
   if (status < 200 || status > 299)

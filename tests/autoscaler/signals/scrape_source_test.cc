@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <thread>
 
+#include "autoscaler/signals/metrics_page.h"
 #include "child_process.h"
 #include "common/error.h"
 #include "common/http/client.h"
@@ -150,6 +152,15 @@ TEST(ScrapeSource, ARealTideServe) {
         "/v1/chat/completions",
         R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"temperature":0})");
     ASSERT_EQ(r.result(), http::Status::ok) << r.body();
+  }
+  // The answer can reach the client a moment before the engine counts the request finished:
+  // wait (bounded) until the page shows all of them finished and none running, so the next sample sees every one.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const MetricsPage page(client.get("/metrics").body());
+    if (page.sum("tide_requests_finished_total").value >= kRequests &&
+        page.sum("tide_num_requests_running").value == 0 && page.sum("tide_num_requests_waiting").value == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   const PoolSample s = source.sample(10);
   EXPECT_EQ(s.ready, 1);
