@@ -56,6 +56,32 @@ std::string printable_request(const ApiRequest& request, const std::string& url)
   return out;
 }
 
+// Percent-encodes a query parameter (a label selector holds '=', ',' and '!').
+std::string query_encode(const std::string& text) {
+  std::string out;
+  for (const unsigned char c : text) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~')
+      out.push_back(static_cast<char>(c));
+    else
+      out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+bool pod_ready(const json& pod) {
+  if (pod.contains("metadata") && pod["metadata"].is_object() && pod["metadata"].contains("deletionTimestamp") &&
+      !pod["metadata"]["deletionTimestamp"].is_null())
+    return false;
+  const json* conditions = nullptr;
+  if (pod.contains("status") && pod["status"].is_object() && pod["status"].contains("conditions"))
+    conditions = &pod["status"]["conditions"];
+  if (!conditions || !conditions->is_array()) return false;
+  for (const json& c : *conditions)
+    if (c.is_object() && c.value("type", "") == "Ready") return c.value("status", "") == "True";
+  return false;
+}
+
 }  // namespace
 
 std::string api_error_message(const std::string& verb, const std::string& target, int status, const std::string& body,
@@ -79,7 +105,7 @@ std::string api_error_message(const std::string& verb, const std::string& target
       break;
     case 403:
       hint = fmt::format("; the identity lacks RBAC permission: it needs get on deployments and get, patch on "
-                         "deployments/scale in namespace {} (docs/autoscaler-kubernetes.md)",
+                         "deployments/scale in namespace {}, and list on pods to scrape them (docs/autoscaler-kubernetes.md)",
                          ns);
       break;
     case 404:
@@ -151,6 +177,30 @@ Scale KubernetesActuator::read_scale() {
       s["status"]["selector"].is_string())
     scale.selector = s["status"]["selector"].get<std::string>();
   return scale;
+}
+
+std::vector<std::string> KubernetesActuator::ready_replica_urls(int port) {
+  if (port < 1 || port > 65535) fail("kubernetes: replica port {} is not 1..65535", port);
+  const Scale scale = read_scale();
+  if (config_.dry_run) return {};
+  if (scale.selector.empty())
+    fail("Scale of Deployment {}/{}: no status.selector to find its pods by", namespace_, config_.deployment);
+  const std::string path =
+      fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", namespace_, query_encode(scale.selector));
+  const std::string what = fmt::format("pods of Deployment {}/{}", namespace_, config_.deployment);
+  const json list = parse_object(call(bhttp::verb::get, path, {}, {}), "PodList", what);
+  const auto items = list.find("items");
+  if (items == list.end() || !(items->is_array() || items->is_null())) fail("{}: the PodList has no items list", what);
+  std::vector<std::string> urls;
+  if (items->is_null()) return urls;
+  for (const json& pod : *items) {
+    if (!pod.is_object() || !pod_ready(pod)) continue;
+    const auto& status = pod["status"];
+    if (!status.contains("podIP") || !status["podIP"].is_string()) continue;
+    const std::string ip = status["podIP"].get<std::string>();
+    urls.push_back(fmt::format("http://{}:{}", ip.find(':') != std::string::npos ? "[" + ip + "]" : ip, port));
+  }
+  return urls;
 }
 
 void KubernetesActuator::scale_to(int replicas, const std::string& reason) {

@@ -10,6 +10,9 @@
 //               Content-Type: application/merge-patch+json, body {"spec":{"replicas":N}}
 //   read_scale(): GET the scale subresource (autoscaling/v1 Scale), to check at start-up that
 //               the Deployment exists and the RBAC rules allow what scale_to needs.
+//   ready_replica_urls(): GET /api/v1/namespaces/{ns}/pods?labelSelector=<the Scale's
+//               status.selector>: the base URLs of the Deployment's ready pods, for scraping
+//               their /metrics (needs list on pods).
 //
 // A merge patch names only spec.replicas, so unlike a PUT of the whole Scale (which carries
 // metadata.resourceVersion and fails with 409 Conflict whenever anything else touched the
@@ -21,6 +24,7 @@
 // token, body) and observe() reports the count last asked for, as if it had taken effect.
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "autoscaler/actuator.h"
 #include "autoscaler/kubernetes/api_client.h"
@@ -50,6 +54,9 @@ class KubernetesActuator : public Actuator {
   ReplicaCounts observe() override;
   void scale_to(int replicas, const std::string& reason) override;
   Scale read_scale();
+  // "http://<pod IP>:<port>" of every pod the Deployment selects that is Ready and not being
+  // deleted. Empty in a dry run.
+  std::vector<std::string> ready_replica_urls(int port);
 
   const std::string& deployment_path() const { return deployment_path_; }
   const std::string& namespace_name() const { return namespace_; }

@@ -140,6 +140,32 @@ TEST(KubernetesActuator, ReadScaleReadsTheAutoscalingV1Scale) {
   EXPECT_EQ(server.requests()[0].method(), boost::beast::http::verb::get);
 }
 
+json pod(const std::string& ip, const char* ready, bool deleting = false) {
+  json p = {{"metadata", {{"name", "tide-" + ip}}},
+            {"status", {{"podIP", ip}, {"conditions", json::array({{{"type", "Ready"}, {"status", ready}}})}}}};
+  if (deleting) p["metadata"]["deletionTimestamp"] = "2026-12-01T10:00:00Z";
+  return p;
+}
+
+TEST(KubernetesActuator, ReadyReplicaUrlsListThePodsOfTheScaleSelector) {
+  FakeApiServer server([](const testing::Request& r) {
+    if (r.target() == kScalePath) return json_response(200, scale_json(4, 4));
+    const json list = {{"kind", "PodList"},
+                       {"apiVersion", "v1"},
+                       {"items", json::array({pod("10.0.0.7", "True"), pod("10.0.0.8", "False"),
+                                              pod("10.0.0.9", "True", true), pod("fd00::5", "True"),
+                                              {{"metadata", {{"name", "pending"}}}, {"status", {{"phase", "Pending"}}}}})}};
+    return json_response(200, list.dump());
+  });
+  KubernetesActuator actuator(config(), plain(server.port()));
+  EXPECT_EQ(actuator.ready_replica_urls(8000),
+            (std::vector<std::string>{"http://10.0.0.7:8000", "http://[fd00::5]:8000"}));
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].target(), "/api/v1/namespaces/inference/pods?labelSelector=app%3Dtide");
+  EXPECT_EQ(requests[1][boost::beast::http::field::authorization], "Bearer secret-token");
+}
+
 TEST(KubernetesActuator, NotFoundCarriesTheStatusMessageAndWhatToCheck) {
   FakeApiServer server(
       [](const auto&) { return status_response(404, "NotFound", R"(deployments.apps \"tide\" not found)"); });
