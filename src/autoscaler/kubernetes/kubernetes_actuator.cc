@@ -179,8 +179,8 @@ Scale KubernetesActuator::read_scale() {
   return scale;
 }
 
-std::vector<std::string> KubernetesActuator::ready_replica_urls(int port) {
-  if (port < 1 || port > 65535) fail("kubernetes: replica port {} is not 1..65535", port);
+std::vector<std::string> KubernetesActuator::ready_replica_urls() {
+  const int port = config_.replica_port;
   const Scale scale = read_scale();
   if (config_.dry_run) return {};
   if (scale.selector.empty())

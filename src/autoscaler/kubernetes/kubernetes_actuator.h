@@ -54,9 +54,9 @@ class KubernetesActuator : public Actuator {
   ReplicaCounts observe() override;
   void scale_to(int replicas, const std::string& reason) override;
   Scale read_scale();
-  // "http://<pod IP>:<port>" of every pod the Deployment selects that is Ready and not being
+  // "http://<pod IP>:<replica_port>" of every pod the Deployment selects that is Ready and not being
   // deleted. Empty in a dry run.
-  std::vector<std::string> ready_replica_urls(int port);
+  std::vector<std::string> ready_replica_urls();
 
   const std::string& deployment_path() const { return deployment_path_; }
   const std::string& namespace_name() const { return namespace_; }

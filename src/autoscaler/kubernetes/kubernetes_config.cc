@@ -34,6 +34,7 @@ KubernetesConfig parse_kubernetes_config(const YAML::Node& node, const std::stri
   c.in_cluster = f.boolean("in_cluster", false);
   c.dry_run = f.boolean("dry_run", false);
   c.timeout = f.duration("timeout", c.timeout, std::chrono::milliseconds(100), std::chrono::minutes(5));
+  c.replica_port = static_cast<int>(f.integer("replica_port", 8000, 1, 65535));
   c.service_account_dir = f.string("service_account_dir", c.service_account_dir);
   if (c.service_account_dir.empty()) fail("{}: must not be empty", f.field_path("service_account_dir"));
   f.finish();

@@ -16,6 +16,7 @@ struct KubernetesConfig {
   bool in_cluster = false;      // use the pod's service account instead of a kubeconfig
   bool dry_run = false;         // print every API call instead of sending it
   std::chrono::milliseconds timeout{10'000};  // per API call step (connect, TLS, send, read)
+  int replica_port = 8000;      // the pods' tide serve port, where the scrape source finds /metrics
   std::string service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
 };
 

@@ -240,6 +240,7 @@ kubeconfig: /etc/tide/kubeconfig
 context: prod
 dry_run: true
 timeout: 3s
+replica_port: 9000
 )"));
   EXPECT_EQ(c.deployment, "tide-v3");
   EXPECT_EQ(c.namespace_, "inference");
@@ -248,6 +249,7 @@ timeout: 3s
   EXPECT_FALSE(c.in_cluster);
   EXPECT_TRUE(c.dry_run);
   EXPECT_EQ(c.timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c.replica_port, 9000);
   const KubernetesConfig in = parse_kubernetes_config(YAML::Load("{deployment: tide, in_cluster: true}"));
   EXPECT_TRUE(in.in_cluster);
   EXPECT_EQ(in.timeout, std::chrono::seconds(10));
@@ -267,6 +269,7 @@ TEST(KubernetesConfigSection, RefusesWhatCannotWork) {
             std::string::npos);
   EXPECT_NE(err("{deployment: tide, dry_run: maybe}").find("kubernetes.dry_run"), std::string::npos);
   EXPECT_NE(err("{deployment: tide, timeout: 10ms}").find("kubernetes.timeout"), std::string::npos);
+  EXPECT_NE(err("{deployment: tide, replica_port: 0}").find("kubernetes.replica_port"), std::string::npos);
   EXPECT_NE(err("[1]").find("kubernetes"), std::string::npos);
   EXPECT_NE(error_of([] { parse_kubernetes_config(YAML::Node()); }).find("kubernetes: missing"), std::string::npos);
 }

@@ -157,8 +157,10 @@ TEST(KubernetesActuator, ReadyReplicaUrlsListThePodsOfTheScaleSelector) {
                                               {{"metadata", {{"name", "pending"}}}, {"status", {{"phase", "Pending"}}}}})}};
     return json_response(200, list.dump());
   });
-  KubernetesActuator actuator(config(), plain(server.port()));
-  EXPECT_EQ(actuator.ready_replica_urls(8000),
+  KubernetesConfig c = config();
+  c.replica_port = 8000;
+  KubernetesActuator actuator(c, plain(server.port()));
+  EXPECT_EQ(actuator.ready_replica_urls(),
             (std::vector<std::string>{"http://10.0.0.7:8000", "http://[fd00::5]:8000"}));
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 2u);
