@@ -150,7 +150,7 @@ TEST(ScrapeSource, ARealTideServe) {
   for (int i = 0; i < kRequests; ++i) {
     const http::Response r = client.post_json(
         "/v1/chat/completions",
-        R"({"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"temperature":0})");
+        R"({"model":"deepseek-v3-tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"temperature":0})");
     ASSERT_EQ(r.result(), http::Status::ok) << r.body();
   }
   // The answer can reach the client a moment before the engine counts the request finished:
