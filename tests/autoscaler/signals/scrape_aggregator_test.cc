@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "autoscaler/signals/metrics_page.h"
 
@@ -70,6 +72,28 @@ TEST(MetricsPage, ReadsLabelsEscapesAndBuckets) {
   EXPECT_EQ(buckets[0], std::make_pair(0.5, 1.0));
   EXPECT_EQ(buckets[1], std::make_pair(1.0, 4.0));
   EXPECT_TRUE(std::isinf(buckets[2].first));
+}
+
+TEST(MetricsPage, ReadsARealTideServePage) {
+  std::ifstream in(TIDE_SIGNALS_TEST_DIR "/tide_serve_metrics.txt");
+  std::stringstream text;
+  text << in.rdbuf();
+  const MetricsPage page(text.str());
+  EXPECT_EQ(page.sum("tide_requests_finished_total").value, 2);
+  EXPECT_EQ(page.sum("tide_requests_finished_total", "finish_reason", "length").value, 2);
+  EXPECT_EQ(page.sum("tide_generation_tokens_total").value, 8);
+  const Buckets ttft = page.buckets("tide_time_to_first_token_seconds");
+  ASSERT_EQ(ttft.size(), 22u);  // 21 bounds and +Inf
+  EXPECT_EQ(ttft.front().first, 0.001);
+  EXPECT_TRUE(std::isinf(ttft.back().first));
+  EXPECT_EQ(ttft.back().second, 2);
+
+  ScrapeAggregator agg(1.0, "");
+  const PoolSample s = agg.add(0, {{"r1", text.str()}}, {"r1"}, std::nullopt);
+  EXPECT_EQ(s.ready, 1);
+  EXPECT_EQ(s.in_flight, 0);
+  EXPECT_EQ(s.waiting, 0);
+  EXPECT_EQ(s.kv_usage, 0);
 }
 
 TEST(SloInterpolation, ReadsTheCountAtABoundOrLinearlyBetweenBounds) {
