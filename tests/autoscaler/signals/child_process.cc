@@ -42,15 +42,16 @@ ChildProcess::~ChildProcess() {
   if (fd_ >= 0) close(fd_);
 }
 
-std::optional<std::string> ChildProcess::wait_for(const std::regex& pattern, std::chrono::milliseconds timeout) {
+std::optional<std::string> ChildProcess::wait_for(const std::string& marker, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     for (std::size_t nl; (nl = output_.find('\n', scanned_)) != std::string::npos; scanned_ = nl + 1) {
-      std::smatch m;
       const std::string line = output_.substr(scanned_, nl - scanned_);
-      if (std::regex_search(line, m, pattern)) {
+      const std::size_t at = line.find(marker);
+      if (at != std::string::npos) {
         scanned_ = nl + 1;
-        return m.size() > 1 ? m[1].str() : m[0].str();
+        const std::string rest = line.substr(at + marker.size());
+        return rest.substr(0, rest.find_first_of(" \t"));
       }
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());

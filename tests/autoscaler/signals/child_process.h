@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -19,9 +18,9 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Reads output until a line matches `pattern` (its first group is returned), the process
-  // exits, or `timeout` passes (nullopt for both).
-  std::optional<std::string> wait_for(const std::regex& pattern, std::chrono::milliseconds timeout);
+  // Reads output until a line contains `marker`, and returns the word that follows it (up to
+  // the next blank; empty when none); nullopt when the process exits or `timeout` passes first.
+  std::optional<std::string> wait_for(const std::string& marker, std::chrono::milliseconds timeout);
   const std::string& output() const { return output_; }
 
  private:

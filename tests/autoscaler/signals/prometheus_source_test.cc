@@ -223,7 +223,7 @@ TEST(PrometheusSource, ARealPrometheusScrapingAStandInReplica) {
                                     "--storage.tsdb.path=" + (dir / "data").string(),
                                     "--web.listen-address=127.0.0.1:" + std::to_string(port)});
   const auto ready =
-      prometheus.wait_for(std::regex("Server is ready to receive web requests"), std::chrono::seconds(60));
+      prometheus.wait_for("Server is ready to receive web requests", std::chrono::seconds(60));
   ASSERT_TRUE(ready) << "prometheus did not start:\n" << prometheus.output();
 
   PrometheusConfig config;

@@ -131,7 +131,7 @@ TEST(ScrapeSource, ARealTideServe) {
     GTEST_SKIP() << binary << " not built: build the `tide` target (./scripts/build.sh release tide) to run this";
   const std::string model = std::string(TIDE_FIXTURES_DIR) + "/models/deepseek-v3-tiny";
   testing::ChildProcess serve({binary.string(), "serve", "--model", model, "--host", "127.0.0.1", "--port", "0"});
-  const auto url = serve.wait_for(std::regex("listening on (http://[0-9.]+:[0-9]+)"), std::chrono::seconds(120));
+  const auto url = serve.wait_for("listening on ", std::chrono::seconds(120));
   ASSERT_TRUE(url) << "tide serve did not start:\n" << serve.output();
 
   ScrapeOptions options;
