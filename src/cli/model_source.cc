@@ -13,12 +13,6 @@ namespace {
 
 constexpr uint64_t kDemoSeed = 20241226;  // DeepSeek-V3's release date: fixed, so every machine gets the same demo
 
-std::filesystem::path tide_home() {
-  if (const char* home = std::getenv("TIDE_HOME"); home && *home) return home;
-  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache" / "tide";
-  return std::filesystem::temp_directory_path() / "tide";
-}
-
 void ensure_demo_tokenizer(const std::filesystem::path& tokenizer_dir) {
   if (std::filesystem::exists(tokenizer_dir / "tokenizer.json")) return;
   const std::filesystem::path script = std::filesystem::path(TIDE_SOURCE_DIR) / "scripts" / "fetch-demo-tokenizer.sh";
@@ -32,6 +26,12 @@ void ensure_demo_tokenizer(const std::filesystem::path& tokenizer_dir) {
 }
 
 }  // namespace
+
+std::filesystem::path tide_home() {
+  if (const char* home = std::getenv("TIDE_HOME"); home && *home) return home;
+  if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache" / "tide";
+  return std::filesystem::temp_directory_path() / "tide";
+}
 
 bool is_demo(const std::string& model) { return model == "demo"; }
 

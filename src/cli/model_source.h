@@ -14,6 +14,9 @@ std::filesystem::path resolve_model(const std::string& model);
 
 bool is_demo(const std::string& model);
 
+// $TIDE_HOME, or ~/.cache/tide.
+std::filesystem::path tide_home();
+
 // Parses "1,2,3" into token ids; throws tide::Error naming the bad entry.
 std::vector<int32_t> parse_ids(const std::string& text);
 
