@@ -11,6 +11,7 @@ void register_tokenize(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_gateway(CLI::App& app);
+void register_autoscale(CLI::App& app);
 void register_bench_serve(CLI::App& bench);
 void register_bench_http(CLI::App& bench);
 
