@@ -41,10 +41,11 @@ Governed ScaleGovernor::govern(double now_s, int current, int recommendation, bo
   first_ = false;
   recommendations_.push_back({now_s, recommendation, false});
 
+  // As the HPA: the recommendations made after the window's start, and always the newest.
   int up_rec = recommendation, down_rec = recommendation;
   for (const Recommendation& r : recommendations_) {
-    if (!r.down_only && r.time_s >= now_s - up_.stabilization_s) up_rec = std::min(up_rec, r.replicas);
-    if (r.time_s >= now_s - down_.stabilization_s) down_rec = std::max(down_rec, r.replicas);
+    if (!r.down_only && r.time_s > now_s - up_.stabilization_s) up_rec = std::min(up_rec, r.replicas);
+    if (r.time_s > now_s - down_.stabilization_s) down_rec = std::max(down_rec, r.replicas);
   }
 
   Governed out{current, raw != recommendation ? fmt::format("clamped to [{}, {}]", min_, max_) : ""};

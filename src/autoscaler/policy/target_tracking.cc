@@ -59,9 +59,12 @@ Recommendation TargetTracking::recommend(const PoolSample& s, int current) {
 
   if (s.ready == 0) {
     // No replica reports a metric. Requests waiting or arriving need one replica before any
-    // per-replica metric exists; replicas already starting are kept for them.
+    // per-replica metric exists; replicas already starting are kept for them. With a signal
+    // counted in requests, the queue says how many: each waiting request will be running.
     if (has_load(s)) {
-      r.replicas = std::max(current, 1);
+      const bool counts_requests = config_.signal == SignalKind::InFlight || config_.signal == SignalKind::Waiting;
+      const int for_queue = counts_requests && std::isfinite(s.waiting) ? ceil_replicas(s.waiting / target) : 0;
+      r.replicas = std::max({current, 1, for_queue});
       r.demand = r.replicas;
       r.reason = fmt::format("no ready replica with {:.0f} waiting and {:.2f} req/s arriving", s.waiting, s.arrival_rate);
     } else {

@@ -73,7 +73,7 @@ TEST(Simulator, SamplesAreBuiltLikeTheLiveOnes) {
   const Trace trace = constant(20, 1800);
   SimulationOptions o;
   o.initial_replicas = 7;
-  Scripted p({});
+  Scripted p(std::map<double, int>{});
   simulate(trace, p, o);
   double arrivals = 0, in_flight = 0;
   for (const PoolSample& s : p.samples) {
@@ -94,11 +94,10 @@ TEST(Simulator, NewReplicasServeOnlyAfterTheirStartUp) {
   const Trace trace = constant(20, 1200);
   SimulationOptions o;
   o.initial_replicas = 2;  // 8 req/s of capacity for 20: a queue builds
-  Scripted p({{60, 8}});
+  Scripted p(std::map<double, int>{{60, 8}});
   const SimulationResult r = simulate(trace, p, o);
   for (const TimelinePoint& t : r.timeline) {
-    if (t.time_s < 60 + o.replica.startup_s) EXPECT_EQ(t.ready, 2) << t.time_s;
-    if (t.time_s >= 60 + o.replica.startup_s) EXPECT_EQ(t.ready, 8) << t.time_s;
+    EXPECT_EQ(t.ready, t.time_s < 60 + o.replica.startup_s ? 2 : 8) << t.time_s;
   }
   EXPECT_LT(r.attainment, 0.9);
   EXPECT_GT(r.p99_ttft_s, o.slo_ttft_s);
@@ -112,7 +111,7 @@ TEST(Simulator, ScaleInDrainsBeforeStopping) {
   const Trace trace = constant(10, 1200);
   SimulationOptions o;
   o.initial_replicas = 8;
-  Scripted p({{600, 4}});
+  Scripted p(std::map<double, int>{{600, 4}});
   const SimulationResult r = simulate(trace, p, o);
   EXPECT_GE(r.attainment, 0.999) << "draining replicas take no new requests, but finish theirs";
   // 8 replicas for 600 s, 4 for the rest, and the 4 leaving paid until their last request ends.

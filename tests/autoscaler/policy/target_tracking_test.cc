@@ -75,13 +75,13 @@ TEST(TargetTracking, ScaleUpIsRateLimitedPerPeriod) {
 TEST(TargetTracking, ScaleDownWaitsForTheStabilizationWindow) {
   TargetTracking p(hpa());
   EXPECT_EQ(p.decide(sample(0, 10, 100), 10).desired, 10);
-  for (double t = 15; t <= 300; t += 15) {
+  for (double t = 15; t < 300; t += 15) {
     const ScaleDecision d = p.decide(sample(t, 10, 20), 10);
     ASSERT_EQ(d.desired, 10) << "at " << t << " s";
     EXPECT_THAT(d.reason, HasSubstr("scale-down held at 10 by the highest recommendation of the last 300 s"));
   }
   // The recommendation of 10 made at 0 s has left the window.
-  EXPECT_EQ(p.decide(sample(315, 10, 20), 10).desired, 2);
+  EXPECT_EQ(p.decide(sample(300, 10, 20), 10).desired, 2);
 }
 
 TEST(TargetTracking, StabilizationTakesTheHighestRecommendationInTheWindow) {
@@ -147,6 +147,9 @@ TEST(TargetTracking, ScalesFromZeroWhenRequestsWait) {
   EXPECT_THAT(d.reason, HasSubstr("no ready replica with 3 waiting"));
   s.time_s = 15;
   EXPECT_EQ(p.decide(s, 1).desired, 1) << "the replica starting is kept";
+  s.time_s = 30;
+  s.waiting = 95;  // each will be running once a replica is up: 95 / 10 per replica
+  EXPECT_EQ(p.decide(s, 1).desired, 5) << "max(+100%, +4) from 1";
 }
 
 TEST(TargetTracking, ScalesToZeroOnlyWhenNothingArrives) {
