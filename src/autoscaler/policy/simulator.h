@@ -24,10 +24,10 @@
 
 namespace tide::autoscaler {
 
-// One replica of the pool. The defaults model DeepSeek-V2-Lite on one H200 (docs/autoscaler.md):
-// 32 sequences per batch, ~0.4 s to prefill a 1–2k-token prompt, 256 output tokens at ~34
-// tokens/s per sequence, and 90 s from a scheduled pod to ready (16 GB of weights from a local
-// cache, CUDA graphs captured).
+// One replica of the pool. The defaults are a conservative DeepSeek-V2-Lite replica on one H200
+// (docs/autoscaler.md): 32 sequences per batch, 0.4 s to prefill a 1–2k-token prompt, 256
+// output tokens at ~34 tokens/s per sequence (4 req/s per replica), and 90 s from a scheduled
+// pod to ready (~31 GB of bf16 weights from a node-local cache, CUDA graphs captured).
 struct ReplicaModel {
   int slots = 32;
   double prefill_s = 0.4;
