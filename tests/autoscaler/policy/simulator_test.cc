@@ -62,7 +62,7 @@ TEST(Simulator, AStaticPoolSizedForThePeakMeetsTheSlo) {
   const SimulationResult r = simulate(trace, p, o);
   EXPECT_NEAR(static_cast<double>(r.requests), 72'000, 72'000 * 0.02);
   EXPECT_GE(r.attainment, 0.999);
-  EXPECT_DOUBLE_EQ(r.replica_hours, 7);
+  EXPECT_NEAR(r.replica_hours, 7, 1e-9);
   EXPECT_EQ(r.max_replicas, 7);
   EXPECT_EQ(r.scale_events, 0);
   EXPECT_NEAR(r.p50_ttft_s, o.replica.prefill_s, 1e-6) << "no queueing: TTFT is the prefill";
