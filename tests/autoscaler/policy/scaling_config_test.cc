@@ -98,6 +98,18 @@ static: {replicas: 4}
   EXPECT_EQ(c.static_policy.replicas, 4);
 }
 
+TEST(ScalingConfig, TheShippedExampleIsTheDefaultsWithAPolicy) {
+  const ScalingConfig c = load_scaling_config(std::string(TIDE_SHARE_DIR) + "/scaling.example.yaml");
+  EXPECT_EQ(c.policy, PolicyKind::Predictive);
+  EXPECT_EQ(c.static_policy.replicas, 27);
+  const ScalingConfig d;
+  EXPECT_EQ(c.max_replicas, d.max_replicas);
+  EXPECT_EQ(c.scale_down.stabilization_s, d.scale_down.stabilization_s);
+  EXPECT_EQ(c.predictive.bucket_s, d.predictive.bucket_s);
+  EXPECT_EQ(c.predictive.alpha, d.predictive.alpha);
+  EXPECT_EQ(c.predictive.capacity_rps, d.predictive.capacity_rps);
+}
+
 TEST(ScalingConfig, RejectsWhatIsNotMeant) {
   expect_error("min_replica: 2\n", "scaling.yaml: min_replica: unknown key");
   expect_error("scale_up: {pod: 2}\n", "scale_up.pod: unknown key");

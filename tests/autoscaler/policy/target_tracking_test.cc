@@ -92,6 +92,26 @@ TEST(TargetTracking, StabilizationTakesTheHighestRecommendationInTheWindow) {
   EXPECT_EQ(p.decide(sample(405, 10, 20), 10).desired, 2);
 }
 
+TEST(TargetTracking, AFreshControllerDoesNotScaleDownAtOnce) {
+  TargetTracking p(hpa());
+  const ScaleDecision d = p.decide(sample(1000, 10, 20), 10);  // the first sample after a restart
+  EXPECT_EQ(d.desired, 10);
+  EXPECT_THAT(d.reason, HasSubstr("scale-down held at 10"));
+  EXPECT_EQ(p.decide(sample(1300, 10, 20), 10).desired, 2);
+}
+
+TEST(TargetTracking, ScaleDownIsRateLimitedPerPeriod) {
+  ScalingConfig c = hpa();
+  c.scale_down = {.stabilization_s = 0, .limit = {.percent = 50, .pods = 1, .period_s = 60}};
+  TargetTracking p(c);
+  p.decide(sample(0, 10, 100), 10);
+  const ScaleDecision d = p.decide(sample(15, 10, 20), 10);
+  EXPECT_EQ(d.desired, 5) << "max(−50%, −1) from 10";
+  EXPECT_THAT(d.reason, HasSubstr("scale-down limited to 5 (at most -50% or -1 per 60 s)"));
+  EXPECT_EQ(p.decide(sample(30, 5, 20), 5).desired, 5) << "the period started at 10";
+  EXPECT_EQ(p.decide(sample(75, 5, 20), 5).desired, 3) << "a new period: max(−50%, −1) from 5, rounded up";
+}
+
 TEST(TargetTracking, HeadroomLowersTheTrackedTarget) {
   ScalingConfig c = hpa();
   c.headroom = 0.2;  // tracks 10 × 0.8 = 8
