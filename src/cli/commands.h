@@ -12,6 +12,8 @@ void register_bench(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_gateway(CLI::App& app);
 void register_up(CLI::App& app);
+void register_autoscale(CLI::App& app);
+void register_autoscale_run(CLI::App& autoscale);
 void register_bench_serve(CLI::App& bench);
 void register_bench_http(CLI::App& bench);
 

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   tide::cli::register_serve(app);
   tide::cli::register_gateway(app);
   tide::cli::register_up(app);
+  tide::cli::register_autoscale(app);
 
   try {
     app.parse(argc, argv);
