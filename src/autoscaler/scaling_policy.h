@@ -18,8 +18,9 @@ struct ScaleDecision {
 class ScalingPolicy {
  public:
   virtual ~ScalingPolicy() = default;
-  // Called once per control tick with the newest sample; `current` is the replica count the
-  // actuator reports (ready + starting).
+  // Called once per control tick with the newest sample; `current` is the count the actuator
+  // is working towards (its desired count, as the HPA reads spec.replicas): replicas already
+  // asked for but still starting are not asked for twice.
   virtual ScaleDecision decide(const PoolSample& sample, int current) = 0;
   virtual std::string_view name() const = 0;
 };

@@ -151,7 +151,9 @@ test('a spike scales out, the new replica serves; the pool scales in after the w
 
     // Ctrl-C: everything drains and stops.
     up.proc.kill('SIGINT');
-    const exit = await Promise.race([up.exited, new Promise((r) => setTimeout(() => r('timeout'), 40000))]);
+    let timer;
+    const exit = await Promise.race([up.exited, new Promise((r) => (timer = setTimeout(() => r('timeout'), 40000)))]);
+    clearTimeout(timer);
     assert.deepEqual(exit, { code: 0, signal: null }, up.log().slice(-2000));
   } finally {
     await up.stop();

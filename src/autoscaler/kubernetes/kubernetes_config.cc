@@ -1,7 +1,7 @@
 #include "autoscaler/kubernetes/kubernetes_config.h"
 
 #include "common/error.h"
-#include "gateway/yaml_fields.h"
+#include "common/yaml_fields.h"
 
 namespace tide::autoscaler::kubernetes {
 namespace {
@@ -22,7 +22,7 @@ void check_name(const std::string& value, const std::string& field, std::size_t 
 
 KubernetesConfig parse_kubernetes_config(const YAML::Node& node, const std::string& path) {
   if (!node || node.IsNull()) fail("{}: missing (it needs at least `deployment`)", path);
-  gateway::YamlFields f(node, path);
+  YamlFields f(node, path);
   KubernetesConfig c;
   c.deployment = f.string("deployment", "");
   if (c.deployment.empty()) fail("{}: missing (the Deployment to scale)", f.field_path("deployment"));

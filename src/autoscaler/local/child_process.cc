@@ -94,10 +94,15 @@ ChildProcess::ChildProcess(ChildSpec spec) : spec_(std::move(spec)) {
     throw Error("cannot start " + spec_.program + ": " + std::strerror(exec_errno));
   }
   reader_ = std::thread([this, fd = pipe_fds[0]] { pump(fd); });
+  waiter_ = std::thread([this] { reap(); });
 }
 
 ChildProcess::~ChildProcess() {
   if (running()) signal(SIGKILL);
+  if (waiter_.joinable()) waiter_.join();
+  // Something it started (in its process group) may still hold the output pipe open; while it
+  // lives, the group id cannot have been given to anyone else.
+  if (!output_done_.load()) ::kill(-pid_, SIGKILL);
   if (reader_.joinable()) reader_.join();
 }
 
@@ -125,6 +130,10 @@ void ChildProcess::pump(int fd) {
   }
   ::close(fd);
   ::close(log_fd_);
+  output_done_ = true;
+}
+
+void ChildProcess::reap() {
   // Wait for the exit without reaping, then reap under the lock: signal() never reaches a pid
   // the system may already have given to another process.
   siginfo_t info{};

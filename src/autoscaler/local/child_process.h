@@ -51,7 +51,8 @@ class ChildProcess {
   std::string tail(std::size_t lines = 20) const;
 
  private:
-  void pump(int fd);  // reads output until EOF, then reaps the child
+  void pump(int fd);  // reads output until EOF
+  void reap();        // waits for the exit; the exit does not wait for the output to end
 
   ChildSpec spec_;
   int log_fd_ = -1;
@@ -61,7 +62,8 @@ class ChildProcess {
   std::optional<std::string> url_;
   std::optional<std::string> exit_status_;
   std::vector<std::string> recent_;  // the last lines, oldest first
-  std::thread reader_;
+  std::atomic<bool> output_done_{false};
+  std::thread reader_, waiter_;
 };
 
 }  // namespace tide::autoscaler

@@ -30,6 +30,7 @@ int cpu_threads_for(const ClusterPool& pool, const ClusterConfig& config) {
 }  // namespace
 
 struct LocalCluster::Pool {
+  explicit Pool(const ClusterPool& c) : config(c) {}
   const ClusterPool& config;
   std::unique_ptr<LocalReplicaSet> replicas;
   std::unique_ptr<SignalSource> signals;
@@ -68,7 +69,7 @@ void LocalCluster::start() {
                             .rotation_delay = config_.discovery_poll * 2 + milliseconds(500),
                             .log_dir = config_.run_dir,
                             .discovery_file = discovery_file(config_, pool.name)};
-    auto p = std::make_unique<Pool>(Pool{.config = pool});
+    auto p = std::make_unique<Pool>(pool);
     p->replicas = std::make_unique<LocalReplicaSet>(pool.name, std::move(replica), pool.initial_replicas);
     pools_.push_back(std::move(p));
   }

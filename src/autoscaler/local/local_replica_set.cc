@@ -38,7 +38,10 @@ bool answers_ready(const std::string& url) {
 
 std::string join(const std::vector<int>& devices) {
   std::string out;
-  for (int d : devices) out += (out.empty() ? "" : ",") + std::to_string(d);
+  for (int d : devices) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(d);
+  }
   return out;
 }
 

@@ -7,7 +7,7 @@
 #include "autoscaler/signals/http_get.h"
 #include "autoscaler/signals/scrape_source.h"
 #include "common/error.h"
-#include "gateway/yaml_fields.h"
+#include "common/yaml_fields.h"
 
 namespace tide::autoscaler::signals {
 namespace {
@@ -19,7 +19,7 @@ constexpr std::array<double, 21> kTtftBounds = {0.001, 0.0025, 0.005, 0.01, 0.02
 }  // namespace
 
 SignalsConfig parse_signals_config(const YAML::Node& node, const std::string& path) {
-  gateway::YamlFields f(node, path);
+  YamlFields f(node, path);
   SignalsConfig c;
   const std::string source = f.string("source", "scrape");
   if (source == "scrape") c.source = SignalsConfig::Source::kScrape;
@@ -34,19 +34,19 @@ SignalsConfig parse_signals_config(const YAML::Node& node, const std::string& pa
   if (f.has("scrape") && prometheus) fail("{}: set, but source is prometheus", f.field_path("scrape"));
   if (f.has("prometheus") && !prometheus) fail("{}: set, but source is scrape", f.field_path("prometheus"));
 
-  gateway::YamlFields scrape(f.child("scrape"), f.field_path("scrape"));
+  YamlFields scrape(f.child("scrape"), f.field_path("scrape"));
   c.gateway_url = scrape.string("gateway", "");
   if (!c.gateway_url.empty()) parse_http_base(c.gateway_url, scrape.field_path("gateway"));
   c.gateway_pool = scrape.string("pool", "");
   scrape.finish();
 
-  gateway::YamlFields p(f.child("prometheus"), f.field_path("prometheus"));
+  YamlFields p(f.child("prometheus"), f.field_path("prometheus"));
   c.prometheus.url = p.string("url", "");
   if (prometheus) {
     if (c.prometheus.url.empty()) fail("{}: missing (the Prometheus server's base URL)", p.field_path("url"));
     parse_http_base(c.prometheus.url, p.field_path("url"));
   }
-  gateway::YamlFields q(p.child("queries"), p.field_path("queries"));
+  YamlFields q(p.child("queries"), p.field_path("queries"));
   PrometheusQueries& queries = c.prometheus.queries;
   for (auto [key, field] : {std::pair{"ready", &queries.ready}, {"in_flight", &queries.in_flight},
                             {"waiting", &queries.waiting}, {"kv_usage", &queries.kv_usage},

@@ -11,8 +11,8 @@ ClusterView example() {
   ClusterView view{.gateway_url = "http://127.0.0.1:8080", .status_url = "http://127.0.0.1:9400", .run_dir = "/tmp/up",
                    .uptime_s = 3725, .pools = {}};
   PoolView pool{.name = "main", .policy = "reactive", .counts = {.desired = 2, .ready = 1, .starting = 1, .draining = 0},
-                .replicas = {{.id = 1, .state = ReplicaState::Ready, .url = "http://127.0.0.1:40001", .pid = 11, .age_s = 60},
-                             {.id = 2, .state = ReplicaState::Starting, .url = "", .pid = 12, .age_s = 2, .devices = "1"}},
+                .replicas = {{.id = 1, .state = ReplicaState::Ready, .url = "http://127.0.0.1:40001", .pid = 11, .age_s = 60, .devices = "", .note = ""},
+                             {.id = 2, .state = ReplicaState::Starting, .url = "", .pid = 12, .age_s = 2, .devices = "1", .note = ""}},
                 .control = ControllerSnapshot{}};
   PoolSample sample;
   sample.arrival_rate = 3.5;
@@ -43,8 +43,9 @@ TEST(ClusterView, TerminalViewShowsStateLoadAndReasons) {
   EXPECT_NE(text.find("3.50 req/s in"), std::string::npos) << text;
   EXPECT_NE(text.find("01:01:40  1 → 2  in_flight 9.0/replica above target 2"), std::string::npos) << text;
   const auto narrow = render_terminal(example(), 40);
-  for (std::size_t start = 0, end; (end = narrow.find('\n', start)) != std::string::npos; start = end + 1)
+  for (std::size_t start = 0, end; (end = narrow.find('\n', start)) != std::string::npos; start = end + 1) {
     if (narrow.compare(start, 4, "    ") == 0) EXPECT_LE(end - start, 42u) << narrow.substr(start, end - start);
+  }
 }
 
 }  // namespace
