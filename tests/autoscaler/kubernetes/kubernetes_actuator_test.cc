@@ -4,12 +4,11 @@
 #include "autoscaler/kubernetes/kubernetes_actuator.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
-
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "fake_api_server.h"
@@ -17,11 +16,11 @@
 namespace tide::autoscaler::kubernetes {
 namespace {
 
+using nlohmann::json;
 using testing::FakeApiServer;
 using testing::json_response;
 using testing::status_response;
 using testing::TestPki;
-using nlohmann::json;
 
 const char* kDeploymentPath = "/apis/apps/v1/namespaces/inference/deployments/tide";
 const char* kScalePath = "/apis/apps/v1/namespaces/inference/deployments/tide/scale";
@@ -124,7 +123,9 @@ TEST(KubernetesActuator, ScaleToSendsAMergePatchOfSpecReplicasToTheScaleSubresou
 TEST(KubernetesActuator, ScaleToRefusesAnAnswerThatDidNotApplyTheCount) {
   FakeApiServer server([](const auto&) { return json_response(200, scale_json(2, 2)); });
   KubernetesActuator actuator(config(), plain(server.port()));
-  EXPECT_NE(error_of([&] { actuator.scale_to(5, "test"); }).find("asked for 5 replicas, the API server answered spec.replicas 2"),
+  EXPECT_NE(error_of([&] {
+              actuator.scale_to(5, "test");
+            }).find("asked for 5 replicas, the API server answered spec.replicas 2"),
             std::string::npos);
 }
 
@@ -150,18 +151,20 @@ json pod(const std::string& ip, const char* ready, bool deleting = false) {
 TEST(KubernetesActuator, ReadyReplicaUrlsListThePodsOfTheScaleSelector) {
   FakeApiServer server([](const testing::Request& r) {
     if (r.target() == kScalePath) return json_response(200, scale_json(4, 4));
-    const json list = {{"kind", "PodList"},
-                       {"apiVersion", "v1"},
-                       {"items", json::array({pod("10.0.0.7", "True"), pod("10.0.0.8", "False"),
-                                              pod("10.0.0.9", "True", true), pod("fd00::5", "True"),
-                                              {{"metadata", {{"name", "pending"}}}, {"status", {{"phase", "Pending"}}}}})}};
+    const json list = {
+        {"kind", "PodList"},
+        {"apiVersion", "v1"},
+        {"items", json::array({pod("10.0.0.7", "True"),
+                               pod("10.0.0.8", "False"),
+                               pod("10.0.0.9", "True", true),
+                               pod("fd00::5", "True"),
+                               {{"metadata", {{"name", "pending"}}}, {"status", {{"phase", "Pending"}}}}})}};
     return json_response(200, list.dump());
   });
   KubernetesConfig c = config();
   c.replica_port = 8000;
   KubernetesActuator actuator(c, plain(server.port()));
-  EXPECT_EQ(actuator.ready_replica_urls(),
-            (std::vector<std::string>{"http://10.0.0.7:8000", "http://[fd00::5]:8000"}));
+  EXPECT_EQ(actuator.ready_replica_urls(), (std::vector<std::string>{"http://10.0.0.7:8000", "http://[fd00::5]:8000"}));
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 2u);
   EXPECT_EQ(requests[1].target(), "/api/v1/namespaces/inference/pods?labelSelector=app%3Dtide");
@@ -223,7 +226,8 @@ TEST(KubernetesActuator, AnErrorThatIsNotAStatusObjectShowsTheBody) {
 }
 
 TEST(KubernetesActuator, AMalformedDeploymentIsAClearError) {
-  FakeApiServer server([](const auto&) { return json_response(200, R"({"kind":"Deployment","spec":{"replicas":"3"}})"); });
+  FakeApiServer server(
+      [](const auto&) { return json_response(200, R"({"kind":"Deployment","spec":{"replicas":"3"}})"); });
   KubernetesActuator actuator(config(), plain(server.port()));
   EXPECT_NE(error_of([&] { actuator.observe(); }).find("spec.replicas is not a replica count"), std::string::npos);
 }
