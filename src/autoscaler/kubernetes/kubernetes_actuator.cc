@@ -184,12 +184,15 @@ Scale KubernetesActuator::read_scale() {
 
 std::vector<std::string> KubernetesActuator::ready_replica_urls() {
   const int port = config_.replica_port;
-  const Scale scale = read_scale();
-  if (config_.dry_run) return {};
-  if (scale.selector.empty())
-    fail("Scale of Deployment {}/{}: no status.selector to find its pods by", namespace_, config_.deployment);
+  // A Deployment's selector is immutable (apps/v1): read it once.
+  if (selector_.empty()) {
+    selector_ = read_scale().selector;
+    if (config_.dry_run) return {};
+    if (selector_.empty())
+      fail("Scale of Deployment {}/{}: no status.selector to find its pods by", namespace_, config_.deployment);
+  }
   const std::string path =
-      fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", namespace_, query_encode(scale.selector));
+      fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", namespace_, query_encode(selector_));
   const std::string what = fmt::format("pods of Deployment {}/{}", namespace_, config_.deployment);
   const json list = parse_object(call(bhttp::verb::get, path, {}, {}), "PodList", what);
   const auto items = list.find("items");

@@ -165,10 +165,13 @@ TEST(KubernetesActuator, ReadyReplicaUrlsListThePodsOfTheScaleSelector) {
   c.replica_port = 8000;
   KubernetesActuator actuator(c, plain(server.port()));
   EXPECT_EQ(actuator.ready_replica_urls(), (std::vector<std::string>{"http://10.0.0.7:8000", "http://[fd00::5]:8000"}));
+  EXPECT_EQ(actuator.ready_replica_urls().size(), 2u);
   const auto requests = server.requests();
-  ASSERT_EQ(requests.size(), 2u);
+  ASSERT_EQ(requests.size(), 3u);  // the selector is read once
+  EXPECT_EQ(requests[0].target(), kScalePath);
   EXPECT_EQ(requests[1].target(), "/api/v1/namespaces/inference/pods?labelSelector=app%3Dtide");
   EXPECT_EQ(requests[1][boost::beast::http::field::authorization], "Bearer secret-token");
+  EXPECT_EQ(requests[2].target(), requests[1].target());
 }
 
 TEST(KubernetesActuator, NotFoundCarriesTheStatusMessageAndWhatToCheck) {
