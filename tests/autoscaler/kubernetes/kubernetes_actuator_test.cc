@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -380,6 +381,56 @@ TEST_F(KubernetesTls, AuthenticatesWithAClientCertificate) {
   ClusterAccess without = https(server.port());
   KubernetesActuator refused(config(), without);
   EXPECT_NE(error_of([&] { refused.read_scale(); }).find("Kubernetes API"), std::string::npos);
+}
+
+// base64 of a file, as kubeconfig *-data fields hold it.
+std::string base64_file(const std::string& path) {
+  const std::string out = path + ".b64";
+  if (std::system(("openssl base64 -A -in " + path + " -out " + out).c_str()) != 0) return {};
+  return TestPki::read(out);
+}
+
+TEST_F(KubernetesTls, AKubeconfigWithBase64CaAndClientCertificateData) {
+  tls_.set_verify_mode(boost::asio::ssl::verify_peer | boost::asio::ssl::verify_fail_if_no_peer_cert);
+  tls_.load_verify_file(pki_->ca_crt);
+  FakeApiServer server([](const auto&) { return json_response(200, deployment_json(3, 3, 3, 3)); }, &tls_);
+  const std::string kubeconfig = pki_->dir + "/kubeconfig";
+  std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: c\n  cluster:\n"
+                            << "    server: https://localhost:" << server.port() << "\n"
+                            << "    certificate-authority-data: " << base64_file(pki_->ca_crt) << "\n"
+                            << "contexts:\n- name: test\n  context: {cluster: c, user: u, namespace: inference}\n"
+                            << "users:\n- name: u\n  user:\n"
+                            << "    client-certificate-data: " << base64_file(pki_->client_crt) << "\n"
+                            << "    client-key-data: " << base64_file(pki_->client_key) << "\n";
+  KubernetesConfig c = config();
+  c.namespace_.clear();
+  c.kubeconfig = kubeconfig;
+  KubernetesActuator actuator(c);
+  EXPECT_EQ(actuator.observe().ready, 3);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target(), kDeploymentPath);
+}
+
+TEST_F(KubernetesTls, InClusterAccessVerifiesTheServiceIpAgainstTheMountedCa) {
+  FakeApiServer server([](const auto&) { return json_response(200, deployment_json(2, 2, 1, 2)); }, &tls_);
+  const std::filesystem::path dir = pki_->dir + "/serviceaccount";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(pki_->ca_crt, dir / "ca.crt", std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir / "token") << "pod-token\n";
+  std::ofstream(dir / "namespace") << "inference";
+  ::setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+  ::setenv("KUBERNETES_SERVICE_PORT", std::to_string(server.port()).c_str(), 1);
+  KubernetesConfig c = config();
+  c.namespace_.clear();
+  c.in_cluster = true;
+  c.service_account_dir = dir.string();
+  KubernetesActuator actuator(c);
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  ::unsetenv("KUBERNETES_SERVICE_PORT");
+  EXPECT_EQ(actuator.observe().ready, 1);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target(), kDeploymentPath);
+  EXPECT_EQ(server.requests()[0][boost::beast::http::field::authorization], "Bearer pod-token");
 }
 
 TEST_F(KubernetesTls, ACaFileThatIsNotPemIsAClearError) {
