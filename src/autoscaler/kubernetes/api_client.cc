@@ -10,7 +10,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -67,13 +66,16 @@ ApiClient::ApiClient(ClusterAccess access, std::chrono::milliseconds timeout)
   const std::string& origin = access_.origin;
   try {
     if (!access_.ca_file.empty()) access_.ca_pem = read_file(access_.ca_file, "certificate authority");
-    if (!access_.ca_pem.empty()) tls_->add_certificate_authority(net::buffer(access_.ca_pem));
-    else tls_->set_default_verify_paths();
+    if (!access_.ca_pem.empty())
+      tls_->add_certificate_authority(net::buffer(access_.ca_pem));
+    else
+      tls_->set_default_verify_paths();
   } catch (const boost::system::system_error& e) {
     fail("{}: certificate authority{}: not a PEM certificate ({})", origin,
          access_.ca_file.empty() ? "" : " " + access_.ca_file, e.code().message());
   }
-  if (!access_.client_cert_file.empty()) access_.client_cert_pem = read_file(access_.client_cert_file, "client certificate");
+  if (!access_.client_cert_file.empty())
+    access_.client_cert_pem = read_file(access_.client_cert_file, "client certificate");
   if (!access_.client_key_file.empty()) access_.client_key_pem = read_file(access_.client_key_file, "client key");
   if (!access_.client_cert_pem.empty()) {
     error_code ec;

@@ -160,7 +160,8 @@ ClusterAccess parse_kubeconfig(const std::string& text, const std::string& conte
   std::string context_name = context;
   if (context_name.empty()) {
     context_name = optional_string(root, "current-context", "kubeconfig");
-    if (context_name.empty()) fail("{}: current-context: not set, and no context was named (kubernetes.context)", origin);
+    if (context_name.empty())
+      fail("{}: current-context: not set, and no context was named (kubernetes.context)", origin);
   }
   ClusterAccess access;
   access.origin = fmt::format("{} context \"{}\"", origin, context_name);
@@ -180,26 +181,34 @@ ClusterAccess parse_kubeconfig(const std::string& text, const std::string& conte
   access.tls_server_name = optional_string(cluster, "tls-server-name", cl);
   access.insecure_skip_tls_verify = optional_bool(cluster, "insecure-skip-tls-verify", cl);
   const std::string ca_data = optional_string(cluster, "certificate-authority-data", cl);
-  if (!ca_data.empty()) access.ca_pem = base64_decode(ca_data, cl + ".certificate-authority-data");
-  else access.ca_file = resolve(optional_string(cluster, "certificate-authority", cl), base_dir);
+  if (!ca_data.empty())
+    access.ca_pem = base64_decode(ca_data, cl + ".certificate-authority-data");
+  else
+    access.ca_file = resolve(optional_string(cluster, "certificate-authority", cl), base_dir);
   if (access.insecure_skip_tls_verify && (!access.ca_pem.empty() || !access.ca_file.empty()))
     fail("{}: insecure-skip-tls-verify and a certificate authority are both set; keep one", cl);
 
   if (user_name.empty()) return access;  // no credentials (kubectl proxy, or a client certificate-free test server)
   const YAML::Node user = named_entry(root, "users", "user", user_name, origin);
   const std::string us = fmt::format("{}: users[name={}].user", origin, user_name);
-  if (user["exec"]) fail("{}.exec: credential plugins are not supported; give a token, tokenFile or client certificate", us);
-  if (user["auth-provider"]) fail("{}.auth-provider: auth providers are not supported; give a token or client certificate", us);
+  if (user["exec"])
+    fail("{}.exec: credential plugins are not supported; give a token, tokenFile or client certificate", us);
+  if (user["auth-provider"])
+    fail("{}.auth-provider: auth providers are not supported; give a token or client certificate", us);
   if (user["username"] || user["password"]) fail("{}: basic auth (username/password) is not supported", us);
   access.token = trim(optional_string(user, "token", us));
   access.token_file = resolve(optional_string(user, "tokenFile", us), base_dir);
   if (!access.token.empty() && !access.token_file.empty()) fail("{}: token and tokenFile are both set; keep one", us);
   const std::string cert_data = optional_string(user, "client-certificate-data", us);
-  if (!cert_data.empty()) access.client_cert_pem = base64_decode(cert_data, us + ".client-certificate-data");
-  else access.client_cert_file = resolve(optional_string(user, "client-certificate", us), base_dir);
+  if (!cert_data.empty())
+    access.client_cert_pem = base64_decode(cert_data, us + ".client-certificate-data");
+  else
+    access.client_cert_file = resolve(optional_string(user, "client-certificate", us), base_dir);
   const std::string key_data = optional_string(user, "client-key-data", us);
-  if (!key_data.empty()) access.client_key_pem = base64_decode(key_data, us + ".client-key-data");
-  else access.client_key_file = resolve(optional_string(user, "client-key", us), base_dir);
+  if (!key_data.empty())
+    access.client_key_pem = base64_decode(key_data, us + ".client-key-data");
+  else
+    access.client_key_file = resolve(optional_string(user, "client-key", us), base_dir);
   const bool has_cert = !access.client_cert_pem.empty() || !access.client_cert_file.empty();
   const bool has_key = !access.client_key_pem.empty() || !access.client_key_file.empty();
   if (has_cert && !has_key) fail("{}: client-certificate given without client-key(-data)", us);
@@ -227,8 +236,9 @@ ClusterAccess in_cluster_access(const std::string& service_account_dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
   if (!host || !*host || !port || !*port)
-    fail("in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not running in a pod?); "
-         "use kubernetes.kubeconfig instead");
+    fail(
+        "in-cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set (not running in a pod?); "
+        "use kubernetes.kubeconfig instead");
   ClusterAccess access;
   access.origin = "in-cluster service account " + service_account_dir;
   const std::string h = host;
@@ -237,12 +247,14 @@ ClusterAccess in_cluster_access(const std::string& service_account_dir) {
   const fs::path dir(service_account_dir);
   for (const char* name : {"token", "ca.crt"})
     if (!fs::exists(dir / name))
-      fail("in-cluster: {} is missing (is the service-account token mounted? automountServiceAccountToken must not "
-           "be false)",
-           (dir / name).string());
+      fail(
+          "in-cluster: {} is missing (is the service-account token mounted? automountServiceAccountToken must not "
+          "be false)",
+          (dir / name).string());
   access.token_file = (dir / "token").string();
   access.ca_file = (dir / "ca.crt").string();
-  if (fs::exists(dir / "namespace")) access.namespace_ = trim(read_text_file((dir / "namespace").string(), "in-cluster"));
+  if (fs::exists(dir / "namespace"))
+    access.namespace_ = trim(read_text_file((dir / "namespace").string(), "in-cluster"));
   return access;
 }
 

@@ -12,17 +12,17 @@ struct ClusterAccess {
   std::string scheme = "https";  // "https", or "http" (kubectl proxy, tests)
   std::string host;              // name or address, without IPv6 brackets
   uint16_t port = 443;
-  std::string base_path;         // path prefix of the server URL without the trailing '/' (often empty)
-  std::string tls_server_name;   // name to verify the certificate against, when not `host`
-  std::string ca_pem;            // trusted CAs; with ca_file empty too: the system's roots
+  std::string base_path;        // path prefix of the server URL without the trailing '/' (often empty)
+  std::string tls_server_name;  // name to verify the certificate against, when not `host`
+  std::string ca_pem;           // trusted CAs; with ca_file empty too: the system's roots
   std::string ca_file;
   bool insecure_skip_tls_verify = false;
-  std::string token;             // bearer token
-  std::string token_file;        // bearer token re-read at every call
+  std::string token;       // bearer token
+  std::string token_file;  // bearer token re-read at every call
   std::string client_cert_pem, client_cert_file;
   std::string client_key_pem, client_key_file;
-  std::string namespace_;        // the context's namespace (or the pod's); empty when unset
-  std::string origin;            // where this came from, for errors: "kubeconfig X context Y", "in-cluster"
+  std::string namespace_;  // the context's namespace (or the pod's); empty when unset
+  std::string origin;      // where this came from, for errors: "kubeconfig X context Y", "in-cluster"
 };
 
 // Parses a kubeconfig's text. `context` empty means current-context. Relative file paths

@@ -1,9 +1,9 @@
 #include "autoscaler/kubernetes/kubernetes_actuator.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 
@@ -91,7 +91,8 @@ std::string api_error_message(const std::string& verb, const std::string& target
     const json s = json::parse(body);
     if (s.is_object() && s.value("kind", "") == "Status") {
       const std::string reason = s.contains("reason") && s["reason"].is_string() ? s["reason"].get<std::string>() : "";
-      const std::string message = s.contains("message") && s["message"].is_string() ? s["message"].get<std::string>() : "";
+      const std::string message =
+          s.contains("message") && s["message"].is_string() ? s["message"].get<std::string>() : "";
       detail = reason.empty() ? message : reason + ": " + message;
     }
   } catch (const json::exception&) {
@@ -100,13 +101,15 @@ std::string api_error_message(const std::string& verb, const std::string& target
   std::string hint;
   switch (status) {
     case 401:
-      hint = "; the API server did not accept the credentials: check the token (kubeconfig user, or the mounted "
-             "service-account token) or the client certificate";
+      hint =
+          "; the API server did not accept the credentials: check the token (kubeconfig user, or the mounted "
+          "service-account token) or the client certificate";
       break;
     case 403:
-      hint = fmt::format("; the identity lacks RBAC permission: it needs get on deployments and get, patch on "
-                         "deployments/scale in namespace {}, and list on pods to scrape them (docs/autoscaler-kubernetes.md)",
-                         ns);
+      hint = fmt::format(
+          "; the identity lacks RBAC permission: it needs get on deployments and get, patch on "
+          "deployments/scale in namespace {}, and list on pods to scrape them (docs/autoscaler-kubernetes.md)",
+          ns);
       break;
     case 404:
       hint = fmt::format("; check that Deployment {} exists in namespace {} (kubectl -n {} get deployment {})",
@@ -127,7 +130,7 @@ KubernetesActuator::KubernetesActuator(KubernetesConfig config, Printer print)
 KubernetesActuator::KubernetesActuator(KubernetesConfig config, ClusterAccess access, Printer print)
     : config_(std::move(config)), client_(std::move(access), config_.timeout), print_(std::move(print)) {
   if (!print_) print_ = [](const std::string& text) { fmt::print("{}", text); };
-  namespace_ = !config_.namespace_.empty()        ? config_.namespace_
+  namespace_ = !config_.namespace_.empty()            ? config_.namespace_
                : !client_.access().namespace_.empty() ? client_.access().namespace_
                                                       : "default";
   deployment_path_ = fmt::format("/apis/apps/v1/namespaces/{}/deployments/{}", namespace_, config_.deployment);
@@ -181,12 +184,15 @@ Scale KubernetesActuator::read_scale() {
 
 std::vector<std::string> KubernetesActuator::ready_replica_urls() {
   const int port = config_.replica_port;
-  const Scale scale = read_scale();
-  if (config_.dry_run) return {};
-  if (scale.selector.empty())
-    fail("Scale of Deployment {}/{}: no status.selector to find its pods by", namespace_, config_.deployment);
+  // A Deployment's selector is immutable (apps/v1): read it once.
+  if (selector_.empty()) {
+    selector_ = read_scale().selector;
+    if (config_.dry_run) return {};
+    if (selector_.empty())
+      fail("Scale of Deployment {}/{}: no status.selector to find its pods by", namespace_, config_.deployment);
+  }
   const std::string path =
-      fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", namespace_, query_encode(scale.selector));
+      fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", namespace_, query_encode(selector_));
   const std::string what = fmt::format("pods of Deployment {}/{}", namespace_, config_.deployment);
   const json list = parse_object(call(bhttp::verb::get, path, {}, {}), "PodList", what);
   const auto items = list.find("items");

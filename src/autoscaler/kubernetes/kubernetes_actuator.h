@@ -11,7 +11,7 @@
 //   read_scale(): GET the scale subresource (autoscaling/v1 Scale), to check at start-up that
 //               the Deployment exists and the RBAC rules allow what scale_to needs.
 //   ready_replica_urls(): GET /api/v1/namespaces/{ns}/pods?labelSelector=<the Scale's
-//               status.selector>: the base URLs of the Deployment's ready pods, for scraping
+//               status.selector, read once>: the base URLs of the Deployment's ready pods, for scraping
 //               their /metrics (needs list on pods).
 //
 // A merge patch names only spec.replicas, so unlike a PUT of the whole Scale (which carries
@@ -71,6 +71,7 @@ class KubernetesActuator : public Actuator {
   Printer print_;
   std::string namespace_;
   std::string deployment_path_;
+  std::string selector_;  // the Scale's status.selector, once read
   int dry_desired_ = 0;
 };
 

@@ -38,8 +38,7 @@ KubernetesConfig parse_kubernetes_config(const YAML::Node& node, const std::stri
   c.service_account_dir = f.string("service_account_dir", c.service_account_dir);
   if (c.service_account_dir.empty()) fail("{}: must not be empty", f.field_path("service_account_dir"));
   f.finish();
-  if (c.in_cluster && !c.kubeconfig.empty())
-    fail("{}: in_cluster and kubeconfig are both set; keep one", path);
+  if (c.in_cluster && !c.kubeconfig.empty()) fail("{}: in_cluster and kubeconfig are both set; keep one", path);
   if (c.in_cluster && !c.context.empty()) fail("{}: context applies to a kubeconfig, not in_cluster", path);
   return c;
 }

@@ -9,14 +9,14 @@
 namespace tide::autoscaler::kubernetes {
 
 struct KubernetesConfig {
-  std::string deployment;       // required
-  std::string namespace_;       // empty: the context's (or the pod's) namespace, else "default"
-  std::string kubeconfig;       // empty: $KUBECONFIG's first file, else ~/.kube/config (unless in_cluster)
-  std::string context;          // empty: the kubeconfig's current-context
-  bool in_cluster = false;      // use the pod's service account instead of a kubeconfig
-  bool dry_run = false;         // print every API call instead of sending it
+  std::string deployment;   // required
+  std::string namespace_;   // empty: the context's (or the pod's) namespace, else "default"
+  std::string kubeconfig;   // empty: $KUBECONFIG's first file, else ~/.kube/config (unless in_cluster)
+  std::string context;      // empty: the kubeconfig's current-context
+  bool in_cluster = false;  // use the pod's service account instead of a kubeconfig
+  bool dry_run = false;     // print every API call instead of sending it
   std::chrono::milliseconds timeout{10'000};  // per API call step (connect, TLS, send, read)
-  int replica_port = 8000;      // the pods' tide serve port, where the scrape source finds /metrics
+  int replica_port = 8000;                    // the pods' tide serve port, where the scrape source finds /metrics
   std::string service_account_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
 };
 

@@ -9,9 +9,10 @@ namespace tide::autoscaler::signals {
 
 HttpBase parse_http_base(const std::string& url, const std::string& field) {
   if (url.starts_with("https://"))
-    fail("{}: \"{}\": https is not supported for metrics and Prometheus endpoints; use http:// (inside the cluster "
-         "or through a sidecar)",
-         field, url);
+    fail(
+        "{}: \"{}\": https is not supported for metrics and Prometheus endpoints; use http:// (inside the cluster "
+        "or through a sidecar)",
+        field, url);
   if (!url.starts_with("http://")) fail("{}: \"{}\" must start with http://", field, url);
   const std::string rest = url.substr(7);
   const std::size_t slash = rest.find('/');

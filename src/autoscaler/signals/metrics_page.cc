@@ -74,8 +74,10 @@ bool parse_line(std::string_view s, MetricSample& out) {
       out.labels.emplace_back(std::move(key), std::move(value));
       skip();
       if (done()) return false;
-      if (s[i] == ',') ++i;
-      else if (s[i] != '}') return false;
+      if (s[i] == ',')
+        ++i;
+      else if (s[i] != '}')
+        return false;
     }
   }
   if (done() || !blank(s[i])) return false;
@@ -109,7 +111,8 @@ MetricsPage::MetricsPage(std::string_view text) {
   }
 }
 
-MetricsPage::Sum MetricsPage::sum(std::string_view name, std::string_view label_key, std::string_view label_value) const {
+MetricsPage::Sum MetricsPage::sum(std::string_view name, std::string_view label_key,
+                                  std::string_view label_value) const {
   Sum out;
   for (const MetricSample& s : samples_) {
     if (s.name != name) continue;

@@ -1,10 +1,9 @@
 #include "autoscaler/signals/prometheus_source.h"
 
-#include <nlohmann/json.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "autoscaler/signals/http_get.h"
 #include "common/error.h"
@@ -45,7 +44,8 @@ std::string le_text(double bound) {
 
 std::string default_slo_query(double slo_ttft_s) {
   return fmt::format(
-      R"(sum(rate(tide_time_to_first_token_seconds_bucket{{job="tide",le="{}"}}[1m])) / sum(rate(tide_time_to_first_token_seconds_count{{job="tide"}}[1m])))",
+      R"(sum(rate(tide_time_to_first_token_seconds_bucket{{job="tide",le="{}"}}[1m])))"
+      R"( / sum(rate(tide_time_to_first_token_seconds_count{{job="tide"}}[1m])))",
       le_text(slo_ttft_s));
 }
 
@@ -65,7 +65,8 @@ std::optional<double> parse_prometheus_response(std::string_view body) {
     fail("Prometheus query failed: {}: {}", type != answer.end() && type->is_string() ? type->get<std::string>() : "?",
          error != answer.end() && error->is_string() ? error->get<std::string>() : "(no message)");
   }
-  if (*status != "success") fail("Prometheus answer: status \"{}\" is neither success nor error", status->get<std::string>());
+  if (*status != "success")
+    fail("Prometheus answer: status \"{}\" is neither success nor error", status->get<std::string>());
   const auto data = answer.find("data");
   if (data == answer.end() || !data->is_object()) fail("Prometheus answer: no \"data\" object");
   const auto type = data->find("resultType");
@@ -115,8 +116,7 @@ double PrometheusSource::query(const std::string& field, const std::string& prom
 
 PoolSample PrometheusSource::sample(double now_s) {
   // Every query at one evaluation time, so the fields describe the same instant.
-  const double unix_now =
-      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double unix_now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const std::string time = fmt::format("{:.3f}", unix_now);
   const PrometheusQueries& q = config_.queries;
   const double nan = std::numeric_limits<double>::quiet_NaN();

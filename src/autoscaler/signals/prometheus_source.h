@@ -19,7 +19,8 @@ namespace tide::autoscaler::signals {
 struct PrometheusQueries {
   std::string ready = R"(sum(up{job="tide"}))";
   std::string in_flight = R"(sum(tide_num_requests_running{job="tide"}))";
-  std::string waiting = R"(sum(tide_num_requests_waiting{job="tide"}) + (sum(tide_gateway_queue_size{job="tide-gateway"}) or vector(0)))";
+  std::string waiting =
+      R"(sum(tide_num_requests_waiting{job="tide"}) + (sum(tide_gateway_queue_size{job="tide-gateway"}) or vector(0)))";
   std::string kv_usage = R"(avg(tide_kv_cache_usage_ratio{job="tide"}))";
   std::string tokens_per_s = R"(sum(rate(tide_generation_tokens_total{job="tide"}[1m])))";
   std::string arrival_rate = R"(sum(rate(tide_gateway_routed_total{job="tide-gateway"}[1m])))";

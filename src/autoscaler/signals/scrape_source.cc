@@ -140,7 +140,8 @@ PoolSample ScrapeSource::sample(double now_s) {
     }
   }
   if (pages.empty() && !gateway) {
-    if (replicas.empty() && options_.gateway_url.empty()) fail("scrape: the pool has no replicas and no gateway is set");
+    if (replicas.empty() && options_.gateway_url.empty())
+      fail("scrape: the pool has no replicas and no gateway is set");
     fail("scrape: none of {} replica(s){} answered; last error: {}", replicas.size(),
          options_.gateway_url.empty() ? "" : " nor the gateway", last_error);
   }

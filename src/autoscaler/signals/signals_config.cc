@@ -13,7 +13,7 @@ namespace tide::autoscaler::signals {
 namespace {
 
 // The bounds of tide serve's latency histograms (src/engine/engine_metrics.cc).
-constexpr std::array<double, 21> kTtftBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
+constexpr std::array<double, 21> kTtftBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1,  0.15, 0.2,  0.3,
                                                 0.5,   0.75,   1.0,   2.5,  5.0,   10.0, 20.0,  40.0, 80.0, 160.0};
 
 }  // namespace
@@ -22,12 +22,15 @@ SignalsConfig parse_signals_config(const YAML::Node& node, const std::string& pa
   YamlFields f(node, path);
   SignalsConfig c;
   const std::string source = f.string("source", "scrape");
-  if (source == "scrape") c.source = SignalsConfig::Source::kScrape;
-  else if (source == "prometheus") c.source = SignalsConfig::Source::kPrometheus;
-  else fail("{}: \"{}\" is not scrape or prometheus", f.field_path("source"), source);
-  c.slo_ttft_s = f.duration("slo_ttft", std::chrono::seconds(1), std::chrono::milliseconds(1), std::chrono::minutes(10))
-                     .count() /
-                 1000.0;
+  if (source == "scrape")
+    c.source = SignalsConfig::Source::kScrape;
+  else if (source == "prometheus")
+    c.source = SignalsConfig::Source::kPrometheus;
+  else
+    fail("{}: \"{}\" is not scrape or prometheus", f.field_path("source"), source);
+  c.slo_ttft_s =
+      f.duration("slo_ttft", std::chrono::seconds(1), std::chrono::milliseconds(1), std::chrono::minutes(10)).count() /
+      1000.0;
   c.timeout = f.duration("timeout", c.timeout, std::chrono::milliseconds(50), std::chrono::minutes(1));
 
   const bool prometheus = c.source == SignalsConfig::Source::kPrometheus;
@@ -48,9 +51,12 @@ SignalsConfig parse_signals_config(const YAML::Node& node, const std::string& pa
   }
   YamlFields q(p.child("queries"), p.field_path("queries"));
   PrometheusQueries& queries = c.prometheus.queries;
-  for (auto [key, field] : {std::pair{"ready", &queries.ready}, {"in_flight", &queries.in_flight},
-                            {"waiting", &queries.waiting}, {"kv_usage", &queries.kv_usage},
-                            {"tokens_per_s", &queries.tokens_per_s}, {"arrival_rate", &queries.arrival_rate},
+  for (auto [key, field] : {std::pair{"ready", &queries.ready},
+                            {"in_flight", &queries.in_flight},
+                            {"waiting", &queries.waiting},
+                            {"kv_usage", &queries.kv_usage},
+                            {"tokens_per_s", &queries.tokens_per_s},
+                            {"arrival_rate", &queries.arrival_rate},
                             {"completion_rate", &queries.completion_rate},
                             {"slo_attainment", &queries.slo_attainment}}) {
     *field = q.string(key, *field);
@@ -63,10 +69,11 @@ SignalsConfig parse_signals_config(const YAML::Node& node, const std::string& pa
   c.prometheus.timeout = c.timeout;
   if (prometheus && queries.slo_attainment.empty() &&
       std::none_of(kTtftBounds.begin(), kTtftBounds.end(), [&](double b) { return std::abs(b - c.slo_ttft_s) < 1e-9; }))
-    fail("{}: {}s is not a bucket bound of tide_time_to_first_token_seconds, so Prometheus cannot count requests "
-         "within it; pick one of 0.1s, 0.2s, 0.3s, 0.5s, 0.75s, 1s, 2.5s, 5s, 10s (or write "
-         "{}.queries.slo_attainment)",
-         f.field_path("slo_ttft"), c.slo_ttft_s, p.path());
+    fail(
+        "{}: {}s is not a bucket bound of tide_time_to_first_token_seconds, so Prometheus cannot count requests "
+        "within it; pick one of 0.1s, 0.2s, 0.3s, 0.5s, 0.75s, 1s, 2.5s, 5s, 10s (or write "
+        "{}.queries.slo_attainment)",
+        f.field_path("slo_ttft"), c.slo_ttft_s, p.path());
   return c;
 }
 

@@ -29,8 +29,8 @@ struct SignalsConfig {
   Source source = Source::kScrape;
   double slo_ttft_s = 1.0;
   std::chrono::milliseconds timeout{2'000};
-  std::string gateway_url;   // scrape only
-  std::string gateway_pool;  // scrape only
+  std::string gateway_url;      // scrape only
+  std::string gateway_pool;     // scrape only
   PrometheusConfig prometheus;  // prometheus only (its slo_ttft_s and timeout are the ones above)
 };
 

@@ -1,11 +1,11 @@
 #include "fake_api_server.h"
 
+#include <fmt/format.h>
+
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <fmt/format.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -109,16 +109,18 @@ TestPki::TestPki() {
   std::ofstream(dir + "/server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
   std::ofstream(dir + "/client.ext") << "extendedKeyUsage=clientAuth\n";
   sh(fmt::format("cd {} && openssl req -x509 {} -keyout ca.key -out ca.crt -subj /CN=tide-test-ca -days 2", dir, ec));
-  sh(fmt::format("cd {} && openssl req -x509 {} -keyout other-ca.key -out other-ca.crt -subj /CN=other-ca -days 2",
-                 dir, ec));
-  sh(fmt::format("cd {} && openssl req {} -keyout server.key -out server.csr -subj /CN=kubernetes && openssl x509 "
-                 "-req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile "
-                 "server.ext",
-                 dir, ec));
-  sh(fmt::format("cd {} && openssl req {} -keyout client.key -out client.csr -subj /CN=tide-autoscaler && openssl "
-                 "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile "
-                 "client.ext",
-                 dir, ec));
+  sh(fmt::format("cd {} && openssl req -x509 {} -keyout other-ca.key -out other-ca.crt -subj /CN=other-ca -days 2", dir,
+                 ec));
+  sh(
+      fmt::format("cd {} && openssl req {} -keyout server.key -out server.csr -subj /CN=kubernetes && openssl x509 "
+                  "-req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile "
+                  "server.ext",
+                  dir, ec));
+  sh(
+      fmt::format("cd {} && openssl req {} -keyout client.key -out client.csr -subj /CN=tide-autoscaler && openssl "
+                  "x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile "
+                  "client.ext",
+                  dir, ec));
 }
 
 TestPki::~TestPki() { std::filesystem::remove_all(dir); }

@@ -2,13 +2,12 @@
 // A stand-in for a Kubernetes API server on 127.0.0.1, plain HTTP or HTTPS: it records every
 // request as received and answers what the test's handler returns. One request per connection
 // (as the actuator's client sends), served on one thread.
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
-#include <atomic>
 #include <functional>
 #include <mutex>
 #include <string>

@@ -4,12 +4,12 @@
 #include "autoscaler/kubernetes/kubernetes_actuator.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
-
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "fake_api_server.h"
@@ -17,11 +17,11 @@
 namespace tide::autoscaler::kubernetes {
 namespace {
 
+using nlohmann::json;
 using testing::FakeApiServer;
 using testing::json_response;
 using testing::status_response;
 using testing::TestPki;
-using nlohmann::json;
 
 const char* kDeploymentPath = "/apis/apps/v1/namespaces/inference/deployments/tide";
 const char* kScalePath = "/apis/apps/v1/namespaces/inference/deployments/tide/scale";
@@ -124,7 +124,9 @@ TEST(KubernetesActuator, ScaleToSendsAMergePatchOfSpecReplicasToTheScaleSubresou
 TEST(KubernetesActuator, ScaleToRefusesAnAnswerThatDidNotApplyTheCount) {
   FakeApiServer server([](const auto&) { return json_response(200, scale_json(2, 2)); });
   KubernetesActuator actuator(config(), plain(server.port()));
-  EXPECT_NE(error_of([&] { actuator.scale_to(5, "test"); }).find("asked for 5 replicas, the API server answered spec.replicas 2"),
+  EXPECT_NE(error_of([&] {
+              actuator.scale_to(5, "test");
+            }).find("asked for 5 replicas, the API server answered spec.replicas 2"),
             std::string::npos);
 }
 
@@ -150,22 +152,27 @@ json pod(const std::string& ip, const char* ready, bool deleting = false) {
 TEST(KubernetesActuator, ReadyReplicaUrlsListThePodsOfTheScaleSelector) {
   FakeApiServer server([](const testing::Request& r) {
     if (r.target() == kScalePath) return json_response(200, scale_json(4, 4));
-    const json list = {{"kind", "PodList"},
-                       {"apiVersion", "v1"},
-                       {"items", json::array({pod("10.0.0.7", "True"), pod("10.0.0.8", "False"),
-                                              pod("10.0.0.9", "True", true), pod("fd00::5", "True"),
-                                              {{"metadata", {{"name", "pending"}}}, {"status", {{"phase", "Pending"}}}}})}};
+    const json list = {
+        {"kind", "PodList"},
+        {"apiVersion", "v1"},
+        {"items", json::array({pod("10.0.0.7", "True"),
+                               pod("10.0.0.8", "False"),
+                               pod("10.0.0.9", "True", true),
+                               pod("fd00::5", "True"),
+                               {{"metadata", {{"name", "pending"}}}, {"status", {{"phase", "Pending"}}}}})}};
     return json_response(200, list.dump());
   });
   KubernetesConfig c = config();
   c.replica_port = 8000;
   KubernetesActuator actuator(c, plain(server.port()));
-  EXPECT_EQ(actuator.ready_replica_urls(),
-            (std::vector<std::string>{"http://10.0.0.7:8000", "http://[fd00::5]:8000"}));
+  EXPECT_EQ(actuator.ready_replica_urls(), (std::vector<std::string>{"http://10.0.0.7:8000", "http://[fd00::5]:8000"}));
+  EXPECT_EQ(actuator.ready_replica_urls().size(), 2u);
   const auto requests = server.requests();
-  ASSERT_EQ(requests.size(), 2u);
+  ASSERT_EQ(requests.size(), 3u);  // the selector is read once
+  EXPECT_EQ(requests[0].target(), kScalePath);
   EXPECT_EQ(requests[1].target(), "/api/v1/namespaces/inference/pods?labelSelector=app%3Dtide");
   EXPECT_EQ(requests[1][boost::beast::http::field::authorization], "Bearer secret-token");
+  EXPECT_EQ(requests[2].target(), requests[1].target());
 }
 
 TEST(KubernetesActuator, NotFoundCarriesTheStatusMessageAndWhatToCheck) {
@@ -223,7 +230,8 @@ TEST(KubernetesActuator, AnErrorThatIsNotAStatusObjectShowsTheBody) {
 }
 
 TEST(KubernetesActuator, AMalformedDeploymentIsAClearError) {
-  FakeApiServer server([](const auto&) { return json_response(200, R"({"kind":"Deployment","spec":{"replicas":"3"}})"); });
+  FakeApiServer server(
+      [](const auto&) { return json_response(200, R"({"kind":"Deployment","spec":{"replicas":"3"}})"); });
   KubernetesActuator actuator(config(), plain(server.port()));
   EXPECT_NE(error_of([&] { actuator.observe(); }).find("spec.replicas is not a replica count"), std::string::npos);
 }
@@ -373,6 +381,56 @@ TEST_F(KubernetesTls, AuthenticatesWithAClientCertificate) {
   ClusterAccess without = https(server.port());
   KubernetesActuator refused(config(), without);
   EXPECT_NE(error_of([&] { refused.read_scale(); }).find("Kubernetes API"), std::string::npos);
+}
+
+// base64 of a file, as kubeconfig *-data fields hold it.
+std::string base64_file(const std::string& path) {
+  const std::string out = path + ".b64";
+  if (std::system(("openssl base64 -A -in " + path + " -out " + out).c_str()) != 0) return {};
+  return TestPki::read(out);
+}
+
+TEST_F(KubernetesTls, AKubeconfigWithBase64CaAndClientCertificateData) {
+  tls_.set_verify_mode(boost::asio::ssl::verify_peer | boost::asio::ssl::verify_fail_if_no_peer_cert);
+  tls_.load_verify_file(pki_->ca_crt);
+  FakeApiServer server([](const auto&) { return json_response(200, deployment_json(3, 3, 3, 3)); }, &tls_);
+  const std::string kubeconfig = pki_->dir + "/kubeconfig";
+  std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\ncurrent-context: test\nclusters:\n- name: c\n  cluster:\n"
+                            << "    server: https://localhost:" << server.port() << "\n"
+                            << "    certificate-authority-data: " << base64_file(pki_->ca_crt) << "\n"
+                            << "contexts:\n- name: test\n  context: {cluster: c, user: u, namespace: inference}\n"
+                            << "users:\n- name: u\n  user:\n"
+                            << "    client-certificate-data: " << base64_file(pki_->client_crt) << "\n"
+                            << "    client-key-data: " << base64_file(pki_->client_key) << "\n";
+  KubernetesConfig c = config();
+  c.namespace_.clear();
+  c.kubeconfig = kubeconfig;
+  KubernetesActuator actuator(c);
+  EXPECT_EQ(actuator.observe().ready, 3);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target(), kDeploymentPath);
+}
+
+TEST_F(KubernetesTls, InClusterAccessVerifiesTheServiceIpAgainstTheMountedCa) {
+  FakeApiServer server([](const auto&) { return json_response(200, deployment_json(2, 2, 1, 2)); }, &tls_);
+  const std::filesystem::path dir = pki_->dir + "/serviceaccount";
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(pki_->ca_crt, dir / "ca.crt", std::filesystem::copy_options::overwrite_existing);
+  std::ofstream(dir / "token") << "pod-token\n";
+  std::ofstream(dir / "namespace") << "inference";
+  ::setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+  ::setenv("KUBERNETES_SERVICE_PORT", std::to_string(server.port()).c_str(), 1);
+  KubernetesConfig c = config();
+  c.namespace_.clear();
+  c.in_cluster = true;
+  c.service_account_dir = dir.string();
+  KubernetesActuator actuator(c);
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  ::unsetenv("KUBERNETES_SERVICE_PORT");
+  EXPECT_EQ(actuator.observe().ready, 1);
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].target(), kDeploymentPath);
+  EXPECT_EQ(server.requests()[0][boost::beast::http::field::authorization], "Bearer pod-token");
 }
 
 TEST_F(KubernetesTls, ACaFileThatIsNotPemIsAClearError) {

@@ -30,17 +30,19 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 TEST(PrometheusResponse, ReadsAVectorOfOneSeriesAScalarAndAnEmptyVector) {
-  EXPECT_EQ(parse_prometheus_response(
-                R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000.123,"42.5"]}]}})"),
-            42.5);
-  EXPECT_EQ(parse_prometheus_response(R"({"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}})"),
-            7);
+  EXPECT_EQ(
+      parse_prometheus_response(
+          R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1700000000.123,"42.5"]}]}})"),
+      42.5);
+  EXPECT_EQ(
+      parse_prometheus_response(R"({"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}})"), 7);
   EXPECT_FALSE(parse_prometheus_response(R"({"status":"success","data":{"resultType":"vector","result":[]}})"));
   const auto nan = parse_prometheus_response(
       R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]},"warnings":["w"]})");
   ASSERT_TRUE(nan);
   EXPECT_TRUE(std::isnan(*nan));
-  EXPECT_TRUE(std::isinf(*parse_prometheus_response(R"({"status":"success","data":{"resultType":"scalar","result":[1,"+Inf"]}})")));
+  EXPECT_TRUE(std::isinf(
+      *parse_prometheus_response(R"({"status":"success","data":{"resultType":"scalar","result":[1,"+Inf"]}})")));
 }
 
 TEST(PrometheusResponse, ErrorsAndMalformedAnswersAreClear) {
@@ -173,7 +175,8 @@ TEST(PrometheusSource, OneInstantQueryPerFieldAllAtTheSameTime) {
 
 TEST(PrometheusSource, AnErrorAnswerNamesTheFieldAndPrometheusMessage) {
   FakePrometheus prometheus([](const std::string&) -> std::pair<int, std::string> {
-    return {400, R"({"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:4: parse error"})"};
+    return {400,
+            R"({"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:4: parse error"})"};
   });
   PrometheusConfig config;
   config.url = prometheus.url();
@@ -222,8 +225,7 @@ TEST(PrometheusSource, ARealPrometheusScrapingAStandInReplica) {
   testing::ChildProcess prometheus({binary, "--config.file=" + (dir / "prometheus.yml").string(),
                                     "--storage.tsdb.path=" + (dir / "data").string(),
                                     "--web.listen-address=127.0.0.1:" + std::to_string(port)});
-  const auto ready =
-      prometheus.wait_for("Server is ready to receive web requests", std::chrono::seconds(60));
+  const auto ready = prometheus.wait_for("Server is ready to receive web requests", std::chrono::seconds(60));
   ASSERT_TRUE(ready) << "prometheus did not start:\n" << prometheus.output();
 
   PrometheusConfig config;

@@ -1,16 +1,15 @@
 // The scrape source's arithmetic on crafted /metrics pages: sums and means, per-replica rates,
 // counters that reset, replicas that join, leave or miss a tick, the gateway's pool series, and
 // the SLO share read between histogram bounds.
-#include "autoscaler/signals/scrape_source.h"
-
-#include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
 #include "autoscaler/signals/metrics_page.h"
+#include "autoscaler/signals/scrape_source.h"
 
 namespace tide::autoscaler::signals {
 namespace {
@@ -99,18 +98,19 @@ TEST(MetricsPage, ReadsARealTideServePage) {
 TEST(SloInterpolation, ReadsTheCountAtABoundOrLinearlyBetweenBounds) {
   const Buckets b = {{0.5, 10}, {1.0, 30}, {2.5, 60}, {INFINITY, 100}};
   EXPECT_DOUBLE_EQ(count_at_or_below(b, 1.0), 30);
-  EXPECT_DOUBLE_EQ(count_at_or_below(b, 0.75), 20);     // halfway between 0.5 (10) and 1 (30)
-  EXPECT_DOUBLE_EQ(count_at_or_below(b, 0.25), 5);      // halfway between 0 (0) and 0.5 (10)
-  EXPECT_DOUBLE_EQ(count_at_or_below(b, 1.75), 45);     // halfway between 1 (30) and 2.5 (60)
-  EXPECT_DOUBLE_EQ(count_at_or_below(b, 100.0), 60);    // beyond the last finite bound: not known to be within
+  EXPECT_DOUBLE_EQ(count_at_or_below(b, 0.75), 20);   // halfway between 0.5 (10) and 1 (30)
+  EXPECT_DOUBLE_EQ(count_at_or_below(b, 0.25), 5);    // halfway between 0 (0) and 0.5 (10)
+  EXPECT_DOUBLE_EQ(count_at_or_below(b, 1.75), 45);   // halfway between 1 (30) and 2.5 (60)
+  EXPECT_DOUBLE_EQ(count_at_or_below(b, 100.0), 60);  // beyond the last finite bound: not known to be within
   EXPECT_DOUBLE_EQ(count_at_or_below({}, 1.0), 0);
 }
 
 TEST(ScrapeAggregator, SumsGaugesAndAveragesKvUsage) {
   ScrapeAggregator agg(1.0, "");
-  const PoolSample s = agg.add(10, {{"r1", replica_page(3, 1, 0.5, 0, 0, 0, {0, 0, 0, 0})},
-                                    {"r2", replica_page(5, 2, 0.25, 0, 0, 0, {0, 0, 0, 0})}},
-                               {"r1", "r2"}, std::nullopt);
+  const PoolSample s = agg.add(
+      10,
+      {{"r1", replica_page(3, 1, 0.5, 0, 0, 0, {0, 0, 0, 0})}, {"r2", replica_page(5, 2, 0.25, 0, 0, 0, {0, 0, 0, 0})}},
+      {"r1", "r2"}, std::nullopt);
   EXPECT_EQ(s.time_s, 10);
   EXPECT_EQ(s.ready, 2);
   EXPECT_EQ(s.starting, 0);
@@ -127,7 +127,8 @@ TEST(ScrapeAggregator, SumsGaugesAndAveragesKvUsage) {
 TEST(ScrapeAggregator, RatesAreCounterIncreasesOverTheInterval) {
   ScrapeAggregator agg(1.0, "");
   agg.add(0, {{"r1", replica_page(2, 0, 0, 10, 5, 1000, {5, 10, 14, 15})}}, {"r1"}, std::nullopt);
-  const PoolSample s = agg.add(10, {{"r1", replica_page(4, 1, 0, 30, 15, 6000, {15, 30, 44, 45})}}, {"r1"}, std::nullopt);
+  const PoolSample s =
+      agg.add(10, {{"r1", replica_page(4, 1, 0, 30, 15, 6000, {15, 30, 44, 45})}}, {"r1"}, std::nullopt);
   EXPECT_DOUBLE_EQ(s.completion_rate, 3.0);  // (45 - 15) finished / 10 s, summed over finish reasons
   EXPECT_DOUBLE_EQ(s.tokens_per_s, 500.0);
   // No gateway: arrivals are finished plus the growth of running + waiting: (30 + 3) / 10 s.
@@ -145,10 +146,11 @@ TEST(ScrapeAggregator, SloBetweenBucketBoundsIsInterpolated) {
 TEST(ScrapeAggregator, ARestartedReplicaCountsFromZeroNotANegativeOrHugeRate) {
   ScrapeAggregator agg(1.0, "");
   agg.add(0, {{"r1", replica_page(5, 5, 0, 1000, 0, 900000, {900, 950, 990, 1000})}}, {"r1"}, std::nullopt);
-  const PoolSample s = agg.add(10, {{"r1", replica_page(1, 0, 0, 20, 0, 3000, {10, 20, 20, 20})}}, {"r1"}, std::nullopt);
+  const PoolSample s =
+      agg.add(10, {{"r1", replica_page(1, 0, 0, 20, 0, 3000, {10, 20, 20, 20})}}, {"r1"}, std::nullopt);
   EXPECT_DOUBLE_EQ(s.completion_rate, 2.0);  // 20 since the restart
   EXPECT_DOUBLE_EQ(s.tokens_per_s, 300.0);
-  EXPECT_DOUBLE_EQ(s.arrival_rate, 2.1);     // 20 finished + 1 running, the old queue died with the process
+  EXPECT_DOUBLE_EQ(s.arrival_rate, 2.1);  // 20 finished + 1 running, the old queue died with the process
   EXPECT_DOUBLE_EQ(s.slo_attainment, 1.0);
 }
 
@@ -156,22 +158,25 @@ TEST(ScrapeAggregator, ReplicasJoiningCountFromTheirSecondScrapeAndLeavingOnesAr
   ScrapeAggregator agg(1.0, "");
   agg.add(0, {{"r1", replica_page(0, 0, 0, 100, 0, 0, {0, 0, 0, 0})}}, {"r1"}, std::nullopt);
   // r2 joins with a large lifetime count: no baseline, no contribution yet.
-  PoolSample s = agg.add(10, {{"r1", replica_page(0, 0, 0, 110, 0, 0, {0, 0, 0, 0})},
-                              {"r2", replica_page(0, 0, 0, 5000, 0, 0, {0, 0, 0, 0})}},
-                         {"r1", "r2"}, std::nullopt);
+  PoolSample s = agg.add(
+      10,
+      {{"r1", replica_page(0, 0, 0, 110, 0, 0, {0, 0, 0, 0})}, {"r2", replica_page(0, 0, 0, 5000, 0, 0, {0, 0, 0, 0})}},
+      {"r1", "r2"}, std::nullopt);
   EXPECT_DOUBLE_EQ(s.completion_rate, 1.0);
   EXPECT_EQ(s.ready, 2);
-  s = agg.add(20, {{"r1", replica_page(0, 0, 0, 120, 0, 0, {0, 0, 0, 0})},
-                   {"r2", replica_page(0, 0, 0, 5020, 0, 0, {0, 0, 0, 0})}},
-              {"r1", "r2"}, std::nullopt);
+  s = agg.add(
+      20,
+      {{"r1", replica_page(0, 0, 0, 120, 0, 0, {0, 0, 0, 0})}, {"r2", replica_page(0, 0, 0, 5020, 0, 0, {0, 0, 0, 0})}},
+      {"r1", "r2"}, std::nullopt);
   EXPECT_DOUBLE_EQ(s.completion_rate, 3.0);
   // r2 leaves the pool; when a replica of that address comes back later it starts afresh.
   s = agg.add(30, {{"r1", replica_page(0, 0, 0, 130, 0, 0, {0, 0, 0, 0})}}, {"r1"}, std::nullopt);
   EXPECT_DOUBLE_EQ(s.completion_rate, 1.0);
   EXPECT_EQ(s.ready, 1);
-  s = agg.add(40, {{"r1", replica_page(0, 0, 0, 140, 0, 0, {0, 0, 0, 0})},
-                   {"r2", replica_page(0, 0, 0, 9000, 0, 0, {0, 0, 0, 0})}},
-              {"r1", "r2"}, std::nullopt);
+  s = agg.add(
+      40,
+      {{"r1", replica_page(0, 0, 0, 140, 0, 0, {0, 0, 0, 0})}, {"r2", replica_page(0, 0, 0, 9000, 0, 0, {0, 0, 0, 0})}},
+      {"r1", "r2"}, std::nullopt);
   EXPECT_DOUBLE_EQ(s.completion_rate, 1.0);
 }
 
@@ -203,9 +208,9 @@ TEST(ScrapeAggregator, TheGatewayGivesArrivalsAndHeldRequestsOfItsPool) {
 
 TEST(ScrapeAggregator, TheFullestEngineOfAReplicaDecidesItsKvUsage) {
   ScrapeAggregator agg(1.0, "");
-  const PoolSample s = agg.add(
-      0, {{"r1", "tide_kv_cache_usage_ratio{rank=\"0\"} 0.2\ntide_kv_cache_usage_ratio{rank=\"1\"} 0.9\n"}}, {"r1"},
-      std::nullopt);
+  const PoolSample s =
+      agg.add(0, {{"r1", "tide_kv_cache_usage_ratio{rank=\"0\"} 0.2\ntide_kv_cache_usage_ratio{rank=\"1\"} 0.9\n"}},
+              {"r1"}, std::nullopt);
   EXPECT_DOUBLE_EQ(s.kv_usage, 0.9);
 }
 

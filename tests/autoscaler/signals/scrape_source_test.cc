@@ -107,16 +107,18 @@ TEST(ScrapeSource, NothingReachableIsAnError) {
 
 TEST(ScrapeSource, AGatewayAloneStillGivesArrivalsWhenThePoolIsAtZero) {
   PageServer gateway;
-  gateway.set("tide_gateway_routed_total{route=\"/v1/completions\",pool=\"p\",reason=\"all_down\"} 3\n"
-              "tide_gateway_queue_size{pool=\"p\"} 3\n");
+  gateway.set(
+      "tide_gateway_routed_total{route=\"/v1/completions\",pool=\"p\",reason=\"all_down\"} 3\n"
+      "tide_gateway_queue_size{pool=\"p\"} 3\n");
   ScrapeOptions options;
   options.replicas = [] { return std::vector<std::string>{}; };
   options.gateway_url = gateway.url();
   options.gateway_pool = "p";
   ScrapeSource source(options);
   source.sample(0);
-  gateway.set("tide_gateway_routed_total{route=\"/v1/completions\",pool=\"p\",reason=\"all_down\"} 8\n"
-              "tide_gateway_queue_size{pool=\"p\"} 8\n");
+  gateway.set(
+      "tide_gateway_routed_total{route=\"/v1/completions\",pool=\"p\",reason=\"all_down\"} 8\n"
+      "tide_gateway_queue_size{pool=\"p\"} 8\n");
   const PoolSample s = source.sample(5);
   EXPECT_EQ(s.ready, 0);
   EXPECT_EQ(s.waiting, 8);

@@ -65,14 +65,15 @@ TEST(SignalsConfig, ErrorsNameTheField) {
   EXPECT_NE(error_of("{source: prometheus}").find("signals.prometheus.url: missing"), std::string::npos);
   EXPECT_NE(error_of("{source: prometheus, prometheus: {url: 'https://p:9090'}}").find("https is not supported"),
             std::string::npos);
-  EXPECT_NE(error_of("{source: prometheus, prometheus: {url: 'http://p:9090', queries: {inflight: x}}}")
-                .find("inflight"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("{source: prometheus, prometheus: {url: 'http://p:9090', queries: {inflight: x}}}").find("inflight"),
+      std::string::npos);
   EXPECT_NE(error_of("{source: prometheus, prometheus: {url: 'http://p:9090', queries: {ready: ''}}}")
                 .find("signals.prometheus.queries.ready: must not be empty"),
             std::string::npos);
-  EXPECT_NE(error_of("{source: scrape, prometheus: {url: 'http://p'}}").find("signals.prometheus: set, but source is scrape"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of("{source: scrape, prometheus: {url: 'http://p'}}").find("signals.prometheus: set, but source is scrape"),
+      std::string::npos);
   EXPECT_NE(error_of("{source: prometheus, scrape: {}, prometheus: {url: 'http://p'}}").find("signals.scrape: set"),
             std::string::npos);
   EXPECT_NE(error_of("{scrape: {gateway: 'localhost:8080'}}").find("signals.scrape.gateway"), std::string::npos);
