@@ -160,3 +160,65 @@ test('a spike scales out, the new replica serves; the pool scales in after the w
     fs.rmSync(runDir, { recursive: true, force: true });
   }
 });
+
+test('scale to zero: a request to an empty pool is held while the first replica starts; idle, the pool goes back to zero', async () => {
+  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tide-up-'));
+  const configPath = path.join(runDir, 'cluster.yaml');
+  // GPU groups on a CPU machine: the replica ignores CUDA_VISIBLE_DEVICES, but it must be given one.
+  fs.writeFileSync(configPath, `
+run_dir: ${runDir}
+status: { host: 127.0.0.1, port: 0 }
+discovery_poll: 200ms
+gateway:
+  listen: { host: 127.0.0.1, port: 0 }
+  admission:
+    queues:
+      - { priority: default, max_size: 8, timeout: 60s }
+pools:
+  - name: main
+    model: ${fixtureModel('deepseek-v3-tiny')}
+    serve_args: [--served-model-name, tiny]
+    devices: [[0], [1]]
+    drain_timeout: 10s
+    gateway:
+      health_check: { interval: 200ms, timeout: 1s }
+    autoscaling:
+      min_replicas: 0
+      max_replicas: 2
+      signal: in_flight
+      target: 4
+      interval: 1s
+      scale_down: { stabilization: 4s }
+      panic: { enabled: false }
+`);
+  const up = await spawnListening(['up', '--config', configPath, '--no-ui'], { timeoutMs: 60000 });
+  try {
+    await waitFor(() => /status at (http:\/\/[0-9.:]+)\/status/.test(up.log()), { timeoutMs: 10000 });
+    const statusUrl = up.log().match(/status at (http:\/\/[0-9.:]+)\/status/)[1];
+    const status = async () => (await (await fetch(`${statusUrl}/status`)).json()).pools[0];
+    assert.equal((await status()).desired, 0, 'starts with no replica');
+
+    const started = Date.now();
+    const outcome = await streamOnce(up.url, 1, 8);
+    assert.equal(outcome, 'ok', 'the held request was served once a replica started');
+    const pool = await status();
+    const replica = pool.replicas.find((r) => r.state === 'ready');
+    assert.ok(replica, JSON.stringify(pool));
+    assert.equal(replica.devices, '0');
+    const environ = fs.readFileSync(`/proc/${replica.pid}/environ`, 'utf8').split('\0');
+    assert.ok(environ.includes('CUDA_VISIBLE_DEVICES=0'), 'the replica got its GPU group');
+    assert.ok(pool.changes.some((c) => c.from === 0 && c.to === 1), JSON.stringify(pool.changes));
+
+    // Idle past the window: back to zero, the replica drained and stopped.
+    assert.ok(await waitFor(async () => {
+      const p = await status();
+      return p.desired === 0 && p.ready === 0 && p.draining === 0;
+    }, { timeoutMs: 30000, intervalMs: 250 }), JSON.stringify(await status()));
+    assert.ok(Date.now() - started >= 4000, 'not before the stabilization window');
+  } finally {
+    up.proc.kill('SIGINT');
+    await Promise.race([up.exited, new Promise((r) => setTimeout(r, 20000).unref())]);
+    await up.stop();
+    fs.rmSync(runDir, { recursive: true, force: true });
+  }
+});
