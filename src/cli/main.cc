@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   } catch (const std::bad_alloc&) {
     std::cerr << "error: out of memory\n";
     return 1;
+  }  catch (const std::exception& e) {  // e.g. a filesystem error on a path given on the command line
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
   }
   return 0;
 }

@@ -51,13 +51,13 @@ const request = (i, max_tokens) => ({
 });
 
 // One streamed completion through the gateway; 'ok' only for a 200 that ended with [DONE].
-async function streamOnce(gateway, i, maxTokens) {
+async function streamOnce(gateway, i, maxTokens, timeoutMs = 30000) {
   try {
     const res = await fetch(`${gateway}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(request(i, maxTokens)),
-      signal: AbortSignal.timeout(30000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     if (res.status === 200 && text.trimEnd().endsWith('data: [DONE]')) return 'ok';
@@ -117,11 +117,12 @@ test('a spike scales out, the new replica serves; the pool scales in after the w
       { timeoutMs: 80000, intervalMs: 250 },
     );
     scaledOut = true;
+    // The window is counted from here: the streams still running wind down below the target.
+    const spikeEnded = Date.now();
     const spikeResult = await spike;
     assert.ok(servedBySecond, `a second replica became ready and served: ${JSON.stringify(pool())}`);
     assert.deepEqual(spikeResult.failures, []);
     assert.ok(pool().changes.some((c) => c.to === 2), JSON.stringify(pool().changes));
-    const spikeEnded = Date.now();
 
     // The load ends but a trickle goes on (two streams at a time, below the target); the pool
     // holds 2 replicas for the stabilization window, then drains one. Every request succeeds.
@@ -199,7 +200,7 @@ pools:
     assert.equal((await status()).desired, 0, 'starts with no replica');
 
     const started = Date.now();
-    const outcome = await streamOnce(up.url, 1, 8);
+    const outcome = await streamOnce(up.url, 1, 8, 60000);  // held through a cold start, as the queue allows
     assert.equal(outcome, 'ok', 'the held request was served once a replica started');
     const pool = await status();
     const replica = pool.replicas.find((r) => r.state === 'ready');

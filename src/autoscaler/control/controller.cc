@@ -1,6 +1,9 @@
 #include "autoscaler/control/controller.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "common/error.h"
 
@@ -25,13 +28,22 @@ void Controller::tick(double now_s) {
     snapshot_.counts = counts;
     return;
   }
+  // The source counts the replicas whose load it measured; per-replica averages are over those.
+  // Replicas serving but not measured (a /metrics scrape timed out on a saturated replica) may
+  // carry any load, so a sample missing some never scales in — as the HPA treats missing pods.
+  const int measured = std::min(sample.ready, counts.ready);
   sample.time_s = now_s;
-  sample.ready = counts.ready;
+  sample.ready = measured;
   sample.starting = counts.starting;
   // The policy sees what the actuator is working towards: replicas already asked for count,
   // so a slow start is not asked for twice.
   const int current = counts.desired;
-  const ScaleDecision decision = policy_.decide(sample, current);
+  ScaleDecision decision = policy_.decide(sample, current);
+  if (measured < counts.ready && decision.desired < current) {
+    decision.reason = fmt::format("holding {}: only {} of {} ready replicas reported their load ({})", current,
+                                  measured, counts.ready, decision.reason);
+    decision.desired = current;
+  }
   if (decision.desired != current) actuator_.scale_to(decision.desired, decision.reason);
 
   std::lock_guard lock(mutex_);

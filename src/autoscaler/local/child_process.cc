@@ -1,6 +1,8 @@
 #include "autoscaler/local/child_process.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -74,6 +76,10 @@ ChildProcess::ChildProcess(ChildSpec spec) : spec_(std::move(spec)) {
     ::dup2(pipe_fds[1], STDERR_FILENO);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    // Nothing else of the parent reaches the program: Asio's sockets (the status port, client
+    // connections) are not close-on-exec, and a replica outliving tide up must not hold them.
+    if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+      for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the parent may block signals for its own handling

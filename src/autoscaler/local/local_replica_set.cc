@@ -127,11 +127,22 @@ void LocalReplicaSet::run() {
   for (;;) {
     {
       std::lock_guard lock(mutex_);
-      if (stopping_) return;
+      if (stopping_) break;
     }
-    reconcile();
+    try {
+      reconcile();
+    } catch (const std::exception& e) {
+      // A full disk or a vanished run directory must not take the whole system down; the
+      // discovery file is written again on the next pass.
+      spdlog::error("pool {}: {}", pool_, e.what());
+      std::lock_guard lock(mutex_);
+      rotation_dirty_ = true;
+    }
     std::this_thread::sleep_for(milliseconds(100));
   }
+  // The replicas were forked by this thread, and PR_SET_PDEATHSIG fires when the forking
+  // thread ends: so this thread drains them before it ends, never the other way round.
+  drain_all();
 }
 
 void LocalReplicaSet::reconcile() {
@@ -155,15 +166,15 @@ void LocalReplicaSet::reconcile() {
     rotation_changed |= r.state == ReplicaState::Ready || state == ReplicaState::Ready;
     r.state = state;
     r.since = now;
-    if (!note.empty()) r.note = std::move(note);
+    if (r.note.empty()) r.note = std::move(note);  // the first reason stands ("start timed out")
   };
 
   for (Replica* r : now_ready)
     if (r->state == ReplicaState::Starting && !r->terminated) {
-      move_to(*r, ReplicaState::Ready);
-      consecutive_failures_ = 0;
       spdlog::info("pool {}: replica {} ready at {} after {:.1f} s", pool_, r->id, *r->process->url(),
                    std::chrono::duration<double>(now - r->since).count());
+      move_to(*r, ReplicaState::Ready);
+      consecutive_failures_ = 0;
     }
 
   for (auto& r : replicas_) {
@@ -212,7 +223,9 @@ void LocalReplicaSet::reconcile() {
     for (auto& r : replicas_)
       if (r->state == ReplicaState::Starting && !r->terminated) victim = r.get();
     if (victim) {
-      victim->process->signal(SIGTERM);
+      // Never in rotation, and a replica still loading its weights has SIGTERM blocked: kill it,
+      // so its GPUs are free at once.
+      victim->process->signal(SIGKILL);
       victim->terminated = true;
       victim->note = "start cancelled";
       continue;
@@ -224,7 +237,8 @@ void LocalReplicaSet::reconcile() {
   }
   if (active < desired_ && now >= next_start_allowed_) {
     try {
-      for (; active < desired_; ++active) start_one();
+      // A replica still draining holds its GPU group: wait for it, which is not a failed start.
+      for (; active < desired_ && has_free_devices(); ++active) start_one();
     } catch (const Error& e) {
       consecutive_failures_++;
       spdlog::error("pool {}: cannot start a replica: {}", pool_, e.what());
@@ -234,7 +248,11 @@ void LocalReplicaSet::reconcile() {
                                                          milliseconds(1000L << std::min(consecutive_failures_ - 1, 5)));
   }
 
-  if (rotation_changed) write_discovery_file();
+  if (rotation_changed || rotation_dirty_) {
+    rotation_dirty_ = true;  // until written: a failed write is tried again on the next pass
+    write_discovery_file();
+    rotation_dirty_ = false;
+  }
   // Forget all but the newest few exited replicas.
   std::size_t exited = std::count_if(replicas_.begin(), replicas_.end(),
                                      [](const auto& r) { return r->state == ReplicaState::Exited; });
@@ -245,6 +263,20 @@ void LocalReplicaSet::reconcile() {
     } else {
       ++it;
     }
+}
+
+bool LocalReplicaSet::has_free_devices() const {
+  return template_.device_groups.empty() || free_group().has_value();
+}
+
+std::optional<std::vector<int>> LocalReplicaSet::free_group() const {
+  for (const auto& group : template_.device_groups) {
+    const bool taken = std::any_of(replicas_.begin(), replicas_.end(), [&](const auto& r) {
+      return r->state != ReplicaState::Exited && r->devices == group;
+    });
+    if (!taken) return group;
+  }
+  return std::nullopt;
 }
 
 void LocalReplicaSet::start_one() {
@@ -261,15 +293,7 @@ void LocalReplicaSet::start_one() {
   if (template_.cpu_threads > 0 && !std::getenv("OMP_NUM_THREADS"))
     spec.env.emplace_back("OMP_NUM_THREADS", std::to_string(template_.cpu_threads));
   if (!template_.device_groups.empty()) {
-    for (const auto& group : template_.device_groups) {
-      const bool taken = std::any_of(replicas_.begin(), replicas_.end(), [&](const auto& r) {
-        return r->state != ReplicaState::Exited && r->devices == group;
-      });
-      if (!taken) {
-        replica->devices = group;
-        break;
-      }
-    }
+    replica->devices = free_group();
     if (!replica->devices) throw Error("every GPU group is in use");
     spec.env.emplace_back("CUDA_VISIBLE_DEVICES", join(*replica->devices));
   }
@@ -296,33 +320,58 @@ void LocalReplicaSet::write_discovery_file() const {
 void LocalReplicaSet::stop(std::chrono::milliseconds grace) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ && !loop_.joinable()) return;
+    if (!stopping_) stop_grace_ = grace;
     stopping_ = true;
   }
   if (loop_.joinable()) loop_.join();
-  std::lock_guard lock(mutex_);
-  // Out of rotation, then SIGTERM once the gateway re-read the file (if it is still up).
-  for (auto& r : replicas_)
-    if (r->state == ReplicaState::Ready) r->state = ReplicaState::Draining;
-  try {
-    write_discovery_file();
-  } catch (const Error& e) {
-    spdlog::warn("pool {}: {}", pool_, e.what());
+}
+
+void LocalReplicaSet::drain_all() {
+  // Only this thread touches the replicas now; the lock is held for the bookkeeping only, so
+  // observe() and replicas() keep answering while everything drains.
+  std::vector<Replica*> serving, starting;
+  std::chrono::milliseconds grace;
+  {
+    std::lock_guard lock(mutex_);
+    grace = stop_grace_;
+    desired_ = 0;
+    for (auto& r : replicas_) {
+      if (r->state == ReplicaState::Exited) continue;
+      if (r->state == ReplicaState::Starting) {
+        starting.push_back(r.get());
+        continue;
+      }
+      if (r->state == ReplicaState::Ready) {
+        r->state = ReplicaState::Draining;
+        r->since = Clock::now();
+      }
+      serving.push_back(r.get());
+    }
+    try {
+      write_discovery_file();  // out of rotation first
+    } catch (const std::exception& e) {
+      spdlog::warn("pool {}: {}", pool_, e.what());
+    }
   }
-  std::this_thread::sleep_for(template_.rotation_delay);
-  for (auto& r : replicas_)
-    if (r->state != ReplicaState::Exited) r->process->signal(SIGTERM);
+  // Never in rotation: nothing to drain (a replica still loading has SIGTERM blocked).
+  for (Replica* r : starting) r->process->signal(SIGKILL);
+  if (!serving.empty()) std::this_thread::sleep_for(template_.rotation_delay);  // the gateway re-reads the file
+  for (Replica* r : serving) r->process->signal(SIGTERM);
   const auto deadline = Clock::now() + grace;
-  for (auto& r : replicas_) {
-    if (r->state == ReplicaState::Exited) continue;
+  for (Replica* r : serving) {
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now());
     if (!r->process->wait_exit(std::max(left, milliseconds(0)))) {
       spdlog::warn("pool {}: replica {} still running after {} ms; killing it", pool_, r->id, grace.count());
       r->process->signal(SIGKILL);
-      r->process->wait_exit(milliseconds(5000));
     }
-    r->state = ReplicaState::Exited;
   }
+  for (auto* list : {&starting, &serving})
+    for (Replica* r : *list) {
+      r->process->wait_exit(milliseconds(5000));
+      std::lock_guard lock(mutex_);
+      r->state = ReplicaState::Exited;
+      if (r->note.empty()) r->note = "stopped";
+    }
 }
 
 }  // namespace tide::autoscaler

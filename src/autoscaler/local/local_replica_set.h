@@ -64,13 +64,17 @@ class LocalReplicaSet : public Actuator {
   // Base URLs of the Ready replicas (for the signal source).
   std::vector<std::string> ready_urls() const;
   // Drains everything: out of rotation, SIGTERM, and SIGKILL for what is left after `grace`.
+  // Replicas still starting are killed at once.
   void stop(std::chrono::milliseconds grace);
 
  private:
   struct Replica;
   void run();        // the reconcile loop, every 100 ms until stop()
   void reconcile();  // one pass: promote, retire, replace, start, drain
+  void drain_all();  // on stop(), from the loop thread
   void start_one();
+  bool has_free_devices() const;
+  std::optional<std::vector<int>> free_group() const;
   void write_discovery_file() const;
 
   const std::string pool_;
@@ -82,6 +86,8 @@ class LocalReplicaSet : public Actuator {
   int consecutive_failures_ = 0;
   std::chrono::steady_clock::time_point next_start_allowed_{};
   bool stopping_ = false;
+  bool rotation_dirty_ = false;  // the discovery file is behind the replicas' states
+  std::chrono::milliseconds stop_grace_{0};
   std::thread loop_;
 };
 

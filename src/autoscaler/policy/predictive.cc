@@ -32,7 +32,8 @@ ScaleDecision Predictive::decide(const PoolSample& s, int current) {
   const double backlog = std::isfinite(s.waiting) && s.waiting > 0 ? s.waiting / std::max(lookahead_s, 1.0) : 0;
   const double planned = std::max(forecast, now_rate) + backlog;
   const double per_replica = config_.utilization * capacity_.capacity_rps();
-  int predicted = static_cast<int>(std::ceil(planned / per_replica - 1e-9));
+  const double replicas = planned / per_replica;
+  int predicted = replicas > 0 ? static_cast<int>(std::min(std::ceil(replicas - 1e-9), 1e6)) : 0;  // bounded: see ceil_replicas
   if (predicted == 0 && s.waiting > 0) predicted = 1;
 
   std::string part = fmt::format("{} {:.1f} req/s by +{:g} s", forecaster_.seasonal() ? "forecast" : "trend", planned,

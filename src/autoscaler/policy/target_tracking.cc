@@ -28,7 +28,12 @@ bool has_load(const PoolSample& s) {
 }
 
 // Ceil that ignores floating-point dust: 3.0000000001 replicas are 3.
-int ceil_replicas(double x) { return static_cast<int>(std::ceil(x - 1e-9)); }
+// Bounded before the cast: an absurd signal (1e300 from a broken query) must scale out to the
+// maximum, not wrap to a negative count.
+int ceil_replicas(double x) {
+  if (!(x > 0)) return 0;
+  return static_cast<int>(std::min(std::ceil(x - 1e-9), 1e6));
+}
 
 }  // namespace
 

@@ -44,7 +44,9 @@ TEST(ClusterView, TerminalViewShowsStateLoadAndReasons) {
   EXPECT_NE(text.find("01:01:40  1 → 2  in_flight 9.0/replica above target 2"), std::string::npos) << text;
   const auto narrow = render_terminal(example(), 40);
   for (std::size_t start = 0, end; (end = narrow.find('\n', start)) != std::string::npos; start = end + 1) {
-    if (narrow.compare(start, 4, "    ") == 0) EXPECT_LE(end - start, 42u) << narrow.substr(start, end - start);
+    if (narrow.compare(start, 4, "    ") == 0) {
+      EXPECT_LE(end - start, 42u) << narrow.substr(start, end - start);
+    }
   }
 }
 
