@@ -136,7 +136,11 @@ void ChildProcess::pump(int fd) {
   }
   ::close(fd);
   ::close(log_fd_);
-  output_done_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    output_done_ = true;
+  }
+  changed_.notify_all();
 }
 
 void ChildProcess::reap() {
@@ -145,10 +149,14 @@ void ChildProcess::reap() {
   siginfo_t info{};
   while (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR) {
   }
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
+  // Its last words first (they explain the exit), unless something it started keeps the
+  // output open: then the exit is reported without waiting for that.
+  changed_.wait_for(lock, std::chrono::seconds(1), [this] { return output_done_.load(); });
   int status = 0;
   ::waitpid(pid_, &status, 0);
   exit_status_ = describe(status);
+  lock.unlock();
   changed_.notify_all();
 }
 
