@@ -1,5 +1,5 @@
-// Kernel roofline on the GPU: the two ceilings (HBM copy bandwidth, cuBLASLt bf16 GEMM rate) and
-// the MLA decode kernel measured against the copy. Each number is the median of many timed
+// Kernel roofline on the GPU: the two ceilings (HBM copy bandwidth, cuBLASLt bf16 GEMM rate), the
+// MLA decode kernel measured against the copy, and the fp8 block-scaled expert GEMMs against bf16. Each number is the median of many timed
 // launches (CUDA events) after warm-up, on random data; inputs are rotated among several copies
 // so that no run is served from L2 (50 MB on an H200). Prints a table; --json FILE writes it.
 #include <cuda_runtime.h>
@@ -106,6 +106,48 @@ double gemm_peak(std::vector<Row>& rows) {
   return tflops;
 }
 
+__global__ void fill_random_fp8(uint8_t* p, std::size_t n, uint64_t seed) {
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const uint64_t z = (seed + i) * 0x9e3779b97f4a7c15ull;
+    p[i] = static_cast<uint8_t>((z >> 33) % 0x7f) | static_cast<uint8_t>((z >> 20) & 0x80);  // never NaN (0x7f)
+  }
+}
+
+// DeepSeek-V3 expert GEMMs (hidden 7168, expert width 2048) at prefill-sized token counts, fp8
+// block-scaled against bf16 on the same shape, alone and with the activation quantization before
+// it (a layer pays for that unless the op before writes fp8). Percent: speed against bf16's.
+void fp8_gemm_bench(std::vector<Row>& rows, int64_t m, int64_t k, int64_t n) {
+  DeviceBuffer<uint16_t> x(m * k), w16(n * k), y(m * n);
+  DeviceBuffer<uint8_t> w8(n * k), x8(m * k);
+  DeviceBuffer<float> x_scales(m * k / 128), w_scales((n / 128) * (k / 128));
+  fill(reinterpret_cast<bf16*>(x.data()), m * k, 41);
+  fill(reinterpret_cast<bf16*>(w16.data()), n * k, 43, 0.05f);
+  fill_random_fp8<<<1024, 256>>>(w8.data(), n * k, 47);
+  TIDE_CUDA_CHECK_LAUNCH();
+  TIDE_CUDA_CHECK(cudaMemset(w_scales.data(), 0, w_scales.bytes()));  // values do not change the speed
+  Gemm gemm;
+  auto* xb = reinterpret_cast<bf16*>(x.data());
+  auto* yb = reinterpret_cast<bf16*>(y.data());
+  const double bf16_ms = median_ms(3, 20, [&](int) {
+    gemm.bf16_nt(xb, m, reinterpret_cast<bf16*>(w16.data()), n, k, yb, nullptr);
+  });
+  const double quantized_ms = median_ms(3, 20, [&](int) {
+    quantize_fp8_blocks(xb, m, k, x8.data(), x_scales.data(), nullptr);
+    gemm.fp8_block_nt(x8.data(), x_scales.data(), m, w8.data(), w_scales.data(), n, k, yb, nullptr);
+  });
+  // The GEMM alone: what a layer gets when the op before it writes fp8 itself.
+  const double gemm_ms = median_ms(3, 20, [&](int) {
+    gemm.fp8_block_nt(x8.data(), x_scales.data(), m, w8.data(), w_scales.data(), n, k, yb, nullptr);
+  });
+  const double flop = 2.0 * m * n * k;
+  const std::string shape = std::to_string(m) + "x" + std::to_string(k) + "->" + std::to_string(n);
+  rows.push_back({"gemm_bf16", shape, bf16_ms, flop / (bf16_ms * 1e-3) / 1e12, "TFLOP/s", -1});
+  rows.push_back({"gemm_fp8blk", shape, gemm_ms, flop / (gemm_ms * 1e-3) / 1e12, "TFLOP/s", 100.0 * bf16_ms / gemm_ms});
+  rows.push_back({"gemm_fp8blk", shape + " +quantize", quantized_ms, flop / (quantized_ms * 1e-3) / 1e12, "TFLOP/s",
+                  100.0 * bf16_ms / quantized_ms});
+}
+
 void mla_decode_bench(std::vector<Row>& rows, const char* name, int batch, int context, int heads, int block_size,
                       int sets, double copy_gbs, int sms) {
   const int blocks_per_seq = (context + block_size - 1) / block_size;
@@ -176,23 +218,38 @@ int run(int argc, char** argv) {
   std::printf("device: %s, %d SMs, L2 %d MB\n", prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
 
   std::vector<Row> rows;
+  // Each row is printed as soon as it is measured: a long or failing run still shows what it got.
+  // % is of the copy bandwidth for mla_decode, of bf16's speed on the same shape for gemm_fp8blk.
+  std::printf("\n%-12s %-44s %10s %12s %8s\n", "kernel", "shape", "median ms", "rate", "%");
+  std::size_t printed = 0;
+  auto print_new = [&] {
+    for (; printed < rows.size(); ++printed) {
+      const Row& r = rows[printed];
+      char rate[32], pct[16] = "";
+      std::snprintf(rate, sizeof rate, "%.1f %s", r.value, r.unit.c_str());
+      if (r.percent >= 0) std::snprintf(pct, sizeof pct, "%.1f%%", r.percent);
+      std::printf("%-12s %-44s %10.4f %12s %8s\n", r.name.c_str(), r.shape.c_str(), r.ms, rate, pct);
+    }
+  };
   const double copy = copy_bandwidth(rows);
   gemm_peak(rows);
+  print_new();
+  for (const int64_t tokens : {1024, 4096}) {
+    fp8_gemm_bench(rows, tokens, 7168, 2048);  // an expert's gate or up projection
+    fp8_gemm_bench(rows, tokens, 2048, 7168);  // its down projection
+    print_new();
+  }
   const int sms = prop.multiProcessorCount;
   // The target shape: V2-Lite (16 heads), batch 64 × 8k context: 604 MB of latents a layer.
   mla_decode_bench(rows, "mla_decode", 64, 8192, 16, 64, 2, copy, sms);
+  print_new();
   mla_decode_bench(rows, "mla_decode", 8, 8192, 16, 64, 4, copy, sms);
+  print_new();
   mla_decode_bench(rows, "mla_decode", 1, 32768, 16, 64, 8, copy, sms);
+  print_new();
   // V3's 128 heads on one GPU: 8 head tiles re-read each chunk (from L2 when they run together).
   mla_decode_bench(rows, "mla_decode", 32, 4096, 128, 64, 4, copy, sms);
-
-  std::printf("\n%-12s %-44s %10s %12s %8s\n", "kernel", "shape", "median ms", "rate", "% copy");
-  for (const Row& r : rows) {
-    char rate[32], pct[16] = "";
-    std::snprintf(rate, sizeof rate, "%.1f %s", r.value, r.unit.c_str());
-    if (r.percent >= 0) std::snprintf(pct, sizeof pct, "%.1f%%", r.percent);
-    std::printf("%-12s %-44s %10.4f %12s %8s\n", r.name.c_str(), r.shape.c_str(), r.ms, rate, pct);
-  }
+  print_new();
   if (json) write_json(json, rows, prop);
   return 0;
 }

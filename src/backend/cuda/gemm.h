@@ -1,6 +1,7 @@
 #pragma once
-// bf16 GEMM through cuBLASLt: y[n, out] = x[n, in] · Wᵀ with W [out, in] row-major (the
-// checkpoint's layout), fp32 accumulation, bf16 output; the twin of cpu::matmul on bf16 weights.
+// GEMMs through cuBLASLt: y[n, out] = x[n, in] · Wᵀ with W [out, in] row-major (the
+// checkpoint's layout), fp32 accumulation, bf16 output; the twin of cpu::matmul. In bf16, and in
+// fp8 e4m3 with DeepSeek-V3's block scales (128×128 on the weights, 1×128 on the activations).
 // One Gemm per stream owns the cuBLASLt handle and its workspace; not thread-safe.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -24,7 +25,18 @@ class Gemm {
   // n is any positive count.
   void bf16_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 
+  // fp8 block-scaled: W as the checkpoint stores it (e4m3 bytes [out, in] and weight_scale_inv
+  // [out / 128, in / 128] row-major, W ≈ w · w_scale), x from quantize_fp8_blocks (e4m3 [n, in],
+  // scales [in / 128, n]). in and out multiples of 128, n of 16 (cuBLASLt's block-scaled kernels
+  // take no other token counts: pad, or use bf16_nt for decode-sized batches). Hopper's fp8 tensor cores run at twice
+  // the bf16 rate, and the scales are applied per 128-deep slice of the accumulation.
+  void fp8_block_nt(const uint8_t* x, const float* x_scales, int64_t n, const uint8_t* w, const float* w_scales,
+                    int64_t out, int64_t in, bf16* y, cudaStream_t stream);
+
  private:
+  struct Operands;
+  void run(const Operands& operands, cudaStream_t stream);
+
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer<unsigned char> workspace_;
 };

@@ -15,6 +15,12 @@ namespace tide::cuda {
 
 using bf16 = __nv_bfloat16;
 
+// Activations to fp8 e4m3 in blocks of 1×128 (DeepSeek-V3's activation scheme): x [n, k] bf16,
+// k a multiple of 128, gives q [n, k] (e4m3 bytes) and scales [k / 128, n] fp32 (block-major,
+// the layout cuBLASLt's 128-element vector scaling reads), with x ≈ q · scale and
+// scale = amax / 448 of each block (1 for an all-zero block).
+void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, cudaStream_t stream);
+
 // Fused residual add + RMSNorm over n rows of `dim`:
 //   residual != nullptr:  residual += x (stored rounded to bf16); y = rms_norm(residual) * weight
 //   residual == nullptr:  y = rms_norm(x) * weight

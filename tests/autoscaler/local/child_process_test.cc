@@ -30,8 +30,9 @@ std::string read_file(const std::filesystem::path& path) {
 TEST(ChildProcess, ReadsTheListeningLineAndTeesOutputToTheLog) {
   const auto log = log_path("listen");
   ChildProcess child({.program = "/bin/sh",
-                      .args = {"-c", "echo starting; echo \"x: listening on http://127.0.0.1:4321 (model m)\" >&2; "
-                                     "echo $TIDE_TEST_VALUE; sleep 30"},
+                      // Everything checked below is printed before the line the test waits for.
+                      .args = {"-c", "echo starting; echo $TIDE_TEST_VALUE; "
+                                     "echo \"x: listening on http://127.0.0.1:4321 (model m)\" >&2; sleep 30"},
                       .env = {{"TIDE_TEST_VALUE", "from-env"}},
                       .log_file = log});
   EXPECT_EQ(child.wait_for_url(milliseconds(5000)), "http://127.0.0.1:4321");

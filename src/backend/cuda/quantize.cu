@@ -1,0 +1,71 @@
+// Activations to fp8 e4m3 in 1×128 blocks, DeepSeek-V3's scheme for the inputs of its fp8 GEMMs:
+// each 128 consecutive features of a token share one fp32 scale, amax / 448 (448 being e4m3's
+// largest finite value), so every block uses the whole fp8 range. One warp per block: each lane
+// loads 4 bf16 (8 bytes, the warp 256 contiguous bytes), a shuffle reduction finds the amax, and
+// each lane stores its 4 bytes. Memory-bound: 2 bytes read, 1 written per element.
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+
+#include <algorithm>
+#include <string>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/ops.h"
+#include "common/error.h"
+
+namespace tide::cuda {
+namespace {
+
+constexpr int kBlock = 128;
+constexpr float kFp8Max = 448.f;
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+__global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales) {
+  const int64_t blocks_per_row = k / kBlock, total = n * blocks_per_row;
+  const int lane = threadIdx.x % 32;
+  for (int64_t b = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; b < total;
+       b += static_cast<int64_t>(gridDim.x) * blockDim.x / 32) {
+    const int64_t row = b / blocks_per_row, kb = b % blocks_per_row;
+    const int64_t offset = row * k + kb * kBlock + lane * 4;
+    const uint2 raw = *reinterpret_cast<const uint2*>(x + offset);
+    const bf16* v = reinterpret_cast<const bf16*>(&raw);
+    float f[4];
+    float amax = 0.f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      f[i] = __bfloat162float(v[i]);
+      amax = fmaxf(amax, fabsf(f[i]));
+    }
+    amax = warp_max(amax);
+    const float scale = amax > 0.f ? amax / kFp8Max : 1.f;
+    const float inverse = 1.f / scale;
+    uint32_t packed = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const __nv_fp8_e4m3 e(f[i] * inverse);  // round to nearest, saturating to ±448
+      packed |= static_cast<uint32_t>(e.__x) << (8 * i);
+    }
+    *reinterpret_cast<uint32_t*>(q + offset) = packed;
+    if (lane == 0) scales[kb * n + row] = scale;  // block-major: [k / 128][n]
+  }
+}
+
+}  // namespace
+
+void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, cudaStream_t stream) {
+  if (n <= 0) return;
+  if (k <= 0 || k % kBlock != 0)
+    throw Error("quantize_fp8_blocks: the row length must be a positive multiple of 128 (got " + std::to_string(k) + ")");
+  const int64_t warps = n * (k / kBlock);
+  const int threads = 256;
+  const int64_t grid = std::min<int64_t>((warps * 32 + threads - 1) / threads, 65535);
+  quantize_fp8_blocks_kernel<<<static_cast<unsigned>(grid), threads, 0, stream>>>(x, n, k, q, scales);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace tide::cuda
