@@ -9,8 +9,6 @@
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "autoscaler/control/controller.h"
 #include "autoscaler/kubernetes/kubernetes_actuator.h"
@@ -18,6 +16,7 @@
 #include "autoscaler/signals/signals_config.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "common/json_file.h"
 #include "common/yaml_fields.h"
 
 namespace tide::cli {
@@ -36,13 +35,9 @@ void run_autoscale(const AutoscaleRunArgs& args) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::ifstream in(args.config);
-  if (!in) throw Error("cannot read " + args.config);
-  std::stringstream text;
-  text << in.rdbuf();
   YAML::Node root;
   try {
-    root = YAML::Load(text.str());
+    root = YAML::Load(read_text_file(args.config));
   } catch (const YAML::Exception& e) {
     throw Error(args.config + ": not valid YAML: " + e.what());
   }

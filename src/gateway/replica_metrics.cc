@@ -2,10 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
+
+#include "common/metrics_page.h"
 
 namespace tide::gateway {
 namespace {
@@ -49,81 +50,6 @@ const Name* find_name(std::string_view name) {
   return nullptr;
 }
 
-bool name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
-bool name_char(char c) { return name_start(c) || (c >= '0' && c <= '9'); }
-bool blank(char c) { return c == ' ' || c == '\t'; }
-
-// A cursor over one line; every step fails softly (returns false) on malformed text.
-struct Line {
-  std::string_view s;
-  std::size_t i = 0;
-
-  bool done() const { return i >= s.size(); }
-  void skip_blanks() {
-    while (!done() && blank(s[i])) ++i;
-  }
-  std::string_view name(bool allow_colon) {
-    const std::size_t start = i;
-    if (done() || !name_start(s[i]) || (!allow_colon && s[i] == ':')) return {};
-    while (!done() && name_char(s[i]) && (allow_colon || s[i] != ':')) ++i;
-    return s.substr(start, i - start);
-  }
-  // {name="value", ...}: checked for shape only, since no signal depends on a label's value.
-  bool labels() {
-    ++i;  // '{'
-    for (;;) {
-      skip_blanks();
-      if (done()) return false;
-      if (s[i] == '}') {
-        ++i;
-        return true;
-      }
-      if (name(false).empty()) return false;
-      skip_blanks();
-      if (done() || s[i] != '=') return false;
-      ++i;
-      skip_blanks();
-      if (done() || s[i] != '"') return false;
-      for (++i;; ++i) {
-        if (done()) return false;
-        if (s[i] == '\\') {
-          if (++i >= s.size()) return false;
-        } else if (s[i] == '"') {
-          ++i;
-          break;
-        }
-      }
-      skip_blanks();
-      if (done()) return false;
-      if (s[i] == ',') ++i;
-      else if (s[i] != '}') return false;
-    }
-  }
-  std::string_view token() {
-    const std::size_t start = i;
-    while (!done() && !blank(s[i])) ++i;
-    return s.substr(start, i - start);
-  }
-};
-
-// A finite sample value; NaN, ±Inf and anything from_chars does not take fully are nullopt.
-std::optional<double> parse_value(std::string_view text) {
-  if (!text.empty() && text[0] == '+') text.remove_prefix(1);
-  if (text.empty()) return std::nullopt;
-  // from_chars would take "inf" and "nan"; neither is a usable load.
-  const char c = text[0] == '-' && text.size() > 1 ? text[1] : text[0];
-  if (!((c >= '0' && c <= '9') || c == '.')) return std::nullopt;
-  double v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
-bool is_timestamp(std::string_view text) {
-  if (!text.empty() && text[0] == '-') text.remove_prefix(1);
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 }  // namespace
 
 ReplicaLoad parse_replica_metrics(std::string_view text) {
@@ -133,29 +59,13 @@ ReplicaLoad parse_replica_metrics(std::string_view text) {
   };
   std::array<std::array<Slot, kRanks>, kSignals> slots{};
 
-  while (!text.empty()) {
-    const std::size_t nl = text.find('\n');
-    std::string_view raw = text.substr(0, nl);
-    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
-    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-
-    Line line{raw};
-    line.skip_blanks();
-    if (line.done() || raw[line.i] == '#') continue;
-    const Name* known = find_name(line.name(true));
-    if (!known) continue;  // unknown metric, or no name at all
-    if (!line.done() && raw[line.i] == '{' && !line.labels()) continue;
-    if (line.done() || !blank(raw[line.i])) continue;  // a name must be followed by a blank
-    line.skip_blanks();
-    const std::optional<double> value = parse_value(line.token());
-    line.skip_blanks();
-    if (!line.done() && !is_timestamp(line.token())) continue;
-    line.skip_blanks();
-    if (!line.done() || !value || *value < 0) continue;
-
+  const MetricsPage page(text);
+  for (const MetricSample& sample : page.samples()) {
+    const Name* known = find_name(sample.name);
+    if (!known || sample.value < 0) continue;  // not a signal, or a negative load (malformed)
     Slot& slot = slots[known->signal][known->rank];
-    if (known->signal == kKvUsage) slot.value = slot.seen ? std::max(slot.value, *value) : *value;
-    else slot.value += *value;
+    if (known->signal == kKvUsage) slot.value = slot.seen ? std::max(slot.value, sample.value) : sample.value;
+    else slot.value += sample.value;
     slot.seen = true;
   }
 

@@ -10,9 +10,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "common/error.h"
 
@@ -24,20 +22,6 @@ namespace ssl = boost::asio::ssl;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
-
-std::string read_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot read {} {}", "kubernetes", what, path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string trim(std::string s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
-}
 
 bool is_ip(const std::string& host) {
   error_code ec;
@@ -65,7 +49,8 @@ ApiClient::ApiClient(ClusterAccess access, std::chrono::milliseconds timeout)
                     ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   const std::string& origin = access_.origin;
   try {
-    if (!access_.ca_file.empty()) access_.ca_pem = read_file(access_.ca_file, "certificate authority");
+    if (!access_.ca_file.empty())
+      access_.ca_pem = read_access_file(access_.ca_file, "kubernetes", "certificate authority");
     if (!access_.ca_pem.empty())
       tls_->add_certificate_authority(net::buffer(access_.ca_pem));
     else
@@ -75,8 +60,9 @@ ApiClient::ApiClient(ClusterAccess access, std::chrono::milliseconds timeout)
          access_.ca_file.empty() ? "" : " " + access_.ca_file, e.code().message());
   }
   if (!access_.client_cert_file.empty())
-    access_.client_cert_pem = read_file(access_.client_cert_file, "client certificate");
-  if (!access_.client_key_file.empty()) access_.client_key_pem = read_file(access_.client_key_file, "client key");
+    access_.client_cert_pem = read_access_file(access_.client_cert_file, "kubernetes", "client certificate");
+  if (!access_.client_key_file.empty())
+    access_.client_key_pem = read_access_file(access_.client_key_file, "kubernetes", "client key");
   if (!access_.client_cert_pem.empty()) {
     error_code ec;
     tls_->use_certificate_chain(net::buffer(access_.client_cert_pem), ec);
@@ -101,7 +87,7 @@ ApiRequest ApiClient::build(bhttp::verb verb, const std::string& path, const std
   request.set(bhttp::field::user_agent, "tide-autoscaler");
   std::string token = access_.token;
   if (token.empty() && !access_.token_file.empty()) {
-    token = trim(read_file(access_.token_file, "token file"));
+    token = trim(read_access_file(access_.token_file, "kubernetes", "token file"));
     if (token.empty()) fail("{}: token file {} is empty", access_.origin, access_.token_file);
   }
   if (!token.empty()) request.set(bhttp::field::authorization, "Bearer " + token);

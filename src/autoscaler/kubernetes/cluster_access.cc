@@ -15,20 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot read {}", what, path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string trim(std::string s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
-}
-
 // A scalar string field of a kubeconfig mapping; empty when absent.
 std::string optional_string(const YAML::Node& map, const char* key, const std::string& path) {
   const YAML::Node node = map[key];
@@ -218,7 +204,7 @@ ClusterAccess parse_kubeconfig(const std::string& text, const std::string& conte
 }
 
 ClusterAccess load_kubeconfig(const std::string& path, const std::string& context) {
-  const std::string text = read_text_file(path, "kubeconfig");
+  const std::string text = read_access_file(path, "kubeconfig");
   return parse_kubeconfig(text, context, fs::path(path).parent_path().string(), "kubeconfig " + path);
 }
 
@@ -254,8 +240,22 @@ ClusterAccess in_cluster_access(const std::string& service_account_dir) {
   access.token_file = (dir / "token").string();
   access.ca_file = (dir / "ca.crt").string();
   if (fs::exists(dir / "namespace"))
-    access.namespace_ = trim(read_text_file((dir / "namespace").string(), "in-cluster"));
+    access.namespace_ = trim(read_access_file((dir / "namespace").string(), "in-cluster"));
   return access;
+}
+
+std::string read_access_file(const std::string& path, const std::string& origin, const std::string& kind) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot read {}{}{}", origin, kind, kind.empty() ? "" : " ", path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 }  // namespace tide::autoscaler::kubernetes

@@ -48,4 +48,10 @@ void parse_server_url(const std::string& url, ClusterAccess& access, const std::
 // Standard base64 (RFC 4648, with padding; whitespace ignored) as kubeconfig *-data fields use.
 std::string base64_decode(const std::string& text, const std::string& field);
 
+// A file the access names (kubeconfig, token, CA, client certificate or key), whole; throws
+// tide::Error "<origin>: cannot read <kind> <path>" (kind may be empty). The files' text with
+// surrounding white space removed is what the kubelet's token and namespace files hold.
+std::string read_access_file(const std::string& path, const std::string& origin, const std::string& kind = {});
+std::string trim(std::string text);
+
 }  // namespace tide::autoscaler::kubernetes

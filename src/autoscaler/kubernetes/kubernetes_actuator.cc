@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/http/url_encode.h"
 
 namespace tide::autoscaler::kubernetes {
 namespace {
@@ -53,19 +54,6 @@ std::string printable_request(const ApiRequest& request, const std::string& url)
     out += fmt::format("  {}: {}\n", name, secret ? "Bearer <redacted>" : std::string(field.value()));
   }
   if (!request.body().empty()) out += "  " + request.body() + "\n";
-  return out;
-}
-
-// Percent-encodes a query parameter (a label selector holds '=', ',' and '!').
-std::string query_encode(const std::string& text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~')
-      out.push_back(static_cast<char>(c));
-    else
-      out += fmt::format("%{:02X}", c);
-  }
   return out;
 }
 
@@ -192,7 +180,7 @@ std::vector<std::string> KubernetesActuator::ready_replica_urls() {
       fail("Scale of Deployment {}/{}: no status.selector to find its pods by", namespace_, config_.deployment);
   }
   const std::string path =
-      fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", namespace_, query_encode(selector_));
+      fmt::format("/api/v1/namespaces/{}/pods?labelSelector={}", namespace_, http::url_encode(selector_));
   const std::string what = fmt::format("pods of Deployment {}/{}", namespace_, config_.deployment);
   const json list = parse_object(call(bhttp::verb::get, path, {}, {}), "PodList", what);
   const auto items = list.find("items");

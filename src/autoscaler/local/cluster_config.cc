@@ -1,10 +1,9 @@
 #include "autoscaler/local/cluster_config.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/json_file.h"
 #include "common/yaml_fields.h"
 #include "gateway/gateway_config.h"
 
@@ -141,11 +140,7 @@ ClusterConfig parse_cluster_config(std::string_view yaml, const std::string& sou
 }
 
 ClusterConfig load_cluster_config(const std::filesystem::path& path, const std::filesystem::path& default_run_dir) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read " + path.string() + ": no such file, or no permission");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_cluster_config(text.str(), path.string(), default_run_dir);
+  return parse_cluster_config(read_text_file(path), path.string(), default_run_dir);
 }
 
 ClusterConfig default_cluster_config(const std::filesystem::path& run_dir) {

@@ -1,10 +1,9 @@
 #include "autoscaler/policy/scaling_config.h"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/json_file.h"
 #include "common/yaml_fields.h"
 
 namespace tide::autoscaler {
@@ -166,11 +165,7 @@ ScalingConfig parse_scaling_config_text(std::string_view yaml, const std::string
 }
 
 ScalingConfig load_scaling_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_scaling_config_text(text.str(), path);
+  return parse_scaling_config_text(read_text_file(path), path);
 }
 
 }  // namespace tide::autoscaler

@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "common/json_file.h"
 
 namespace tide::autoscaler {
 namespace {
@@ -89,11 +88,7 @@ Trace parse_trace(std::string_view text, const std::string& source) {
 }
 
 Trace load_trace(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("{}: cannot open", path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_trace(text.str(), path);
+  return parse_trace(read_text_file(path), path);
 }
 
 std::string format_trace(const Trace& trace, const std::vector<std::string>& comment) {

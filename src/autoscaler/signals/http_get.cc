@@ -59,16 +59,4 @@ std::string http_get(const HttpBase& base, const std::string& target, std::chron
   return std::move(answer.body);
 }
 
-std::string url_encode(const std::string& text) {
-  std::string out;
-  for (const unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~')
-      out.push_back(static_cast<char>(c));
-    else
-      out += fmt::format("%{:02X}", c);
-  }
-  return out;
-}
-
 }  // namespace tide::autoscaler::signals

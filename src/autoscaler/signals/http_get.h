@@ -28,7 +28,4 @@ HttpAnswer http_fetch(const HttpBase& base, const std::string& target, std::chro
 // error, a timeout or any other status (with the start of its body).
 std::string http_get(const HttpBase& base, const std::string& target, std::chrono::milliseconds timeout);
 
-// Percent-encodes everything but RFC 3986's unreserved characters, for a query parameter.
-std::string url_encode(const std::string& text);
-
 }  // namespace tide::autoscaler::signals

@@ -7,6 +7,7 @@
 
 #include "autoscaler/signals/http_get.h"
 #include "common/error.h"
+#include "common/http/url_encode.h"
 
 namespace tide::autoscaler::signals {
 namespace {
@@ -94,7 +95,7 @@ PrometheusSource::PrometheusSource(PrometheusConfig config)
 
 double PrometheusSource::query(const std::string& field, const std::string& promql, const std::string& time,
                                double if_empty) {
-  const std::string target = "/api/v1/query?query=" + url_encode(promql) + "&time=" + time;
+  const std::string target = "/api/v1/query?query=" + http::url_encode(promql) + "&time=" + time;
   HttpAnswer answer;
   try {
     answer = http_fetch(base_, target, config_.timeout);

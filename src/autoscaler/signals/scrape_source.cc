@@ -8,7 +8,7 @@
 #include <set>
 
 #include "autoscaler/signals/http_get.h"
-#include "autoscaler/signals/metrics_page.h"
+#include "common/metrics_page.h"
 #include "common/error.h"
 
 namespace tide::autoscaler::signals {

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "autoscaler/signals/http_get.h"
+#include "common/http/url_encode.h"
 #include "child_process.h"
 #include "common/error.h"
 #include "common/http/server.h"
@@ -78,7 +79,7 @@ TEST(PrometheusQueries, TheSloQueryUsesTheBucketBoundAsTideWritesIt) {
   EXPECT_EQ(le_text(1.0), "1");
   EXPECT_EQ(le_text(0.25), "0.25");
   EXPECT_NE(default_slo_query(2.5).find(R"(le="2.5")"), std::string::npos);
-  EXPECT_EQ(url_encode(R"(sum(x{job="tide"}))"), "sum%28x%7Bjob%3D%22tide%22%7D%29");
+  EXPECT_EQ(http::url_encode(R"(sum(x{job="tide"}))"), "sum%28x%7Bjob%3D%22tide%22%7D%29");
 }
 
 // A stand-in query API: answers each query from `answers` by its PromQL, records the targets.

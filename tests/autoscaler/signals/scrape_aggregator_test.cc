@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "autoscaler/signals/metrics_page.h"
+#include "common/metrics_page.h"
 #include "autoscaler/signals/scrape_source.h"
 
 namespace tide::autoscaler::signals {

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "autoscaler/signals/metrics_page.h"
+#include "common/metrics_page.h"
 #include "child_process.h"
 #include "common/error.h"
 #include "common/http/client.h"

@@ -1,14 +1,14 @@
 #pragma once
-// A /metrics page (Prometheus text format 0.0.4) read into samples with their labels, for the
-// signals that need more than the gateway's load reader gives (counters per label set,
-// histogram buckets by `le`, series of one pool). The page is untrusted: comments, malformed
-// lines and non-finite values are skipped, never thrown on.
+// A /metrics page (Prometheus text format 0.0.4) read into samples with their labels: the one
+// reader of replicas' pages, for the gateway's load signals and the autoscaler's (counters per
+// label set, histogram buckets by `le`, series of one pool). The page is untrusted: comments,
+// malformed lines and non-finite values are skipped, never thrown on.
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-namespace tide::autoscaler::signals {
+namespace tide {
 
 struct MetricSample {
   std::string name;
@@ -39,4 +39,4 @@ class MetricsPage {
   std::vector<MetricSample> samples_;
 };
 
-}  // namespace tide::autoscaler::signals
+}  // namespace tide

@@ -1,4 +1,4 @@
-#include "autoscaler/signals/metrics_page.h"
+#include "common/metrics_page.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <map>
 #include <optional>
 
-namespace tide::autoscaler::signals {
+namespace tide {
 namespace {
 
 bool name_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':'; }
@@ -86,8 +86,18 @@ bool parse_line(std::string_view s, MetricSample& out) {
   while (!done() && !blank(s[i])) ++i;
   const auto value = parse_number(s.substr(value_start, i - value_start), false);
   if (!value) return false;
+  // An optional timestamp (milliseconds, digits) may follow, and nothing else; the scrape's own
+  // time is what counts.
+  skip();
+  const std::size_t stamp_start = i;
+  if (!done() && s[i] == '-') ++i;
+  const std::size_t digits = i;
+  while (!done() && s[i] >= '0' && s[i] <= '9') ++i;
+  if (i > stamp_start && i == digits) return false;  // a lone '-'
+  skip();
+  if (!done()) return false;
   out.value = *value;
-  return true;  // an optional timestamp may follow; the scrape time is what counts
+  return true;
 }
 
 }  // namespace
@@ -140,4 +150,4 @@ std::vector<std::pair<double, double>> MetricsPage::buckets(std::string_view nam
   return {by_bound.begin(), by_bound.end()};
 }
 
-}  // namespace tide::autoscaler::signals
+}  // namespace tide
