@@ -12,11 +12,13 @@
 #include <mutex>
 #include <thread>
 
+#include "autoscaler/local/child_process.h"
 #include "autoscaler/signals/http_get.h"
-#include "common/http/url_encode.h"
-#include "child_process.h"
 #include "common/error.h"
+#include "common/http/client.h"
 #include "common/http/server.h"
+#include "common/http/url_encode.h"
+#include "test_support.h"
 
 namespace tide::autoscaler::signals {
 namespace {
@@ -223,11 +225,23 @@ TEST(PrometheusSource, ARealPrometheusScrapingAStandInReplica) {
                                            "  - targets: ['127.0.0.1:"
                                         << replica.port() << "']\n";
   const int port = testing::free_port();
-  testing::ChildProcess prometheus({binary, "--config.file=" + (dir / "prometheus.yml").string(),
+  ChildProcess prometheus({.program = binary,
+                           .args = {"--config.file=" + (dir / "prometheus.yml").string(),
                                     "--storage.tsdb.path=" + (dir / "data").string(),
-                                    "--web.listen-address=127.0.0.1:" + std::to_string(port)});
-  const auto ready = prometheus.wait_for("Server is ready to receive web requests", std::chrono::seconds(60));
-  ASSERT_TRUE(ready) << "prometheus did not start:\n" << prometheus.output();
+                                    "--web.listen-address=127.0.0.1:" + std::to_string(port)},
+                           .env = {},
+                           .log_file = dir / "prometheus.log"});
+  // Up once its readiness endpoint answers (bounded: 60 s).
+  bool ready = false;
+  for (int attempt = 0; attempt < 120 && !ready && prometheus.running(); ++attempt) {
+    try {
+      http::Client client("127.0.0.1", static_cast<uint16_t>(port), std::chrono::seconds(1));
+      ready = client.get("/-/ready").result_int() == 200;
+    } catch (const Error&) {
+    }
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  ASSERT_TRUE(ready) << "prometheus did not start:\n" << prometheus.tail(40);
 
   PrometheusConfig config;
   config.url = "http://127.0.0.1:" + std::to_string(port);
@@ -240,7 +254,7 @@ TEST(PrometheusSource, ARealPrometheusScrapingAStandInReplica) {
     if (s.ready == 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   std::filesystem::remove_all(dir);
-  ASSERT_EQ(s.ready, 1) << prometheus.output();
+  ASSERT_EQ(s.ready, 1) << prometheus.tail(40);
   EXPECT_EQ(s.in_flight, 7);
   EXPECT_EQ(s.waiting, 2);  // no gateway job: its queue reads as 0 (`or vector(0)`)
   EXPECT_EQ(s.kv_usage, 0.25);

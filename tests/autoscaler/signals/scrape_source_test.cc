@@ -11,11 +11,12 @@
 #include <mutex>
 #include <thread>
 
-#include "common/metrics_page.h"
-#include "child_process.h"
+#include "autoscaler/local/child_process.h"
 #include "common/error.h"
 #include "common/http/client.h"
 #include "common/http/server.h"
+#include "common/metrics_page.h"
+#include "test_support.h"
 
 namespace tide::autoscaler::signals {
 namespace {
@@ -132,9 +133,14 @@ TEST(ScrapeSource, ARealTideServe) {
   if (!std::filesystem::exists(binary))
     GTEST_SKIP() << binary << " not built: build the `tide` target (./scripts/build.sh release tide) to run this";
   const std::string model = std::string(TIDE_FIXTURES_DIR) + "/models/deepseek-v3-tiny";
-  testing::ChildProcess serve({binary.string(), "serve", "--model", model, "--host", "127.0.0.1", "--port", "0"});
-  const auto url = serve.wait_for("listening on ", std::chrono::seconds(120));
-  ASSERT_TRUE(url) << "tide serve did not start:\n" << serve.output();
+  const auto log = std::filesystem::temp_directory_path() / ("tide-scrape-serve-" + std::to_string(::getpid()) + ".log");
+  ChildProcess serve({.program = binary.string(),
+                      .args = {"serve", "--model", model, "--host", "127.0.0.1", "--port", "0"},
+                      .env = {},
+                      .log_file = log});
+  const auto url = serve.wait_for_url(std::chrono::seconds(120));
+  std::filesystem::remove(log);
+  ASSERT_TRUE(url) << "tide serve did not start:\n" << serve.tail(40);
 
   ScrapeOptions options;
   options.replicas = [&] { return std::vector<std::string>{*url}; };
