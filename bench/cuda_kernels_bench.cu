@@ -202,14 +202,18 @@ void write_json(const char* path, const std::vector<Row>& rows, const cudaDevice
 
 int run(int argc, char** argv) {
   const char* json = nullptr;
+  std::string only;  // run only the kernels whose name starts with this (the ceilings always run)
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
       json = argv[++i];
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--json FILE]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: gemm_fp8blk, mla_decode)\n", argv[0]);
       return 2;
     }
   }
+  const auto wanted = [&](const std::string& kernel) { return kernel.compare(0, only.size(), only) == 0; };
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // lines reach a log even if a run is killed
   int device = 0;
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
@@ -235,11 +239,16 @@ int run(int argc, char** argv) {
   gemm_peak(rows);
   print_new();
   for (const int64_t tokens : {1024, 4096}) {
+    if (!wanted("gemm_fp8blk")) break;
     fp8_gemm_bench(rows, tokens, 7168, 2048);  // an expert's gate or up projection
     fp8_gemm_bench(rows, tokens, 2048, 7168);  // its down projection
     print_new();
   }
   const int sms = prop.multiProcessorCount;
+  if (!wanted("mla_decode")) {
+    if (json) write_json(json, rows, prop);
+    return 0;
+  }
   // The target shape: V2-Lite (16 heads), batch 64 × 8k context: 604 MB of latents a layer.
   mla_decode_bench(rows, "mla_decode", 64, 8192, 16, 64, 2, copy, sms);
   print_new();

@@ -75,8 +75,15 @@ constexpr std::size_t smem_bytes() {
 static_assert(kStageBytes % 16 == 0 && kSmemS % 16 == 0 && kHeadTile <= kTile);
 static_assert((kHeadTile * kXRow + 4 * kHeadTile) * sizeof(float) <= kStageBytes);
 
+// An even count, so that each slot is only ever filled for one group (group = tile % 2 = slot % 2).
+// The waits on a slot's barriers tell phases apart by parity alone, which is sound only while
+// no waiter can be a whole phase ahead of the barrier. With an odd count a slot alternates
+// between the groups, and a group running ahead could find the slot's barrier still at the other
+// group's previous phase, of the same parity: it would read a tile that had not landed and
+// arrive in the other group's phase (seen as hangs and launch failures at 64×8k, 5 stages).
 // Measured at 64×8k (H200): 3, 4 and 5 stages within 2% of each other once the groups overlap.
-constexpr int kRingStages = 5;
+constexpr int kRingStages = 4;
+static_assert(kRingStages % 2 == 0, "each ring slot must belong to one group of compute warps");
 // Copies are issued by all 4 warps of the producer warpgroup, each announcing its own bytes on
 // the tile's barrier (a first form with one byte count for the whole tile hung at load).
 // Measured at 64×8k on an H200: 1 warp 74.9%, 2 warps 86.5%, 4 warps 89.4% of the copy rate:
@@ -560,8 +567,8 @@ void mla_decode(const MlaDecodeArgs& a, const MlaDecodePlan& plan, void* workspa
       reinterpret_cast<uintptr_t>(a.out) % 16 != 0 || reinterpret_cast<uintptr_t>(workspace) % 16 != 0)
     throw Error("mla_decode: q, cache, out and workspace must be 16-byte aligned");
 
-  Params p{a, plan.splits, plan.chunk, a.scale * 1.4426950408889634f, static_cast<float*>(workspace), nullptr};
-  p.copy_warps = kCopyWarps;
+  Params p{a, plan.splits, plan.chunk, a.scale * 1.4426950408889634f, static_cast<float*>(workspace), nullptr,
+           kCopyWarps};
   p.ml = reinterpret_cast<float2*>(p.o_part + static_cast<std::size_t>(a.batch) * a.heads * plan.splits * kLatent);
   // Head tiles fastest: the CTAs that read the same chunk start together.
   const dim3 grid(static_cast<unsigned>((a.heads + kHeadTile - 1) / kHeadTile), static_cast<unsigned>(plan.splits),
