@@ -2,7 +2,7 @@
 # Every test Tide has, as CI runs them on a clean Debian 12 machine without a GPU:
 #   1. the release build's unit tests and end-to-end tests (ctest; real processes on 127.0.0.1);
 #   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. each libFuzzer target (clang-14) for a bounded time.
+#   3. each libFuzzer target for a bounded time (built in the same clang-14 tree as step 2).
 # TIDE_FUZZ_SECONDS (default 30) bounds each fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,11 +24,10 @@ echo "== unit tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --preset asan -j "$(nproc)" -E '^integration_'
 
 echo "== fuzzers"
-./scripts/build.sh fuzz tide_fuzzers  # the fuzzers and their libraries, not the CLI
 seconds="${TIDE_FUZZ_SECONDS:-30}"
-for fuzzer in build/fuzz/fuzz/*_fuzz; do
+for fuzzer in build/asan/fuzz/*_fuzz; do
   name=$(basename "$fuzzer")
-  corpus="build/fuzz/corpus/$name"
+  corpus="build/asan/corpus/$name"
   mkdir -p "$corpus"
   echo "-- $name for ${seconds}s"
   "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=0 \
