@@ -69,18 +69,40 @@ std::vector<uint64_t> Histogram::cumulative_counts() const {
 }
 
 template <typename Metric>
-Metric& Family<Metric>::labels(const std::vector<std::string>& values) {
+template <typename Values>
+Metric& Family<Metric>::find_or_add(const Values& values) {
   if (values.size() != label_names_.size())
     fail("metric {}: {} label values given for {} labels", name_, values.size(), label_names_.size());
-  std::lock_guard lock(mutex_);
-  auto& child = children_[values];
-  if (!child) {
-    if constexpr (std::is_same_v<Metric, Histogram>)
-      child = std::make_unique<Histogram>(bounds_);
-    else
-      child = std::make_unique<Metric>();
+  thread_local std::string key;  // reused: a lookup allocates nothing once warm
+  key.clear();
+  for (std::string_view v : values) {
+    const auto n = static_cast<uint32_t>(v.size());
+    key.append(reinterpret_cast<const char*>(&n), sizeof n);
+    key.append(v);
   }
+  {
+    std::shared_lock lock(mutex_);
+    if (auto it = index_.find(std::string_view(key)); it != index_.end()) return *it->second;
+  }
+  std::unique_lock lock(mutex_);
+  if (auto it = index_.find(std::string_view(key)); it != index_.end()) return *it->second;
+  auto& child = children_[std::vector<std::string>(values.begin(), values.end())];
+  if constexpr (std::is_same_v<Metric, Histogram>)
+    child = std::make_unique<Histogram>(bounds_);
+  else
+    child = std::make_unique<Metric>();
+  index_.emplace(key, child.get());
   return *child;
+}
+
+template <typename Metric>
+Metric& Family<Metric>::labels(std::initializer_list<std::string_view> values) {
+  return find_or_add(values);
+}
+
+template <typename Metric>
+Metric& Family<Metric>::labels(const std::vector<std::string>& values) {
+  return find_or_add(values);
 }
 
 template class Family<Counter>;

@@ -4,12 +4,18 @@
 // for C++ is packaged in Debian 12; the subset is small and the format is stable.
 //
 // Updates are lock-free atomics on the hot path (a decode step updates several metrics per
-// token); only creating a new label combination takes a lock.
+// token); finding a child by its label values takes a shared lock and allocates nothing (the
+// gateway looks up several per request); only creating a new label combination takes the lock
+// exclusively.
 #include <atomic>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace tide {
@@ -59,24 +65,35 @@ class Family {
 
   // The child for these label values (in label_names order); created on first use and valid
   // for the registry's lifetime.
+  Metric& labels(std::initializer_list<std::string_view> values);
   Metric& labels(const std::vector<std::string>& values);
-  Metric& get() { return labels({}); }
+  Metric& get() { return labels(std::initializer_list<std::string_view>{}); }
 
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }
   const std::vector<std::string>& label_names() const { return label_names_; }
   template <typename Fn>
   void for_each(Fn&& fn) const {
-    std::lock_guard lock(mutex_);
+    std::shared_lock lock(mutex_);
     for (const auto& [values, metric] : children_) fn(values, *metric);
   }
 
  private:
+  template <typename Values>
+  Metric& find_or_add(const Values& values);
+
+  // Hashes the lookup key as a string_view, so that finding a child needs no std::string.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
   std::string name_, help_;
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;
-  mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;  // in label order, for rendering
+  // The same children by their label values, each length-prefixed so that no two lists meet.
+  std::unordered_map<std::string, Metric*, KeyHash, std::equal_to<>> index_;
 };
 
 class MetricsRegistry {

@@ -182,7 +182,7 @@ void ApiServer::handle_generation(const std::shared_ptr<Call>& call, Endpoint en
                                         config_.served_model_name),
                        "model", "model_not_found");
       BuiltPrompts prompts = prompts_.build(request);
-      // Back on the connection's strand: the job lives there.
+      // Back on the connection's io thread: the job lives there.
       net::post(call->exchange->executor(),
                 [this, call, request = std::move(request), prompts = std::move(prompts)]() mutable {
                   try {

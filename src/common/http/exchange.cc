@@ -14,19 +14,19 @@ Exchange::Exchange(std::shared_ptr<Session> session, uint64_t id, Request reques
     : session_(std::move(session)), id_(id), request_(std::move(request)), remote_(std::move(remote)) {}
 
 Exchange::~Exchange() {
-  net::post(session_->strand(), [session = session_, id = id_] { session->abandon(id); });
+  net::post(session_->executor(), [session = session_, id = id_] { session->abandon(id); });
 }
 
-net::any_io_executor Exchange::executor() const { return session_->strand(); }
+net::any_io_executor Exchange::executor() const { return session_->executor(); }
 
 void Exchange::respond(Response response) {
-  net::dispatch(session_->strand(), [session = session_, id = id_, response = std::move(response)]() mutable {
+  net::dispatch(session_->executor(), [session = session_, id = id_, response = std::move(response)]() mutable {
     session->respond(id, std::move(response));
   });
 }
 
 std::shared_ptr<SseWriter> Exchange::start_sse(Response head) {
-  if (!session_->strand().running_in_this_thread())
+  if (!session_->executor().running_in_this_thread())
     throw std::logic_error("Exchange::start_sse must be called on the exchange's executor");
   head.set(Field::content_type, "text/event-stream");
   head.set(Field::cache_control, "no-cache");
@@ -37,7 +37,7 @@ std::shared_ptr<SseWriter> Exchange::start_sse(Response head) {
 }
 
 void Exchange::on_disconnect(std::function<void()> callback) {
-  net::dispatch(session_->strand(), [session = session_, id = id_, callback = std::move(callback)]() mutable {
+  net::dispatch(session_->executor(), [session = session_, id = id_, callback = std::move(callback)]() mutable {
     session->set_disconnect_callback(id, std::move(callback));
   });
 }

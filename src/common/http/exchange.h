@@ -1,7 +1,7 @@
 #pragma once
 // One request and the means to answer it. A handler may answer at once or later from any
 // thread (after the engine produced something); every method is safe to call from any thread
-// and the work runs on the connection's strand, which is also where callbacks run. An Exchange
+// and the work runs on the connection's io thread, which is also where callbacks run. An Exchange
 // must not outlive the Server it came from.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/http/message.hpp>
@@ -40,7 +40,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   const Request& request() const { return request_; }
   // "address:port" of the client, for logs.
   const std::string& remote() const { return remote_; }
-  // The connection's strand: post work here to run in order with this exchange's callbacks.
+  // The connection's io thread: post work here to run in order with this exchange's callbacks.
   boost::asio::any_io_executor executor() const;
 
   // Sends a complete response (Content-Length is set from the body). Only the first answer

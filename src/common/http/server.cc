@@ -5,7 +5,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -25,8 +24,19 @@ Response Server::Shared::error_response(Status status, const std::string& messag
   return response;
 }
 
-Server::Server(ServerOptions options, Handler handler) : shared_(std::make_shared<Shared>()), acceptor_(io_) {
-  if (options.threads < 1) fail("HTTP server: threads must be at least 1, got {}", options.threads);
+namespace {
+
+std::vector<std::unique_ptr<Server::Loop>> make_loops(int threads) {
+  if (threads < 1) fail("HTTP server: threads must be at least 1, got {}", threads);
+  std::vector<std::unique_ptr<Server::Loop>> loops;
+  for (int i = 0; i < threads; ++i) loops.push_back(std::make_unique<Server::Loop>());
+  return loops;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, Handler handler)
+    : shared_(std::make_shared<Shared>()), loops_(make_loops(options.threads)), acceptor_(loops_.front()->io) {
   if (options.max_connections < 1) fail("HTTP server: max_connections must be at least 1, got {}", options.max_connections);
   shared_->options = std::move(options);
   shared_->handler = std::move(handler);
@@ -42,7 +52,7 @@ void Server::start() {
   if (!ec) {
     endpoint = tcp::endpoint(address, options.port);
   } else {
-    tcp::resolver resolver(io_);
+    tcp::resolver resolver(loops_.front()->io);
     auto results = resolver.resolve(options.host, std::to_string(options.port), ec);
     if (ec || results.empty()) fail("cannot resolve host '{}': {}", options.host, ec.message());
     endpoint = *results.begin();
@@ -55,12 +65,14 @@ void Server::start() {
   port_ = acceptor_.local_endpoint().port();
 
   accept();
-  for (int i = 0; i < options.threads; ++i) {
-    threads_.emplace_back([this] {
+  for (auto& loop : loops_) {
+    threads_.emplace_back([&io = loop->io] {
+      // Keeps the loop running while it has no connection.
+      auto work = net::make_work_guard(io);
       // A handler that throws must not take the io thread (and the process) down with it.
       while (true) {
         try {
-          io_.run();
+          io.run();
           return;
         } catch (const std::exception& e) {
           spdlog::error("HTTP io thread: unexpected exception: {}", e.what());
@@ -94,13 +106,13 @@ void refuse(tcp::socket socket, const Server::Shared& shared) {
 }  // namespace
 
 void Server::accept() {
-  auto strand = net::make_strand(io_);
-  acceptor_.async_accept(strand, [this, strand](error_code ec, tcp::socket socket) {
+  auto& loop = loops_[next_loop_++ % loops_.size()]->io;
+  acceptor_.async_accept(loop, [this, &loop](error_code ec, tcp::socket socket) {
     if (!acceptor_.is_open() || ec == net::error::operation_aborted) return;
     if (ec) {
       // Typically out of file descriptors: wait a little instead of spinning on the error.
       spdlog::warn("HTTP accept failed: {}; retrying in 100 ms", ec.message());
-      auto timer = std::make_shared<net::steady_timer>(io_, std::chrono::milliseconds(100));
+      auto timer = std::make_shared<net::steady_timer>(acceptor_.get_executor(), std::chrono::milliseconds(100));
       timer->async_wait([this, timer](error_code) {
         if (acceptor_.is_open()) accept();
       });
@@ -132,7 +144,7 @@ void Server::accept() {
     if (over_cap) {
       refuse(std::move(socket), *shared_);
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), strand, shared_);
+      auto session = std::make_shared<Session>(std::move(socket), loop.get_executor(), shared_);
       {
         std::lock_guard lock(shared_->mutex);
         auto& sessions = shared_->sessions;
@@ -150,7 +162,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   if (stopped_) return;
   stopped_ = true;
   shared_->stopping = true;
-  net::post(io_, [this] {
+  net::post(acceptor_.get_executor(), [this] {
     error_code ignored;
     acceptor_.close(ignored);
   });
@@ -171,7 +183,7 @@ void Server::shutdown(std::chrono::milliseconds grace) {
   if (!threads_.empty()) wait_until_closed(grace);
   for (auto& session : live_sessions()) session->force_close();
   if (!threads_.empty()) wait_until_closed(std::chrono::milliseconds(1000));
-  io_.stop();
+  for (auto& loop : loops_) loop->io.stop();
   for (auto& thread : threads_) thread.join();
   threads_.clear();
 }

@@ -28,7 +28,9 @@ namespace tide::http {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8000;  // 0 picks a free port; Server::port() tells which
-  int threads = 2;       // io threads; handlers run on them and must not block
+  // io threads, each with its own event loop; a connection stays on one for its life. Handlers
+  // run on them and must not block.
+  int threads = 2;
   std::size_t max_body_bytes = std::size_t{16} << 20;
   std::size_t max_header_bytes = std::size_t{16} << 10;
   // From a request's first byte to its last; a client slower than this is closed.
@@ -67,13 +69,19 @@ class Server {
   void shutdown(std::chrono::milliseconds grace);
 
   struct Shared;  // what sessions share with the server: options, handler, connection registry
+  // One io_context per io thread, as nginx has one event loop per worker: a connection's
+  // handlers all run on its loop's thread, in order, so no strand (and no lock) orders them.
+  struct Loop {
+    boost::asio::io_context io{1};  // concurrency hint: run by one thread
+  };
 
  private:
   void accept();
 
-  std::shared_ptr<Shared> shared_;  // declared before the io_context: sessions outlive it while it is destroyed
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<Shared> shared_;  // declared before the loops: sessions outlive them while they are destroyed
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::size_t next_loop_ = 0;  // where the next connection goes (round robin; touched by loop 0 only)
+  boost::asio::ip::tcp::acceptor acceptor_;  // on loop 0
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   bool stopped_ = false;

@@ -8,8 +8,10 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
-#include <sstream>
+
+#include <array>
+
+#include "common/http/wire.h"
 
 namespace tide::http {
 namespace net = boost::asio;
@@ -25,8 +27,8 @@ constexpr std::size_t kMaxReadAhead = 64 * 1024;
 
 }  // namespace
 
-Session::Session(net::ip::tcp::socket socket, Strand strand, std::shared_ptr<Server::Shared> shared)
-    : socket_(std::move(socket)), strand_(std::move(strand)), timer_(strand_), shared_(std::move(shared)) {
+Session::Session(net::ip::tcp::socket socket, Executor loop, std::shared_ptr<Server::Shared> shared)
+    : socket_(std::move(socket)), executor_(std::move(loop)), timer_(executor_), shared_(std::move(shared)) {
   error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
   remote_ = ec ? "unknown" : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
@@ -39,17 +41,17 @@ Session::~Session() {
 }
 
 void Session::start() {
-  net::dispatch(strand_, [self = shared_from_this()] { self->wait_for_request(); });
+  net::dispatch(executor_, [self = shared_from_this()] { self->wait_for_request(); });
 }
 
 void Session::server_stopping() {
-  net::dispatch(strand_, [self = shared_from_this()] {
+  net::dispatch(executor_, [self = shared_from_this()] {
     if (self->phase_ == Phase::Idle) self->close();
   });
 }
 
 void Session::force_close() {
-  net::dispatch(strand_, [self = shared_from_this()] { self->close(); });
+  net::dispatch(executor_, [self = shared_from_this()] { self->close(); });
 }
 
 void Session::wait_for_request() {
@@ -171,7 +173,9 @@ void Session::respond(uint64_t id, Response response) {
 
 void Session::write_response(std::shared_ptr<Response> response) {
   arm_timer(shared_->options.write_timeout);
-  bhttp::async_write(socket_, *response, [self = shared_from_this(), response](error_code ec, std::size_t) {
+  auto head = std::make_shared<std::string>(wire_head(*response));
+  const std::array<net::const_buffer, 2> buffers{net::buffer(*head), net::buffer(response->body())};
+  net::async_write(socket_, buffers, [self = shared_from_this(), response, head](error_code ec, std::size_t) {
     self->disarm_timer();
     if (ec) return self->close();
     self->exchange_done();
@@ -184,14 +188,12 @@ std::optional<std::string> Session::begin_stream(uint64_t id, Response head) {
   keep_alive_ = keep_alive_ && !shared_->stopping;
   head.keep_alive(keep_alive_);
   head.chunked(true);
-  std::ostringstream out;
-  out << head.base();
-  return out.str();
+  return wire_head(head);
 }
 
 void Session::write_stream(uint64_t id, std::string bytes, std::function<void(bool)> done) {
   if (!current(id) || answer_ != Answer::Streaming) {
-    net::post(strand_, [done = std::move(done)] { done(false); });
+    net::post(executor_, [done = std::move(done)] { done(false); });
     return;
   }
   auto buffer = std::make_shared<std::string>(std::move(bytes));
@@ -230,7 +232,7 @@ void Session::set_disconnect_callback(uint64_t id, std::function<void()> callbac
   if (current(id)) {
     on_disconnect_ = std::move(callback);
   } else if (id == exchange_id_ && phase_ == Phase::Closed && answer_ != Answer::Done) {
-    net::post(strand_, std::move(callback));
+    net::post(executor_, std::move(callback));
   }
 }
 
@@ -285,7 +287,7 @@ void Session::close() {
   error_code ignored;
   socket_.shutdown(net::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
-  if (unanswered && on_disconnect_) net::post(strand_, std::move(on_disconnect_));
+  if (unanswered && on_disconnect_) net::post(executor_, std::move(on_disconnect_));
   on_disconnect_ = nullptr;
 }
 

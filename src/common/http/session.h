@@ -1,10 +1,10 @@
 #pragma once
 // One client connection (internal to the HTTP stack): reads requests one at a time, hands each
 // to the handler as an Exchange, writes its answer, and enforces the limits and timeouts of
-// ServerOptions. All state is touched only on the connection's strand.
+// ServerOptions. A connection lives on one io thread (its loop) for its whole life, so all of its
+// state is touched on that thread alone, in order, without a strand.
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -36,9 +36,10 @@ struct Server::Shared {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  using Executor = boost::asio::io_context::executor_type;
 
-  Session(boost::asio::ip::tcp::socket socket, Strand strand, std::shared_ptr<Server::Shared> shared);
+  // `socket` belongs to the io_context of `loop`, the io thread that serves this connection.
+  Session(boost::asio::ip::tcp::socket socket, Executor loop, std::shared_ptr<Server::Shared> shared);
   ~Session();
 
   void start();
@@ -49,9 +50,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // then it no longer counts as idle; the server closes it to make room for a new one.
   bool claim_idle() { return idle_.exchange(false); }
 
-  const Strand& strand() const { return strand_; }
+  const Executor& executor() const { return executor_; }
 
-  // From Exchange and SseWriter, on the strand. `id` names the exchange: calls for an exchange
+  // From Exchange and SseWriter, on the connection's loop. `id` names the exchange: calls for an exchange
   // that is over (the connection has moved on to its next request) are ignored.
   void respond(uint64_t id, Response response);
   // The serialized status line and headers for a chunked stream, or nullopt when the exchange
@@ -85,7 +86,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void peer_gone();
 
   boost::asio::ip::tcp::socket socket_;
-  Strand strand_;
+  Executor executor_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<Server::Shared> shared_;
   std::string remote_;
@@ -93,7 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
 
   Phase phase_ = Phase::Idle;
-  std::atomic<bool> idle_{false};  // phase_ == Idle, readable off the strand
+  std::atomic<bool> idle_{false};  // phase_ == Idle, readable from other threads
   Answer answer_ = Answer::None;
   uint64_t exchange_id_ = 0;  // the exchange being handled (Phase::Handling)
   bool keep_alive_ = false;

@@ -49,7 +49,7 @@ void SseWriter::write(std::string events, Done done) {
   if (!events.empty()) bytes += fmt::format("{:x}\r\n{}\r\n", events.size(), events);
   if (failed_ || bytes.empty()) {
     // Nothing to send; still complete asynchronously, like every write.
-    net::post(session.strand(), [completed = std::move(completed), ok = !failed_]() mutable { completed(ok); });
+    net::post(session.executor(), [completed = std::move(completed), ok = !failed_]() mutable { completed(ok); });
     return;
   }
   session.write_stream(exchange_->id_, std::move(bytes), std::move(completed));

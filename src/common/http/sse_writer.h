@@ -4,8 +4,8 @@
 // the client has taken the previous one. Events that arrive meanwhile wait with the producer
 // (coalesced into the next write), never in an unbounded socket queue.
 //
-// Every method must be called on the exchange's executor (the strand the handler and the
-// callbacks run on).
+// Every method must be called on the exchange's executor (the connection's io thread, where the
+// handler and the callbacks run).
 #include <functional>
 #include <memory>
 #include <string>

@@ -1,14 +1,23 @@
 #include "gateway/proxy/connection_pool.h"
 
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+
+#include <vector>
+
 namespace tide::gateway {
 
 ConnectionPool::ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl)
     : max_idle_(max_idle_per_endpoint), ttl_(idle_ttl) {}
 
-std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const std::string& address) {
-  std::unique_ptr<Stream> stale;  // closed outside the lock
+ConnectionPool::Key ConnectionPool::key(const boost::asio::any_io_executor& executor, const std::string& address) {
+  return {&boost::asio::query(executor, boost::asio::execution::context), address};
+}
+
+std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const boost::asio::any_io_executor& executor,
+                                                             const std::string& address) {
   std::lock_guard lock(mutex_);
-  auto it = idle_.find(address);
+  auto it = idle_.find(key(executor, address));
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
   const auto now = std::chrono::steady_clock::now();
@@ -24,21 +33,23 @@ std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const std::string& 
 void ConnectionPool::give_back(const std::string& address, std::unique_ptr<Stream> stream) {
   if (!stream || !stream->socket().is_open()) return;
   stream->expires_never();
+  auto k = key(stream->get_executor(), address);
   std::lock_guard lock(mutex_);
-  auto& list = idle_[address];
+  auto& list = idle_[std::move(k)];
   if (list.size() >= max_idle_) list.pop_front();  // the oldest goes
   list.push_back({std::move(stream), std::chrono::steady_clock::now()});
 }
 
 void ConnectionPool::forget(const std::string& address) {
-  std::deque<Idle> closing;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = idle_.find(address);
-    if (it == idle_.end()) return;
-    closing = std::move(it->second);
-    idle_.erase(it);
-  }
+  std::vector<std::deque<Idle>> closing;  // closed outside the lock
+  std::lock_guard lock(mutex_);
+  for (auto it = idle_.begin(); it != idle_.end();)
+    if (it->first.second == address) {
+      closing.push_back(std::move(it->second));
+      it = idle_.erase(it);
+    } else {
+      ++it;
+    }
 }
 
 std::size_t ConnectionPool::idle() const {

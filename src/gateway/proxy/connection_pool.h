@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 namespace tide::gateway {
 
@@ -21,8 +22,10 @@ class ConnectionPool {
 
   ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl);
 
-  // An idle connection to `address`, or nullptr when there is none fresh enough.
-  std::unique_ptr<Stream> take(const std::string& address);
+  // An idle connection to `address` on the event loop of `executor`, or nullptr when there is
+  // none fresh enough. Connections stay on the loop that opened them: a socket used from another
+  // loop's thread would complete its operations on its own loop and hop back.
+  std::unique_ptr<Stream> take(const boost::asio::any_io_executor& executor, const std::string& address);
   // Returns a connection whose last response was read completely and that may be kept alive.
   void give_back(const std::string& address, std::unique_ptr<Stream> stream);
   // Closes every idle connection to `address` (the replica left, or was ejected).
@@ -37,8 +40,10 @@ class ConnectionPool {
   };
   const std::size_t max_idle_;
   const std::chrono::milliseconds ttl_;
+  using Key = std::pair<const void*, std::string>;  // the loop's io_context, the address
+  static Key key(const boost::asio::any_io_executor& executor, const std::string& address);
   mutable std::mutex mutex_;
-  std::map<std::string, std::deque<Idle>> idle_;
+  std::map<Key, std::deque<Idle>> idle_;
 };
 
 }  // namespace tide::gateway

@@ -1,17 +1,18 @@
 #include "gateway/proxy/forwarder.h"
 
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <limits>
 
+#include "common/http/wire.h"
 #include "server/api_error.h"
 
 namespace tide::gateway {
@@ -100,7 +101,7 @@ void Forwarder::next_attempt() {
   selector_.on_attempt_start(*endpoint_);
   attempt_open_ = true;
   attempt_started_ = std::chrono::steady_clock::now();
-  stream_ = pool_.take(endpoint_->address());
+  stream_ = pool_.take(executor_, endpoint_->address());
   reused_ = stream_ != nullptr;
   if (stream_)
     send();
@@ -119,23 +120,25 @@ void Forwarder::connect() {
   stream_ = std::make_unique<ConnectionPool::Stream>(executor_);
   stream_->expires_after(settings_.timeouts.connect);
   stream_->async_connect(net::ip::tcp::endpoint(address, endpoint_->port),
-                         net::bind_executor(executor_, [self = shared_from_this()](error_code ec) {
+                         [self = shared_from_this()](error_code ec) {
                            if (self->finished_) return;
                            if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "connect: " + ec.message());
                            self->stream_->socket().set_option(net::ip::tcp::no_delay(true), ec);
                            self->send();
-                         }));
+                         });
 }
 
 void Forwarder::send() {
   upstream_.set(bhttp::field::host, endpoint_->address());
+  wire_head_ = http::wire_head(upstream_);
   stream_->expires_after(settings_.timeouts.connect + settings_.timeouts.first_byte);
-  bhttp::async_write(*stream_, upstream_,
-                     net::bind_executor(executor_, [self = shared_from_this()](error_code ec, std::size_t) {
+  const std::array<net::const_buffer, 2> buffers{net::buffer(wire_head_), net::buffer(upstream_.body())};
+  net::async_write(*stream_, buffers,
+                     [self = shared_from_this()](error_code ec, std::size_t) {
                        if (self->finished_) return;
                        if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "send: " + ec.message());
                        self->read_head();
-                     }));
+                     });
 }
 
 void Forwarder::read_head() {
@@ -145,11 +148,11 @@ void Forwarder::read_head() {
   stream_->expires_after(settings_.timeouts.first_byte);
   bhttp::async_read_header(
       *stream_, buffer_, *parser_,
-      net::bind_executor(executor_, [self = shared_from_this()](error_code ec, std::size_t) {
+      [self = shared_from_this()](error_code ec, std::size_t) {
         if (self->finished_) return;
         if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "response head: " + ec.message());
         self->on_head();
-      }));
+      });
 }
 
 void Forwarder::on_head() {
@@ -222,13 +225,13 @@ void Forwarder::read_body_some(std::function<void(bool ok, std::size_t bytes)> t
   body.data = chunk_.get();
   body.size = kChunkBytes;
   bhttp::async_read_some(*stream_, buffer_, *parser_,
-                         net::bind_executor(executor_, [self = shared_from_this(), then = std::move(then)](
+                         [self = shared_from_this(), then = std::move(then)](
                                                                        error_code ec, std::size_t) {
                            if (self->finished_) return;
                            if (ec == bhttp::error::need_buffer) ec = {};
                            const std::size_t bytes = kChunkBytes - self->parser_->get().body().size;
                            then(!ec, bytes);
-                         }));
+                         });
 }
 
 void Forwarder::read_whole() {

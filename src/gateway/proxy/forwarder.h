@@ -1,6 +1,6 @@
 #pragma once
 // Forwards one client request to the replicas and the answer back, as one state machine on the
-// client connection's strand:
+// client connection's io thread:
 //
 //   pick a replica → reuse an idle connection or connect → send → wait for the response head
 //     ├─ 429/503/5xx, connect failure or timeout, and nothing sent to the client yet:
@@ -107,8 +107,9 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   AttemptOutcome::Kind failure_kind(const boost::system::error_code& ec) const;
 
   std::shared_ptr<http::Exchange> exchange_;  // null for a shadow copy
-  boost::asio::any_io_executor executor_;     // the client connection's strand
+  boost::asio::any_io_executor executor_;     // the client connection's io thread (its loop)
   http::Request upstream_;
+  std::string wire_head_;  // upstream_'s start line and headers as sent in the current attempt
   RequestTraits traits_;
   std::shared_ptr<UpstreamSelector> selector_holder_;
   UpstreamSelector& selector_;

@@ -191,8 +191,8 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
   }
 
   http::Request upstream{request.method(), request.target(), 11};
-  for (const auto& field : request)
-    if (passed_upstream(field.name())) upstream.set(field.name_string(), field.value());
+  for (const auto& field : request)  // as they came, repeated fields too
+    if (passed_upstream(field.name())) upstream.insert(field.name(), field.name_string(), field.value());
   upstream.set("x-request-id", request_id);
   upstream.set("x-forwarded-for", exchange->remote().substr(0, exchange->remote().rfind(':')));
   upstream.keep_alive(true);
@@ -238,7 +238,7 @@ void GatewayServer::mirror(const std::shared_ptr<http::Exchange>& exchange, cons
   auto shadow_request = upstream;
   shadow_request.set("x-tide-mirror", "1");
   auto done = [this, pair](const ForwardResult& r) { settle(policy_, pair, nullptr, &r); };
-  // On the client's strand, but never in its way: the client's answer does not wait for it.
+  // On the client's io thread, but never in its way: the client's answer does not wait for it.
   auto shadow = std::make_shared<Forwarder>(exchange->executor(), std::move(shadow_request), traits, std::move(selector),
                                             *pool_, options_.forward, request_id + "-mirror", std::move(done));
   shadow->start();
