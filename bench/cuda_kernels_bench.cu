@@ -148,6 +148,37 @@ void fp8_gemm_bench(std::vector<Row>& rows, int64_t m, int64_t k, int64_t n) {
                   100.0 * bf16_ms / quantized_ms});
 }
 
+// An expert's second half as a layer runs it: SiLU·mul of the gate/up output, then the down
+// projection (V3: 2048 → 7168). bf16: silu_mul then the bf16 GEMM; fp8: the fused SiLU·mul +
+// quantization then the block-scaled GEMM. Percent: the fp8 path's speed against bf16's.
+void expert_down_bench(std::vector<Row>& rows, int64_t m) {
+  constexpr int64_t inter = 2048, hidden = 7168;
+  DeviceBuffer<uint16_t> gate_up(m * 2 * inter), mid(m * inter), w16(hidden * inter), y(m * hidden);
+  DeviceBuffer<uint8_t> w8(hidden * inter), q(m * inter);
+  DeviceBuffer<float> q_scales(m * inter / 128), w_scales((hidden / 128) * (inter / 128));
+  fill(reinterpret_cast<bf16*>(gate_up.data()), gate_up.size(), 53);
+  fill(reinterpret_cast<bf16*>(w16.data()), w16.size(), 59, 0.05f);
+  fill_random_fp8<<<1024, 256>>>(w8.data(), w8.size(), 61);
+  TIDE_CUDA_CHECK_LAUNCH();
+  TIDE_CUDA_CHECK(cudaMemset(w_scales.data(), 0, w_scales.bytes()));
+  Gemm gemm;
+  auto* gu = reinterpret_cast<bf16*>(gate_up.data());
+  auto* yb = reinterpret_cast<bf16*>(y.data());
+  const double bf16_ms = median_ms(3, 20, [&](int) {
+    silu_mul(gu, m, inter, reinterpret_cast<bf16*>(mid.data()), nullptr);
+    gemm.bf16_nt(reinterpret_cast<bf16*>(mid.data()), m, reinterpret_cast<bf16*>(w16.data()), hidden, inter, yb, nullptr);
+  });
+  const double fp8_ms = median_ms(3, 20, [&](int) {
+    silu_mul_quantize_fp8_blocks(gu, m, inter, q.data(), q_scales.data(), nullptr);
+    gemm.fp8_block_nt(q.data(), q_scales.data(), m, w8.data(), w_scales.data(), hidden, inter, yb, nullptr);
+  });
+  const double flop = 2.0 * m * hidden * inter;
+  const std::string shape = std::to_string(m) + "x2048->7168 silu*mul+GEMM";
+  rows.push_back({"expert_down", shape + " bf16", bf16_ms, flop / (bf16_ms * 1e-3) / 1e12, "TFLOP/s", -1});
+  rows.push_back({"expert_down", shape + " fp8", fp8_ms, flop / (fp8_ms * 1e-3) / 1e12, "TFLOP/s",
+                  100.0 * bf16_ms / fp8_ms});
+}
+
 void mla_decode_bench(std::vector<Row>& rows, const char* name, int batch, int context, int heads, int block_size,
                       int sets, double copy_gbs, int sms) {
   const int blocks_per_seq = (context + block_size - 1) / block_size;
@@ -209,7 +240,7 @@ int run(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: gemm_fp8blk, mla_decode)\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: gemm_fp8blk, expert_down, mla_decode)\n", argv[0]);
       return 2;
     }
   }
@@ -223,7 +254,8 @@ int run(int argc, char** argv) {
 
   std::vector<Row> rows;
   // Each row is printed as soon as it is measured: a long or failing run still shows what it got.
-  // % is of the copy bandwidth for mla_decode, of bf16's speed on the same shape for gemm_fp8blk.
+  // % is of the copy bandwidth for mla_decode, of bf16's speed on the same shape for gemm_fp8blk
+  // and expert_down.
   std::printf("\n%-12s %-44s %10s %12s %8s\n", "kernel", "shape", "median ms", "rate", "%");
   std::size_t printed = 0;
   auto print_new = [&] {
@@ -242,6 +274,11 @@ int run(int argc, char** argv) {
     if (!wanted("gemm_fp8blk")) break;
     fp8_gemm_bench(rows, tokens, 7168, 2048);  // an expert's gate or up projection
     fp8_gemm_bench(rows, tokens, 2048, 7168);  // its down projection
+    print_new();
+  }
+  for (const int64_t tokens : {1024, 4096}) {
+    if (!wanted("expert_down")) break;
+    expert_down_bench(rows, tokens);
     print_new();
   }
   const int sms = prop.multiProcessorCount;

@@ -520,6 +520,42 @@ TEST(CudaOps, QuantizeFp8BlocksRoundTrips) {
   }
 }
 
+TEST(CudaOps, SiluMulQuantizeFp8IsSiluMulThenQuantize) {
+  REQUIRE_DEVICE();
+  for (int64_t inter : {128, 384, 2048})
+    for (int64_t n : {1, 3, 17, 130}) {
+      const std::string what = "n=" + std::to_string(n) + " inter=" + std::to_string(inter);
+      auto rng = rng_for("silu_mul_quantize_fp8 " + what);
+      auto gate_up = random_bf16(n * 2 * inter, rng, 0.f, 2.f);
+      std::fill(gate_up.begin() + inter, gate_up.begin() + inter + 128, uint16_t{0});  // an all-zero output block
+      DeviceBuffer<uint16_t> dgu(gate_up), dmid(n * inter);
+      DeviceBuffer<uint8_t> dq(n * inter), dq_ref(n * inter);
+      DeviceBuffer<float> ds(n * inter / 128), ds_ref(n * inter / 128);
+      dq.fill_bytes(0xff);
+      ds.fill_bytes(0xff);
+      silu_mul_quantize_fp8_blocks(as_bf16(dgu), n, inter, dq.data(), ds.data(), nullptr);
+      silu_mul(as_bf16(dgu), n, inter, as_bf16(dmid), nullptr);
+      quantize_fp8_blocks(as_bf16(dmid), n, inter, dq_ref.data(), ds_ref.data(), nullptr);
+      sync();
+      const auto q = dq.download(), q_ref = dq_ref.download();
+      const auto scales = ds.download(), scales_ref = ds_ref.download();
+      int64_t differing = 0;
+      for (std::size_t i = 0; i < q.size(); ++i) differing += q[i] != q_ref[i];
+      for (std::size_t i = 0; i < scales.size(); ++i) differing += scales[i] != scales_ref[i];
+      EXPECT_EQ(differing, 0) << what << ": bytes or scales differing from silu_mul then quantize_fp8_blocks";
+      // And against the CPU twin of the activation, through the quantizer's precision.
+      const std::vector<float> gu = widen(gate_up);
+      std::vector<float> ref(n * inter);
+      for (int64_t i = 0; i < n; ++i)
+        cpu::silu_mul(gu.data() + i * 2 * inter, gu.data() + i * 2 * inter + inter, inter, ref.data() + i * inter);
+      report("silu_mul_q8", what, rel_err(dequantize_rows(q, scales, n, inter), ref), 0.04);
+    }
+  DeviceBuffer<uint16_t> odd(2 * 100);
+  DeviceBuffer<uint8_t> q(100);
+  DeviceBuffer<float> s(1);
+  EXPECT_THROW(silu_mul_quantize_fp8_blocks(as_bf16(odd), 1, 100, q.data(), s.data(), nullptr), Error);
+}
+
 TEST(CudaOps, Fp8BlockGemmMatchesCpuMatmul) {
   REQUIRE_DEVICE();
   Gemm gemm;

@@ -20,6 +20,11 @@ using bf16 = __nv_bfloat16;
 // the layout cuBLASLt's 128-element vector scaling reads), with x ≈ q · scale and
 // scale = amax / 448 of each block (1 for an all-zero block).
 void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, cudaStream_t stream);
+// silu_mul followed by quantize_fp8_blocks in one pass, bit for bit the same result: gate_up is
+// [n, 2*inter] as for silu_mul, q [n, inter] e4m3, scales [inter/128][n]. inter must be a multiple
+// of 128 (the expert widths of V3 and R1 are).
+void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter, uint8_t* q, float* scales,
+                                  cudaStream_t stream);
 
 // Fused residual add + RMSNorm over n rows of `dim`:
 //   residual != nullptr:  residual += x (stored rounded to bf16); y = rms_norm(residual) * weight

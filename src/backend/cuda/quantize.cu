@@ -7,6 +7,7 @@
 #include <cuda_fp8.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
@@ -25,6 +26,25 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+__device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }  // as silu_mul's
+
+// Packs 4 values to e4m3 with their block's scale, after finding the block's amax across the warp.
+__device__ __forceinline__ uint32_t quantize_lane(const float (&f)[4], float& scale) {
+  float amax = 0.f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) amax = fmaxf(amax, fabsf(f[i]));
+  amax = warp_max(amax);
+  scale = amax > 0.f ? amax / kFp8Max : 1.f;
+  const float inverse = 1.f / scale;
+  uint32_t packed = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const __nv_fp8_e4m3 e(f[i] * inverse);  // round to nearest, saturating to ±448
+    packed |= static_cast<uint32_t>(e.__x) << (8 * i);
+  }
+  return packed;
+}
+
 __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales) {
   const int64_t blocks_per_row = k / kBlock, total = n * blocks_per_row;
   const int lane = threadIdx.x % 32;
@@ -35,35 +55,69 @@ __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, 
     const uint2 raw = *reinterpret_cast<const uint2*>(x + offset);
     const bf16* v = reinterpret_cast<const bf16*>(&raw);
     float f[4];
-    float amax = 0.f;
 #pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      f[i] = __bfloat162float(v[i]);
-      amax = fmaxf(amax, fabsf(f[i]));
-    }
-    amax = warp_max(amax);
-    const float scale = amax > 0.f ? amax / kFp8Max : 1.f;
-    const float inverse = 1.f / scale;
-    uint32_t packed = 0;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const __nv_fp8_e4m3 e(f[i] * inverse);  // round to nearest, saturating to ±448
-      packed |= static_cast<uint32_t>(e.__x) << (8 * i);
-    }
+    for (int i = 0; i < 4; ++i) f[i] = __bfloat162float(v[i]);
+    float scale;
+    const uint32_t packed = quantize_lane(f, scale);
     *reinterpret_cast<uint32_t*>(q + offset) = packed;
     if (lane == 0) scales[kb * n + row] = scale;  // block-major: [k / 128][n]
   }
 }
 
+// SiLU·mul and the quantization of its output in one pass: the expert's down projection gets its
+// fp8 input without the bf16 intermediate being written and read again (4 bytes read and 1
+// written per output, against 4 + 2 then 2 + 1 for the two kernels). Each product is rounded to
+// bf16 before the block's amax is taken, so the result is bit for bit that of silu_mul followed
+// by quantize_fp8_blocks (DeepSeek's reference quantizes the bf16 activation the same way).
+__global__ void silu_mul_quantize_fp8_kernel(const bf16* gate_up, int64_t n, int64_t inter, uint8_t* q,
+                                             float* scales) {
+  const int64_t blocks_per_row = inter / kBlock, total = n * blocks_per_row;
+  const int lane = threadIdx.x % 32;
+  for (int64_t b = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; b < total;
+       b += static_cast<int64_t>(gridDim.x) * blockDim.x / 32) {
+    const int64_t row = b / blocks_per_row, kb = b % blocks_per_row;
+    const int64_t col = kb * kBlock + lane * 4;
+    const uint2 g2 = *reinterpret_cast<const uint2*>(gate_up + row * 2 * inter + col);
+    const uint2 u2 = *reinterpret_cast<const uint2*>(gate_up + row * 2 * inter + inter + col);
+    const bf16* g = reinterpret_cast<const bf16*>(&g2);
+    const bf16* u = reinterpret_cast<const bf16*>(&u2);
+    float f[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      f[i] = __bfloat162float(__float2bfloat16(silu(__bfloat162float(g[i])) * __bfloat162float(u[i])));
+    float scale;
+    const uint32_t packed = quantize_lane(f, scale);
+    *reinterpret_cast<uint32_t*>(q + row * inter + col) = packed;
+    if (lane == 0) scales[kb * n + row] = scale;  // block-major: [inter / 128][n]
+  }
+}
+
+int64_t quantize_grid(int64_t warps, int threads) {
+  return std::min<int64_t>((warps * 32 + threads - 1) / threads, 65535);
+}
+
 }  // namespace
+
+void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter, uint8_t* q, float* scales,
+                                  cudaStream_t stream) {
+  if (n <= 0) return;
+  if (inter <= 0 || inter % kBlock != 0)
+    throw Error("silu_mul_quantize_fp8_blocks: the expert width must be a positive multiple of 128 (got " +
+                std::to_string(inter) + ")");
+  if (reinterpret_cast<uintptr_t>(gate_up) % 8 != 0 || reinterpret_cast<uintptr_t>(q) % 4 != 0)
+    throw Error("silu_mul_quantize_fp8_blocks: gate_up must be 8-byte and q 4-byte aligned");
+  const int threads = 256;
+  const int64_t grid = quantize_grid(n * (inter / kBlock), threads);
+  silu_mul_quantize_fp8_kernel<<<static_cast<unsigned>(grid), threads, 0, stream>>>(gate_up, n, inter, q, scales);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
 
 void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, cudaStream_t stream) {
   if (n <= 0) return;
   if (k <= 0 || k % kBlock != 0)
     throw Error("quantize_fp8_blocks: the row length must be a positive multiple of 128 (got " + std::to_string(k) + ")");
-  const int64_t warps = n * (k / kBlock);
   const int threads = 256;
-  const int64_t grid = std::min<int64_t>((warps * 32 + threads - 1) / threads, 65535);
+  const int64_t grid = quantize_grid(n * (k / kBlock), threads);
   quantize_fp8_blocks_kernel<<<static_cast<unsigned>(grid), threads, 0, stream>>>(x, n, k, q, scales);
   TIDE_CUDA_CHECK_LAUNCH();
 }
