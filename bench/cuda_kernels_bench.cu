@@ -179,6 +179,39 @@ void expert_down_bench(std::vector<Row>& rows, int64_t m) {
                   100.0 * bf16_ms / fp8_ms});
 }
 
+// An expert layer's first half: the post-attention RMSNorm of the hidden state (7168), then the
+// gate and up projections as one GEMM (7168 → 2 × 2048). bf16: rms_norm then the bf16 GEMM;
+// fp8: the norm writing fp8 blocks, then the block-scaled GEMM. Percent: fp8's speed against bf16's.
+void expert_up_bench(std::vector<Row>& rows, int64_t m) {
+  constexpr int64_t hidden = 7168, out = 2 * 2048;
+  DeviceBuffer<uint16_t> x(m * hidden), norm_w(hidden), normed(m * hidden), w16(out * hidden), y(m * out);
+  DeviceBuffer<uint8_t> w8(out * hidden), q(m * hidden);
+  DeviceBuffer<float> q_scales(m * hidden / 128), w_scales((out / 128) * (hidden / 128));
+  fill(reinterpret_cast<bf16*>(x.data()), x.size(), 67);
+  fill(reinterpret_cast<bf16*>(norm_w.data()), norm_w.size(), 71);
+  fill(reinterpret_cast<bf16*>(w16.data()), w16.size(), 73, 0.05f);
+  fill_random_fp8<<<1024, 256>>>(w8.data(), w8.size(), 79);
+  TIDE_CUDA_CHECK_LAUNCH();
+  TIDE_CUDA_CHECK(cudaMemset(w_scales.data(), 0, w_scales.bytes()));
+  Gemm gemm;
+  auto* xb = reinterpret_cast<bf16*>(x.data());
+  auto* nw = reinterpret_cast<bf16*>(norm_w.data());
+  auto* yb = reinterpret_cast<bf16*>(y.data());
+  const double bf16_ms = median_ms(3, 20, [&](int) {
+    rms_norm(xb, nullptr, m, hidden, nw, 1e-6f, reinterpret_cast<bf16*>(normed.data()), nullptr);
+    gemm.bf16_nt(reinterpret_cast<bf16*>(normed.data()), m, reinterpret_cast<bf16*>(w16.data()), out, hidden, yb, nullptr);
+  });
+  const double fp8_ms = median_ms(3, 20, [&](int) {
+    rms_norm_quantize_fp8_blocks(xb, nullptr, m, hidden, nw, 1e-6f, q.data(), q_scales.data(), nullptr);
+    gemm.fp8_block_nt(q.data(), q_scales.data(), m, w8.data(), w_scales.data(), out, hidden, yb, nullptr);
+  });
+  const double flop = 2.0 * m * out * hidden;
+  const std::string shape = std::to_string(m) + "x7168->4096 norm+GEMM";
+  rows.push_back({"expert_up", shape + " bf16", bf16_ms, flop / (bf16_ms * 1e-3) / 1e12, "TFLOP/s", -1});
+  rows.push_back({"expert_up", shape + " fp8", fp8_ms, flop / (fp8_ms * 1e-3) / 1e12, "TFLOP/s",
+                  100.0 * bf16_ms / fp8_ms});
+}
+
 void mla_decode_bench(std::vector<Row>& rows, const char* name, int batch, int context, int heads, int block_size,
                       int sets, double copy_gbs, int sms) {
   const int blocks_per_seq = (context + block_size - 1) / block_size;
@@ -240,7 +273,7 @@ int run(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: gemm_fp8blk, expert_down, mla_decode)\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: a prefix of gemm_fp8blk, expert_up, expert_down, mla_decode)\n", argv[0]);
       return 2;
     }
   }
@@ -255,7 +288,7 @@ int run(int argc, char** argv) {
   std::vector<Row> rows;
   // Each row is printed as soon as it is measured: a long or failing run still shows what it got.
   // % is of the copy bandwidth for mla_decode, of bf16's speed on the same shape for gemm_fp8blk
-  // and expert_down.
+  // and expert_up / expert_down.
   std::printf("\n%-12s %-44s %10s %12s %8s\n", "kernel", "shape", "median ms", "rate", "%");
   std::size_t printed = 0;
   auto print_new = [&] {
@@ -277,8 +310,8 @@ int run(int argc, char** argv) {
     print_new();
   }
   for (const int64_t tokens : {1024, 4096}) {
-    if (!wanted("expert_down")) break;
-    expert_down_bench(rows, tokens);
+    if (wanted("expert_up")) expert_up_bench(rows, tokens);
+    if (wanted("expert_down")) expert_down_bench(rows, tokens);
     print_new();
   }
   const int sms = prop.multiProcessorCount;

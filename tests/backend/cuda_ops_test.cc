@@ -556,6 +556,50 @@ TEST(CudaOps, SiluMulQuantizeFp8IsSiluMulThenQuantize) {
   EXPECT_THROW(silu_mul_quantize_fp8_blocks(as_bf16(odd), 1, 100, q.data(), s.data(), nullptr), Error);
 }
 
+TEST(CudaOps, RmsNormQuantizeFp8IsRmsNormThenQuantize) {
+  REQUIRE_DEVICE();
+  for (int64_t dim : {128, 384, 7168})
+    for (int64_t n : {1, 3, 17})
+      for (bool with_residual : {false, true}) {
+        const std::string what = std::string(with_residual ? "residual" : "plain") + " n=" + std::to_string(n) +
+                                 " dim=" + std::to_string(dim);
+        auto rng = rng_for("rms_norm_quantize_fp8 " + what);
+        const auto x = random_bf16(n * dim, rng), w = random_bf16(dim, rng, 1.f, 0.2f);
+        const auto res = random_bf16(n * dim, rng);
+        const float eps = 1e-6f;
+        DeviceBuffer<uint16_t> dx(x), dw(w), dres(res), dres_ref(res), dy(n * dim);
+        DeviceBuffer<uint8_t> dq(n * dim), dq_ref(n * dim);
+        DeviceBuffer<float> ds(n * dim / 128), ds_ref(n * dim / 128);
+        dq.fill_bytes(0xff);
+        ds.fill_bytes(0xff);
+        rms_norm_quantize_fp8_blocks(as_bf16(dx), with_residual ? as_bf16(dres) : nullptr, n, dim, as_bf16(dw), eps,
+                                     dq.data(), ds.data(), nullptr);
+        rms_norm(as_bf16(dx), with_residual ? as_bf16(dres_ref) : nullptr, n, dim, as_bf16(dw), eps, as_bf16(dy),
+                 nullptr);
+        quantize_fp8_blocks(as_bf16(dy), n, dim, dq_ref.data(), ds_ref.data(), nullptr);
+        sync();
+        const auto q = dq.download(), q_ref = dq_ref.download();
+        const auto scales = ds.download(), scales_ref = ds_ref.download();
+        int64_t differing = 0;
+        for (std::size_t i = 0; i < q.size(); ++i) differing += q[i] != q_ref[i];
+        for (std::size_t i = 0; i < scales.size(); ++i) differing += scales[i] != scales_ref[i];
+        if (with_residual) differing += dres.download() != dres_ref.download();
+        EXPECT_EQ(differing, 0) << what << ": bytes or scales differing from rms_norm then quantize_fp8_blocks";
+        // And against the CPU twin of the norm, through the quantizer's precision.
+        std::vector<float> in = widen(x);
+        if (with_residual)
+          for (std::size_t i = 0; i < in.size(); ++i) in[i] = bf16_to_f32(f32_to_bf16(bf16_to_f32(res[i]) + in[i]));
+        std::vector<float> ref(n * dim);
+        cpu::rms_norm(in.data(), n, dim, widen(w).data(), eps, ref.data());
+        report("rms_norm_q8", what, rel_err(dequantize_rows(q, scales, n, dim), ref), 0.04);
+      }
+  DeviceBuffer<uint16_t> odd(100), w(100);
+  DeviceBuffer<uint8_t> q(100);
+  DeviceBuffer<float> s(1);
+  EXPECT_THROW(rms_norm_quantize_fp8_blocks(as_bf16(odd), nullptr, 1, 100, as_bf16(w), 1e-6f, q.data(), s.data(), nullptr),
+               Error);
+}
+
 TEST(CudaOps, Fp8BlockGemmMatchesCpuMatmul) {
   REQUIRE_DEVICE();
   Gemm gemm;

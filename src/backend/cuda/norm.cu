@@ -3,15 +3,19 @@
 // what the same thread just wrote (an L1/L2 hit), so HBM traffic is the minimum: read x,
 // residual, weight; write residual, y. Rows whose length is a multiple of 8 with 16-byte aligned
 // pointers move 8 bf16 per thread per access (one 16-byte load); the block is sized so that a
-// 7168-wide row is one vector per thread (896 threads) and a small row gets one warp.
+// 7168-wide row is one vector per thread (896 threads) and a small row gets one warp. A second
+// form writes the normalised row as fp8 blocks for the fp8 GEMMs instead of bf16.
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
+#include "common/error.h"
 
 namespace tide::cuda {
 namespace {
@@ -43,16 +47,15 @@ __device__ __forceinline__ typename Pack<kVec>::type pack(const float* f) {
   return p;
 }
 
-// Each thread handles vectors c = threadIdx.x, +blockDim.x, ... of its row in both passes, so
-// pass 2 reads back exactly the elements this thread wrote in pass 1 (no cross-thread hazard,
-// and y may alias x).
+// Pass 1 of both kernels: residual += x when there is one (stored rounded to bf16), and the
+// inverse RMS of the row that results. Each thread handles vectors c = threadIdx.x,
+// +blockDim.x, ... of its row, in this pass and in pass 2, so pass 2 reads back exactly the
+// elements this thread wrote here (no cross-thread hazard, and y may alias x).
 template <int kVec>
-__global__ void rms_norm_kernel(const bf16* x, bf16* residual, int64_t dim, const bf16* weight, float eps, bf16* y) {
+__device__ __forceinline__ float residual_and_inverse_rms(const typename Pack<kVec>::type* xr,
+                                                          typename Pack<kVec>::type* rr, int64_t vecs, int64_t dim,
+                                                          float eps) {
   using P = typename Pack<kVec>::type;
-  const int64_t row = blockIdx.x;
-  const int64_t vecs = dim / kVec;
-  const P* xr = reinterpret_cast<const P*>(x + row * dim);
-  P* rr = residual ? reinterpret_cast<P*>(residual + row * dim) : nullptr;
   float sum = 0.f;
   for (int64_t c = threadIdx.x; c < vecs; c += blockDim.x) {
     float v[kVec];
@@ -70,7 +73,17 @@ __global__ void rms_norm_kernel(const bf16* x, bf16* residual, int64_t dim, cons
     for (int i = 0; i < kVec; ++i) sum += v[i] * v[i];
   }
   sum = block_sum(sum);
-  const float inv = 1.f / sqrtf(sum / static_cast<float>(dim) + eps);
+  return 1.f / sqrtf(sum / static_cast<float>(dim) + eps);
+}
+
+template <int kVec>
+__global__ void rms_norm_kernel(const bf16* x, bf16* residual, int64_t dim, const bf16* weight, float eps, bf16* y) {
+  using P = typename Pack<kVec>::type;
+  const int64_t row = blockIdx.x;
+  const int64_t vecs = dim / kVec;
+  const P* xr = reinterpret_cast<const P*>(x + row * dim);
+  P* rr = residual ? reinterpret_cast<P*>(residual + row * dim) : nullptr;
+  const float inv = residual_and_inverse_rms<kVec>(xr, rr, vecs, dim, eps);
   const P* src = rr ? rr : xr;
   const P* wr = reinterpret_cast<const P*>(weight);
   P* yr = reinterpret_cast<P*>(y + row * dim);
@@ -81,6 +94,51 @@ __global__ void rms_norm_kernel(const bf16* x, bf16* residual, int64_t dim, cons
 #pragma unroll
     for (int i = 0; i < kVec; ++i) v[i] = v[i] * inv * w[i];
     yr[c] = pack<kVec>(v);
+  }
+}
+
+// RMSNorm whose output goes straight to fp8 e4m3 in 1×128 blocks, for the fp8 GEMMs that read
+// it (V3's MoE gate/up input): the bf16 output is never written. 16 consecutive threads hold one
+// block's 128 values (8 each), so the block's amax is a shuffle reduction within a half-warp.
+// Each value is rounded to bf16 first, so the result is bit for bit rms_norm followed by
+// quantize_fp8_blocks.
+__global__ void rms_norm_quantize_fp8_kernel(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight,
+                                             float eps, uint8_t* q, float* scales) {
+  using P = Pack<8>::type;
+  const int64_t row = blockIdx.x;
+  const int64_t vecs = dim / 8;
+  const P* xr = reinterpret_cast<const P*>(x + row * dim);
+  P* rr = residual ? reinterpret_cast<P*>(residual + row * dim) : nullptr;
+  const float inv = residual_and_inverse_rms<8>(xr, rr, vecs, dim, eps);
+  const P* src = rr ? rr : xr;
+  const P* wr = reinterpret_cast<const P*>(weight);
+  // The loop's trip count is the same across a warp (blockDim is a multiple of 32); half-warps
+  // past the row's end sit a round out together, since dim is a multiple of 128.
+  for (int64_t base = threadIdx.x - threadIdx.x % 32; base < vecs; base += blockDim.x) {
+    const int64_t c = base + threadIdx.x % 32;
+    const unsigned active = __ballot_sync(0xffffffffu, c < vecs);
+    if (c >= vecs) continue;
+    float v[8], w[8];
+    unpack<8>(src[c], v);
+    unpack<8>(wr[c], w);
+    float amax = 0.f;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      v[i] = __bfloat162float(__float2bfloat16(v[i] * inv * w[i]));
+      amax = fmaxf(amax, fabsf(v[i]));
+    }
+#pragma unroll
+    for (int offset = 8; offset > 0; offset >>= 1) amax = fmaxf(amax, __shfl_xor_sync(active, amax, offset));
+    const float scale = amax > 0.f ? amax / 448.f : 1.f;
+    const float inverse = 1.f / scale;
+    uint32_t packed[2] = {0, 0};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const __nv_fp8_e4m3 e(v[i] * inverse);  // round to nearest, saturating to ±448
+      packed[i / 4] |= static_cast<uint32_t>(e.__x) << (8 * (i % 4));
+    }
+    *reinterpret_cast<uint2*>(q + row * dim + c * 8) = make_uint2(packed[0], packed[1]);
+    if (c % 16 == 0) scales[(c / 16) * n + row] = scale;  // block-major: [dim / 128][n]
   }
 }
 
@@ -99,6 +157,21 @@ void rms_norm(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16*
     rms_norm_kernel<8><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, residual, dim, weight, eps, y);
   else
     rms_norm_kernel<1><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, residual, dim, weight, eps, y);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
+void rms_norm_quantize_fp8_blocks(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight, float eps,
+                                  uint8_t* q, float* scales, cudaStream_t stream) {
+  if (n <= 0) return;
+  if (dim <= 0 || dim % 128 != 0)
+    throw Error("rms_norm_quantize_fp8_blocks: the row length must be a positive multiple of 128 (got " +
+                std::to_string(dim) + ")");
+  if (!aligned16(x) || !aligned16(weight) || (residual && !aligned16(residual)) ||
+      reinterpret_cast<uintptr_t>(q) % 8 != 0)
+    throw Error("rms_norm_quantize_fp8_blocks: x, residual and weight must be 16-byte and q 8-byte aligned");
+  const int threads = static_cast<int>(std::clamp<int64_t>((dim / 8 + 31) / 32 * 32, 32, 1024));
+  rms_norm_quantize_fp8_kernel<<<static_cast<unsigned>(n), threads, 0, stream>>>(x, residual, n, dim, weight, eps, q,
+                                                                                 scales);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

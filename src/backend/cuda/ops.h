@@ -33,6 +33,11 @@ void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter,
 // cpu::rms_norm does on float rows. y may alias x.
 void rms_norm(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
               cudaStream_t stream);
+// rms_norm followed by quantize_fp8_blocks in one pass, bit for bit the same result (the
+// residual, when given, is updated as rms_norm does): q [n, dim] e4m3, scales [dim/128][n].
+// dim must be a multiple of 128; x, residual and weight 16-byte aligned.
+void rms_norm_quantize_fp8_blocks(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight, float eps,
+                                  uint8_t* q, float* scales, cudaStream_t stream);
 
 // In-place rotary embedding, the twin of cpu::apply_rope applied to every head of every token.
 // Token t's head h occupies x + t*token_stride + h*head_stride; the rotated part is rope_dim
