@@ -520,6 +520,15 @@ TEST(CudaOps, QuantizeFp8BlocksRoundTrips) {
   }
 }
 
+// How many e4m3 bytes and block scales of a fused kernel's output differ from the reference pair's.
+int64_t fp8_blocks_differing(const std::vector<uint8_t>& q, const std::vector<float>& scales,
+                             const std::vector<uint8_t>& q_ref, const std::vector<float>& scales_ref) {
+  int64_t differing = 0;
+  for (std::size_t i = 0; i < q.size(); ++i) differing += q[i] != q_ref[i];
+  for (std::size_t i = 0; i < scales.size(); ++i) differing += scales[i] != scales_ref[i];
+  return differing;
+}
+
 TEST(CudaOps, SiluMulQuantizeFp8IsSiluMulThenQuantize) {
   REQUIRE_DEVICE();
   for (int64_t inter : {128, 384, 2048})
@@ -537,12 +546,10 @@ TEST(CudaOps, SiluMulQuantizeFp8IsSiluMulThenQuantize) {
       silu_mul(as_bf16(dgu), n, inter, as_bf16(dmid), nullptr);
       quantize_fp8_blocks(as_bf16(dmid), n, inter, dq_ref.data(), ds_ref.data(), nullptr);
       sync();
-      const auto q = dq.download(), q_ref = dq_ref.download();
-      const auto scales = ds.download(), scales_ref = ds_ref.download();
-      int64_t differing = 0;
-      for (std::size_t i = 0; i < q.size(); ++i) differing += q[i] != q_ref[i];
-      for (std::size_t i = 0; i < scales.size(); ++i) differing += scales[i] != scales_ref[i];
-      EXPECT_EQ(differing, 0) << what << ": bytes or scales differing from silu_mul then quantize_fp8_blocks";
+      const auto q = dq.download();
+      const auto scales = ds.download();
+      EXPECT_EQ(fp8_blocks_differing(q, scales, dq_ref.download(), ds_ref.download()), 0)
+          << what << ": bytes or scales differing from silu_mul then quantize_fp8_blocks";
       // And against the CPU twin of the activation, through the quantizer's precision.
       const std::vector<float> gu = widen(gate_up);
       std::vector<float> ref(n * inter);
@@ -578,13 +585,13 @@ TEST(CudaOps, RmsNormQuantizeFp8IsRmsNormThenQuantize) {
                  nullptr);
         quantize_fp8_blocks(as_bf16(dy), n, dim, dq_ref.data(), ds_ref.data(), nullptr);
         sync();
-        const auto q = dq.download(), q_ref = dq_ref.download();
-        const auto scales = ds.download(), scales_ref = ds_ref.download();
-        int64_t differing = 0;
-        for (std::size_t i = 0; i < q.size(); ++i) differing += q[i] != q_ref[i];
-        for (std::size_t i = 0; i < scales.size(); ++i) differing += scales[i] != scales_ref[i];
-        if (with_residual) differing += dres.download() != dres_ref.download();
-        EXPECT_EQ(differing, 0) << what << ": bytes or scales differing from rms_norm then quantize_fp8_blocks";
+        const auto q = dq.download();
+      const auto scales = ds.download();
+        EXPECT_EQ(fp8_blocks_differing(q, scales, dq_ref.download(), ds_ref.download()), 0)
+            << what << ": bytes or scales differing from rms_norm then quantize_fp8_blocks";
+        if (with_residual) {
+          EXPECT_EQ(dres.download(), dres_ref.download()) << what << ": residual";
+        }
         // And against the CPU twin of the norm, through the quantizer's precision.
         std::vector<float> in = widen(x);
         if (with_residual)

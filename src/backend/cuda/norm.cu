@@ -6,13 +6,13 @@
 // 7168-wide row is one vector per thread (896 threads) and a small row gets one warp. A second
 // form writes the normalised row as fp8 blocks for the fp8 GEMMs instead of bf16.
 #include <cuda_bf16.h>
-#include <cuda_fp8.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/fp8_block.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 #include "common/error.h"
@@ -129,15 +129,9 @@ __global__ void rms_norm_quantize_fp8_kernel(const bf16* x, bf16* residual, int6
     }
 #pragma unroll
     for (int offset = 8; offset > 0; offset >>= 1) amax = fmaxf(amax, __shfl_xor_sync(active, amax, offset));
-    const float scale = amax > 0.f ? amax / 448.f : 1.f;
+    const float scale = fp8_block_scale(amax);
     const float inverse = 1.f / scale;
-    uint32_t packed[2] = {0, 0};
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const __nv_fp8_e4m3 e(v[i] * inverse);  // round to nearest, saturating to ±448
-      packed[i / 4] |= static_cast<uint32_t>(e.__x) << (8 * (i % 4));
-    }
-    *reinterpret_cast<uint2*>(q + row * dim + c * 8) = make_uint2(packed[0], packed[1]);
+    *reinterpret_cast<uint2*>(q + row * dim + c * 8) = make_uint2(pack_e4m3x4(v, inverse), pack_e4m3x4(v + 4, inverse));
     if (c % 16 == 0) scales[(c / 16) * n + row] = scale;  // block-major: [dim / 128][n]
   }
 }

@@ -4,13 +4,13 @@
 // loads 4 bf16 (8 bytes, the warp 256 contiguous bytes), a shuffle reduction finds the amax, and
 // each lane stores its 4 bytes. Memory-bound: 2 bytes read, 1 written per element.
 #include <cuda_bf16.h>
-#include <cuda_fp8.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/fp8_block.cuh"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
 
@@ -18,7 +18,6 @@ namespace tide::cuda {
 namespace {
 
 constexpr int kBlock = 128;
-constexpr float kFp8Max = 448.f;
 
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
@@ -34,15 +33,8 @@ __device__ __forceinline__ uint32_t quantize_lane(const float (&f)[4], float& sc
 #pragma unroll
   for (int i = 0; i < 4; ++i) amax = fmaxf(amax, fabsf(f[i]));
   amax = warp_max(amax);
-  scale = amax > 0.f ? amax / kFp8Max : 1.f;
-  const float inverse = 1.f / scale;
-  uint32_t packed = 0;
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const __nv_fp8_e4m3 e(f[i] * inverse);  // round to nearest, saturating to ±448
-    packed |= static_cast<uint32_t>(e.__x) << (8 * i);
-  }
-  return packed;
+  scale = fp8_block_scale(amax);
+  return pack_e4m3x4(f, 1.f / scale);
 }
 
 __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales) {
