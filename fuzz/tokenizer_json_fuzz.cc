@@ -113,7 +113,10 @@ void fuzz_text_and_ids(std::string_view input) {
   check_streaming(tokenizer, ids);
 
   std::vector<int32_t> raw_ids(input.size() / sizeof(int32_t));
-  std::memcpy(raw_ids.data(), input.data(), raw_ids.size() * sizeof(int32_t));
+  // An empty vector's data() may be null, which memcpy must never see.
+  if (!raw_ids.empty()) {
+    std::memcpy(raw_ids.data(), input.data(), raw_ids.size() * sizeof(int32_t));
+  }
   for (int32_t& id : raw_ids) {
     // Mostly valid ids, so that decoding is reached, with some just out of range.
     id = static_cast<int32_t>(static_cast<uint32_t>(id) % (tokenizer.vocab_size() + 2));

@@ -25,12 +25,21 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 cte
 
 echo "== fuzzers"
 seconds="${TIDE_FUZZ_SECONDS:-30}"
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for fuzzer in build/asan/fuzz/*_fuzz; do
   name=$(basename "$fuzzer")
   corpus="build/asan/corpus/$name"
   mkdir -p "$corpus"
   echo "-- $name for ${seconds}s"
-  "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=0 \
-    "$corpus" "fuzz/seeds/$name" 2>&1 | tail -n 3
+  log="build/asan/corpus/$name.log"
+  # The whole report (the sanitizer's stack and the input) is shown when a fuzzer fails.
+  if ! "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+      -print_final_stats=0 -artifact_prefix="build/asan/corpus/$name-" \
+      "$corpus" "fuzz/seeds/$name" >"$log" 2>&1; then
+    tail -n 80 "$log"
+    echo "$name failed; reproduce with: $fuzzer build/asan/corpus/$name-crash-*" >&2
+    exit 1
+  fi
+  tail -n 3 "$log"
 done
 echo "all test stages passed"
