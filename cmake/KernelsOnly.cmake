@@ -1,7 +1,8 @@
 # TIDE_KERNELS_ONLY: the op libraries (tensor, backend/cpu, backend/cuda), the CUDA op tests and
-# the kernel benchmark, for a GPU machine that has CUDA but not the server's dev packages.
-# Needs GoogleTest and the nlohmann-json headers (model/config.h, included by the CPU twins of
-# rope and the MoE router): installed, or carried under TIDE_CARRY_DIR (scripts/gpu-carry.sh).
+# the kernel benchmark, plus the model layer (checkpoints, the CPU reference models and the CUDA
+# models) and its CUDA tests, for a GPU machine that has CUDA but not the server's dev packages.
+# Needs GoogleTest, the nlohmann-json headers and fmt's headers (used header-only): installed, or
+# carried under TIDE_CARRY_DIR (scripts/gpu-carry.sh).
 find_package(OpenMP)
 find_package(Threads REQUIRED)
 
@@ -16,13 +17,26 @@ if(NOT nlohmann_json_FOUND)
                         INTERFACE_INCLUDE_DIRECTORIES "${TIDE_CARRY_DIR}/include")
 endif()
 
-# The common layer's headers alone (error_type.h); its compiled parts need fmt and spdlog.
-add_library(tide_common INTERFACE)
-target_include_directories(tide_common INTERFACE ${PROJECT_SOURCE_DIR}/src)
+find_package(fmt QUIET)
+if(NOT fmt_FOUND)
+  if(NOT EXISTS "${TIDE_CARRY_DIR}/include/fmt/format.h")
+    message(FATAL_ERROR "fmt not installed and not carried in ${TIDE_CARRY_DIR}/include "
+                        "(run scripts/gpu-carry.sh on a machine that has it)")
+  endif()
+  add_library(fmt::fmt INTERFACE IMPORTED)
+  set_target_properties(fmt::fmt PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${TIDE_CARRY_DIR}/include"
+                                             INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY)
+endif()
+
+# The common layer's files the model layer reads through (no spdlog, no metrics).
+add_library(tide_common src/common/mapped_file.cc src/common/json_file.cc)
+target_include_directories(tide_common PUBLIC ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(tide_common PUBLIC fmt::fmt nlohmann_json::nlohmann_json)
 
 add_subdirectory(src/tensor)
 add_subdirectory(src/backend/cpu)
 add_subdirectory(src/backend/cuda)
+add_subdirectory(src/model)
 
 if(TIDE_BUILD_TESTS)
   enable_testing()

@@ -2,10 +2,11 @@
 # Run ON the GPU machine (CUDA and nvcc installed, root, no network), from the repository root:
 #   scripts/gpu-check.sh
 # Configures the `cuda` preset (or, when the server's dev packages are missing there,
-# `cuda-kernels`, which needs only GoogleTest and nlohmann-json: installed, or carried in
-# .gpu-carry/ by scripts/gpu-carry.sh), builds the CUDA op tests and the kernel benchmark with all
-# cores, runs the tests, runs them again under compute-sanitizer memcheck, and runs the
-# benchmark. Logs and bench.json go to $OUT (default build/gpu-check). Exit status: non-zero if
+# `cuda-kernels`, which needs only GoogleTest, nlohmann-json and fmt: installed, or carried in
+# .gpu-carry/ by scripts/gpu-carry.sh), builds the CUDA op tests, the CUDA model tests and the
+# kernel benchmark with all cores, runs both test binaries, runs them again under
+# compute-sanitizer memcheck (TIDE_MEMCHECK=0 skips it), and runs the benchmark (TIDE_BENCH=0
+# skips it). Logs and bench.json go to $OUT (default build/gpu-check). Exit status: non-zero if
 # the build, a test, or memcheck failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,41 +32,44 @@ else
   cmake --preset "$preset" >"$OUT/build.log" 2>&1 || { note "configure $preset: FAILED"; exit 1; }
 fi
 note "preset: $preset"
-if ! cmake --build --preset "$preset" -j"$(nproc)" --target tide_backend_cuda_tests cuda_kernels_bench \
-    >>"$OUT/build.log" 2>&1; then
+if ! cmake --build --preset "$preset" -j"$(nproc)" \
+    --target tide_backend_cuda_tests tide_cuda_model_tests cuda_kernels_bench >>"$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"
   note "build: FAILED (see build.log)"
   exit 1
 fi
 note "build: ok"
 
-tests=build/$preset/tests/backend/tide_backend_cuda_tests
 bench=build/$preset/bench/cuda_kernels_bench
 status=0
 
 # Every run is bounded: a hung kernel fails the check instead of eating the device lease.
-timeout 180 "$tests" --gtest_color=no >"$OUT/tests.log" 2>&1
-rc=$?
-grep '^\[ CUDA \]' "$OUT/tests.log"
-grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$OUT/tests.log"
-note "tests: exit $rc, $(grep -c 'FAIL$' "$OUT/tests.log") failing cases, $(grep -c ' ok$' "$OUT/tests.log") ok"
-[ $rc -eq 0 ] || status=1
-
-if command -v compute-sanitizer >/dev/null; then
-  timeout 420 compute-sanitizer --tool memcheck --error-exitcode 86 "$tests" --gtest_color=no >"$OUT/memcheck.log" 2>&1
+for tests in build/$preset/tests/backend/tide_backend_cuda_tests build/$preset/tests/model/tide_cuda_model_tests; do
+  name=$(basename "$tests")
+  timeout 300 "$tests" --gtest_color=no >"$OUT/$name.log" 2>&1
   rc=$?
-  tail -5 "$OUT/memcheck.log"
-  note "memcheck: exit $rc ($(grep -m1 'ERROR SUMMARY' "$OUT/memcheck.log"))"
+  grep '^\[ CUDA \]' "$OUT/$name.log" | grep -v ' ok$' || true
+  grep -E '^\[  (PASSED|FAILED|SKIPPED) |^\[  FAILED  \]' "$OUT/$name.log"
+  note "$name: exit $rc, $(grep -c 'FAIL$' "$OUT/$name.log") failing cases, $(grep -c ' ok$' "$OUT/$name.log") ok"
   [ $rc -eq 0 ] || status=1
-else
-  note "memcheck: compute-sanitizer not found"
-fi
 
-timeout 180 "$bench" --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1
-rc=$?
-[ $rc -eq 0 ] || status=1
-cat "$OUT/bench.log"
-note "bench: exit $rc"
+  if [ "${TIDE_MEMCHECK:-1}" = 1 ] && command -v compute-sanitizer >/dev/null; then
+    timeout 420 compute-sanitizer --tool memcheck --error-exitcode 86 "$tests" --gtest_color=no \
+      >"$OUT/$name.memcheck.log" 2>&1
+    rc=$?
+    tail -3 "$OUT/$name.memcheck.log"
+    note "$name memcheck: exit $rc ($(grep -m1 'ERROR SUMMARY' "$OUT/$name.memcheck.log"))"
+    [ $rc -eq 0 ] || status=1
+  fi
+done
+
+if [ "${TIDE_BENCH:-1}" = 1 ]; then
+  timeout 180 "$bench" ${TIDE_BENCH_ARGS:-} --json "$OUT/bench.json" >"$OUT/bench.log" 2>&1
+  rc=$?
+  [ $rc -eq 0 ] || status=1
+  cat "$OUT/bench.log"
+  note "bench: exit $rc"
+fi
 
 echo "--- summary"
 cat "$summary"

@@ -77,7 +77,8 @@ Result bench_decode(const std::string& name, const Model& model, int batch_size,
   const ModelConfig& c = model.config();
   constexpr int kBlockSize = 16;
   const int per_seq = (args.prompt_tokens + args.steps + kBlockSize) / kBlockSize;
-  PagedKvCache cache(c.num_layers, per_seq * batch_size, kBlockSize, c.kv_entry_dim());
+  const auto cache_owner = model.make_kv_cache(per_seq * batch_size, kBlockSize);
+  KvCache& cache = *cache_owner;
   std::vector<std::vector<int32_t>> tables(batch_size, std::vector<int32_t>(per_seq));
   for (int s = 0; s < batch_size; ++s) std::iota(tables[s].begin(), tables[s].end(), s * per_seq);
 

@@ -18,6 +18,7 @@ namespace {
 
 struct GenerateArgs {
   std::string model = "demo";
+  std::string device = "auto";
   std::string prompt;
   std::string ids;
   int max_tokens = 64;
@@ -35,11 +36,7 @@ void run_generate(const GenerateArgs& args) {
   const auto dir = resolve_model(args.model);
   if (is_demo(args.model)) spdlog::warn("demo model: random weights, the generated text is meaningless");
 
-  auto started = std::chrono::steady_clock::now();
-  auto model = load_model(dir);
-  spdlog::info("loaded {} ({} layers, {:.1f} MB of weights) in {:.2f} s", dir.string(), model->config().num_layers,
-               model->weight_bytes() / 1e6,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  auto model = load_model_on(dir, args.device);
 
   std::optional<tokenizer::Tokenizer> tok;
   if (args.output == "text" || !args.prompt.empty()) tok = tokenizer::Tokenizer::from_directory(dir);
@@ -63,7 +60,7 @@ void run_generate(const GenerateArgs& args) {
 
   std::optional<tokenizer::IncrementalDetokenizer> detok;
   if (args.output == "text") detok.emplace(*tok, true);
-  started = std::chrono::steady_clock::now();
+  const auto started = std::chrono::steady_clock::now();
   auto tokens = generate(*model, prompt, options, [&](int32_t token) {
     if (detok) std::cout << detok->push(token) << std::flush;
   });
@@ -84,6 +81,7 @@ void register_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Generate text for one prompt (streams to stdout)");
   cmd->add_option("--model", args->model, "Model directory, or 'demo' for the built-in random-weight model")
       ->capture_default_str();
+  add_device_option(*cmd, args->device);
   auto* prompt = cmd->add_option("--prompt", args->prompt, "Prompt text (BOS is added as the tokenizer config says)");
   auto* ids = cmd->add_option("--ids", args->ids, "Prompt as token ids, e.g. 1,2,3");
   prompt->excludes(ids);

@@ -15,12 +15,13 @@ namespace {
 
 struct LogitsArgs {
   std::string model = "demo";
+  std::string device = "auto";
   std::string ids;
   std::string out;
 };
 
 void run_logits(const LogitsArgs& args) {
-  auto model = load_model(resolve_model(args.model));
+  auto model = load_model_on(resolve_model(args.model), args.device);
   const auto tokens = parse_ids(args.ids);
   const ModelConfig& config = model->config();
   const int64_t n = static_cast<int64_t>(tokens.size());
@@ -28,7 +29,8 @@ void run_logits(const LogitsArgs& args) {
     fail("--ids: {} tokens exceed the model's context of {}", n, config.max_position_embeddings);
   constexpr int kBlockSize = 16;
   const int num_blocks = static_cast<int>((n + kBlockSize - 1) / kBlockSize);
-  PagedKvCache cache(config.num_layers, num_blocks, kBlockSize, config.kv_entry_dim());
+  const auto cache_owner = model->make_kv_cache(num_blocks, kBlockSize);
+  KvCache& cache = *cache_owner;
   std::vector<int32_t> blocks(num_blocks);
   std::iota(blocks.begin(), blocks.end(), 0);
   Batch batch{tokens, {{.num_tokens = n, .start_position = 0, .block_table = blocks, .all_logits = true}}};
@@ -43,6 +45,7 @@ void register_logits(CLI::App& app) {
   auto args = std::make_shared<LogitsArgs>();
   auto* cmd = app.add_subcommand("logits", "Write the logits of every position of one forward pass (float32 safetensors)");
   cmd->add_option("--model", args->model, "Model directory, or 'demo'")->capture_default_str();
+  add_device_option(*cmd, args->device);
   cmd->add_option("--ids", args->ids, "Token ids, e.g. 1,2,3")->required();
   cmd->add_option("--out", args->out, "Output file; holds one tensor 'logits' of shape [n, vocab]")->required();
   cmd->callback([args] { run_logits(*args); });

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdlib>
 
 #include "common/error.h"
@@ -76,6 +77,23 @@ std::vector<int32_t> parse_ids(const std::string& text) {
     start = end + 1;
   }
   return ids;
+}
+
+void add_device_option(CLI::App& cmd, std::string& device) {
+  cmd.add_option("--device", device,
+                 "Where the model runs: auto (the GPU when this build has CUDA, a GPU is visible and the model is "
+                 "DeepSeek; else the CPU), cpu (float32 reference) or cuda (bf16)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+}
+
+std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device) {
+  const auto started = std::chrono::steady_clock::now();
+  auto model = load_model(dir, {.device = parse_device(device)});
+  spdlog::info("loaded {} on {} ({} layers, {:.1f} MB of weights) in {:.2f} s", dir.string(),
+               model->device_description(), model->config().num_layers, model->weight_bytes() / 1e6,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return model;
 }
 
 }  // namespace tide::cli

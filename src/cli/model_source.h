@@ -3,8 +3,13 @@
 // DeepSeek-V3-architecture model with random weights and the real DeepSeek-V3 tokenizer,
 // created under $TIDE_HOME (default ~/.cache/tide) on first use.
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "model/model.h"
 
 namespace tide::cli {
 
@@ -13,6 +18,13 @@ namespace tide::cli {
 std::filesystem::path resolve_model(const std::string& model);
 
 bool is_demo(const std::string& model);
+
+// --device for a command that loads a model: auto (the GPU when this build has the CUDA backend,
+// a GPU is visible and the model's family runs there), cpu, or cuda.
+void add_device_option(CLI::App& cmd, std::string& device);
+
+// Loads `dir` on the device asked for and logs where it runs and how long loading took.
+std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device);
 
 // $TIDE_HOME, or ~/.cache/tide.
 std::filesystem::path tide_home();

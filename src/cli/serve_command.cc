@@ -24,6 +24,7 @@ namespace {
 
 struct ServeArgs {
   std::string model = "demo";
+  std::string device = "auto";
   std::string host = "127.0.0.1";
   int port = 8000;
   std::string served_model_name;
@@ -100,11 +101,8 @@ void run_serve(const ServeArgs& args) {
     spdlog::warn("no chat template ({}); /v1/chat/completions will answer 400", e.what());
   }
 
-  const auto started = std::chrono::steady_clock::now();
   MetricsRegistry metrics;
-  Engine engine(load_model(dir), tokenizer, engine_config, metrics);
-  spdlog::info("loaded {} in {:.2f} s", dir.string(),
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  Engine engine(load_model_on(dir, args.device), tokenizer, engine_config, metrics);
   engine.start();
 
   server::ServerConfig config;
@@ -145,6 +143,7 @@ void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve the OpenAI-compatible HTTP API (see docs/api.md)");
   cmd->add_option("--model", args->model, "Model directory, or 'demo' for the built-in random-weight model")
       ->capture_default_str();
+  add_device_option(*cmd, args->device);
   cmd->add_option("--host", args->host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
   cmd->add_option("--port", args->port, "Port to listen on; 0 picks a free one")
       ->check(CLI::Range(0, 65535))

@@ -13,21 +13,20 @@ Engine::Engine(std::unique_ptr<Model> model, std::shared_ptr<const tokenizer::To
                MetricsRegistry& metrics)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)), config_(config), metrics_(metrics) {
   const ModelConfig& c = model_->config();
-  const std::size_t block_bytes =
-      static_cast<std::size_t>(config_.block_size) * c.kv_entry_dim() * sizeof(float) * c.num_layers;
+  const std::size_t block_bytes = model_->kv_cache_block_bytes(config_.block_size);
   const std::size_t num_blocks = config_.kv_cache_bytes / block_bytes;
   if (num_blocks < 2)
     fail("--kv-cache-memory {} bytes holds fewer than 2 blocks of {} bytes; give it more memory", config_.kv_cache_bytes,
          block_bytes);
-  cache_ = std::make_unique<PagedKvCache>(c.num_layers, static_cast<int>(num_blocks), config_.block_size, c.kv_entry_dim());
+  cache_ = model_->make_kv_cache(static_cast<int>(num_blocks), config_.block_size);
   blocks_ = std::make_unique<BlockManager>(static_cast<int>(num_blocks), config_.block_size, config_.prefix_caching);
   scheduler_ = std::make_unique<Scheduler>(config_.scheduler, *blocks_);
   if (config_.max_prompt_tokens <= 0) config_.max_prompt_tokens = c.max_position_embeddings;
   if (config_.max_tokens_cap <= 0) config_.max_tokens_cap = c.max_position_embeddings;
   metrics_.kv_blocks_total.set(static_cast<double>(num_blocks));
   metrics_.kv_blocks_free.set(static_cast<double>(num_blocks));
-  spdlog::info("KV cache: {} blocks of {} tokens ({:.1f} MB, {} tokens in all)", num_blocks, config_.block_size,
-               cache_->bytes() / 1e6, num_blocks * config_.block_size);
+  spdlog::info("KV cache: {} blocks of {} tokens ({:.1f} MB on {}, {} tokens in all)", num_blocks, config_.block_size,
+               cache_->bytes() / 1e6, model_->device_description(), num_blocks * config_.block_size);
   last_progress_.store(Clock::now().time_since_epoch().count());
 }
 

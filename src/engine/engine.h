@@ -92,7 +92,7 @@ class Engine {
   std::shared_ptr<const tokenizer::Tokenizer> tokenizer_;
   EngineConfig config_;
   EngineMetrics metrics_;
-  std::unique_ptr<PagedKvCache> cache_;
+  std::unique_ptr<KvCache> cache_;
   std::unique_ptr<BlockManager> blocks_;
   std::unique_ptr<Scheduler> scheduler_;
   std::vector<std::unique_ptr<Sequence>> sequences_;  // every unfinished sequence

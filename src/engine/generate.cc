@@ -20,7 +20,8 @@ std::vector<int32_t> generate(const Model& model, const std::vector<int32_t>& pr
 
   constexpr int kBlockSize = 16;
   const int num_blocks = static_cast<int>((capacity + kBlockSize - 1) / kBlockSize);
-  PagedKvCache cache(config.num_layers, num_blocks, kBlockSize, config.kv_entry_dim());
+  const auto cache_owner = model.make_kv_cache(num_blocks, kBlockSize);
+  KvCache& cache = *cache_owner;
   std::vector<int32_t> blocks(num_blocks);
   std::iota(blocks.begin(), blocks.end(), 0);
 

@@ -3,18 +3,10 @@
 #include <fmt/format.h>
 
 #include "backend/cpu/ops.h"
+#include "model/batch_layout.h"
 #include "common/error.h"
 
 namespace tide {
-
-BatchLayout::BatchLayout(const Batch& batch) {
-  int64_t offset = 0;
-  for (const auto& s : batch.sequences) {
-    token_offset.push_back(offset);
-    for (int64_t i = 0; i < s.num_tokens; ++i) positions.push_back(s.start_position + i);
-    offset += s.num_tokens;
-  }
-}
 
 DecoderModel::DecoderModel(ModelConfig config, Checkpoint checkpoint)
     : config_(std::move(config)), checkpoint_(std::move(checkpoint)) {}
@@ -31,24 +23,19 @@ void DecoderModel::load_shared(WeightLoader& loader) {
   }
 }
 
-void DecoderModel::validate(const Batch& batch, const PagedKvCache& cache) const {
-  int64_t total = 0;
-  for (const auto& s : batch.sequences) {
-    if (s.num_tokens < 1) fail("batch: a sequence has no new tokens");
-    const int64_t end = s.start_position + s.num_tokens;
-    if (static_cast<int64_t>(s.block_table.size()) * cache.block_size() < end)
-      fail("batch: block table of {} blocks cannot hold {} tokens", s.block_table.size(), end);
-    for (int32_t b : s.block_table)
-      if (b < 0 || b >= cache.num_blocks()) fail("batch: block id {} outside the cache", b);
-    total += s.num_tokens;
-  }
-  if (total != static_cast<int64_t>(batch.tokens.size())) fail("batch: token count does not match its sequences");
-  for (int32_t t : batch.tokens)
-    if (t < 0 || t >= config_.vocab_size) fail("token id {} is outside the vocabulary (0..{})", t, config_.vocab_size - 1);
+std::unique_ptr<KvCache> DecoderModel::make_kv_cache(int num_blocks, int block_size) const {
+  return std::make_unique<PagedKvCache>(config_.num_layers, num_blocks, block_size, config_.kv_entry_dim());
 }
 
-std::vector<float> DecoderModel::forward(const Batch& batch, PagedKvCache& cache) const {
-  validate(batch, cache);
+std::size_t DecoderModel::kv_cache_block_bytes(int block_size) const {
+  return static_cast<std::size_t>(block_size) * config_.kv_entry_dim() * sizeof(float) * config_.num_layers;
+}
+
+std::vector<float> DecoderModel::forward(const Batch& batch, KvCache& any_cache) const {
+  auto* paged = dynamic_cast<PagedKvCache*>(&any_cache);
+  if (!paged) fail("the CPU model was given a KV cache it did not make (use Model::make_kv_cache)");
+  PagedKvCache& cache = *paged;
+  check_batch(batch, config_, cache);
   const int64_t T = static_cast<int64_t>(batch.tokens.size()), D = config_.hidden_size;
   const BatchLayout layout(batch);
 

@@ -5,23 +5,20 @@
 #include <memory>
 #include <vector>
 
+#include "model/batch_layout.h"
 #include "model/checkpoint/checkpoint.h"
 #include "model/model.h"
 #include "model/weights.h"
 
 namespace tide {
 
-// Where each sequence's tokens sit in the flattened batch.
-struct BatchLayout {
-  std::vector<int64_t> token_offset;  // first row of sequence s
-  std::vector<int64_t> positions;     // position of every token
-  explicit BatchLayout(const Batch& batch);
-};
-
 class DecoderModel : public Model {
  public:
   const ModelConfig& config() const override { return config_; }
-  std::vector<float> forward(const Batch& batch, PagedKvCache& cache) const override;
+  std::vector<float> forward(const Batch& batch, KvCache& cache) const override;
+  std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const override;
+  std::size_t kv_cache_block_bytes(int block_size) const override;
+  std::string device_description() const override { return "cpu"; }
   std::size_t weight_bytes() const override { return weight_bytes_; }
 
  protected:
@@ -41,8 +38,6 @@ class DecoderModel : public Model {
   Checkpoint checkpoint_;  // keeps the mapped weights alive
 
  private:
-  void validate(const Batch& batch, const PagedKvCache& cache) const;
-
   WeightMatrix embed_;
   WeightMatrix lm_head_;
   std::vector<float> final_norm_;

@@ -2,10 +2,12 @@
 // The model interface the engine drives: one forward step over a ragged batch.
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "model/batch.h"
 #include "model/config.h"
+#include "tensor/kv_cache.h"
 #include "tensor/paged_kv_cache.h"
 
 namespace tide {
@@ -14,16 +16,33 @@ namespace tide {
 // the latent cache for single-token decode. The forced modes exist to check the two agree.
 enum class MlaMode { Auto, Expanded, Absorbed };
 
+// Where the forward pass runs. Cpu: the float32 reference path. Cuda: bf16 on the first GPU
+// (a build with the CUDA backend). Auto: Cuda when the build has it, a GPU is present and the
+// model's family runs there; Cpu otherwise.
+enum class Device { Auto, Cpu, Cuda };
+
 struct ModelOptions {
   MlaMode mla_mode = MlaMode::Auto;
+  Device device = Device::Cpu;
 };
+
+// "auto", "cpu" or "cuda" (the CLI's --device); throws tide::Error for anything else.
+Device parse_device(const std::string& name);
 
 class Model {
  public:
   virtual ~Model() = default;
   virtual const ModelConfig& config() const = 0;
-  // Writes the batch's new tokens into `cache` and returns logits [batch.num_logit_rows(), vocab].
-  virtual std::vector<float> forward(const Batch& batch, PagedKvCache& cache) const = 0;
+  // Writes the batch's new tokens into `cache` (one this model made) and returns logits
+  // [batch.num_logit_rows(), vocab].
+  virtual std::vector<float> forward(const Batch& batch, KvCache& cache) const = 0;
+  // The cache forward() reads and writes: num_blocks blocks of block_size tokens per layer, in
+  // the model's memory (host or device).
+  virtual std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const = 0;
+  // Bytes one block of block_size tokens takes over all layers, for sizing the cache.
+  virtual std::size_t kv_cache_block_bytes(int block_size) const = 0;
+  // Where the forward pass runs, for logs: "cpu", or the GPU's name.
+  virtual std::string device_description() const = 0;
   // Bytes of weights one decode step reads (all weights of a dense model; for MoE the experts
   // a token actually routes to are a fraction of this).
   virtual std::size_t weight_bytes() const = 0;

@@ -1,5 +1,5 @@
 #pragma once
-// The paged KV cache: per layer, fixed-size blocks of `block_size` token entries. A sequence
+// The CPU path's paged KV cache (float32 in host memory): per layer, fixed-size blocks of `block_size` token entries. A sequence
 // owns a block table (block ids in position order), so sequences grow without copying and
 // blocks can be shared between sequences with a common prefix. What an entry holds is the
 // model's business (MLA: latent + rope key; GQA: K and V of every kv head).
@@ -8,19 +8,18 @@
 #include <algorithm>
 #include <vector>
 
+#include "tensor/kv_cache.h"
+
 namespace tide {
 
-class PagedKvCache {
+class PagedKvCache : public KvCache {
  public:
   PagedKvCache(int num_layers, int num_blocks, int block_size, int entry_dim)
-      : num_layers_(num_layers), num_blocks_(num_blocks), block_size_(block_size), entry_dim_(entry_dim),
-        data_(static_cast<std::size_t>(num_layers) * num_blocks * block_size * entry_dim, 0.f) {}
+      : KvCache(num_layers, num_blocks, block_size), num_blocks_(num_blocks), block_size_(block_size),
+        entry_dim_(entry_dim), data_(static_cast<std::size_t>(num_layers) * num_blocks * block_size * entry_dim, 0.f) {}
 
-  int num_layers() const { return num_layers_; }
-  int num_blocks() const { return num_blocks_; }
-  int block_size() const { return block_size_; }
   int entry_dim() const { return entry_dim_; }
-  std::size_t bytes() const { return data_.size() * sizeof(float); }
+  std::size_t bytes() const override { return data_.size() * sizeof(float); }
 
   // The entry of `position` in a sequence with `block_table`.
   float* slot(int layer, std::span<const int32_t> block_table, int64_t position) {
@@ -45,7 +44,7 @@ class PagedKvCache {
     return ((static_cast<std::size_t>(layer) * num_blocks_ + block) * block_size_ + in_block) * entry_dim_;
   }
 
-  int num_layers_, num_blocks_, block_size_, entry_dim_;
+  int num_blocks_, block_size_, entry_dim_;
   std::vector<float> data_;
 };
 

@@ -49,18 +49,73 @@ struct Gemm::Operands {
   cudaDataType type;  // of W and x
   const void* w;
   const void* x;
-  bf16* y;
+  void* y;
   int64_t n, out, in;
+  cudaDataType y_type = CUDA_R_16BF;
   const float* w_scales = nullptr;  // fp8: 128×128 blocks
   const float* x_scales = nullptr;  // fp8: 1×128 blocks
+  // Leading dimensions in elements (0: packed) and batches at fixed strides.
+  bool w_transposed = true;
+  int64_t w_ld = 0, x_ld = 0, y_ld = 0;
+  int batch = 1;
+  int64_t w_stride = 0, x_stride = 0, y_stride = 0;
 };
+
+namespace {
+
+void check_multiples_of_8(const char* name, int64_t in, int64_t out) {
+  if (in <= 0 || in % 8 != 0 || out % 8 != 0)
+    throw Error(std::string(name) + ": in and out must be positive multiples of 8 (got in " + std::to_string(in) +
+                ", out " + std::to_string(out) + ")");
+}
+
+// The largest power of two (up to 256) that divides the address of every batch's matrix:
+// cuBLASLt's heuristic otherwise assumes 256-byte aligned operands.
+uint32_t alignment(const void* p, int64_t batch_stride_bytes, int batch) {
+  uint64_t bits = reinterpret_cast<uintptr_t>(p) | 256;
+  if (batch > 1) bits |= static_cast<uint64_t>(batch_stride_bytes) | 256;
+  return static_cast<uint32_t>(bits & (~bits + 1));
+}
+
+std::size_t element_bytes(cudaDataType type) {
+  return type == CUDA_R_32F ? 4 : type == CUDA_R_8F_E4M3 ? 1 : 2;
+}
+
+void set_batch(const Layout& layout, int batch, int64_t stride) {
+  if (batch <= 1) return;
+  const int32_t count = batch;
+  TIDE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout.layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count,
+                                                     sizeof(count)));
+  TIDE_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(layout.layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                     &stride, sizeof(stride)));
+}
+
+}  // namespace
 
 void Gemm::bf16_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
-  if (in <= 0 || in % 8 != 0 || out % 8 != 0)
-    throw Error("Gemm::bf16_nt: in and out must be positive multiples of 8 (got in " + std::to_string(in) +
-                ", out " + std::to_string(out) + ")");
+  check_multiples_of_8("Gemm::bf16_nt", in, out);
   run({.name = "Gemm::bf16_nt", .type = CUDA_R_16BF, .w = w, .x = x, .y = y, .n = n, .out = out, .in = in}, stream);
+}
+
+void Gemm::bf16_nt_f32(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y,
+                       cudaStream_t stream) {
+  if (n <= 0 || out <= 0) return;
+  check_multiples_of_8("Gemm::bf16_nt_f32", in, out);
+  run({.name = "Gemm::bf16_nt_f32", .type = CUDA_R_16BF, .w = w, .x = x, .y = y, .n = n, .out = out, .in = in,
+       .y_type = CUDA_R_32F},
+      stream);
+}
+
+void Gemm::bf16_batched(const Batched& b, cudaStream_t stream) {
+  if (b.n <= 0 || b.out <= 0 || b.batch <= 0) return;
+  if (b.in <= 0 || b.x_ld < b.in || b.y_ld < b.out || b.w_ld < (b.w_transposed ? b.in : b.out))
+    throw Error("Gemm::bf16_batched: a leading dimension is shorter than its rows (in " + std::to_string(b.in) +
+                ", out " + std::to_string(b.out) + ")");
+  run({.name = "Gemm::bf16_batched", .type = CUDA_R_16BF, .w = b.w, .x = b.x, .y = b.y, .n = b.n, .out = b.out,
+       .in = b.in, .w_transposed = b.w_transposed, .w_ld = b.w_ld, .x_ld = b.x_ld, .y_ld = b.y_ld, .batch = b.batch,
+       .w_stride = b.w_batch_stride, .x_stride = b.x_batch_stride, .y_stride = b.y_batch_stride},
+      stream);
 }
 
 void Gemm::fp8_block_nt(const uint8_t* x, const float* x_scales, int64_t n, const uint8_t* w, const float* w_scales,
@@ -78,7 +133,8 @@ void Gemm::fp8_block_nt(const uint8_t* x, const float* x_scales, int64_t n, cons
 void Gemm::run(const Operands& o, cudaStream_t stream) {
   MatmulDesc op;
   TIDE_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-  const cublasOperation_t transa = CUBLAS_OP_T, transb = CUBLAS_OP_N;  // fp8 needs exactly this ("TN")
+  // fp8 needs exactly "TN"; W row-major [in, out] (not transposed) is already column-major [out, in].
+  const cublasOperation_t transa = o.w_transposed ? CUBLAS_OP_T : CUBLAS_OP_N, transb = CUBLAS_OP_N;
   TIDE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transa, sizeof(transa)));
   TIDE_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_TRANSB, &transb, sizeof(transb)));
   if (o.w_scales) {
@@ -93,15 +149,32 @@ void Gemm::run(const Operands& o, cudaStream_t stream) {
     TIDE_CUBLAS_CHECK(
         cublasLtMatmulDescSetAttribute(op.desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &o.x_scales, sizeof(o.x_scales)));
   }
-  const Layout a(o.type, o.in, o.out, o.in);   // W, transposed by the op
-  const Layout b(o.type, o.in, o.n, o.in);     // X
-  const Layout c(CUDA_R_16BF, o.out, o.n, o.out);  // Y
+  const int64_t w_ld = o.w_ld ? o.w_ld : (o.w_transposed ? o.in : o.out);
+  const int64_t x_ld = o.x_ld ? o.x_ld : o.in, y_ld = o.y_ld ? o.y_ld : o.out;
+  const Layout a = o.w_transposed ? Layout(o.type, o.in, o.out, w_ld) : Layout(o.type, o.out, o.in, w_ld);
+  const Layout b(o.type, o.in, o.n, x_ld);     // X
+  const Layout c(o.y_type, o.out, o.n, y_ld);  // Y
+  set_batch(a, o.batch, o.w_stride);
+  set_batch(b, o.batch, o.x_stride);
+  set_batch(c, o.batch, o.y_stride);
 
   Preference pref;
   TIDE_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.pref));
   const std::size_t ws = workspace_.bytes();
   TIDE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws,
                                                          sizeof(ws)));
+  const std::size_t in_bytes = element_bytes(o.type), out_bytes = element_bytes(o.y_type);
+  const uint32_t align_a = alignment(o.w, o.w_stride * in_bytes, o.batch),
+                 align_b = alignment(o.x, o.x_stride * in_bytes, o.batch),
+                 align_c = alignment(o.y, o.y_stride * out_bytes, o.batch);
+  TIDE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                         &align_a, sizeof(align_a)));
+  TIDE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                         &align_b, sizeof(align_b)));
+  TIDE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                         &align_c, sizeof(align_c)));
+  TIDE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                         &align_c, sizeof(align_c)));
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
   const auto status = cublasLtMatmulAlgoGetHeuristic(handle_, op.desc, a.layout, b.layout, c.layout, c.layout,

@@ -77,16 +77,17 @@ __device__ __forceinline__ float residual_and_inverse_rms(const typename Pack<kV
 }
 
 template <int kVec>
-__global__ void rms_norm_kernel(const bf16* x, bf16* residual, int64_t dim, const bf16* weight, float eps, bf16* y) {
+__global__ void rms_norm_kernel(const bf16* x, int64_t x_stride, bf16* residual, int64_t dim, const bf16* weight,
+                                float eps, bf16* y, int64_t y_stride) {
   using P = typename Pack<kVec>::type;
   const int64_t row = blockIdx.x;
   const int64_t vecs = dim / kVec;
-  const P* xr = reinterpret_cast<const P*>(x + row * dim);
+  const P* xr = reinterpret_cast<const P*>(x + row * x_stride);
   P* rr = residual ? reinterpret_cast<P*>(residual + row * dim) : nullptr;
   const float inv = residual_and_inverse_rms<kVec>(xr, rr, vecs, dim, eps);
   const P* src = rr ? rr : xr;
   const P* wr = reinterpret_cast<const P*>(weight);
-  P* yr = reinterpret_cast<P*>(y + row * dim);
+  P* yr = reinterpret_cast<P*>(y + row * y_stride);
   for (int64_t c = threadIdx.x; c < vecs; c += blockDim.x) {
     float v[kVec], w[kVec];
     unpack<kVec>(src[c], v);
@@ -138,20 +139,33 @@ __global__ void rms_norm_quantize_fp8_kernel(const bf16* x, bf16* residual, int6
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+
+void launch_rms_norm(const bf16* x, int64_t x_stride, bf16* residual, int64_t n, int64_t dim, const bf16* weight,
+                     float eps, bf16* y, int64_t y_stride, cudaStream_t stream) {
+  if (n <= 0 || dim <= 0) return;
+  const bool vec = dim % 8 == 0 && x_stride % 8 == 0 && y_stride % 8 == 0 && aligned16(x) && aligned16(weight) &&
+                   aligned16(y) && (residual == nullptr || aligned16(residual));
+  const int64_t vecs = vec ? dim / 8 : dim;
+  const int threads = static_cast<int>(std::clamp<int64_t>((vecs + 31) / 32 * 32, 32, 1024));
+  if (vec)
+    rms_norm_kernel<8><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, x_stride, residual, dim, weight, eps, y,
+                                                                        y_stride);
+  else
+    rms_norm_kernel<1><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, x_stride, residual, dim, weight, eps, y,
+                                                                        y_stride);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
 }  // namespace
 
 void rms_norm(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
               cudaStream_t stream) {
-  if (n <= 0 || dim <= 0) return;
-  const bool vec = dim % 8 == 0 && aligned16(x) && aligned16(weight) && aligned16(y) &&
-                   (residual == nullptr || aligned16(residual));
-  const int64_t vecs = vec ? dim / 8 : dim;
-  const int threads = static_cast<int>(std::clamp<int64_t>((vecs + 31) / 32 * 32, 32, 1024));
-  if (vec)
-    rms_norm_kernel<8><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, residual, dim, weight, eps, y);
-  else
-    rms_norm_kernel<1><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, residual, dim, weight, eps, y);
-  TIDE_CUDA_CHECK_LAUNCH();
+  launch_rms_norm(x, dim, residual, n, dim, weight, eps, y, dim, stream);
+}
+
+void rms_norm_strided(const bf16* x, int64_t x_stride, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
+                      int64_t y_stride, cudaStream_t stream) {
+  launch_rms_norm(x, x_stride, nullptr, n, dim, weight, eps, y, y_stride, stream);
 }
 
 void rms_norm_quantize_fp8_blocks(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight, float eps,

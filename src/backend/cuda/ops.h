@@ -33,6 +33,10 @@ void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter,
 // cpu::rms_norm does on float rows. y may alias x.
 void rms_norm(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
               cudaStream_t stream);
+// rms_norm without a residual over rows that sit x_stride and y_stride elements apart (MLA's
+// kv_a_layernorm normalises the latent part of each [latent | rope key] row in place).
+void rms_norm_strided(const bf16* x, int64_t x_stride, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
+                      int64_t y_stride, cudaStream_t stream);
 // rms_norm followed by quantize_fp8_blocks in one pass, bit for bit the same result (the
 // residual, when given, is updated as rms_norm does): q [n, dim] e4m3, scales [dim/128][n].
 // dim must be a multiple of 128; x, residual and weight 16-byte aligned.
@@ -65,6 +69,14 @@ void apply_rope(const RopeArgs& args, cudaStream_t stream);
 // twin of cpu::silu_mul(gate, up).
 void silu_mul(const bf16* gate_up, int64_t n, int64_t inter, bf16* out, cudaStream_t stream);
 
+// Row copies by index, rows of `dim` bf16 whose starts lie *_stride elements apart:
+//   gather_rows:  dst[i] = src[indices[i]]  (embedding lookup, MoE permutation, logit rows)
+//   scatter_rows: dst[indices[i]] = src[i]  (writing new tokens' entries into the paged cache)
+void gather_rows(const bf16* src, int64_t src_stride, const int32_t* indices, int64_t n, int64_t dim, bf16* dst,
+                 int64_t dst_stride, cudaStream_t stream);
+void scatter_rows(const bf16* src, int64_t src_stride, int64_t n, int64_t dim, const int32_t* indices, bf16* dst,
+                  int64_t dst_stride, cudaStream_t stream);
+
 // Greedy sampling: out[r] = the index of the largest of logits[r, 0..vocab), ties to the lowest
 // index (std::max_element, torch.argmax). Logits are fp32 and contain no NaN.
 void argmax_rows(const float* logits, int64_t rows, int64_t vocab, int32_t* out, cudaStream_t stream);
@@ -93,6 +105,43 @@ struct RouterParams {
 // bias: e_score_correction_bias [experts], or nullptr.
 void route_experts(const float* logits, int64_t tokens, const float* bias, const RouterParams& params, int32_t* ids,
                    float* weights, cudaStream_t stream);
+
+// The MoE step around the expert GEMMs, the twin of MoeBlock::forward's grouping and weighted sum.
+// moe_group_by_expert: ids [tokens, top_k] (route_experts) grouped by expert: expert e's rows are
+//   expert_offsets[e] .. + expert_counts[e] of the permuted order; permuted_token[row] is the token
+//   a row copies (gather_rows builds the experts' input from it); assignment_row[t*top_k + j] is
+//   the row of token t's j-th choice. experts <= 1024. Rows are in no particular order within an
+//   expert.
+void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int experts, int32_t* expert_counts,
+                         int32_t* expert_offsets, int32_t* permuted_token, int32_t* assignment_row,
+                         cudaStream_t stream);
+// out[t] = base[t] + Σ_j weights[t, j] · expert_out[assignment_row[t*top_k + j]] in fp32, stored
+// bf16; base (the shared experts' output) may be null, and may alias out.
+void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const float* weights, int64_t tokens,
+                 int top_k, int64_t dim, const bf16* base, bf16* out, cudaStream_t stream);
+
+// MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
+// cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim
+// elements. Row r is one query token: it sees cache positions 0..context_lens[r]-1 of the
+// sequence whose block table is row r of block_tables (a prefill token's context ends at its
+// own position, which makes it causal). q [rows, heads, entry_dim]; out [rows, heads, value_dim];
+// cache as for mla_decode. value_dim <= 1024, rows <= 65535. The specialised mla_decode below is
+// the fast path for DeepSeek's 512 + 64.
+struct LatentAttentionArgs {
+  const bf16* q;
+  const bf16* cache;
+  const int32_t* block_tables;
+  int64_t block_table_stride;
+  const int32_t* context_lens;
+  int rows;
+  int heads;
+  int entry_dim;
+  int value_dim;
+  int block_size;
+  float scale;
+  bf16* out;
+};
+void latent_attention(const LatentAttentionArgs& args, cudaStream_t stream);
 
 // MLA absorbed decode attention over the paged latent cache (one new token per sequence), the
 // twin of cpu::attention as MlaAttention::attend_latent calls it: multi-query attention with

@@ -1,0 +1,34 @@
+#include "model/batch_layout.h"
+
+#include "common/error.h"
+
+namespace tide {
+
+BatchLayout::BatchLayout(const Batch& batch) {
+  int64_t offset = 0;
+  for (const auto& s : batch.sequences) {
+    token_offset.push_back(offset);
+    for (int64_t i = 0; i < s.num_tokens; ++i) positions.push_back(s.start_position + i);
+    offset += s.num_tokens;
+  }
+}
+
+void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& cache) {
+  if (cache.num_layers() != config.num_layers)
+    fail("batch: the KV cache has {} layers, the model {}", cache.num_layers(), config.num_layers);
+  int64_t total = 0;
+  for (const auto& s : batch.sequences) {
+    if (s.num_tokens < 1) fail("batch: a sequence has no new tokens");
+    const int64_t end = s.start_position + s.num_tokens;
+    if (static_cast<int64_t>(s.block_table.size()) * cache.block_size() < end)
+      fail("batch: block table of {} blocks cannot hold {} tokens", s.block_table.size(), end);
+    for (int32_t b : s.block_table)
+      if (b < 0 || b >= cache.num_blocks()) fail("batch: block id {} outside the cache", b);
+    total += s.num_tokens;
+  }
+  if (total != static_cast<int64_t>(batch.tokens.size())) fail("batch: token count does not match its sequences");
+  for (int32_t t : batch.tokens)
+    if (t < 0 || t >= config.vocab_size) fail("token id {} is outside the vocabulary (0..{})", t, config.vocab_size - 1);
+}
+
+}  // namespace tide

@@ -1,0 +1,24 @@
+#pragma once
+// What every backend's forward pass needs to know of a ragged batch before it runs: where each
+// sequence's tokens sit in the flattened batch, and that the batch fits the model and its cache.
+#include <cstdint>
+#include <vector>
+
+#include "model/batch.h"
+#include "model/config.h"
+#include "tensor/kv_cache.h"
+
+namespace tide {
+
+struct BatchLayout {
+  std::vector<int64_t> token_offset;  // first row of sequence s
+  std::vector<int64_t> positions;     // position of every token
+  explicit BatchLayout(const Batch& batch);
+};
+
+// Throws tide::Error for a sequence without tokens, a block table that cannot hold the
+// sequence or points outside the cache, a token count that does not add up, or a token id
+// outside the vocabulary.
+void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& cache);
+
+}  // namespace tide

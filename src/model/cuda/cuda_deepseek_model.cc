@@ -1,0 +1,156 @@
+#include "model/cuda/cuda_deepseek_model.h"
+
+#include <algorithm>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/ops.h"
+#include "common/error.h"
+#include "model/cuda/scratch.h"
+#include "model/rope.h"
+
+namespace tide::cuda {
+namespace {
+
+RouterParams router_params(const ModelConfig& c) {
+  RouterParams p;
+  p.experts = c.n_routed_experts;
+  p.top_k = c.num_experts_per_tok;
+  p.scoring = c.scoring_func == "sigmoid" ? RouterParams::Scoring::Sigmoid : RouterParams::Scoring::Softmax;
+  p.grouped = c.topk_method != "greedy" && c.n_group > 1;
+  p.group_score = c.topk_method == "noaux_tc" ? RouterParams::GroupScore::TopTwoSum : RouterParams::GroupScore::Max;
+  p.n_group = c.n_group;
+  p.topk_group = c.topk_group;
+  p.normalize = c.norm_topk_prob && c.num_experts_per_tok > 1;
+  p.scale = c.model_type != "deepseek_v2" || !p.normalize;
+  p.routed_scaling_factor = static_cast<float>(c.routed_scaling_factor);
+  return p;
+}
+
+std::string describe_device() {
+  int device = 0;
+  TIDE_CUDA_CHECK(cudaGetDevice(&device));
+  cudaDeviceProp prop{};
+  TIDE_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return fmt::format("cuda:{} ({})", device, prop.name);
+}
+
+}  // namespace
+
+DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, const Checkpoint& checkpoint)
+    : config_(std::move(config)),
+      device_(describe_device()),
+      weights_(load_deepseek_weights(checkpoint, config_)),
+      softmax_scale_(mla_softmax_scale(config_)),
+      router_(router_params(config_)) {
+  const int half = config_.qk_rope_head_dim / 2;
+  const RotaryEmbedding rope(config_, config_.qk_rope_head_dim);
+  std::vector<float> cos(static_cast<std::size_t>(config_.max_position_embeddings) * half), sin(cos.size());
+  for (int p = 0; p < config_.max_position_embeddings; ++p)
+    rope.cos_sin(p, cos.data() + static_cast<std::size_t>(p) * half, sin.data() + static_cast<std::size_t>(p) * half);
+  rope_cos_ = DeviceBuffer<float>(cos);
+  rope_sin_ = DeviceBuffer<float>(sin);
+  int device = 0;
+  TIDE_CUDA_CHECK(cudaGetDevice(&device));
+  TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
+  TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+}
+
+DeepSeekCudaModel::~DeepSeekCudaModel() {
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+std::unique_ptr<KvCache> DeepSeekCudaModel::make_kv_cache(int num_blocks, int block_size) const {
+  return std::make_unique<DeviceKvCache>(config_.num_layers, num_blocks, block_size, config_.kv_entry_dim());
+}
+
+std::size_t DeepSeekCudaModel::kv_cache_block_bytes(int block_size) const {
+  return static_cast<std::size_t>(block_size) * config_.kv_entry_dim() * sizeof(bf16) * config_.num_layers;
+}
+
+DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const BatchLayout& layout,
+                                                       const DeviceKvCache& cache) const {
+  Step step;
+  step.tokens = static_cast<int64_t>(batch.tokens.size());
+  step.logit_rows = batch.num_logit_rows();
+  for (const auto& s : batch.sequences)
+    step.table_stride = std::max<int64_t>(step.table_stride, static_cast<int64_t>(s.block_table.size()));
+  const int64_t T = step.tokens, R = step.logit_rows;
+  // One host array, one copy: [ids | positions | slots | context lens | logit rows | tables].
+  std::vector<int32_t> host(static_cast<std::size_t>(4 * T + R + T * step.table_stride), 0);
+  int32_t* ids = host.data();
+  int32_t* positions = ids + T;
+  int32_t* slots = positions + T;
+  int32_t* context = slots + T;
+  int32_t* logit_rows = context + T;
+  int32_t* tables = logit_rows + R;
+  std::copy(batch.tokens.begin(), batch.tokens.end(), ids);
+  const int bs = cache.block_size();
+  int64_t r = 0;
+  for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
+    const SequenceStep& seq = batch.sequences[s];
+    for (int64_t i = 0; i < seq.num_tokens; ++i) {
+      const int64_t t = layout.token_offset[s] + i, pos = seq.start_position + i;
+      positions[t] = static_cast<int32_t>(pos);
+      slots[t] = seq.block_table[pos / bs] * bs + static_cast<int32_t>(pos % bs);
+      context[t] = static_cast<int32_t>(pos + 1);
+      std::copy(seq.block_table.begin(), seq.block_table.end(), tables + t * step.table_stride);
+      if (seq.all_logits || i == seq.num_tokens - 1) logit_rows[r++] = static_cast<int32_t>(t);
+    }
+    step.max_context = std::max<int>(step.max_context, static_cast<int>(seq.start_position + seq.num_tokens));
+  }
+  int32_t* device = grow(step_ints_, host.size());
+  TIDE_CUDA_CHECK(
+      cudaMemcpyAsync(device, host.data(), host.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+  step.token_ids = device;
+  step.positions = device + T;
+  step.slots = device + 2 * T;
+  step.context_lens = device + 3 * T;
+  step.logit_row_tokens = device + 4 * T;
+  step.block_tables = device + 4 * T + R;
+  return step;
+}
+
+std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_cache) const {
+  auto* cache = dynamic_cast<DeviceKvCache*>(&any_cache);
+  if (!cache) fail("the CUDA model was given a KV cache it did not make (use Model::make_kv_cache)");
+  check_batch(batch, config_, *cache);
+  for (const auto& s : batch.sequences)
+    if (s.start_position + s.num_tokens > config_.max_position_embeddings)
+      fail("batch: position {} is past the model's context of {}", s.start_position + s.num_tokens - 1,
+           config_.max_position_embeddings);
+  const std::lock_guard lock(step_mutex_);
+  const BatchLayout layout(batch);
+  const Step step = upload_step(batch, layout, *cache);
+  const int64_t T = step.tokens, D = config_.hidden_size, R = step.logit_rows;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+
+  bf16* residual = grow(residual_, T * D);
+  bf16* h = grow(hidden_, T * D);
+  bf16* delta = grow(delta_, T * D);
+  gather_rows(weights_.embed.data.data(), D, step.token_ids, T, D, residual, D, stream_);
+  for (int l = 0; l < config_.num_layers; ++l) {
+    const DeepSeekLayerWeights& w = weights_.layers[l];
+    // residual += the previous block's output (none before the first), then normalise.
+    rms_norm(l == 0 ? residual : delta, l == 0 ? nullptr : residual, T, D, w.input_norm.data(), eps, h, stream_);
+    attention(l, h, step, *cache, delta);
+    rms_norm(delta, residual, T, D, w.post_attention_norm.data(), eps, h, stream_);
+    feed_forward(l, h, T, delta);
+  }
+
+  // Only the rows whose logits are wanted go through the final norm and the LM head.
+  bf16* selected_residual = grow(q_, 2 * R * D);
+  bf16* selected_delta = selected_residual + R * D;
+  bf16* normed = grow(lora_, R * D);
+  gather_rows(residual, D, step.logit_row_tokens, R, D, selected_residual, D, stream_);
+  gather_rows(delta, D, step.logit_row_tokens, R, D, selected_delta, D, stream_);
+  rms_norm(selected_delta, selected_residual, R, D, weights_.final_norm.data(), eps, normed, stream_);
+  const DeviceMatrix& head = weights_.head();
+  float* logits = grow(logits_, R * head.rows);
+  gemm_.bf16_nt_f32(normed, R, head.data.data(), head.rows, D, logits, stream_);
+  std::vector<float> host(static_cast<std::size_t>(R * head.rows));
+  TIDE_CUDA_CHECK(cudaMemcpyAsync(host.data(), logits, host.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return host;
+}
+
+}  // namespace tide::cuda

@@ -1,0 +1,80 @@
+#pragma once
+// DeepSeek (V2, V2-Lite, V3, R1: MLA + MoE) on one GPU, in bf16 with fp32 accumulation. The
+// same decoder as the CPU reference (model/decoder.cc, model/deepseek/*), step for step:
+//   embed → per layer (RMSNorm, MLA, residual, RMSNorm, MoE or dense MLP, residual) → RMSNorm →
+//   LM head,
+// with the residual add fused into the next RMSNorm, and MLA always in the absorbed form: every
+// new token's query is folded through W_UK and attends over the latent cache as one row (a
+// prefill token's row ends at its own position), so prefill and decode share one kernel. The
+// cache holds bf16 [latent | rope key] entries.
+//
+// forward() runs on the model's own stream and returns when the logits are on the host. One
+// caller at a time (the engine's step loop): the step's scratch buffers belong to the model.
+#include <mutex>
+
+#include "backend/cuda/device_buffer.h"
+#include "backend/cuda/gemm.h"
+#include "model/batch_layout.h"
+#include "model/cuda/deepseek_weights.h"
+#include "model/cuda/device_kv_cache.h"
+#include "model/model.h"
+
+namespace tide::cuda {
+
+class DeepSeekCudaModel : public Model {
+ public:
+  DeepSeekCudaModel(ModelConfig config, const Checkpoint& checkpoint);
+  ~DeepSeekCudaModel() override;
+
+  const ModelConfig& config() const override { return config_; }
+  std::vector<float> forward(const Batch& batch, KvCache& cache) const override;
+  std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const override;
+  std::size_t kv_cache_block_bytes(int block_size) const override;
+  std::string device_description() const override { return device_; }
+  std::size_t weight_bytes() const override { return weights_.bytes; }
+
+ private:
+  // One forward pass's row layout on the device.
+  struct Step {
+    int64_t tokens = 0;
+    int64_t logit_rows = 0;
+    int max_context = 0;
+    int64_t table_stride = 0;
+    const int32_t* token_ids = nullptr;
+    const int32_t* positions = nullptr;
+    const int32_t* slots = nullptr;         // cache slot (block * block_size + offset) of each new token
+    const int32_t* context_lens = nullptr;  // position + 1 of each token: what its attention row sees
+    const int32_t* logit_row_tokens = nullptr;
+    const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
+  };
+
+  Step upload_step(const Batch& batch, const BatchLayout& layout, const DeviceKvCache& cache) const;
+  void attention(int layer, const bf16* h, const Step& step, DeviceKvCache& cache, bf16* out) const;
+  void attend(const Step& step, const bf16* q_absorbed, const bf16* cache_layer, int block_size,
+              bf16* latent_out) const;
+  void feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const;
+  void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
+  void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
+
+  ModelConfig config_;
+  std::string device_;
+  DeepSeekWeights weights_;
+  DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
+  float softmax_scale_;
+  int sm_count_ = 1;
+  RouterParams router_;
+  cudaStream_t stream_ = nullptr;
+
+  // Per-step state, reused (see scratch.h).
+  mutable std::mutex step_mutex_;
+  mutable Gemm gemm_;
+  mutable DeviceBuffer<int32_t> step_ints_;
+  mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
+      activation_, lora_;
+  mutable DeviceBuffer<bf16> moe_in_, moe_out_;
+  mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
+  mutable DeviceBuffer<int32_t> route_ids_, expert_counts_, expert_offsets_, permuted_token_, assignment_row_;
+  mutable DeviceBuffer<unsigned char> attention_workspace_;
+};
+
+}  // namespace tide::cuda

@@ -1,0 +1,93 @@
+// MLA on the GPU in the absorbed form (see cuda_deepseek_model.h and model/deepseek/mla_attention.h):
+//   q = q_b(norm(q_a(h))) or q_proj(h); kv = kv_a(h) with kv_a_layernorm on its latent part;
+//   rope on q's and kv's rope parts; kv written to the cache;
+//   q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] | q_rope[t, h]]  (one batched GEMM over heads);
+//   latent_out = attention over the cache; heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ;
+//   out = o_proj(heads_out).
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/ops.h"
+#include "model/cuda/cuda_deepseek_model.h"
+#include "model/cuda/scratch.h"
+
+namespace tide::cuda {
+
+void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, DeviceKvCache& cache, bf16* out) const {
+  const ModelConfig& c = config_;
+  const MlaWeights& w = weights_.layers[layer].attention;
+  const int64_t T = step.tokens, D = c.hidden_size, H = c.num_heads;
+  const int64_t nope = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dk = nope + dr, dv = c.v_head_dim;
+  const int64_t r = c.kv_lora_rank, E = r + dr;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+
+  bf16* q = grow(q_, T * H * dk);
+  if (c.q_lora_rank > 0) {
+    bf16* qa = grow(lora_, T * c.q_lora_rank);
+    gemm_.bf16_nt(h, T, w.q_a_proj.data.data(), c.q_lora_rank, D, qa, stream_);
+    rms_norm(qa, nullptr, T, c.q_lora_rank, w.q_a_norm.data(), eps, qa, stream_);
+    gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, stream_);
+  } else {
+    gemm_.bf16_nt(h, T, w.q_proj.data.data(), H * dk, D, q, stream_);
+  }
+  bf16* kv = grow(kv_, T * E);
+  gemm_.bf16_nt(h, T, w.kv_a_proj.data.data(), E, D, kv, stream_);
+  rms_norm_strided(kv, E, T, r, w.kv_a_norm.data(), eps, kv, E, stream_);
+
+  RopeArgs rope{.x = q, .tokens = T, .token_stride = H * dk, .heads = static_cast<int>(H), .head_stride = dk,
+                .rope_offset = static_cast<int>(nope), .rope_dim = static_cast<int>(dr), .positions = step.positions,
+                .cos = rope_cos_.data(), .sin = rope_sin_.data(), .interleaved = c.rope_interleaved};
+  apply_rope(rope, stream_);
+  rope.x = kv;
+  rope.token_stride = E;
+  rope.heads = 1;
+  rope.head_stride = E;
+  rope.rope_offset = static_cast<int>(r);
+  apply_rope(rope, stream_);
+  bf16* cache_layer = cache.layer(layer);
+  scatter_rows(kv, E, T, E, step.slots, cache_layer, E, stream_);
+
+  // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
+  const bf16* kv_b = w.kv_b_proj.data.data();
+  bf16* q_absorbed = grow(q_absorbed_, T * H * E);
+  gemm_.bf16_batched({.x = q, .x_ld = H * dk, .x_batch_stride = dk,
+                      .w = kv_b, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = false,
+                      .y = q_absorbed, .y_ld = H * E, .y_batch_stride = E,
+                      .n = T, .out = r, .in = nope, .batch = static_cast<int>(H)},
+                     stream_);
+  TIDE_CUDA_CHECK(cudaMemcpy2DAsync(q_absorbed + r, E * sizeof(bf16), q + nope, dk * sizeof(bf16), dr * sizeof(bf16),
+                                    T * H, cudaMemcpyDeviceToDevice, stream_));
+
+  bf16* latent_out = grow(latent_out_, T * H * r);
+  attend(step, q_absorbed, cache_layer, cache.block_size(), latent_out);
+
+  // W_UV[h] is the next dv rows: [dv, r], so latent · W_UV[h]ᵀ.
+  bf16* heads_out = grow(heads_out_, T * H * dv);
+  gemm_.bf16_batched({.x = latent_out, .x_ld = H * r, .x_batch_stride = r,
+                      .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
+                      .y = heads_out, .y_ld = H * dv, .y_batch_stride = dv,
+                      .n = T, .out = dv, .in = r, .batch = static_cast<int>(H)},
+                     stream_);
+  gemm_.bf16_nt(heads_out, T, w.o_proj.data.data(), D, H * dv, out, stream_);
+}
+
+void DeepSeekCudaModel::attend(const Step& step, const bf16* q_absorbed, const bf16* cache_layer, int block_size,
+                               bf16* latent_out) const {
+  const int H = config_.num_heads, r = config_.kv_lora_rank, E = config_.kv_entry_dim();
+  if (r == kMlaLatentDim && config_.qk_rope_head_dim == kMlaRopeDim) {
+    const MlaDecodeArgs args{.q = q_absorbed, .cache = cache_layer, .block_tables = step.block_tables,
+                             .block_table_stride = step.table_stride, .context_lens = step.context_lens,
+                             .batch = static_cast<int>(step.tokens), .heads = H, .block_size = block_size,
+                             .max_context = step.max_context, .scale = softmax_scale_, .out = latent_out};
+    const MlaDecodePlan plan = plan_mla_decode(args, sm_count_);
+    const std::size_t bytes = mla_decode_workspace_bytes(args, plan);
+    unsigned char* workspace = grow(attention_workspace_, bytes);
+    mla_decode(args, plan, workspace, attention_workspace_.bytes(), stream_);
+    return;
+  }
+  latent_attention({.q = q_absorbed, .cache = cache_layer, .block_tables = step.block_tables,
+                    .block_table_stride = step.table_stride, .context_lens = step.context_lens,
+                    .rows = static_cast<int>(step.tokens), .heads = H, .entry_dim = E, .value_dim = r,
+                    .block_size = block_size, .scale = softmax_scale_, .out = latent_out},
+                   stream_);
+}
+
+}  // namespace tide::cuda

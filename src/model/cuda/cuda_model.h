@@ -1,0 +1,22 @@
+#pragma once
+// The CUDA backend's models: bf16 weights and a bf16 paged cache on the first GPU, the forward
+// pass on the op set of backend/cuda. Built only where the CUDA backend is (TIDE_CUDA).
+#include <memory>
+
+#include "model/checkpoint/checkpoint.h"
+#include "model/config.h"
+#include "model/model.h"
+
+namespace tide::cuda {
+
+// True when the CUDA runtime sees at least one GPU.
+bool device_available();
+
+// The families the CUDA forward pass covers (today: deepseek, MLA + MoE).
+bool supports(const ModelConfig& config);
+
+// Uploads the checkpoint's weights (bf16; fp8 and f32 weights converted to bf16 at load) and
+// returns the model. Throws tide::Error for a family it does not cover or a GPU error.
+std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoint, const ModelOptions& options);
+
+}  // namespace tide::cuda

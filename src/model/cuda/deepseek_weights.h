@@ -1,0 +1,58 @@
+#pragma once
+// DeepSeek's weights on the GPU, layer by layer, as the CUDA forward pass reads them.
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "backend/cuda/device_buffer.h"
+#include "model/checkpoint/checkpoint.h"
+#include "model/config.h"
+#include "model/cuda/device_weights.h"
+
+namespace tide::cuda {
+
+struct MlaWeights {
+  DeviceMatrix q_proj;    // without q_lora (V2-Lite)
+  DeviceMatrix q_a_proj;  // with q_lora
+  DeviceBuffer<bf16> q_a_norm;
+  DeviceMatrix q_b_proj;
+  DeviceMatrix kv_a_proj;  // hidden -> latent + rope key
+  DeviceBuffer<bf16> kv_a_norm;
+  DeviceMatrix kv_b_proj;  // latent -> heads * (nope + v): W_UK and W_UV, head by head
+  DeviceMatrix o_proj;
+};
+
+struct GatedMlpWeights {
+  DeviceMatrix gate_up;  // gate_proj rows, then up_proj rows
+  DeviceMatrix down;
+  int64_t intermediate() const { return down.cols; }
+};
+
+struct MoeWeights {
+  DeviceMatrix router;          // [experts, hidden]
+  DeviceBuffer<float> bias;     // e_score_correction_bias (noaux_tc), else empty
+  std::vector<GatedMlpWeights> experts;
+  std::optional<GatedMlpWeights> shared;
+};
+
+struct DeepSeekLayerWeights {
+  DeviceBuffer<bf16> input_norm, post_attention_norm;
+  MlaWeights attention;
+  std::optional<GatedMlpWeights> dense;  // dense layers
+  std::unique_ptr<MoeWeights> moe;       // MoE layers
+};
+
+struct DeepSeekWeights {
+  DeviceMatrix embed;
+  DeviceMatrix lm_head;  // empty when tied to embed
+  DeviceBuffer<bf16> final_norm;
+  std::vector<DeepSeekLayerWeights> layers;
+  std::size_t bytes = 0;  // every matrix, in device memory
+
+  const DeviceMatrix& head() const { return lm_head.rows ? lm_head : embed; }
+};
+
+// Claims and uploads every tensor; prints nothing (the caller reports progress).
+DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config);
+
+}  // namespace tide::cuda

@@ -1,0 +1,53 @@
+#include "model/cuda/device_weights.h"
+
+#include <cstring>
+
+#include "common/error.h"
+#include "tensor/dtype.h"
+
+namespace tide::cuda {
+namespace {
+
+// Appends w's rows as bf16 bits.
+void append_bf16_rows(const WeightMatrix& w, std::vector<uint16_t>& out) {
+  const std::size_t n = static_cast<std::size_t>(w.rows * w.cols);
+  const std::size_t start = out.size();
+  out.resize(start + n);
+  if (w.dtype == DType::BF16) {
+    std::memcpy(out.data() + start, w.data, n * sizeof(uint16_t));
+    return;
+  }
+  const float* src = static_cast<const float*>(w.data);
+  for (std::size_t i = 0; i < n; ++i) out[start + i] = f32_to_bf16(src[i]);
+}
+
+DeviceBuffer<bf16> to_device(const std::vector<uint16_t>& bits) {
+  DeviceBuffer<bf16> buffer(bits.size());
+  if (!bits.empty())
+    TIDE_CUDA_CHECK(cudaMemcpy(buffer.data(), bits.data(), bits.size() * sizeof(uint16_t), cudaMemcpyHostToDevice));
+  return buffer;
+}
+
+}  // namespace
+
+DeviceMatrix upload(const WeightMatrix& w) {
+  std::vector<uint16_t> bits;
+  append_bf16_rows(w, bits);
+  return {w.rows, w.cols, to_device(bits)};
+}
+
+DeviceMatrix upload_stacked(const WeightMatrix& top, const WeightMatrix& bottom) {
+  if (top.cols != bottom.cols) fail("upload_stacked: widths {} and {} differ", top.cols, bottom.cols);
+  std::vector<uint16_t> bits;
+  append_bf16_rows(top, bits);
+  append_bf16_rows(bottom, bits);
+  return {top.rows + bottom.rows, top.cols, to_device(bits)};
+}
+
+DeviceBuffer<bf16> upload_bf16(const std::vector<float>& values) {
+  std::vector<uint16_t> bits(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) bits[i] = f32_to_bf16(values[i]);
+  return to_device(bits);
+}
+
+}  // namespace tide::cuda

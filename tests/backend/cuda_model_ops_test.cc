@@ -1,0 +1,302 @@
+// The CUDA ops a whole forward pass adds around the kernels of cuda_ops_test.cc, each against its
+// CPU twin on awkward sizes: row gathers and scatters (embedding lookup, cache writes), RMSNorm
+// over strided rows, MLA attention for any widths (prefill rows included), the MoE grouping and
+// weighted combine, and the fp32-output and batched GEMMs. Skipped without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "backend/cpu/ops.h"
+#include "backend/cuda/gemm.h"
+#include "cuda_test_support.h"
+#include "tensor/paged_kv_cache.h"
+
+namespace tide::cuda {
+namespace {
+
+std::vector<int32_t> random_indices(std::size_t n, int32_t bound, std::mt19937& rng) {
+  std::uniform_int_distribution<int32_t> dist(0, bound - 1);
+  std::vector<int32_t> v(n);
+  for (auto& i : v) i = dist(rng);
+  return v;
+}
+
+TEST(CudaModelOps, GatherAndScatterRows) {
+  REQUIRE_DEVICE();
+  for (int64_t dim : {1, 7, 40, 576, 7168})
+    for (int64_t n : {1, 5, 300})
+      for (int64_t pad : {0, 3}) {  // pad: strides past the row, and (when odd) unaligned rows
+        const int64_t stride = dim + pad, src_rows = 37;
+        const std::string what = "dim=" + std::to_string(dim) + " n=" + std::to_string(n) + " stride=" +
+                                 std::to_string(stride);
+        auto rng = rng_for("rows " + what);
+        const auto src = random_bf16(src_rows * stride, rng);
+        const auto idx = random_indices(n, static_cast<int32_t>(src_rows), rng);
+        DeviceBuffer<uint16_t> dsrc(src), dgathered(n * stride);
+        DeviceBuffer<int32_t> didx(idx);
+        dgathered.fill_bytes(0xff);
+        gather_rows(as_bf16(dsrc), stride, didx.data(), n, dim, as_bf16(dgathered), stride, nullptr);
+        sync();
+        const auto gathered = dgathered.download();
+        bool same = true;
+        for (int64_t i = 0; i < n; ++i)
+          same &= std::equal(gathered.begin() + i * stride, gathered.begin() + i * stride + dim,
+                             src.begin() + idx[i] * stride);
+        report("gather", what, same ? 0.0 : 1.0, 0.0);
+
+        // Scatter to distinct rows (a cache write): every addressed row gets its source row,
+        // every other row keeps its poison.
+        std::vector<int32_t> targets(src_rows * 2);
+        std::iota(targets.begin(), targets.end(), 0);
+        std::shuffle(targets.begin(), targets.end(), rng);
+        const int64_t m = std::min<int64_t>(n, src_rows);
+        targets.resize(m);
+        DeviceBuffer<int32_t> dtargets(targets);
+        DeviceBuffer<uint16_t> dout(src_rows * 2 * stride);
+        dout.fill_bytes(0xff);
+        scatter_rows(as_bf16(dsrc), stride, m, dim, dtargets.data(), as_bf16(dout), stride, nullptr);
+        sync();
+        const auto out = dout.download();
+        std::vector<uint16_t> want(out.size(), 0xffff);
+        for (int64_t i = 0; i < m; ++i)
+          std::copy_n(src.begin() + i * stride, dim, want.begin() + targets[i] * stride);
+        report("scatter", what, out == want ? 0.0 : 1.0, 0.0);
+      }
+}
+
+TEST(CudaModelOps, RmsNormStridedNormalisesThePartOfEachRowInPlace) {
+  REQUIRE_DEVICE();
+  for (auto [dim, stride] : {std::pair<int64_t, int64_t>{32, 40}, {128, 160}, {512, 576}, {7, 9}})
+    for (int64_t n : {1, 3, 130}) {
+      const std::string what = "n=" + std::to_string(n) + " dim=" + std::to_string(dim) + " of " + std::to_string(stride);
+      auto rng = rng_for("rms_norm_strided " + what);
+      const auto x = random_bf16(n * stride, rng), w = random_bf16(dim, rng, 1.f, 0.2f);
+      DeviceBuffer<uint16_t> dx(x), dw(w);
+      rms_norm_strided(as_bf16(dx), stride, n, dim, as_bf16(dw), 1e-6f, as_bf16(dx), stride, nullptr);
+      sync();
+      const auto out = dx.download();
+      std::vector<float> ref = widen(x), wf = widen(w);
+      for (int64_t i = 0; i < n; ++i) cpu::rms_norm(ref.data() + i * stride, 1, dim, wf.data(), 1e-6, ref.data() + i * stride);
+      report("rms_strided", what, rel_err(widen(out), ref), kBf16Tolerance);
+      bool tails_kept = true;  // elements past `dim` in each row are not touched
+      for (int64_t i = 0; i < n; ++i)
+        tails_kept &= std::equal(out.begin() + i * stride + dim, out.begin() + (i + 1) * stride, x.begin() + i * stride + dim);
+      EXPECT_TRUE(tails_kept) << what;
+    }
+}
+
+struct LatentCase {
+  const char* name;
+  int latent, rope, heads, block_size;
+  std::vector<int> context_lens;  // one query row each
+};
+
+TEST(CudaModelOps, LatentAttentionMatchesCpuAttention) {
+  REQUIRE_DEVICE();
+  const LatentCase cases[] = {
+      {"fixture widths, prefill rows", 32, 8, 4, 16, {1, 2, 3, 4, 5, 6, 40}},
+      {"fixture widths, block size 1", 32, 8, 3, 1, {17, 1, 129}},
+      {"fp8 fixture widths", 128, 32, 2, 7, {120, 300, 1}},
+      {"DeepSeek widths", 512, 64, 16, 64, {1, 257, 1000}},
+  };
+  for (const LatentCase& lc : cases) {
+    const int E = lc.latent + lc.rope, V = lc.latent, H = lc.heads, bs = lc.block_size;
+    const int rows = static_cast<int>(lc.context_lens.size());
+    const int max_ctx = *std::max_element(lc.context_lens.begin(), lc.context_lens.end());
+    auto rng = rng_for(std::string("latent ") + lc.name);
+    // Each row gets its own shuffled blocks; unused blocks hold NaN.
+    int used = 0;
+    for (int ctx : lc.context_lens) used += (ctx + bs - 1) / bs;
+    const int num_blocks = used + 2, stride = (max_ctx + bs - 1) / bs;
+    std::vector<int32_t> physical(num_blocks);
+    std::iota(physical.begin(), physical.end(), 0);
+    std::shuffle(physical.begin(), physical.end(), rng);
+    std::vector<int32_t> tables(static_cast<std::size_t>(rows) * stride, 1 << 30);
+    int next = 0;
+    for (int r = 0; r < rows; ++r)
+      for (int i = 0; i < (lc.context_lens[r] + bs - 1) / bs; ++i) tables[r * stride + i] = physical[next++];
+    auto cache = random_bf16(static_cast<std::size_t>(num_blocks) * bs * E, rng);
+    for (int i = next; i < num_blocks; ++i)
+      std::fill_n(cache.begin() + static_cast<std::ptrdiff_t>(physical[i]) * bs * E, bs * E, uint16_t{0xffff});
+    const auto q = random_bf16(static_cast<std::size_t>(rows) * H * E, rng);
+    const float scale = 1.f / std::sqrt(static_cast<float>(E));
+
+    PagedKvCache host(1, num_blocks, bs, E);
+    for (int blk = 0; blk < num_blocks; ++blk)
+      for (int j = 0; j < bs; ++j) {
+        const int32_t one[1] = {blk};
+        float* slot = host.slot(0, one, j);
+        for (int d = 0; d < E; ++d) slot[d] = bf16_to_f32(cache[(static_cast<std::size_t>(blk) * bs + j) * E + d]);
+      }
+    const auto qf = widen(q);
+    std::vector<float> ref(static_cast<std::size_t>(rows) * H * V);
+    for (int r = 0; r < rows; ++r) {
+      const int ctx = lc.context_lens[r];
+      std::vector<float> gathered(static_cast<std::size_t>(ctx) * E);
+      host.gather(0, std::span<const int32_t>(tables.data() + r * stride, stride), ctx, gathered.data());
+      cpu::attention({.q = qf.data() + static_cast<std::size_t>(r) * H * E, .k = gathered.data(), .v = gathered.data(),
+                      .out = ref.data() + static_cast<std::size_t>(r) * H * V, .q_tokens = 1, .q_start = ctx - 1,
+                      .ctx_len = ctx, .num_heads = H, .num_kv_heads = 1, .qk_dim = E, .v_dim = V, .k_stride = E,
+                      .v_stride = E, .scale = scale});
+    }
+    DeviceBuffer<uint16_t> dq(q), dcache(cache), dout(ref.size());
+    DeviceBuffer<int32_t> dtables(tables), dlens(lc.context_lens);
+    dout.fill_bytes(0xff);
+    latent_attention({.q = as_bf16(dq), .cache = as_bf16(dcache), .block_tables = dtables.data(),
+                      .block_table_stride = stride, .context_lens = dlens.data(), .rows = rows, .heads = H,
+                      .entry_dim = E, .value_dim = V, .block_size = bs, .scale = scale, .out = as_bf16(dout)},
+                     nullptr);
+    sync();
+    report("latent_att", std::string(lc.name) + " E=" + std::to_string(E) + " H=" + std::to_string(H),
+           rel_err(widen(dout.download()), ref), kBf16Tolerance);
+  }
+}
+
+TEST(CudaModelOps, MoeGroupByExpertAndCombine) {
+  REQUIRE_DEVICE();
+  for (auto [tokens, experts, top_k] : {std::tuple{1, 8, 3}, {5, 16, 4}, {300, 64, 6}, {2000, 256, 8}})
+    for (int64_t dim : {64, 129}) {
+      const std::string what = "T=" + std::to_string(tokens) + " E=" + std::to_string(experts) +
+                               " k=" + std::to_string(top_k) + " dim=" + std::to_string(dim);
+      auto rng = rng_for("moe " + what);
+      // Distinct experts per token, as the router gives.
+      std::vector<int32_t> ids;
+      std::vector<int32_t> all(experts);
+      std::iota(all.begin(), all.end(), 0);
+      for (int t = 0; t < tokens; ++t) {
+        std::shuffle(all.begin(), all.end(), rng);
+        ids.insert(ids.end(), all.begin(), all.begin() + top_k);
+      }
+      const int64_t rows = static_cast<int64_t>(tokens) * top_k;
+      DeviceBuffer<int32_t> dids(ids), counts(experts), offsets(experts), permuted(rows), assignment(rows);
+      permuted.fill_bytes(0xff);
+      assignment.fill_bytes(0xff);
+      moe_group_by_expert(dids.data(), tokens, top_k, experts, counts.data(), offsets.data(), permuted.data(),
+                          assignment.data(), nullptr);
+      sync();
+      const auto hc = counts.download(), ho = offsets.download(), hp = permuted.download(), ha = assignment.download();
+      // The CPU twin: MoeBlock::forward's per-expert token lists.
+      std::map<int, std::multiset<int32_t>> assigned;
+      for (int64_t i = 0; i < rows; ++i) assigned[ids[i]].insert(static_cast<int32_t>(i / top_k));
+      bool ok = true;
+      for (int e = 0, running = 0; e < experts; ++e) {
+        ok &= ho[e] == running && hc[e] == static_cast<int32_t>(assigned[e].size());
+        ok &= std::multiset<int32_t>(hp.begin() + ho[e], hp.begin() + ho[e] + hc[e]) == assigned[e];
+        running += hc[e];
+      }
+      for (int64_t i = 0; i < rows; ++i) ok &= ha[i] >= 0 && ha[i] < rows && hp[ha[i]] == i / top_k;
+      report("moe_group", what, ok ? 0.0 : 1.0, 0.0);
+
+      // Combine, with and without a base (the shared experts), in place over the base.
+      const auto expert_out = random_bf16(rows * dim, rng), base = random_bf16(tokens * dim, rng);
+      std::vector<float> weights(rows);
+      std::uniform_real_distribution<float> wdist(0.05f, 1.f);
+      for (auto& w : weights) w = wdist(rng);
+      DeviceBuffer<uint16_t> dexpert(expert_out), dbase(base), dout(tokens * dim);
+      DeviceBuffer<float> dweights(weights);
+      for (bool with_base : {false, true}) {
+        dout.fill_bytes(0xff);
+        bf16* out = with_base ? as_bf16(dbase) : as_bf16(dout);
+        moe_combine(as_bf16(dexpert), assignment.data(), dweights.data(), tokens, top_k, dim,
+                    with_base ? as_bf16(dbase) : nullptr, out, nullptr);
+        sync();
+        const auto ef = widen(expert_out), bf = widen(base);
+        std::vector<float> ref(tokens * dim);
+        for (int t = 0; t < tokens; ++t)
+          for (int64_t d = 0; d < dim; ++d) {
+            float sum = with_base ? bf[t * dim + d] : 0.f;
+            for (int j = 0; j < top_k; ++j) sum += weights[t * top_k + j] * ef[ha[t * top_k + j] * dim + d];
+            ref[t * dim + d] = sum;
+          }
+        report("moe_combine", what + (with_base ? " +shared" : ""),
+               rel_err(widen(with_base ? dbase.download() : dout.download()), ref), kBf16Tolerance);
+      }
+    }
+}
+
+std::vector<float> matmul_ref(const std::vector<float>& x, int64_t n, const std::vector<float>& w, int64_t out,
+                              int64_t in) {
+  WeightMatrix m;
+  m.rows = out;
+  m.cols = in;
+  m.data = w.data();
+  std::vector<float> y(n * out);
+  cpu::matmul(x.data(), n, m, y.data());
+  return y;
+}
+
+TEST(CudaModelOps, GemmWithFp32Output) {
+  REQUIRE_DEVICE();
+  Gemm gemm;
+  for (auto [n, out, in] : {std::tuple{1, 512, 64}, {3, 1024, 256}, {17, 129280 / 10, 7168 / 7}}) {
+    const std::string what = "n=" + std::to_string(n) + " out=" + std::to_string(out) + " in=" + std::to_string(in);
+    auto rng = rng_for("gemm_f32 " + what);
+    const auto x = random_bf16(n * in, rng), w = random_bf16(static_cast<std::size_t>(out) * in, rng);
+    DeviceBuffer<uint16_t> dx(x), dw(w);
+    DeviceBuffer<float> dy(static_cast<std::size_t>(n) * out);
+    dy.fill_bytes(0xff);
+    gemm.bf16_nt_f32(as_bf16(dx), n, as_bf16(dw), out, in, dy.data(), nullptr);
+    sync();
+    report("gemm_f32", what, rel_err(dy.download(), matmul_ref(widen(x), n, widen(w), out, in)), kBf16Tolerance);
+  }
+}
+
+// The two MLA absorption GEMMs as the model runs them: per head, at the strides of q, kv_b_proj
+// and the outputs.
+TEST(CudaModelOps, BatchedGemmOverHeads) {
+  REQUIRE_DEVICE();
+  Gemm gemm;
+  struct Shape { int64_t tokens, heads, nope, rope, value, latent; };
+  for (const Shape s : {Shape{1, 4, 16, 8, 16, 32}, Shape{7, 2, 64, 32, 64, 128}, Shape{33, 16, 128, 64, 128, 512}}) {
+    const std::string what = "T=" + std::to_string(s.tokens) + " H=" + std::to_string(s.heads) + " r=" + std::to_string(s.latent);
+    auto rng = rng_for("batched " + what);
+    const int64_t T = s.tokens, H = s.heads, dk = s.nope + s.rope, E = s.latent + s.rope, kvb_rows = s.nope + s.value;
+    const auto q = random_bf16(T * H * dk, rng), kv_b = random_bf16(H * kvb_rows * s.latent, rng);
+    const auto qf = widen(q), kf = widen(kv_b);
+    DeviceBuffer<uint16_t> dq(q), dkv(kv_b), dabs(T * H * E), dlat(T * H * s.latent), dheads(T * H * s.value);
+    const auto latent = random_bf16(T * H * s.latent, rng);
+    dlat.upload(latent);
+    dabs.fill_bytes(0xff);
+    dheads.fill_bytes(0xff);
+
+    // Absorb: abs[t, h, :r] = q_nope[t, h] · W_UK[h] (W_UK[h] = [nope, r], "x · W").
+    gemm.bf16_batched({.x = as_bf16(dq), .x_ld = H * dk, .x_batch_stride = dk, .w = as_bf16(dkv), .w_ld = s.latent,
+                       .w_batch_stride = kvb_rows * s.latent, .w_transposed = false, .y = as_bf16(dabs), .y_ld = H * E,
+                       .y_batch_stride = E, .n = T, .out = s.latent, .in = s.nope, .batch = static_cast<int>(H)},
+                      nullptr);
+    // Expand: heads[t, h] = latent[t, h] · W_UV[h]ᵀ (W_UV[h] = [value, r], the rows after W_UK[h]).
+    gemm.bf16_batched({.x = as_bf16(dlat), .x_ld = H * s.latent, .x_batch_stride = s.latent,
+                       .w = as_bf16(dkv) + s.nope * s.latent, .w_ld = s.latent, .w_batch_stride = kvb_rows * s.latent,
+                       .w_transposed = true, .y = as_bf16(dheads), .y_ld = H * s.value, .y_batch_stride = s.value,
+                       .n = T, .out = s.value, .in = s.latent, .batch = static_cast<int>(H)},
+                      nullptr);
+    sync();
+    const auto abs = widen(dabs.download());
+    std::vector<float> got_abs, want_abs, want_heads(T * H * s.value);
+    const auto lf = widen(latent);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < H; ++h) {
+        for (int64_t c = 0; c < s.latent; ++c) {
+          float sum = 0;
+          for (int64_t d = 0; d < s.nope; ++d)
+            sum += qf[(t * H + h) * dk + d] * kf[(h * kvb_rows + d) * s.latent + c];
+          want_abs.push_back(sum);
+          got_abs.push_back(abs[(t * H + h) * E + c]);
+        }
+        for (int64_t v = 0; v < s.value; ++v) {
+          float sum = 0;
+          for (int64_t c = 0; c < s.latent; ++c)
+            sum += lf[(t * H + h) * s.latent + c] * kf[(h * kvb_rows + s.nope + v) * s.latent + c];
+          want_heads[(t * H + h) * s.value + v] = sum;
+        }
+      }
+    report("gemm_batch", what + " absorb", rel_err(got_abs, want_abs), kBf16Tolerance);
+    report("gemm_batch", what + " expand", rel_err(widen(dheads.download()), want_heads), kBf16Tolerance);
+  }
+}
+
+}  // namespace
+}  // namespace tide::cuda

@@ -1,0 +1,223 @@
+// The CUDA models (bf16) against the reference fixtures and against the CPU float32 path:
+// logits at every position within 2e-2 relative error; greedy decoding through the cached path
+// gives the fixture's tokens up to the first step where the reference's top two logits lie
+// closer than that error (past it the two may rightly part); a batch gives what each sequence
+// gives alone. Skipped on machines without a GPU.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "fixture_support.h"
+#include "model/checkpoint/checkpoint.h"
+#include "model/cuda/cuda_model.h"
+#include "model/model.h"
+#include "model/random_model.h"
+
+namespace tide {
+namespace {
+
+using testing::load_expected;
+using testing::model_fixture;
+using testing::relative_error;
+
+constexpr int kBlockSize = 16;
+constexpr double kTolerance = 2e-2;  // bf16 storage and activations against float32
+
+#define SKIP_WITHOUT_GPU() \
+  if (!cuda::device_available()) GTEST_SKIP() << "no CUDA GPU on this machine"
+
+std::unique_ptr<Model> load_on(const std::filesystem::path& dir, Device device) {
+  return load_model(dir, {.device = device});
+}
+
+std::vector<int32_t> block_range(int first, int count) {
+  std::vector<int32_t> blocks(count);
+  std::iota(blocks.begin(), blocks.end(), first);
+  return blocks;
+}
+
+// Logits of every position of `tokens` in one pass.
+std::vector<float> full_pass(const Model& model, const std::vector<int32_t>& tokens) {
+  const int n = static_cast<int>(tokens.size());
+  auto cache = model.make_kv_cache(n / kBlockSize + 1, kBlockSize);
+  auto blocks = block_range(0, n / kBlockSize + 1);
+  Batch batch{tokens, {{.num_tokens = n, .start_position = 0, .block_table = blocks, .all_logits = true}}};
+  return model.forward(batch, *cache);
+}
+
+// Prefill `prompt`, then one token per step through the cache: each step's input is
+// choose(logits), and each step's logits are passed to `seen`.
+template <typename Choose>
+std::vector<int32_t> cached_decode(const Model& model, const std::vector<int32_t>& prompt, int steps, Choose choose) {
+  const int vocab = model.config().vocab_size;
+  const int num_blocks = (static_cast<int>(prompt.size()) + steps + kBlockSize - 1) / kBlockSize;
+  auto cache = model.make_kv_cache(num_blocks, kBlockSize);
+  auto blocks = block_range(0, num_blocks);
+  std::vector<int32_t> out;
+  Batch batch{prompt, {{.num_tokens = static_cast<int64_t>(prompt.size()), .start_position = 0, .block_table = blocks}}};
+  for (int s = 0; s < steps; ++s) {
+    auto logits = model.forward(batch, *cache);
+    out.push_back(choose(s, std::span<const float>(logits.data(), vocab)));
+    const int64_t next = batch.sequences[0].start_position + batch.sequences[0].num_tokens;
+    batch = Batch{{out.back()}, {{.num_tokens = 1, .start_position = next, .block_table = blocks}}};
+  }
+  return out;
+}
+
+int32_t argmax(std::span<const float> v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+float top_two_margin(std::span<const float> v) {
+  std::vector<float> sorted(v.begin(), v.end());
+  std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+  return sorted[0] - sorted[1];
+}
+
+class CudaFixtureTest : public ::testing::TestWithParam<std::string> {};
+
+// A bf16 run of these random MoE models routes a few tokens to a different expert than the
+// float32 reference where two router scores nearly tie, and those positions' logits move far more
+// than rounding alone: transformers' own bf16 run of the same fixtures on the same GPU has its
+// worst positions at 0.249 (deepseek-v3-tiny) and 0.121 (deepseek-v2-lite-tiny), against 1e-6 in
+// float32 (docs/benchmarks.md). So the bound holds for all but a few positions per model, and the
+// median is held well inside it.
+TEST_P(CudaFixtureTest, LogitsAtEveryPositionWithinBf16ErrorOfTheReference) {
+  SKIP_WITHOUT_GPU();
+  const auto dir = model_fixture(GetParam());
+  const auto model = load_on(dir, Device::Cuda);
+  const auto expected = load_expected(dir);
+  const int vocab = model->config().vocab_size;
+  std::vector<double> errors;
+  for (std::size_t p = 0; p < expected.prompts.size(); ++p) {
+    const auto logits = full_pass(*model, expected.prompts[p]);
+    ASSERT_EQ(logits.size(), expected.logits[p].size());
+    for (std::size_t i = 0; i < expected.prompts[p].size(); ++i)
+      errors.push_back(relative_error(logits.data() + i * vocab, expected.logits[p].data() + i * vocab, vocab));
+  }
+  std::vector<double> sorted = errors;
+  std::sort(sorted.begin(), sorted.end());
+  const auto over = std::count_if(errors.begin(), errors.end(), [](double e) { return e >= kTolerance; });
+  const double median = sorted[sorted.size() / 2];
+  std::printf("[ CUDA ] %s: %zu positions, median relative error %.2e, worst %.2e, %td over %.0e\n",
+              GetParam().c_str(), errors.size(), median, sorted.back(), over, kTolerance);
+  EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.size() / 20)) << "more than 5% of positions over the bound";
+  EXPECT_LT(median, kTolerance / 2);
+}
+
+TEST_P(CudaFixtureTest, GreedyTokensMatchWhereTheReferenceMarginExceedsTheError) {
+  SKIP_WITHOUT_GPU();
+  const auto dir = model_fixture(GetParam());
+  const auto gpu = load_on(dir, Device::Cuda);
+  const auto cpu = load_on(dir, Device::Cpu);
+  const auto expected = load_expected(dir);
+  int compared = 0;
+  for (std::size_t p = 0; p < expected.prompts.size(); ++p) {
+    const auto& want = expected.greedy[p];
+    const int steps = static_cast<int>(want.size());
+    // The reference's margins along the fixture's own sequence (the CPU path reproduces it).
+    std::vector<float> margin(steps), rms(steps);
+    cached_decode(*cpu, expected.prompts[p], steps, [&](int s, std::span<const float> logits) {
+      margin[s] = top_two_margin(logits);
+      double sum = 0;
+      for (float v : logits) sum += double(v) * v;
+      rms[s] = static_cast<float>(std::sqrt(sum / logits.size()));
+      return want[s];
+    });
+    const auto got = cached_decode(*gpu, expected.prompts[p], steps,
+                                   [](int, std::span<const float> logits) { return argmax(logits); });
+    for (int s = 0; s < steps; ++s) {
+      // An error of kTolerance·‖logits‖ is kTolerance·rms per logit on average; two logits moving
+      // that much in opposite directions close a margin of twice that.
+      if (margin[s] <= 2 * kTolerance * rms[s]) break;
+      ASSERT_EQ(got[s], want[s]) << GetParam() << " prompt " << p << " step " << s << " (reference margin "
+                                 << margin[s] << ")";
+      ++compared;
+    }
+  }
+  std::printf("[ CUDA ] %s: %d greedy steps compared (before any near tie)\n", GetParam().c_str(), compared);
+}
+
+TEST_P(CudaFixtureTest, BatchOfDifferentLengthsGivesWhatEachGivesAlone) {
+  SKIP_WITHOUT_GPU();
+  const auto dir = model_fixture(GetParam());
+  const auto model = load_on(dir, Device::Cuda);
+  const auto expected = load_expected(dir);
+  const int vocab = model->config().vocab_size;
+  const int per_seq = 10, nseq = static_cast<int>(expected.prompts.size());
+  auto cache = model->make_kv_cache(per_seq * nseq, kBlockSize);
+  std::vector<std::vector<int32_t>> tables;
+  for (int s = 0; s < nseq; ++s) tables.push_back(block_range(s * per_seq, per_seq));
+  Batch batch;
+  for (int s = 0; s < nseq; ++s) {
+    batch.tokens.insert(batch.tokens.end(), expected.prompts[s].begin(), expected.prompts[s].end());
+    batch.sequences.push_back(
+        {.num_tokens = static_cast<int64_t>(expected.prompts[s].size()), .start_position = 0, .block_table = tables[s]});
+  }
+  const auto together = model->forward(batch, *cache);
+  // Then one decode step for all of them at once, after their different prompt lengths.
+  Batch decode;
+  for (int s = 0; s < nseq; ++s) {
+    decode.tokens.push_back(expected.greedy[s][0]);
+    decode.sequences.push_back(
+        {.num_tokens = 1, .start_position = static_cast<int64_t>(expected.prompts[s].size()), .block_table = tables[s]});
+  }
+  const auto stepped = model->forward(decode, *cache);
+  for (int s = 0; s < nseq; ++s) {
+    cached_decode(*model, expected.prompts[s], 2, [&](int step, std::span<const float> logits) {
+      const float* batched = (step == 0 ? together : stepped).data() + s * vocab;
+      EXPECT_LT(relative_error(batched, logits.data(), vocab), 5e-3) << GetParam() << " sequence " << s << " step " << step;
+      return expected.greedy[s][0];
+    });
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(DeepSeek, CudaFixtureTest,
+                         ::testing::Values("deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-fp8-tiny"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+// DeepSeek's real MLA widths (latent 512, rope key 64) take the specialised decode kernel; a
+// small random model of those widths against the CPU path, prefill and cached decode. Dense
+// layers only, so no routing tie can move a token: any difference is the attention's.
+TEST(CudaModel, RealMlaWidthsAgreeWithTheCpuPath) {
+  SKIP_WITHOUT_GPU();
+  RandomDeepSeekShape shape;
+  shape.vocab_size = 1024;
+  shape.hidden_size = 256;
+  shape.num_layers = 2;
+  shape.first_k_dense_replace = 2;
+  shape.num_heads = 16;
+  shape.q_lora_rank = 192;
+  shape.kv_lora_rank = 512;
+  shape.qk_nope_head_dim = 64;
+  shape.qk_rope_head_dim = 64;
+  shape.v_head_dim = 64;
+  shape.max_position_embeddings = 1024;
+  const auto dir = std::filesystem::path(TIDE_BINARY_DIR) / "cuda-model-test-mla512";
+  write_random_deepseek(dir, shape, 11);
+  const auto gpu = load_on(dir, Device::Cuda);
+  const auto cpu = load_on(dir, Device::Cpu);
+  std::vector<int32_t> prompt(300);
+  for (int i = 0; i < 300; ++i) prompt[i] = (37 * i + 5) % shape.vocab_size;
+  const int vocab = shape.vocab_size;
+  const auto g = full_pass(*gpu, prompt), c = full_pass(*cpu, prompt);
+  for (int i = 0; i < 300; i += 37)
+    EXPECT_LT(relative_error(g.data() + i * vocab, c.data() + i * vocab, vocab), kTolerance) << "position " << i;
+  std::vector<std::vector<float>> cpu_steps;
+  const auto forced = cached_decode(*cpu, prompt, 8, [&](int, std::span<const float> l) {
+    cpu_steps.emplace_back(l.begin(), l.end());
+    return argmax(l);
+  });
+  cached_decode(*gpu, prompt, 8, [&](int s, std::span<const float> l) {
+    EXPECT_LT(relative_error(l.data(), cpu_steps[s].data(), vocab), kTolerance) << "decode step " << s;
+    return forced[s];  // follow the CPU's tokens so each step compares the same context
+  });
+}
+
+}  // namespace
+}  // namespace tide
