@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/ceilings.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
@@ -38,29 +39,6 @@ void fill(bf16* p, std::size_t n, uint64_t seed, float scale = 1.f) {
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
-// Median milliseconds of `reps` launches of run(i), each timed alone with events.
-double median_ms(int warmup, int reps, const std::function<void(int)>& run) {
-  for (int i = 0; i < warmup; ++i) run(i);
-  TIDE_CUDA_CHECK(cudaDeviceSynchronize());
-  cudaEvent_t start, stop;
-  TIDE_CUDA_CHECK(cudaEventCreate(&start));
-  TIDE_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    TIDE_CUDA_CHECK(cudaEventRecord(start));
-    run(i);
-    TIDE_CUDA_CHECK(cudaEventRecord(stop));
-    TIDE_CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    TIDE_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    times.push_back(ms);
-  }
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
 struct Row {
   std::string name;
   std::string shape;
@@ -71,38 +49,14 @@ struct Row {
 };
 
 double copy_bandwidth(std::vector<Row>& rows) {
-  const std::size_t bytes = std::size_t{2} << 30;  // 2 GiB each way, 40x the L2
-  DeviceBuffer<unsigned char> a(bytes), b(bytes);
-  TIDE_CUDA_CHECK(cudaMemset(a.data(), 1, bytes));
-  TIDE_CUDA_CHECK(cudaMemset(b.data(), 2, bytes));
-  const double ms = median_ms(3, 20, [&](int i) {
-    TIDE_CUDA_CHECK(cudaMemcpyAsync(i % 2 ? a.data() : b.data(), i % 2 ? b.data() : a.data(), bytes,
-                                    cudaMemcpyDeviceToDevice));
-  });
-  const double gbs = 2.0 * bytes / (ms * 1e-3) / 1e9;
-  rows.push_back({"hbm_copy", "2 GiB d2d (read+write)", ms, gbs, "GB/s", -1});
+  const double gbs = measure_copy_gb_per_s();
+  rows.push_back({"hbm_copy", "2 GiB d2d (read+write)", 2.0 * (std::size_t{2} << 30) / gbs / 1e6, gbs, "GB/s", -1});
   return gbs;
 }
 
 double gemm_peak(std::vector<Row>& rows) {
-  const int64_t m = 8192, n = 8192, k = 8192;
-  constexpr int kSets = 2;  // 2 × 3 × 128 MiB: no repeat hits L2
-  std::vector<DeviceBuffer<uint16_t>> x, w, y;
-  for (int s = 0; s < kSets; ++s) {
-    x.emplace_back(m * k);
-    w.emplace_back(n * k);
-    y.emplace_back(m * n);
-    fill(reinterpret_cast<bf16*>(x.back().data()), m * k, 11 + s);
-    fill(reinterpret_cast<bf16*>(w.back().data()), n * k, 23 + s, 0.05f);
-  }
-  Gemm gemm;
-  const double ms = median_ms(3, 10, [&](int i) {
-    const int s = i % kSets;
-    gemm.bf16_nt(reinterpret_cast<bf16*>(x[s].data()), m, reinterpret_cast<bf16*>(w[s].data()), n, k,
-                 reinterpret_cast<bf16*>(y[s].data()), nullptr);
-  });
-  const double tflops = 2.0 * m * n * k / (ms * 1e-3) / 1e12;
-  rows.push_back({"gemm_bf16", "8192x8192x8192 cuBLASLt", ms, tflops, "TFLOP/s", -1});
+  const double tflops = measure_bf16_gemm_tflops();
+  rows.push_back({"gemm_bf16", "8192x8192x8192 cuBLASLt", 2.0 * 8192.0 * 8192 * 8192 / tflops / 1e9, tflops, "TFLOP/s", -1});
   return tflops;
 }
 

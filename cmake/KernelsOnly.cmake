@@ -1,7 +1,7 @@
 # TIDE_KERNELS_ONLY: the op libraries (tensor, backend/cpu, backend/cuda), the CUDA op tests and
 # the kernel benchmark, plus the model layer (checkpoints, the CPU reference models and the CUDA
 # models) and its CUDA tests, for a GPU machine that has CUDA but not the server's dev packages.
-# Needs GoogleTest, the nlohmann-json headers and fmt's headers (used header-only): installed, or
+# Needs GoogleTest and the headers of nlohmann-json, CLI11 and fmt (used header-only): installed, or
 # carried under TIDE_CARRY_DIR (scripts/gpu-carry.sh).
 find_package(OpenMP)
 find_package(Threads REQUIRED)
@@ -28,6 +28,16 @@ if(NOT fmt_FOUND)
                                              INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY)
 endif()
 
+find_package(CLI11 QUIET)
+if(NOT CLI11_FOUND)
+  if(NOT EXISTS "${TIDE_CARRY_DIR}/include/CLI/CLI.hpp")
+    message(FATAL_ERROR "CLI11 not installed and not carried in ${TIDE_CARRY_DIR}/include "
+                        "(run scripts/gpu-carry.sh on a machine that has it)")
+  endif()
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${TIDE_CARRY_DIR}/include")
+endif()
+
 # The common layer's files the model layer reads through (no spdlog, no metrics).
 add_library(tide_common src/common/mapped_file.cc src/common/json_file.cc)
 target_include_directories(tide_common PUBLIC ${PROJECT_SOURCE_DIR}/src)
@@ -37,6 +47,7 @@ add_subdirectory(src/tensor)
 add_subdirectory(src/backend/cpu)
 add_subdirectory(src/backend/cuda)
 add_subdirectory(src/model)
+add_subdirectory(src/bench)
 
 if(TIDE_BUILD_TESTS)
   enable_testing()

@@ -33,7 +33,7 @@ else
 fi
 note "preset: $preset"
 if ! cmake --build --preset "$preset" -j"$(nproc)" \
-    --target tide_backend_cuda_tests tide_cuda_model_tests cuda_kernels_bench >>"$OUT/build.log" 2>&1; then
+    --target tide_backend_cuda_tests tide_cuda_model_tests cuda_kernels_bench engine_bench >>"$OUT/build.log" 2>&1; then
   tail -40 "$OUT/build.log"
   note "build: FAILED (see build.log)"
   exit 1

@@ -11,6 +11,9 @@
 #include <thread>
 
 #include "backend/cpu/memory_bandwidth.h"
+#ifdef TIDE_WITH_CUDA
+#include "bench/engine/engine_bench.h"
+#endif
 #include "cli/commands.h"
 #include "cli/json_output.h"
 #include "cli/model_source.h"
@@ -155,6 +158,16 @@ void register_bench(CLI::App& app) {
   cpu->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length before decoding")->check(CLI::Range(1, 100000))->capture_default_str();
   cpu->add_option("--json", args->json_path, "Write the JSON results here (default: print after the table)");
   cpu->callback([args] { run_bench(*args); });
+  auto* engine = bench->add_subcommand(
+      "engine", "Step-level throughput of the model on the GPU (no HTTP) against its rooflines measured in the same run");
+#ifdef TIDE_WITH_CUDA
+  auto engine_options = std::make_shared<bench::EngineBenchOptions>();
+  bench::add_engine_bench_options(*engine, *engine_options);
+  engine->callback([engine_options] { bench::run_engine_bench(*engine_options); });
+#else
+  engine->allow_extras();
+  engine->callback([] { fail("tide bench engine measures the GPU: this build has no CUDA backend (cmake --preset cuda)"); });
+#endif
   register_bench_serve(*bench);
   register_bench_http(*bench);
 }

@@ -1,3 +1,5 @@
+#include <cstdint>
+
 #include "common/error.h"
 #include "model/deepseek/deepseek_model.h"
 #include "model/llama/llama_model.h"
@@ -15,6 +17,12 @@ Device parse_device(const std::string& name) {
   fail("--device must be auto, cpu or cuda (got '{}')", name);
 }
 
+LoadFormat parse_load_format(const std::string& name) {
+  if (name == "auto") return LoadFormat::Checkpoint;
+  if (name == "dummy") return LoadFormat::Dummy;
+  fail("--load-format must be auto or dummy (got '{}')", name);
+}
+
 namespace {
 
 Device resolve(Device requested, const ModelConfig& config) {
@@ -25,16 +33,32 @@ Device resolve(Device requested, const ModelConfig& config) {
   return Device::Cpu;
 }
 
+#ifndef TIDE_WITH_CUDA
+[[noreturn]] void no_cuda_backend() {
+  fail("--device cuda: this build has no CUDA backend (build with nvcc installed: cmake --preset cuda)");
+}
+#endif
+
 }  // namespace
 
 std::unique_ptr<Model> load_model(const std::filesystem::path& dir, const ModelOptions& options) {
   ModelConfig config = load_model_config(dir);
+  const Device device = resolve(options.device, config);
+  if (options.load_format == LoadFormat::Dummy) {
+    if (device != Device::Cuda)
+      fail("--load-format dummy generates the weights on the GPU: it needs --device cuda (or auto with a GPU)");
+#ifdef TIDE_WITH_CUDA
+    return cuda::dummy_model(std::move(config), options);
+#else
+    no_cuda_backend();
+#endif
+  }
   Checkpoint checkpoint = Checkpoint::open(dir);
-  if (resolve(options.device, config) == Device::Cuda) {
+  if (device == Device::Cuda) {
 #ifdef TIDE_WITH_CUDA
     return cuda::load_model(std::move(config), checkpoint, options);
 #else
-    fail("--device cuda: this build has no CUDA backend (build with nvcc installed: cmake --preset cuda)");
+    no_cuda_backend();
 #endif
   }
   if (config.family == ModelFamily::DeepSeek)

@@ -1,5 +1,6 @@
 #pragma once
 // The model interface the engine drives: one forward step over a ragged batch.
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -21,13 +22,22 @@ enum class MlaMode { Auto, Expanded, Absorbed };
 // model's family runs there; Cpu otherwise.
 enum class Device { Auto, Cpu, Cuda };
 
+// Where the weights come from. Checkpoint: the directory's safetensors. Dummy: random weights of
+// the shapes in its config.json alone, generated on the GPU (benchmarks at real sizes without
+// the download; share/models holds the configs of the DeepSeek models).
+enum class LoadFormat { Checkpoint, Dummy };
+
 struct ModelOptions {
   MlaMode mla_mode = MlaMode::Auto;
   Device device = Device::Cpu;
+  LoadFormat load_format = LoadFormat::Checkpoint;
+  uint64_t dummy_seed = 1;
 };
 
 // "auto", "cpu" or "cuda" (the CLI's --device); throws tide::Error for anything else.
 Device parse_device(const std::string& name);
+// "auto" (a checkpoint) or "dummy" (the CLI's --load-format).
+LoadFormat parse_load_format(const std::string& name);
 
 class Model {
  public:

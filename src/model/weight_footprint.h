@@ -11,4 +11,15 @@ namespace tide {
 // Parameters read per decoded token at batch size 1.
 uint64_t decode_params_per_token(const ModelConfig& config);
 
+// Parameters one decode step of `batch` tokens reads: every dense weight once, the embedding rows
+// of the batch, and per MoE layer the experts the batch touches, expected under uniform routing:
+// E·(1 − (1 − k/E)^batch) of the E routed experts (exactly k at batch 1; all of them once the
+// batch's B·k choices cover the pool).
+double decode_params_per_step(const ModelConfig& config, int batch);
+
+// Matrix parameters one token's forward pass multiplies by (2 FLOPs each): what bounds prefill.
+// The embedding lookup is not a product; the LM head counts only for rows that need logits, so it
+// is left to the caller.
+uint64_t forward_matmul_params_per_token(const ModelConfig& config);
+
 }  // namespace tide

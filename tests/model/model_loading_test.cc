@@ -148,5 +148,39 @@ TEST(ModelLoadingTest, WeightsWidenedToF32GiveIdenticalLogits) {
   EXPECT_LT(testing::relative_error(a.data(), b.data(), a.size()), 1e-6);
 }
 
+// Devices and weight formats: bad names and impossible combinations are clear errors.
+TEST(ModelLoadingTest, DeviceAndLoadFormatNamesAreChecked) {
+  EXPECT_EQ(parse_device("auto"), Device::Auto);
+  EXPECT_EQ(parse_device("cpu"), Device::Cpu);
+  EXPECT_EQ(parse_device("cuda"), Device::Cuda);
+  EXPECT_THAT(error_of([] { parse_device("gpu"); }), HasSubstr("--device must be auto, cpu or cuda"));
+  EXPECT_EQ(parse_load_format("auto"), LoadFormat::Checkpoint);
+  EXPECT_EQ(parse_load_format("dummy"), LoadFormat::Dummy);
+  EXPECT_THAT(error_of([] { parse_load_format("pt"); }), HasSubstr("--load-format must be auto or dummy"));
+}
+
+TEST(ModelLoadingTest, DummyWeightsNeedTheGpu) {
+  EXPECT_THAT(error_of([] {
+                load_model(model_fixture("deepseek-v3-tiny"), {.device = Device::Cpu, .load_format = LoadFormat::Dummy});
+              }),
+              HasSubstr("--load-format dummy generates the weights on the GPU"));
+}
+
+TEST(ModelLoadingTest, TheCpuModelRefusesACacheItDidNotMake) {
+  auto model = load_model(model_fixture("qwen2-tiny"));
+  // A cache of the right geometry from another model type.
+  struct OtherCache : KvCache {
+    using KvCache::KvCache;
+    std::size_t bytes() const override { return 0; }
+  } other(model->config().num_layers, 4, 16);
+  std::vector<int32_t> table = {0};
+  Batch batch{{3}, {{.num_tokens = 1, .start_position = 0, .block_table = table}}};
+  EXPECT_THAT(error_of([&] { model->forward(batch, other); }), HasSubstr("a KV cache it did not make"));
+  auto own = model->make_kv_cache(4, 16);
+  EXPECT_EQ(own->num_blocks(), 4);
+  EXPECT_EQ(own->bytes(), 4 * model->kv_cache_block_bytes(16));
+  EXPECT_EQ(model->forward(batch, *own).size(), static_cast<std::size_t>(model->config().vocab_size));
+}
+
 }  // namespace
 }  // namespace tide

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <unordered_map>
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/ops.h"
@@ -58,6 +60,10 @@ class Gemm {
   void run(const Operands& operands, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
+  // The heuristic's pick per problem (shapes, strides, types, alignments): asking cuBLASLt costs
+  // more host time than a decode-sized GEMM takes on the GPU, and a model repeats a few dozen
+  // problems step after step.
+  std::unordered_map<std::string, cublasLtMatmulAlgo_t> algorithms_;
   DeviceBuffer<unsigned char> workspace_;
 };
 

@@ -77,6 +77,11 @@ void gather_rows(const bf16* src, int64_t src_stride, const int32_t* indices, in
 void scatter_rows(const bf16* src, int64_t src_stride, int64_t n, int64_t dim, const int32_t* indices, bf16* dst,
                   int64_t dst_stride, cudaStream_t stream);
 
+// x[i] = uniform in [-bound, bound) from a hash of (seed, i); the same seed gives the same values
+// on every GPU. fill_constant sets every element to `value`.
+void fill_uniform(bf16* x, std::size_t n, uint64_t seed, float bound, cudaStream_t stream);
+void fill_constant(bf16* x, std::size_t n, float value, cudaStream_t stream);
+
 // Greedy sampling: out[r] = the index of the largest of logits[r, 0..vocab), ties to the lowest
 // index (std::max_element, torch.argmax). Logits are fp32 and contain no NaN.
 void argmax_rows(const float* logits, int64_t rows, int64_t vocab, int32_t* out, cudaStream_t stream);

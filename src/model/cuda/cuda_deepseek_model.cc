@@ -36,10 +36,10 @@ std::string describe_device() {
 
 }  // namespace
 
-DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, const Checkpoint& checkpoint)
+DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights)
     : config_(std::move(config)),
       device_(describe_device()),
-      weights_(load_deepseek_weights(checkpoint, config_)),
+      weights_(std::move(weights)),
       softmax_scale_(mla_softmax_scale(config_)),
       router_(router_params(config_)) {
   const int half = config_.qk_rope_head_dim / 2;

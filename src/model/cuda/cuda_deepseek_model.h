@@ -23,7 +23,7 @@ namespace tide::cuda {
 
 class DeepSeekCudaModel : public Model {
  public:
-  DeepSeekCudaModel(ModelConfig config, const Checkpoint& checkpoint);
+  DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights);
   ~DeepSeekCudaModel() override;
 
   const ModelConfig& config() const override { return config_; }

@@ -14,12 +14,27 @@ bool device_available() {
 
 bool supports(const ModelConfig& config) { return config.family == ModelFamily::DeepSeek; }
 
-std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoint, const ModelOptions& options) {
+namespace {
+
+void require_gpu_family(const ModelConfig& config, const std::string& origin) {
   if (!supports(config))
-    fail("{}: --device cuda serves the deepseek family (deepseek_v2, deepseek_v3); {} runs on --device cpu",
-         checkpoint.dir().string(), config.model_type);
+    fail("{}: --device cuda serves the deepseek family (deepseek_v2, deepseek_v3); {} runs on --device cpu", origin,
+         config.model_type);
   if (!device_available()) fail("--device cuda: no CUDA GPU is visible to this process (check nvidia-smi)");
-  return std::make_unique<DeepSeekCudaModel>(std::move(config), checkpoint);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoint, const ModelOptions& options) {
+  require_gpu_family(config, checkpoint.dir().string());
+  DeepSeekWeights weights = load_deepseek_weights(checkpoint, config);
+  return std::make_unique<DeepSeekCudaModel>(std::move(config), std::move(weights));
+}
+
+std::unique_ptr<Model> dummy_model(ModelConfig config, const ModelOptions& options) {
+  require_gpu_family(config, "--load-format dummy");
+  DeepSeekWeights weights = dummy_deepseek_weights(config, options.dummy_seed);
+  return std::make_unique<DeepSeekCudaModel>(std::move(config), std::move(weights));
 }
 
 }  // namespace tide::cuda

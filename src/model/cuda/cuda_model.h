@@ -19,4 +19,7 @@ bool supports(const ModelConfig& config);
 // returns the model. Throws tide::Error for a family it does not cover or a GPU error.
 std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoint, const ModelOptions& options);
 
+// `--load-format dummy`: the config's shapes with weights generated on the GPU (no checkpoint).
+std::unique_ptr<Model> dummy_model(ModelConfig config, const ModelOptions& options);
+
 }  // namespace tide::cuda

@@ -2,61 +2,110 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/ops.h"
+
 #include "model/mlp.h"
 #include "model/weights.h"
 
 namespace tide::cuda {
 namespace {
 
-class Uploader {
+// Where the tensors come from: a checkpoint, or the dummy generator.
+class WeightSource {
  public:
-  Uploader(const Checkpoint& checkpoint, const ModelConfig& config) : loader_(checkpoint, config) {}
-
-  DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) {
-    return count(upload(loader_.matrix(name, rows, cols)));
-  }
-  DeviceBuffer<bf16> vector(const std::string& name, int64_t size) { return upload_bf16(loader_.vector(name, size)); }
-  DeviceBuffer<float> vector_f32(const std::string& name, int64_t size) {
-    return DeviceBuffer<float>(loader_.vector(name, size));
-  }
-  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) {
-    const GatedMlp host = GatedMlp::load(loader_, prefix, hidden, intermediate);
-    return {count(upload_stacked(host.gate, host.up)), count(upload(host.down))};
-  }
+  virtual ~WeightSource() = default;
+  virtual DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
+  virtual DeviceBuffer<bf16> norm(const std::string& name, int64_t size) = 0;
+  virtual DeviceBuffer<float> bias(const std::string& name, int64_t size) = 0;
+  virtual GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) = 0;
   std::size_t bytes() const { return bytes_; }
 
- private:
+ protected:
   DeviceMatrix count(DeviceMatrix m) {
     bytes_ += m.data.bytes();
     return m;
   }
-  WeightLoader loader_;
+
+ private:
   std::size_t bytes_ = 0;
 };
 
-MlaWeights load_mla(Uploader& up, const ModelConfig& c, int layer) {
+class CheckpointSource : public WeightSource {
+ public:
+  CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config) : loader_(checkpoint, config) {}
+
+  DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) override {
+    return count(upload(loader_.matrix(name, rows, cols)));
+  }
+  DeviceBuffer<bf16> norm(const std::string& name, int64_t size) override {
+    return upload_bf16(loader_.vector(name, size));
+  }
+  DeviceBuffer<float> bias(const std::string& name, int64_t size) override {
+    return DeviceBuffer<float>(loader_.vector(name, size));
+  }
+  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
+    const GatedMlp host = GatedMlp::load(loader_, prefix, hidden, intermediate);
+    return {count(upload_stacked(host.gate, host.up)), count(upload(host.down))};
+  }
+
+ private:
+  WeightLoader loader_;
+};
+
+class DummySource : public WeightSource {
+ public:
+  explicit DummySource(uint64_t seed) : seed_(seed) {}
+
+  DeviceMatrix matrix(const std::string&, int64_t rows, int64_t cols) override {
+    DeviceMatrix m{rows, cols, DeviceBuffer<bf16>(static_cast<std::size_t>(rows * cols))};
+    // Uniform on [-b, b) has variance b²/3: b = sqrt(3 / cols) gives 1/cols.
+    fill_uniform(m.data.data(), m.data.size(), seed_++, std::sqrt(3.f / static_cast<float>(cols)), nullptr);
+    return count(std::move(m));
+  }
+  DeviceBuffer<bf16> norm(const std::string&, int64_t size) override {
+    DeviceBuffer<bf16> v(static_cast<std::size_t>(size));
+    fill_constant(v.data(), v.size(), 1.f, nullptr);
+    return v;
+  }
+  DeviceBuffer<float> bias(const std::string&, int64_t size) override {
+    DeviceBuffer<float> v(static_cast<std::size_t>(size));
+    v.fill_bytes(0);
+    return v;
+  }
+  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
+    return {matrix(prefix + ".gate_up", 2 * intermediate, hidden), matrix(prefix + ".down", hidden, intermediate)};
+  }
+
+ private:
+  uint64_t seed_;
+};
+
+MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   const std::string p = fmt::format("model.layers.{}.self_attn.", layer);
   const int64_t H = c.num_heads, D = c.hidden_size, dk = c.qk_head_dim();
   MlaWeights w;
   if (c.q_lora_rank > 0) {
     w.q_a_proj = up.matrix(p + "q_a_proj.weight", c.q_lora_rank, D);
-    w.q_a_norm = up.vector(p + "q_a_layernorm.weight", c.q_lora_rank);
+    w.q_a_norm = up.norm(p + "q_a_layernorm.weight", c.q_lora_rank);
     w.q_b_proj = up.matrix(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
   } else {
     w.q_proj = up.matrix(p + "q_proj.weight", H * dk, D);
   }
   w.kv_a_proj = up.matrix(p + "kv_a_proj_with_mqa.weight", c.kv_lora_rank + c.qk_rope_head_dim, D);
-  w.kv_a_norm = up.vector(p + "kv_a_layernorm.weight", c.kv_lora_rank);
+  w.kv_a_norm = up.norm(p + "kv_a_layernorm.weight", c.kv_lora_rank);
   w.kv_b_proj = up.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
   w.o_proj = up.matrix(p + "o_proj.weight", D, H * c.v_head_dim);
   return w;
 }
 
-std::unique_ptr<MoeWeights> load_moe(Uploader& up, const ModelConfig& c, int layer) {
+std::unique_ptr<MoeWeights> load_moe(WeightSource& up, const ModelConfig& c, int layer) {
   const std::string p = fmt::format("model.layers.{}.mlp.", layer);
   auto moe = std::make_unique<MoeWeights>();
   moe->router = up.matrix(p + "gate.weight", c.n_routed_experts, c.hidden_size);
-  if (c.topk_method == "noaux_tc") moe->bias = up.vector_f32(p + "gate.e_score_correction_bias", c.n_routed_experts);
+  if (c.topk_method == "noaux_tc") moe->bias = up.bias(p + "gate.e_score_correction_bias", c.n_routed_experts);
   for (int e = 0; e < c.n_routed_experts; ++e)
     moe->experts.push_back(up.mlp(p + fmt::format("experts.{}", e), c.hidden_size, c.moe_intermediate_size));
   if (c.n_shared_experts > 0)
@@ -65,19 +114,16 @@ std::unique_ptr<MoeWeights> load_moe(Uploader& up, const ModelConfig& c, int lay
   return moe;
 }
 
-}  // namespace
-
-DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& c) {
-  Uploader up(checkpoint, c);
+DeepSeekWeights load_all(WeightSource& up, const ModelConfig& c) {
   DeepSeekWeights w;
   w.embed = up.matrix("model.embed_tokens.weight", c.vocab_size, c.hidden_size);
   if (!c.tie_word_embeddings) w.lm_head = up.matrix("lm_head.weight", c.vocab_size, c.hidden_size);
-  w.final_norm = up.vector("model.norm.weight", c.hidden_size);
+  w.final_norm = up.norm("model.norm.weight", c.hidden_size);
   for (int l = 0; l < c.num_layers; ++l) {
     DeepSeekLayerWeights layer;
     const std::string p = fmt::format("model.layers.{}.", l);
-    layer.input_norm = up.vector(p + "input_layernorm.weight", c.hidden_size);
-    layer.post_attention_norm = up.vector(p + "post_attention_layernorm.weight", c.hidden_size);
+    layer.input_norm = up.norm(p + "input_layernorm.weight", c.hidden_size);
+    layer.post_attention_norm = up.norm(p + "post_attention_layernorm.weight", c.hidden_size);
     layer.attention = load_mla(up, c, l);
     if (c.is_moe_layer(l))
       layer.moe = load_moe(up, c, l);
@@ -86,6 +132,20 @@ DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelC
     w.layers.push_back(std::move(layer));
   }
   w.bytes = up.bytes();
+  return w;
+}
+
+}  // namespace
+
+DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config) {
+  CheckpointSource source(checkpoint, config);
+  return load_all(source, config);
+}
+
+DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed) {
+  DummySource source(seed);
+  DeepSeekWeights w = load_all(source, config);
+  TIDE_CUDA_CHECK(cudaDeviceSynchronize());
   return w;
 }
 

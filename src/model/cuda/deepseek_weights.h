@@ -52,7 +52,12 @@ struct DeepSeekWeights {
   const DeviceMatrix& head() const { return lm_head.rows ? lm_head : embed; }
 };
 
-// Claims and uploads every tensor; prints nothing (the caller reports progress).
+// Claims and uploads every tensor of the checkpoint.
 DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config);
+
+// `--load-format dummy`: every tensor of the config's shapes generated on the GPU, no checkpoint
+// read. Matrices are uniform with variance 1/in (activations keep their scale through the layers),
+// norms are 1, the router's bias 0. For benchmarks at real sizes; the output means nothing.
+DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed);
 
 }  // namespace tide::cuda

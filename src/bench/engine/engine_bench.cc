@@ -1,0 +1,204 @@
+#include "bench/engine/engine_bench.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include <unistd.h>
+
+#include "backend/cuda/ceilings.h"
+#include "backend/cuda/ops.h"
+#include "common/error.h"
+#include "model/cuda/cuda_model.h"
+#include "model/cuda/device_kv_cache.h"
+#include "model/model.h"
+#include "model/weight_footprint.h"
+
+namespace tide::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string phase;  // decode | prefill
+  int batch = 0, context = 0, tokens = 0;
+  double ms = 0, tokens_per_s = 0;
+  double roofline_ms = 0;  // the step at the measured ceiling
+  std::string bound;       // what the roofline is: "HBM" or "bf16 tensor"
+  double work = 0;         // GB read (decode) or TFLOP (prefill)
+};
+
+// One line, rewritten in place on a terminal; nothing in a log.
+void progress(const std::string& line) {
+  static const bool terminal = isatty(STDERR_FILENO);
+  if (terminal) std::cerr << "\r\033[K" << line << std::flush;
+}
+
+// Block tables of `batch` sequences with room for `tokens` each, in consecutive blocks.
+std::vector<std::vector<int32_t>> tables_for(int batch, int tokens, int block_size) {
+  const int per_seq = (tokens + block_size - 1) / block_size;
+  std::vector<std::vector<int32_t>> tables(batch, std::vector<int32_t>(per_seq));
+  for (int s = 0; s < batch; ++s) std::iota(tables[s].begin(), tables[s].end(), s * per_seq);
+  return tables;
+}
+
+double time_steps(const Model& model, KvCache& cache, int steps, const std::function<Batch(int)>& batch_for,
+                  const std::string& label) {
+  for (int w = 0; w < 2; ++w) model.forward(batch_for(w), cache);  // warm-up: scratch buffers, cuBLASLt plans
+  std::vector<double> ms;
+  for (int s = 0; s < steps; ++s) {
+    const Batch batch = batch_for(2 + s);
+    const auto started = Clock::now();
+    model.forward(batch, cache);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    progress(fmt::format("  {}: step {}/{}", label, s + 1, steps));
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+Row decode_row(const Model& model, int batch, int context, const EngineBenchOptions& o, double copy_gbs) {
+  const ModelConfig& c = model.config();
+  const int capacity = context + o.steps + 3;
+  const auto tables = tables_for(batch, capacity, o.block_size);
+  auto cache = model.make_kv_cache(batch * static_cast<int>(tables[0].size()), o.block_size);
+  // The cache holds random entries as if each sequence had `context` tokens already: a prefill
+  // of batch × context tokens would take longer than the measurement itself.
+  auto* device_cache = dynamic_cast<cuda::DeviceKvCache*>(cache.get());
+  if (!device_cache) fail("tide bench engine: the model's KV cache is not on the GPU");
+  for (int l = 0; l < c.num_layers; ++l)
+    cuda::fill_uniform(device_cache->layer(l),
+                       static_cast<std::size_t>(cache->num_blocks()) * o.block_size * c.kv_entry_dim(), 100 + l, 1.f,
+                       nullptr);
+  auto batch_for = [&](int step) {
+    Batch b;
+    for (int s = 0; s < batch; ++s) {
+      b.tokens.push_back((31 * s + 7 * step + 3) % c.vocab_size);
+      b.sequences.push_back({.num_tokens = 1, .start_position = context + step, .block_table = tables[s]});
+    }
+    return b;
+  };
+  Row r;
+  r.phase = "decode";
+  r.batch = batch;
+  r.context = context;
+  r.tokens = batch;
+  r.ms = time_steps(model, *cache, o.steps, batch_for, fmt::format("decode batch {} context {}", batch, context));
+  r.tokens_per_s = batch / (r.ms * 1e-3);
+  const double weight_bytes = 2.0 * decode_params_per_step(c, batch);
+  const double cache_bytes = 2.0 * batch * (context + o.steps / 2 + 3) * c.kv_entry_dim() * c.num_layers;
+  r.work = (weight_bytes + cache_bytes) / 1e9;
+  r.roofline_ms = r.work / copy_gbs * 1e3;
+  r.bound = "HBM";
+  return r;
+}
+
+Row prefill_row(const Model& model, int tokens, const EngineBenchOptions& o, double tflops) {
+  const ModelConfig& c = model.config();
+  const auto tables = tables_for(1, tokens, o.block_size);
+  auto cache = model.make_kv_cache(static_cast<int>(tables[0].size()), o.block_size);
+  auto batch_for = [&](int step) {
+    Batch b;
+    for (int i = 0; i < tokens; ++i) b.tokens.push_back((17 * i + step + 1) % c.vocab_size);
+    b.sequences.push_back({.num_tokens = tokens, .start_position = 0, .block_table = tables[0]});
+    return b;
+  };
+  Row r;
+  r.phase = "prefill";
+  r.batch = 1;
+  r.tokens = tokens;
+  r.ms = time_steps(model, *cache, std::max(3, o.steps / 4), batch_for, fmt::format("prefill {} tokens", tokens));
+  r.tokens_per_s = tokens / (r.ms * 1e-3);
+  // Matrix products of every token, the LM head of the last, and causal attention as MHA over
+  // expanded keys (q·k over qk_head_dim, p·v over v_head_dim, each query seeing its prefix).
+  const double matmul = 2.0 * (static_cast<double>(forward_matmul_params_per_token(c)) * tokens +
+                               static_cast<double>(c.vocab_size) * c.hidden_size);
+  const double pairs = 0.5 * tokens * (tokens + 1.0);
+  const double attention = 2.0 * pairs * c.num_heads * (c.qk_head_dim() + c.v_head_dim) * c.num_layers;
+  r.work = (matmul + attention) / 1e12;
+  r.roofline_ms = r.work / tflops * 1e3;
+  r.bound = "bf16 tensor";
+  return r;
+}
+
+}  // namespace
+
+void add_engine_bench_options(CLI::App& cmd, EngineBenchOptions& o) {
+  cmd.add_option("--model", o.model, "Model directory (its config.json; e.g. share/models/deepseek-v2-lite)")
+      ->required();
+  cmd.add_option("--load-format", o.load_format,
+                 "dummy: random weights of the config's shapes generated on the GPU; auto: the directory's "
+                 "safetensors")
+      ->check(CLI::IsMember({"auto", "dummy"}))
+      ->capture_default_str();
+  cmd.add_option("--batch", o.batches, "Decode batch sizes")->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd.add_option("--context", o.contexts, "Context lengths the decode steps attend over")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd.add_option("--prefill", o.prefill_tokens, "Prompt lengths of the prefill steps (0: none)")
+      ->delimiter(',')
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd.add_option("--steps", o.steps, "Timed steps per decode row (the median is reported)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd.add_option("--block-size", o.block_size, "KV cache block size in tokens")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd.add_option("--json", o.json_path, "Also write the results as JSON to this file");
+}
+
+void run_engine_bench(const EngineBenchOptions& o) {
+  if (!cuda::device_available()) fail("tide bench engine: no CUDA GPU is visible to this process");
+  progress("measuring the ceilings: HBM copy bandwidth, bf16 GEMM rate");
+  const double copy_gbs = cuda::measure_copy_gb_per_s();
+  const double tflops = cuda::measure_bf16_gemm_tflops();
+  progress(fmt::format("loading {} ({} weights)", o.model, o.load_format));
+  const auto loaded = Clock::now();
+  const auto model = load_model(o.model, {.device = Device::Cuda, .load_format = parse_load_format(o.load_format)});
+  const double load_s = std::chrono::duration<double>(Clock::now() - loaded).count();
+
+  std::vector<Row> rows;
+  for (int context : o.contexts)
+    for (int batch : o.batches) rows.push_back(decode_row(*model, batch, context, o, copy_gbs));
+  for (int tokens : o.prefill_tokens)
+    if (tokens > 0) rows.push_back(prefill_row(*model, tokens, o, tflops));
+  progress("");
+
+  const ModelConfig& c = model->config();
+  std::cout << fmt::format("tide bench engine: {} ({}, {:.2f} GB of bf16 weights, loaded in {:.1f} s) on {}\n", o.model,
+                           c.model_type, model->weight_bytes() / 1e9, load_s, model->device_description());
+  std::cout << fmt::format("ceilings measured in this run: HBM copy {:.0f} GB/s, bf16 GEMM {:.0f} TFLOP/s\n", copy_gbs,
+                           tflops);
+  std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>9}\n", "phase", "batch", "context",
+                           "tokens", "ms/step", "tokens/s", "work", "roofline ms", "of roof");
+  nlohmann::json json = {{"benchmark", "engine"},       {"model", o.model},
+                         {"model_type", c.model_type},  {"load_format", o.load_format},
+                         {"device", model->device_description()}, {"weights_gb", model->weight_bytes() / 1e9},
+                         {"hbm_copy_gb_per_s", copy_gbs}, {"bf16_gemm_tflops", tflops},
+                         {"rows", nlohmann::json::array()}};
+  for (const Row& r : rows) {
+    const std::string work = r.phase == "decode" ? fmt::format("{:.2f} GB", r.work) : fmt::format("{:.1f} TFLOP", r.work);
+    std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10.3f} {:>12.0f} {:>12} {:>13.3f} {:>8.1f}%\n", r.phase,
+                             r.batch, r.context, r.tokens, r.ms, r.tokens_per_s, work, r.roofline_ms,
+                             100.0 * r.roofline_ms / r.ms);
+    json["rows"].push_back({{"phase", r.phase}, {"batch", r.batch}, {"context", r.context}, {"tokens", r.tokens},
+                            {"ms_per_step", r.ms}, {"tokens_per_s", r.tokens_per_s},
+                            {r.phase == "decode" ? "gb_read" : "tflop", r.work}, {"roofline_ms", r.roofline_ms},
+                            {"bound", r.bound}, {"percent_of_roofline", 100.0 * r.roofline_ms / r.ms}});
+  }
+  if (!o.json_path.empty()) {
+    std::ofstream out(o.json_path);
+    if (!out) fail("--json: cannot write {}", o.json_path);
+    out << json.dump(2) << "\n";
+  } else {
+    std::cout << json.dump() << "\n";
+  }
+}
+
+}  // namespace tide::bench
