@@ -228,6 +228,66 @@ std::vector<float> matmul_ref(const std::vector<float>& x, int64_t n, const std:
   return y;
 }
 
+TEST(CudaModelOps, MoeGemvMatchesEachRowsExpert) {
+  REQUIRE_DEVICE();
+  struct Shape { int64_t hidden, inter; int tokens, top_k, experts; };
+  for (const Shape s : {Shape{64, 32, 1, 4, 16}, Shape{129, 45, 3, 2, 5}, Shape{2048, 1408, 1, 6, 64},
+                        Shape{7168, 2048, 8, 8, 12}}) {
+    const std::string what = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" +
+                             std::to_string(s.tokens) + " k=" + std::to_string(s.top_k);
+    auto rng = rng_for("moe_gemv " + what);
+    const int64_t rows = static_cast<int64_t>(s.tokens) * s.top_k;
+    std::vector<int32_t> ids, all(s.experts);
+    std::iota(all.begin(), all.end(), 0);
+    for (int t = 0; t < s.tokens; ++t) {
+      std::shuffle(all.begin(), all.end(), rng);
+      ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
+    }
+    const auto h = random_bf16(s.tokens * s.hidden, rng);
+    std::vector<std::vector<uint16_t>> gate_up, down;
+    std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
+    std::vector<const bf16*> gate_up_ptrs, down_ptrs;
+    for (int e = 0; e < s.experts; ++e) {
+      gate_up.push_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, 1.f / std::sqrt(float(s.hidden))));
+      down.push_back(random_bf16(s.hidden * s.inter, rng, 0.f, 1.f / std::sqrt(float(s.inter))));
+      dgate_up.emplace_back(gate_up.back());
+      ddown.emplace_back(down.back());
+      gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
+      down_ptrs.push_back(as_bf16(ddown.back()));
+    }
+    DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
+    DeviceBuffer<uint16_t> dh(h), dgu(rows * 2 * s.inter), dy(rows * s.hidden);
+    DeviceBuffer<int32_t> dids(ids);
+    dgu.fill_bytes(0xff);
+    dy.fill_bytes(0xff);
+    moe_gate_up_gemv(as_bf16(dh), s.tokens, s.top_k, dids.data(), dgate_up_ptrs.data(), s.inter, s.hidden,
+                     as_bf16(dgu), nullptr);
+    moe_down_gemv(as_bf16(dgu), s.tokens, s.top_k, dids.data(), ddown_ptrs.data(), s.hidden, s.inter, as_bf16(dy),
+                  nullptr);
+    sync();
+    const auto gu = dgu.download();
+    std::vector<float> gu_ref, y_ref;
+    const auto hf = widen(h);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int e = ids[r];
+      const auto out = matmul_ref(std::vector<float>(hf.begin() + (r / s.top_k) * s.hidden,
+                                                     hf.begin() + (r / s.top_k + 1) * s.hidden),
+                                  1, widen(gate_up[e]), 2 * s.inter, s.hidden);
+      gu_ref.insert(gu_ref.end(), out.begin(), out.end());
+      // The down projection's input: the kernel's own gate_up row through SiLU·mul, in bf16.
+      const auto row = widen(std::vector<uint16_t>(gu.begin() + r * 2 * s.inter, gu.begin() + (r + 1) * 2 * s.inter));
+      std::vector<float> act(s.inter);
+      cpu::silu_mul(row.data(), row.data() + s.inter, s.inter, act.data());
+      for (float& a : act) a = bf16_to_f32(f32_to_bf16(a));
+      const auto y = matmul_ref(act, 1, widen(down[e]), s.hidden, s.inter);
+      y_ref.insert(y_ref.end(), y.begin(), y.end());
+    }
+    report("moe_gemv", what + " gate_up", rel_err(widen(gu), gu_ref), kBf16Tolerance);
+    report("moe_gemv", what + " down", rel_err(widen(dy.download()), y_ref), kBf16Tolerance);
+  }
+}
+
+
 TEST(CudaModelOps, GemmWithFp32Output) {
   REQUIRE_DEVICE();
   Gemm gemm;

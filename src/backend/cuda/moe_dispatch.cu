@@ -52,7 +52,8 @@ __global__ void combine_kernel(const bf16* expert_out, const int32_t* assignment
     float sum = base ? __bfloat162float(base[token * dim + d]) : 0.f;
     for (int j = 0; j < top_k; ++j) {
       const int64_t a = token * top_k + j;
-      sum += weights[a] * __bfloat162float(expert_out[static_cast<int64_t>(assignment_row[a]) * dim + d]);
+      const int64_t row = assignment_row ? assignment_row[a] : a;
+      sum += weights[a] * __bfloat162float(expert_out[row * dim + d]);
     }
     out[token * dim + d] = __float2bfloat16(sum);
   }

@@ -121,9 +121,21 @@ void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int expe
                          int32_t* expert_offsets, int32_t* permuted_token, int32_t* assignment_row,
                          cudaStream_t stream);
 // out[t] = base[t] + Σ_j weights[t, j] · expert_out[assignment_row[t*top_k + j]] in fp32, stored
-// bf16; base (the shared experts' output) may be null, and may alias out.
+// bf16; base (the shared experts' output) may be null, and may alias out. A null assignment_row
+// means row t*top_k + j itself (the row order of moe_gate_up_gemv and moe_down_gemv).
 void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const float* weights, int64_t tokens,
                  int top_k, int64_t dim, const bf16* base, bf16* out, cudaStream_t stream);
+
+// Decode-sized MoE without a host round trip: row t*top_k + j is token t's j-th choice, multiplied
+// by expert ids[t*top_k + j]'s matrix straight from device memory (arrays of per-expert pointers).
+//   moe_gate_up_gemv: out [rows, 2*inter] = gate_up[e] [2*inter, hidden] · h[t]
+//   moe_down_gemv:    out [rows, hidden] = down[e] [hidden, inter] · silu_mul(gate_up_out[row])
+// Each row re-reads its expert, so use them while tokens*top_k is small (decode); hidden and
+// inter <= 12288. The twins of GatedMlp::forward for each (token, expert).
+void moe_gate_up_gemv(const bf16* h, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* gate_up,
+                      int64_t inter, int64_t hidden, bf16* out, cudaStream_t stream);
+void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* down,
+                   int64_t hidden, int64_t inter, bf16* out, cudaStream_t stream);
 
 // MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
 // cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim

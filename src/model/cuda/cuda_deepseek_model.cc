@@ -5,7 +5,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
-#include "model/cuda/scratch.h"
 #include "model/rope.h"
 
 namespace tide::cuda {
@@ -56,6 +55,8 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
 }
 
 DeepSeekCudaModel::~DeepSeekCudaModel() {
+  for (auto& [key, graph] : graphs_)
+    if (graph.exec) cudaGraphExecDestroy(graph.exec);
   if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -98,7 +99,7 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
     }
     step.max_context = std::max<int>(step.max_context, static_cast<int>(seq.start_position + seq.num_tokens));
   }
-  int32_t* device = grow(step_ints_, host.size());
+  int32_t* device = scratch_.get(step_ints_, host.size());
   TIDE_CUDA_CHECK(
       cudaMemcpyAsync(device, host.data(), host.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
   step.token_ids = device;
@@ -110,6 +111,16 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
   return step;
 }
 
+namespace {
+
+// Decode steps attend with a plan sized for their context rounded up to this, so that one
+// captured graph serves a whole range of lengths (the kernel reads each row's true length).
+constexpr int kContextBucket = 1024;
+// Rows of MoE work above which the step needs the host (cuda_moe.cc's kGemvRows).
+constexpr int64_t kGraphMaxMoeRows = 64;
+
+}  // namespace
+
 std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_cache) const {
   auto* cache = dynamic_cast<DeviceKvCache*>(&any_cache);
   if (!cache) fail("the CUDA model was given a KV cache it did not make (use Model::make_kv_cache)");
@@ -120,37 +131,87 @@ std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_c
            config_.max_position_embeddings);
   const std::lock_guard lock(step_mutex_);
   const BatchLayout layout(batch);
-  const Step step = upload_step(batch, layout, *cache);
+  Step step = upload_step(batch, layout, *cache);
+  const bool decode = std::all_of(batch.sequences.begin(), batch.sequences.end(),
+                                  [](const SequenceStep& s) { return s.num_tokens == 1; });
+  if (decode) step.max_context = (step.max_context + kContextBucket - 1) / kContextBucket * kContextBucket;
+  if (!decode || !run_step_as_graph(batch, step, *cache)) run_step(step, *cache);
+
+  const int64_t vocab = weights_.head().rows;
+  std::vector<float> host(static_cast<std::size_t>(step.logit_rows * vocab));
+  TIDE_CUDA_CHECK(
+      cudaMemcpyAsync(host.data(), logits_.data(), host.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  return host;
+}
+
+bool DeepSeekCudaModel::run_step_as_graph(const Batch& batch, const Step& step, DeviceKvCache& cache) const {
+  if (config_.n_routed_experts > 0 && step.tokens * config_.num_experts_per_tok > kGraphMaxMoeRows) return false;
+  const GraphKey key{step.tokens, step.table_stride, step.max_context, cache.layer(0)};
+  auto [it, first_time] = graphs_.try_emplace(key);
+  Graph& graph = it->second;
+  if (!first_time && graph.exec && graph.epoch != scratch_.epoch()) {  // a buffer moved
+    cudaGraphExecDestroy(graph.exec);
+    graph.exec = nullptr;
+    first_time = true;
+  }
+  if (first_time) {  // size every buffer eagerly; capture next time
+    run_step(step, cache);
+    graph.epoch = scratch_.epoch();
+    return true;
+  }
+  if (!graph.exec) {
+    if (graph.epoch != scratch_.epoch()) {  // buffers moved since the eager run: run eagerly again
+      run_step(step, cache);
+      graph.epoch = scratch_.epoch();
+      return true;
+    }
+    cudaGraph_t captured = nullptr;
+    TIDE_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    try {
+      run_step(step, cache);
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &captured);
+      if (captured) cudaGraphDestroy(captured);
+      graphs_.erase(it);
+      throw;
+    }
+    TIDE_CUDA_CHECK(cudaStreamEndCapture(stream_, &captured));
+    const cudaError_t status = cudaGraphInstantiate(&graph.exec, captured, 0);
+    cudaGraphDestroy(captured);
+    TIDE_CUDA_CHECK(status);
+    if (graph.epoch != scratch_.epoch()) fail("CUDA graph capture of a decode step moved a scratch buffer");
+  }
+  TIDE_CUDA_CHECK(cudaGraphLaunch(graph.exec, stream_));
+  return true;
+}
+
+void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   const int64_t T = step.tokens, D = config_.hidden_size, R = step.logit_rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
-
-  bf16* residual = grow(residual_, T * D);
-  bf16* h = grow(hidden_, T * D);
-  bf16* delta = grow(delta_, T * D);
+  bf16* residual = scratch_.get(residual_, T * D);
+  bf16* h = scratch_.get(hidden_, T * D);
+  bf16* delta = scratch_.get(delta_, T * D);
   gather_rows(weights_.embed.data.data(), D, step.token_ids, T, D, residual, D, stream_);
   for (int l = 0; l < config_.num_layers; ++l) {
     const DeepSeekLayerWeights& w = weights_.layers[l];
     // residual += the previous block's output (none before the first), then normalise.
     rms_norm(l == 0 ? residual : delta, l == 0 ? nullptr : residual, T, D, w.input_norm.data(), eps, h, stream_);
-    attention(l, h, step, *cache, delta);
+    attention(l, h, step, cache, delta);
     rms_norm(delta, residual, T, D, w.post_attention_norm.data(), eps, h, stream_);
     feed_forward(l, h, T, delta);
   }
 
   // Only the rows whose logits are wanted go through the final norm and the LM head.
-  bf16* selected_residual = grow(q_, 2 * R * D);
+  bf16* selected_residual = scratch_.get(q_, 2 * R * D);
   bf16* selected_delta = selected_residual + R * D;
-  bf16* normed = grow(lora_, R * D);
+  bf16* normed = scratch_.get(lora_, R * D);
   gather_rows(residual, D, step.logit_row_tokens, R, D, selected_residual, D, stream_);
   gather_rows(delta, D, step.logit_row_tokens, R, D, selected_delta, D, stream_);
   rms_norm(selected_delta, selected_residual, R, D, weights_.final_norm.data(), eps, normed, stream_);
   const DeviceMatrix& head = weights_.head();
-  float* logits = grow(logits_, R * head.rows);
+  float* logits = scratch_.get(logits_, R * head.rows);
   gemm_.bf16_nt_f32(normed, R, head.data.data(), head.rows, D, logits, stream_);
-  std::vector<float> host(static_cast<std::size_t>(R * head.rows));
-  TIDE_CUDA_CHECK(cudaMemcpyAsync(host.data(), logits, host.size() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
-  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  return host;
 }
 
 }  // namespace tide::cuda

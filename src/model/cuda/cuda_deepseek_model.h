@@ -10,13 +10,21 @@
 //
 // forward() runs on the model's own stream and returns when the logits are on the host. One
 // caller at a time (the engine's step loop): the step's scratch buffers belong to the model.
+//
+// Decode steps small enough for the MoE to need no host round trip run as CUDA graphs: the
+// first step of a shape runs eagerly (sizing every buffer), the second is captured, later ones
+// replay it. A shape is the token count, the block-table width, the context bucket the attention
+// plan covers, and the cache; graphs are dropped when a scratch buffer moves.
+#include <map>
 #include <mutex>
+#include <tuple>
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
 #include "model/batch_layout.h"
 #include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
+#include "model/cuda/scratch.h"
 #include "model/model.h"
 
 namespace tide::cuda {
@@ -49,6 +57,10 @@ class DeepSeekCudaModel : public Model {
   };
 
   Step upload_step(const Batch& batch, const BatchLayout& layout, const DeviceKvCache& cache) const;
+  // Every kernel of the step, embedding to logits (in logits_): what a graph captures.
+  void run_step(const Step& step, DeviceKvCache& cache) const;
+  // Runs the step through a graph where its shape allows; false where it must run eagerly.
+  bool run_step_as_graph(const Batch& batch, const Step& step, DeviceKvCache& cache) const;
   void attention(int layer, const bf16* h, const Step& step, DeviceKvCache& cache, bf16* out) const;
   void attend(const Step& step, const bf16* q_absorbed, const bf16* cache_layer, int block_size,
               bf16* latent_out) const;
@@ -67,11 +79,18 @@ class DeepSeekCudaModel : public Model {
 
   // Per-step state, reused (see scratch.h).
   mutable std::mutex step_mutex_;
+  mutable Scratch scratch_;
+  struct Graph {
+    cudaGraphExec_t exec = nullptr;  // null: seen once, not captured yet
+    uint64_t epoch = 0;
+  };
+  using GraphKey = std::tuple<int64_t, int64_t, int, const void*>;  // tokens, table width, context bucket, cache
+  mutable std::map<GraphKey, Graph> graphs_;
   mutable Gemm gemm_;
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
-  mutable DeviceBuffer<bf16> moe_in_, moe_out_;
+  mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
   mutable DeviceBuffer<int32_t> route_ids_, expert_counts_, expert_offsets_, permuted_token_, assignment_row_;
   mutable DeviceBuffer<unsigned char> attention_workspace_;

@@ -19,16 +19,16 @@ void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, De
   const int64_t r = c.kv_lora_rank, E = r + dr;
   const float eps = static_cast<float>(c.rms_norm_eps);
 
-  bf16* q = grow(q_, T * H * dk);
+  bf16* q = scratch_.get(q_, T * H * dk);
   if (c.q_lora_rank > 0) {
-    bf16* qa = grow(lora_, T * c.q_lora_rank);
+    bf16* qa = scratch_.get(lora_, T * c.q_lora_rank);
     gemm_.bf16_nt(h, T, w.q_a_proj.data.data(), c.q_lora_rank, D, qa, stream_);
     rms_norm(qa, nullptr, T, c.q_lora_rank, w.q_a_norm.data(), eps, qa, stream_);
     gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, stream_);
   } else {
     gemm_.bf16_nt(h, T, w.q_proj.data.data(), H * dk, D, q, stream_);
   }
-  bf16* kv = grow(kv_, T * E);
+  bf16* kv = scratch_.get(kv_, T * E);
   gemm_.bf16_nt(h, T, w.kv_a_proj.data.data(), E, D, kv, stream_);
   rms_norm_strided(kv, E, T, r, w.kv_a_norm.data(), eps, kv, E, stream_);
 
@@ -47,7 +47,7 @@ void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, De
 
   // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
   const bf16* kv_b = w.kv_b_proj.data.data();
-  bf16* q_absorbed = grow(q_absorbed_, T * H * E);
+  bf16* q_absorbed = scratch_.get(q_absorbed_, T * H * E);
   gemm_.bf16_batched({.x = q, .x_ld = H * dk, .x_batch_stride = dk,
                       .w = kv_b, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = false,
                       .y = q_absorbed, .y_ld = H * E, .y_batch_stride = E,
@@ -56,11 +56,11 @@ void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, De
   TIDE_CUDA_CHECK(cudaMemcpy2DAsync(q_absorbed + r, E * sizeof(bf16), q + nope, dk * sizeof(bf16), dr * sizeof(bf16),
                                     T * H, cudaMemcpyDeviceToDevice, stream_));
 
-  bf16* latent_out = grow(latent_out_, T * H * r);
+  bf16* latent_out = scratch_.get(latent_out_, T * H * r);
   attend(step, q_absorbed, cache_layer, cache.block_size(), latent_out);
 
   // W_UV[h] is the next dv rows: [dv, r], so latent · W_UV[h]ᵀ.
-  bf16* heads_out = grow(heads_out_, T * H * dv);
+  bf16* heads_out = scratch_.get(heads_out_, T * H * dv);
   gemm_.bf16_batched({.x = latent_out, .x_ld = H * r, .x_batch_stride = r,
                       .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
                       .y = heads_out, .y_ld = H * dv, .y_batch_stride = dv,
@@ -79,7 +79,7 @@ void DeepSeekCudaModel::attend(const Step& step, const bf16* q_absorbed, const b
                              .max_context = step.max_context, .scale = softmax_scale_, .out = latent_out};
     const MlaDecodePlan plan = plan_mla_decode(args, sm_count_);
     const std::size_t bytes = mla_decode_workspace_bytes(args, plan);
-    unsigned char* workspace = grow(attention_workspace_, bytes);
+    unsigned char* workspace = scratch_.get(attention_workspace_, bytes);
     mla_decode(args, plan, workspace, attention_workspace_.bytes(), stream_);
     return;
   }

@@ -1,8 +1,11 @@
 // DeepSeek's feed-forward on the GPU: a dense SwiGLU MLP in the first layers, MoE after.
-// MoE step: router logits (fp32) → route_experts → group the assignments by expert → gather the
-// tokens into expert order → per expert with tokens, one gate_up GEMM over its rows; one SiLU·mul
-// over all rows; per expert one down GEMM → combine with the gate weights, on top of the shared
-// experts' output. The expert counts come back to the host once per layer to size the GEMMs.
+// MoE step: router logits (fp32) → route_experts, then
+//  - decode-sized steps (tokens × top_k <= kGemvRows): each (token, choice) row through its
+//    expert with the GEMV kernels that read the expert id on the device: no host round trip;
+//  - larger steps: group the assignments by expert → gather the tokens into expert order → per
+//    expert with tokens, one gate_up GEMM over its rows; one SiLU·mul over all rows; per expert
+//    one down GEMM. The expert counts come back to the host once per layer to size the GEMMs.
+// Either way the result is combined with the gate weights on top of the shared experts' output.
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
@@ -11,13 +14,20 @@
 #include "model/cuda/scratch.h"
 
 namespace tide::cuda {
+namespace {
+
+// Above this many (token, choice) rows, grouping by expert reads each expert once instead of
+// once per row, which pays for the host round trip.
+constexpr int64_t kGemvRows = 64;
+
+}  // namespace
 
 void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const {
   const DeepSeekLayerWeights& w = weights_.layers[layer];
   if (w.moe) {
     moe(*w.moe, h, tokens, out);
   } else {
-    bf16* gate_up = grow(gate_up_, tokens * 2 * w.dense->intermediate());
+    bf16* gate_up = scratch_.get(gate_up_, tokens * 2 * w.dense->intermediate());
     mlp(*w.dense, h, tokens, gate_up, out);
   }
 }
@@ -25,7 +35,7 @@ void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, b
 void DeepSeekCudaModel::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
   const int64_t D = config_.hidden_size, I = w.intermediate();
   gemm_.bf16_nt(x, n, w.gate_up.data.data(), 2 * I, D, gate_up, stream_);
-  bf16* act = grow(activation_, n * I);
+  bf16* act = scratch_.get(activation_, n * I);
   silu_mul(gate_up, n, I, act, stream_);
   gemm_.bf16_nt(act, n, w.down.data.data(), D, I, out, stream_);
 }
@@ -36,29 +46,39 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   const int E = c.n_routed_experts, k = c.num_experts_per_tok;
   const int64_t rows = T * k;
 
-  float* logits = grow(router_logits_, T * E);
+  float* logits = scratch_.get(router_logits_, T * E);
   gemm_.bf16_nt_f32(h, T, w.router.data.data(), E, D, logits, stream_);
-  int32_t* ids = grow(route_ids_, rows);
-  float* gate_weights = grow(route_weights_, rows);
+  int32_t* ids = scratch_.get(route_ids_, rows);
+  float* gate_weights = scratch_.get(route_weights_, rows);
   route_experts(logits, T, w.bias.size() ? w.bias.data() : nullptr, router_, ids, gate_weights, stream_);
-  int32_t* counts = grow(expert_counts_, E);
-  int32_t* offsets = grow(expert_offsets_, E);
-  int32_t* permuted_token = grow(permuted_token_, rows);
-  int32_t* assignment_row = grow(assignment_row_, rows);
+  if (rows <= kGemvRows) {
+    bf16* gate_up = scratch_.get(moe_gate_up_, rows * 2 * I);
+    bf16* y = scratch_.get(moe_out_, rows * D);
+    moe_gate_up_gemv(h, T, k, ids, w.gate_up_by_expert.data(), I, D, gate_up, stream_);
+    moe_down_gemv(gate_up, T, k, ids, w.down_by_expert.data(), D, I, y, stream_);
+    if (w.shared) mlp(*w.shared, h, T, scratch_.get(gate_up_, T * 2 * w.shared->intermediate()), out);
+    moe_combine(y, nullptr, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
+    return;
+  }
+
+  int32_t* counts = scratch_.get(expert_counts_, E);
+  int32_t* offsets = scratch_.get(expert_offsets_, E);
+  int32_t* permuted_token = scratch_.get(permuted_token_, rows);
+  int32_t* assignment_row = scratch_.get(assignment_row_, rows);
   moe_group_by_expert(ids, T, k, E, counts, offsets, permuted_token, assignment_row, stream_);
   std::vector<int32_t> host_counts(E);
   TIDE_CUDA_CHECK(cudaMemcpyAsync(host_counts.data(), counts, E * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
 
   // The shared experts run while the counts travel.
   if (w.shared) {
-    bf16* gate_up = grow(gate_up_, T * 2 * w.shared->intermediate());
+    bf16* gate_up = scratch_.get(gate_up_, T * 2 * w.shared->intermediate());
     mlp(*w.shared, h, T, gate_up, out);
   }
-  bf16* x = grow(moe_in_, rows * D);
+  bf16* x = scratch_.get(moe_in_, rows * D);
   gather_rows(h, D, permuted_token, rows, D, x, D, stream_);
   TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
 
-  bf16* gate_up = grow(gate_up_, rows * 2 * I);
+  bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
   int64_t offset = 0;
   for (int e = 0; e < E; ++e) {
     const int64_t n = host_counts[e];
@@ -66,9 +86,9 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
       gemm_.bf16_nt(x + offset * D, n, w.experts[e].gate_up.data.data(), 2 * I, D, gate_up + offset * 2 * I, stream_);
     offset += n;
   }
-  bf16* act = grow(activation_, rows * I);
+  bf16* act = scratch_.get(activation_, rows * I);
   silu_mul(gate_up, rows, I, act, stream_);
-  bf16* y = grow(moe_out_, rows * D);
+  bf16* y = scratch_.get(moe_out_, rows * D);
   offset = 0;
   for (int e = 0; e < E; ++e) {
     const int64_t n = host_counts[e];

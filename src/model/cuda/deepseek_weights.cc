@@ -106,8 +106,14 @@ std::unique_ptr<MoeWeights> load_moe(WeightSource& up, const ModelConfig& c, int
   auto moe = std::make_unique<MoeWeights>();
   moe->router = up.matrix(p + "gate.weight", c.n_routed_experts, c.hidden_size);
   if (c.topk_method == "noaux_tc") moe->bias = up.bias(p + "gate.e_score_correction_bias", c.n_routed_experts);
-  for (int e = 0; e < c.n_routed_experts; ++e)
+  std::vector<const bf16*> gate_up, down;
+  for (int e = 0; e < c.n_routed_experts; ++e) {
     moe->experts.push_back(up.mlp(p + fmt::format("experts.{}", e), c.hidden_size, c.moe_intermediate_size));
+    gate_up.push_back(moe->experts.back().gate_up.data.data());
+    down.push_back(moe->experts.back().down.data.data());
+  }
+  moe->gate_up_by_expert = DeviceBuffer<const bf16*>(gate_up);
+  moe->down_by_expert = DeviceBuffer<const bf16*>(down);
   if (c.n_shared_experts > 0)
     moe->shared = up.mlp(p + "shared_experts", c.hidden_size,
                          static_cast<int64_t>(c.moe_intermediate_size) * c.n_shared_experts);

@@ -32,6 +32,9 @@ struct MoeWeights {
   DeviceMatrix router;          // [experts, hidden]
   DeviceBuffer<float> bias;     // e_score_correction_bias (noaux_tc), else empty
   std::vector<GatedMlpWeights> experts;
+  // The experts' matrices by expert id, in device memory, for the decode-sized kernels that pick
+  // the expert on the device (moe_gate_up_gemv, moe_down_gemv).
+  DeviceBuffer<const bf16*> gate_up_by_expert, down_by_expert;
   std::optional<GatedMlpWeights> shared;
 };
 
