@@ -11,6 +11,7 @@
 
 #include "backend/cpu/ops.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/grouped_gemm.h"
 #include "cuda_test_support.h"
 #include "tensor/paged_kv_cache.h"
 
@@ -85,6 +86,85 @@ TEST(CudaModelOps, RmsNormStridedNormalisesThePartOfEachRowInPlace) {
       for (int64_t i = 0; i < n; ++i)
         tails_kept &= std::equal(out.begin() + i * stride + dim, out.begin() + (i + 1) * stride, x.begin() + i * stride + dim);
       EXPECT_TRUE(tails_kept) << what;
+    }
+}
+
+// Rope into another buffer (MLA's query rope part into its absorbed row) writes what rope in
+// place would, and leaves its input as it was.
+TEST(CudaModelOps, RopeIntoAnotherBufferEqualsRopeInPlace) {
+  REQUIRE_DEVICE();
+  for (bool interleaved : {true, false}) {
+    const int64_t tokens = 5, heads = 3, head_dim = 24, rope_offset = 16, rope_dim = 8, stride = heads * head_dim + 40;
+    const int64_t out_entry = 40, out_offset = 32;
+    auto rng = rng_for(std::string("rope out ") + (interleaved ? "interleaved" : "neox"));
+    const auto x = random_bf16(tokens * stride, rng);
+    std::vector<float> cos(64 * rope_dim / 2), sin(cos.size());
+    for (std::size_t i = 0; i < cos.size(); ++i) cos[i] = std::cos(0.1f * i), sin[i] = std::sin(0.1f * i);
+    const std::vector<int32_t> positions = {0, 7, 3, 63, 12};
+    DeviceBuffer<uint16_t> din(x), dcopy(x), dout(tokens * heads * out_entry);
+    DeviceBuffer<float> dcos(cos), dsin(sin);
+    DeviceBuffer<int32_t> dpos(positions);
+    dout.fill_bytes(0);
+    RopeArgs args{.x = as_bf16(dcopy), .tokens = tokens, .token_stride = stride, .heads = static_cast<int>(heads),
+                  .head_stride = head_dim, .rope_offset = static_cast<int>(rope_offset), .rope_dim = static_cast<int>(rope_dim),
+                  .positions = dpos.data(), .cos = dcos.data(), .sin = dsin.data(), .interleaved = interleaved};
+    apply_rope(args, nullptr);
+    args.x = as_bf16(din);
+    args.out = as_bf16(dout);
+    args.out_token_stride = heads * out_entry;
+    args.out_head_stride = out_entry;
+    args.out_offset = static_cast<int>(out_offset);
+    apply_rope(args, nullptr);
+    sync();
+    const auto in_place = dcopy.download(), out = dout.download();
+    bool same = din.download() == x;
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t h = 0; h < heads; ++h)
+        for (int64_t d = 0; d < rope_dim; ++d)
+          same &= out[(t * heads + h) * out_entry + out_offset + d] ==
+                  in_place[t * stride + h * head_dim + rope_offset + d];
+    report("rope_out", interleaved ? "interleaved" : "neox", same ? 0.0 : 1.0, 0.0);
+  }
+}
+
+TEST(CudaModelOps, WriteLatentCacheNormsRotatesAndStoresEachToken) {
+  REQUIRE_DEVICE();
+  for (auto [latent, rope_dim, pad] : {std::tuple{32, 8, 96}, {512, 64, 3072}, {128, 32, 0}})
+    for (bool interleaved : {true, false}) {
+      const int64_t tokens = 7, entry = latent + rope_dim, stride = pad + entry, slots = 20;
+      const std::string what = "latent=" + std::to_string(latent) + " rope=" + std::to_string(rope_dim) +
+                               (interleaved ? " interleaved" : " neox");
+      auto rng = rng_for("latent cache " + what);
+      const auto rows = random_bf16(tokens * stride, rng), weight = random_bf16(latent, rng, 1.f, 0.2f);
+      std::vector<float> cos(100 * rope_dim / 2), sin(cos.size());
+      for (std::size_t i = 0; i < cos.size(); ++i) cos[i] = std::cos(0.37f * i), sin[i] = std::sin(0.37f * i);
+      const std::vector<int32_t> positions = {0, 5, 99, 17, 3, 64, 1}, slot_of = {4, 0, 19, 7, 8, 13, 2};
+      DeviceBuffer<uint16_t> dkv(rows), dw(weight), dcache(slots * entry);
+      DeviceBuffer<float> dcos(cos), dsin(sin);
+      DeviceBuffer<int32_t> dpos(positions), dslots(slot_of);
+      dcache.fill_bytes(0xff);
+      write_latent_cache({.kv = as_bf16(dkv) + pad, .kv_stride = stride, .tokens = tokens, .latent_dim = latent,
+                          .rope_dim = rope_dim, .norm_weight = as_bf16(dw), .eps = 1e-6f, .positions = dpos.data(),
+                          .cos = dcos.data(), .sin = dsin.data(), .interleaved = interleaved, .slots = dslots.data(),
+                          .cache = as_bf16(dcache)},
+                         nullptr);
+      sync();
+      const auto cache = widen(dcache.download());
+      std::vector<float> got, want;
+      const auto rf = widen(rows), wf = widen(weight);
+      for (int64_t t = 0; t < tokens; ++t) {
+        std::vector<float> e(rf.begin() + t * stride + pad, rf.begin() + (t + 1) * stride);
+        cpu::rms_norm(e.data(), 1, latent, wf.data(), 1e-6, e.data());
+        cpu::apply_rope(e.data() + latent, rope_dim, cos.data() + positions[t] * rope_dim / 2,
+                        sin.data() + positions[t] * rope_dim / 2, interleaved);
+        want.insert(want.end(), e.begin(), e.end());
+        got.insert(got.end(), cache.begin() + slot_of[t] * entry, cache.begin() + (slot_of[t] + 1) * entry);
+      }
+      report("latent_kv", what, rel_err(got, want), kBf16Tolerance);
+      int untouched = 0;  // slots no token writes keep their poison
+      for (int64_t sl = 0; sl < slots; ++sl)
+        if (std::find(slot_of.begin(), slot_of.end(), sl) == slot_of.end()) untouched += std::isnan(cache[sl * entry]);
+      EXPECT_EQ(untouched, slots - tokens) << what;
     }
 }
 
@@ -287,6 +367,44 @@ TEST(CudaModelOps, MoeGemvMatchesEachRowsExpert) {
   }
 }
 
+
+TEST(CudaModelOps, GroupedGemmMatchesEachProblem) {
+  REQUIRE_DEVICE();
+  GroupedGemm grouped;
+  for (auto [out, in] : {std::pair<int64_t, int64_t>{64, 32}, {2816, 2048}, {2048, 1408}}) {
+    const std::vector<int64_t> rows = {3, 0, 1, 33, 7};  // an expert without tokens is skipped
+    const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in);
+    auto rng = rng_for("grouped " + what);
+    int64_t total = 0;
+    for (int64_t n : rows) total += n;
+    const auto x = random_bf16(total * in, rng);
+    DeviceBuffer<uint16_t> dx(x), dy(total * out);
+    dy.fill_bytes(0xff);
+    std::vector<std::vector<uint16_t>> w;
+    std::vector<DeviceBuffer<uint16_t>> dw;
+    std::vector<GroupedGemm::Problem> problems;
+    int64_t offset = 0;
+    for (int64_t n : rows) {
+      w.push_back(random_bf16(out * in, rng, 0.f, 1.f / std::sqrt(float(in))));
+      dw.emplace_back(w.back());
+      problems.push_back({as_bf16(dx) + offset * in, n, as_bf16(dw.back()), as_bf16(dy) + offset * out});
+      offset += n;
+    }
+    // Twice: the second call reuses the pointer array the first one read.
+    for (int round = 0; round < 2; ++round) grouped.bf16_nt(problems, out, in, nullptr);
+    sync();
+    std::vector<float> ref;
+    offset = 0;
+    const auto xf = widen(x);
+    for (std::size_t p = 0; p < rows.size(); ++p) {
+      const auto y = matmul_ref(std::vector<float>(xf.begin() + offset * in, xf.begin() + (offset + rows[p]) * in),
+                                rows[p], widen(w[p]), out, in);
+      ref.insert(ref.end(), y.begin(), y.end());
+      offset += rows[p];
+    }
+    report("grouped", what, rel_err(widen(dy.download()), ref), kBf16Tolerance);
+  }
+}
 
 TEST(CudaModelOps, GemmWithFp32Output) {
   REQUIRE_DEVICE();

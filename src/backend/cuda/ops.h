@@ -61,6 +61,13 @@ struct RopeArgs {
   const float* cos;
   const float* sin;
   bool interleaved;  // pairs (2i, 2i+1), DeepSeek; otherwise (i, i + rope_dim/2), llama/qwen2
+  // When set, the rotated part goes here instead of back into x (which is then only read): token
+  // t's head h at out + t*out_token_stride + h*out_head_stride + out_offset (MLA writes the
+  // query's rotated rope part straight into its absorbed row).
+  bf16* out = nullptr;
+  int64_t out_token_stride = 0;
+  int64_t out_head_stride = 0;
+  int out_offset = 0;
 };
 void apply_rope(const RopeArgs& args, cudaStream_t stream);
 
@@ -110,6 +117,28 @@ struct RouterParams {
 // bias: e_score_correction_bias [experts], or nullptr.
 void route_experts(const float* logits, int64_t tokens, const float* bias, const RouterParams& params, int32_t* ids,
                    float* weights, cudaStream_t stream);
+
+// MLA's cache write for the new tokens, in one pass per token: entry = [rms_norm(latent) * norm_weight
+// | rope(key)] of kv row t ([latent_dim | rope_dim] of the kv_a projection, rows kv_stride apart)
+// into cache slot slots[t] (block * block_size + offset) of one layer's cache
+// [slots, latent_dim + rope_dim]. The twin of cpu::rms_norm then cpu::apply_rope on the row, as
+// MlaAttention::project does before copying it into the cache; cos/sin as for apply_rope.
+struct LatentCacheWrite {
+  const bf16* kv;
+  int64_t kv_stride;
+  int64_t tokens;
+  int latent_dim;
+  int rope_dim;
+  const bf16* norm_weight;
+  float eps;
+  const int32_t* positions;
+  const float* cos;
+  const float* sin;
+  bool interleaved;
+  const int32_t* slots;
+  bf16* cache;
+};
+void write_latent_cache(const LatentCacheWrite& args, cudaStream_t stream);
 
 // The MoE step around the expert GEMMs, the twin of MoeBlock::forward's grouping and weighted sum.
 // moe_group_by_expert: ids [tokens, top_k] (route_experts) grouped by expert: expert e's rows are

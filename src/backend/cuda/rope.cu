@@ -1,4 +1,4 @@
-// Rotary embedding in place. One block per token, one thread per rotated pair of one head: the
+// Rotary embedding, in place or into another buffer. One block per token, one thread per rotated pair of one head: the
 // whole token's cos/sin row (rope_dim/2 floats) is shared by all its heads and stays in L1, so
 // the kernel moves each rotated element once each way. Rope touches 64 of 192 (q) or 64 of 576
 // (cache entry) elements per head, too few and too strided for vector loads to matter.
@@ -18,15 +18,18 @@ __global__ void rope_kernel(RopeArgs a) {
   const int pos = a.positions[token];
   const float* cos = a.cos + static_cast<int64_t>(pos) * half;
   const float* sin = a.sin + static_cast<int64_t>(pos) * half;
-  bf16* base = a.x + token * a.token_stride + a.rope_offset;
+  const bf16* base = a.x + token * a.token_stride + a.rope_offset;
+  bf16* out_base = a.out ? a.out + token * a.out_token_stride + a.out_offset : a.x + token * a.token_stride + a.rope_offset;
+  const int64_t out_head_stride = a.out ? a.out_head_stride : a.head_stride;
+  const int first = a.interleaved ? 2 : 1, second_offset = a.interleaved ? 1 : half;
   for (int p = threadIdx.x; p < a.heads * half; p += blockDim.x) {
     const int head = p / half, i = p % half;
-    bf16* v = base + head * a.head_stride;
-    bf16* pa = a.interleaved ? v + 2 * i : v + i;
-    bf16* pb = a.interleaved ? v + 2 * i + 1 : v + i + half;
-    const float x0 = __bfloat162float(*pa), x1 = __bfloat162float(*pb);
-    *pa = __float2bfloat16(x0 * cos[i] - x1 * sin[i]);
-    *pb = __float2bfloat16(x1 * cos[i] + x0 * sin[i]);
+    const int64_t ia = static_cast<int64_t>(first) * i, ib = ia + second_offset;
+    const bf16* v = base + head * a.head_stride;
+    bf16* o = out_base + head * out_head_stride;
+    const float x0 = __bfloat162float(v[ia]), x1 = __bfloat162float(v[ib]);
+    o[ia] = __float2bfloat16(x0 * cos[i] - x1 * sin[i]);
+    o[ib] = __float2bfloat16(x1 * cos[i] + x0 * sin[i]);
   }
 }
 

@@ -21,6 +21,7 @@
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/grouped_gemm.h"
 #include "model/batch_layout.h"
 #include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
@@ -87,6 +88,7 @@ class DeepSeekCudaModel : public Model {
   using GraphKey = std::tuple<int64_t, int64_t, int, const void*>;  // tokens, table width, context bucket, cache
   mutable std::map<GraphKey, Graph> graphs_;
   mutable Gemm gemm_;
+  mutable GroupedGemm grouped_gemm_;
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;

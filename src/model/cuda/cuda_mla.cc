@@ -1,7 +1,8 @@
 // MLA on the GPU in the absorbed form (see cuda_deepseek_model.h and model/deepseek/mla_attention.h):
-//   q = q_b(norm(q_a(h))) or q_proj(h); kv = kv_a(h) with kv_a_layernorm on its latent part;
-//   rope on q's and kv's rope parts; kv written to the cache;
-//   q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] | q_rope[t, h]]  (one batched GEMM over heads);
+//   [q_a | kv] or [q | kv] = one GEMM of h; q = q_b(norm(q_a)) with q_lora;
+//   the cache entry = [kv_a_layernorm(kv's latent) | rope(kv's key)], written in one pass;
+//   q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] | rope(q_rope[t, h])]  (one batched GEMM over heads;
+//   rope writes its part);
 //   latent_out = attention over the cache; heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ;
 //   out = o_proj(heads_out).
 #include "backend/cuda/cuda_check.h"
@@ -19,42 +20,42 @@ void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, De
   const int64_t r = c.kv_lora_rank, E = r + dr;
   const float eps = static_cast<float>(c.rms_norm_eps);
 
-  bf16* q = scratch_.get(q_, T * H * dk);
+  // One GEMM for both projections of h: [q part | kv part] per token, `width` apart.
+  const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = q_part + E;
+  bf16* projected = scratch_.get(kv_, T * width);
+  gemm_.bf16_nt(h, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
+  bf16* kv = projected + q_part;
+  bf16* q = projected;
+  int64_t q_stride = width;
   if (c.q_lora_rank > 0) {
     bf16* qa = scratch_.get(lora_, T * c.q_lora_rank);
-    gemm_.bf16_nt(h, T, w.q_a_proj.data.data(), c.q_lora_rank, D, qa, stream_);
-    rms_norm(qa, nullptr, T, c.q_lora_rank, w.q_a_norm.data(), eps, qa, stream_);
+    rms_norm_strided(projected, width, T, c.q_lora_rank, w.q_a_norm.data(), eps, qa, c.q_lora_rank, stream_);
+    q = scratch_.get(q_, T * H * dk);
+    q_stride = H * dk;
     gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, stream_);
-  } else {
-    gemm_.bf16_nt(h, T, w.q_proj.data.data(), H * dk, D, q, stream_);
   }
-  bf16* kv = scratch_.get(kv_, T * E);
-  gemm_.bf16_nt(h, T, w.kv_a_proj.data.data(), E, D, kv, stream_);
-  rms_norm_strided(kv, E, T, r, w.kv_a_norm.data(), eps, kv, E, stream_);
 
-  RopeArgs rope{.x = q, .tokens = T, .token_stride = H * dk, .heads = static_cast<int>(H), .head_stride = dk,
+  // The query's rotated rope part goes straight into its absorbed row [latent part | rope part].
+  bf16* q_absorbed = scratch_.get(q_absorbed_, T * H * E);
+  RopeArgs rope{.x = q, .tokens = T, .token_stride = q_stride, .heads = static_cast<int>(H), .head_stride = dk,
                 .rope_offset = static_cast<int>(nope), .rope_dim = static_cast<int>(dr), .positions = step.positions,
-                .cos = rope_cos_.data(), .sin = rope_sin_.data(), .interleaved = c.rope_interleaved};
-  apply_rope(rope, stream_);
-  rope.x = kv;
-  rope.token_stride = E;
-  rope.heads = 1;
-  rope.head_stride = E;
-  rope.rope_offset = static_cast<int>(r);
+                .cos = rope_cos_.data(), .sin = rope_sin_.data(), .interleaved = c.rope_interleaved,
+                .out = q_absorbed, .out_token_stride = H * E, .out_head_stride = E, .out_offset = static_cast<int>(r)};
   apply_rope(rope, stream_);
   bf16* cache_layer = cache.layer(layer);
-  scatter_rows(kv, E, T, E, step.slots, cache_layer, E, stream_);
+  write_latent_cache({.kv = kv, .kv_stride = width, .tokens = T, .latent_dim = static_cast<int>(r),
+                      .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps,
+                      .positions = step.positions, .cos = rope_cos_.data(), .sin = rope_sin_.data(),
+                      .interleaved = c.rope_interleaved, .slots = step.slots, .cache = cache_layer},
+                     stream_);
 
   // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
   const bf16* kv_b = w.kv_b_proj.data.data();
-  bf16* q_absorbed = scratch_.get(q_absorbed_, T * H * E);
-  gemm_.bf16_batched({.x = q, .x_ld = H * dk, .x_batch_stride = dk,
+  gemm_.bf16_batched({.x = q, .x_ld = q_stride, .x_batch_stride = dk,
                       .w = kv_b, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = false,
                       .y = q_absorbed, .y_ld = H * E, .y_batch_stride = E,
                       .n = T, .out = r, .in = nope, .batch = static_cast<int>(H)},
                      stream_);
-  TIDE_CUDA_CHECK(cudaMemcpy2DAsync(q_absorbed + r, E * sizeof(bf16), q + nope, dk * sizeof(bf16), dr * sizeof(bf16),
-                                    T * H, cudaMemcpyDeviceToDevice, stream_));
 
   bf16* latent_out = scratch_.get(latent_out_, T * H * r);
   attend(step, q_absorbed, cache_layer, cache.block_size(), latent_out);

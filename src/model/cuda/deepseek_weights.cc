@@ -21,6 +21,9 @@ class WeightSource {
   virtual DeviceBuffer<bf16> norm(const std::string& name, int64_t size) = 0;
   virtual DeviceBuffer<float> bias(const std::string& name, int64_t size) = 0;
   virtual GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) = 0;
+  // The rows of `top` then those of `bottom`, both `cols` wide, as one matrix.
+  virtual DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string& bottom,
+                               int64_t bottom_rows, int64_t cols) = 0;
   std::size_t bytes() const { return bytes_; }
 
  protected:
@@ -50,6 +53,10 @@ class CheckpointSource : public WeightSource {
     const GatedMlp host = GatedMlp::load(loader_, prefix, hidden, intermediate);
     return {count(upload_stacked(host.gate, host.up)), count(upload(host.down))};
   }
+  DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string& bottom, int64_t bottom_rows,
+                       int64_t cols) override {
+    return count(upload_stacked(loader_.matrix(top, top_rows, cols), loader_.matrix(bottom, bottom_rows, cols)));
+  }
 
  private:
   WeightLoader loader_;
@@ -78,6 +85,10 @@ class DummySource : public WeightSource {
   GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
     return {matrix(prefix + ".gate_up", 2 * intermediate, hidden), matrix(prefix + ".down", hidden, intermediate)};
   }
+  DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string&, int64_t bottom_rows,
+                       int64_t cols) override {
+    return matrix(top, top_rows + bottom_rows, cols);
+  }
 
  private:
   uint64_t seed_;
@@ -87,14 +98,14 @@ MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   const std::string p = fmt::format("model.layers.{}.self_attn.", layer);
   const int64_t H = c.num_heads, D = c.hidden_size, dk = c.qk_head_dim();
   MlaWeights w;
+  const int64_t kv_a_rows = c.kv_lora_rank + c.qk_rope_head_dim;
   if (c.q_lora_rank > 0) {
-    w.q_a_proj = up.matrix(p + "q_a_proj.weight", c.q_lora_rank, D);
+    w.q_and_kv_a = up.stacked(p + "q_a_proj.weight", c.q_lora_rank, p + "kv_a_proj_with_mqa.weight", kv_a_rows, D);
     w.q_a_norm = up.norm(p + "q_a_layernorm.weight", c.q_lora_rank);
     w.q_b_proj = up.matrix(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
   } else {
-    w.q_proj = up.matrix(p + "q_proj.weight", H * dk, D);
+    w.q_and_kv_a = up.stacked(p + "q_proj.weight", H * dk, p + "kv_a_proj_with_mqa.weight", kv_a_rows, D);
   }
-  w.kv_a_proj = up.matrix(p + "kv_a_proj_with_mqa.weight", c.kv_lora_rank + c.qk_rope_head_dim, D);
   w.kv_a_norm = up.norm(p + "kv_a_layernorm.weight", c.kv_lora_rank);
   w.kv_b_proj = up.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
   w.o_proj = up.matrix(p + "o_proj.weight", D, H * c.v_head_dim);

@@ -12,11 +12,11 @@
 namespace tide::cuda {
 
 struct MlaWeights {
-  DeviceMatrix q_proj;    // without q_lora (V2-Lite)
-  DeviceMatrix q_a_proj;  // with q_lora
-  DeviceBuffer<bf16> q_a_norm;
-  DeviceMatrix q_b_proj;
-  DeviceMatrix kv_a_proj;  // hidden -> latent + rope key
+  // The two projections of the hidden state, stacked so that one GEMM computes both: q_proj
+  // (without q_lora, V2-Lite) or q_a_proj (with q_lora), then kv_a_proj_with_mqa (latent + rope key).
+  DeviceMatrix q_and_kv_a;
+  DeviceBuffer<bf16> q_a_norm;  // with q_lora
+  DeviceMatrix q_b_proj;        // with q_lora
   DeviceBuffer<bf16> kv_a_norm;
   DeviceMatrix kv_b_proj;  // latent -> heads * (nope + v): W_UK and W_UV, head by head
   DeviceMatrix o_proj;
