@@ -87,9 +87,18 @@ void add_device_option(CLI::App& cmd, std::string& device) {
       ->capture_default_str();
 }
 
-std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device) {
+void add_quantization_option(CLI::App& cmd, std::string& quantization) {
+  cmd.add_option("--quantization", quantization,
+                 "Weight-only quantization at load: none, or int8 (one scale per output channel; the embedding "
+                 "table and MoE routers stay exact; for bf16/f32 checkpoints, on the CPU)")
+      ->check(CLI::IsMember({"none", "int8"}))
+      ->capture_default_str();
+}
+
+std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device,
+                                     const std::string& quantization) {
   const auto started = std::chrono::steady_clock::now();
-  auto model = load_model(dir, {.device = parse_device(device)});
+  auto model = load_model(dir, {.device = parse_device(device), .quantization = parse_quantization(quantization)});
   spdlog::info("loaded {} on {} ({} layers, {:.1f} MB of weights) in {:.2f} s", dir.string(),
                model->device_description(), model->config().num_layers, model->weight_bytes() / 1e6,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());

@@ -23,8 +23,12 @@ bool is_demo(const std::string& model);
 // a GPU is visible and the model's family runs there), cpu, or cuda.
 void add_device_option(CLI::App& cmd, std::string& device);
 
+// --quantization for a command that loads a model: none, or int8 (weight-only, per channel).
+void add_quantization_option(CLI::App& cmd, std::string& quantization);
+
 // Loads `dir` on the device asked for and logs where it runs and how long loading took.
-std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device);
+std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device,
+                                     const std::string& quantization = "none");
 
 // $TIDE_HOME, or ~/.cache/tide.
 std::filesystem::path tide_home();

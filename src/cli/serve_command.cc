@@ -25,6 +25,7 @@ namespace {
 struct ServeArgs {
   std::string model = "demo";
   std::string device = "auto";
+  std::string quantization = "none";
   std::string host = "127.0.0.1";
   int port = 8000;
   std::string served_model_name;
@@ -102,7 +103,7 @@ void run_serve(const ServeArgs& args) {
   }
 
   MetricsRegistry metrics;
-  Engine engine(load_model_on(dir, args.device), tokenizer, engine_config, metrics);
+  Engine engine(load_model_on(dir, args.device, args.quantization), tokenizer, engine_config, metrics);
   engine.start();
 
   server::ServerConfig config;
@@ -144,6 +145,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--model", args->model, "Model directory, or 'demo' for the built-in random-weight model")
       ->capture_default_str();
   add_device_option(*cmd, args->device);
+  add_quantization_option(*cmd, args->quantization);
   cmd->add_option("--host", args->host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
   cmd->add_option("--port", args->port, "Port to listen on; 0 picks a free one")
       ->check(CLI::Range(0, 65535))

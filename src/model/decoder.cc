@@ -13,7 +13,7 @@ DecoderModel::DecoderModel(ModelConfig config, Checkpoint checkpoint)
 
 void DecoderModel::load_shared(WeightLoader& loader) {
   const int64_t vocab = config_.vocab_size, hidden = config_.hidden_size;
-  embed_ = loader.matrix("model.embed_tokens.weight", vocab, hidden);
+  embed_ = loader.exact("model.embed_tokens.weight", vocab, hidden);
   lm_head_ = config_.tie_word_embeddings ? embed_ : loader.matrix("lm_head.weight", vocab, hidden);
   final_norm_ = loader.vector("model.norm.weight", hidden);
   for (int l = 0; l < config_.num_layers; ++l) {

@@ -55,6 +55,8 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& dir, const ModelO
   }
   Checkpoint checkpoint = Checkpoint::open(dir);
   if (device == Device::Cuda) {
+    if (options.quantization != Quantization::None)
+      fail("--quantization int8 runs on --device cpu in this version; the GPU serves bf16 and fp8 weights");
 #ifdef TIDE_WITH_CUDA
     return cuda::load_model(std::move(config), checkpoint, options);
 #else
@@ -63,7 +65,7 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& dir, const ModelO
   }
   if (config.family == ModelFamily::DeepSeek)
     return std::make_unique<DeepSeekModel>(std::move(config), std::move(checkpoint), options);
-  return std::make_unique<LlamaModel>(std::move(config), std::move(checkpoint));
+  return std::make_unique<LlamaModel>(std::move(config), std::move(checkpoint), options);
 }
 
 }  // namespace tide

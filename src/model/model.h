@@ -8,6 +8,7 @@
 
 #include "model/batch.h"
 #include "model/config.h"
+#include "model/weights.h"
 #include "tensor/kv_cache.h"
 #include "tensor/paged_kv_cache.h"
 
@@ -32,6 +33,7 @@ struct ModelOptions {
   Device device = Device::Cpu;
   LoadFormat load_format = LoadFormat::Checkpoint;
   uint64_t dummy_seed = 1;
+  Quantization quantization = Quantization::None;
 };
 
 // "auto", "cpu" or "cuda" (the CLI's --device); throws tide::Error for anything else.

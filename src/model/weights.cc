@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/error.h"
+#include "tensor/int8_quantization.h"
 
 namespace tide {
 namespace {
@@ -38,7 +39,34 @@ bool aligned_for(const TensorInfo& t) {
 
 }  // namespace
 
+Quantization parse_quantization(const std::string& name) {
+  if (name == "none") return Quantization::None;
+  if (name == "int8") return Quantization::Int8;
+  fail("--quantization must be none or int8 (got '{}')", name);
+}
+
 WeightMatrix WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
+  if (quantization_ == Quantization::Int8) {
+    const TensorInfo& t = ckpt_.get(name, {rows, cols});
+    if (t.dtype == DType::F8_E4M3)
+      fail("{}: --quantization int8 is for checkpoints stored in bf16 or f32; tensor '{}' is already fp8", t.file,
+           name);
+    WeightMatrix q = quantize_int8_rows(claim(name, rows, cols));
+    matrix_bytes_ += q.bytes();
+    return q;
+  }
+  WeightMatrix w = claim(name, rows, cols);
+  matrix_bytes_ += w.bytes();
+  return w;
+}
+
+WeightMatrix WeightLoader::exact(const std::string& name, int64_t rows, int64_t cols) {
+  WeightMatrix w = claim(name, rows, cols);
+  matrix_bytes_ += w.bytes();
+  return w;
+}
+
+WeightMatrix WeightLoader::claim(const std::string& name, int64_t rows, int64_t cols) {
   const TensorInfo& t = ckpt_.get(name, {rows, cols});
   WeightMatrix w;
   w.rows = rows;
@@ -54,7 +82,6 @@ WeightMatrix WeightLoader::matrix(const std::string& name, int64_t rows, int64_t
     w.data = owned->data();
     w.owned = std::move(owned);
   }
-  matrix_bytes_ += w.bytes();
   return w;
 }
 

@@ -11,11 +11,23 @@
 
 namespace tide {
 
+// Weight-only quantization applied at load (`--quantization`). Int8: every matrix claimed with
+// matrix() becomes per-row int8 (tensor/int8_quantization.h); for checkpoints stored in bf16 or
+// f32.
+enum class Quantization { None, Int8 };
+
+// "none" or "int8" (the CLI's --quantization); throws tide::Error for anything else.
+Quantization parse_quantization(const std::string& name);
+
 class WeightLoader {
  public:
-  WeightLoader(const Checkpoint& checkpoint, const ModelConfig& config) : ckpt_(checkpoint), config_(config) {}
+  WeightLoader(const Checkpoint& checkpoint, const ModelConfig& config, Quantization quantization = Quantization::None)
+      : ckpt_(checkpoint), config_(config), quantization_(quantization) {}
 
   WeightMatrix matrix(const std::string& name, int64_t rows, int64_t cols);
+  // Claimed as stored, never quantized: the embedding table (looked up by row, not multiplied)
+  // and the MoE routers (a small error there moves a token to another expert).
+  WeightMatrix exact(const std::string& name, int64_t rows, int64_t cols);
   std::vector<float> vector(const std::string& name, int64_t size);
 
   // Total bytes of the matrices claimed so far, in their in-memory form.
@@ -23,9 +35,11 @@ class WeightLoader {
 
  private:
   WeightMatrix dequantize_fp8(const TensorInfo& weight, int64_t rows, int64_t cols);
+  WeightMatrix claim(const std::string& name, int64_t rows, int64_t cols);
 
   const Checkpoint& ckpt_;
   const ModelConfig& config_;
+  Quantization quantization_;
   std::size_t matrix_bytes_ = 0;
 };
 

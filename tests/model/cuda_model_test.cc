@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "decode_support.h"
 #include "fixture_support.h"
 #include "model/checkpoint/checkpoint.h"
 #include "model/cuda/cuda_model.h"
@@ -17,11 +18,15 @@
 namespace tide {
 namespace {
 
+using testing::argmax;
+using testing::block_range;
+using testing::cached_decode;
+using testing::full_pass;
 using testing::load_expected;
 using testing::model_fixture;
 using testing::relative_error;
 
-constexpr int kBlockSize = 16;
+constexpr int kBlockSize = testing::kDecodeBlockSize;
 constexpr double kTolerance = 2e-2;  // bf16 storage and activations against float32
 
 #define SKIP_WITHOUT_GPU() \
@@ -29,50 +34,6 @@ constexpr double kTolerance = 2e-2;  // bf16 storage and activations against flo
 
 std::unique_ptr<Model> load_on(const std::filesystem::path& dir, Device device) {
   return load_model(dir, {.device = device});
-}
-
-std::vector<int32_t> block_range(int first, int count) {
-  std::vector<int32_t> blocks(count);
-  std::iota(blocks.begin(), blocks.end(), first);
-  return blocks;
-}
-
-// Logits of every position of `tokens` in one pass.
-std::vector<float> full_pass(const Model& model, const std::vector<int32_t>& tokens) {
-  const int n = static_cast<int>(tokens.size());
-  auto cache = model.make_kv_cache(n / kBlockSize + 1, kBlockSize);
-  auto blocks = block_range(0, n / kBlockSize + 1);
-  Batch batch{tokens, {{.num_tokens = n, .start_position = 0, .block_table = blocks, .all_logits = true}}};
-  return model.forward(batch, *cache);
-}
-
-// Prefill `prompt`, then one token per step through the cache: each step's input is
-// choose(logits), and each step's logits are passed to `seen`.
-template <typename Choose>
-std::vector<int32_t> cached_decode(const Model& model, const std::vector<int32_t>& prompt, int steps, Choose choose) {
-  const int vocab = model.config().vocab_size;
-  const int num_blocks = (static_cast<int>(prompt.size()) + steps + kBlockSize - 1) / kBlockSize;
-  auto cache = model.make_kv_cache(num_blocks, kBlockSize);
-  auto blocks = block_range(0, num_blocks);
-  std::vector<int32_t> out;
-  Batch batch{prompt, {{.num_tokens = static_cast<int64_t>(prompt.size()), .start_position = 0, .block_table = blocks}}};
-  for (int s = 0; s < steps; ++s) {
-    auto logits = model.forward(batch, *cache);
-    out.push_back(choose(s, std::span<const float>(logits.data(), vocab)));
-    const int64_t next = batch.sequences[0].start_position + batch.sequences[0].num_tokens;
-    batch = Batch{{out.back()}, {{.num_tokens = 1, .start_position = next, .block_table = blocks}}};
-  }
-  return out;
-}
-
-int32_t argmax(std::span<const float> v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-float top_two_margin(std::span<const float> v) {
-  std::vector<float> sorted(v.begin(), v.end());
-  std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
-  return sorted[0] - sorted[1];
 }
 
 class CudaFixtureTest : public ::testing::TestWithParam<std::string> {};
@@ -114,27 +75,10 @@ TEST_P(CudaFixtureTest, GreedyTokensMatchWhereTheReferenceMarginExceedsTheError)
   const auto expected = load_expected(dir);
   int compared = 0;
   for (std::size_t p = 0; p < expected.prompts.size(); ++p) {
-    const auto& want = expected.greedy[p];
-    const int steps = static_cast<int>(want.size());
-    // The reference's margins along the fixture's own sequence (the CPU path reproduces it).
-    std::vector<float> margin(steps), rms(steps);
-    cached_decode(*cpu, expected.prompts[p], steps, [&](int s, std::span<const float> logits) {
-      margin[s] = top_two_margin(logits);
-      double sum = 0;
-      for (float v : logits) sum += double(v) * v;
-      rms[s] = static_cast<float>(std::sqrt(sum / logits.size()));
-      return want[s];
-    });
-    const auto got = cached_decode(*gpu, expected.prompts[p], steps,
-                                   [](int, std::span<const float> logits) { return argmax(logits); });
-    for (int s = 0; s < steps; ++s) {
-      // An error of kTolerance·‖logits‖ is kTolerance·rms per logit on average; two logits moving
-      // that much in opposite directions close a margin of twice that.
-      if (margin[s] <= 2 * kTolerance * rms[s]) break;
-      ASSERT_EQ(got[s], want[s]) << GetParam() << " prompt " << p << " step " << s << " (reference margin "
-                                 << margin[s] << ")";
-      ++compared;
-    }
+    const auto r = testing::compare_greedy(*gpu, *cpu, expected.prompts[p], expected.greedy[p], kTolerance);
+    EXPECT_EQ(r.mismatch_step, -1) << GetParam() << " prompt " << p << " step " << r.mismatch_step << " gave "
+                                   << r.got << " (reference margin " << r.margin << ")";
+    compared += r.compared;
   }
   std::printf("[ CUDA ] %s: %d greedy steps compared (before any near tie)\n", GetParam().c_str(), compared);
 }

@@ -10,6 +10,8 @@ namespace {
 
 // Appends w's rows as bf16 bits.
 void append_bf16_rows(const WeightMatrix& w, std::vector<uint16_t>& out) {
+  if (w.dtype != DType::BF16 && w.dtype != DType::F32)
+    fail("upload: a {} matrix cannot go to the GPU as bf16", dtype_name(w.dtype));
   const std::size_t n = static_cast<std::size_t>(w.rows * w.cols);
   const std::size_t start = out.size();
   out.resize(start + n);

@@ -6,7 +6,7 @@ namespace tide {
 
 DeepSeekModel::DeepSeekModel(ModelConfig config, Checkpoint checkpoint, const ModelOptions& options)
     : DecoderModel(std::move(config), std::move(checkpoint)), rope_(config_, config_.qk_rope_head_dim) {
-  WeightLoader loader(checkpoint_, config_);
+  WeightLoader loader(checkpoint_, config_, options.quantization);
   load_shared(loader);
   for (int l = 0; l < config_.num_layers; ++l) {
     attention_.emplace_back(loader, config_, l, options.mla_mode);

@@ -9,7 +9,7 @@ namespace tide {
 
 MoeBlock::MoeBlock(WeightLoader& loader, const ModelConfig& c, int layer) : c_(c) {
   const std::string p = fmt::format("model.layers.{}.mlp.", layer);
-  router_ = loader.matrix(p + "gate.weight", c.n_routed_experts, c.hidden_size);
+  router_ = loader.exact(p + "gate.weight", c.n_routed_experts, c.hidden_size);
   if (c.topk_method == "noaux_tc") bias_ = loader.vector(p + "gate.e_score_correction_bias", c.n_routed_experts);
   for (int e = 0; e < c.n_routed_experts; ++e)
     experts_.push_back(GatedMlp::load(loader, p + fmt::format("experts.{}", e), c.hidden_size, c.moe_intermediate_size));

@@ -8,9 +8,9 @@
 
 namespace tide {
 
-LlamaModel::LlamaModel(ModelConfig config, Checkpoint checkpoint)
+LlamaModel::LlamaModel(ModelConfig config, Checkpoint checkpoint, const ModelOptions& options)
     : DecoderModel(std::move(config), std::move(checkpoint)), rope_(config_, config_.head_dim) {
-  WeightLoader loader(checkpoint_, config_);
+  WeightLoader loader(checkpoint_, config_, options.quantization);
   load_shared(loader);
   const int64_t D = config_.hidden_size, hd = config_.head_dim;
   const int64_t q_dim = config_.num_heads * hd, kv_dim = config_.num_kv_heads * hd;

@@ -11,7 +11,7 @@ namespace tide {
 
 class LlamaModel final : public DecoderModel {
  public:
-  LlamaModel(ModelConfig config, Checkpoint checkpoint);
+  LlamaModel(ModelConfig config, Checkpoint checkpoint, const ModelOptions& options = {});
 
  protected:
   void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
