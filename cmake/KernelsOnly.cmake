@@ -6,37 +6,24 @@
 find_package(OpenMP)
 find_package(Threads REQUIRED)
 
-find_package(nlohmann_json 3.10 QUIET)
-if(NOT nlohmann_json_FOUND)
-  if(NOT EXISTS "${TIDE_CARRY_DIR}/include/nlohmann/json.hpp")
-    message(FATAL_ERROR "nlohmann-json not installed and not carried in ${TIDE_CARRY_DIR}/include "
-                        "(run scripts/gpu-carry.sh on a machine that has it)")
+# A header-only dependency: the installed package, or the headers carried in TIDE_CARRY_DIR/include
+# (`header` is the file that proves they are there); extra arguments are more properties of the
+# imported target.
+macro(tide_header_only_dependency package target header)
+  find_package(${package} QUIET)
+  if(NOT ${package}_FOUND)
+    if(NOT EXISTS "${TIDE_CARRY_DIR}/include/${header}")
+      message(FATAL_ERROR "${package} not installed and not carried in ${TIDE_CARRY_DIR}/include "
+                          "(run scripts/gpu-carry.sh on a machine that has it)")
+    endif()
+    add_library(${target} INTERFACE IMPORTED)
+    set_target_properties(${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${TIDE_CARRY_DIR}/include" ${ARGN})
   endif()
-  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
-  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES
-                        INTERFACE_INCLUDE_DIRECTORIES "${TIDE_CARRY_DIR}/include")
-endif()
+endmacro()
 
-find_package(fmt QUIET)
-if(NOT fmt_FOUND)
-  if(NOT EXISTS "${TIDE_CARRY_DIR}/include/fmt/format.h")
-    message(FATAL_ERROR "fmt not installed and not carried in ${TIDE_CARRY_DIR}/include "
-                        "(run scripts/gpu-carry.sh on a machine that has it)")
-  endif()
-  add_library(fmt::fmt INTERFACE IMPORTED)
-  set_target_properties(fmt::fmt PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${TIDE_CARRY_DIR}/include"
-                                             INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY)
-endif()
-
-find_package(CLI11 QUIET)
-if(NOT CLI11_FOUND)
-  if(NOT EXISTS "${TIDE_CARRY_DIR}/include/CLI/CLI.hpp")
-    message(FATAL_ERROR "CLI11 not installed and not carried in ${TIDE_CARRY_DIR}/include "
-                        "(run scripts/gpu-carry.sh on a machine that has it)")
-  endif()
-  add_library(CLI11::CLI11 INTERFACE IMPORTED)
-  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${TIDE_CARRY_DIR}/include")
-endif()
+tide_header_only_dependency(nlohmann_json nlohmann_json::nlohmann_json nlohmann/json.hpp)
+tide_header_only_dependency(fmt fmt::fmt fmt/format.h INTERFACE_COMPILE_DEFINITIONS FMT_HEADER_ONLY)
+tide_header_only_dependency(CLI11 CLI11::CLI11 CLI/CLI.hpp)
 
 # The common layer's files the model layer reads through (no spdlog, no metrics).
 add_library(tide_common src/common/mapped_file.cc src/common/json_file.cc)

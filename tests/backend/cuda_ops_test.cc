@@ -20,6 +20,7 @@
 #include "backend/cuda/gemm.h"
 #include "backend/cuda/ops.h"
 #include "model/config.h"
+#include "model/cuda/router_params.h"
 #include "model/deepseek/moe_router.h"
 #include "model/rope.h"
 #include "tensor/dtype.h"
@@ -212,21 +213,6 @@ struct RouterCase {
   double factor;
   bool bias;
 };
-
-RouterParams router_params(const ModelConfig& c) {
-  RouterParams p;
-  p.experts = c.n_routed_experts;
-  p.top_k = c.num_experts_per_tok;
-  p.scoring = c.scoring_func == "sigmoid" ? RouterParams::Scoring::Sigmoid : RouterParams::Scoring::Softmax;
-  p.grouped = c.topk_method != "greedy" && c.n_group > 1;
-  p.group_score = c.topk_method == "noaux_tc" ? RouterParams::GroupScore::TopTwoSum : RouterParams::GroupScore::Max;
-  p.n_group = c.n_group;
-  p.topk_group = c.topk_group;
-  p.normalize = c.norm_topk_prob && c.num_experts_per_tok > 1;
-  p.scale = c.model_type != "deepseek_v2" || !p.normalize;
-  p.routed_scaling_factor = static_cast<float>(c.routed_scaling_factor);
-  return p;
-}
 
 TEST(CudaOps, MoeRoutingMatchesCpuRouter) {
   REQUIRE_DEVICE();
