@@ -29,7 +29,8 @@ struct ServeArgs {
   std::string host = "127.0.0.1";
   int port = 8000;
   std::string served_model_name;
-  std::string kv_cache_memory = "256MiB";
+  std::string kv_cache_memory = "auto";
+  double gpu_memory_utilization = 0.9;
   int max_num_seqs = SchedulerConfig{}.max_num_seqs;
   int64_t max_batched_tokens = SchedulerConfig{}.max_batched_tokens;
   int max_waiting_requests = EngineConfig{}.max_waiting_requests;
@@ -65,6 +66,19 @@ std::size_t parse_bytes(const std::string& option, const std::string& text) {
   fail("{} {}: unknown unit '{}' (use B, KiB, MiB, GiB, TiB, KB, MB or GB)", option, text, unit);
 }
 
+// --kv-cache-memory auto: on a GPU, what --gpu-memory-utilization leaves beside the weights; on
+// the CPU, 256 MiB. An explicit size is taken as it is.
+std::size_t kv_cache_bytes(const ServeArgs& args, const Model& model) {
+  if (args.kv_cache_memory != "auto") return parse_bytes("--kv-cache-memory", args.kv_cache_memory);
+  const std::size_t on_device = model.device_memory_for_cache(args.gpu_memory_utilization);
+  if (on_device > 0) return on_device;
+  if (model.device_description() != "cpu")
+    fail("--kv-cache-memory auto: --gpu-memory-utilization {} leaves no GPU memory for the KV cache beside the "
+         "weights; raise it, or give --kv-cache-memory",
+         args.gpu_memory_utilization);
+  return std::size_t{256} << 20;
+}
+
 std::string default_model_name(const std::string& model) {
   if (is_demo(model)) return "demo";
   std::filesystem::path path = std::filesystem::path(model).lexically_normal();
@@ -85,8 +99,9 @@ void run_serve(const ServeArgs& args) {
   const auto dir = resolve_model(args.model);
   if (is_demo(args.model)) spdlog::warn("demo model: random weights, the generated text is meaningless");
 
+  auto model = load_model_on(dir, args.device, args.quantization);
   EngineConfig engine_config;
-  engine_config.kv_cache_bytes = parse_bytes("--kv-cache-memory", args.kv_cache_memory);
+  engine_config.kv_cache_bytes = kv_cache_bytes(args, *model);
   engine_config.prefix_caching = !args.no_prefix_caching;
   engine_config.scheduler.max_num_seqs = args.max_num_seqs;
   engine_config.scheduler.max_batched_tokens = args.max_batched_tokens;
@@ -103,7 +118,7 @@ void run_serve(const ServeArgs& args) {
   }
 
   MetricsRegistry metrics;
-  Engine engine(load_model_on(dir, args.device, args.quantization), tokenizer, engine_config, metrics);
+  Engine engine(std::move(model), tokenizer, engine_config, metrics);
   engine.start();
 
   server::ServerConfig config;
@@ -152,7 +167,14 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--served-model-name", args->served_model_name,
                   "The model name clients send (default: the model directory's name, or 'demo')");
-  cmd->add_option("--kv-cache-memory", args->kv_cache_memory, "Memory for the paged KV cache, e.g. 2GiB")
+  cmd->add_option("--kv-cache-memory", args->kv_cache_memory,
+                  "Memory for the paged KV cache, e.g. 2GiB; auto: on a GPU what --gpu-memory-utilization leaves "
+                  "beside the weights, on the CPU 256MiB")
+      ->capture_default_str();
+  cmd->add_option("--gpu-memory-utilization", args->gpu_memory_utilization,
+                  "Share of the GPU's memory the server may use in all (weights, KV cache, activations) when "
+                  "--kv-cache-memory is auto")
+      ->check(CLI::Range(0.05, 1.0))
       ->capture_default_str();
   cmd->add_option("--max-num-seqs", args->max_num_seqs, "Most sequences running at once")
       ->check(CLI::Range(1, 1 << 20))

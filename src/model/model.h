@@ -53,6 +53,10 @@ class Model {
   virtual std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const = 0;
   // Bytes one block of block_size tokens takes over all layers, for sizing the cache.
   virtual std::size_t kv_cache_block_bytes(int block_size) const = 0;
+  // Bytes a KV cache may take on the model's device so that the device's memory in use stays
+  // within utilization × its total (the weights already loaded, room kept for a step's
+  // activations); 0 for a model in host memory, whose cache is sized by the caller.
+  virtual std::size_t device_memory_for_cache(double utilization) const { return 0; }
   // Where the forward pass runs, for logs: "cpu", or the GPU's name.
   virtual std::string device_description() const = 0;
   // Bytes of weights one decode step reads (all weights of a dense model; for MoE the experts

@@ -3,6 +3,7 @@
 // gives the fixture's tokens up to the first step where the reference's top two logits lie
 // closer than that error (past it the two may rightly part); a batch gives what each sequence
 // gives alone. Skipped on machines without a GPU.
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -124,6 +125,18 @@ INSTANTIATE_TEST_SUITE_P(DeepSeek, CudaFixtureTest,
                            std::replace(name.begin(), name.end(), '-', '_');
                            return name;
                          });
+
+TEST(CudaModel, TheCacheMayTakeWhatTheUtilizationLeavesBesideTheWeights) {
+  SKIP_WITHOUT_GPU();
+  const auto model = load_on(model_fixture("deepseek-v3-tiny"), Device::Cuda);
+  std::size_t free = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free, &total), cudaSuccess);
+  const std::size_t at_90 = model->device_memory_for_cache(0.9), at_50 = model->device_memory_for_cache(0.5);
+  EXPECT_GT(at_90, at_50);
+  EXPECT_LT(at_90, free);
+  EXPECT_NEAR(static_cast<double>(at_90 - at_50), 0.4 * total, 0.01 * total);
+  EXPECT_EQ(model->device_memory_for_cache(0.01), 0u);  // less than is already in use
+}
 
 // DeepSeek's real MLA widths (latent 512, rope key 64) take the specialised decode kernel; a
 // small random model of those widths against the CPU path, prefill and cached decode. Dense

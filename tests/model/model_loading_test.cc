@@ -176,6 +176,7 @@ TEST(ModelLoadingTest, TheCpuModelRefusesACacheItDidNotMake) {
   std::vector<int32_t> table = {0};
   Batch batch{{3}, {{.num_tokens = 1, .start_position = 0, .block_table = table}}};
   EXPECT_THAT(error_of([&] { model->forward(batch, other); }), HasSubstr("a KV cache it did not make"));
+  EXPECT_EQ(model->device_memory_for_cache(0.9), 0u);  // host memory: the caller sizes the cache
   auto own = model->make_kv_cache(4, 16);
   EXPECT_EQ(own->num_blocks(), 4);
   EXPECT_EQ(own->bytes(), 4 * model->kv_cache_block_bytes(16));

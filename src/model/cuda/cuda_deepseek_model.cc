@@ -54,6 +54,17 @@ std::size_t DeepSeekCudaModel::kv_cache_block_bytes(int block_size) const {
   return static_cast<std::size_t>(block_size) * config_.kv_entry_dim() * sizeof(bf16) * config_.num_layers;
 }
 
+std::size_t DeepSeekCudaModel::device_memory_for_cache(double utilization) const {
+  // A step's scratch buffers, cuBLAS's workspaces and the decode graphs: a prefill chunk of a few
+  // thousand tokens of V3's widths needs well under this.
+  constexpr std::size_t kActivationReserve = std::size_t{4} << 30;
+  std::size_t free = 0, total = 0;
+  TIDE_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  const double allowed = utilization * static_cast<double>(total) - static_cast<double>(total - free) -
+                         static_cast<double>(kActivationReserve);
+  return allowed > 0 ? static_cast<std::size_t>(allowed) : 0;
+}
+
 DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const BatchLayout& layout,
                                                        const DeviceKvCache& cache) const {
   Step step;

@@ -39,6 +39,7 @@ class DeepSeekCudaModel : public Model {
   std::vector<float> forward(const Batch& batch, KvCache& cache) const override;
   std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const override;
   std::size_t kv_cache_block_bytes(int block_size) const override;
+  std::size_t device_memory_for_cache(double utilization) const override;
   std::string device_description() const override { return device_; }
   std::size_t weight_bytes() const override { return weights_.bytes; }
 
