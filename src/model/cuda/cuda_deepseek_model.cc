@@ -11,6 +11,8 @@
 namespace tide::cuda {
 namespace {
 
+constexpr int64_t kTableStrideBucket = 32;
+
 std::string describe_device() {
   int device = 0;
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
@@ -72,6 +74,9 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
   step.logit_rows = batch.num_logit_rows();
   for (const auto& s : batch.sequences)
     step.table_stride = std::max<int64_t>(step.table_stride, static_cast<int64_t>(s.block_table.size()));
+  // Rounded up so that a decode graph keeps serving as its sequences grow by a block (the
+  // kernels read a row's table only up to its context; the rest is zero).
+  step.table_stride = (step.table_stride + kTableStrideBucket - 1) / kTableStrideBucket * kTableStrideBucket;
   const int64_t T = step.tokens, R = step.logit_rows;
   // One host array, one copy: [ids | positions | slots | context lens | logit rows | tables].
   std::vector<int32_t> host(static_cast<std::size_t>(4 * T + R + T * step.table_stride), 0);
