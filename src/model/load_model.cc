@@ -1,5 +1,3 @@
-#include <cstdint>
-
 #include "common/error.h"
 #include "model/deepseek/deepseek_model.h"
 #include "model/llama/llama_model.h"

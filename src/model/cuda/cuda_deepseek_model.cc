@@ -118,8 +118,6 @@ namespace {
 // Decode steps attend with a plan sized for their context rounded up to this, so that one
 // captured graph serves a whole range of lengths (the kernel reads each row's true length).
 constexpr int kContextBucket = 1024;
-// Rows of MoE work above which the step needs the host (cuda_moe.cc's kGemvRows).
-constexpr int64_t kGraphMaxMoeRows = 64;
 
 }  // namespace
 
@@ -148,7 +146,7 @@ std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_c
 }
 
 bool DeepSeekCudaModel::run_step_as_graph(const Batch& batch, const Step& step, DeviceKvCache& cache) const {
-  if (config_.n_routed_experts > 0 && step.tokens * config_.num_experts_per_tok > kGraphMaxMoeRows) return false;
+  if (config_.n_routed_experts > 0 && step.tokens * config_.num_experts_per_tok > kDeviceRoutedMoeRows) return false;
   const GraphKey key{step.tokens, step.table_stride, step.max_context, cache.layer(0)};
   auto [it, first_time] = graphs_.try_emplace(key);
   Graph& graph = it->second;

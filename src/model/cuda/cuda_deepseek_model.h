@@ -70,6 +70,12 @@ class DeepSeekCudaModel : public Model {
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
 
+  // MoE steps of at most this many (token, choice) rows run each row through its expert on the
+  // device (moe_gate_up_gemv): no host round trip, so such decode steps can be graphs. Above it,
+  // grouping rows by expert reads each expert once instead of once per row, which pays for the
+  // round trip.
+  static constexpr int64_t kDeviceRoutedMoeRows = 64;
+
   ModelConfig config_;
   std::string device_;
   DeepSeekWeights weights_;

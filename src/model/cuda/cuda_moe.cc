@@ -1,6 +1,6 @@
 // DeepSeek's feed-forward on the GPU: a dense SwiGLU MLP in the first layers, MoE after.
 // MoE step: router logits (fp32) → route_experts, then
-//  - decode-sized steps (tokens × top_k <= kGemvRows): each (token, choice) row through its
+//  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): each (token, choice) row through its
 //    expert with the GEMV kernels that read the expert id on the device: no host round trip;
 //  - larger steps: group the assignments by expert → gather the tokens into expert order → one
 //    grouped gate_up GEMM (each expert over its rows); one SiLU·mul over all rows; one grouped
@@ -18,9 +18,6 @@
 namespace tide::cuda {
 namespace {
 
-// Above this many (token, choice) rows, grouping by expert reads each expert once instead of
-// once per row, which pays for the host round trip.
-constexpr int64_t kGemvRows = 64;
 // From this many rows per expert on average, one cuBLASLt GEMM per expert beats the grouped
 // launch (measured on the H200 at V2-Lite widths: an 8k-token prefill, ~770 rows per expert, ran
 // 5% slower grouped; batch 64 decode, 6 per expert, 2.2x faster grouped).
@@ -57,7 +54,7 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   int32_t* ids = scratch_.get(route_ids_, rows);
   float* gate_weights = scratch_.get(route_weights_, rows);
   route_experts(logits, T, w.bias.size() ? w.bias.data() : nullptr, router_, ids, gate_weights, stream_);
-  if (rows <= kGemvRows) {
+  if (rows <= kDeviceRoutedMoeRows) {
     bf16* gate_up = scratch_.get(moe_gate_up_, rows * 2 * I);
     bf16* y = scratch_.get(moe_out_, rows * D);
     moe_gate_up_gemv(h, T, k, ids, w.gate_up_by_expert.data(), I, D, gate_up, stream_);
