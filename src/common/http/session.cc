@@ -132,8 +132,14 @@ void Session::dispatch_request() {
 void Session::watch_peer() {
   if (watching_ || phase_ != Phase::Handling || buffer_.size() >= kMaxReadAhead) return;
   watching_ = true;
-  socket_.async_read_some(buffer_.prepare(kReadChunk),
-                          [self = shared_from_this()](error_code ec, std::size_t n) { self->on_watch(ec, n); });
+  // Waits for the socket to turn readable before reading: a client sends nothing while it waits
+  // for its answer, so a read started now would fail with EAGAIN on nearly every request, a
+  // wasted system call each. A wait costs none until the client sends or goes away.
+  socket_.async_wait(net::socket_base::wait_read, [self = shared_from_this()](error_code ec) {
+    if (ec || self->resume_after_watch_ || self->phase_ != Phase::Handling) return self->on_watch(ec, 0);
+    self->socket_.async_read_some(self->buffer_.prepare(kReadChunk),
+                                  [self](error_code ec, std::size_t n) { self->on_watch(ec, n); });
+  });
 }
 
 void Session::on_watch(error_code ec, std::size_t bytes) {
@@ -156,9 +162,9 @@ void Session::answer_error(Status status, const std::string& message) {
   answer_ = Answer::Done;
   keep_alive_ = false;  // the rest of the request is unread: the connection cannot be reused
   spdlog::info("{}: {} {}", remote_, static_cast<int>(status), message);
-  auto response = std::make_shared<Response>(shared_->error_response(status, message));
-  response->keep_alive(false);
-  response->prepare_payload();
+  auto response = shared_->error_response(status, message);
+  response.keep_alive(false);
+  response.prepare_payload();
   write_response(std::move(response));
 }
 
@@ -168,14 +174,16 @@ void Session::respond(uint64_t id, Response response) {
   keep_alive_ = keep_alive_ && !shared_->stopping;
   response.keep_alive(keep_alive_);
   response.prepare_payload();
-  write_response(std::make_shared<Response>(std::move(response)));
+  write_response(std::move(response));
 }
 
-void Session::write_response(std::shared_ptr<Response> response) {
+void Session::write_response(Response response) {
   arm_timer(shared_->options.write_timeout);
-  auto head = std::make_shared<std::string>(wire_head(*response));
-  const std::array<net::const_buffer, 2> buffers{net::buffer(*head), net::buffer(response->body())};
-  net::async_write(socket_, buffers, [self = shared_from_this(), response, head](error_code ec, std::size_t) {
+  out_ = std::move(response);
+  wire_head(out_, out_head_);
+  const std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_.body())};
+  net::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+    self->out_ = {};  // the body and fields go now, not with the next response
     self->disarm_timer();
     if (ec) return self->close();
     self->exchange_done();

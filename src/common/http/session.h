@@ -76,7 +76,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void watch_peer();
   void on_watch(boost::system::error_code ec, std::size_t bytes);
   void answer_error(Status status, const std::string& message);  // then close
-  void write_response(std::shared_ptr<Response> response);
+  void write_response(Response response);
   void exchange_done();
   bool current(uint64_t id) const { return id == exchange_id_ && phase_ == Phase::Handling; }
   void arm_timer(std::chrono::milliseconds timeout);
@@ -98,13 +98,17 @@ class Session : public std::enable_shared_from_this<Session> {
   Answer answer_ = Answer::None;
   uint64_t exchange_id_ = 0;  // the exchange being handled (Phase::Handling)
   bool keep_alive_ = false;
-  bool watching_ = false;       // a read that only listens for the client going away is pending
+  bool watching_ = false;       // a wait (then a read) that only listens for the client going away is pending
   bool resume_after_watch_ = false;
   using Clock = boost::asio::steady_timer::clock_type;
   std::optional<Clock::time_point> deadline_;  // when the connection is closed; none = no timeout now
   bool timer_waiting_ = false;                 // a wait is pending on timer_
   uint64_t timer_generation_ = 0;
   std::function<void()> on_disconnect_;
+  // The complete response being written (one at a time), kept here so that the write needs
+  // no allocation of its own; the head's string keeps its capacity from request to request.
+  Response out_;
+  std::string out_head_;
 };
 
 }  // namespace tide::http

@@ -41,6 +41,12 @@ std::string wire_head(const Request& request) {
 std::string wire_head(const Response& response) {
   std::string out;
   out.reserve(256);
+  wire_head(response, out);
+  return out;
+}
+
+void wire_head(const Response& response, std::string& out) {
+  out.clear();
   out.append(version_text(response.version()));
   out.push_back(' ');
   out.append(std::to_string(response.result_int()));
@@ -50,7 +56,6 @@ std::string wire_head(const Response& response) {
   out.append(reason.data(), reason.size());
   out.append("\r\n", 2);
   append_fields(out, response.base());
-  return out;
 }
 
 }  // namespace tide::http
