@@ -24,7 +24,7 @@ namespace net = boost::asio;
 class FixedSelector : public UpstreamSelector {
  public:
   std::vector<Endpoint> endpoints;
-  std::atomic<int> next{0}, started{0}, ended{0}, failures{0};
+  std::atomic<int> next{0}, started{0}, ended{0}, failures{0}, timeouts{0};
 
   std::optional<Endpoint> pick(const RequestTraits&, std::span<const std::string> tried) override {
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
@@ -37,6 +37,7 @@ class FixedSelector : public UpstreamSelector {
   void on_attempt_end(const Endpoint&, const AttemptOutcome& o) override {
     ended++;
     if (is_failure(o)) failures++;
+    if (o.kind == AttemptOutcome::Kind::Timeout) timeouts++;
   }
   bool may_retry(int attempts) override { return attempts < 3; }
 };
@@ -59,6 +60,10 @@ struct Replica {
   std::unique_ptr<http::Server> server;
   std::atomic<int> hits{0};
   std::atomic<int> disconnects{0};
+  // What a replica that hangs keeps unanswered (exchanges, stream writers); let go before the
+  // server stops, which an exchange must not outlive.
+  std::mutex mutex;
+  std::vector<std::shared_ptr<void>> held;
 
   explicit Replica(std::function<void(Replica&, std::shared_ptr<http::Exchange>)> behaviour) {
     http::ServerOptions options;
@@ -69,7 +74,17 @@ struct Replica {
     });
     server->start();
   }
-  ~Replica() { server->shutdown(1s); }
+  ~Replica() {
+    {
+      std::lock_guard lock(mutex);
+      held.clear();
+    }
+    server->shutdown(1s);
+  }
+  void hold(std::shared_ptr<void> what) {
+    std::lock_guard lock(mutex);
+    held.push_back(std::move(what));
+  }
   Endpoint endpoint() const { return {"pool", "127.0.0.1", server->port()}; }
 };
 
@@ -218,6 +233,35 @@ TEST_F(GatewayProxyTest, AStreamWhoseReplicaDiesEndsWithAnErrorEvent) {
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[2], R"({"i":2})");
   EXPECT_TRUE(nlohmann::json::parse(events[3]).contains("error"));
+}
+
+TEST_F(GatewayProxyTest, AReplicaThatNeverAnswersTimesOut) {
+  Replica silent([](Replica& r, std::shared_ptr<http::Exchange> ex) { r.hold(std::move(ex)); });
+  start({silent.endpoint()});
+  auto response = client().post_json("/v1/completions", kCompletion);
+  EXPECT_EQ(response.result_int(), 502);  // the only replica timed out: none is left to try
+  EXPECT_TRUE(nlohmann::json::parse(response.body()).contains("error"));
+  EXPECT_EQ(selector_->timeouts, 1);
+}
+
+TEST_F(GatewayProxyTest, AStreamThatStallsEndsWithAnErrorEventAfterTheIdleTimeout) {
+  Replica stalling([](Replica& r, std::shared_ptr<http::Exchange> ex) {
+    auto writer = ex->start_sse(http::Response{http::Status::ok, 11});
+    writer->write(http::sse_event(R"({"i":0})"), [](bool) {});
+    r.hold(std::move(writer));  // and then nothing more
+  });
+  start({stalling.endpoint()});
+  std::vector<std::string> events;
+  auto response = client().post_sse("/v1/completions", R"({"prompt":"x","stream":true})", [&](const std::string& d) {
+    events.push_back(d);
+    return true;
+  });
+  EXPECT_EQ(response.result_int(), 200);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0], R"({"i":0})");
+  EXPECT_TRUE(nlohmann::json::parse(events[1]).contains("error"));
+  for (int i = 0; i < 200 && gateway_->in_flight() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(gateway_->in_flight(), 0);
 }
 
 TEST_F(GatewayProxyTest, AClientThatLeavesMidStreamDisconnectsTheReplica) {
