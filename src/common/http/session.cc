@@ -27,8 +27,8 @@ constexpr std::size_t kMaxReadAhead = 64 * 1024;
 
 }  // namespace
 
-Session::Session(net::ip::tcp::socket socket, Executor loop, std::shared_ptr<Server::Shared> shared)
-    : socket_(std::move(socket)), executor_(std::move(loop)), timer_(executor_), shared_(std::move(shared)) {
+Session::Session(net::ip::tcp::socket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared)
+    : socket_(std::move(socket)), loop_(loop), executor_(loop.io.get_executor()), timer_(executor_), shared_(std::move(shared)) {
   error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
   remote_ = ec ? "unknown" : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
@@ -120,21 +120,22 @@ void Session::dispatch_request() {
   parser_.reset();
   keep_alive_ = request.keep_alive() && !shared_->stopping;
   auto exchange = std::make_shared<Exchange>(shared_from_this(), exchange_id_, std::move(request), remote_);
-  watch_peer();
   try {
     shared_->handler(exchange);
   } catch (const std::exception& e) {
     spdlog::error("{} {}: handler failed: {}", remote_, std::string(exchange->request().target()), e.what());
     respond(exchange_id_, shared_->error_response(Status::internal_server_error, "internal error"));
   }
+  if (phase_ == Phase::Handling && answer_ == Answer::None) loop_.watch_later(weak_from_this());
 }
 
 void Session::watch_peer() {
   if (watching_ || phase_ != Phase::Handling || buffer_.size() >= kMaxReadAhead) return;
   watching_ = true;
-  // Waits for the socket to turn readable before reading: a client sends nothing while it waits
-  // for its answer, so a read started now would fail with EAGAIN on nearly every request, a
-  // wasted system call each. A wait costs none until the client sends or goes away.
+  // Watching costs a system call whichever way: a read started now fails with EAGAIN (the client
+  // sends nothing while it waits for its answer), a wait for readability re-arms the socket in
+  // epoll. So the watch starts only for a request still being handled at the loop's next tick
+  // (Server::Loop::watch_later); most answers are written before then.
   socket_.async_wait(net::socket_base::wait_read, [self = shared_from_this()](error_code ec) {
     if (ec || self->resume_after_watch_ || self->phase_ != Phase::Handling) return self->on_watch(ec, 0);
     self->socket_.async_read_some(self->buffer_.prepare(kReadChunk),

@@ -39,7 +39,7 @@ class Session : public std::enable_shared_from_this<Session> {
   using Executor = boost::asio::io_context::executor_type;
 
   // `socket` belongs to the io_context of `loop`, the io thread that serves this connection.
-  Session(boost::asio::ip::tcp::socket socket, Executor loop, std::shared_ptr<Server::Shared> shared);
+  Session(boost::asio::ip::tcp::socket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared);
   ~Session();
 
   void start();
@@ -51,6 +51,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool claim_idle() { return idle_.exchange(false); }
 
   const Executor& executor() const { return executor_; }
+  // From the loop's tick: starts watching the client, if the request is still being handled.
+  void watch_peer();
 
   // From Exchange and SseWriter, on the connection's loop. `id` names the exchange: calls for an exchange
   // that is over (the connection has moved on to its next request) are ignored.
@@ -73,7 +75,6 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_body();
   void on_request(boost::system::error_code ec);
   void dispatch_request();
-  void watch_peer();
   void on_watch(boost::system::error_code ec, std::size_t bytes);
   void answer_error(Status status, const std::string& message);  // then close
   void write_response(Response response);
@@ -86,6 +87,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void peer_gone();
 
   boost::asio::ip::tcp::socket socket_;
+  Server::Loop& loop_;
   Executor executor_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<Server::Shared> shared_;
