@@ -12,7 +12,6 @@
 #include <array>
 #include <limits>
 
-#include "common/http/wire.h"
 #include "server/api_error.h"
 
 namespace tide::gateway {
@@ -56,7 +55,7 @@ std::string stream_error_event(const std::string& message) {
 
 }  // namespace
 
-Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
+Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, UpstreamRequest upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
                      const ForwardSettings& settings, std::string request_id, Done done, ForwardHooks hooks)
     : Forwarder(exchange->executor(), std::move(upstream), std::move(traits), std::move(selector), pool, settings,
@@ -65,7 +64,7 @@ Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request ups
   hooks_ = std::move(hooks);
 }
 
-Forwarder::Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
+Forwarder::Forwarder(boost::asio::any_io_executor executor, UpstreamRequest upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
                      const ForwardSettings& settings, std::string request_id, Done done)
     : executor_(std::move(executor)),
@@ -132,10 +131,10 @@ void Forwarder::connect() {
 }
 
 void Forwarder::send() {
-  upstream_.set(bhttp::field::host, endpoint_->address());
-  wire_head_ = http::wire_head(upstream_);
+  host_line_ = "Host: " + endpoint_->address() + "\r\n";
   arm_timer(settings_.timeouts.connect + settings_.timeouts.first_byte);
-  const std::array<net::const_buffer, 2> buffers{net::buffer(wire_head_), net::buffer(upstream_.body())};
+  const std::array<net::const_buffer, 4> buffers{net::buffer(upstream_.start_line), net::buffer(host_line_),
+                                                 net::buffer(upstream_.fields), net::buffer(upstream_.body)};
   net::async_write(*stream_, buffers,
                      [self = shared_from_this()](error_code ec, std::size_t) {
                        if (self->finished_) return;

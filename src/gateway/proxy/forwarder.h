@@ -51,6 +51,14 @@ struct ForwardHooks {
   bool capture_stream = false;
 };
 
+// A request as it goes to every replica tried, serialized once: the start line, then each
+// attempt's Host line, then the other header lines (ending with the blank line), then the body.
+struct UpstreamRequest {
+  std::string start_line;  // "POST /v1/completions HTTP/1.1\r\n"
+  std::string fields;
+  std::string body;
+};
+
 // What a finished request reports (for the access log and metrics).
 struct ForwardResult {
   int status = 0;  // as the client saw it; 0 when the client left first
@@ -70,15 +78,15 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
  public:
   using Done = std::function<void(const ForwardResult&)>;
 
-  // `upstream` is the request as it goes to every replica tried (its Host is set per attempt).
+  // `upstream` is the request as it goes to every replica tried (its Host is added per attempt).
   // `pool` must outlive the forwarder.
-  Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
+  Forwarder(std::shared_ptr<http::Exchange> exchange, UpstreamRequest upstream, RequestTraits traits,
             std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
             std::string request_id, Done done, ForwardHooks hooks = {});
 
   // A shadow copy (mirroring): the same forwarding with nobody to answer; every answer, an
   // event stream too, is read whole into ForwardResult::body.
-  Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
+  Forwarder(boost::asio::any_io_executor executor, UpstreamRequest upstream, RequestTraits traits,
             std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
             std::string request_id, Done done);
 
@@ -114,8 +122,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   std::shared_ptr<http::Exchange> exchange_;  // null for a shadow copy
   boost::asio::any_io_executor executor_;     // the client connection's io thread (its loop)
-  http::Request upstream_;
-  std::string wire_head_;  // upstream_'s start line and headers as sent in the current attempt
+  UpstreamRequest upstream_;
+  std::string host_line_;  // the current attempt's "Host: address\r\n"
   RequestTraits traits_;
   std::shared_ptr<UpstreamSelector> selector_holder_;
   UpstreamSelector& selector_;

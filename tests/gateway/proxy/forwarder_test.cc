@@ -173,6 +173,33 @@ TEST_F(GatewayProxyTest, RelaysJsonAndPropagatesTheRequestId) {
   EXPECT_EQ(replica.server->connections(), 1);
 }
 
+TEST_F(GatewayProxyTest, AReplicaGetsTheClientsHeadersLessCredentialsAndHopByHopOnes) {
+  Replica replica([](Replica&, std::shared_ptr<http::Exchange> ex) {
+    const auto& r = ex->request();
+    nlohmann::json seen = {{"host", std::string(r[http::Field::host])},
+                           {"forwarded_for", std::string(r["x-forwarded-for"])},
+                           {"authorization", std::string(r[http::Field::authorization])},
+                           {"mirror", std::string(r["x-tide-mirror"])},
+                           {"custom", std::string(r["x-custom"])},
+                           {"length", std::string(r[http::Field::content_length])},
+                           {"body", r.body()}};
+    ex->respond(json(http::Status::ok, seen.dump()));
+  });
+  start({replica.endpoint()});
+  auto response = client().post_json("/v1/completions", kCompletion,
+                                     {{"authorization", "Bearer secret"}, {"x-forwarded-for", "10.9.9.9"},
+                                      {"x-tide-mirror", "1"}, {"x-custom", "kept"}, {"connection", "keep-alive"}});
+  ASSERT_EQ(response.result_int(), 200) << response.body();
+  auto seen = nlohmann::json::parse(response.body());
+  EXPECT_EQ(seen["host"], replica.endpoint().address());
+  EXPECT_EQ(seen["forwarded_for"], "127.0.0.1");  // the gateway's peer, not what the client claimed
+  EXPECT_EQ(seen["authorization"], "");
+  EXPECT_EQ(seen["mirror"], "");
+  EXPECT_EQ(seen["custom"], "kept");
+  EXPECT_EQ(seen["length"], std::to_string(kCompletion.size()));
+  EXPECT_EQ(seen["body"], kCompletion);
+}
+
 TEST_F(GatewayProxyTest, RelaysAnEventStreamEventByEvent) {
   Replica replica(stream_events(6));
   start({replica.endpoint()});
