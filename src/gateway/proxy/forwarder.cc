@@ -291,8 +291,12 @@ void Forwarder::read_whole() {
       if (!hop_by_hop(field.name())) response.insert(field.name(), field.name_string(), field.value());
     response.set(bhttp::field::content_type, head[bhttp::field::content_type]);
     response.set("x-request-id", request_id_);
-    response.body() = body_;
-    result_.body = std::move(body_);
+    if (hooks_.keep_body || !exchange_) {
+      response.body() = body_;
+      result_.body = std::move(body_);
+    } else {
+      response.body() = std::move(body_);
+    }
     result_.status = head.result_int();
     result_.endpoint = endpoint_->address();
     result_.pool = endpoint_->pool;

@@ -49,6 +49,9 @@ struct ForwardHooks {
   // Keep a streamed answer's bytes in ForwardResult::body (up to max_response_bytes), for a
   // comparison with a mirrored copy.
   bool capture_stream = false;
+  // Keep a whole (non-streamed) answer's body in ForwardResult::body too, for usage accounting,
+  // the response cache or a mirror comparison; without it the body is moved to the client.
+  bool keep_body = true;
 };
 
 // A request as it goes to every replica tried, serialized once: the start line, then each

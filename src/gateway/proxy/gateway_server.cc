@@ -239,6 +239,7 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
   in_flight_++;
   in_flight_gauge_.add(1);
   const auto started = std::chrono::steady_clock::now();
+  const bool keep_body = plan.on_done || pair;  // before on_done moves into `done`
   auto done = [this, route, started, request_id, remote = exchange->remote(), pair, on_done = std::move(plan.on_done),
                method = std::string(request.method_string())](const ForwardResult& r) {
     in_flight_--;
@@ -254,7 +255,9 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
                    r.streamed, r.duration.count() * 1e3, r.client_gone ? " client-gone" : "",
                    r.degraded ? " degraded" : "");
   };
-  ForwardHooks hooks{.degrade = std::move(plan.degrade), .capture_stream = pair != nullptr};
+  ForwardHooks hooks{.degrade = std::move(plan.degrade),
+                     .capture_stream = pair != nullptr,
+                     .keep_body = keep_body};
   ForwardSettings settings = options_.forward;
   if (plan.timeouts) settings.timeouts = *plan.timeouts;
   auto upstream = upstream_request(request, request_id, client_address(*exchange), false);
