@@ -166,7 +166,9 @@ void Session::answer_error(Status status, const std::string& message) {
   auto response = shared_->error_response(status, message);
   response.keep_alive(false);
   response.prepare_payload();
-  write_response(std::move(response));
+  wire_head(response, out_head_);
+  out_body_ = std::move(response.body());
+  write_response();
 }
 
 void Session::respond(uint64_t id, Response response) {
@@ -175,16 +177,34 @@ void Session::respond(uint64_t id, Response response) {
   keep_alive_ = keep_alive_ && !shared_->stopping;
   response.keep_alive(keep_alive_);
   response.prepare_payload();
-  write_response(std::move(response));
+  wire_head(response, out_head_);
+  out_body_ = std::move(response.body());
+  write_response();
 }
 
-void Session::write_response(Response response) {
+void Session::respond(uint64_t id, Status status, std::string header_lines, std::string body) {
+  if (!current(id) || answer_ != Answer::None) return;
+  answer_ = Answer::Done;
+  keep_alive_ = keep_alive_ && !shared_->stopping;
+  // What respond(Response) writes for a version 1.1 message after keep_alive() and
+  // prepare_payload(), from lines already serialized.
+  const auto reason = boost::beast::http::obsolete_reason(status);
+  out_head_.clear();
+  out_head_.append("HTTP/1.1 ").append(std::to_string(static_cast<unsigned>(status))).append(" ");
+  out_head_.append(reason.data(), reason.size()).append("\r\n");
+  out_head_.append(header_lines);
+  if (!keep_alive_) out_head_.append("Connection: close\r\n");
+  out_head_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  out_head_.append("\r\n");
+  out_body_ = std::move(body);
+  write_response();
+}
+
+void Session::write_response() {
   arm_timer(shared_->options.write_timeout);
-  out_ = std::move(response);
-  wire_head(out_, out_head_);
-  const std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_.body())};
+  const std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_body_)};
   net::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
-    self->out_ = {};  // the body and fields go now, not with the next response
+    self->out_body_ = {};  // the body goes now, not with the next response
     self->disarm_timer();
     if (ec) return self->close();
     self->exchange_done();

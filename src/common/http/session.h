@@ -57,6 +57,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // From Exchange and SseWriter, on the connection's loop. `id` names the exchange: calls for an exchange
   // that is over (the connection has moved on to its next request) are ignored.
   void respond(uint64_t id, Response response);
+  void respond(uint64_t id, Status status, std::string header_lines, std::string body);
   // The serialized status line and headers for a chunked stream, or nullopt when the exchange
   // was already answered.
   std::optional<std::string> begin_stream(uint64_t id, Response head);
@@ -77,7 +78,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void dispatch_request();
   void on_watch(boost::system::error_code ec, std::size_t bytes);
   void answer_error(Status status, const std::string& message);  // then close
-  void write_response(Response response);
+  void write_response();  // out_head_ and out_body_
   void exchange_done();
   bool current(uint64_t id) const { return id == exchange_id_ && phase_ == Phase::Handling; }
   void arm_timer(std::chrono::milliseconds timeout);
@@ -109,8 +110,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::function<void()> on_disconnect_;
   // The complete response being written (one at a time), kept here so that the write needs
   // no allocation of its own; the head's string keeps its capacity from request to request.
-  Response out_;
   std::string out_head_;
+  std::string out_body_;
 };
 
 }  // namespace tide::http

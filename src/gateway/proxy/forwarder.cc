@@ -2,6 +2,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/asio/write.hpp>
@@ -286,23 +287,31 @@ void Forwarder::read_whole() {
     if (!parser_->is_done()) return read_whole();
 
     const auto& head = parser_->get();
-    http::Response response{head.result(), 11};
-    for (const auto& field : head)  // as they came, repeated fields too
-      if (!hop_by_hop(field.name())) response.insert(field.name(), field.name_string(), field.value());
-    response.set(bhttp::field::content_type, head[bhttp::field::content_type]);
-    response.set("x-request-id", request_id_);
-    if (hooks_.keep_body || !exchange_) {
-      response.body() = body_;
-      result_.body = std::move(body_);
-    } else {
-      response.body() = std::move(body_);
-    }
     result_.status = head.result_int();
     result_.endpoint = endpoint_->address();
     result_.pool = endpoint_->pool;
+    std::string lines;
+    std::string body;
+    if (exchange_) {
+      // The head relayed as text, without rebuilding it as a message field by field.
+      lines.reserve(256);
+      auto line = [&lines](std::string_view name, std::string_view value) {
+        lines.append(name).append(": ").append(value).append("\r\n");
+      };
+      for (const auto& field : head)  // as they came, repeated fields too
+        if (!hop_by_hop(field.name()) && !boost::beast::iequals(field.name_string(), "x-request-id"))
+          line(http::view(field.name_string()), http::view(field.value()));
+      if (const auto type = head[bhttp::field::content_type]; !type.empty()) line("Content-Type", http::view(type));
+      line("x-request-id", request_id_);
+      if (hooks_.keep_body)
+        body = body_;
+      else
+        body = std::move(body_);
+    }
+    if (!exchange_ || hooks_.keep_body) result_.body = std::move(body_);
     end_attempt(Kind::Success, result_.status);
     release_connection(true);
-    if (exchange_) exchange_->respond(std::move(response));
+    if (exchange_) exchange_->respond(static_cast<http::Status>(result_.status), std::move(lines), std::move(body));
     finish();
   });
 }

@@ -183,7 +183,10 @@ TEST_F(GatewayProxyTest, AReplicaGetsTheClientsHeadersLessCredentialsAndHopByHop
                            {"custom", std::string(r["x-custom"])},
                            {"length", std::string(r[http::Field::content_length])},
                            {"body", r.body()}};
-    ex->respond(json(http::Status::ok, seen.dump()));
+    auto answer = json(http::Status::ok, seen.dump());
+    answer.set("x-request-id", "the-replica's-own");
+    answer.set("x-replica", "yes");
+    ex->respond(std::move(answer));
   });
   start({replica.endpoint()});
   auto response = client().post_json("/v1/completions", kCompletion,
@@ -198,6 +201,11 @@ TEST_F(GatewayProxyTest, AReplicaGetsTheClientsHeadersLessCredentialsAndHopByHop
   EXPECT_EQ(seen["custom"], "kept");
   EXPECT_EQ(seen["length"], std::to_string(kCompletion.size()));
   EXPECT_EQ(seen["body"], kCompletion);
+  // And the client gets the replica's headers, with the gateway's request id in place of its own.
+  EXPECT_EQ(response["x-replica"], "yes");
+  EXPECT_EQ(response[http::Field::content_type], "application/json");
+  EXPECT_TRUE(std::string(response["x-request-id"]).starts_with("gw-"));
+  EXPECT_EQ(std::distance(response.equal_range("x-request-id").first, response.equal_range("x-request-id").second), 1);
 }
 
 TEST_F(GatewayProxyTest, RelaysAnEventStreamEventByEvent) {
