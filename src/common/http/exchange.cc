@@ -25,6 +25,13 @@ void Exchange::respond(Response response) {
   });
 }
 
+void Exchange::respond(Status status, std::string header_lines, std::string body) {
+  net::dispatch(session_->executor(), [session = session_, id = id_, status, header_lines = std::move(header_lines),
+                                       body = std::move(body)]() mutable {
+    session->respond(id, status, std::move(header_lines), std::move(body));
+  });
+}
+
 std::shared_ptr<SseWriter> Exchange::start_sse(Response head) {
   if (!session_->executor().running_in_this_thread())
     throw std::logic_error("Exchange::start_sse must be called on the exchange's executor");

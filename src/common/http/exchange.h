@@ -46,6 +46,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // Sends a complete response (Content-Length is set from the body). Only the first answer
   // counts; later calls are ignored.
   void respond(Response response);
+  // The same for a response whose header lines are already serialized, as a proxy relays them:
+  // each "Name: value\r\n", without Content-Length, Transfer-Encoding or Connection, which the
+  // server adds with the status line.
+  void respond(Status status, std::string header_lines, std::string body);
   // Starts a text/event-stream response with `head`'s status and headers (chunked transfer
   // encoding). The writer must then be driven on executor(); see SseWriter.
   std::shared_ptr<SseWriter> start_sse(Response head);

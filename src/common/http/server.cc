@@ -26,6 +26,29 @@ Response Server::Shared::error_response(Status status, const std::string& messag
 
 namespace {
 
+// How long a request is handled before its client is watched. A proxied answer mostly comes
+// far sooner; a client that leaves a long generation is noticed this much later.
+constexpr std::chrono::milliseconds kWatchDelay{10};
+
+}  // namespace
+
+void Server::Loop::watch_later(std::weak_ptr<Session> session) {
+  to_watch_.push_back(std::move(session));
+  if (tick_pending_) return;
+  tick_pending_ = true;
+  watch_tick_.expires_after(kWatchDelay);
+  watch_tick_.async_wait([this](error_code ec) {
+    tick_pending_ = false;
+    if (ec) return;
+    auto due = std::move(to_watch_);
+    to_watch_.clear();
+    for (auto& weak : due)
+      if (auto session = weak.lock()) session->watch_peer();
+  });
+}
+
+namespace {
+
 std::vector<std::unique_ptr<Server::Loop>> make_loops(int threads) {
   if (threads < 1) fail("HTTP server: threads must be at least 1, got {}", threads);
   std::vector<std::unique_ptr<Server::Loop>> loops;
@@ -106,8 +129,8 @@ void refuse(tcp::socket socket, const Server::Shared& shared) {
 }  // namespace
 
 void Server::accept() {
-  auto& loop = loops_[next_loop_++ % loops_.size()]->io;
-  acceptor_.async_accept(loop, [this, &loop](error_code ec, tcp::socket socket) {
+  auto& loop = *loops_[next_loop_++ % loops_.size()];
+  acceptor_.async_accept(loop.io, [this, &loop](error_code ec, tcp::socket socket) {
     if (!acceptor_.is_open() || ec == net::error::operation_aborted) return;
     if (ec) {
       // Typically out of file descriptors: wait a little instead of spinning on the error.
@@ -144,7 +167,7 @@ void Server::accept() {
     if (over_cap) {
       refuse(std::move(socket), *shared_);
     } else {
-      auto session = std::make_shared<Session>(std::move(socket), loop.get_executor(), shared_);
+      auto session = std::make_shared<Session>(std::move(socket), loop, shared_);
       {
         std::lock_guard lock(shared_->mutex);
         auto& sessions = shared_->sessions;

@@ -11,6 +11,7 @@
 // timeout; connections beyond the cap are answered 503 and closed.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -73,6 +74,16 @@ class Server {
   // handlers all run on its loop's thread, in order, so no strand (and no lock) orders them.
   struct Loop {
     boost::asio::io_context io{1};  // concurrency hint: run by one thread
+
+    // Starts watching the session's client for going away at the next tick, if its request is
+    // still being handled then (Session::watch_peer says why not at once).
+    void watch_later(std::weak_ptr<Session> session);
+
+   private:
+    // Touched by the loop's thread only.
+    std::vector<std::weak_ptr<Session>> to_watch_;
+    boost::asio::steady_timer watch_tick_{io};
+    bool tick_pending_ = false;
   };
 
  private:

@@ -27,8 +27,8 @@ constexpr std::size_t kMaxReadAhead = 64 * 1024;
 
 }  // namespace
 
-Session::Session(net::ip::tcp::socket socket, Executor loop, std::shared_ptr<Server::Shared> shared)
-    : socket_(std::move(socket)), executor_(std::move(loop)), timer_(executor_), shared_(std::move(shared)) {
+Session::Session(net::ip::tcp::socket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared)
+    : socket_(std::move(socket)), loop_(loop), executor_(loop.io.get_executor()), timer_(executor_), shared_(std::move(shared)) {
   error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);
   remote_ = ec ? "unknown" : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
@@ -120,20 +120,27 @@ void Session::dispatch_request() {
   parser_.reset();
   keep_alive_ = request.keep_alive() && !shared_->stopping;
   auto exchange = std::make_shared<Exchange>(shared_from_this(), exchange_id_, std::move(request), remote_);
-  watch_peer();
   try {
     shared_->handler(exchange);
   } catch (const std::exception& e) {
     spdlog::error("{} {}: handler failed: {}", remote_, std::string(exchange->request().target()), e.what());
     respond(exchange_id_, shared_->error_response(Status::internal_server_error, "internal error"));
   }
+  if (phase_ == Phase::Handling && answer_ == Answer::None) loop_.watch_later(weak_from_this());
 }
 
 void Session::watch_peer() {
   if (watching_ || phase_ != Phase::Handling || buffer_.size() >= kMaxReadAhead) return;
   watching_ = true;
-  socket_.async_read_some(buffer_.prepare(kReadChunk),
-                          [self = shared_from_this()](error_code ec, std::size_t n) { self->on_watch(ec, n); });
+  // Watching costs a system call whichever way: a read started now fails with EAGAIN (the client
+  // sends nothing while it waits for its answer), a wait for readability re-arms the socket in
+  // epoll. So the watch starts only for a request still being handled at the loop's next tick
+  // (Server::Loop::watch_later); most answers are written before then.
+  socket_.async_wait(net::socket_base::wait_read, [self = shared_from_this()](error_code ec) {
+    if (ec || self->resume_after_watch_ || self->phase_ != Phase::Handling) return self->on_watch(ec, 0);
+    self->socket_.async_read_some(self->buffer_.prepare(kReadChunk),
+                                  [self](error_code ec, std::size_t n) { self->on_watch(ec, n); });
+  });
 }
 
 void Session::on_watch(error_code ec, std::size_t bytes) {
@@ -156,10 +163,12 @@ void Session::answer_error(Status status, const std::string& message) {
   answer_ = Answer::Done;
   keep_alive_ = false;  // the rest of the request is unread: the connection cannot be reused
   spdlog::info("{}: {} {}", remote_, static_cast<int>(status), message);
-  auto response = std::make_shared<Response>(shared_->error_response(status, message));
-  response->keep_alive(false);
-  response->prepare_payload();
-  write_response(std::move(response));
+  auto response = shared_->error_response(status, message);
+  response.keep_alive(false);
+  response.prepare_payload();
+  wire_head(response, out_head_);
+  out_body_ = std::move(response.body());
+  write_response();
 }
 
 void Session::respond(uint64_t id, Response response) {
@@ -168,14 +177,34 @@ void Session::respond(uint64_t id, Response response) {
   keep_alive_ = keep_alive_ && !shared_->stopping;
   response.keep_alive(keep_alive_);
   response.prepare_payload();
-  write_response(std::make_shared<Response>(std::move(response)));
+  wire_head(response, out_head_);
+  out_body_ = std::move(response.body());
+  write_response();
 }
 
-void Session::write_response(std::shared_ptr<Response> response) {
+void Session::respond(uint64_t id, Status status, std::string header_lines, std::string body) {
+  if (!current(id) || answer_ != Answer::None) return;
+  answer_ = Answer::Done;
+  keep_alive_ = keep_alive_ && !shared_->stopping;
+  // What respond(Response) writes for a version 1.1 message after keep_alive() and
+  // prepare_payload(), from lines already serialized.
+  const auto reason = boost::beast::http::obsolete_reason(status);
+  out_head_.clear();
+  out_head_.append("HTTP/1.1 ").append(std::to_string(static_cast<unsigned>(status))).append(" ");
+  out_head_.append(reason.data(), reason.size()).append("\r\n");
+  out_head_.append(header_lines);
+  if (!keep_alive_) out_head_.append("Connection: close\r\n");
+  out_head_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  out_head_.append("\r\n");
+  out_body_ = std::move(body);
+  write_response();
+}
+
+void Session::write_response() {
   arm_timer(shared_->options.write_timeout);
-  auto head = std::make_shared<std::string>(wire_head(*response));
-  const std::array<net::const_buffer, 2> buffers{net::buffer(*head), net::buffer(response->body())};
-  net::async_write(socket_, buffers, [self = shared_from_this(), response, head](error_code ec, std::size_t) {
+  const std::array<net::const_buffer, 2> buffers{net::buffer(out_head_), net::buffer(out_body_)};
+  net::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+    self->out_body_ = {};  // the body goes now, not with the next response
     self->disarm_timer();
     if (ec) return self->close();
     self->exchange_done();

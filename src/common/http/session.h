@@ -39,7 +39,7 @@ class Session : public std::enable_shared_from_this<Session> {
   using Executor = boost::asio::io_context::executor_type;
 
   // `socket` belongs to the io_context of `loop`, the io thread that serves this connection.
-  Session(boost::asio::ip::tcp::socket socket, Executor loop, std::shared_ptr<Server::Shared> shared);
+  Session(boost::asio::ip::tcp::socket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared);
   ~Session();
 
   void start();
@@ -51,10 +51,13 @@ class Session : public std::enable_shared_from_this<Session> {
   bool claim_idle() { return idle_.exchange(false); }
 
   const Executor& executor() const { return executor_; }
+  // From the loop's tick: starts watching the client, if the request is still being handled.
+  void watch_peer();
 
   // From Exchange and SseWriter, on the connection's loop. `id` names the exchange: calls for an exchange
   // that is over (the connection has moved on to its next request) are ignored.
   void respond(uint64_t id, Response response);
+  void respond(uint64_t id, Status status, std::string header_lines, std::string body);
   // The serialized status line and headers for a chunked stream, or nullopt when the exchange
   // was already answered.
   std::optional<std::string> begin_stream(uint64_t id, Response head);
@@ -73,10 +76,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_body();
   void on_request(boost::system::error_code ec);
   void dispatch_request();
-  void watch_peer();
   void on_watch(boost::system::error_code ec, std::size_t bytes);
   void answer_error(Status status, const std::string& message);  // then close
-  void write_response(std::shared_ptr<Response> response);
+  void write_response();  // out_head_ and out_body_
   void exchange_done();
   bool current(uint64_t id) const { return id == exchange_id_ && phase_ == Phase::Handling; }
   void arm_timer(std::chrono::milliseconds timeout);
@@ -86,6 +88,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void peer_gone();
 
   boost::asio::ip::tcp::socket socket_;
+  Server::Loop& loop_;
   Executor executor_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<Server::Shared> shared_;
@@ -98,13 +101,17 @@ class Session : public std::enable_shared_from_this<Session> {
   Answer answer_ = Answer::None;
   uint64_t exchange_id_ = 0;  // the exchange being handled (Phase::Handling)
   bool keep_alive_ = false;
-  bool watching_ = false;       // a read that only listens for the client going away is pending
+  bool watching_ = false;       // a wait (then a read) that only listens for the client going away is pending
   bool resume_after_watch_ = false;
   using Clock = boost::asio::steady_timer::clock_type;
   std::optional<Clock::time_point> deadline_;  // when the connection is closed; none = no timeout now
   bool timer_waiting_ = false;                 // a wait is pending on timer_
   uint64_t timer_generation_ = 0;
   std::function<void()> on_disconnect_;
+  // The complete response being written (one at a time), kept here so that the write needs
+  // no allocation of its own; the head's string keeps its capacity from request to request.
+  std::string out_head_;
+  std::string out_body_;
 };
 
 }  // namespace tide::http

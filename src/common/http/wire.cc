@@ -23,24 +23,15 @@ std::string_view version_text(unsigned version) { return version == 10 ? "HTTP/1
 
 }  // namespace
 
-std::string wire_head(const Request& request) {
-  std::string out;
-  out.reserve(256);
-  const auto method = request.method_string();
-  const auto target = request.target();
-  out.append(method.data(), method.size());
-  out.push_back(' ');
-  out.append(target.data(), target.size());
-  out.push_back(' ');
-  out.append(version_text(request.version()));
-  out.append("\r\n", 2);
-  append_fields(out, request.base());
-  return out;
-}
-
 std::string wire_head(const Response& response) {
   std::string out;
   out.reserve(256);
+  wire_head(response, out);
+  return out;
+}
+
+void wire_head(const Response& response, std::string& out) {
+  out.clear();
   out.append(version_text(response.version()));
   out.push_back(' ');
   out.append(std::to_string(response.result_int()));
@@ -50,7 +41,6 @@ std::string wire_head(const Response& response) {
   out.append(reason.data(), reason.size());
   out.append("\r\n", 2);
   append_fields(out, response.base());
-  return out;
 }
 
 }  // namespace tide::http

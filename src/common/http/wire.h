@@ -12,9 +12,9 @@
 
 namespace tide::http {
 
-// "METHOD target HTTP/1.1", the fields, and the blank line.
-std::string wire_head(const Request& request);
 // "HTTP/1.1 code reason", the fields, and the blank line.
 std::string wire_head(const Response& response);
+// The same into `out` (cleared first), so that a connection reuses one string's capacity.
+void wire_head(const Response& response, std::string& out);
 
 }  // namespace tide::http

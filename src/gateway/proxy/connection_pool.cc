@@ -25,14 +25,13 @@ std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const boost::asio::
   while (!list.empty()) {
     Idle entry = std::move(list.back());
     list.pop_back();
-    if (now - entry.since < ttl_ && entry.stream->socket().is_open()) return std::move(entry.stream);
+    if (now - entry.since < ttl_ && entry.stream->is_open()) return std::move(entry.stream);
   }
   return nullptr;
 }
 
 void ConnectionPool::give_back(const std::string& address, std::unique_ptr<Stream> stream) {
-  if (!stream || !stream->socket().is_open()) return;
-  stream->expires_never();
+  if (!stream || !stream->is_open()) return;
   auto k = key(stream->get_executor(), address);
   std::lock_guard lock(mutex_);
   auto& list = idle_[std::move(k)];

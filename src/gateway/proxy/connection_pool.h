@@ -3,7 +3,7 @@
 // replica on loopback costs a connect (and the replica an accept) only when no idle connection
 // is at hand. Bounded per endpoint; connections idle longer than the TTL are closed rather than
 // reused, since the replica's own idle timeout may have closed them meanwhile.
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -18,7 +18,9 @@ namespace tide::gateway {
 
 class ConnectionPool {
  public:
-  using Stream = boost::beast::tcp_stream;
+  // A plain socket: the forwarder keeps its own deadline per request (one timer wait), where a
+  // beast::tcp_stream would start and cancel a timer wait around every read and write.
+  using Stream = boost::asio::ip::tcp::socket;
 
   ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl);
 

@@ -2,22 +2,21 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
-#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/asio/write.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
-#include "common/http/wire.h"
 #include "server/api_error.h"
 
 namespace tide::gateway {
 namespace net = boost::asio;
-namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 using Kind = AttemptOutcome::Kind;
@@ -25,6 +24,10 @@ using Kind = AttemptOutcome::Kind;
 namespace {
 
 constexpr std::size_t kChunkBytes = 16 << 10;
+// The timer wakes at least this often while an upstream operation is timed, to look at the
+// deadline: a deadline moved later (the next chunk of a long stream) then never restarts a
+// pending wait, so a request costs one timer wait however many reads and writes it makes.
+constexpr std::chrono::seconds kTimerTick{1};
 
 // Headers that describe one hop, never passed on (RFC 9110 §7.6.1), plus those the proxy sets.
 bool hop_by_hop(bhttp::field f) {
@@ -53,7 +56,7 @@ std::string stream_error_event(const std::string& message) {
 
 }  // namespace
 
-Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
+Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, UpstreamRequest upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
                      const ForwardSettings& settings, std::string request_id, Done done, ForwardHooks hooks)
     : Forwarder(exchange->executor(), std::move(upstream), std::move(traits), std::move(selector), pool, settings,
@@ -62,7 +65,7 @@ Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request ups
   hooks_ = std::move(hooks);
 }
 
-Forwarder::Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
+Forwarder::Forwarder(boost::asio::any_io_executor executor, UpstreamRequest upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
                      const ForwardSettings& settings, std::string request_id, Done done)
     : executor_(std::move(executor)),
@@ -74,7 +77,7 @@ Forwarder::Forwarder(boost::asio::any_io_executor executor, http::Request upstre
       settings_(settings),
       request_id_(std::move(request_id)),
       done_(std::move(done)),
-      chunk_(std::make_unique_for_overwrite<char[]>(kChunkBytes)) {}
+      timer_(executor_) {}
 
 void Forwarder::start() {
   started_ = std::chrono::steady_clock::now();
@@ -118,21 +121,21 @@ void Forwarder::connect() {
     return;
   }
   stream_ = std::make_unique<ConnectionPool::Stream>(executor_);
-  stream_->expires_after(settings_.timeouts.connect);
+  arm_timer(settings_.timeouts.connect);
   stream_->async_connect(net::ip::tcp::endpoint(address, endpoint_->port),
                          [self = shared_from_this()](error_code ec) {
                            if (self->finished_) return;
                            if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "connect: " + ec.message());
-                           self->stream_->socket().set_option(net::ip::tcp::no_delay(true), ec);
+                           self->stream_->set_option(net::ip::tcp::no_delay(true), ec);
                            self->send();
                          });
 }
 
 void Forwarder::send() {
-  upstream_.set(bhttp::field::host, endpoint_->address());
-  wire_head_ = http::wire_head(upstream_);
-  stream_->expires_after(settings_.timeouts.connect + settings_.timeouts.first_byte);
-  const std::array<net::const_buffer, 2> buffers{net::buffer(wire_head_), net::buffer(upstream_.body())};
+  host_line_ = "Host: " + endpoint_->address() + "\r\n";
+  arm_timer(settings_.timeouts.connect + settings_.timeouts.first_byte);
+  const std::array<net::const_buffer, 4> buffers{net::buffer(upstream_.start_line), net::buffer(host_line_),
+                                                 net::buffer(upstream_.fields), net::buffer(upstream_.body)};
   net::async_write(*stream_, buffers,
                      [self = shared_from_this()](error_code ec, std::size_t) {
                        if (self->finished_) return;
@@ -145,7 +148,7 @@ void Forwarder::read_head() {
   parser_.emplace();
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // bounded by max_response_bytes instead
   buffer_.clear();
-  stream_->expires_after(settings_.timeouts.first_byte);
+  arm_timer(settings_.timeouts.first_byte);
   bhttp::async_read_header(
       *stream_, buffer_, *parser_,
       [self = shared_from_this()](error_code ec, std::size_t) {
@@ -169,7 +172,37 @@ void Forwarder::on_head() {
 }
 
 AttemptOutcome::Kind Forwarder::failure_kind(const error_code& ec) const {
-  return ec == beast::error::timeout ? Kind::Timeout : Kind::ConnectError;
+  return timed_out_ ? Kind::Timeout : Kind::ConnectError;
+}
+
+// As the client connection's timer (http::Session): the deadline moves with every operation,
+// and the one pending wait follows it lazily.
+void Forwarder::arm_timer(std::chrono::milliseconds timeout) {
+  deadline_ = Clock::now() + timeout;
+  timed_out_ = false;
+  if (timer_waiting_ && timer_.expiry() <= *deadline_) return;
+  start_timer_wait();
+}
+
+void Forwarder::start_timer_wait() {
+  const uint64_t generation = ++timer_generation_;
+  timer_waiting_ = true;
+  timer_.expires_at(std::min(*deadline_, Clock::now() + kTimerTick));  // cancels the pending wait, if any
+  // Holds the forwarder weakly: a finished request goes at once, its wait cancelled with it.
+  timer_.async_wait([weak = weak_from_this(), generation](error_code ec) {
+    auto self = weak.lock();
+    if (!self || generation != self->timer_generation_) return;  // gone, or replaced by a later wait
+    self->timer_waiting_ = false;
+    if (ec || self->finished_ || !self->deadline_) return;
+    if (Clock::now() < *self->deadline_) return self->start_timer_wait();
+    // Closing fails the pending operation; its handler sees timed_out_ and reports a timeout.
+    self->timed_out_ = true;
+    self->deadline_.reset();
+    if (self->stream_) {
+      error_code ignored;
+      self->stream_->close(ignored);
+    }
+  });
 }
 
 void Forwarder::attempt_failed(Kind kind, int status, const std::string& why) {
@@ -209,57 +242,76 @@ void Forwarder::end_attempt(Kind kind, int status) {
 }
 
 void Forwarder::release_connection(bool reusable) {
+  disarm_timer();
   if (!stream_) return;
   if (reusable && parser_ && parser_->is_done() && parser_->keep_alive())
     pool_.give_back(endpoint_->address(), std::move(stream_));
   else {
     error_code ignored;
-    stream_->socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    stream_->close();
+    stream_->shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    stream_->close(ignored);
   }
   stream_.reset();
 }
 
-void Forwarder::read_body_some(std::function<void(bool ok, std::size_t bytes)> then) {
+template <class Then>
+void Forwarder::read_body_some(char* into, std::size_t size, Then then) {
   auto& body = parser_->get().body();
-  body.data = chunk_.get();
-  body.size = kChunkBytes;
+  body.data = into;
+  body.size = size;
   bhttp::async_read_some(*stream_, buffer_, *parser_,
-                         [self = shared_from_this(), then = std::move(then)](
-                                                                       error_code ec, std::size_t) {
+                         [self = shared_from_this(), size, then = std::move(then)](error_code ec, std::size_t) mutable {
                            if (self->finished_) return;
                            if (ec == bhttp::error::need_buffer) ec = {};
-                           const std::size_t bytes = kChunkBytes - self->parser_->get().body().size;
+                           const std::size_t bytes = size - self->parser_->get().body().size;
                            then(!ec, bytes);
                          });
 }
 
 void Forwarder::read_whole() {
-  stream_->expires_after(settings_.timeouts.idle);
-  read_body_some([this, self = shared_from_this()](bool ok, std::size_t bytes) {
+  arm_timer(settings_.timeouts.idle);
+  // Straight into body_, a chunk at a time (what is left of the declared length, when smaller):
+  // a small answer is one read and no copy.
+  const std::size_t used = body_.size();
+  const auto remaining = parser_->content_length_remaining();
+  const std::size_t room = remaining ? std::clamp<std::size_t>(*remaining, 1, kChunkBytes) : kChunkBytes;
+  body_.resize(used + room);
+  read_body_some(body_.data() + used, room, [this, used](bool ok, std::size_t bytes) {
+    body_.resize(used + bytes);
     if (!ok) {
       // Nothing reached the client yet: as good as no answer.
       return attempt_failed(Kind::ConnectError, 0, "the replica closed the connection mid-response");
     }
-    body_.append(chunk_.get(), bytes);
     if (body_.size() > settings_.max_response_bytes)
       return attempt_failed(Kind::ServerError, 0, "response larger than the proxy's limit");
     if (!parser_->is_done()) return read_whole();
 
     const auto& head = parser_->get();
-    http::Response response{head.result(), 11};
-    for (const auto& field : head)
-      if (!hop_by_hop(field.name())) response.set(field.name_string(), field.value());
-    response.set(bhttp::field::content_type, head[bhttp::field::content_type]);
-    response.set("x-request-id", request_id_);
-    response.body() = body_;
-    result_.body = std::move(body_);
     result_.status = head.result_int();
     result_.endpoint = endpoint_->address();
     result_.pool = endpoint_->pool;
+    std::string lines;
+    std::string body;
+    if (exchange_) {
+      // The head relayed as text, without rebuilding it as a message field by field.
+      lines.reserve(256);
+      auto line = [&lines](std::string_view name, std::string_view value) {
+        lines.append(name).append(": ").append(value).append("\r\n");
+      };
+      for (const auto& field : head)  // as they came, repeated fields too
+        if (!hop_by_hop(field.name()) && !boost::beast::iequals(field.name_string(), "x-request-id"))
+          line(http::view(field.name_string()), http::view(field.value()));
+      if (const auto type = head[bhttp::field::content_type]; !type.empty()) line("Content-Type", http::view(type));
+      line("x-request-id", request_id_);
+      if (hooks_.keep_body)
+        body = body_;
+      else
+        body = std::move(body_);
+    }
+    if (!exchange_ || hooks_.keep_body) result_.body = std::move(body_);
     end_attempt(Kind::Success, result_.status);
     release_connection(true);
-    if (exchange_) exchange_->respond(std::move(response));
+    if (exchange_) exchange_->respond(static_cast<http::Status>(result_.status), std::move(lines), std::move(body));
     finish();
   });
 }
@@ -268,12 +320,13 @@ void Forwarder::start_stream() {
   const auto& head = parser_->get();
   http::Response response{head.result(), 11};
   for (const auto& field : head)
-    if (!hop_by_hop(field.name())) response.set(field.name_string(), field.value());
+    if (!hop_by_hop(field.name())) response.insert(field.name(), field.name_string(), field.value());
   response.set("x-request-id", request_id_);
   result_.status = head.result_int();
   result_.endpoint = endpoint_->address();
   result_.pool = endpoint_->pool;
   result_.streamed = true;
+  chunk_ = std::make_unique_for_overwrite<char[]>(kChunkBytes);
   writer_ = exchange_->start_sse(std::move(response));
   relay_next();
 }
@@ -285,8 +338,11 @@ void Forwarder::relay_next() {
     writer_->end();
     return finish();
   }
-  stream_->expires_after(settings_.timeouts.idle);
-  read_body_some([this, self = shared_from_this()](bool ok, std::size_t bytes) {
+  arm_timer(settings_.timeouts.idle);
+  read_body_some(chunk_.get(), kChunkBytes, [this, self = shared_from_this()](bool ok, std::size_t bytes) {
+    // The replica's idle timeout does not run while the client takes its time with a chunk
+    // (the client's own write timeout does).
+    disarm_timer();
     if (!ok) {
       // The stream began: the client cannot be moved elsewhere. End it cleanly with an error
       // event, so no client hangs on a replica that died.

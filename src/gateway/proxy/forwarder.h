@@ -12,8 +12,8 @@
 //
 // A client that goes away closes the upstream connection, which the replica sees as a
 // disconnect and cancels the generation (freeing its KV blocks).
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
@@ -49,6 +49,17 @@ struct ForwardHooks {
   // Keep a streamed answer's bytes in ForwardResult::body (up to max_response_bytes), for a
   // comparison with a mirrored copy.
   bool capture_stream = false;
+  // Keep a whole (non-streamed) answer's body in ForwardResult::body too, for usage accounting,
+  // the response cache or a mirror comparison; without it the body is moved to the client.
+  bool keep_body = true;
+};
+
+// A request as it goes to every replica tried, serialized once: the start line, then each
+// attempt's Host line, then the other header lines (ending with the blank line), then the body.
+struct UpstreamRequest {
+  std::string start_line;  // "POST /v1/completions HTTP/1.1\r\n"
+  std::string fields;
+  std::string body;
 };
 
 // What a finished request reports (for the access log and metrics).
@@ -70,15 +81,15 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
  public:
   using Done = std::function<void(const ForwardResult&)>;
 
-  // `upstream` is the request as it goes to every replica tried (its Host is set per attempt).
+  // `upstream` is the request as it goes to every replica tried (its Host is added per attempt).
   // `pool` must outlive the forwarder.
-  Forwarder(std::shared_ptr<http::Exchange> exchange, http::Request upstream, RequestTraits traits,
+  Forwarder(std::shared_ptr<http::Exchange> exchange, UpstreamRequest upstream, RequestTraits traits,
             std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
             std::string request_id, Done done, ForwardHooks hooks = {});
 
   // A shadow copy (mirroring): the same forwarding with nobody to answer; every answer, an
   // event stream too, is read whole into ForwardResult::body.
-  Forwarder(boost::asio::any_io_executor executor, http::Request upstream, RequestTraits traits,
+  Forwarder(boost::asio::any_io_executor executor, UpstreamRequest upstream, RequestTraits traits,
             std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
             std::string request_id, Done done);
 
@@ -97,19 +108,25 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void relay_next();
   // The attempt failed before anything reached the client: retry elsewhere or answer an error.
   void attempt_failed(AttemptOutcome::Kind kind, int status, const std::string& why);
-  // Fills chunk_ from the body; `then(ok, bytes)` with the bytes of body read.
-  void read_body_some(std::function<void(bool ok, std::size_t bytes)> then);
+  // Reads some of the body into `into` (up to `size` bytes); `then(ok, bytes)` with the bytes read.
+  template <class Then>
+  void read_body_some(char* into, std::size_t size, Then then);
   void end_attempt(AttemptOutcome::Kind kind, int status);
   void release_connection(bool reusable);
   void answer_error(int status, const std::string& message, const std::string& code, int retry_after_s = 0);
   void finish();
   void client_gone();
   AttemptOutcome::Kind failure_kind(const boost::system::error_code& ec) const;
+  // The deadline of the upstream operation now pending (connect, send, response head, next
+  // chunk): past it, the connection is closed and the operation fails as a timeout.
+  void arm_timer(std::chrono::milliseconds timeout);
+  void start_timer_wait();
+  void disarm_timer() { deadline_.reset(); }
 
   std::shared_ptr<http::Exchange> exchange_;  // null for a shadow copy
   boost::asio::any_io_executor executor_;     // the client connection's io thread (its loop)
-  http::Request upstream_;
-  std::string wire_head_;  // upstream_'s start line and headers as sent in the current attempt
+  UpstreamRequest upstream_;
+  std::string host_line_;  // the current attempt's "Host: address\r\n"
   RequestTraits traits_;
   std::shared_ptr<UpstreamSelector> selector_holder_;
   UpstreamSelector& selector_;
@@ -126,12 +143,19 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool reused_ = false;  // stream_ came from the pool: a failure before any response byte is retried fresh
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
-  std::unique_ptr<char[]> chunk_;  // kChunkBytes, not zeroed: every byte read is written first
-  std::string body_;
+  std::unique_ptr<char[]> chunk_;  // a stream's relay buffer, kChunkBytes, not zeroed: every byte read is written first
+  std::string body_;  // a whole answer, read straight into it
   std::shared_ptr<http::SseWriter> writer_;
   std::chrono::steady_clock::time_point started_, attempt_started_, first_byte_;
   ForwardResult result_;
   bool finished_ = false;
+
+  using Clock = boost::asio::steady_timer::clock_type;
+  boost::asio::steady_timer timer_;
+  std::optional<Clock::time_point> deadline_;  // none: no upstream operation is timed now
+  bool timer_waiting_ = false;
+  uint64_t timer_generation_ = 0;
+  bool timed_out_ = false;  // the deadline passed and closed the connection
 };
 
 }  // namespace tide::gateway

@@ -45,7 +45,7 @@ class GatewayServer {
  private:
   void handle(const std::shared_ptr<http::Exchange>& exchange);
   void forward(const std::shared_ptr<http::Exchange>& exchange, RequestTraits traits);
-  void mirror(const std::shared_ptr<http::Exchange>& exchange, const http::Request& upstream, const RequestTraits& traits,
+  void mirror(const std::shared_ptr<http::Exchange>& exchange, const RequestTraits& traits,
               std::shared_ptr<UpstreamSelector> selector, const std::string& request_id,
               const std::shared_ptr<struct MirrorPair>& pair);
 

@@ -313,7 +313,10 @@ ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
   if (const PoolConfig* p = state->config.find_pool(decision.pool))
     plan.timeouts = ProxyTimeouts{.connect = p->timeouts.connect, .first_byte = p->timeouts.first_token, .idle = p->timeouts.idle};
   if (decision.mirror) plan.mirror = select_from({state->pools.at(*decision.mirror)});
-  plan.degrade = cached_answer;
+  // Both only where there is something to do: a request without limits or a cache needs no
+  // callback (and no copy of its traits) carried to its end.
+  if (!cache_key && !admission) return plan;
+  if (cache_key) plan.degrade = cached_answer;
   plan.on_done = [state, admission, cache_key, traits, m = m_.get()](const ForwardResult& r) {
     if (admission && state->limiter) state->limiter->correct(*admission, used_tokens(r, traits), Clock::now());
     if (cache_key && r.status == 200 && !r.streamed && !r.degraded && !r.body.empty()) {

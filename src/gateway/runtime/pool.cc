@@ -82,6 +82,7 @@ void Pool::set_endpoints(const std::vector<HostPort>& addresses) {
         auto member = std::make_shared<Member>();
         member->address = address;
         member->id = id;
+        member->metrics = metrics_for(id);
         next.push_back(std::move(member));
       }
       ids.push_back(id);
@@ -96,6 +97,16 @@ std::vector<Endpoint> Pool::endpoints() const {
   std::vector<Endpoint> out;
   for (const auto& m : members_) out.push_back({config_.name, m->address.host, m->address.port});
   return out;
+}
+
+Pool::MemberMetrics Pool::metrics_for(const std::string& id) const {
+  MemberMetrics m{.in_flight = &metrics_->in_flight.labels({config_.name, id}),
+                  .latency = &metrics_->latency.labels({config_.name, id}),
+                  .first_byte = &metrics_->first_byte.labels({config_.name, id}),
+                  .attempts = {}};
+  for (std::size_t kind = 0; kind < m.attempts.size(); ++kind)
+    m.attempts[kind] = &metrics_->attempts.labels({config_.name, id, outcome_label(static_cast<AttemptOutcome::Kind>(kind))});
+  return m;
 }
 
 std::shared_ptr<Pool::Member> Pool::find(const std::string& id) const {
@@ -148,14 +159,17 @@ void Pool::on_request() { retries_.on_request(Clock::now()); }
 
 void Pool::on_attempt_start(const Endpoint& endpoint) {
   const std::string id = endpoint.address();
-  if (auto m = find(id)) m->in_flight++;
-  metrics_->in_flight.labels({config_.name, id}).add(1);
+  const auto m = find(id);
+  if (m) m->in_flight++;
+  (m ? m->metrics : metrics_for(id)).in_flight->add(1);
 }
 
 void Pool::on_attempt_end(const Endpoint& endpoint, const AttemptOutcome& outcome) {
   const std::string id = endpoint.address();
   const auto now = Clock::now();
-  if (auto m = find(id)) {
+  const auto m = find(id);
+  const MemberMetrics metrics = m ? m->metrics : metrics_for(id);  // it may have left the pool meanwhile
+  if (m) {
     m->in_flight--;
     if (outcome.kind == AttemptOutcome::Kind::Success && outcome.status != 499) {
       const double ms = outcome.time_to_first_byte.count() * 1e3;
@@ -163,12 +177,11 @@ void Pool::on_attempt_end(const Endpoint& endpoint, const AttemptOutcome& outcom
       m->ewma_ms = m->ewma_ms == 0 ? ms : (1 - kEwmaWeight) * m->ewma_ms + kEwmaWeight * ms;
     }
   }
-  metrics_->in_flight.labels({config_.name, id}).add(-1);
-  metrics_->attempts.labels({config_.name, id, std::string(outcome_label(outcome.kind))}).inc();
+  metrics.in_flight->add(-1);
+  metrics.attempts[static_cast<std::size_t>(outcome.kind)]->inc();
   if (outcome.status != 499) {
-    metrics_->latency.labels({config_.name, id}).observe(outcome.latency.count());
-    if (outcome.kind == AttemptOutcome::Kind::Success)
-      metrics_->first_byte.labels({config_.name, id}).observe(outcome.time_to_first_byte.count());
+    metrics.latency->observe(outcome.latency.count());
+    if (outcome.kind == AttemptOutcome::Kind::Success) metrics.first_byte->observe(outcome.time_to_first_byte.count());
   }
   const Outcome recorded = is_failure(outcome)                               ? Outcome::Failure
                            : outcome.kind == AttemptOutcome::Kind::Overloaded ? Outcome::Overloaded

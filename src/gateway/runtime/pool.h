@@ -3,6 +3,7 @@
 // each (requests in flight from here, load the replica reported, an EWMA of its time to first
 // byte, readiness and ejection), and the pool's policies (balancer, outlier detector, retry
 // budget) applied to that state. Thread-safe; every io thread picks from it.
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -19,7 +20,10 @@
 
 namespace tide {
 class MetricsRegistry;
-}
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace tide
 
 namespace tide::gateway {
 
@@ -60,14 +64,23 @@ class Pool {
   void publish_health();
 
  private:
+  // The endpoint's metric children, found once when it joins rather than by label per request.
+  struct MemberMetrics {
+    Gauge* in_flight;
+    Histogram* latency;
+    Histogram* first_byte;
+    std::array<Counter*, 5> attempts;  // by AttemptOutcome::Kind
+  };
   struct Member {
     HostPort address;
     std::string id;
     std::atomic<uint32_t> in_flight{0};
     ScrapedLoad load;
     double ewma_ms = 0;
+    MemberMetrics metrics;
   };
   std::shared_ptr<Member> find(const std::string& id) const;
+  MemberMetrics metrics_for(const std::string& id) const;
 
   const PoolConfig config_;
   std::unique_ptr<Balancer> balancer_;

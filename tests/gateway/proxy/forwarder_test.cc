@@ -24,7 +24,7 @@ namespace net = boost::asio;
 class FixedSelector : public UpstreamSelector {
  public:
   std::vector<Endpoint> endpoints;
-  std::atomic<int> next{0}, started{0}, ended{0}, failures{0};
+  std::atomic<int> next{0}, started{0}, ended{0}, failures{0}, timeouts{0};
 
   std::optional<Endpoint> pick(const RequestTraits&, std::span<const std::string> tried) override {
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
@@ -37,6 +37,7 @@ class FixedSelector : public UpstreamSelector {
   void on_attempt_end(const Endpoint&, const AttemptOutcome& o) override {
     ended++;
     if (is_failure(o)) failures++;
+    if (o.kind == AttemptOutcome::Kind::Timeout) timeouts++;
   }
   bool may_retry(int attempts) override { return attempts < 3; }
 };
@@ -59,6 +60,10 @@ struct Replica {
   std::unique_ptr<http::Server> server;
   std::atomic<int> hits{0};
   std::atomic<int> disconnects{0};
+  // What a replica that hangs keeps unanswered (exchanges, stream writers); let go before the
+  // server stops, which an exchange must not outlive.
+  std::mutex mutex;
+  std::vector<std::shared_ptr<void>> held;
 
   explicit Replica(std::function<void(Replica&, std::shared_ptr<http::Exchange>)> behaviour) {
     http::ServerOptions options;
@@ -69,7 +74,17 @@ struct Replica {
     });
     server->start();
   }
-  ~Replica() { server->shutdown(1s); }
+  ~Replica() {
+    {
+      std::lock_guard lock(mutex);
+      held.clear();
+    }
+    server->shutdown(1s);
+  }
+  void hold(std::shared_ptr<void> what) {
+    std::lock_guard lock(mutex);
+    held.push_back(std::move(what));
+  }
   Endpoint endpoint() const { return {"pool", "127.0.0.1", server->port()}; }
 };
 
@@ -158,6 +173,41 @@ TEST_F(GatewayProxyTest, RelaysJsonAndPropagatesTheRequestId) {
   EXPECT_EQ(replica.server->connections(), 1);
 }
 
+TEST_F(GatewayProxyTest, AReplicaGetsTheClientsHeadersLessCredentialsAndHopByHopOnes) {
+  Replica replica([](Replica&, std::shared_ptr<http::Exchange> ex) {
+    const auto& r = ex->request();
+    nlohmann::json seen = {{"host", std::string(r[http::Field::host])},
+                           {"forwarded_for", std::string(r["x-forwarded-for"])},
+                           {"authorization", std::string(r[http::Field::authorization])},
+                           {"mirror", std::string(r["x-tide-mirror"])},
+                           {"custom", std::string(r["x-custom"])},
+                           {"length", std::string(r[http::Field::content_length])},
+                           {"body", r.body()}};
+    auto answer = json(http::Status::ok, seen.dump());
+    answer.set("x-request-id", "the-replica's-own");
+    answer.set("x-replica", "yes");
+    ex->respond(std::move(answer));
+  });
+  start({replica.endpoint()});
+  auto response = client().post_json("/v1/completions", kCompletion,
+                                     {{"authorization", "Bearer secret"}, {"x-forwarded-for", "10.9.9.9"},
+                                      {"x-tide-mirror", "1"}, {"x-custom", "kept"}, {"connection", "keep-alive"}});
+  ASSERT_EQ(response.result_int(), 200) << response.body();
+  auto seen = nlohmann::json::parse(response.body());
+  EXPECT_EQ(seen["host"], replica.endpoint().address());
+  EXPECT_EQ(seen["forwarded_for"], "127.0.0.1");  // the gateway's peer, not what the client claimed
+  EXPECT_EQ(seen["authorization"], "");
+  EXPECT_EQ(seen["mirror"], "");
+  EXPECT_EQ(seen["custom"], "kept");
+  EXPECT_EQ(seen["length"], std::to_string(kCompletion.size()));
+  EXPECT_EQ(seen["body"], kCompletion);
+  // And the client gets the replica's headers, with the gateway's request id in place of its own.
+  EXPECT_EQ(response["x-replica"], "yes");
+  EXPECT_EQ(response[http::Field::content_type], "application/json");
+  EXPECT_TRUE(std::string(response["x-request-id"]).starts_with("gw-"));
+  EXPECT_EQ(std::distance(response.equal_range("x-request-id").first, response.equal_range("x-request-id").second), 1);
+}
+
 TEST_F(GatewayProxyTest, RelaysAnEventStreamEventByEvent) {
   Replica replica(stream_events(6));
   start({replica.endpoint()});
@@ -218,6 +268,35 @@ TEST_F(GatewayProxyTest, AStreamWhoseReplicaDiesEndsWithAnErrorEvent) {
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[2], R"({"i":2})");
   EXPECT_TRUE(nlohmann::json::parse(events[3]).contains("error"));
+}
+
+TEST_F(GatewayProxyTest, AReplicaThatNeverAnswersTimesOut) {
+  Replica silent([](Replica& r, std::shared_ptr<http::Exchange> ex) { r.hold(std::move(ex)); });
+  start({silent.endpoint()});
+  auto response = client().post_json("/v1/completions", kCompletion);
+  EXPECT_EQ(response.result_int(), 502);  // the only replica timed out: none is left to try
+  EXPECT_TRUE(nlohmann::json::parse(response.body()).contains("error"));
+  EXPECT_EQ(selector_->timeouts, 1);
+}
+
+TEST_F(GatewayProxyTest, AStreamThatStallsEndsWithAnErrorEventAfterTheIdleTimeout) {
+  Replica stalling([](Replica& r, std::shared_ptr<http::Exchange> ex) {
+    auto writer = ex->start_sse(http::Response{http::Status::ok, 11});
+    writer->write(http::sse_event(R"({"i":0})"), [](bool) {});
+    r.hold(std::move(writer));  // and then nothing more
+  });
+  start({stalling.endpoint()});
+  std::vector<std::string> events;
+  auto response = client().post_sse("/v1/completions", R"({"prompt":"x","stream":true})", [&](const std::string& d) {
+    events.push_back(d);
+    return true;
+  });
+  EXPECT_EQ(response.result_int(), 200);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0], R"({"i":0})");
+  EXPECT_TRUE(nlohmann::json::parse(events[1]).contains("error"));
+  for (int i = 0; i < 200 && gateway_->in_flight() > 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(gateway_->in_flight(), 0);
 }
 
 TEST_F(GatewayProxyTest, AClientThatLeavesMidStreamDisconnectsTheReplica) {
