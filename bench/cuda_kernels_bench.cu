@@ -22,22 +22,7 @@
 namespace tide::cuda {
 namespace {
 
-__global__ void fill_random_bf16(bf16* p, std::size_t n, uint64_t seed, float scale) {
-  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    uint64_t z = seed + i * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-    const float u = static_cast<float>(z >> 40) * (1.f / 16777216.f);  // [0, 1)
-    p[i] = __float2bfloat16((u * 2.f - 1.f) * scale + (u == 0.5f ? 1e-3f : 0.f));
-  }
-}
-
-void fill(bf16* p, std::size_t n, uint64_t seed, float scale = 1.f) {
-  fill_random_bf16<<<1024, 256>>>(p, n, seed, scale);
-  TIDE_CUDA_CHECK_LAUNCH();
-}
+void fill(bf16* p, std::size_t n, uint64_t seed, float scale = 1.f) { fill_uniform(p, n, seed, scale, nullptr); }
 
 struct Row {
   std::string name;

@@ -23,48 +23,36 @@ uint64_t attention_params(const ModelConfig& c) {
 
 uint64_t expert_params(const ModelConfig& c) { return 3ull * c.hidden_size * c.moe_intermediate_size; }
 
-}  // namespace
-
-uint64_t decode_params_per_token(const ModelConfig& c) {
-  const uint64_t D = c.hidden_size;
-  const uint64_t attention = attention_params(c);
-  uint64_t total = 0;
-  for (int l = 0; l < c.num_layers; ++l) {
-    total += attention;
-    if (c.is_moe_layer(l)) {
-      total += c.n_routed_experts * D + (c.num_experts_per_tok + c.n_shared_experts) * expert_params(c);
-    } else {
-      total += 3 * D * c.intermediate_size;
-    }
-  }
-  return total + D /* embedding row */ + c.vocab_size * D /* lm_head */;
-}
-
-double decode_params_per_step(const ModelConfig& c, int batch) {
-  const double D = c.hidden_size, E = c.n_routed_experts, k = c.num_experts_per_tok;
-  const double touched = E > 0 ? std::min(E, E * (1.0 - std::pow(1.0 - k / E, batch))) : 0.0;
+// Parameters of every layer a token passes through, reading `routed_experts` of each MoE layer's
+// routed experts (plus its router and shared experts). Exact in a double: far below 2^53.
+double layer_params(const ModelConfig& c, double routed_experts) {
+  const double D = c.hidden_size;
   double total = 0;
   for (int l = 0; l < c.num_layers; ++l) {
     total += static_cast<double>(attention_params(c));
     if (c.is_moe_layer(l))
-      total += E * D + (touched + c.n_shared_experts) * static_cast<double>(expert_params(c));
+      total += c.n_routed_experts * D + (routed_experts + c.n_shared_experts) * static_cast<double>(expert_params(c));
     else
       total += 3.0 * D * c.intermediate_size;
   }
-  return total + batch * D + static_cast<double>(c.vocab_size) * D;
+  return total;
+}
+
+}  // namespace
+
+uint64_t decode_params_per_token(const ModelConfig& c) {
+  return static_cast<uint64_t>(decode_params_per_step(c, 1));
+}
+
+double decode_params_per_step(const ModelConfig& c, int batch) {
+  const double D = c.hidden_size, E = c.n_routed_experts, k = c.num_experts_per_tok;
+  // At batch 1 exactly k (the formula would round to a hair above it).
+  const double touched = E <= 0 ? 0.0 : batch == 1 ? k : std::min(E, E * (1.0 - std::pow(1.0 - k / E, batch)));
+  return layer_params(c, touched) + batch * D /* embedding rows */ + static_cast<double>(c.vocab_size) * D /* lm_head */;
 }
 
 uint64_t forward_matmul_params_per_token(const ModelConfig& c) {
-  uint64_t total = 0;
-  for (int l = 0; l < c.num_layers; ++l) {
-    total += attention_params(c);
-    if (c.is_moe_layer(l))
-      total += static_cast<uint64_t>(c.n_routed_experts) * c.hidden_size +
-               static_cast<uint64_t>(c.num_experts_per_tok + c.n_shared_experts) * expert_params(c);
-    else
-      total += 3ull * c.hidden_size * c.intermediate_size;
-  }
-  return total;
+  return static_cast<uint64_t>(layer_params(c, c.num_experts_per_tok));
 }
 
 }  // namespace tide

@@ -46,28 +46,21 @@ Quantization parse_quantization(const std::string& name) {
 }
 
 WeightMatrix WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) {
-  if (quantization_ == Quantization::Int8) {
-    const TensorInfo& t = ckpt_.get(name, {rows, cols});
-    if (t.dtype == DType::F8_E4M3)
-      fail("{}: --quantization int8 is for checkpoints stored in bf16 or f32; tensor '{}' is already fp8", t.file,
-           name);
-    WeightMatrix q = quantize_int8_rows(claim(name, rows, cols));
-    matrix_bytes_ += q.bytes();
-    return q;
-  }
-  WeightMatrix w = claim(name, rows, cols);
-  matrix_bytes_ += w.bytes();
-  return w;
+  const TensorInfo& t = ckpt_.get(name, {rows, cols});
+  if (quantization_ == Quantization::None) return claim(t, rows, cols);
+  if (t.dtype == DType::F8_E4M3)
+    fail("{}: --quantization int8 is for checkpoints stored in bf16 or f32; tensor '{}' is already fp8", t.file, name);
+  const WeightMatrix stored = claim(t, rows, cols);
+  WeightMatrix q = quantize_int8_rows(stored);
+  matrix_bytes_ = matrix_bytes_ - stored.bytes() + q.bytes();  // counted as int8, not as stored
+  return q;
 }
 
 WeightMatrix WeightLoader::exact(const std::string& name, int64_t rows, int64_t cols) {
-  WeightMatrix w = claim(name, rows, cols);
-  matrix_bytes_ += w.bytes();
-  return w;
+  return claim(ckpt_.get(name, {rows, cols}), rows, cols);
 }
 
-WeightMatrix WeightLoader::claim(const std::string& name, int64_t rows, int64_t cols) {
-  const TensorInfo& t = ckpt_.get(name, {rows, cols});
+WeightMatrix WeightLoader::claim(const TensorInfo& t, int64_t rows, int64_t cols) {
   WeightMatrix w;
   w.rows = rows;
   w.cols = cols;
@@ -82,6 +75,7 @@ WeightMatrix WeightLoader::claim(const std::string& name, int64_t rows, int64_t 
     w.data = owned->data();
     w.owned = std::move(owned);
   }
+  matrix_bytes_ += w.bytes();
   return w;
 }
 

@@ -35,7 +35,8 @@ class WeightLoader {
 
  private:
   WeightMatrix dequantize_fp8(const TensorInfo& weight, int64_t rows, int64_t cols);
-  WeightMatrix claim(const std::string& name, int64_t rows, int64_t cols);
+  // The tensor in the CPU path's form (mapped, or widened to f32), counted in matrix_bytes().
+  WeightMatrix claim(const TensorInfo& tensor, int64_t rows, int64_t cols);
 
   const Checkpoint& ckpt_;
   const ModelConfig& config_;

@@ -49,23 +49,12 @@ TEST_P(CudaFixtureTest, LogitsAtEveryPositionWithinBf16ErrorOfTheReference) {
   SKIP_WITHOUT_GPU();
   const auto dir = model_fixture(GetParam());
   const auto model = load_on(dir, Device::Cuda);
-  const auto expected = load_expected(dir);
-  const int vocab = model->config().vocab_size;
-  std::vector<double> errors;
-  for (std::size_t p = 0; p < expected.prompts.size(); ++p) {
-    const auto logits = full_pass(*model, expected.prompts[p]);
-    ASSERT_EQ(logits.size(), expected.logits[p].size());
-    for (std::size_t i = 0; i < expected.prompts[p].size(); ++i)
-      errors.push_back(relative_error(logits.data() + i * vocab, expected.logits[p].data() + i * vocab, vocab));
-  }
-  std::vector<double> sorted = errors;
-  std::sort(sorted.begin(), sorted.end());
-  const auto over = std::count_if(errors.begin(), errors.end(), [](double e) { return e >= kTolerance; });
-  const double median = sorted[sorted.size() / 2];
+  const auto errors = testing::position_errors(*model, load_expected(dir));
+  const auto over = errors.at_or_over(kTolerance);
   std::printf("[ CUDA ] %s: %zu positions, median relative error %.2e, worst %.2e, %td over %.0e\n",
-              GetParam().c_str(), errors.size(), median, sorted.back(), over, kTolerance);
-  EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.size() / 20)) << "more than 5% of positions over the bound";
-  EXPECT_LT(median, kTolerance / 2);
+              GetParam().c_str(), errors.sorted.size(), errors.median(), errors.worst(), over, kTolerance);
+  EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.sorted.size() / 20)) << "more than 5% of positions over the bound";
+  EXPECT_LT(errors.median(), kTolerance / 2);
 }
 
 TEST_P(CudaFixtureTest, GreedyTokensMatchWhereTheReferenceMarginExceedsTheError) {
@@ -120,11 +109,7 @@ TEST_P(CudaFixtureTest, BatchOfDifferentLengthsGivesWhatEachGivesAlone) {
 
 INSTANTIATE_TEST_SUITE_P(DeepSeek, CudaFixtureTest,
                          ::testing::Values("deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-fp8-tiny"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         testing::fixture_test_name);
 
 TEST(CudaModel, TheCacheMayTakeWhatTheUtilizationLeavesBesideTheWeights) {
   SKIP_WITHOUT_GPU();

@@ -1,6 +1,8 @@
 #pragma once
 // Driving a model the way the engine does, for the accuracy tests of the CUDA and INT8 paths:
 // one full pass over a prompt, and cached decoding one token per step.
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -8,6 +10,7 @@
 #include <span>
 #include <vector>
 
+#include "fixture_support.h"
 #include "model/model.h"
 
 namespace tide::testing {
@@ -56,6 +59,31 @@ inline float top_two_margin(std::span<const float> v) {
   std::vector<float> sorted(v.begin(), v.end());
   std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
   return sorted[0] - sorted[1];
+}
+
+// Relative error of the logits at every position of every fixture prompt (one full pass each),
+// against the fixture's float32 reference.
+struct PositionErrors {
+  std::vector<double> sorted;
+  double median() const { return sorted[sorted.size() / 2]; }
+  double worst() const { return sorted.back(); }
+  std::ptrdiff_t at_or_over(double bound) const {
+    return sorted.end() - std::lower_bound(sorted.begin(), sorted.end(), bound);
+  }
+};
+
+inline PositionErrors position_errors(const Model& model, const Expected& expected) {
+  const int vocab = model.config().vocab_size;
+  PositionErrors e;
+  for (std::size_t p = 0; p < expected.prompts.size(); ++p) {
+    const auto logits = full_pass(model, expected.prompts[p]);
+    EXPECT_EQ(logits.size(), expected.logits[p].size()) << "prompt " << p;
+    if (logits.size() != expected.logits[p].size()) continue;
+    for (std::size_t i = 0; i < expected.prompts[p].size(); ++i)
+      e.sorted.push_back(relative_error(logits.data() + i * vocab, expected.logits[p].data() + i * vocab, vocab));
+  }
+  std::sort(e.sorted.begin(), e.sorted.end());
+  return e;
 }
 
 // Greedy decoding of `tested` against the fixture's tokens `want`, step by step up to the first

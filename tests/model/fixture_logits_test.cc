@@ -128,11 +128,7 @@ TEST_P(FixtureTest, BatchOfDifferentLengthsEqualsEachSequenceAlone) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllArchitectures, FixtureTest, ::testing::ValuesIn(all_model_fixtures()),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         testing::fixture_test_name);
 
 }  // namespace
 }  // namespace tide

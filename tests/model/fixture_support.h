@@ -1,6 +1,9 @@
 #pragma once
 // Reading the reference fixtures (tests/fixtures/models/*): expected.json and the float32
 // reference logits in expected.safetensors.
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -21,6 +24,14 @@ inline const std::vector<std::string>& all_model_fixtures() {
   static const std::vector<std::string> names = {"deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-fp8-tiny",
                                                  "qwen2-tiny", "llama3-tiny"};
   return names;
+}
+
+// A fixture's folder name as a test name ("deepseek-v3-tiny" -> "deepseek_v3_tiny"), for
+// INSTANTIATE_TEST_SUITE_P over fixture names.
+inline std::string fixture_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string name = info.param;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
 }
 
 struct Expected {

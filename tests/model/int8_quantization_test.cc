@@ -63,37 +63,26 @@ TEST_P(Int8FixtureTest, LogitsAndGreedyTokensStayCloseToTheReference) {
   const auto exact = load_model(dir);
   const auto int8 = load_model(dir, {.quantization = Quantization::Int8});
   const auto expected = load_expected(dir);
-  const int vocab = int8->config().vocab_size;
-  std::vector<double> errors;
-  for (std::size_t p = 0; p < expected.prompts.size(); ++p) {
-    const auto logits = testing::full_pass(*int8, expected.prompts[p]);
-    for (std::size_t i = 0; i < expected.prompts[p].size(); ++i)
-      errors.push_back(relative_error(logits.data() + i * vocab, expected.logits[p].data() + i * vocab, vocab));
-  }
-  std::sort(errors.begin(), errors.end());
+  const auto errors = testing::position_errors(*int8, expected);
   int compared = 0;
   for (std::size_t p = 0; p < expected.prompts.size(); ++p) {
     const auto r = testing::compare_greedy(*int8, *exact, expected.prompts[p], expected.greedy[p], kTolerance);
     EXPECT_EQ(r.mismatch_step, -1) << GetParam() << " prompt " << p << " step " << r.mismatch_step;
     compared += r.compared;
   }
-  const auto over = std::count_if(errors.begin(), errors.end(), [&](double e) { return e >= kTolerance; });
+  const auto over = errors.at_or_over(kTolerance);
   std::printf("[ INT8 ] %s: weights %.3f MB (bf16/f32 as stored: %.3f MB); logits median relative error %.2e, "
               "worst %.2e, %td of %zu positions over %.0e; %d greedy steps compared\n",
-              GetParam().c_str(), int8->weight_bytes() / 1e6, exact->weight_bytes() / 1e6, errors[errors.size() / 2],
-              errors.back(), over, errors.size(), kTolerance, compared);
-  EXPECT_LT(errors[errors.size() / 2], kTolerance);
-  EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.size() / 10));
+              GetParam().c_str(), int8->weight_bytes() / 1e6, exact->weight_bytes() / 1e6, errors.median(),
+              errors.worst(), over, errors.sorted.size(), kTolerance, compared);
+  EXPECT_LT(errors.median(), kTolerance);
+  EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.sorted.size() / 10));
   EXPECT_LT(int8->weight_bytes(), exact->weight_bytes());
 }
 
 INSTANTIATE_TEST_SUITE_P(Bf16Checkpoints, Int8FixtureTest,
                          ::testing::Values("deepseek-v3-tiny", "deepseek-v2-lite-tiny", "qwen2-tiny", "llama3-tiny"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         testing::fixture_test_name);
 
 TEST(Int8Quantization, Fp8CheckpointsAreRefusedWithWhatToDo) {
   EXPECT_THAT(error_of([] { load_model(model_fixture("deepseek-v3-fp8-tiny"), {.quantization = Quantization::Int8}); }),

@@ -135,11 +135,7 @@ TEST_P(MlaModesTest, ChunkedPrefillMatchesOneFullPrefillInEveryMode) {
 
 INSTANTIATE_TEST_SUITE_P(DeepSeekFixtures, MlaModesTest,
                          ::testing::Values("deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-fp8-tiny"),
-                         [](const auto& info) {
-                           std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         testing::fixture_test_name);
 
 }  // namespace
 }  // namespace tide

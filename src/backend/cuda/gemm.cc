@@ -175,12 +175,9 @@ void Gemm::run(const Operands& o, cudaStream_t stream) {
                                                          &align_c, sizeof(align_c)));
   TIDE_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref.pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
                                                          &align_c, sizeof(align_c)));
-  std::string key;
-  for (const int64_t v : {int64_t{o.type}, int64_t{o.y_type}, int64_t{o.w_transposed}, int64_t{o.w_scales != nullptr},
-                          o.n, o.out, o.in, w_ld, x_ld, y_ld, int64_t{o.batch}, o.w_stride, o.x_stride, o.y_stride,
-                          int64_t{align_a}, int64_t{align_b}, int64_t{align_c}}) {
-    key.append(reinterpret_cast<const char*>(&v), sizeof(v));
-  }
+  const Problem key{int64_t{o.type}, int64_t{o.y_type}, int64_t{o.w_transposed}, int64_t{o.w_scales != nullptr},
+                    o.n, o.out, o.in, w_ld, x_ld, y_ld, int64_t{o.batch}, o.w_stride, o.x_stride, o.y_stride,
+                    int64_t{align_a}, int64_t{align_b}, int64_t{align_c}};
   auto cached = algorithms_.find(key);
   if (cached == algorithms_.end()) {
     cublasLtMatmulHeuristicResult_t heuristic{};
@@ -191,7 +188,7 @@ void Gemm::run(const Operands& o, cudaStream_t stream) {
       throw Error(std::string(o.name) + ": cuBLASLt has no algorithm for n " + std::to_string(o.n) + ", in " +
                   std::to_string(o.in) + ", out " + std::to_string(o.out) + " (status " + std::to_string(status) +
                   ")");
-    cached = algorithms_.emplace(std::move(key), heuristic.algo).first;
+    cached = algorithms_.emplace(key, heuristic.algo).first;
   }
   const float alpha = 1.f, beta = 0.f;
   TIDE_CUBLAS_CHECK(cublasLtMatmul(handle_, op.desc, &alpha, o.w, a.layout, o.x, b.layout, &beta, o.y, c.layout, o.y,

@@ -6,10 +6,10 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <unordered_map>
+#include <map>
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/ops.h"
@@ -63,7 +63,8 @@ class Gemm {
   // The heuristic's pick per problem (shapes, strides, types, alignments): asking cuBLASLt costs
   // more host time than a decode-sized GEMM takes on the GPU, and a model repeats a few dozen
   // problems step after step.
-  std::unordered_map<std::string, cublasLtMatmulAlgo_t> algorithms_;
+  using Problem = std::array<int64_t, 17>;  // types, shapes, strides, alignments
+  std::map<Problem, cublasLtMatmulAlgo_t> algorithms_;
   DeviceBuffer<unsigned char> workspace_;
 };
 

@@ -135,7 +135,7 @@ std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_c
   const bool decode = std::all_of(batch.sequences.begin(), batch.sequences.end(),
                                   [](const SequenceStep& s) { return s.num_tokens == 1; });
   if (decode) step.max_context = (step.max_context + kContextBucket - 1) / kContextBucket * kContextBucket;
-  if (!decode || !run_step_as_graph(batch, step, *cache)) run_step(step, *cache);
+  if (!decode || !run_step_as_graph(step, *cache)) run_step(step, *cache);
 
   const int64_t vocab = weights_.head().rows;
   std::vector<float> host(static_cast<std::size_t>(step.logit_rows * vocab));
@@ -145,23 +145,17 @@ std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_c
   return host;
 }
 
-bool DeepSeekCudaModel::run_step_as_graph(const Batch& batch, const Step& step, DeviceKvCache& cache) const {
+bool DeepSeekCudaModel::run_step_as_graph(const Step& step, DeviceKvCache& cache) const {
   if (config_.n_routed_experts > 0 && step.tokens * config_.num_experts_per_tok > kDeviceRoutedMoeRows) return false;
   const GraphKey key{step.tokens, step.table_stride, step.max_context, cache.layer(0)};
-  auto [it, first_time] = graphs_.try_emplace(key);
+  auto [it, inserted] = graphs_.try_emplace(key);
   Graph& graph = it->second;
-  if (!first_time && graph.exec && graph.epoch != scratch_.epoch()) {  // a buffer moved
+  if (graph.exec && graph.epoch != scratch_.epoch()) {  // a buffer it points into moved
     cudaGraphExecDestroy(graph.exec);
     graph.exec = nullptr;
-    first_time = true;
-  }
-  if (first_time) {  // size every buffer eagerly; capture next time
-    run_step(step, cache);
-    graph.epoch = scratch_.epoch();
-    return true;
   }
   if (!graph.exec) {
-    if (graph.epoch != scratch_.epoch()) {  // buffers moved since the eager run: run eagerly again
+    if (inserted || graph.epoch != scratch_.epoch()) {  // size every buffer eagerly; capture next time
       run_step(step, cache);
       graph.epoch = scratch_.epoch();
       return true;

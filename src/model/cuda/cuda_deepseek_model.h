@@ -62,7 +62,7 @@ class DeepSeekCudaModel : public Model {
   // Every kernel of the step, embedding to logits (in logits_): what a graph captures.
   void run_step(const Step& step, DeviceKvCache& cache) const;
   // Runs the step through a graph where its shape allows; false where it must run eagerly.
-  bool run_step_as_graph(const Batch& batch, const Step& step, DeviceKvCache& cache) const;
+  bool run_step_as_graph(const Step& step, DeviceKvCache& cache) const;
   void attention(int layer, const bf16* h, const Step& step, DeviceKvCache& cache, bf16* out) const;
   void attend(const Step& step, const bf16* q_absorbed, const bf16* cache_layer, int block_size,
               bf16* latent_out) const;

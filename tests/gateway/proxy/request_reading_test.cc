@@ -133,7 +133,10 @@ std::string random_body(std::mt19937& random, int depth = 0) {
     }
     default: {
       std::string out = "[";
-      for (int i = 0, n = pick(5); i < n; ++i) out += (i ? "," : "") + random_body(random, depth + 1);
+      for (int i = 0, n = pick(5); i < n; ++i) {
+        if (i) out += ',';
+        out += random_body(random, depth + 1);
+      }
       return out + (pick(40) ? "]" : ",]");
     }
   }
