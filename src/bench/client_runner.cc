@@ -103,7 +103,7 @@ void send_whole(http::Client& client, const Target& target, const std::string& b
 RequestResult send_one(http::Client& client, const Target& target, const RequestSpec& request) {
   RequestResult r;
   r.sent = true;
-  const std::string body = request_body(target.endpoint, target.model, request, target.stream);
+  const std::string body = request_body(target.endpoint, target.model, request, target.stream, target.temperature);
   try {
     if (target.stream) send_streamed(client, target, body, r);
     else send_whole(client, target, body, r);

@@ -21,6 +21,7 @@ struct Target {
   Endpoint endpoint = Endpoint::completions;
   std::string model;
   bool stream = true;
+  double temperature = 0;  // sampling temperature sent with every request
   double timeout_s = 600;  // per request, end to end
 };
 

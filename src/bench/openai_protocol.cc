@@ -50,8 +50,13 @@ const char* endpoint_path(Endpoint endpoint) {
   return endpoint == Endpoint::chat ? "/v1/chat/completions" : "/v1/completions";
 }
 
-std::string request_body(Endpoint endpoint, const std::string& model, const RequestSpec& request, bool stream) {
-  json body = {{"model", model}, {"max_tokens", request.output_len}, {"ignore_eos", true}, {"stream", stream}};
+std::string request_body(Endpoint endpoint, const std::string& model, const RequestSpec& request, bool stream,
+                         double temperature) {
+  json body = {{"model", model},
+               {"max_tokens", request.output_len},
+               {"ignore_eos", true},
+               {"stream", stream},
+               {"temperature", temperature}};
   if (endpoint == Endpoint::chat) {
     body["messages"] = json::array({{{"role", "user"}, {"content", request.prompt}}});
   } else if (!request.prompt_ids.empty()) {

@@ -18,7 +18,9 @@ const char* endpoint_path(Endpoint endpoint);
 // max_tokens = the request's output length with ignore_eos, so the server generates exactly that
 // many tokens (Tide, vLLM and SGLang honour ignore_eos; other servers may stop early, which the
 // usage then shows). Streams ask for a final usage chunk.
-std::string request_body(Endpoint endpoint, const std::string& model, const RequestSpec& request, bool stream);
+// temperature: sent as it is (0 is greedy, as vLLM's and SGLang's serving benchmarks send by default).
+std::string request_body(Endpoint endpoint, const std::string& model, const RequestSpec& request, bool stream,
+                         double temperature = 0);
 
 struct Usage {
   int prompt_tokens = 0;

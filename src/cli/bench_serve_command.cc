@@ -40,6 +40,7 @@ struct ServeBenchArgs {
   bool prompt_ids = false;
   std::vector<int> prompt_id_range = {1000, 30000};
   bool stream = true;
+  double temperature = 0;
   uint64_t seed = 0;
   double slo_ttft_ms = 0;
   double slo_tpot_ms = 0;
@@ -78,6 +79,7 @@ void run_serve_bench(const ServeBenchArgs& args, bool have_slo_ttft, bool have_s
   target.port = base.port;
   target.endpoint = bench::parse_endpoint(args.endpoint);
   target.stream = args.stream;
+  target.temperature = args.temperature;
   target.timeout_s = args.timeout_s;
   if (args.prompt_ids && target.endpoint != bench::Endpoint::completions)
     fail("--prompt-ids needs --endpoint completions: chat messages are text");
@@ -121,6 +123,7 @@ void run_serve_bench(const ServeBenchArgs& args, bool have_slo_ttft, bool have_s
       {"shared_prefix_len", args.shared_prefix_len},
       {"prompt_ids", args.prompt_ids},
       {"stream", args.stream},
+      {"temperature", args.temperature},
       {"seed", args.seed},
       {"timeout_s", args.timeout_s},
       {"duration_s", args.duration_s}};
@@ -130,7 +133,7 @@ void run_serve_bench(const ServeBenchArgs& args, bool have_slo_ttft, bool have_s
   const bench::Report report = bench::make_report(run, workload, slo, config);
   for (const auto& [kind, example] : report.error_examples) spdlog::warn("{}: {}", kind, example);
 
-  std::cout << fmt::format("{}{} (model {}): {} arrivals at {} req/s{}, prompt {}{}, output {}, {}\n", base.text(),
+  std::cout << fmt::format("{}{} (model {}): {} arrivals at {} req/s{}, prompt {}{}, output {}, {}, {}\n", base.text(),
                            bench::endpoint_path(target.endpoint), target.model, args.arrival, args.request_rate,
                            args.concurrency ? fmt::format(", at most {} in flight", args.concurrency) : "",
                            workload_config.prompt_len.text(),
@@ -138,7 +141,8 @@ void run_serve_bench(const ServeBenchArgs& args, bool have_slo_ttft, bool have_s
                                ? fmt::format(" after a {}-token prefix shared in {} groups", args.shared_prefix_len,
                                              args.shared_prefix_groups)
                                : "",
-                           workload_config.output_len.text(), args.stream ? "streamed" : "not streamed");
+                           workload_config.output_len.text(), args.stream ? "streamed" : "not streamed",
+                           args.temperature > 0 ? fmt::format("temperature {}", args.temperature) : "greedy");
   std::cout << bench::report_table(report);
   const nlohmann::json json = bench::report_json(report);
   emit_json(json, args.json_path);
@@ -202,6 +206,11 @@ void register_bench_serve(CLI::App& bench) {
       ->capture_default_str();
   serve->add_flag("--stream,!--no-stream", args->stream,
                   "Stream with SSE (default); without it only end-to-end latency means much (TTFT = e2e)");
+  serve->add_option("--temperature", args->temperature,
+                    "Sampling temperature of every request: 0 (greedy) as vLLM's and SGLang's serving benchmarks "
+                    "send, so runs compare; above 0 the server samples")
+      ->check(CLI::Range(0.0, 2.0))
+      ->capture_default_str();
   serve->add_option("--seed", args->seed, "Seed for lengths, prompts and arrival times")->capture_default_str();
   auto* slo_ttft = serve->add_option("--slo-ttft-ms", args->slo_ttft_ms, "Goodput SLO on time to first token")
                        ->check(CLI::PositiveNumber);

@@ -95,14 +95,39 @@ void add_quantization_option(CLI::App& cmd, std::string& quantization) {
       ->capture_default_str();
 }
 
+void add_load_format_option(CLI::App& cmd, std::string& load_format) {
+  cmd.add_option("--load-format", load_format,
+                 "auto (the checkpoint's weights) or dummy (random weights of config.json's shapes, generated on "
+                 "the GPU: for benchmarks at real sizes without the weights)")
+      ->check(CLI::IsMember({"auto", "dummy"}))
+      ->capture_default_str();
+}
+
 std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device,
-                                     const std::string& quantization) {
+                                     const std::string& quantization, const std::string& load_format) {
   const auto started = std::chrono::steady_clock::now();
-  auto model = load_model(dir, {.device = parse_device(device), .quantization = parse_quantization(quantization)});
-  spdlog::info("loaded {} on {} ({} layers, {:.1f} MB of weights) in {:.2f} s", dir.string(),
+  auto model = load_model(dir, {.device = parse_device(device),
+                                .load_format = parse_load_format(load_format),
+                                .quantization = parse_quantization(quantization)});
+  spdlog::info("loaded {} on {} ({} layers, {:.1f} MB of {}weights) in {:.2f} s", dir.string(),
                model->device_description(), model->config().num_layers, model->weight_bytes() / 1e6,
+               load_format == "dummy" ? "random " : "",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return model;
+}
+
+std::filesystem::path resolve_tokenizer(const std::filesystem::path& model_dir, const std::string& tokenizer) {
+  if (tokenizer == "demo") {
+    const auto dir = tide_home() / "deepseek-v3-tokenizer";
+    ensure_demo_tokenizer(dir);
+    return dir;
+  }
+  const std::filesystem::path dir = tokenizer.empty() ? model_dir : std::filesystem::path(tokenizer);
+  if (!std::filesystem::exists(dir / "tokenizer.json"))
+    fail("{} has no tokenizer.json: give --tokenizer DIR (a directory holding the model's tokenizer.json), or "
+         "--tokenizer demo for DeepSeek-V3's",
+         dir.string());
+  return dir;
 }
 
 }  // namespace tide::cli

@@ -26,9 +26,18 @@ void add_device_option(CLI::App& cmd, std::string& device);
 // --quantization for a command that loads a model: none, or int8 (weight-only, per channel).
 void add_quantization_option(CLI::App& cmd, std::string& quantization);
 
+// --load-format for a command that loads a model: auto (the checkpoint's weights) or dummy
+// (random weights of config.json's shapes, generated on the GPU).
+void add_load_format_option(CLI::App& cmd, std::string& load_format);
+
 // Loads `dir` on the device asked for and logs where it runs and how long loading took.
 std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device,
-                                     const std::string& quantization = "none");
+                                     const std::string& quantization = "none", const std::string& load_format = "auto");
+
+// The directory whose tokenizer.json (and tokenizer_config.json) a model is served with: `tokenizer`
+// when given ("demo" is DeepSeek-V3's, fetched into $TIDE_HOME on first use), else the model's own.
+// Throws tide::Error saying what to pass when the directory has no tokenizer.json.
+std::filesystem::path resolve_tokenizer(const std::filesystem::path& model_dir, const std::string& tokenizer);
 
 // $TIDE_HOME, or ~/.cache/tide.
 std::filesystem::path tide_home();

@@ -26,6 +26,8 @@ struct ServeArgs {
   std::string model = "demo";
   std::string device = "auto";
   std::string quantization = "none";
+  std::string load_format = "auto";
+  std::string tokenizer;
   std::string host = "127.0.0.1";
   int port = 8000;
   std::string served_model_name;
@@ -99,7 +101,8 @@ void run_serve(const ServeArgs& args) {
   const auto dir = resolve_model(args.model);
   if (is_demo(args.model)) spdlog::warn("demo model: random weights, the generated text is meaningless");
 
-  auto model = load_model_on(dir, args.device, args.quantization);
+  const auto tokenizer_dir = resolve_tokenizer(dir, args.tokenizer);
+  auto model = load_model_on(dir, args.device, args.quantization, args.load_format);
   EngineConfig engine_config;
   engine_config.kv_cache_bytes = kv_cache_bytes(args, *model);
   engine_config.prefix_caching = !args.no_prefix_caching;
@@ -109,10 +112,10 @@ void run_serve(const ServeArgs& args) {
   engine_config.max_prompt_tokens = args.max_prompt_tokens;
   engine_config.max_tokens_cap = args.max_tokens_cap;
 
-  auto tokenizer = std::make_shared<const tokenizer::Tokenizer>(tokenizer::Tokenizer::from_directory(dir));
+  auto tokenizer = std::make_shared<const tokenizer::Tokenizer>(tokenizer::Tokenizer::from_directory(tokenizer_dir));
   std::optional<ChatTemplate> chat_template;
   try {
-    chat_template = ChatTemplate::from_tokenizer_config(dir / "tokenizer_config.json");
+    chat_template = ChatTemplate::from_tokenizer_config(tokenizer_dir / "tokenizer_config.json");
   } catch (const Error& e) {
     spdlog::warn("no chat template ({}); /v1/chat/completions will answer 400", e.what());
   }
@@ -161,6 +164,10 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   add_device_option(*cmd, args->device);
   add_quantization_option(*cmd, args->quantization);
+  add_load_format_option(*cmd, args->load_format);
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "Directory with the tokenizer.json to serve with (default: the model's own); demo: DeepSeek-V3's. "
+                  "For --load-format dummy on a config.json alone");
   cmd->add_option("--host", args->host, "Address to listen on (0.0.0.0 for every interface)")->capture_default_str();
   cmd->add_option("--port", args->port, "Port to listen on; 0 picks a free one")
       ->check(CLI::Range(0, 65535))

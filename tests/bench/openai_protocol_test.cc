@@ -23,10 +23,12 @@ TEST(RequestBody, CompletionsWithTextOrIds) {
   EXPECT_EQ(body["ignore_eos"], true);
   EXPECT_EQ(body["stream"], true);
   EXPECT_EQ(body["stream_options"]["include_usage"], true);
+  EXPECT_EQ(body["temperature"], 0.0) << "greedy unless asked, as vLLM's and SGLang's benchmarks";
 
   r.prompt.clear();
   r.prompt_ids = {5, 6, 7};
-  body = json::parse(request_body(Endpoint::completions, "m", r, false));
+  body = json::parse(request_body(Endpoint::completions, "m", r, false, 0.7));
+  EXPECT_EQ(body["temperature"], 0.7);
   EXPECT_EQ(body["prompt"], json::array({5, 6, 7}));
   EXPECT_EQ(body["stream"], false);
   EXPECT_FALSE(body.contains("stream_options")) << "only streams take stream_options";

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -16,8 +17,11 @@
 
 namespace tide::testing {
 
+// $TIDE_FIXTURES_DIR when set (test binaries carried to a GPU machine, scripts/gpu-bundle.sh),
+// else this checkout's tests/fixtures.
 inline std::filesystem::path model_fixture(const std::string& name) {
-  return std::filesystem::path(TIDE_FIXTURES_DIR) / "models" / name;
+  const char* env = std::getenv("TIDE_FIXTURES_DIR");
+  return std::filesystem::path(env && *env ? env : TIDE_FIXTURES_DIR) / "models" / name;
 }
 
 inline const std::vector<std::string>& all_model_fixtures() {
