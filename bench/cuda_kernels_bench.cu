@@ -1,5 +1,6 @@
 // Kernel roofline on the GPU: the two ceilings (HBM copy bandwidth, cuBLASLt bf16 GEMM rate), the
-// MLA decode kernel measured against the copy, and the fp8 block-scaled expert GEMMs against bf16. Each number is the median of many timed
+// MLA decode kernel, the grouped expert GEMMs and the decode-sized dense GEMMs measured against the
+// copy, and the fp8 block-scaled expert GEMMs against bf16. Each number is the median of many timed
 // launches (CUDA events) after warm-up, on random data; inputs are rotated among several copies
 // so that no run is served from L2 (50 MB on an H200). Prints a table; --json FILE writes it.
 #include <cuda_runtime.h>
@@ -151,6 +152,62 @@ void expert_up_bench(std::vector<Row>& rows, int64_t m) {
                   100.0 * bf16_ms / fp8_ms});
 }
 
+// A V2-Lite MoE layer's expert GEMMs (64 experts; gate_up 2048 -> 2 x 1408, down 1408 -> 2048) with
+// `per_expert` rows each, as a decode batch spreads them (batch 256 x 6 choices: 24 each): every
+// expert's weights are read once. Two weight sets in turn, each far past L2. Percent: of the copy.
+void moe_grouped_gemm_bench(std::vector<Row>& rows, int per_expert, double copy_gbs) {
+  constexpr int kExperts = 64;
+  constexpr int64_t kHidden = 2048, kInter = 1408;
+  const int64_t total = int64_t{kExperts} * per_expert;
+  std::vector<int32_t> counts(kExperts, per_expert), offsets(kExperts);
+  for (int e = 0; e < kExperts; ++e) offsets[e] = e * per_expert;
+  DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
+  for (const auto& [name, out, in] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
+    DeviceBuffer<uint16_t> x(total * in), y(total * out);
+    fill(reinterpret_cast<bf16*>(x.data()), x.size(), 83);
+    std::vector<DeviceBuffer<uint16_t>> sets;
+    std::vector<DeviceBuffer<const bf16*>> pointers;
+    for (int s = 0; s < 2; ++s) {
+      sets.emplace_back(static_cast<std::size_t>(kExperts) * out * in);
+      fill(reinterpret_cast<bf16*>(sets.back().data()), sets.back().size(), 89 + s, 0.05f);
+      std::vector<const bf16*> p;
+      for (int e = 0; e < kExperts; ++e) p.push_back(reinterpret_cast<const bf16*>(sets.back().data()) + e * out * in);
+      pointers.emplace_back(p);
+    }
+    const double ms = median_ms(3, 20, [&](int i) {
+      moe_grouped_gemm(reinterpret_cast<bf16*>(x.data()), nullptr, doffsets.data(), dcounts.data(), kExperts,
+                       pointers[i % 2].data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
+    });
+    const double bytes = 2.0 * (kExperts * out * in + total * (in + out));
+    const double gbs = bytes / (ms * 1e-3) / 1e9;
+    const std::string shape = std::string(name) + " 64 experts x " + std::to_string(per_expert) + " rows " +
+                              std::to_string(in) + "->" + std::to_string(out);
+    rows.push_back({"moe_ggemm", shape, ms, gbs, "GB/s", 100.0 * gbs / copy_gbs});
+  }
+}
+
+// Decode-sized dense GEMMs (n rows) as Gemm runs them (gemv_nt), on V2-Lite's projection shapes;
+// enough weight copies in turn to stay out of L2. Percent: of the copy bandwidth.
+void gemv_bench(std::vector<Row>& rows, int64_t n, int64_t out, int64_t in, double copy_gbs) {
+  const std::size_t elements = static_cast<std::size_t>(out) * in;
+  const int sets = static_cast<int>(std::max<std::size_t>(2, (std::size_t{256} << 20) / (2 * elements)));
+  std::vector<DeviceBuffer<uint16_t>> w;
+  for (int s = 0; s < sets; ++s) {
+    w.emplace_back(elements);
+    fill(reinterpret_cast<bf16*>(w.back().data()), elements, 97 + s, 0.05f);
+  }
+  DeviceBuffer<uint16_t> x(n * in), y(n * out);
+  fill(reinterpret_cast<bf16*>(x.data()), x.size(), 7);
+  Gemm gemm;
+  const double ms = median_ms(3, 50, [&](int i) {
+    gemm.bf16_nt(reinterpret_cast<bf16*>(x.data()), n, reinterpret_cast<bf16*>(w[i % sets].data()), out, in,
+                 reinterpret_cast<bf16*>(y.data()), nullptr);
+  });
+  const double gbs = 2.0 * elements / (ms * 1e-3) / 1e9;
+  rows.push_back({"gemv", "n=" + std::to_string(n) + " " + std::to_string(in) + "->" + std::to_string(out), ms, gbs,
+                  "GB/s", 100.0 * gbs / copy_gbs});
+}
+
 void mla_decode_bench(std::vector<Row>& rows, const char* name, int batch, int context, int heads, int block_size,
                       int sets, double copy_gbs, int sms) {
   const int blocks_per_seq = (context + block_size - 1) / block_size;
@@ -212,7 +269,7 @@ int run(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: a prefix of gemm_fp8blk, expert_up, expert_down, mla_decode)\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: a prefix of gemm_fp8blk, expert_up, expert_down, moe_ggemm, gemv, mla_decode)\n", argv[0]);
       return 2;
     }
   }
@@ -251,6 +308,17 @@ int run(int argc, char** argv) {
   for (const int64_t tokens : {1024, 4096}) {
     if (wanted("expert_up")) expert_up_bench(rows, tokens);
     if (wanted("expert_down")) expert_down_bench(rows, tokens);
+    print_new();
+  }
+  if (wanted("moe_ggemm")) {
+    for (const int per_expert : {6, 24}) moe_grouped_gemm_bench(rows, per_expert, copy);
+    print_new();
+  }
+  if (wanted("gemv")) {
+    for (const int64_t n : {1, 8})
+      for (const auto& [out, in] : {std::pair<int64_t, int64_t>{3072, 2048}, {2048, 2048}, {5632, 2048}, {2048, 2816},
+                                    {102400, 2048}})
+        gemv_bench(rows, n, out, in, copy);
     print_new();
   }
   const int sms = prop.multiProcessorCount;

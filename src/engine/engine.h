@@ -79,9 +79,16 @@ class Engine {
   void admit_submissions();
   // Finishes sequences whose client cancelled or whose deadline passed.
   void drop_cancelled();
-  // Appends a sampled token, streams its text, and finishes the sequence when a stop
-  // condition holds.
-  void emit_token(Sequence& seq, std::span<const float> logits);
+  // The next token from the sequence's row of logits, through its penalties and sampler. Touches
+  // nothing but the sequence's own sampler, so sequences sample in parallel.
+  static int32_t sample_next(Sequence& seq, std::span<const float> logits);
+  // Appends `token`, streams its text, and finishes the sequence when a stop condition holds.
+  // `logits` (its row, empty when the model picked the token) serve the logprobs asked for.
+  void emit_token(Sequence& seq, std::span<const float> logits, int32_t token);
+  // A request whose every token is the argmax of the plain logits, which the model can pick
+  // where the logits are (no penalties, no logprobs).
+  static bool picks_greedily(const GenerationRequest& r);
+  static bool penalised(const GenerationRequest& r);
   // Sends the final event, records metrics and releases the blocks; the sequence is erased
   // from sequences_ by the caller's sweep.
   void finish(Sequence& seq, FinishReason reason, const std::string& error = {});

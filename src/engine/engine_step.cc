@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/error.h"
 #include "engine/engine.h"
 #include "engine/logits_processing.h"
 
@@ -40,14 +41,20 @@ void Engine::step() {
     }
     batch.tokens.insert(batch.tokens.end(), seq.tokens.begin() + seq.computed,
                         seq.tokens.begin() + seq.computed + chunk.num_tokens);
-    batch.sequences.push_back({.num_tokens = chunk.num_tokens, .start_position = seq.computed, .block_table = seq.blocks});
+    // The model picks the token of a greedy sequence itself (on a GPU only its id comes back), and
+    // of a prefill chunk short of the prompt's end, whose token is not wanted.
+    const bool last_chunk = seq.computed + chunk.num_tokens == static_cast<int64_t>(seq.tokens.size());
+    batch.sequences.push_back({.num_tokens = chunk.num_tokens,
+                               .start_position = seq.computed,
+                               .block_table = seq.blocks,
+                               .greedy = !last_chunk || picks_greedily(seq.request)});
     if (seq.computed < seq.prompt_len) prefill_tokens += std::min(chunk.num_tokens, seq.prompt_len - seq.computed);
   }
   metrics_.scheduler_seconds.observe(thread_cpu_seconds() - cpu_started);
 
-  std::vector<float> logits;
+  StepOutput output;
   try {
-    logits = model_->forward(batch, *cache_);
+    output = model_->step(batch, *cache_);
   } catch (const std::exception& e) {
     spdlog::error("forward pass failed: {}", e.what());
     for (const auto& chunk : chunks) finish(*chunk.seq, FinishReason::Error, "internal error in the forward pass");
@@ -55,20 +62,46 @@ void Engine::step() {
     return;
   }
 
+  // Which sequences get a token this step (a chunk that reaches the end of the known tokens), and
+  // the token the model picked or the logits to sample it from.
   const int64_t vocab = model_->config().vocab_size;
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
+  const std::size_t n = chunks.size();
+  std::vector<int32_t> next(n, -1);
+  std::vector<std::span<const float>> rows(n);
+  std::vector<char> emits(n, 0);
+  int64_t logits_row = 0;  // rows come only for the sequences that were not greedy
+  for (std::size_t i = 0; i < n; ++i) {
     Sequence& seq = *chunks[i].seq;
     seq.computed += chunks[i].num_tokens;
     blocks_->register_full_blocks(seq.blocks, seq.tokens, seq.computed, seq.prefix_cursor);
-    // Only a chunk that reaches the end of the known tokens yields the next token.
-    if (seq.computed == static_cast<int64_t>(seq.tokens.size())) {
-      try {
-        emit_token(seq, {logits.data() + static_cast<int64_t>(i) * vocab, static_cast<std::size_t>(vocab)});
-      } catch (const std::exception& e) {
-        // One request's failure (sampling, detokenizing) ends that request, never the engine.
-        spdlog::error("request {}: {}", seq.request.id, e.what());
-        finish(seq, FinishReason::Error, "internal error while producing the next token");
-      }
+    next[i] = output.next_tokens[i];
+    if (next[i] < 0) rows[i] = {output.logits.data() + logits_row++ * vocab, static_cast<std::size_t>(vocab)};
+    emits[i] = seq.computed == static_cast<int64_t>(seq.tokens.size());
+  }
+  // Sampling on the host, every sequence at once: each has its own sampler, and one row of a
+  // 100k vocabulary takes about a millisecond.
+  std::vector<std::string> failures(n);
+  std::size_t sampled = 0;
+  for (std::size_t i = 0; i < n; ++i) sampled += emits[i] && next[i] < 0;
+#pragma omp parallel for schedule(dynamic) if (sampled > 1)
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!emits[i] || next[i] >= 0) continue;
+    try {
+      next[i] = sample_next(*chunks[i].seq, rows[i]);
+    } catch (const std::exception& e) {
+      failures[i] = e.what();
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!emits[i]) continue;
+    Sequence& seq = *chunks[i].seq;
+    try {
+      if (!failures[i].empty()) throw Error(failures[i]);
+      emit_token(seq, rows[i], next[i]);
+    } catch (const std::exception& e) {
+      // One request's failure (sampling, detokenizing) ends that request, never the engine.
+      spdlog::error("request {}: {}", seq.request.id, e.what());
+      finish(seq, FinishReason::Error, "internal error while producing the next token");
     }
   }
   metrics_.prompt_tokens.inc(static_cast<double>(prefill_tokens));
@@ -80,13 +113,24 @@ void Engine::step() {
   metrics_.step_seconds.observe(seconds_between(started, Clock::now()));
 }
 
-void Engine::emit_token(Sequence& seq, std::span<const float> logits) {
+bool Engine::picks_greedily(const GenerationRequest& r) {
+  return r.sampling.greedy() && !penalised(r) && r.top_logprobs < 0;
+}
+
+bool Engine::penalised(const GenerationRequest& r) {
+  return r.repetition_penalty != 1.f || r.presence_penalty != 0.f || r.frequency_penalty != 0.f;
+}
+
+int32_t Engine::sample_next(Sequence& seq, std::span<const float> logits) {
   const GenerationRequest& r = seq.request;
+  if (!penalised(r)) return seq.sampler.sample(logits);
   std::span<const int32_t> prompt(seq.tokens.data(), static_cast<std::size_t>(seq.prompt_len));
   std::span<const int32_t> generated(seq.tokens.data() + seq.prompt_len, static_cast<std::size_t>(seq.generated()));
-  const bool penalised = r.repetition_penalty != 1.f || r.presence_penalty != 0.f || r.frequency_penalty != 0.f;
-  const int32_t token = penalised ? seq.sampler.sample(apply_penalties(logits, prompt, generated, r))
-                                  : seq.sampler.sample(logits);
+  return seq.sampler.sample(apply_penalties(logits, prompt, generated, r));
+}
+
+void Engine::emit_token(Sequence& seq, std::span<const float> logits, int32_t token) {
+  const GenerationRequest& r = seq.request;
   seq.tokens.push_back(token);
 
   const auto now = Clock::now();

@@ -13,6 +13,9 @@ struct SequenceStep {
   int64_t start_position = 0;  // tokens of this sequence already in the cache
   std::span<const int32_t> block_table;  // must cover start_position + num_tokens
   bool all_logits = false;     // logits for every new token, not only the last
+  // Model::step picks the next token itself (the argmax of the last row, ties to the lower id, as
+  // Sampler's greedy) and returns no logits row for this sequence. Not with all_logits.
+  bool greedy = false;
 };
 
 struct Batch {

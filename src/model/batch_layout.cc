@@ -19,6 +19,7 @@ void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& c
   int64_t total = 0;
   for (const auto& s : batch.sequences) {
     if (s.num_tokens < 1) fail("batch: a sequence has no new tokens");
+    if (s.greedy && s.all_logits) fail("batch: a greedy sequence cannot ask for all its logits");
     const int64_t end = s.start_position + s.num_tokens;
     if (static_cast<int64_t>(s.block_table.size()) * cache.block_size() < end)
       fail("batch: block table of {} blocks cannot hold {} tokens", s.block_table.size(), end);
@@ -29,6 +30,16 @@ void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& c
   if (total != static_cast<int64_t>(batch.tokens.size())) fail("batch: token count does not match its sequences");
   for (int32_t t : batch.tokens)
     if (t < 0 || t >= config.vocab_size) fail("token id {} is outside the vocabulary (0..{})", t, config.vocab_size - 1);
+}
+
+std::vector<int64_t> greedy_logit_rows(const Batch& batch) {
+  std::vector<int64_t> rows;
+  int64_t row = 0;
+  for (const auto& s : batch.sequences) {
+    rows.push_back(s.greedy ? row : -1);
+    row += s.all_logits ? s.num_tokens : 1;
+  }
+  return rows;
 }
 
 }  // namespace tide

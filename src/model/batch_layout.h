@@ -18,7 +18,11 @@ struct BatchLayout {
 
 // Throws tide::Error for a sequence without tokens, a block table that cannot hold the
 // sequence or points outside the cache, a token count that does not add up, or a token id
-// outside the vocabulary.
+// outside the vocabulary, or a greedy sequence that asks for all its logits.
 void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& cache);
+
+// The row of logits each greedy sequence's next token comes from (its last), in sequence order;
+// -1 for the others. Rows count as forward() returns them.
+std::vector<int64_t> greedy_logit_rows(const Batch& batch);
 
 }  // namespace tide

@@ -41,6 +41,13 @@ Device parse_device(const std::string& name);
 // "auto" (a checkpoint) or "dummy" (the CLI's --load-format).
 LoadFormat parse_load_format(const std::string& name);
 
+// One step's result (Model::step): per sequence its next token where it is greedy, else -1; and
+// the logits rows [rows, vocab] of the others, in batch order.
+struct StepOutput {
+  std::vector<int32_t> next_tokens;
+  std::vector<float> logits;
+};
+
 class Model {
  public:
   virtual ~Model() = default;
@@ -48,6 +55,9 @@ class Model {
   // Writes the batch's new tokens into `cache` (one this model made) and returns logits
   // [batch.num_logit_rows(), vocab].
   virtual std::vector<float> forward(const Batch& batch, KvCache& cache) const = 0;
+  // forward(), with the greedy sequences' next tokens picked where the logits are: on a GPU only
+  // their ids travel to the host, not vocab floats each. This base version picks on the host.
+  virtual StepOutput step(const Batch& batch, KvCache& cache) const;
   // The cache forward() reads and writes: num_blocks blocks of block_size tokens per layer, in
   // the model's memory (host or device).
   virtual std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const = 0;

@@ -11,7 +11,6 @@
 
 #include "backend/cpu/ops.h"
 #include "backend/cuda/gemm.h"
-#include "backend/cuda/grouped_gemm.h"
 #include "cuda_test_support.h"
 #include "tensor/paged_kv_cache.h"
 
@@ -368,41 +367,62 @@ TEST(CudaModelOps, MoeGemvMatchesEachRowsExpert) {
 }
 
 
-TEST(CudaModelOps, GroupedGemmMatchesEachProblem) {
+TEST(CudaModelOps, MoeGroupedGemmMatchesEachExpertsRows) {
   REQUIRE_DEVICE();
-  GroupedGemm grouped;
-  for (auto [out, in] : {std::pair<int64_t, int64_t>{64, 32}, {2816, 2048}, {2048, 1408}}) {
-    const std::vector<int64_t> rows = {3, 0, 1, 33, 7};  // an expert without tokens is skipped
+  // Experts without rows, part of an m16 tile, exactly one 64-row pass, one row past it, three passes.
+  const std::vector<int32_t> counts = {3, 0, 1, 33, 7, 64, 65, 130};
+  for (auto [out, in] : {std::pair<int64_t, int64_t>{64, 32}, {130, 72}, {2, 8}, {2816, 2048}, {2048, 1408}}) {
     const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in);
-    auto rng = rng_for("grouped " + what);
+    auto rng = rng_for("moe_grouped_gemm " + what);
+    std::vector<int32_t> offsets;
     int64_t total = 0;
-    for (int64_t n : rows) total += n;
+    for (int32_t n : counts) {
+      offsets.push_back(static_cast<int32_t>(total));
+      total += n;
+    }
     const auto x = random_bf16(total * in, rng);
-    DeviceBuffer<uint16_t> dx(x), dy(total * out);
-    dy.fill_bytes(0xff);
     std::vector<std::vector<uint16_t>> w;
     std::vector<DeviceBuffer<uint16_t>> dw;
-    std::vector<GroupedGemm::Problem> problems;
-    int64_t offset = 0;
-    for (int64_t n : rows) {
+    std::vector<const bf16*> pointers;
+    for (std::size_t e = 0; e < counts.size(); ++e) {
       w.push_back(random_bf16(out * in, rng, 0.f, 1.f / std::sqrt(float(in))));
       dw.emplace_back(w.back());
-      problems.push_back({as_bf16(dx) + offset * in, n, as_bf16(dw.back()), as_bf16(dy) + offset * out});
-      offset += n;
+      pointers.push_back(as_bf16(dw.back()));
     }
-    // Twice: the second call reuses the pointer array the first one read.
-    for (int round = 0; round < 2; ++round) grouped.bf16_nt(problems, out, in, nullptr);
+    // One row more than the experts': it must stay as it was.
+    DeviceBuffer<uint16_t> dx(x), dy((total + 1) * out);
+    DeviceBuffer<int32_t> doffsets(offsets), dcounts(counts);
+    DeviceBuffer<const bf16*> dpointers(pointers);
+    // The same rows read through x_rows from a shuffled copy: y must not change.
+    std::vector<int32_t> x_rows(total);
+    std::iota(x_rows.begin(), x_rows.end(), 0);
+    std::shuffle(x_rows.begin(), x_rows.end(), rng);
+    std::vector<uint16_t> shuffled(x.size());
+    for (int64_t r = 0; r < total; ++r)
+      std::copy_n(x.begin() + r * in, in, shuffled.begin() + static_cast<int64_t>(x_rows[r]) * in);
+    DeviceBuffer<uint16_t> dshuffled(shuffled), dy_indirect((total + 1) * out);
+    DeviceBuffer<int32_t> dx_rows(x_rows);
+    dy.fill_bytes(0xff);
+    dy_indirect.fill_bytes(0xff);
+    moe_grouped_gemm(as_bf16(dx), nullptr, doffsets.data(), dcounts.data(), static_cast<int>(counts.size()),
+                     dpointers.data(), out, in, as_bf16(dy), nullptr);
+    moe_grouped_gemm(as_bf16(dshuffled), dx_rows.data(), doffsets.data(), dcounts.data(),
+                     static_cast<int>(counts.size()), dpointers.data(), out, in, as_bf16(dy_indirect), nullptr);
     sync();
-    std::vector<float> ref;
-    offset = 0;
+    EXPECT_EQ(dy_indirect.download(), dy.download()) << what << ": rows read through x_rows differ";
     const auto xf = widen(x);
-    for (std::size_t p = 0; p < rows.size(); ++p) {
-      const auto y = matmul_ref(std::vector<float>(xf.begin() + offset * in, xf.begin() + (offset + rows[p]) * in),
-                                rows[p], widen(w[p]), out, in);
+    std::vector<float> ref;
+    for (std::size_t e = 0; e < counts.size(); ++e) {
+      const auto y = matmul_ref(std::vector<float>(xf.begin() + offsets[e] * in,
+                                                   xf.begin() + (offsets[e] + counts[e]) * in),
+                                counts[e], widen(w[e]), out, in);
       ref.insert(ref.end(), y.begin(), y.end());
-      offset += rows[p];
     }
-    report("grouped", what, rel_err(widen(dy.download()), ref), kBf16Tolerance);
+    auto y = dy.download();
+    const bool tail_untouched = std::all_of(y.begin() + total * out, y.end(), [](uint16_t v) { return v == 0xffff; });
+    EXPECT_TRUE(tail_untouched) << what << ": a row past the experts' was written";
+    y.resize(total * out);
+    report("moe_ggemm", what, rel_err(widen(y), ref), kBf16Tolerance);
   }
 }
 
@@ -420,6 +440,35 @@ TEST(CudaModelOps, GemmWithFp32Output) {
     sync();
     report("gemm_f32", what, rel_err(dy.download(), matmul_ref(widen(x), n, widen(w), out, in)), kBf16Tolerance);
   }
+}
+
+// Decode-sized GEMMs take gemv_nt (through Gemm, as the model calls them): every row count up to
+// kGemvMaxRows, widths that leave part of a warp's last 256 columns, both output types; rows of y
+// past n stay untouched.
+TEST(CudaModelOps, GemvForDecodeSizedGemms) {
+  REQUIRE_DEVICE();
+  Gemm gemm;
+  for (auto [out, in] : {std::pair<int64_t, int64_t>{8, 8}, {24, 136}, {1000, 2056}, {3072, 2048}})
+    for (int64_t n = 1; n <= kGemvMaxRows; ++n) {
+      const std::string what = "n=" + std::to_string(n) + " out=" + std::to_string(out) + " in=" + std::to_string(in);
+      auto rng = rng_for("gemv " + what);
+      const auto x = random_bf16(n * in, rng), w = random_bf16(static_cast<std::size_t>(out) * in, rng);
+      DeviceBuffer<uint16_t> dx(x), dw(w), dy((n + 1) * out);
+      DeviceBuffer<float> dyf((n + 1) * out);
+      dy.fill_bytes(0xff);
+      dyf.fill_bytes(0xff);
+      gemm.bf16_nt(as_bf16(dx), n, as_bf16(dw), out, in, as_bf16(dy), nullptr);
+      gemm.bf16_nt_f32(as_bf16(dx), n, as_bf16(dw), out, in, dyf.data(), nullptr);
+      sync();
+      const auto ref = matmul_ref(widen(x), n, widen(w), out, in);
+      auto y = dy.download();
+      auto yf = dyf.download();
+      EXPECT_TRUE(std::all_of(y.begin() + n * out, y.end(), [](uint16_t v) { return v == 0xffff; })) << what;
+      y.resize(n * out);
+      yf.resize(n * out);
+      report("gemv", what, rel_err(widen(y), ref), kBf16Tolerance);
+      report("gemv_f32", what, rel_err(yf, ref), 1e-4);
+    }
 }
 
 // The two MLA absorption GEMMs as the model runs them: per head, at the strides of q, kv_b_proj

@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <random>
+
+#include <unistd.h>
 
 #include "decode_support.h"
 #include "fixture_support.h"
@@ -123,6 +126,80 @@ TEST(CudaModel, TheCacheMayTakeWhatTheUtilizationLeavesBesideTheWeights) {
   EXPECT_EQ(model->device_memory_for_cache(0.01), 0u);  // less than is already in use
 }
 
+// step() picks the greedy sequences' tokens on the GPU: the argmax of the rows forward() gives
+// them; the other sequences' rows come back as forward() gives them.
+TEST(CudaModel, StepPicksGreedyTokensOnTheGpuAndReturnsTheOtherRows) {
+  SKIP_WITHOUT_GPU();
+  const auto model = load_on(model_fixture("deepseek-v3-tiny"), Device::Cuda);
+  const int vocab = model->config().vocab_size;
+  const std::vector<int32_t> a = {5, 17, 300, 2}, b = {9, 9, 41}, c = {100, 7, 8, 250, 11};
+  const std::vector<int32_t> ta = block_range(0, 1), tb = block_range(1, 1), tc = block_range(2, 1);
+  auto batch_of = [&](bool greedy) {
+    Batch batch;
+    for (const auto* p : {&a, &b, &c}) batch.tokens.insert(batch.tokens.end(), p->begin(), p->end());
+    batch.sequences = {{.num_tokens = 4, .start_position = 0, .block_table = ta, .greedy = greedy},
+                       {.num_tokens = 3, .start_position = 0, .block_table = tb, .all_logits = true},
+                       {.num_tokens = 5, .start_position = 0, .block_table = tc, .greedy = greedy}};
+    return batch;
+  };
+  auto cache = model->make_kv_cache(3, kBlockSize);
+  const std::vector<float> all = model->forward(batch_of(false), *cache);
+  const StepOutput out = model->step(batch_of(true), *cache);
+  const std::span<const float> rows(all);
+  EXPECT_EQ(out.next_tokens,
+            (std::vector<int32_t>{argmax(rows.subspan(0, vocab)), -1, argmax(rows.subspan(4 * vocab, vocab))}));
+  ASSERT_EQ(out.logits.size(), static_cast<std::size_t>(3 * vocab));
+  EXPECT_LT(relative_error(out.logits.data(), all.data() + vocab, 3 * vocab), 1e-6);
+}
+
+// Long prefills size one cuBLASLt GEMM per expert from expert counts brought to the host; other
+// steps run moe_grouped_gemm over the counts on the device. Four 200-token prompts in one step take
+// the first path, the same prompts in 40-token chunks the second: their logits agree but for the
+// odd routing near-tie (see LogitsAtEveryPosition...).
+TEST(CudaModel, ExpertGemmsAgreeWhetherTheCountsGoToTheHostOrNot) {
+  SKIP_WITHOUT_GPU();
+  const auto model = load_on(model_fixture("deepseek-v3-tiny"), Device::Cuda);
+  const int vocab = model->config().vocab_size, n = 200, nseq = 4, chunk = 40;
+  const int per_seq = n / kBlockSize + 1;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int32_t> token(0, vocab - 1);
+  std::vector<std::vector<int32_t>> prompts(nseq), tables(nseq);
+  for (int s = 0; s < nseq; ++s) {
+    for (int i = 0; i < n; ++i) prompts[s].push_back(token(rng));
+    tables[s] = block_range(s * per_seq, per_seq);
+  }
+  Batch whole;
+  for (int s = 0; s < nseq; ++s) {
+    whole.tokens.insert(whole.tokens.end(), prompts[s].begin(), prompts[s].end());
+    whole.sequences.push_back({.num_tokens = n, .start_position = 0, .block_table = tables[s], .all_logits = true});
+  }
+  auto cache = model->make_kv_cache(nseq * per_seq, kBlockSize);
+  const std::vector<float> at_once = model->forward(whole, *cache);
+
+  auto chunked_cache = model->make_kv_cache(nseq * per_seq, kBlockSize);
+  std::vector<float> chunked(at_once.size());
+  for (int start = 0; start < n; start += chunk) {
+    Batch b;
+    for (int s = 0; s < nseq; ++s) {
+      b.tokens.insert(b.tokens.end(), prompts[s].begin() + start, prompts[s].begin() + start + chunk);
+      b.sequences.push_back({.num_tokens = chunk, .start_position = start, .block_table = tables[s], .all_logits = true});
+    }
+    const auto out = model->forward(b, *chunked_cache);
+    for (int s = 0; s < nseq; ++s)
+      std::copy_n(out.begin() + static_cast<std::ptrdiff_t>(s) * chunk * vocab, chunk * vocab,
+                  chunked.begin() + (static_cast<std::ptrdiff_t>(s) * n + start) * vocab);
+  }
+  std::vector<double> errors;
+  for (int p = 0; p < nseq * n; ++p)
+    errors.push_back(relative_error(chunked.data() + p * vocab, at_once.data() + p * vocab, vocab));
+  std::sort(errors.begin(), errors.end());
+  const auto over = errors.end() - std::lower_bound(errors.begin(), errors.end(), kTolerance);
+  std::printf("[ CUDA ] expert GEMM paths: median %.2e, worst %.2e, %td of %zu positions over %.0e\n",
+              errors[errors.size() / 2], errors.back(), over, errors.size(), kTolerance);
+  EXPECT_LT(errors[errors.size() / 2], 5e-3);
+  EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.size() / 20));
+}
+
 // DeepSeek's real MLA widths (latent 512, rope key 64) take the specialised decode kernel; a
 // small random model of those widths against the CPU path, prefill and cached decode. Dense
 // layers only, so no routing tie can move a token: any difference is the attention's.
@@ -140,7 +217,7 @@ TEST(CudaModel, RealMlaWidthsAgreeWithTheCpuPath) {
   shape.qk_rope_head_dim = 64;
   shape.v_head_dim = 64;
   shape.max_position_embeddings = 1024;
-  const auto dir = std::filesystem::path(TIDE_BINARY_DIR) / "cuda-model-test-mla512";
+  const auto dir = std::filesystem::temp_directory_path() / ("tide-cuda-model-test-mla512-" + std::to_string(::getpid()));
   write_random_deepseek(dir, shape, 11);
   const auto gpu = load_on(dir, Device::Cuda);
   const auto cpu = load_on(dir, Device::Cpu);
@@ -159,6 +236,7 @@ TEST(CudaModel, RealMlaWidthsAgreeWithTheCpuPath) {
     EXPECT_LT(relative_error(l.data(), cpu_steps[s].data(), vocab), kTolerance) << "decode step " << s;
     return forced[s];  // follow the CPU's tokens so each step compares the same context
   });
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -95,6 +95,7 @@ void set_batch(const Layout& layout, int batch, int64_t stride) {
 void Gemm::bf16_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
   check_multiples_of_8("Gemm::bf16_nt", in, out);
+  if (n <= kGemvMaxRows) return gemv_nt(x, n, w, out, in, y, stream);
   run({.name = "Gemm::bf16_nt", .type = CUDA_R_16BF, .w = w, .x = x, .y = y, .n = n, .out = out, .in = in}, stream);
 }
 
@@ -102,6 +103,7 @@ void Gemm::bf16_nt_f32(const bf16* x, int64_t n, const bf16* w, int64_t out, int
                        cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
   check_multiples_of_8("Gemm::bf16_nt_f32", in, out);
+  if (n <= kGemvMaxRows) return gemv_nt(x, n, w, out, in, y, stream);
   run({.name = "Gemm::bf16_nt_f32", .type = CUDA_R_16BF, .w = w, .x = x, .y = y, .n = n, .out = out, .in = in,
        .y_type = CUDA_R_32F},
       stream);

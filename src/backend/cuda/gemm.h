@@ -24,7 +24,8 @@ class Gemm {
   Gemm& operator=(const Gemm&) = delete;
 
   // in and out must be multiples of 8 (16-byte rows, as every DeepSeek/llama dimension is);
-  // n is any positive count.
+  // n is any positive count. Up to kGemvMaxRows rows run as gemv_nt (ops.h), which streams W at
+  // HBM speed where cuBLASLt's small tiles do not.
   void bf16_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 
   // bf16_nt with fp32 output (router logits, the LM head's logits).

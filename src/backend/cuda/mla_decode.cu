@@ -37,6 +37,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/ops.h"
 
 namespace tide::cuda {
@@ -508,17 +509,8 @@ __global__ void __launch_bounds__(32 * kMergeMaxWarps) mla_decode_merge_kernel(P
 template <int kStages>
 void launch_chunk(const Params& p, dim3 grid, cudaStream_t stream) {
   constexpr std::size_t bytes = smem_bytes<kStages>();
-  // Above the default 48 KB limit. The attribute belongs to each device's context: set once per
-  // device (devices past 64 set it on every call).
   static std::atomic<uint64_t> set_on{0};
-  int device = 0;
-  TIDE_CUDA_CHECK(cudaGetDevice(&device));
-  const uint64_t bit = device < 64 ? uint64_t{1} << device : 0;
-  if (!bit || !(set_on.load(std::memory_order_acquire) & bit)) {
-    TIDE_CUDA_CHECK(cudaFuncSetAttribute(mla_decode_chunk_kernel<kStages>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-    set_on.fetch_or(bit, std::memory_order_release);
-  }
+  allow_dynamic_shared_memory(reinterpret_cast<const void*>(mla_decode_chunk_kernel<kStages>), bytes, set_on);
   mla_decode_chunk_kernel<kStages><<<grid, kThreads, bytes, stream>>>(p);
 }
 

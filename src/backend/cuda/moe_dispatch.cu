@@ -45,17 +45,37 @@ __global__ void group_by_expert_kernel(const int32_t* ids, int64_t assignments, 
   }
 }
 
+// kVector: eight features per thread with 16-byte loads (dim % 8 == 0), else one.
+template <bool kVector>
 __global__ void combine_kernel(const bf16* expert_out, const int32_t* assignment_row, const float* weights,
                                int64_t dim, int top_k, const bf16* base, bf16* out) {
+  constexpr int kWidth = kVector ? 8 : 1;
   const int64_t token = blockIdx.x;
-  for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) {
-    float sum = base ? __bfloat162float(base[token * dim + d]) : 0.f;
+  for (int64_t d = threadIdx.x * kWidth; d < dim; d += blockDim.x * kWidth) {
+    float sum[kWidth];
+    for (int i = 0; i < kWidth; ++i) sum[i] = base ? __bfloat162float(base[token * dim + d + i]) : 0.f;
     for (int j = 0; j < top_k; ++j) {
       const int64_t a = token * top_k + j;
       const int64_t row = assignment_row ? assignment_row[a] : a;
-      sum += weights[a] * __bfloat162float(expert_out[row * dim + d]);
+      const float weight = weights[a];
+      if constexpr (kVector) {
+        const uint4 packed = *reinterpret_cast<const uint4*>(expert_out + row * dim + d);
+        const bf16* v = reinterpret_cast<const bf16*>(&packed);
+#pragma unroll
+        for (int i = 0; i < kWidth; ++i) sum[i] += weight * __bfloat162float(v[i]);
+      } else {
+        sum[0] += weight * __bfloat162float(expert_out[row * dim + d]);
+      }
     }
-    out[token * dim + d] = __float2bfloat16(sum);
+    if constexpr (kVector) {
+      uint4 packed;
+      bf16* v = reinterpret_cast<bf16*>(&packed);
+#pragma unroll
+      for (int i = 0; i < kWidth; ++i) v[i] = __float2bfloat16(sum[i]);
+      *reinterpret_cast<uint4*>(out + token * dim + d) = packed;
+    } else {
+      out[token * dim + d] = __float2bfloat16(sum[0]);
+    }
   }
 }
 
@@ -75,9 +95,17 @@ void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int expe
 void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const float* weights, int64_t tokens,
                  int top_k, int64_t dim, const bf16* base, bf16* out, cudaStream_t stream) {
   if (tokens <= 0) return;
-  const int threads = dim >= 1024 ? 1024 : static_cast<int>((dim + 31) / 32 * 32);
-  combine_kernel<<<static_cast<unsigned>(tokens), threads, 0, stream>>>(expert_out, assignment_row, weights, dim,
-                                                                        top_k, base, out);
+  // 16-byte accesses need every row 16-byte aligned: dim % 8 == 0 and aligned buffers.
+  const bool vector = dim % 8 == 0 && (reinterpret_cast<uintptr_t>(expert_out) | reinterpret_cast<uintptr_t>(out) |
+                                       reinterpret_cast<uintptr_t>(base)) % 16 == 0;
+  const int64_t lanes = vector ? dim / 8 : dim;
+  const int threads = lanes >= 256 ? 256 : static_cast<int>((lanes + 31) / 32 * 32);
+  if (vector)
+    combine_kernel<true><<<static_cast<unsigned>(tokens), threads, 0, stream>>>(expert_out, assignment_row, weights,
+                                                                              dim, top_k, base, out);
+  else
+    combine_kernel<false><<<static_cast<unsigned>(tokens), threads, 0, stream>>>(expert_out, assignment_row, weights,
+                                                                               dim, top_k, base, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -1,9 +1,9 @@
 // Decode-sized MoE: each (token, choice) row is multiplied by its own expert's matrix, the expert
 // read from the router's ids on the device, so a decode step needs no host round trip (and can be
-// captured as one CUDA graph). One block per (row, 64 output features): the input row sits in
+// captured as one CUDA graph). One block per (row, 16 output features): the input row sits in
 // shared memory as fp32 and each warp streams whole weight rows with 16-byte loads, reducing with
 // shuffles. An expert chosen by several rows is read once per row, so this is for small batches;
-// larger ones group rows by expert and run one GEMM per expert (moe_group_by_expert).
+// larger ones group rows by expert and read each expert once per 64 of its rows (moe_grouped_gemm).
 #include <cuda_bf16.h>
 
 #include <cstdint>
@@ -17,7 +17,7 @@ namespace tide::cuda {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kRowsPerBlock = 64;
+constexpr int kRowsPerBlock = 16;  // output features: two per warp, so even one row gives every SM blocks
 
 __device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }
 

@@ -166,6 +166,24 @@ void moe_gate_up_gemv(const bf16* h, int64_t tokens, int top_k, const int32_t* i
 void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* down,
                    int64_t hidden, int64_t inter, bf16* out, cudaStream_t stream);
 
+// Decode-sized dense GEMMs: y[n, out] = x[n, in] · Wᵀ, W [out, in] row-major, fp32 accumulation,
+// for 1 <= n <= kGemvMaxRows and in % 8 == 0 with 16-byte aligned rows; bf16 or fp32 output. The
+// twin of cpu::matmul; Gemm::bf16_nt and bf16_nt_f32 take this path for such n.
+constexpr int64_t kGemvMaxRows = 8;
+void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
+void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
+
+// The experts' GEMMs over rows in expert order (moe_group_by_expert), the groups read on the
+// device: y[r, :n] = x[x_rows[r], :k] · W_e[:n, :k]^T for each row r of expert e, rows
+// expert_offsets[e] .. + expert_counts[e] (x_rows null: x[r]; moe_group_by_expert's permuted_token
+// reads the tokens in place of a gather). weights: device array of per-expert pointers to
+// row-major [n, k]. Each expert's weights are read once per 64 of its rows, so it runs at HBM
+// bandwidth while experts have few rows each; n even, k % 8 == 0, 16-byte aligned rows. The twin
+// of cpu::matmul over each expert's rows.
+void moe_grouped_gemm(const bf16* x, const int32_t* x_rows, const int32_t* expert_offsets,
+                      const int32_t* expert_counts, int experts, const bf16* const* weights, int64_t n, int64_t k,
+                      bf16* y, cudaStream_t stream);
+
 // MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
 // cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim
 // elements. Row r is one query token: it sees cache positions 0..context_lens[r]-1 of the

@@ -48,14 +48,22 @@ std::vector<std::vector<int32_t>> tables_for(int batch, int tokens, int block_si
   return tables;
 }
 
+// Marks every sequence greedy (the server's temperature-0 path: the model picks the token on the
+// GPU) or leaves it wanting its logits on the host (the sampling path).
+Batch with_sampling(Batch b, const std::string& sampling) {
+  for (auto& s : b.sequences) s.greedy = sampling == "greedy";
+  return b;
+}
+
 double time_steps(const Model& model, KvCache& cache, int steps, const std::function<Batch(int)>& batch_for,
-                  const std::string& label) {
-  for (int w = 0; w < 2; ++w) model.forward(batch_for(w), cache);  // warm-up: scratch buffers, cuBLASLt plans
+                  const std::string& sampling, const std::string& label) {
+  // Warm-up: scratch buffers, cuBLASLt plans, the decode graph's capture.
+  for (int w = 0; w < 2; ++w) model.step(with_sampling(batch_for(w), sampling), cache);
   std::vector<double> ms;
   for (int s = 0; s < steps; ++s) {
-    const Batch batch = batch_for(2 + s);
+    const Batch batch = with_sampling(batch_for(2 + s), sampling);
     const auto started = Clock::now();
-    model.forward(batch, cache);
+    model.step(batch, cache);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
     progress(fmt::format("  {}: step {}/{}", label, s + 1, steps));
   }
@@ -89,7 +97,8 @@ Row decode_row(const Model& model, int batch, int context, const EngineBenchOpti
   r.batch = batch;
   r.context = context;
   r.tokens = batch;
-  r.ms = time_steps(model, *cache, o.steps, batch_for, fmt::format("decode batch {} context {}", batch, context));
+  r.ms = time_steps(model, *cache, o.steps, batch_for, o.sampling,
+                    fmt::format("decode batch {} context {}", batch, context));
   r.tokens_per_s = batch / (r.ms * 1e-3);
   const double weight_bytes = 2.0 * decode_params_per_step(c, batch);
   const double cache_bytes = 2.0 * batch * (context + o.steps / 2 + 3) * c.kv_entry_dim() * c.num_layers;
@@ -113,7 +122,8 @@ Row prefill_row(const Model& model, int tokens, const EngineBenchOptions& o, dou
   r.phase = "prefill";
   r.batch = 1;
   r.tokens = tokens;
-  r.ms = time_steps(model, *cache, std::max(3, o.steps / 4), batch_for, fmt::format("prefill {} tokens", tokens));
+  r.ms = time_steps(model, *cache, std::max(3, o.steps / 4), batch_for, o.sampling,
+                    fmt::format("prefill {} tokens", tokens));
   r.tokens_per_s = tokens / (r.ms * 1e-3);
   // Matrix products of every token, the LM head of the last, and causal attention as MHA over
   // expanded keys (q·k over qk_head_dim, p·v over v_head_dim, each query seeing its prefix).
@@ -150,6 +160,11 @@ void add_engine_bench_options(CLI::App& cmd, EngineBenchOptions& o) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   cmd.add_option("--block-size", o.block_size, "KV cache block size in tokens")->check(CLI::Range(1, 1024))->capture_default_str();
+  cmd.add_option("--sampling", o.sampling,
+                 "greedy: each step's tokens picked on the GPU, as the server does for temperature-0 requests; "
+                 "logits: every row's logits copied to the host, as for requests that sample")
+      ->check(CLI::IsMember({"greedy", "logits"}))
+      ->capture_default_str();
   cmd.add_option("--json", o.json_path, "Also write the results as JSON to this file");
 }
 
@@ -175,10 +190,12 @@ void run_engine_bench(const EngineBenchOptions& o) {
                            c.model_type, model->weight_bytes() / 1e9, load_s, model->device_description());
   std::cout << fmt::format("ceilings measured in this run: HBM copy {:.0f} GB/s, bf16 GEMM {:.0f} TFLOP/s\n", copy_gbs,
                            tflops);
+  std::cout << fmt::format("sampling: {}\n", o.sampling == "greedy" ? "greedy, the tokens picked on the GPU"
+                                                                     : "every row's logits copied to the host");
   std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>9}\n", "phase", "batch", "context",
                            "tokens", "ms/step", "tokens/s", "work", "roofline ms", "of roof");
   nlohmann::json json = {{"benchmark", "engine"},       {"model", o.model},
-                         {"model_type", c.model_type},  {"load_format", o.load_format},
+                         {"model_type", c.model_type},  {"load_format", o.load_format}, {"sampling", o.sampling},
                          {"device", model->device_description()}, {"weights_gb", model->weight_bytes() / 1e9},
                          {"hbm_copy_gb_per_s", copy_gbs}, {"bf16_gemm_tflops", tflops},
                          {"rows", nlohmann::json::array()}};

@@ -22,6 +22,7 @@ struct EngineBenchOptions {
   std::vector<int> prefill_tokens = {8192};
   int steps = 20;
   int block_size = 64;
+  std::string sampling = "greedy";  // greedy: tokens picked on the GPU; logits: every row to the host
   std::string json_path;
 };
 

@@ -121,7 +121,7 @@ constexpr int kContextBucket = 1024;
 
 }  // namespace
 
-std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_cache) const {
+DeepSeekCudaModel::Step DeepSeekCudaModel::run_batch(const Batch& batch, KvCache& any_cache) const {
   auto* cache = dynamic_cast<DeviceKvCache*>(&any_cache);
   if (!cache) fail("the CUDA model was given a KV cache it did not make (use Model::make_kv_cache)");
   check_batch(batch, config_, *cache);
@@ -129,14 +129,18 @@ std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_c
     if (s.start_position + s.num_tokens > config_.max_position_embeddings)
       fail("batch: position {} is past the model's context of {}", s.start_position + s.num_tokens - 1,
            config_.max_position_embeddings);
-  const std::lock_guard lock(step_mutex_);
   const BatchLayout layout(batch);
   Step step = upload_step(batch, layout, *cache);
   const bool decode = std::all_of(batch.sequences.begin(), batch.sequences.end(),
                                   [](const SequenceStep& s) { return s.num_tokens == 1; });
   if (decode) step.max_context = (step.max_context + kContextBucket - 1) / kContextBucket * kContextBucket;
   if (!decode || !run_step_as_graph(step, *cache)) run_step(step, *cache);
+  return step;
+}
 
+std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& cache) const {
+  const std::lock_guard lock(step_mutex_);
+  const Step step = run_batch(batch, cache);
   const int64_t vocab = weights_.head().rows;
   std::vector<float> host(static_cast<std::size_t>(step.logit_rows * vocab));
   TIDE_CUDA_CHECK(
@@ -145,9 +149,55 @@ std::vector<float> DeepSeekCudaModel::forward(const Batch& batch, KvCache& any_c
   return host;
 }
 
+StepOutput DeepSeekCudaModel::step(const Batch& batch, KvCache& cache) const {
+  const std::lock_guard lock(step_mutex_);
+  const Step ran = run_batch(batch, cache);
+  const int64_t vocab = weights_.head().rows;
+  const std::vector<int64_t> greedy_rows = greedy_logit_rows(batch);
+  StepOutput out;
+  std::vector<int32_t> argmax;
+  const bool any_greedy = std::any_of(greedy_rows.begin(), greedy_rows.end(), [](int64_t r) { return r >= 0; });
+  if (any_greedy) {
+    int32_t* ids = scratch_.get(next_tokens_, ran.logit_rows);
+    argmax_rows(logits_.data(), ran.logit_rows, vocab, ids, stream_);
+    argmax.resize(static_cast<std::size_t>(ran.logit_rows));
+    TIDE_CUDA_CHECK(cudaMemcpyAsync(argmax.data(), ids, argmax.size() * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                                    stream_));
+  }
+  // The other sequences' rows, one copy per run of adjacent ones.
+  int64_t kept_rows = 0;
+  for (std::size_t s = 0; s < batch.sequences.size(); ++s)
+    if (greedy_rows[s] < 0) kept_rows += batch.sequences[s].all_logits ? batch.sequences[s].num_tokens : 1;
+  out.logits.resize(static_cast<std::size_t>(kept_rows * vocab));
+  int64_t row = 0, kept = 0, run_start = -1, run_rows = 0;
+  auto flush = [&] {
+    if (run_rows == 0) return;
+    TIDE_CUDA_CHECK(cudaMemcpyAsync(out.logits.data() + kept * vocab, logits_.data() + run_start * vocab,
+                                    run_rows * vocab * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    kept += run_rows;
+    run_rows = 0;
+  };
+  for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
+    const int64_t rows = batch.sequences[s].all_logits ? batch.sequences[s].num_tokens : 1;
+    if (greedy_rows[s] >= 0) {
+      flush();
+    } else {
+      if (run_rows == 0) run_start = row;
+      run_rows += rows;
+    }
+    row += rows;
+  }
+  flush();
+  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  for (std::size_t s = 0; s < batch.sequences.size(); ++s)
+    out.next_tokens.push_back(greedy_rows[s] >= 0 ? argmax[static_cast<std::size_t>(greedy_rows[s])] : -1);
+  return out;
+}
+
 bool DeepSeekCudaModel::run_step_as_graph(const Step& step, DeviceKvCache& cache) const {
-  if (config_.n_routed_experts > 0 && step.tokens * config_.num_experts_per_tok > kDeviceRoutedMoeRows) return false;
-  const GraphKey key{step.tokens, step.table_stride, step.max_context, cache.layer(0)};
+  if (moe_needs_host_counts(step.tokens)) return false;
+  const GraphKey key{step.tokens, step.table_stride, step.max_context, cache.layer(0), cache.num_blocks(),
+                     cache.block_size()};
   auto [it, inserted] = graphs_.try_emplace(key);
   Graph& graph = it->second;
   if (graph.exec && graph.epoch != scratch_.epoch()) {  // a buffer it points into moved

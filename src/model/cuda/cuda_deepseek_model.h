@@ -8,10 +8,10 @@
 // prefill token's row ends at its own position), so prefill and decode share one kernel. The
 // cache holds bf16 [latent | rope key] entries.
 //
-// forward() runs on the model's own stream and returns when the logits are on the host. One
+// forward() and step() run on the model's own stream and return when their results are on the host. One
 // caller at a time (the engine's step loop): the step's scratch buffers belong to the model.
 //
-// Decode steps small enough for the MoE to need no host round trip run as CUDA graphs: the
+// Decode steps whose MoE needs no host round trip (all but long prefills) run as CUDA graphs: the
 // first step of a shape runs eagerly (sizing every buffer), the second is captured, later ones
 // replay it. A shape is the token count, the block-table width, the context bucket the attention
 // plan covers, and the cache; graphs are dropped when a scratch buffer moves.
@@ -21,7 +21,6 @@
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
-#include "backend/cuda/grouped_gemm.h"
 #include "model/batch_layout.h"
 #include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
@@ -37,6 +36,8 @@ class DeepSeekCudaModel : public Model {
 
   const ModelConfig& config() const override { return config_; }
   std::vector<float> forward(const Batch& batch, KvCache& cache) const override;
+  // Greedy sequences' tokens are the argmax on the GPU (argmax_rows): only their ids come back.
+  StepOutput step(const Batch& batch, KvCache& cache) const override;
   std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const override;
   std::size_t kv_cache_block_bytes(int block_size) const override;
   std::size_t device_memory_for_cache(double utilization) const override;
@@ -58,6 +59,9 @@ class DeepSeekCudaModel : public Model {
     const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
   };
 
+  // Checks the batch and runs its every kernel; the logits are left in logits_. The caller holds
+  // step_mutex_.
+  Step run_batch(const Batch& batch, KvCache& cache) const;
   Step upload_step(const Batch& batch, const BatchLayout& layout, const DeviceKvCache& cache) const;
   // Every kernel of the step, embedding to logits (in logits_): what a graph captures.
   void run_step(const Step& step, DeviceKvCache& cache) const;
@@ -70,11 +74,18 @@ class DeepSeekCudaModel : public Model {
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
 
-  // MoE steps of at most this many (token, choice) rows run each row through its expert on the
-  // device (moe_gate_up_gemv): no host round trip, so such decode steps can be graphs. Above it,
-  // grouping rows by expert reads each expert once instead of once per row, which pays for the
-  // round trip.
-  static constexpr int64_t kDeviceRoutedMoeRows = 64;
+  // MoE steps of at most this many (token, choice) rows run each row through its expert
+  // (moe_gate_up_gemv); above it, grouping rows by expert reads each expert once instead of once
+  // per row (moe_grouped_gemm). Neither needs a host round trip, so such steps can be graphs.
+  static constexpr int64_t kDeviceRoutedMoeRows = 16;
+  // From this many rows per expert on average (long prefills), one cuBLASLt GEMM per expert beats
+  // moe_grouped_gemm's passes over each expert's weights; sizing those GEMMs takes the expert
+  // counts to the host.
+  static constexpr int64_t kRowsPerExpertForSeparateGemms = 128;
+  bool moe_needs_host_counts(int64_t tokens) const {
+    return config_.n_routed_experts > 0 &&
+           tokens * config_.num_experts_per_tok >= kRowsPerExpertForSeparateGemms * config_.n_routed_experts;
+  }
 
   ModelConfig config_;
   std::string device_;
@@ -92,15 +103,17 @@ class DeepSeekCudaModel : public Model {
     cudaGraphExec_t exec = nullptr;  // null: seen once, not captured yet
     uint64_t epoch = 0;
   };
-  using GraphKey = std::tuple<int64_t, int64_t, int, const void*>;  // tokens, table width, context bucket, cache
+  // tokens, table width, context bucket, and the cache: its memory and its block count and size,
+  // which place every layer after the first (a new cache may reuse a freed one's address).
+  using GraphKey = std::tuple<int64_t, int64_t, int, const void*, int, int>;
   mutable std::map<GraphKey, Graph> graphs_;
   mutable Gemm gemm_;
-  mutable GroupedGemm grouped_gemm_;
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
   mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
+  mutable DeviceBuffer<int32_t> next_tokens_;
   mutable DeviceBuffer<int32_t> route_ids_, expert_counts_, expert_offsets_, permuted_token_, assignment_row_;
   mutable DeviceBuffer<unsigned char> attention_workspace_;
 };

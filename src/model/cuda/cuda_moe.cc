@@ -1,29 +1,21 @@
 // DeepSeek's feed-forward on the GPU: a dense SwiGLU MLP in the first layers, MoE after.
 // MoE step: router logits (fp32) → route_experts, then
 //  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): each (token, choice) row through its
-//    expert with the GEMV kernels that read the expert id on the device: no host round trip;
-//  - larger steps: group the assignments by expert → gather the tokens into expert order → one
-//    grouped gate_up GEMM (each expert over its rows); one SiLU·mul over all rows; one grouped
-//    down GEMM. The expert counts come back to the host once per layer to size the groups.
+//    expert with the GEMV kernels that read the expert id on the device;
+//  - larger steps: group the assignments by expert → the gate_up GEMM of each expert over its
+//    rows; one SiLU·mul over all rows; the down GEMMs. Up to kRowsPerExpertForSeparateGemms rows
+//    per expert, moe_grouped_gemm reads the groups (and the tokens, through permuted_token) on the
+//    device; above it (long prefills) the counts come back to the host once per layer to size one
+//    cuBLASLt GEMM per expert over the tokens gathered into expert order.
 // Either way the result is combined with the gate weights on top of the shared experts' output.
-#include <algorithm>
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/grouped_gemm.h"
 #include "backend/cuda/ops.h"
 #include "model/cuda/cuda_deepseek_model.h"
 #include "model/cuda/scratch.h"
 
 namespace tide::cuda {
-namespace {
-
-// From this many rows per expert on average, one cuBLASLt GEMM per expert beats the grouped
-// launch (measured on the H200 at V2-Lite widths: an 8k-token prefill, ~770 rows per expert, ran
-// 5% slower grouped; batch 64 decode, 6 per expert, 2.2x faster grouped).
-constexpr int64_t kRowsPerExpertForSeparateGemms = 256;
-
-}  // namespace
 
 void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const {
   const DeepSeekLayerWeights& w = weights_.layers[layer];
@@ -69,43 +61,46 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   int32_t* permuted_token = scratch_.get(permuted_token_, rows);
   int32_t* assignment_row = scratch_.get(assignment_row_, rows);
   moe_group_by_expert(ids, T, k, E, counts, offsets, permuted_token, assignment_row, stream_);
-  std::vector<int32_t> host_counts(E);
-  TIDE_CUDA_CHECK(cudaMemcpyAsync(host_counts.data(), counts, E * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+  const bool host_counts_needed = moe_needs_host_counts(T);
+  std::vector<int32_t> host_counts;
+  if (host_counts_needed) {
+    host_counts.resize(E);
+    TIDE_CUDA_CHECK(cudaMemcpyAsync(host_counts.data(), counts, E * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+  }
 
   // The shared experts run while the counts travel.
   if (w.shared) {
     bf16* gate_up = scratch_.get(gate_up_, T * 2 * w.shared->intermediate());
     mlp(*w.shared, h, T, gate_up, out);
   }
-  bf16* x = scratch_.get(moe_in_, rows * D);
-  gather_rows(h, D, permuted_token, rows, D, x, D, stream_);
-  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  // The device path reads the tokens through permuted_token; cuBLASLt needs them gathered.
+  bf16* x = nullptr;
+  if (host_counts_needed) {
+    x = scratch_.get(moe_in_, rows * D);
+    gather_rows(h, D, permuted_token, rows, D, x, D, stream_);
+    TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
 
   bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
   bf16* act = scratch_.get(activation_, rows * I);
   bf16* y = scratch_.get(moe_out_, rows * D);
-  std::vector<GroupedGemm::Problem> up_problems, down_problems;
-  int64_t offset = 0;
-  for (int e = 0; e < E; ++e) {
-    const int64_t n = host_counts[e];
-    up_problems.push_back({x + offset * D, n, w.experts[e].gate_up.data.data(), gate_up + offset * 2 * I});
-    down_problems.push_back({act + offset * I, n, w.experts[e].down.data.data(), y + offset * D});
-    offset += n;
-  }
-  // Long groups (prefill) run faster one cuBLASLt GEMM each; short ones (decode) as one launch.
-  const auto active = std::count_if(host_counts.begin(), host_counts.end(), [](int32_t n) { return n > 0; });
-  const bool one_launch = rows < kRowsPerExpertForSeparateGemms * active;
-  auto run = [&](const std::vector<GroupedGemm::Problem>& problems, int64_t out, int64_t in) {
-    if (one_launch) {
-      grouped_gemm_.bf16_nt(problems, out, in, stream_);
+  // The gate_up (first) or down GEMMs of every expert over its rows.
+  auto expert_gemms = [&](bool first, const bf16* in, int64_t out_dim, int64_t in_dim, bf16* result) {
+    if (!host_counts_needed) {
+      moe_grouped_gemm(first ? h : in, first ? permuted_token : nullptr, offsets, counts, E,
+                       (first ? w.gate_up_by_expert : w.down_by_expert).data(), out_dim, in_dim, result, stream_);
       return;
     }
-    for (const auto& p : problems)
-      if (p.n > 0) gemm_.bf16_nt(p.x, p.n, p.w, out, in, p.y, stream_);
+    for (int e = 0, offset = 0; e < E; offset += host_counts[e++]) {
+      if (host_counts[e] == 0) continue;
+      const DeviceMatrix& m = first ? w.experts[e].gate_up : w.experts[e].down;
+      gemm_.bf16_nt(in + int64_t{offset} * in_dim, host_counts[e], m.data.data(), out_dim, in_dim,
+                    result + int64_t{offset} * out_dim, stream_);
+    }
   };
-  run(up_problems, 2 * I, D);
+  expert_gemms(true, x, 2 * I, D, gate_up);
   silu_mul(gate_up, rows, I, act, stream_);
-  run(down_problems, D, I);
+  expert_gemms(false, act, D, I, y);
   moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
 }
 
