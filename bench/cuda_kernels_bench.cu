@@ -315,7 +315,7 @@ int run(int argc, char** argv) {
     print_new();
   }
   if (wanted("gemv")) {
-    for (const int64_t n : {1, 8})
+    for (int64_t n = 1; n <= kGemvMaxRows; ++n)
       for (const auto& [out, in] : {std::pair<int64_t, int64_t>{3072, 2048}, {2048, 2048}, {5632, 2048}, {2048, 2816},
                                     {102400, 2048}})
         gemv_bench(rows, n, out, in, copy);

@@ -3,8 +3,9 @@
 #   scripts/gpu-serve-bench.sh [MODEL_DIR]   (default share/models/deepseek-v2-lite)
 # Starts `tide serve --device cuda --load-format dummy` on MODEL_DIR's config.json and drives it with
 # `tide bench serve` at each request rate of $TIDE_RATES (default "2 8 32 inf"): 1k-token prompts
-# (token ids), 256-token outputs, $TIDE_REQUESTS requests per rate (default 128). Tables go to the
-# output, JSON reports and the server's log to $OUT (default build/gpu-serve-bench).
+# (token ids, a new seed per rate so that no run hits the prefix cache of another), 256-token
+# outputs, $TIDE_REQUESTS requests per rate (default 128), greedy (or $TIDE_TEMPERATURE). Tables go
+# to the output, JSON reports and the server's log to $OUT (default build/gpu-serve-bench).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-share/models/deepseek-v2-lite}
@@ -26,11 +27,14 @@ done
 grep "loaded\|listening" "$OUT/serve.log"
 
 status=0
+seed=1
 for rate in ${TIDE_RATES:-2 8 32 inf}; do
   echo "=== request rate $rate"
   timeout 300 "$tide" bench serve --url "http://127.0.0.1:$port" --num-requests "${TIDE_REQUESTS:-128}" \
     --request-rate "$rate" --prompt-ids --prompt-id-range 1000,30000 --prompt-len fixed:1024 \
-    --output-len fixed:256 --seed 1 --json "$OUT/serve-rate-$rate.json" || status=1
+    --output-len fixed:256 --temperature "${TIDE_TEMPERATURE:-0}" --seed $seed \
+    --json "$OUT/serve-rate-$rate.json" || status=1
+  seed=$((seed + 1))
 done
 kill -TERM $server
 wait $server

@@ -168,8 +168,9 @@ void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t
 
 // Decode-sized dense GEMMs: y[n, out] = x[n, in] · Wᵀ, W [out, in] row-major, fp32 accumulation,
 // for 1 <= n <= kGemvMaxRows and in % 8 == 0 with 16-byte aligned rows; bf16 or fp32 output. The
-// twin of cpu::matmul; Gemm::bf16_nt and bf16_nt_f32 take this path for such n.
-constexpr int64_t kGemvMaxRows = 8;
+// twin of cpu::matmul; Gemm::bf16_nt and bf16_nt_f32 take this path for such n. (From 3 rows on,
+// cuBLASLt's tiles are faster: each input row costs this kernel another pass over L2.)
+constexpr int64_t kGemvMaxRows = 2;
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
 
