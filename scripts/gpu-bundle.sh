@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 binary=build/release/src/cli/tide
 tokenizer=${TIDE_HOME:-build/tide-home}/deepseek-v3-tokenizer
-[ -x "$binary" ] || { echo "build the release binary first: ./scripts/build.sh release tide" >&2; exit 1; }
+for b in "$binary" build/release/tests/backend/tide_backend_cuda_tests build/release/tests/model/tide_cuda_model_tests \
+    build/release/bench/cuda_kernels_bench; do
+  [ -x "$b" ] || { echo "$b is missing: build the release preset first (./scripts/build.sh release)" >&2; exit 1; }
+done
 [ -f "$tokenizer/tokenizer.json" ] || { echo "no tokenizer in $tokenizer: run scripts/fetch-demo-tokenizer.sh $tokenizer" >&2; exit 1; }
 grep -q TIDE_WITH_CUDA build/release/compile_commands.json || { echo "$binary was built without CUDA" >&2; exit 1; }
 rm -rf .gpu-bundle
@@ -18,7 +21,7 @@ cp "$binary" build/release/tests/backend/tide_backend_cuda_tests build/release/t
   build/release/bench/cuda_kernels_bench \
   .gpu-bundle/bin/
 # Everything but the C library, the C++ runtime and CUDA, which the GPU machine has in newer versions.
-ldd "$binary" | awk '$3 ~ /^\// {print $3}' |
+ldd .gpu-bundle/bin/* | awk '$3 ~ /^\// {print $3}' | sort -u |
   grep -Ev '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|ld-linux[^/]*|libcuda[^/]*|libcublas[^/]*)\.so' |
   while read -r lib; do cp -L "$lib" .gpu-bundle/lib/; done
 cp -r "$tokenizer" .gpu-bundle/home/deepseek-v3-tokenizer

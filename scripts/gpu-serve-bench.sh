@@ -24,6 +24,7 @@ for _ in $(seq 1 240); do
   kill -0 $server 2>/dev/null || { cat "$OUT/serve.log"; echo "tide serve exited before listening" >&2; exit 1; }
   sleep 0.5
 done
+grep -q "listening on" "$OUT/serve.log" || { cat "$OUT/serve.log"; echo "tide serve did not start listening" >&2; exit 1; }
 grep "loaded\|listening" "$OUT/serve.log"
 
 status=0

@@ -26,8 +26,8 @@ TIDE_BIN="$PWD/build/release/src/cli/tide" ASAN_OPTIONS=detect_leaks=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --preset asan -j "$(nproc)"
 
 echo "== fuzzers"
-# One fuzzer per core at a time; the first to fail prints its whole report (the sanitizer's stack
-# and the input) and how to reproduce it, and the stage fails.
+# One fuzzer per core at a time; each that fails prints its whole report (the sanitizer's stack and
+# the input) and how to reproduce it, and the stage fails once all have run.
 export TIDE_FUZZ_SECONDS="${TIDE_FUZZ_SECONDS:-30}"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_fuzzer() {

@@ -55,6 +55,13 @@ void Engine::step() {
   StepOutput output;
   try {
     output = model_->step(batch, *cache_);
+    std::size_t rows = 0;
+    for (const auto& s : batch.sequences)
+      if (!s.greedy) rows += static_cast<std::size_t>(s.all_logits ? s.num_tokens : 1);
+    if (output.next_tokens.size() != batch.sequences.size() ||
+        output.logits.size() != rows * static_cast<std::size_t>(model_->config().vocab_size))
+      throw Error(fmt::format("the model returned {} tokens and {} logits for {} sequences", output.next_tokens.size(),
+                              output.logits.size(), batch.sequences.size()));
   } catch (const std::exception& e) {
     spdlog::error("forward pass failed: {}", e.what());
     for (const auto& chunk : chunks) finish(*chunk.seq, FinishReason::Error, "internal error in the forward pass");

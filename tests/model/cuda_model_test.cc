@@ -152,6 +152,36 @@ TEST(CudaModel, StepPicksGreedyTokensOnTheGpuAndReturnsTheOtherRows) {
   EXPECT_LT(relative_error(out.logits.data(), all.data() + vocab, 3 * vocab), 1e-6);
 }
 
+// A server sees many decode shapes; their graphs are capped, the least recently used destroyed. A
+// shape whose graph was evicted runs eagerly and is captured again, and gives the same logits.
+TEST(CudaModel, AShapeWhoseGraphWasEvictedGivesTheSameLogits) {
+  SKIP_WITHOUT_GPU();
+  const auto model = load_on(model_fixture("deepseek-v3-tiny"), Device::Cuda);
+  const int vocab = model->config().vocab_size;
+  constexpr int kOtherShapes = 70;  // more than the cap of 64
+  constexpr int kFirst = 3;
+  auto cache = model->make_kv_cache(kFirst + kOtherShapes + 1, kBlockSize);
+  std::vector<std::vector<int32_t>> tables;
+  for (int s = 0; s <= kFirst + kOtherShapes; ++s) tables.push_back(block_range(s, 1));
+  auto decode = [&](int sequences) {
+    Batch b;
+    for (int s = 0; s < sequences; ++s) {
+      b.tokens.push_back((7 * s + 3) % vocab);
+      b.sequences.push_back({.num_tokens = 1, .start_position = 0, .block_table = tables[s]});
+    }
+    return model->forward(b, *cache);
+  };
+  std::vector<float> replayed;
+  for (int run = 0; run < 3; ++run) replayed = decode(kFirst);  // eager, captured, replayed
+  for (int shape = kFirst + 1; shape <= kFirst + kOtherShapes; ++shape)
+    for (int run = 0; run < 2; ++run) decode(shape);  // each shape captured once
+  for (int run = 0; run < 3; ++run) {
+    const auto again = decode(kFirst);
+    EXPECT_LT(relative_error(again.data(), replayed.data(), static_cast<std::size_t>(kFirst) * vocab), 1e-6)
+        << "run " << run << " after the eviction";
+  }
+}
+
 // Long prefills size one cuBLASLt GEMM per expert from expert counts brought to the host; other
 // steps run moe_grouped_gemm over the counts on the device. Four 200-token prompts in one step take
 // the first path, the same prompts in 40-token chunks the second: their logits agree but for the

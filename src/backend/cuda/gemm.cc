@@ -1,7 +1,7 @@
 // cuBLASLt GEMMs (bf16, and fp8 with block scales). Row-major y[n, out] = x[n, in] · Wᵀ is, in cuBLAS's column-major terms,
 // Yᵀ[out, n] = op_T(W stored as [in, out], ld in) · X stored as [in, n] (ld in): no copies or
-// transposes of the checkpoint's weights. The heuristic picks the kernel per shape; a decode
-// step's small n runs as a memory-bound pass over W.
+// transposes of the checkpoint's weights. The heuristic picks the kernel per shape; one or two
+// rows (a decode step of one or two sequences) go to gemv_nt instead, which streams W faster.
 #include "backend/cuda/gemm.h"
 
 #include <string>
@@ -77,6 +77,11 @@ uint32_t alignment(const void* p, int64_t batch_stride_bytes, int batch) {
   return static_cast<uint32_t>(bits & (~bits + 1));
 }
 
+// gemv_nt reads x and w in 16-byte loads; cuBLASLt takes any alignment.
+bool gemv_aligned(const void* x, const void* w) {
+  return (reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) % 16 == 0;
+}
+
 std::size_t element_bytes(cudaDataType type) {
   return type == CUDA_R_32F ? 4 : type == CUDA_R_8F_E4M3 ? 1 : 2;
 }
@@ -95,7 +100,7 @@ void set_batch(const Layout& layout, int batch, int64_t stride) {
 void Gemm::bf16_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
   check_multiples_of_8("Gemm::bf16_nt", in, out);
-  if (n <= kGemvMaxRows) return gemv_nt(x, n, w, out, in, y, stream);
+  if (n <= kGemvMaxRows && gemv_aligned(x, w)) return gemv_nt(x, n, w, out, in, y, stream);
   run({.name = "Gemm::bf16_nt", .type = CUDA_R_16BF, .w = w, .x = x, .y = y, .n = n, .out = out, .in = in}, stream);
 }
 
@@ -103,7 +108,7 @@ void Gemm::bf16_nt_f32(const bf16* x, int64_t n, const bf16* w, int64_t out, int
                        cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
   check_multiples_of_8("Gemm::bf16_nt_f32", in, out);
-  if (n <= kGemvMaxRows) return gemv_nt(x, n, w, out, in, y, stream);
+  if (n <= kGemvMaxRows && gemv_aligned(x, w)) return gemv_nt(x, n, w, out, in, y, stream);
   run({.name = "Gemm::bf16_nt_f32", .type = CUDA_R_16BF, .w = w, .x = x, .y = y, .n = n, .out = out, .in = in,
        .y_type = CUDA_R_32F},
       stream);

@@ -1,6 +1,6 @@
 #pragma once
-// GEMMs through cuBLASLt: y[n, out] = x[n, in] · Wᵀ with W [out, in] row-major (the
-// checkpoint's layout), fp32 accumulation, bf16 output; the twin of cpu::matmul. In bf16, and in
+// GEMMs through cuBLASLt (gemv_nt for one or two rows): y[n, out] = x[n, in] · Wᵀ with
+// W [out, in] row-major (the checkpoint's layout), fp32 accumulation, bf16 output; the twin of cpu::matmul. In bf16, and in
 // fp8 e4m3 with DeepSeek-V3's block scales (128×128 on the weights, 1×128 on the activations).
 // One Gemm per stream owns the cuBLASLt handle and its workspace; not thread-safe.
 #include <cublasLt.h>

@@ -31,13 +31,12 @@ __device__ __forceinline__ uint4 load_streaming(const bf16* p) {
 __device__ __forceinline__ void store(bf16* y, float v) { *y = __float2bfloat16(v); }
 __device__ __forceinline__ void store(float* y, float v) { *y = v; }
 
-// kRows: 1 or 2 (n rounded up; a row past n is not read). kFeatures output features per block
-// share each input chunk they read.
+// kRows: the rows, 1 or 2. kFeatures output features per block share each input chunk they read.
 constexpr int kFeatures = 4;
 
 template <int kRows, typename Out>
-__global__ void __launch_bounds__(kThreads) gemv_nt_kernel(const bf16* x, int n, const bf16* w, int64_t out,
-                                                            int64_t in, Out* y) {
+__global__ void __launch_bounds__(kThreads) gemv_nt_kernel(const bf16* x, const bf16* w, int64_t out, int64_t in,
+                                                            Out* y) {
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kFeatures;
   float acc[kFeatures][kRows] = {};
   for (int64_t c = threadIdx.x * 8; c < in; c += kThreads * 8) {
@@ -47,7 +46,6 @@ __global__ void __launch_bounds__(kThreads) gemv_nt_kernel(const bf16* x, int n,
       weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      if (r >= n) break;
       const uint4 xp = __ldg(reinterpret_cast<const uint4*>(x + r * in + c));
       const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(&xp);
       float2 xf[4];
@@ -77,7 +75,7 @@ __global__ void __launch_bounds__(kThreads) gemv_nt_kernel(const bf16* x, int n,
   __syncthreads();
   if (threadIdx.x < kFeatures * kRows) {
     const int f = threadIdx.x / kRows, r = threadIdx.x % kRows;
-    if (r < n && first + f < out) {
+    if (first + f < out) {
       float sum = 0.f;
 #pragma unroll
       for (int i = 0; i < kThreads / 32; ++i) sum += partial[i][threadIdx.x];
@@ -87,9 +85,9 @@ __global__ void __launch_bounds__(kThreads) gemv_nt_kernel(const bf16* x, int n,
 }
 
 template <int kRows, typename Out>
-void launch_rows(const bf16* x, int n, const bf16* w, int64_t out, int64_t in, Out* y, cudaStream_t stream) {
+void launch_rows(const bf16* x, const bf16* w, int64_t out, int64_t in, Out* y, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((out + kFeatures - 1) / kFeatures));
-  gemv_nt_kernel<kRows><<<grid, kThreads, 0, stream>>>(x, n, w, out, in, y);
+  gemv_nt_kernel<kRows><<<grid, kThreads, 0, stream>>>(x, w, out, in, y);
 }
 
 template <typename Out>
@@ -98,11 +96,11 @@ void launch(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, Ou
   if (n > kGemvMaxRows || in <= 0 || in % 8 != 0)
     throw Error("gemv_nt: needs 1.." + std::to_string(kGemvMaxRows) + " rows and in a positive multiple of 8 (got n " +
                 std::to_string(n) + ", in " + std::to_string(in) + ")");
-  if (out > int64_t{1} << 34) throw Error("gemv_nt: out " + std::to_string(out) + " is too large");
-  const int rows = static_cast<int>(n);
+  if ((out + kFeatures - 1) / kFeatures > int64_t{0x7fffffff})
+    throw Error("gemv_nt: out " + std::to_string(out) + " is too large for one grid");
   static_assert(kGemvMaxRows == 2, "gemv_nt instantiates one and two rows");
-  if (n == 1) launch_rows<1>(x, rows, w, out, in, y, stream);
-  else launch_rows<2>(x, rows, w, out, in, y, stream);
+  if (n == 1) launch_rows<1>(x, w, out, in, y, stream);
+  else launch_rows<2>(x, w, out, in, y, stream);
   TIDE_CUDA_CHECK(cudaGetLastError());
 }
 

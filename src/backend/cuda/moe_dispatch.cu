@@ -1,7 +1,7 @@
 // The MoE step around the expert GEMMs: group the router's assignments by expert so that each
-// expert's tokens are consecutive rows (one GEMM per expert over its slice), then combine each
-// token's expert outputs with its gate weights. The twin of MoeBlock::forward's `assigned`
-// lists and its weighted sum.
+// expert's tokens are consecutive rows (moe_grouped_gemm, or one GEMM per expert over its slice),
+// then combine each token's expert outputs with its gate weights. The twin of MoeBlock::forward's
+// `assigned` lists and its weighted sum.
 #include <cuda_bf16.h>
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 // CUDA graphs.
 //
 // While experts have few rows each (decode at any batch size, short prefills) the step is bound by
-// reading the experts' weights, so a block owns 64 output features of one expert and streams that
+// reading the experts' weights, so a block owns 128 output features of one expert and streams that
 // weight slice through shared memory once for up to 64 of the expert's rows (a 4-stage cp.async
 // pipeline), multiplying on the tensor cores with mma.sync m16n8k16 (bf16 in, fp32 accumulate).
 // Experts with more rows take one more pass over the slice per 64 rows; long prefills are better

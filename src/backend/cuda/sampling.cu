@@ -60,7 +60,8 @@ __global__ void argmax_kernel(const float* logits, int64_t vocab, bool vec, int3
       const int32_t i = __shfl_xor_sync(0xffffffffu, best.index, offset);
       take(best, v, i);
     }
-    if (lane == 0) out[blockIdx.x] = best.index;
+    // A row of NaN takes no index: 0, as std::max_element gives on the host.
+    if (lane == 0) out[blockIdx.x] = best.index == INT_MAX ? 0 : best.index;
   }
 }
 

@@ -158,7 +158,9 @@ StepOutput DeepSeekCudaModel::step(const Batch& batch, KvCache& cache) const {
   std::vector<int32_t> argmax;
   const bool any_greedy = std::any_of(greedy_rows.begin(), greedy_rows.end(), [](int64_t r) { return r >= 0; });
   if (any_greedy) {
-    int32_t* ids = scratch_.get(next_tokens_, ran.logit_rows);
+    if (next_tokens_.size() < static_cast<std::size_t>(ran.logit_rows))
+      next_tokens_ = DeviceBuffer<int32_t>(static_cast<std::size_t>(ran.logit_rows));
+    int32_t* ids = next_tokens_.data();
     argmax_rows(logits_.data(), ran.logit_rows, vocab, ids, stream_);
     argmax.resize(static_cast<std::size_t>(ran.logit_rows));
     TIDE_CUDA_CHECK(cudaMemcpyAsync(argmax.data(), ids, argmax.size() * sizeof(int32_t), cudaMemcpyDeviceToHost,
@@ -200,6 +202,14 @@ bool DeepSeekCudaModel::run_step_as_graph(const Step& step, DeviceKvCache& cache
                      cache.block_size()};
   auto [it, inserted] = graphs_.try_emplace(key);
   Graph& graph = it->second;
+  graph.last_used = ++graph_clock_;
+  if (inserted && graphs_.size() > kMaxGraphs) {
+    auto oldest = std::min_element(graphs_.begin(), graphs_.end(), [](const auto& a, const auto& b) {
+      return a.second.last_used < b.second.last_used;
+    });
+    if (oldest->second.exec) cudaGraphExecDestroy(oldest->second.exec);
+    graphs_.erase(oldest);  // never `it`: it was used last
+  }
   if (graph.exec && graph.epoch != scratch_.epoch()) {  // a buffer it points into moved
     cudaGraphExecDestroy(graph.exec);
     graph.exec = nullptr;

@@ -11,7 +11,8 @@
 // forward() and step() run on the model's own stream and return when their results are on the host. One
 // caller at a time (the engine's step loop): the step's scratch buffers belong to the model.
 //
-// Decode steps whose MoE needs no host round trip (all but long prefills) run as CUDA graphs: the
+// Decode steps whose MoE needs no host round trip (fewer than kRowsPerExpertForSeparateGemms
+// (token, choice) rows per expert on average: below about 1,365 sequences on V2-Lite) run as CUDA graphs: the
 // first step of a shape runs eagerly (sizing every buffer), the second is captured, later ones
 // replay it. A shape is the token count, the block-table width, the context bucket the attention
 // plan covers, and the cache; graphs are dropped when a scratch buffer moves.
@@ -102,17 +103,23 @@ class DeepSeekCudaModel : public Model {
   struct Graph {
     cudaGraphExec_t exec = nullptr;  // null: seen once, not captured yet
     uint64_t epoch = 0;
+    uint64_t last_used = 0;
   };
+  // A server sees many shapes (batch sizes, table widths, context buckets) over its life: the
+  // graphs least recently used past this many are destroyed.
+  static constexpr std::size_t kMaxGraphs = 64;
   // tokens, table width, context bucket, and the cache: its memory and its block count and size,
   // which place every layer after the first (a new cache may reuse a freed one's address).
   using GraphKey = std::tuple<int64_t, int64_t, int, const void*, int, int>;
   mutable std::map<GraphKey, Graph> graphs_;
+  mutable uint64_t graph_clock_ = 0;
   mutable Gemm gemm_;
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
   mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
+  // Not from scratch_: no graph uses it, so its growth must not drop the graphs.
   mutable DeviceBuffer<int32_t> next_tokens_;
   mutable DeviceBuffer<int32_t> route_ids_, expert_counts_, expert_offsets_, permuted_token_, assignment_row_;
   mutable DeviceBuffer<unsigned char> attention_workspace_;
