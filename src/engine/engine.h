@@ -85,9 +85,9 @@ class Engine {
   // Appends `token`, streams its text, and finishes the sequence when a stop condition holds.
   // `logits` (its row, empty when the model picked the token) serve the logprobs asked for.
   void emit_token(Sequence& seq, std::span<const float> logits, int32_t token);
-  // A request whose every token is the argmax of the plain logits, which the model can pick
-  // where the logits are (no penalties, no logprobs).
-  static bool picks_greedily(const GenerationRequest& r);
+  // A request whose tokens the model can pick where the logits are (Model::step): greedy, or a
+  // plain draw at a temperature (no top-k, top-p or min-p), with no penalties and no logprobs.
+  static bool picks_on_model(const GenerationRequest& r);
   static bool penalised(const GenerationRequest& r);
   // Sends the final event, records metrics and releases the blocks; the sequence is erased
   // from sequences_ by the caller's sweep.

@@ -7,6 +7,7 @@
 #include "common/error.h"
 #include "engine/engine.h"
 #include "engine/logits_processing.h"
+#include "tensor/gumbel.h"
 
 namespace tide {
 namespace {
@@ -41,13 +42,18 @@ void Engine::step() {
     }
     batch.tokens.insert(batch.tokens.end(), seq.tokens.begin() + seq.computed,
                         seq.tokens.begin() + seq.computed + chunk.num_tokens);
-    // The model picks the token of a greedy sequence itself (on a GPU only its id comes back), and
-    // of a prefill chunk short of the prompt's end, whose token is not wanted.
+    // The model picks the token itself (on a GPU only its id comes back) where the request asks
+    // for nothing but plain logits: greedy, or a draw at a temperature with no top-k, top-p or
+    // min-p; and for a prefill chunk short of the prompt's end, whose token is not wanted.
     const bool last_chunk = seq.computed + chunk.num_tokens == static_cast<int64_t>(seq.tokens.size());
+    const bool model_picks = !last_chunk || picks_on_model(seq.request);
+    const bool sampled = last_chunk && model_picks && !seq.request.sampling.greedy();
     batch.sequences.push_back({.num_tokens = chunk.num_tokens,
                                .start_position = seq.computed,
                                .block_table = seq.blocks,
-                               .greedy = !last_chunk || picks_greedily(seq.request)});
+                               .pick = model_picks,
+                               .temperature = sampled ? seq.request.sampling.temperature : 0.f,
+                               .seed = sampled ? step_seed(seq.sampler.seed(), seq.generated()) : 0});
     if (seq.computed < seq.prompt_len) prefill_tokens += std::min(chunk.num_tokens, seq.prompt_len - seq.computed);
   }
   metrics_.scheduler_seconds.observe(thread_cpu_seconds() - cpu_started);
@@ -57,7 +63,7 @@ void Engine::step() {
     output = model_->step(batch, *cache_);
     std::size_t rows = 0;
     for (const auto& s : batch.sequences)
-      if (!s.greedy) rows += static_cast<std::size_t>(s.all_logits ? s.num_tokens : 1);
+      if (!s.pick) rows += static_cast<std::size_t>(s.all_logits ? s.num_tokens : 1);
     if (output.next_tokens.size() != batch.sequences.size() ||
         output.logits.size() != rows * static_cast<std::size_t>(model_->config().vocab_size))
       throw Error(fmt::format("the model returned {} tokens and {} logits for {} sequences", output.next_tokens.size(),
@@ -120,8 +126,10 @@ void Engine::step() {
   metrics_.step_seconds.observe(seconds_between(started, Clock::now()));
 }
 
-bool Engine::picks_greedily(const GenerationRequest& r) {
-  return r.sampling.greedy() && !penalised(r) && r.top_logprobs < 0;
+bool Engine::picks_on_model(const GenerationRequest& r) {
+  if (penalised(r) || r.top_logprobs >= 0) return false;
+  const SamplingParams& s = r.sampling;
+  return s.greedy() || (s.top_k <= 0 && s.top_p >= 1.f && s.min_p <= 0.f);
 }
 
 bool Engine::penalised(const GenerationRequest& r) {

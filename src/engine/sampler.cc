@@ -14,7 +14,7 @@ void validate(const SamplingParams& p) {
 }
 
 Sampler::Sampler(const SamplingParams& params, uint64_t fallback_seed)
-    : params_(params), state_(params.seed.value_or(fallback_seed)) {
+    : params_(params), seed_(params.seed.value_or(fallback_seed)), state_(seed_) {
   validate(params_);
 }
 

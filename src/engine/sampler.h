@@ -16,11 +16,14 @@ class Sampler {
   Sampler(const SamplingParams& params, uint64_t fallback_seed);
 
   int32_t sample(std::span<const float> logits);
+  // The seed the generator started from (the request's, or the fallback).
+  uint64_t seed() const { return seed_; }
 
  private:
   double next_uniform();
 
   SamplingParams params_;
+  uint64_t seed_;
   uint64_t state_;
   std::vector<std::pair<float, int32_t>> candidates_;  // reused across steps
 };

@@ -13,9 +13,13 @@ struct SequenceStep {
   int64_t start_position = 0;  // tokens of this sequence already in the cache
   std::span<const int32_t> block_table;  // must cover start_position + num_tokens
   bool all_logits = false;     // logits for every new token, not only the last
-  // Model::step picks the next token itself (the argmax of the last row, ties to the lower id, as
-  // Sampler's greedy) and returns no logits row for this sequence. Not with all_logits.
-  bool greedy = false;
+  // Model::step picks the next token itself and returns no logits row for this sequence (not with
+  // all_logits): at temperature 0 the argmax of the last row (ties to the lower id, as Sampler's
+  // greedy); above it a draw from softmax(row / temperature), the argmax of row / temperature plus
+  // the Gumbel noise of `seed` (tensor/gumbel.h).
+  bool pick = false;
+  float temperature = 0;
+  uint64_t seed = 0;
 };
 
 struct Batch {

@@ -1,6 +1,10 @@
 #include "model/batch_layout.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "common/error.h"
+#include "tensor/gumbel.h"
 
 namespace tide {
 
@@ -19,7 +23,9 @@ void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& c
   int64_t total = 0;
   for (const auto& s : batch.sequences) {
     if (s.num_tokens < 1) fail("batch: a sequence has no new tokens");
-    if (s.greedy && s.all_logits) fail("batch: a greedy sequence cannot ask for all its logits");
+    if (s.pick && s.all_logits) fail("batch: a sequence whose token the model picks cannot ask for all its logits");
+    if (s.pick && !(s.temperature >= 0.f && s.temperature <= 100.f))
+      fail("batch: a picking temperature must be in [0, 100], got {}", s.temperature);
     const int64_t end = s.start_position + s.num_tokens;
     if (static_cast<int64_t>(s.block_table.size()) * cache.block_size() < end)
       fail("batch: block table of {} blocks cannot hold {} tokens", s.block_table.size(), end);
@@ -32,14 +38,31 @@ void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& c
     if (t < 0 || t >= config.vocab_size) fail("token id {} is outside the vocabulary (0..{})", t, config.vocab_size - 1);
 }
 
-std::vector<int64_t> greedy_logit_rows(const Batch& batch) {
+std::vector<int64_t> picked_logit_rows(const Batch& batch) {
   std::vector<int64_t> rows;
   int64_t row = 0;
   for (const auto& s : batch.sequences) {
-    rows.push_back(s.greedy ? row : -1);
+    rows.push_back(s.pick ? row : -1);
     row += s.all_logits ? s.num_tokens : 1;
   }
   return rows;
+}
+
+int32_t pick_token(const float* row, int64_t vocab, float temperature, uint64_t seed) {
+  if (temperature <= 0.f) return static_cast<int32_t>(std::max_element(row, row + vocab) - row);  // first maximum
+  // fmaf, so that the host and the GPU (sample_rows) round alike.
+  const float inv = 1.f / temperature;
+  float best_value = -INFINITY;
+  int32_t best = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    if (!std::isfinite(row[i])) continue;
+    const float v = std::fmaf(row[i], inv, gumbel_noise(seed, i));
+    if (v > best_value) {
+      best_value = v;
+      best = static_cast<int32_t>(i);
+    }
+  }
+  return best;
 }
 
 }  // namespace tide

@@ -18,11 +18,16 @@ struct BatchLayout {
 
 // Throws tide::Error for a sequence without tokens, a block table that cannot hold the
 // sequence or points outside the cache, a token count that does not add up, or a token id
-// outside the vocabulary, or a greedy sequence that asks for all its logits.
+// outside the vocabulary, or a sequence whose token the model picks that asks for all its logits
+// or has a temperature outside [0, 100].
 void check_batch(const Batch& batch, const ModelConfig& config, const KvCache& cache);
 
-// The row of logits each greedy sequence's next token comes from (its last), in sequence order;
+// The row of logits each picked sequence's next token comes from (its last), in sequence order;
 // -1 for the others. Rows count as forward() returns them.
-std::vector<int64_t> greedy_logit_rows(const Batch& batch);
+std::vector<int64_t> picked_logit_rows(const Batch& batch);
+
+// What Model::step picks from one row of logits (SequenceStep::pick): the argmax at temperature 0,
+// else the argmax of row / temperature + gumbel_noise(seed, i). Non-finite logits never win.
+int32_t pick_token(const float* row, int64_t vocab, float temperature, uint64_t seed);
 
 }  // namespace tide

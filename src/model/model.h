@@ -41,8 +41,8 @@ Device parse_device(const std::string& name);
 // "auto" (a checkpoint) or "dummy" (the CLI's --load-format).
 LoadFormat parse_load_format(const std::string& name);
 
-// One step's result (Model::step): per sequence its next token where it is greedy, else -1; and
-// the logits rows [rows, vocab] of the others, in batch order.
+// One step's result (Model::step): per sequence its next token where the model picked it
+// (SequenceStep::pick), else -1; and the logits rows [rows, vocab] of the others, in batch order.
 struct StepOutput {
   std::vector<int32_t> next_tokens;
   std::vector<float> logits;
@@ -55,8 +55,9 @@ class Model {
   // Writes the batch's new tokens into `cache` (one this model made) and returns logits
   // [batch.num_logit_rows(), vocab].
   virtual std::vector<float> forward(const Batch& batch, KvCache& cache) const = 0;
-  // forward(), with the greedy sequences' next tokens picked where the logits are: on a GPU only
-  // their ids travel to the host, not vocab floats each. This base version picks on the host.
+  // forward(), with the next tokens of the sequences marked `pick` chosen where the logits are
+  // (greedy, or a Gumbel-max draw at their temperature): on a GPU only their ids travel to the
+  // host, not vocab floats each. This base version picks on the host (pick_token).
   virtual StepOutput step(const Batch& batch, KvCache& cache) const;
   // The cache forward() reads and writes: num_blocks blocks of block_size tokens per layer, in
   // the model's memory (host or device).

@@ -1,6 +1,5 @@
-// Model::step for models whose logits are already on the host: the greedy sequences' argmax
-// here, and the other rows handed on as they are.
-#include <algorithm>
+// Model::step for models whose logits are already on the host: the picked sequences' tokens
+// here (pick_token), and the other rows handed on as they are.
 
 #include "model/batch_layout.h"
 #include "model/model.h"
@@ -10,7 +9,7 @@ namespace tide {
 StepOutput Model::step(const Batch& batch, KvCache& cache) const {
   const std::vector<float> all = forward(batch, cache);
   const auto vocab = static_cast<std::size_t>(config().vocab_size);
-  const std::vector<int64_t> greedy_rows = greedy_logit_rows(batch);
+  const std::vector<int64_t> picked_rows = picked_logit_rows(batch);
   StepOutput out;
   out.logits.reserve(all.size());
   std::size_t row = 0;
@@ -18,9 +17,8 @@ StepOutput Model::step(const Batch& batch, KvCache& cache) const {
     const SequenceStep& seq = batch.sequences[s];
     const std::size_t rows = seq.all_logits ? static_cast<std::size_t>(seq.num_tokens) : 1;
     const auto first = all.begin() + static_cast<std::ptrdiff_t>(row * vocab);
-    if (greedy_rows[s] >= 0) {
-      // First maximum, as torch.argmax and Sampler's greedy.
-      out.next_tokens.push_back(static_cast<int32_t>(std::max_element(first, first + vocab) - first));
+    if (picked_rows[s] >= 0) {
+      out.next_tokens.push_back(pick_token(&*first, static_cast<int64_t>(vocab), seq.temperature, seq.seed));
     } else {
       out.next_tokens.push_back(-1);
       out.logits.insert(out.logits.end(), first, first + static_cast<std::ptrdiff_t>(rows * vocab));

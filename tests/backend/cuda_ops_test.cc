@@ -24,6 +24,7 @@
 #include "model/deepseek/moe_router.h"
 #include "model/rope.h"
 #include "tensor/dtype.h"
+#include "tensor/gumbel.h"
 #include "tensor/paged_kv_cache.h"
 
 namespace tide::cuda {
@@ -200,6 +201,57 @@ TEST(CudaOps, ArgmaxMatchesGreedySampler) {
       }
       report("argmax", what + " mismatched rows " + std::to_string(mismatches), mismatches, 0);
     }
+}
+
+// Sampled rows: argmax of fmaf(logit, 1 / t, gumbel_noise(seed, i)) over the finite logits, the
+// reference computed here with the same formula (the host's logf may round a near-tie apart, so
+// one row in 64 may differ); -inf and NaN logits are never drawn; t = 0 rows stay greedy.
+TEST(CudaOps, SampleRowsDrawsTheGumbelMaximum) {
+  REQUIRE_DEVICE();
+  for (int64_t vocab : {2, 1023, 129281}) {
+    constexpr int64_t kRows = 64;
+    const std::string what = "rows=64 vocab=" + std::to_string(vocab);
+    auto rng = rng_for("sample_rows " + what);
+    std::normal_distribution<float> dist(0.f, 2.f);
+    std::vector<float> logits(kRows * vocab), temperatures(kRows);
+    std::vector<uint64_t> seeds(kRows);
+    for (float& l : logits) l = dist(rng);
+    for (int64_t r = 0; r < kRows; ++r) {
+      temperatures[r] = r % 5 == 0 ? 0.f : 0.3f * static_cast<float>(r % 5);
+      seeds[r] = rng();
+      logits[r * vocab] = r % 2 ? -INFINITY : NAN;  // never drawn at t > 0
+    }
+    DeviceBuffer<float> dl(logits), dt(temperatures);
+    DeviceBuffer<uint64_t> ds(seeds);
+    DeviceBuffer<int32_t> dout(kRows);
+    dout.fill_bytes(0xff);
+    sample_rows(dl.data(), kRows, vocab, dt.data(), ds.data(), dout.data(), nullptr);
+    sync();
+    const auto out = dout.download();
+    int mismatches = 0;
+    for (int64_t r = 0; r < kRows; ++r) {
+      const float* row = logits.data() + r * vocab;
+      int32_t expected = 0;
+      if (temperatures[r] == 0.f) {
+        // Greedy over a row led by NaN or -inf: the first maximum of the rest, as the kernel's
+        // comparisons never take a NaN.
+        expected = static_cast<int32_t>(std::max_element(row + 1, row + vocab) - row);
+      } else {
+        float best = -INFINITY;
+        for (int64_t i = 0; i < vocab; ++i) {
+          if (!std::isfinite(row[i])) continue;
+          const float v = std::fmaf(row[i], 1.f / temperatures[r], gumbel_noise(seeds[r], i));
+          if (v > best) {
+            best = v;
+            expected = static_cast<int32_t>(i);
+          }
+        }
+        EXPECT_NE(out[r], 0) << what << " row " << r << ": a non-finite logit was drawn";
+      }
+      mismatches += out[r] != expected;
+    }
+    report("sample", what + " mismatched rows " + std::to_string(mismatches), mismatches, 1);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

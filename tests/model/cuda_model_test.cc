@@ -14,6 +14,7 @@
 
 #include "decode_support.h"
 #include "fixture_support.h"
+#include "model/batch_layout.h"
 #include "model/checkpoint/checkpoint.h"
 #include "model/cuda/cuda_model.h"
 #include "model/model.h"
@@ -137,9 +138,9 @@ TEST(CudaModel, StepPicksGreedyTokensOnTheGpuAndReturnsTheOtherRows) {
   auto batch_of = [&](bool greedy) {
     Batch batch;
     for (const auto* p : {&a, &b, &c}) batch.tokens.insert(batch.tokens.end(), p->begin(), p->end());
-    batch.sequences = {{.num_tokens = 4, .start_position = 0, .block_table = ta, .greedy = greedy},
+    batch.sequences = {{.num_tokens = 4, .start_position = 0, .block_table = ta, .pick = greedy},
                        {.num_tokens = 3, .start_position = 0, .block_table = tb, .all_logits = true},
-                       {.num_tokens = 5, .start_position = 0, .block_table = tc, .greedy = greedy}};
+                       {.num_tokens = 5, .start_position = 0, .block_table = tc, .pick = greedy}};
     return batch;
   };
   auto cache = model->make_kv_cache(3, kBlockSize);
@@ -180,6 +181,36 @@ TEST(CudaModel, AShapeWhoseGraphWasEvictedGivesTheSameLogits) {
     EXPECT_LT(relative_error(again.data(), replayed.data(), static_cast<std::size_t>(kFirst) * vocab), 1e-6)
         << "run " << run << " after the eviction";
   }
+}
+
+// Sampled sequences are drawn on the GPU (sample_rows): the same token pick_token draws on the host
+// from the row forward() gives, but for a rare near-tie the two logf's round apart.
+TEST(CudaModel, StepDrawsSampledTokensOnTheGpuAsPickTokenDoes) {
+  SKIP_WITHOUT_GPU();
+  const auto model = load_on(model_fixture("deepseek-v3-tiny"), Device::Cuda);
+  const int vocab = model->config().vocab_size;
+  constexpr int kSequences = 48;
+  auto cache = model->make_kv_cache(kSequences, kBlockSize);
+  std::vector<std::vector<int32_t>> tables;
+  Batch batch;
+  for (int s = 0; s < kSequences; ++s) {
+    tables.push_back(block_range(s, 1));
+    batch.tokens.push_back((13 * s + 1) % vocab);
+    batch.sequences.push_back({.num_tokens = 1, .start_position = 0, .block_table = tables.back()});
+  }
+  const std::vector<float> rows = model->forward(batch, *cache);
+  for (int s = 0; s < kSequences; ++s) {
+    batch.sequences[s].pick = true;
+    batch.sequences[s].temperature = s % 4 == 0 ? 0.f : 0.25f * static_cast<float>(s % 4);
+    batch.sequences[s].seed = 1000 + s;
+  }
+  const StepOutput out = model->step(batch, *cache);
+  int same = 0;
+  for (int s = 0; s < kSequences; ++s)
+    same += out.next_tokens[s] == pick_token(rows.data() + s * vocab, vocab, batch.sequences[s].temperature,
+                                             batch.sequences[s].seed);
+  EXPECT_GE(same, kSequences - 1) << "GPU and host draws differ beyond a near-tie";
+  EXPECT_TRUE(out.logits.empty());
 }
 
 // Long prefills size one cuBLASLt GEMM per expert from expert counts brought to the host; other

@@ -92,6 +92,12 @@ void fill_constant(bf16* x, std::size_t n, float value, cudaStream_t stream);
 // Greedy sampling: out[r] = the index of the largest of logits[r, 0..vocab), ties to the lowest
 // index (std::max_element, torch.argmax). Logits are fp32 and contain no NaN.
 void argmax_rows(const float* logits, int64_t rows, int64_t vocab, int32_t* out, cudaStream_t stream);
+// Per row: at temperatures[r] == 0 the argmax as above; above 0 a draw from softmax(row /
+// temperature) as argmax of fmaf(logit, 1 / temperature, gumbel_noise(seeds[r], i)) over the
+// finite logits (tensor/gumbel.h): the twin of pick_token (model/batch_layout.h). Both arrays on
+// the device, or both null (every row greedy).
+void sample_rows(const float* logits, int64_t rows, int64_t vocab, const float* temperatures, const uint64_t* seeds,
+                 int32_t* out, cudaStream_t stream);
 
 // DeepSeek's MoE router, the twin of tide::route_token (model/deepseek/moe_router.cc) for every
 // token of a [tokens, experts] fp32 logits buffer. ids and weights are [tokens, top_k], in the

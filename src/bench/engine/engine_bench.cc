@@ -51,7 +51,7 @@ std::vector<std::vector<int32_t>> tables_for(int batch, int tokens, int block_si
 // Marks every sequence greedy (the server's temperature-0 path: the model picks the token on the
 // GPU) or leaves it wanting its logits on the host (the sampling path).
 Batch with_sampling(Batch b, const std::string& sampling) {
-  for (auto& s : b.sequences) s.greedy = sampling == "greedy";
+  for (auto& s : b.sequences) s.pick = sampling == "greedy";
   return b;
 }
 

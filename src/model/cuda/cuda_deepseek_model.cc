@@ -153,23 +153,42 @@ StepOutput DeepSeekCudaModel::step(const Batch& batch, KvCache& cache) const {
   const std::lock_guard lock(step_mutex_);
   const Step ran = run_batch(batch, cache);
   const int64_t vocab = weights_.head().rows;
-  const std::vector<int64_t> greedy_rows = greedy_logit_rows(batch);
+  const std::vector<int64_t> picked_rows = picked_logit_rows(batch);
   StepOutput out;
-  std::vector<int32_t> argmax;
-  const bool any_greedy = std::any_of(greedy_rows.begin(), greedy_rows.end(), [](int64_t r) { return r >= 0; });
-  if (any_greedy) {
-    if (next_tokens_.size() < static_cast<std::size_t>(ran.logit_rows))
-      next_tokens_ = DeviceBuffer<int32_t>(static_cast<std::size_t>(ran.logit_rows));
-    int32_t* ids = next_tokens_.data();
-    argmax_rows(logits_.data(), ran.logit_rows, vocab, ids, stream_);
-    argmax.resize(static_cast<std::size_t>(ran.logit_rows));
-    TIDE_CUDA_CHECK(cudaMemcpyAsync(argmax.data(), ids, argmax.size() * sizeof(int32_t), cudaMemcpyDeviceToHost,
-                                    stream_));
+  std::vector<int32_t> picked;
+  const bool any_picked = std::any_of(picked_rows.begin(), picked_rows.end(), [](int64_t r) { return r >= 0; });
+  if (any_picked) {
+    const auto rows = static_cast<std::size_t>(ran.logit_rows);
+    // Each logits row's temperature and seed (0 for rows nobody picks from: a plain argmax).
+    std::vector<float> temperatures(rows, 0.f);
+    std::vector<uint64_t> seeds(rows, 0);
+    for (std::size_t s = 0; s < batch.sequences.size(); ++s)
+      if (picked_rows[s] >= 0) {
+        temperatures[static_cast<std::size_t>(picked_rows[s])] = batch.sequences[s].temperature;
+        seeds[static_cast<std::size_t>(picked_rows[s])] = batch.sequences[s].seed;
+      }
+    const bool sampled = std::any_of(temperatures.begin(), temperatures.end(), [](float t) { return t > 0.f; });
+    if (next_tokens_.size() < rows) next_tokens_ = DeviceBuffer<int32_t>(rows);
+    if (sampled && pick_temperatures_.size() < rows) {
+      pick_temperatures_ = DeviceBuffer<float>(rows);
+      pick_seeds_ = DeviceBuffer<uint64_t>(rows);
+    }
+    if (sampled) {
+      TIDE_CUDA_CHECK(cudaMemcpyAsync(pick_temperatures_.data(), temperatures.data(), rows * sizeof(float),
+                                      cudaMemcpyHostToDevice, stream_));
+      TIDE_CUDA_CHECK(cudaMemcpyAsync(pick_seeds_.data(), seeds.data(), rows * sizeof(uint64_t),
+                                      cudaMemcpyHostToDevice, stream_));
+    }
+    sample_rows(logits_.data(), ran.logit_rows, vocab, sampled ? pick_temperatures_.data() : nullptr,
+                sampled ? pick_seeds_.data() : nullptr, next_tokens_.data(), stream_);
+    picked.resize(rows);
+    TIDE_CUDA_CHECK(cudaMemcpyAsync(picked.data(), next_tokens_.data(), rows * sizeof(int32_t),
+                                    cudaMemcpyDeviceToHost, stream_));
   }
   // The other sequences' rows, one copy per run of adjacent ones.
   int64_t kept_rows = 0;
   for (std::size_t s = 0; s < batch.sequences.size(); ++s)
-    if (greedy_rows[s] < 0) kept_rows += batch.sequences[s].all_logits ? batch.sequences[s].num_tokens : 1;
+    if (picked_rows[s] < 0) kept_rows += batch.sequences[s].all_logits ? batch.sequences[s].num_tokens : 1;
   out.logits.resize(static_cast<std::size_t>(kept_rows * vocab));
   int64_t row = 0, kept = 0, run_start = -1, run_rows = 0;
   auto flush = [&] {
@@ -181,7 +200,7 @@ StepOutput DeepSeekCudaModel::step(const Batch& batch, KvCache& cache) const {
   };
   for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
     const int64_t rows = batch.sequences[s].all_logits ? batch.sequences[s].num_tokens : 1;
-    if (greedy_rows[s] >= 0) {
+    if (picked_rows[s] >= 0) {
       flush();
     } else {
       if (run_rows == 0) run_start = row;
@@ -192,7 +211,7 @@ StepOutput DeepSeekCudaModel::step(const Batch& batch, KvCache& cache) const {
   flush();
   TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
   for (std::size_t s = 0; s < batch.sequences.size(); ++s)
-    out.next_tokens.push_back(greedy_rows[s] >= 0 ? argmax[static_cast<std::size_t>(greedy_rows[s])] : -1);
+    out.next_tokens.push_back(picked_rows[s] >= 0 ? picked[static_cast<std::size_t>(picked_rows[s])] : -1);
   return out;
 }
 

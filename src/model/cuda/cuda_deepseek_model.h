@@ -37,7 +37,7 @@ class DeepSeekCudaModel : public Model {
 
   const ModelConfig& config() const override { return config_; }
   std::vector<float> forward(const Batch& batch, KvCache& cache) const override;
-  // Greedy sequences' tokens are the argmax on the GPU (argmax_rows): only their ids come back.
+  // The picked sequences' tokens are chosen on the GPU (sample_rows): only their ids come back.
   StepOutput step(const Batch& batch, KvCache& cache) const override;
   std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const override;
   std::size_t kv_cache_block_bytes(int block_size) const override;
@@ -119,8 +119,10 @@ class DeepSeekCudaModel : public Model {
       activation_, lora_;
   mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
-  // Not from scratch_: no graph uses it, so its growth must not drop the graphs.
+  // Not from scratch_: no graph uses them, so their growth must not drop the graphs.
   mutable DeviceBuffer<int32_t> next_tokens_;
+  mutable DeviceBuffer<float> pick_temperatures_;
+  mutable DeviceBuffer<uint64_t> pick_seeds_;
   mutable DeviceBuffer<int32_t> route_ids_, expert_counts_, expert_offsets_, permuted_token_, assignment_row_;
   mutable DeviceBuffer<unsigned char> attention_workspace_;
 };
