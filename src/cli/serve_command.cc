@@ -113,6 +113,9 @@ void run_serve(const ServeArgs& args) {
   engine_config.max_tokens_cap = args.max_tokens_cap;
 
   auto tokenizer = std::make_shared<const tokenizer::Tokenizer>(tokenizer::Tokenizer::from_directory(tokenizer_dir));
+  if (const int32_t words = tokenizer->vocab_size(); words > model->config().vocab_size)
+    spdlog::warn("the tokenizer in {} knows {} tokens, the model {}: prompts it tokenizes to ids past {} get 400",
+                 tokenizer_dir.string(), words, model->config().vocab_size, model->config().vocab_size - 1);
   std::optional<ChatTemplate> chat_template;
   try {
     chat_template = ChatTemplate::from_tokenizer_config(tokenizer_dir / "tokenizer_config.json");
