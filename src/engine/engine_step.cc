@@ -61,9 +61,7 @@ void Engine::step() {
   StepOutput output;
   try {
     output = model_->step(batch, *cache_);
-    std::size_t rows = 0;
-    for (const auto& s : batch.sequences)
-      if (!s.pick) rows += static_cast<std::size_t>(s.all_logits ? s.num_tokens : 1);
+    const auto rows = static_cast<std::size_t>(batch.num_unpicked_logit_rows());
     if (output.next_tokens.size() != batch.sequences.size() ||
         output.logits.size() != rows * static_cast<std::size_t>(model_->config().vocab_size))
       throw Error(fmt::format("the model returned {} tokens and {} logits for {} sequences", output.next_tokens.size(),

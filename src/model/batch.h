@@ -32,6 +32,13 @@ struct Batch {
     for (const auto& s : sequences) rows += s.all_logits ? s.num_tokens : 1;
     return rows;
   }
+  // Rows of logits Model::step returns: those of the sequences whose token it does not pick.
+  int64_t num_unpicked_logit_rows() const {
+    int64_t rows = 0;
+    for (const auto& s : sequences)
+      if (!s.pick) rows += s.all_logits ? s.num_tokens : 1;
+    return rows;
+  }
 };
 
 }  // namespace tide

@@ -133,17 +133,9 @@ TEST(CudaModel, StepPicksGreedyTokensOnTheGpuAndReturnsTheOtherRows) {
   SKIP_WITHOUT_GPU();
   const auto model = load_on(model_fixture("deepseek-v3-tiny"), Device::Cuda);
   const int vocab = model->config().vocab_size;
-  const std::vector<int32_t> a = {5, 17, 300, 2}, b = {9, 9, 41}, c = {100, 7, 8, 250, 11};
-  const std::vector<int32_t> ta = block_range(0, 1), tb = block_range(1, 1), tc = block_range(2, 1);
-  auto batch_of = [&](bool greedy) {
-    Batch batch;
-    for (const auto* p : {&a, &b, &c}) batch.tokens.insert(batch.tokens.end(), p->begin(), p->end());
-    batch.sequences = {{.num_tokens = 4, .start_position = 0, .block_table = ta, .pick = greedy},
-                       {.num_tokens = 3, .start_position = 0, .block_table = tb, .all_logits = true},
-                       {.num_tokens = 5, .start_position = 0, .block_table = tc, .pick = greedy}};
-    return batch;
-  };
-  auto cache = model->make_kv_cache(3, kBlockSize);
+  const testing::MixedStepBatch mixed;
+  auto batch_of = [&](bool pick) { return mixed.batch(pick); };
+  auto cache = model->make_kv_cache(testing::MixedStepBatch::kBlocks, kBlockSize);
   const std::vector<float> all = model->forward(batch_of(false), *cache);
   const StepOutput out = model->step(batch_of(true), *cache);
   const std::span<const float> rows(all);

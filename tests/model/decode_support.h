@@ -51,6 +51,22 @@ std::vector<int32_t> cached_decode(const Model& model, const std::vector<int32_t
   return out;
 }
 
+// Three prompts in one step (4, 3 and 5 tokens, one block each from block 0), the middle one asking
+// for all its logits; the other two marked `pick` when asked: the batch the step() tests share.
+struct MixedStepBatch {
+  std::vector<int32_t> a = {5, 17, 300, 2}, b = {9, 9, 41}, c = {100, 7, 8, 250, 11};
+  std::vector<int32_t> ta = block_range(0, 1), tb = block_range(1, 1), tc = block_range(2, 1);
+  static constexpr int kBlocks = 3;
+  Batch batch(bool pick) const {
+    Batch out;
+    for (const auto* p : {&a, &b, &c}) out.tokens.insert(out.tokens.end(), p->begin(), p->end());
+    out.sequences = {{.num_tokens = 4, .start_position = 0, .block_table = ta, .pick = pick},
+                     {.num_tokens = 3, .start_position = 0, .block_table = tb, .all_logits = true},
+                     {.num_tokens = 5, .start_position = 0, .block_table = tc, .pick = pick}};
+    return out;
+  }
+};
+
 inline int32_t argmax(std::span<const float> v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }

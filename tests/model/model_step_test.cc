@@ -21,17 +21,9 @@ using testing::model_fixture;
 TEST(ModelStep, GreedySequencesGetTheirArgmaxAndTheOthersTheirRows) {
   const auto model = load_model(model_fixture("deepseek-v3-tiny"));
   const int vocab = model->config().vocab_size;
-  auto cache = model->make_kv_cache(8, testing::kDecodeBlockSize);
-  const std::vector<int32_t> a = {5, 17, 300, 2}, b = {9, 9, 41}, c = {100, 7, 8, 250, 11};
-  const std::vector<int32_t> ta = block_range(0, 2), tb = block_range(2, 2), tc = block_range(4, 2);
-  auto batch_of = [&](bool greedy) {
-    Batch batch;
-    for (const auto* p : {&a, &b, &c}) batch.tokens.insert(batch.tokens.end(), p->begin(), p->end());
-    batch.sequences = {{.num_tokens = 4, .start_position = 0, .block_table = ta, .pick = greedy},
-                       {.num_tokens = 3, .start_position = 0, .block_table = tb, .all_logits = true},
-                       {.num_tokens = 5, .start_position = 0, .block_table = tc, .pick = greedy}};
-    return batch;
-  };
+  auto cache = model->make_kv_cache(testing::MixedStepBatch::kBlocks, testing::kDecodeBlockSize);
+  const testing::MixedStepBatch mixed;
+  auto batch_of = [&](bool pick) { return mixed.batch(pick); };
   const std::vector<float> all = model->forward(batch_of(false), *cache);
   ASSERT_EQ(all.size(), static_cast<std::size_t>(5 * vocab));  // 1 + 3 + 1 rows
   const StepOutput out = model->step(batch_of(true), *cache);

@@ -186,10 +186,7 @@ StepOutput DeepSeekCudaModel::step(const Batch& batch, KvCache& cache) const {
                                     cudaMemcpyDeviceToHost, stream_));
   }
   // The other sequences' rows, one copy per run of adjacent ones.
-  int64_t kept_rows = 0;
-  for (std::size_t s = 0; s < batch.sequences.size(); ++s)
-    if (picked_rows[s] < 0) kept_rows += batch.sequences[s].all_logits ? batch.sequences[s].num_tokens : 1;
-  out.logits.resize(static_cast<std::size_t>(kept_rows * vocab));
+  out.logits.resize(static_cast<std::size_t>(batch.num_unpicked_logit_rows() * vocab));
   int64_t row = 0, kept = 0, run_start = -1, run_rows = 0;
   auto flush = [&] {
     if (run_rows == 0) return;
