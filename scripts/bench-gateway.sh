@@ -6,7 +6,8 @@
 # so it costs next to nothing and the proxies are what is measured. Then:
 #   1. open loop (`tide bench http`): direct to the upstream, via nginx, via tide gateway, each at
 #      --rate req/s for --duration s; added latency = via-proxy minus direct, at p50 and p99;
-#   2. closed loop (`wrk -t1 -c64 -d10s`) through each proxy: the most requests/s one core gives.
+#   2. closed loop (`wrk -t1 -c64 -d10s`) through each proxy: the most requests/s one core gives
+#      (--rounds times too, interleaved; the median of each figure).
 # Each proxy runs on one core (taskset -c $PROXY_CPU) as one process: nginx with one worker,
 # tide gateway with --threads 1. The upstream and the load generator share the other core
 # ($LOAD_CPU). Each proxy's CPU time is read from /proc during every run, so "requests per
@@ -49,7 +50,7 @@ while (($#)); do
   esac
 done
 
-for tool in nginx wrk taskset jq curl; do
+for tool in nginx wrk taskset jq; do
   command -v "$tool" >/dev/null || { echo "bench-gateway: $tool not found; run scripts/install-deps.sh" >&2; exit 1; }
 done
 [ -x "$tide" ] || { echo "bench-gateway: $tide not built (cmake --build --preset release --target tide)" >&2; exit 1; }
@@ -181,11 +182,20 @@ wait_port "$up_port" upstream "$up_pid"
 wait_port "$nginx_port" nginx "$nginx_pid"
 wait_port "$gateway_port" gateway "$gateway_pid"
 # The nginx master only forks and waits; its worker does the proxying.
-nginx_worker=$(pgrep -P "$nginx_pid" | head -n1)
+nginx_worker=$(awk -v parent="$nginx_pid" '$4 == parent { print $1; exit }' /proc/[0-9]*/stat 2>/dev/null)
 [ -n "$nginx_worker" ] || { echo "bench-gateway: no nginx worker process" >&2; exit 1; }
 
 body='{"model":"demo","prompt":"Say hello.","max_tokens":16}'
-probe() { curl -sf -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$1/v1/completions" >/dev/null; }
+# One POST through bash's /dev/tcp: true when the answer's status line says 200.
+probe() {
+  local status
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+    "${#body}" "$body" >&3
+  read -r -t 5 status <&3 || status=""
+  exec 3<&-
+  [[ $status == "HTTP/1.1 200 "* ]]
+}
 # The gateway listens before its first health check has passed: give it a few seconds.
 for p in "$up_port" "$nginx_port" "$gateway_port"; do
   for try in $(seq 50); do probe "$p" && break; sleep 0.1; done
@@ -229,9 +239,11 @@ for r in $(seq "$rounds"); do
   open_loop "nginx-$r" "$nginx_port" "$nginx_worker"
   open_loop "tide-$r" "$gateway_port" "$gateway_pid"
 done
-closed_loop direct "$up_port"
-closed_loop nginx "$nginx_port" "$nginx_worker"
-closed_loop tide "$gateway_port" "$gateway_pid"
+for r in $(seq "$rounds"); do
+  closed_loop "direct-$r" "$up_port"
+  closed_loop "nginx-$r" "$nginx_port" "$nginx_worker"
+  closed_loop "tide-$r" "$gateway_port" "$gateway_pid"
+done
 
 # The summary: one table for people, summary.json for machines (every round's figures too).
 wrk_rps() { awk '/Requests\/sec/ { print $2 }' "$out/wrk-$1.txt"; }
@@ -262,13 +274,21 @@ for t in direct nginx tide; do
              proxy_cpu_us_per_request: (if $cpu == null then null else $cpu * 1e6 / $open[0].requests.ok end)}]' \
       <<<"$runs")
   done
-  wrk_cpu=null
-  [ "$t" != direct ] && wrk_cpu=$(cpu_delta "wrk-$t")
-  jq --arg t "$t" --argjson runs "$runs" --argjson wrk_cpu "$wrk_cpu" --argjson wrk_rps "$(wrk_rps "$t")" \
-    --argjson wrk_errors "$(wrk_errors "$t")" --argjson wrk_s "$wrk_duration" --arg direct "$([ "$t" = direct ] && echo 1)" \
+  wrk_runs="[]"
+  for r in $(seq "$rounds"); do
+    cpu=null
+    [ "$t" != direct ] && cpu=$(cpu_delta "wrk-$t-$r")
+    wrk_runs=$(jq -c --argjson rps "$(wrk_rps "$t-$r")" --argjson errors "$(wrk_errors "$t-$r")" --argjson cpu "$cpu" \
+      --argjson s "$wrk_duration" \
+      '. + [{requests_per_s: $rps, errors: $errors, proxy_cpu_s: $cpu,
+             requests_per_proxy_cpu_s: (if $cpu == null then null else $rps * $s / $cpu end)}]' <<<"$wrk_runs")
+  done
+  jq --arg t "$t" --argjson runs "$runs" --argjson wrk_runs "$wrk_runs" \
+    --argjson wrk_s "$wrk_duration" --arg direct "$([ "$t" = direct ] && echo 1)" \
     'def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
                        else (.[length / 2 - 1] + .[length / 2]) / 2 end;
      def med(f): [$runs[] | f | select(. != null)] | median;
+     def wmed(f): [$wrk_runs[] | f | select(. != null)] | median;
      .targets[$t] = {
        open_loop: {achieved_per_s: med(.achieved_per_s), p50_us: med(.latency_us.p50), p90_us: med(.latency_us.p90),
                    p99_us: med(.latency_us.p99), p999_us: med(.latency_us["p99.9"]),
@@ -276,15 +296,16 @@ for t in direct nginx tide; do
                    added_p99_us: (if $direct == "1" then null else med(.added_p99_us) end),
                    proxy_cpu_us_per_request: med(.proxy_cpu_us_per_request),
                    failed: ([$runs[].failed] | add), rounds: $runs},
-       closed_loop: {requests_per_s: $wrk_rps, errors: $wrk_errors, proxy_cpu_s: $wrk_cpu,
-                     proxy_cores_busy: (if $wrk_cpu == null then null else $wrk_cpu / $wrk_s end),
-                     requests_per_proxy_cpu_s: (if $wrk_cpu == null then null else $wrk_rps * $wrk_s / $wrk_cpu end)}}' \
+       closed_loop: {requests_per_s: wmed(.requests_per_s), errors: ([$wrk_runs[].errors] | add),
+                     proxy_cpu_s: wmed(.proxy_cpu_s),
+                     proxy_cores_busy: (wmed(.proxy_cpu_s) as $c | if $c == null then null else $c / $wrk_s end),
+                     requests_per_proxy_cpu_s: wmed(.requests_per_proxy_cpu_s), rounds: $wrk_runs}}' \
     "$summary" >"$summary.tmp" && mv "$summary.tmp" "$summary"
 done
 
 echo
 echo "Gateway overhead: $rate req/s open loop, $duration s x $rounds rounds (median), $connections connections;" \
-     "wrk -t1 -c64 -d${wrk_duration}s; nice $NICE"
+     "wrk -t1 -c64 -d${wrk_duration}s x $rounds rounds (median); nice $NICE"
 echo
 echo "| target | achieved req/s | p50 µs | p90 µs | p99 µs | p99.9 µs | added p50 µs | added p99 µs | proxy CPU µs/req | wrk req/s | proxy cores busy | req/s per proxy core |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"

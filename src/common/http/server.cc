@@ -8,6 +8,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <algorithm>
+
 #include "common/error.h"
 #include "common/http/session.h"
 
@@ -29,21 +31,32 @@ namespace {
 // How long a request is handled before its client is watched. A proxied answer mostly comes
 // far sooner; a client that leaves a long generation is noticed this much later.
 constexpr std::chrono::milliseconds kWatchDelay{10};
+constexpr std::chrono::milliseconds kTickGap{5};
 
 }  // namespace
 
-void Server::Loop::watch_later(std::weak_ptr<Session> session) {
-  to_watch_.push_back(std::move(session));
-  if (tick_pending_) return;
+void Server::Loop::watch_later(const std::shared_ptr<Session>& session) {
+  to_watch_.push_back({std::chrono::steady_clock::now() + kWatchDelay, session, session->exchange_id()});
+  if (!tick_pending_) start_tick();
+}
+
+// One tick pending at a time, for the oldest entry but at most one per kTickGap: under load most
+// requests are answered before their tick, so few sessions are ever watched (each watch costs
+// a system call), and the ticks themselves stay few.
+void Server::Loop::start_tick() {
   tick_pending_ = true;
-  watch_tick_.expires_after(kWatchDelay);
+  watch_tick_.expires_at(std::max(to_watch_.front().due, std::chrono::steady_clock::now() + kTickGap));
   watch_tick_.async_wait([this](error_code ec) {
     tick_pending_ = false;
     if (ec) return;
-    auto due = std::move(to_watch_);
-    to_watch_.clear();
-    for (auto& weak : due)
-      if (auto session = weak.lock()) session->watch_peer();
+    const auto now = std::chrono::steady_clock::now();
+    while (!to_watch_.empty() && to_watch_.front().due <= now) {
+      const auto exchange = to_watch_.front().exchange;
+      auto session = to_watch_.front().session.lock();
+      to_watch_.pop_front();
+      if (session && session->still_handling(exchange)) session->watch_peer();
+    }
+    if (!to_watch_.empty()) start_tick();
   });
 }
 

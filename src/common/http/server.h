@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,13 +76,20 @@ class Server {
   struct Loop {
     boost::asio::io_context io{1};  // concurrency hint: run by one thread
 
-    // Starts watching the session's client for going away at the next tick, if its request is
-    // still being handled then (Session::watch_peer says why not at once).
-    void watch_later(std::weak_ptr<Session> session);
+    // Starts watching the session's client for going away once its request has been handled
+    // for a tick, if it still is then (Session::watch_peer says why not at once).
+    void watch_later(const std::shared_ptr<Session>& session);
 
    private:
-    // Touched by the loop's thread only.
-    std::vector<std::weak_ptr<Session>> to_watch_;
+    struct ToWatch {
+      std::chrono::steady_clock::time_point due;
+      std::weak_ptr<Session> session;
+      uint64_t exchange = 0;  // the request it was due for: a later one has its own entry
+    };
+    void start_tick();
+
+    // Touched by the loop's thread only; in order of `due`.
+    std::deque<ToWatch> to_watch_;
     boost::asio::steady_timer watch_tick_{io};
     bool tick_pending_ = false;
   };

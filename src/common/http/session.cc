@@ -126,7 +126,7 @@ void Session::dispatch_request() {
     spdlog::error("{} {}: handler failed: {}", remote_, std::string(exchange->request().target()), e.what());
     respond(exchange_id_, shared_->error_response(Status::internal_server_error, "internal error"));
   }
-  if (phase_ == Phase::Handling && answer_ == Answer::None) loop_.watch_later(weak_from_this());
+  if (phase_ == Phase::Handling && answer_ == Answer::None) loop_.watch_later(shared_from_this());
 }
 
 void Session::watch_peer() {
@@ -134,7 +134,7 @@ void Session::watch_peer() {
   watching_ = true;
   // Watching costs a system call whichever way: a read started now fails with EAGAIN (the client
   // sends nothing while it waits for its answer), a wait for readability re-arms the socket in
-  // epoll. So the watch starts only for a request still being handled at the loop's next tick
+  // epoll. So the watch starts only for a request still being handled a tick after it came
   // (Server::Loop::watch_later); most answers are written before then.
   socket_.async_wait(net::socket_base::wait_read, [self = shared_from_this()](error_code ec) {
     if (ec || self->resume_after_watch_ || self->phase_ != Phase::Handling) return self->on_watch(ec, 0);
@@ -277,7 +277,10 @@ void Session::exchange_done() {
     socket_.cancel(ignored);
     return;
   }
-  wait_for_request();
+  // The client reads this answer before it sends its next request, so a read started now mostly
+  // finds nothing (a system call for EAGAIN). Started after the handlers already queued on this
+  // loop, it more often finds the next request there.
+  net::post(executor_, [self = shared_from_this()] { self->wait_for_request(); });
 }
 
 // Every request arms the timer three times (idle, read, write) and disarms it twice; resetting

@@ -14,9 +14,9 @@ struct Endpoint {
   std::string pool;  // the pool it belongs to, for metrics
   std::string host;
   uint16_t port = 0;
-
-  // "host:port": the endpoint's identity in metrics, logs and the connection pool.
-  std::string address() const { return host + ":" + std::to_string(port); }
+  // "host:port" ("[v6]:port"), as the pool names it: the endpoint's identity in metrics, logs,
+  // the Host header and the connection pool. Made once, when the replica joins its pool.
+  std::string address;
 };
 
 // What the proxy knows of a request before it is sent (read from its JSON body and headers).

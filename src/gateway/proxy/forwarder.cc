@@ -1,6 +1,7 @@
 #include "gateway/proxy/forwarder.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -99,12 +100,12 @@ void Forwarder::next_attempt() {
     return;
   }
   endpoint_ = std::move(*picked);
-  tried_.push_back(endpoint_->address());
+  tried_.push_back(endpoint_->address);
   result_.attempts++;
   selector_.on_attempt_start(*endpoint_);
   attempt_open_ = true;
   attempt_started_ = std::chrono::steady_clock::now();
-  stream_ = pool_.take(executor_, endpoint_->address());
+  stream_ = pool_.take(executor_, endpoint_->address);
   reused_ = stream_ != nullptr;
   if (stream_)
     send();
@@ -132,7 +133,7 @@ void Forwarder::connect() {
 }
 
 void Forwarder::send() {
-  host_line_ = "Host: " + endpoint_->address() + "\r\n";
+  host_line_ = "Host: " + endpoint_->address + "\r\n";
   arm_timer(settings_.timeouts.connect + settings_.timeouts.first_byte);
   const std::array<net::const_buffer, 4> buffers{net::buffer(upstream_.start_line), net::buffer(host_line_),
                                                  net::buffer(upstream_.fields), net::buffer(upstream_.body)};
@@ -140,7 +141,11 @@ void Forwarder::send() {
                      [self = shared_from_this()](error_code ec, std::size_t) {
                        if (self->finished_) return;
                        if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "send: " + ec.message());
-                       self->read_head();
+                       // The replica needs a moment to answer: a read started now mostly finds
+                       // nothing yet (EAGAIN). After the loop's queued handlers it finds more.
+                       net::post(self->executor_, [self] {
+                         if (!self->finished_) self->read_head();
+                       });
                      });
 }
 
@@ -214,7 +219,7 @@ void Forwarder::attempt_failed(Kind kind, int status, const std::string& why) {
     connect();
     return;
   }
-  spdlog::debug("{} attempt {} at {} failed: {}", request_id_, result_.attempts, endpoint_->address(), why);
+  spdlog::debug("{} attempt {} at {} failed: {}", request_id_, result_.attempts, endpoint_->address, why);
   end_attempt(kind, status);
   release_connection(false);
   if (selector_.may_retry(result_.attempts)) {
@@ -245,7 +250,7 @@ void Forwarder::release_connection(bool reusable) {
   disarm_timer();
   if (!stream_) return;
   if (reusable && parser_ && parser_->is_done() && parser_->keep_alive())
-    pool_.give_back(endpoint_->address(), std::move(stream_));
+    pool_.give_back(endpoint_->address, std::move(stream_));
   else {
     error_code ignored;
     stream_->shutdown(net::ip::tcp::socket::shutdown_both, ignored);
@@ -288,7 +293,7 @@ void Forwarder::read_whole() {
 
     const auto& head = parser_->get();
     result_.status = head.result_int();
-    result_.endpoint = endpoint_->address();
+    result_.endpoint = endpoint_->address;
     result_.pool = endpoint_->pool;
     std::string lines;
     std::string body;
@@ -323,7 +328,7 @@ void Forwarder::start_stream() {
     if (!hop_by_hop(field.name())) response.insert(field.name(), field.name_string(), field.value());
   response.set("x-request-id", request_id_);
   result_.status = head.result_int();
-  result_.endpoint = endpoint_->address();
+  result_.endpoint = endpoint_->address;
   result_.pool = endpoint_->pool;
   result_.streamed = true;
   chunk_ = std::make_unique_for_overwrite<char[]>(kChunkBytes);

@@ -95,7 +95,7 @@ void Pool::set_endpoints(const std::vector<HostPort>& addresses) {
 std::vector<Endpoint> Pool::endpoints() const {
   std::lock_guard lock(mutex_);
   std::vector<Endpoint> out;
-  for (const auto& m : members_) out.push_back({config_.name, m->address.host, m->address.port});
+  for (const auto& m : members_) out.push_back({config_.name, m->address.host, m->address.port, m->id});
   return out;
 }
 
@@ -152,20 +152,20 @@ std::optional<Endpoint> Pool::pick(const RequestTraits& request, std::span<const
   auto index = balancer_->pick(snapshot, {.prompt = request.prefix_text, .session_key = session, .random = random_draw()});
   if (!index) return std::nullopt;
   const auto& chosen = candidates[*index];
-  return Endpoint{config_.name, chosen->address.host, chosen->address.port};
+  return Endpoint{config_.name, chosen->address.host, chosen->address.port, chosen->id};
 }
 
 void Pool::on_request() { retries_.on_request(Clock::now()); }
 
 void Pool::on_attempt_start(const Endpoint& endpoint) {
-  const std::string id = endpoint.address();
+  const std::string id = endpoint.address;
   const auto m = find(id);
   if (m) m->in_flight++;
   (m ? m->metrics : metrics_for(id)).in_flight->add(1);
 }
 
 void Pool::on_attempt_end(const Endpoint& endpoint, const AttemptOutcome& outcome) {
-  const std::string id = endpoint.address();
+  const std::string id = endpoint.address;
   const auto now = Clock::now();
   const auto m = find(id);
   const MemberMetrics metrics = m ? m->metrics : metrics_for(id);  // it may have left the pool meanwhile

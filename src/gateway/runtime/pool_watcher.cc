@@ -152,7 +152,7 @@ void PoolWatcher::check_health() {
         auto metrics = client.get("/metrics");
         if (metrics.result_int() == 200) {
           const ReplicaLoad load = parse_replica_metrics(metrics.body());
-          pool_->set_load(endpoint.address(), {.running = static_cast<uint32_t>(load.running.value_or(0)),
+          pool_->set_load(endpoint.address, {.running = static_cast<uint32_t>(load.running.value_or(0)),
                                                .waiting = static_cast<uint32_t>(load.waiting.value_or(0)),
                                                .kv_usage = load.kv_usage.value_or(0)});
         }
@@ -160,7 +160,7 @@ void PoolWatcher::check_health() {
     } catch (const std::exception&) {
       ready = false;  // unreachable: no new requests until it answers again
     }
-    pool_->set_ready(endpoint.address(), ready);
+    pool_->set_ready(endpoint.address, ready);
   }
   pool_->publish_health();
 }

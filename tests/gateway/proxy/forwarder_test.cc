@@ -29,7 +29,7 @@ class FixedSelector : public UpstreamSelector {
   std::optional<Endpoint> pick(const RequestTraits&, std::span<const std::string> tried) override {
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
       const auto& e = endpoints[(next++) % endpoints.size()];
-      if (std::find(tried.begin(), tried.end(), e.address()) == tried.end()) return e;
+      if (std::find(tried.begin(), tried.end(), e.address) == tried.end()) return e;
     }
     return std::nullopt;
   }
@@ -85,7 +85,7 @@ struct Replica {
     std::lock_guard lock(mutex);
     held.push_back(std::move(what));
   }
-  Endpoint endpoint() const { return {"pool", "127.0.0.1", server->port()}; }
+  Endpoint endpoint() const { return {"pool", "127.0.0.1", server->port(), "127.0.0.1:" + std::to_string(server->port())}; }
 };
 
 http::Response json(http::Status status, std::string body) {
@@ -194,7 +194,7 @@ TEST_F(GatewayProxyTest, AReplicaGetsTheClientsHeadersLessCredentialsAndHopByHop
                                       {"x-tide-mirror", "1"}, {"x-custom", "kept"}, {"connection", "keep-alive"}});
   ASSERT_EQ(response.result_int(), 200) << response.body();
   auto seen = nlohmann::json::parse(response.body());
-  EXPECT_EQ(seen["host"], replica.endpoint().address());
+  EXPECT_EQ(seen["host"], replica.endpoint().address);
   EXPECT_EQ(seen["forwarded_for"], "127.0.0.1");  // the gateway's peer, not what the client claimed
   EXPECT_EQ(seen["authorization"], "");
   EXPECT_EQ(seen["mirror"], "");
@@ -244,7 +244,7 @@ TEST_F(GatewayProxyTest, AReplicaThatIsDownIsSkipped) {
     Replica gone(answer_json);
     dead_port = gone.server->port();
   }
-  start({{"pool", "127.0.0.1", dead_port}, good.endpoint()});
+  start({{"pool", "127.0.0.1", dead_port, "127.0.0.1:" + std::to_string(dead_port)}, good.endpoint()});
   for (int i = 0; i < 4; ++i) ASSERT_EQ(client().post_json("/v1/completions", kCompletion).result_int(), 200);
 }
 
