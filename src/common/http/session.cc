@@ -277,10 +277,7 @@ void Session::exchange_done() {
     socket_.cancel(ignored);
     return;
   }
-  // The client reads this answer before it sends its next request, so a read started now mostly
-  // finds nothing (a system call for EAGAIN). Started after the handlers already queued on this
-  // loop, it more often finds the next request there.
-  net::post(executor_, [self = shared_from_this()] { self->wait_for_request(); });
+  wait_for_request();
 }
 
 // Every request arms the timer three times (idle, read, write) and disarms it twice; resetting

@@ -1,7 +1,6 @@
 #include "gateway/proxy/forwarder.h"
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -141,11 +140,7 @@ void Forwarder::send() {
                      [self = shared_from_this()](error_code ec, std::size_t) {
                        if (self->finished_) return;
                        if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "send: " + ec.message());
-                       // The replica needs a moment to answer: a read started now mostly finds
-                       // nothing yet (EAGAIN). After the loop's queued handlers it finds more.
-                       net::post(self->executor_, [self] {
-                         if (!self->finished_) self->read_head();
-                       });
+                       self->read_head();
                      });
 }
 
