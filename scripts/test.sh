@@ -3,7 +3,7 @@
 #   1. the release build's unit tests and end-to-end tests (ctest; real processes on 127.0.0.1);
 #   2. the same unit tests under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. each libFuzzer target for a bounded time (built in the same clang-14 tree as step 2).
-# TIDE_FUZZ_SECONDS (default 30) bounds each fuzzer.
+# TIDE_FUZZ_SECONDS (default 20) bounds each fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TIDE_HOME="${TIDE_HOME:-$PWD/build/tide-home}"
@@ -28,7 +28,7 @@ TIDE_BIN="$PWD/build/release/src/cli/tide" ASAN_OPTIONS=detect_leaks=1 \
 echo "== fuzzers"
 # One fuzzer per core at a time; each that fails prints its whole report (the sanitizer's stack and
 # the input) and how to reproduce it, and the stage fails once all have run.
-export TIDE_FUZZ_SECONDS="${TIDE_FUZZ_SECONDS:-30}"
+export TIDE_FUZZ_SECONDS="${TIDE_FUZZ_SECONDS:-20}"
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_fuzzer() {
   local fuzzer=$1 name corpus log

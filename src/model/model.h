@@ -28,12 +28,18 @@ enum class Device { Auto, Cpu, Cuda };
 // the download; share/models holds the configs of the DeepSeek models).
 enum class LoadFormat { Checkpoint, Dummy };
 
+// On the GPU, the routed experts of an fp8 checkpoint (DeepSeek-V3, R1): multiplied in fp8 as
+// stored (Native), or widened to bf16 at load like the other matrices (Bf16: to measure what fp8
+// costs in accuracy).
+enum class Fp8Experts { Native, Bf16 };
+
 struct ModelOptions {
   MlaMode mla_mode = MlaMode::Auto;
   Device device = Device::Cpu;
   LoadFormat load_format = LoadFormat::Checkpoint;
   uint64_t dummy_seed = 1;
   Quantization quantization = Quantization::None;
+  Fp8Experts fp8_experts = Fp8Experts::Native;
 };
 
 // "auto", "cpu" or "cuda" (the CLI's --device); throws tide::Error for anything else.

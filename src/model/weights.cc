@@ -98,6 +98,20 @@ WeightMatrix WeightLoader::dequantize_fp8(const TensorInfo& t, int64_t rows, int
   return w;
 }
 
+std::optional<Fp8BlockMatrix> WeightLoader::fp8_blocks(const std::string& name, int64_t rows, int64_t cols) {
+  const TensorInfo& t = ckpt_.get(name, {rows, cols});
+  if (t.dtype != DType::F8_E4M3 || !config_.fp8 || config_.fp8->block_rows != 128 || config_.fp8->block_cols != 128)
+    return std::nullopt;
+  const TensorInfo& s = ckpt_.get(name + "_scale_inv", {(rows + 127) / 128, (cols + 127) / 128});
+  Fp8BlockMatrix w;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = {reinterpret_cast<const uint8_t*>(t.data.data()), t.data.size()};
+  w.scales = to_f32(s);
+  matrix_bytes_ += t.data.size() + w.scales.size() * sizeof(float);
+  return w;
+}
+
 std::vector<float> WeightLoader::vector(const std::string& name, int64_t size) {
   return to_f32(ckpt_.get(name, {size}));
 }

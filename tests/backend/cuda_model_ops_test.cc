@@ -296,17 +296,6 @@ TEST(CudaModelOps, MoeGroupByExpertAndCombine) {
     }
 }
 
-std::vector<float> matmul_ref(const std::vector<float>& x, int64_t n, const std::vector<float>& w, int64_t out,
-                              int64_t in) {
-  WeightMatrix m;
-  m.rows = out;
-  m.cols = in;
-  m.data = w.data();
-  std::vector<float> y(n * out);
-  cpu::matmul(x.data(), n, m, y.data());
-  return y;
-}
-
 TEST(CudaModelOps, MoeGemvMatchesEachRowsExpert) {
   REQUIRE_DEVICE();
   struct Shape { int64_t hidden, inter; int tokens, top_k, experts; };

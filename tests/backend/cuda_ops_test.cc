@@ -457,13 +457,6 @@ TEST(CudaOps, GemmMatchesCpuMatmul) {
 // fp8: DeepSeek-V3's scheme. The activation quantizer against the definition (scale = amax / 448
 // per 1×128 block, x ≈ q · scale), then the block-scaled GEMM against cpu::matmul on the same
 // fp8 operands dequantized as the checkpoint defines them (W = w · weight_scale_inv per 128×128).
-std::vector<float> dequantize_rows(const std::vector<uint8_t>& q, const std::vector<float>& scales, int64_t n,
-                                   int64_t k) {  // scales block-major [k / 128, n]
-  std::vector<float> out(q.size());
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < k; ++c) out[r * k + c] = fp8_e4m3_to_f32(q[r * k + c]) * scales[(c / 128) * n + r];
-  return out;
-}
 
 TEST(CudaOps, QuantizeFp8BlocksRoundTrips) {
   REQUIRE_DEVICE();
@@ -592,30 +585,15 @@ TEST(CudaOps, Fp8BlockGemmMatchesCpuMatmul) {
       const std::string what = "n=" + std::to_string(n) + " in=" + std::to_string(in) + " out=" + std::to_string(out);
       auto rng = rng_for("gemm_fp8 " + what);
       const auto x = random_bf16(n * in, rng);
-      std::vector<uint8_t> w(out * in);
-      for (auto& b : w) b = static_cast<uint8_t>(rng() % 0x7f) | static_cast<uint8_t>(rng() & 0x80);  // no NaN
-      std::uniform_real_distribution<float> scale(0.5f / 4096, 2.f / 4096);
-      std::vector<float> w_scales((out / 128) * (in / 128));
-      for (auto& s : w_scales) s = scale(rng);
+      const Fp8Weights w = random_fp8_weights(out, in, rng, 0.5f / 4096, 2.f / 4096);
       DeviceBuffer<uint16_t> dx(x), dy(n * out);
-      DeviceBuffer<uint8_t> dq(n * in), dw(w);
-      DeviceBuffer<float> dxs(n * in / 128), dws(w_scales);
+      DeviceBuffer<uint8_t> dq(n * in), dw(w.q);
+      DeviceBuffer<float> dxs(n * in / 128), dws(w.scales);
       dy.fill_bytes(0xff);
       quantize_fp8_blocks(as_bf16(dx), n, in, dq.data(), dxs.data(), nullptr);
       gemm.fp8_block_nt(dq.data(), dxs.data(), n, dw.data(), dws.data(), out, in, as_bf16(dy), nullptr);
       sync();
-      const auto xd = dequantize_rows(dq.download(), dxs.download(), n, in);
-      std::vector<float> wd(out * in);
-      for (int64_t o = 0; o < out; ++o)
-        for (int64_t c = 0; c < in; ++c)
-          wd[o * in + c] = fp8_e4m3_to_f32(w[o * in + c]) * w_scales[(o / 128) * (in / 128) + c / 128];
-      WeightMatrix wm;
-      wm.dtype = DType::F32;
-      wm.rows = out;
-      wm.cols = in;
-      wm.data = wd.data();
-      std::vector<float> ref(n * out);
-      cpu::matmul(xd.data(), n, wm, ref.data());
+      const auto ref = matmul_ref(dequantize_rows(dq.download(), dxs.download(), n, in), n, w.dequantized, out, in);
       report("gemm_fp8", what, rel_err(widen(dy.download()), ref), kBf16Tolerance);
     }
   // Shapes the block-scaled kernels do not take are refused with what to do, not run wrongly.

@@ -1,6 +1,7 @@
 #pragma once
-// What the CUDA op tests share: random bf16 inputs, the relative error against a CPU twin, one
-// report line per case, and skipping on machines without a GPU.
+// What the CUDA op tests share: random bf16 and fp8 inputs, the CPU twins' matmul on them, the
+// relative error against a CPU twin, one report line per case, and skipping on machines without
+// a GPU.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/ops.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/ops.h"
 #include "tensor/dtype.h"
+#include "tensor/weight_matrix.h"
 
 namespace tide::cuda {
 
@@ -79,5 +82,49 @@ inline void report(const std::string& op, const std::string& what, double err, d
 }
 
 inline void sync() { TIDE_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+// y [n, out] = x [n, in] · w [out, in]ᵀ through cpu::matmul, the CPU twin of every GEMM.
+inline std::vector<float> matmul_ref(const std::vector<float>& x, int64_t n, const std::vector<float>& w, int64_t out,
+                                     int64_t in) {
+  WeightMatrix m;
+  m.dtype = DType::F32;
+  m.rows = out;
+  m.cols = in;
+  m.data = w.data();
+  std::vector<float> y(n * out);
+  cpu::matmul(x.data(), n, m, y.data());
+  return y;
+}
+
+// fp8 activations as quantize_fp8_blocks writes them (scales block-major [k / 128, n]), widened.
+inline std::vector<float> dequantize_rows(const std::vector<uint8_t>& q, const std::vector<float>& scales, int64_t n,
+                                          int64_t k) {
+  std::vector<float> out(q.size());
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t c = 0; c < k; ++c) out[r * k + c] = fp8_e4m3_to_f32(q[r * k + c]) * scales[(c / 128) * n + r];
+  return out;
+}
+
+// Random e4m3 weights [out, in] with 128×128 block scales in [scale_lo, scale_hi) as a checkpoint
+// stores them (weight_scale_inv [ceil(out / 128), in / 128]), and W = w · scale widened.
+struct Fp8Weights {
+  std::vector<uint8_t> q;
+  std::vector<float> scales;
+  std::vector<float> dequantized;
+};
+inline Fp8Weights random_fp8_weights(int64_t out, int64_t in, std::mt19937& rng, float scale_lo, float scale_hi) {
+  Fp8Weights w;
+  w.q.resize(out * in);
+  for (auto& b : w.q) b = static_cast<uint8_t>(rng() % 0x7f) | static_cast<uint8_t>(rng() & 0x80);  // no NaN
+  const int64_t scale_rows = (out + 127) / 128, scale_cols = in / 128;
+  std::uniform_real_distribution<float> scale(scale_lo, scale_hi);
+  w.scales.resize(scale_rows * scale_cols);
+  for (auto& s : w.scales) s = scale(rng);
+  w.dequantized.resize(out * in);
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t c = 0; c < in; ++c)
+      w.dequantized[o * in + c] = fp8_e4m3_to_f32(w.q[o * in + c]) * w.scales[(o / 128) * scale_cols + c / 128];
+  return w;
+}
 
 }  // namespace tide::cuda

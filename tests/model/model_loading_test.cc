@@ -9,7 +9,11 @@
 #include "checkpoint_support.h"
 #include "common/json_file.h"
 #include "fixture_support.h"
+#include "model/checkpoint/checkpoint.h"
+#include "model/config.h"
 #include "model/model.h"
+#include "model/weights.h"
+#include "tensor/dtype.h"
 
 namespace tide {
 namespace {
@@ -110,6 +114,39 @@ TEST(ModelLoadingTest, Fp8WeightWithoutItsScaleIsNamed) {
     std::erase_if(t, [&](const OwnedTensor& x) { return x.name == scale; });
   });
   EXPECT_THAT(load_error(dir.path()), HasSubstr("missing tensor '" + scale + "'"));
+}
+
+// What the GPU keeps in fp8: the bytes as stored and the 128×128 block scales, W = w · scale
+// exactly as the CPU path widens them; a matrix stored in bf16 is not handed over.
+TEST(ModelLoadingTest, Fp8BlocksAreTheStoredBytesAndScales) {
+  const auto dir = model_fixture("deepseek-v3-fp8-tiny");
+  const Checkpoint checkpoint = Checkpoint::open(dir);
+  const ModelConfig config = load_model_config(dir);
+  WeightLoader loader(checkpoint, config);
+  const std::string name = "model.layers.1.mlp.experts.3.down_proj.weight";
+  const int64_t rows = config.hidden_size, cols = config.moe_intermediate_size;
+  const auto blocks = loader.fp8_blocks(name, rows, cols);
+  ASSERT_TRUE(blocks.has_value());
+  ASSERT_EQ(blocks->data.size(), static_cast<std::size_t>(rows * cols));
+  ASSERT_EQ(blocks->scales.size(), static_cast<std::size_t>((rows + 127) / 128 * ((cols + 127) / 128)));
+  const WeightMatrix widened = loader.matrix(name, rows, cols);
+  ASSERT_EQ(widened.dtype, DType::F32);
+  const float* w = static_cast<const float*>(widened.data);
+  const int64_t scale_cols = (cols + 127) / 128;
+  for (int64_t r = 0; r < rows; r += 37)
+    for (int64_t c = 0; c < cols; c += 11)
+      EXPECT_EQ(w[r * cols + c],
+                fp8_e4m3_to_f32(blocks->data[r * cols + c]) * blocks->scales[(r / 128) * scale_cols + c / 128])
+          << name << " [" << r << ", " << c << "]";
+
+  const auto bf16_dir = model_fixture("deepseek-v3-tiny");
+  const Checkpoint bf16_checkpoint = Checkpoint::open(bf16_dir);
+  const ModelConfig bf16_config = load_model_config(bf16_dir);
+  WeightLoader bf16_loader(bf16_checkpoint, bf16_config);
+  EXPECT_FALSE(bf16_loader
+                   .fp8_blocks("model.layers.1.mlp.experts.0.down_proj.weight", bf16_config.hidden_size,
+                               bf16_config.moe_intermediate_size)
+                   .has_value());
 }
 
 TEST(ModelLoadingTest, MultiTokenPredictionLayerIsIgnored) {

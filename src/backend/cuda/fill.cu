@@ -2,6 +2,7 @@
 // benchmark caches. Values come from a counter-based hash (splitmix64) of (seed, index), so a
 // buffer's contents depend on its seed alone, not on the launch shape or the GPU.
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 
 #include <cstdint>
 
@@ -28,6 +29,16 @@ __global__ void fill_uniform_kernel(bf16* x, std::size_t n, uint64_t seed, float
   }
 }
 
+__global__ void fill_uniform_e4m3_kernel(uint8_t* q, std::size_t n, uint64_t seed) {
+  const uint64_t key = splitmix64(seed);
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
+    const uint64_t bits = splitmix64(key ^ i);
+    const float unit = static_cast<float>(bits >> 40) * (1.f / 16777216.f);  // [0, 1)
+    q[i] = __nv_fp8_e4m3((2.f * unit - 1.f) * 448.f).__x;
+  }
+}
+
 __global__ void fill_constant_kernel(bf16* x, std::size_t n, float value) {
   const bf16 v = __float2bfloat16(value);
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
@@ -45,6 +56,12 @@ unsigned grid_for(std::size_t n) {
 void fill_uniform(bf16* x, std::size_t n, uint64_t seed, float bound, cudaStream_t stream) {
   if (n == 0) return;
   fill_uniform_kernel<<<grid_for(n), 256, 0, stream>>>(x, n, seed, bound);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
+void fill_uniform_e4m3(uint8_t* q, std::size_t n, uint64_t seed, cudaStream_t stream) {
+  if (n == 0) return;
+  fill_uniform_e4m3_kernel<<<grid_for(n), 256, 0, stream>>>(q, n, seed);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

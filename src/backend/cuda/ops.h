@@ -88,6 +88,8 @@ void scatter_rows(const bf16* src, int64_t src_stride, int64_t n, int64_t dim, c
 // on every GPU. fill_constant sets every element to `value`.
 void fill_uniform(bf16* x, std::size_t n, uint64_t seed, float bound, cudaStream_t stream);
 void fill_constant(bf16* x, std::size_t n, float value, cudaStream_t stream);
+// q[i] = e4m3 of a uniform draw on [-448, 448), from the same hash (dummy fp8 weights).
+void fill_uniform_e4m3(uint8_t* q, std::size_t n, uint64_t seed, cudaStream_t stream);
 
 // Greedy sampling: out[r] = the index of the largest of logits[r, 0..vocab), ties to the lowest
 // index (std::max_element, torch.argmax). Logits are fp32 and contain no NaN.
@@ -190,6 +192,15 @@ void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, f
 void moe_grouped_gemm(const bf16* x, const int32_t* x_rows, const int32_t* expert_offsets,
                       const int32_t* expert_counts, int experts, const bf16* const* weights, int64_t n, int64_t k,
                       bf16* y, cudaStream_t stream);
+// The same with DeepSeek-V3's fp8 experts, multiplied in fp8: x e4m3 [*, k] with its 1×128 block
+// scales as quantize_fp8_blocks writes them (scale of row s, block b at x_scales[b *
+// x_scale_stride + s], x_scale_stride = the rows quantized); weights[e] e4m3 [n, k] as the
+// checkpoint stores it, weight_scales[e] its weight_scale_inv [ceil(n / 128), k / 128] row-major.
+// k % 128 == 0, n even. The twin of cpu::matmul over the dequantized operands.
+void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_scale_stride, const int32_t* x_rows,
+                          const int32_t* expert_offsets, const int32_t* expert_counts, int experts,
+                          const uint8_t* const* weights, const float* const* weight_scales, int64_t n, int64_t k,
+                          bf16* y, cudaStream_t stream);
 
 // MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
 // cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim

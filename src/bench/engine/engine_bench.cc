@@ -16,6 +16,7 @@
 #include "backend/cuda/ops.h"
 #include "common/error.h"
 #include "model/cuda/cuda_model.h"
+#include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
 #include "model/model.h"
 #include "model/weight_footprint.h"
@@ -100,7 +101,11 @@ Row decode_row(const Model& model, int batch, int context, const EngineBenchOpti
   r.ms = time_steps(model, *cache, o.steps, batch_for, o.sampling,
                     fmt::format("decode batch {} context {}", batch, context));
   r.tokens_per_s = batch / (r.ms * 1e-3);
-  const double weight_bytes = 2.0 * decode_params_per_step(c, batch);
+  // bf16 weights at 2 bytes a parameter; routed experts kept in fp8 at 1 (their block scales,
+  // 1/16384 of that, left out).
+  const double routed = routed_expert_params_per_step(c, batch);
+  const double routed_bytes = cuda::keeps_fp8_experts(c) ? 1.0 : 2.0;
+  const double weight_bytes = 2.0 * (decode_params_per_step(c, batch) - routed) + routed_bytes * routed;
   const double cache_bytes = 2.0 * batch * (context + o.steps / 2 + 3) * c.kv_entry_dim() * c.num_layers;
   r.work = (weight_bytes + cache_bytes) / 1e9;
   r.roofline_ms = r.work / copy_gbs * 1e3;

@@ -83,14 +83,20 @@ class DeepSeekCudaModel : public Model {
   // moe_grouped_gemm's passes over each expert's weights; sizing those GEMMs takes the expert
   // counts to the host.
   static constexpr int64_t kRowsPerExpertForSeparateGemms = 128;
+  // (fp8 experts always run moe_grouped_gemm_fp8: there is no per-expert fp8 GEMM to hand them to.)
   bool moe_needs_host_counts(int64_t tokens) const {
-    return config_.n_routed_experts > 0 &&
+    return config_.n_routed_experts > 0 && !fp8_experts_ &&
            tokens * config_.num_experts_per_tok >= kRowsPerExpertForSeparateGemms * config_.n_routed_experts;
   }
+  // The routed experts in fp8, multiplied in fp8: activations quantized to e4m3 per 1×128 block,
+  // both expert GEMMs through moe_grouped_gemm_fp8, for steps of any size.
+  void moe_fp8(const MoeWeights& w, const bf16* h, int64_t tokens, const int32_t* offsets, const int32_t* counts,
+               const int32_t* permuted_token, bf16* y) const;
 
   ModelConfig config_;
   std::string device_;
   DeepSeekWeights weights_;
+  bool fp8_experts_ = false;  // some MoE layer holds its routed experts in fp8
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
   float softmax_scale_;
   int sm_count_ = 1;
@@ -118,6 +124,8 @@ class DeepSeekCudaModel : public Model {
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
   mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_;
+  mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
+  mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
   // Not from scratch_: no graph uses them, so their growth must not drop the graphs.
   mutable DeviceBuffer<int32_t> next_tokens_;

@@ -27,7 +27,7 @@ void require_gpu_family(const ModelConfig& config, const std::string& origin) {
 
 std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoint, const ModelOptions& options) {
   require_gpu_family(config, checkpoint.dir().string());
-  DeepSeekWeights weights = load_deepseek_weights(checkpoint, config);
+  DeepSeekWeights weights = load_deepseek_weights(checkpoint, config, options.fp8_experts);
   return std::make_unique<DeepSeekCudaModel>(std::move(config), std::move(weights));
 }
 

@@ -7,7 +7,9 @@
 //    per expert, moe_grouped_gemm reads the groups (and the tokens, through permuted_token) on the
 //    device; above it (long prefills) the counts come back to the host once per layer to size one
 //    cuBLASLt GEMM per expert over the tokens gathered into expert order.
-// Either way the result is combined with the gate weights on top of the shared experts' output.
+// Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
+// in fp8 (moe_fp8). Either way the result is combined with the gate weights on top of the shared
+// experts' output.
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
@@ -46,7 +48,7 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   int32_t* ids = scratch_.get(route_ids_, rows);
   float* gate_weights = scratch_.get(route_weights_, rows);
   route_experts(logits, T, w.bias.size() ? w.bias.data() : nullptr, router_, ids, gate_weights, stream_);
-  if (rows <= kDeviceRoutedMoeRows) {
+  if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
     bf16* gate_up = scratch_.get(moe_gate_up_, rows * 2 * I);
     bf16* y = scratch_.get(moe_out_, rows * D);
     moe_gate_up_gemv(h, T, k, ids, w.gate_up_by_expert.data(), I, D, gate_up, stream_);
@@ -81,9 +83,14 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
     TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
   }
 
+  bf16* y = scratch_.get(moe_out_, rows * D);
+  if (w.fp8()) {
+    moe_fp8(w, h, T, offsets, counts, permuted_token, y);
+    moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
+    return;
+  }
   bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
   bf16* act = scratch_.get(activation_, rows * I);
-  bf16* y = scratch_.get(moe_out_, rows * D);
   // The gate_up (first) or down GEMMs of every expert over its rows.
   auto expert_gemms = [&](bool first, const bf16* in, int64_t out_dim, int64_t in_dim, bf16* result) {
     if (!host_counts_needed) {
@@ -102,6 +109,26 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   silu_mul(gate_up, rows, I, act, stream_);
   expert_gemms(false, act, D, I, y);
   moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
+}
+
+void DeepSeekCudaModel::moe_fp8(const MoeWeights& w, const bf16* h, int64_t T, const int32_t* offsets,
+                                const int32_t* counts, const int32_t* permuted_token, bf16* y) const {
+  const int64_t D = config_.hidden_size, I = config_.moe_intermediate_size;
+  const int E = config_.n_routed_experts;
+  const int64_t rows = T * config_.num_experts_per_tok;
+  // The tokens once in e4m3 (not once per choice): the gate_up GEMMs read them through
+  // permuted_token, as the bf16 path does.
+  uint8_t* x = scratch_.get(moe_fp8_in_, T * D);
+  float* x_scales = scratch_.get(moe_fp8_in_scales_, T * D / 128);
+  quantize_fp8_blocks(h, T, D, x, x_scales, stream_);
+  bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
+  moe_grouped_gemm_fp8(x, x_scales, T, permuted_token, offsets, counts, E, w.fp8_gate_up_by_expert.data(),
+                       w.fp8_gate_up_scales_by_expert.data(), 2 * I, D, gate_up, stream_);
+  uint8_t* act = scratch_.get(moe_fp8_act_, rows * I);
+  float* act_scales = scratch_.get(moe_fp8_act_scales_, rows * I / 128);
+  silu_mul_quantize_fp8_blocks(gate_up, rows, I, act, act_scales, stream_);
+  moe_grouped_gemm_fp8(act, act_scales, rows, nullptr, offsets, counts, E, w.fp8_down_by_expert.data(),
+                       w.fp8_down_scales_by_expert.data(), D, I, y, stream_);
 }
 
 }  // namespace tide::cuda

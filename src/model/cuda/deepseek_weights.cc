@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <optional>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
+#include "common/error.h"
 
 #include "model/mlp.h"
 #include "model/weights.h"
@@ -21,6 +23,9 @@ class WeightSource {
   virtual DeviceBuffer<bf16> norm(const std::string& name, int64_t size) = 0;
   virtual DeviceBuffer<float> bias(const std::string& name, int64_t size) = 0;
   virtual GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) = 0;
+  // A routed expert kept in fp8, or nullopt where it is to be read with mlp().
+  virtual std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
+                                                     int64_t intermediate) = 0;
   // The rows of `top` then those of `bottom`, both `cols` wide, as one matrix.
   virtual DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string& bottom,
                                int64_t bottom_rows, int64_t cols) = 0;
@@ -31,6 +36,10 @@ class WeightSource {
     bytes_ += m.data.bytes();
     return m;
   }
+  Fp8ExpertWeights count(Fp8ExpertWeights w) {
+    bytes_ += w.gate_up.bytes() + w.down.bytes();
+    return w;
+  }
 
  private:
   std::size_t bytes_ = 0;
@@ -38,7 +47,8 @@ class WeightSource {
 
 class CheckpointSource : public WeightSource {
  public:
-  CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config) : loader_(checkpoint, config) {}
+  CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Experts fp8_experts)
+      : loader_(checkpoint, config), keep_fp8_(fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config)) {}
 
   DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) override {
     return count(upload(loader_.matrix(name, rows, cols)));
@@ -57,14 +67,24 @@ class CheckpointSource : public WeightSource {
                        int64_t cols) override {
     return count(upload_stacked(loader_.matrix(top, top_rows, cols), loader_.matrix(bottom, bottom_rows, cols)));
   }
+  std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
+                                             int64_t intermediate) override {
+    if (!keep_fp8_) return std::nullopt;
+    auto gate = loader_.fp8_blocks(prefix + ".gate_proj.weight", intermediate, hidden);
+    auto up = loader_.fp8_blocks(prefix + ".up_proj.weight", intermediate, hidden);
+    auto down = loader_.fp8_blocks(prefix + ".down_proj.weight", hidden, intermediate);
+    if (!gate || !up || !down) return std::nullopt;  // stored otherwise: read as bf16
+    return count(Fp8ExpertWeights{upload_fp8_stacked(*gate, *up), upload_fp8(*down)});
+  }
 
  private:
   WeightLoader loader_;
+  bool keep_fp8_;
 };
 
 class DummySource : public WeightSource {
  public:
-  explicit DummySource(uint64_t seed) : seed_(seed) {}
+  DummySource(uint64_t seed, const ModelConfig& config) : seed_(seed), fp8_(keeps_fp8_experts(config)) {}
 
   DeviceMatrix matrix(const std::string&, int64_t rows, int64_t cols) override {
     DeviceMatrix m{rows, cols, DeviceBuffer<bf16>(static_cast<std::size_t>(rows * cols))};
@@ -89,9 +109,25 @@ class DummySource : public WeightSource {
                        int64_t cols) override {
     return matrix(top, top_rows + bottom_rows, cols);
   }
+  std::optional<Fp8ExpertWeights> fp8_expert(const std::string&, int64_t hidden, int64_t intermediate) override {
+    if (!fp8_) return std::nullopt;
+    return count(Fp8ExpertWeights{fp8_matrix(2 * intermediate, hidden), fp8_matrix(hidden, intermediate)});
+  }
 
  private:
+  // Uniform e4m3 values on [-448, 448) times one scale, so W is uniform with variance 1/cols as
+  // matrix() makes it.
+  DeviceFp8Matrix fp8_matrix(int64_t rows, int64_t cols) {
+    const float scale = std::sqrt(3.f / static_cast<float>(cols)) / 448.f;
+    DeviceFp8Matrix m{rows, cols, DeviceBuffer<uint8_t>(static_cast<std::size_t>(rows * cols)),
+                      DeviceBuffer<float>(std::vector<float>(static_cast<std::size_t>((rows + 127) / 128 * (cols / 128)),
+                                                             scale))};
+    fill_uniform_e4m3(m.data.data(), m.data.size(), seed_++, nullptr);
+    return m;
+  }
+
   uint64_t seed_;
+  bool fp8_;
 };
 
 MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
@@ -117,14 +153,35 @@ std::unique_ptr<MoeWeights> load_moe(WeightSource& up, const ModelConfig& c, int
   auto moe = std::make_unique<MoeWeights>();
   moe->router = up.matrix(p + "gate.weight", c.n_routed_experts, c.hidden_size);
   if (c.topk_method == "noaux_tc") moe->bias = up.bias(p + "gate.e_score_correction_bias", c.n_routed_experts);
-  std::vector<const bf16*> gate_up, down;
   for (int e = 0; e < c.n_routed_experts; ++e) {
-    moe->experts.push_back(up.mlp(p + fmt::format("experts.{}", e), c.hidden_size, c.moe_intermediate_size));
-    gate_up.push_back(moe->experts.back().gate_up.data.data());
-    down.push_back(moe->experts.back().down.data.data());
+    const std::string expert = p + fmt::format("experts.{}", e);
+    if (auto fp8 = up.fp8_expert(expert, c.hidden_size, c.moe_intermediate_size))
+      moe->fp8_experts.push_back(std::move(*fp8));
+    else
+      moe->experts.push_back(up.mlp(expert, c.hidden_size, c.moe_intermediate_size));
+  }
+  if (!moe->experts.empty() && !moe->fp8_experts.empty())
+    fail("layer {}: {} routed experts are stored in fp8 and {} otherwise; one layer's experts must share a format",
+         layer, moe->fp8_experts.size(), moe->experts.size());
+  std::vector<const bf16*> gate_up, down;
+  for (const auto& x : moe->experts) {
+    gate_up.push_back(x.gate_up.data.data());
+    down.push_back(x.down.data.data());
+  }
+  std::vector<const uint8_t*> fp8_gate_up, fp8_down;
+  std::vector<const float*> fp8_gate_up_scales, fp8_down_scales;
+  for (const auto& x : moe->fp8_experts) {
+    fp8_gate_up.push_back(x.gate_up.data.data());
+    fp8_gate_up_scales.push_back(x.gate_up.scales.data());
+    fp8_down.push_back(x.down.data.data());
+    fp8_down_scales.push_back(x.down.scales.data());
   }
   moe->gate_up_by_expert = DeviceBuffer<const bf16*>(gate_up);
   moe->down_by_expert = DeviceBuffer<const bf16*>(down);
+  moe->fp8_gate_up_by_expert = DeviceBuffer<const uint8_t*>(fp8_gate_up);
+  moe->fp8_down_by_expert = DeviceBuffer<const uint8_t*>(fp8_down);
+  moe->fp8_gate_up_scales_by_expert = DeviceBuffer<const float*>(fp8_gate_up_scales);
+  moe->fp8_down_scales_by_expert = DeviceBuffer<const float*>(fp8_down_scales);
   if (c.n_shared_experts > 0)
     moe->shared = up.mlp(p + "shared_experts", c.hidden_size,
                          static_cast<int64_t>(c.moe_intermediate_size) * c.n_shared_experts);
@@ -154,13 +211,20 @@ DeepSeekWeights load_all(WeightSource& up, const ModelConfig& c) {
 
 }  // namespace
 
-DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config) {
-  CheckpointSource source(checkpoint, config);
+// The fp8 expert kernels take 128×128 blocks with both widths whole blocks: the gate and up rows
+// stack into one matrix, and the down GEMM's depth is the intermediate width.
+bool keeps_fp8_experts(const ModelConfig& c) {
+  return c.fp8 && c.fp8->block_rows == 128 && c.fp8->block_cols == 128 && c.hidden_size % 128 == 0 &&
+         c.moe_intermediate_size % 128 == 0;
+}
+
+DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Experts fp8_experts) {
+  CheckpointSource source(checkpoint, config, fp8_experts);
   return load_all(source, config);
 }
 
 DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed) {
-  DummySource source(seed);
+  DummySource source(seed, config);
   DeepSeekWeights w = load_all(source, config);
   TIDE_CUDA_CHECK(cudaDeviceSynchronize());
   return w;

@@ -8,6 +8,7 @@
 #include "model/checkpoint/checkpoint.h"
 #include "model/config.h"
 #include "model/cuda/device_weights.h"
+#include "model/model.h"
 
 namespace tide::cuda {
 
@@ -28,14 +29,26 @@ struct GatedMlpWeights {
   int64_t intermediate() const { return down.cols; }
 };
 
+// A routed expert of an fp8 checkpoint, as stored.
+struct Fp8ExpertWeights {
+  DeviceFp8Matrix gate_up;  // gate_proj rows, then up_proj rows
+  DeviceFp8Matrix down;
+};
+
 struct MoeWeights {
   DeviceMatrix router;          // [experts, hidden]
   DeviceBuffer<float> bias;     // e_score_correction_bias (noaux_tc), else empty
+  // The routed experts in bf16, or (fp8 checkpoints) as stored in fp8: one of the two is empty.
   std::vector<GatedMlpWeights> experts;
-  // The experts' matrices by expert id, in device memory, for the decode-sized kernels that pick
-  // the expert on the device (moe_gate_up_gemv, moe_down_gemv).
+  std::vector<Fp8ExpertWeights> fp8_experts;
+  // The experts' matrices by expert id, in device memory, for the kernels that pick the expert
+  // on the device (moe_gate_up_gemv, moe_down_gemv, moe_grouped_gemm and its fp8 twin).
   DeviceBuffer<const bf16*> gate_up_by_expert, down_by_expert;
+  DeviceBuffer<const uint8_t*> fp8_gate_up_by_expert, fp8_down_by_expert;
+  DeviceBuffer<const float*> fp8_gate_up_scales_by_expert, fp8_down_scales_by_expert;
   std::optional<GatedMlpWeights> shared;
+
+  bool fp8() const { return !fp8_experts.empty(); }
 };
 
 struct DeepSeekLayerWeights {
@@ -55,12 +68,20 @@ struct DeepSeekWeights {
   const DeviceMatrix& head() const { return lm_head.rows ? lm_head : embed; }
 };
 
-// Claims and uploads every tensor of the checkpoint.
-DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config);
+// Whether a model of this config keeps its routed experts in fp8 on the GPU (Fp8Experts::Native):
+// an fp8 config with DeepSeek-V3's 128×128 blocks, both expert widths whole blocks.
+bool keeps_fp8_experts(const ModelConfig& config);
+
+// Claims and uploads every tensor of the checkpoint. Routed experts stored in fp8 with 128×128
+// blocks stay fp8 (Fp8Experts::Native) where their widths are whole blocks.
+DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config,
+                                      Fp8Experts fp8_experts = Fp8Experts::Native);
 
 // `--load-format dummy`: every tensor of the config's shapes generated on the GPU, no checkpoint
 // read. Matrices are uniform with variance 1/in (activations keep their scale through the layers),
-// norms are 1, the router's bias 0. For benchmarks at real sizes; the output means nothing.
+// norms are 1, the router's bias 0; an fp8 config's routed experts are e4m3 with one scale per
+// 128×128 block, as its checkpoint would hold them. For benchmarks at real sizes; the output
+// means nothing.
 DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed);
 
 }  // namespace tide::cuda

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "backend/cuda/cuda_check.h"
 #include "common/error.h"
 #include "tensor/dtype.h"
 
@@ -44,6 +45,27 @@ DeviceMatrix upload_stacked(const WeightMatrix& top, const WeightMatrix& bottom)
   append_bf16_rows(top, bits);
   append_bf16_rows(bottom, bits);
   return {top.rows + bottom.rows, top.cols, to_device(bits)};
+}
+
+DeviceFp8Matrix upload_fp8_stacked(const Fp8BlockMatrix& top, const Fp8BlockMatrix& bottom) {
+  if (top.cols != bottom.cols) fail("upload_fp8_stacked: widths {} and {} differ", top.cols, bottom.cols);
+  if (top.rows % 128 != 0) fail("upload_fp8_stacked: {} rows on top would split a 128-row scale block", top.rows);
+  DeviceFp8Matrix m{top.rows + bottom.rows, top.cols, DeviceBuffer<uint8_t>(top.data.size() + bottom.data.size()),
+                    DeviceBuffer<float>(top.scales.size() + bottom.scales.size())};
+  TIDE_CUDA_CHECK(cudaMemcpy(m.data.data(), top.data.data(), top.data.size(), cudaMemcpyHostToDevice));
+  TIDE_CUDA_CHECK(cudaMemcpy(m.data.data() + top.data.size(), bottom.data.data(), bottom.data.size(),
+                             cudaMemcpyHostToDevice));
+  TIDE_CUDA_CHECK(cudaMemcpy(m.scales.data(), top.scales.data(), top.scales.size() * sizeof(float),
+                             cudaMemcpyHostToDevice));
+  TIDE_CUDA_CHECK(cudaMemcpy(m.scales.data() + top.scales.size(), bottom.scales.data(),
+                             bottom.scales.size() * sizeof(float), cudaMemcpyHostToDevice));
+  return m;
+}
+
+DeviceFp8Matrix upload_fp8(const Fp8BlockMatrix& w) {
+  DeviceFp8Matrix m{w.rows, w.cols, DeviceBuffer<uint8_t>(w.data.size()), DeviceBuffer<float>(w.scales)};
+  TIDE_CUDA_CHECK(cudaMemcpy(m.data.data(), w.data.data(), w.data.size(), cudaMemcpyHostToDevice));
+  return m;
 }
 
 DeviceBuffer<bf16> upload_bf16(const std::vector<float>& values) {

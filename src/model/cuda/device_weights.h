@@ -1,12 +1,14 @@
 #pragma once
-// Weights as the CUDA forward pass reads them: bf16 rows in device memory. Matrices stored in
-// bf16 are copied as they are; f32 and fp8 ones (the latter dequantized by WeightLoader) are
-// rounded to bf16 once, at load.
+// Weights as the CUDA forward pass reads them: bf16 rows in device memory, and the routed experts
+// of fp8 checkpoints as stored (e4m3 with 128×128 block scales). Other matrices stored in bf16 are
+// copied as they are; f32 and fp8 ones (the latter dequantized by WeightLoader) are rounded to
+// bf16 once, at load.
 #include <cstdint>
 #include <vector>
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/ops.h"
+#include "model/weights.h"
 #include "tensor/weight_matrix.h"
 
 namespace tide::cuda {
@@ -16,7 +18,20 @@ struct DeviceMatrix {
   DeviceBuffer<bf16> data;
 };
 
+// An fp8 matrix as the fp8 expert GEMMs read it (moe_grouped_gemm_fp8): e4m3 bytes [rows, cols]
+// and the 128×128 block scales [ceil(rows / 128), cols / 128], both as the checkpoint stores them.
+struct DeviceFp8Matrix {
+  int64_t rows = 0, cols = 0;
+  DeviceBuffer<uint8_t> data;
+  DeviceBuffer<float> scales;
+  std::size_t bytes() const { return data.bytes() + scales.bytes(); }
+};
+
 DeviceMatrix upload(const WeightMatrix& w);
+// `top`'s rows then `bottom`'s, scales likewise: top.rows must be a multiple of 128 so that the
+// blocks stay whole.
+DeviceFp8Matrix upload_fp8_stacked(const Fp8BlockMatrix& top, const Fp8BlockMatrix& bottom);
+DeviceFp8Matrix upload_fp8(const Fp8BlockMatrix& w);
 // The rows of `top` then those of `bottom` (same width) as one matrix: gate_proj and up_proj
 // become one gate_up GEMM.
 DeviceMatrix upload_stacked(const WeightMatrix& top, const WeightMatrix& bottom);

@@ -1,0 +1,37 @@
+#pragma once
+// The building blocks of the mma.sync GEMM kernels (moe_grouped_gemm, moe_grouped_gemm_fp8):
+// cp.async copies global → shared (Ampere and later), and ldmatrix loads of four 8×16-byte
+// matrices, the operand fragments of mma.sync (the same bytes for bf16 m16n8k16 and e4m3
+// m16n8k32).
+#include <cstdint>
+
+namespace tide::cuda {
+
+// 16 bytes global → shared, bypassing L1; `valid` false: the 16 bytes are zero-filled and nothing
+// is read (gmem must still be a valid address).
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int bytes = valid ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(gmem), "r"(bytes));
+}
+// 4 bytes global → shared (one fp32 scale), zero-filled when not `valid`.
+__device__ __forceinline__ void cp_async4(void* smem, const void* gmem, bool valid) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int bytes = valid ? 4 : 0;
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(address), "l"(gmem), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+// Lanes 8i..8i+7 give the row addresses of matrix i; r[i] receives this lane's 4 bytes of it.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+
+}  // namespace tide::cuda
