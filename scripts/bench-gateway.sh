@@ -9,8 +9,8 @@
 #   2. closed loop (`wrk -t1 -c64 -d10s`) through each proxy: the most requests/s one core gives
 #      (--rounds times too, interleaved; the median of each figure).
 # Each proxy runs on one core (taskset -c $PROXY_CPU) as one process: nginx with one worker,
-# tide gateway with --threads 1. The upstream and the load generator share the other core
-# ($LOAD_CPU). Each proxy's CPU time is read from /proc during every run, so "requests per
+# tide gateway with --threads 1. The upstream and the load generator share $LOAD_CPU (default:
+# the other core). Each proxy's CPU time is read from /proc during every run, so "requests per
 # proxy CPU-second" stays fair even where the load side, not the proxy, is the limit.
 # The open-loop triple runs --rounds times, interleaved, and each figure is the median over
 # rounds (added latency: the median of each round's via-proxy minus direct), so a neighbour's

@@ -329,6 +329,9 @@ TEST_F(HttpServerTest, ClientGoneWhileWaitingIsReported) {
 TEST_F(HttpServerTest, ClientGoneMidStreamIsReported) {
   std::promise<void> gone;
   std::atomic<bool> fired{false};
+  // The stream is kept open by the test, so only watching the client can tell it left.
+  std::mutex kept_mutex;
+  std::shared_ptr<void> kept;
   start([&](std::shared_ptr<Exchange> exchange) {
     exchange->on_disconnect([&] {
       if (!fired.exchange(true)) gone.set_value();
@@ -336,6 +339,8 @@ TEST_F(HttpServerTest, ClientGoneMidStreamIsReported) {
     auto writer = exchange->start_sse(Response{Status::ok, 11});
     // One event now, then nothing more: the stream stays open until the client leaves.
     writer->write(sse_event("first"), [writer](bool) {});
+    std::lock_guard lock(kept_mutex);
+    kept = writer;
   });
   auto c = client();
   int seen = 0;
@@ -345,6 +350,8 @@ TEST_F(HttpServerTest, ClientGoneMidStreamIsReported) {
   });
   EXPECT_EQ(seen, 1);
   EXPECT_EQ(gone.get_future().wait_for(5s), std::future_status::ready);
+  std::lock_guard lock(kept_mutex);
+  kept.reset();
 }
 
 TEST_F(HttpServerTest, ShutdownLetsInFlightRequestsFinish) {

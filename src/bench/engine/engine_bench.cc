@@ -15,8 +15,8 @@
 #include "backend/cuda/ceilings.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
+#include "model/cuda/cuda_deepseek_model.h"
 #include "model/cuda/cuda_model.h"
-#include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
 #include "model/model.h"
 #include "model/weight_footprint.h"
@@ -104,7 +104,8 @@ Row decode_row(const Model& model, int batch, int context, const EngineBenchOpti
   // bf16 weights at 2 bytes a parameter; routed experts kept in fp8 at 1 (their block scales,
   // 1/16384 of that, left out).
   const double routed = routed_expert_params_per_step(c, batch);
-  const double routed_bytes = cuda::keeps_fp8_experts(c) ? 1.0 : 2.0;
+  const auto* gpu_model = dynamic_cast<const cuda::DeepSeekCudaModel*>(&model);
+  const double routed_bytes = gpu_model && gpu_model->fp8_experts() ? 1.0 : 2.0;
   const double weight_bytes = 2.0 * (decode_params_per_step(c, batch) - routed) + routed_bytes * routed;
   const double cache_bytes = 2.0 * batch * (context + o.steps / 2 + 3) * c.kv_entry_dim() * c.num_layers;
   r.work = (weight_bytes + cache_bytes) / 1e9;

@@ -28,8 +28,9 @@ Response Server::Shared::error_response(Status status, const std::string& messag
 
 namespace {
 
-// How long a request is handled before its client is watched. A proxied answer mostly comes
-// far sooner; a client that leaves a long generation is noticed this much later.
+// How long a request is handled before its client is watched (10-15 ms, with the tick gap). A
+// proxied answer mostly comes far sooner; a client that leaves a long generation is noticed
+// that much later.
 constexpr std::chrono::milliseconds kWatchDelay{10};
 constexpr std::chrono::milliseconds kTickGap{5};
 

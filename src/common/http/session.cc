@@ -126,7 +126,9 @@ void Session::dispatch_request() {
     spdlog::error("{} {}: handler failed: {}", remote_, std::string(exchange->request().target()), e.what());
     respond(exchange_id_, shared_->error_response(Status::internal_server_error, "internal error"));
   }
-  if (phase_ == Phase::Handling && answer_ == Answer::None) loop_.watch_later(shared_from_this());
+  // Still being answered (a stream started in the handler included): watch the client from the
+  // next tick on.
+  if (phase_ == Phase::Handling && answer_ != Answer::Done) loop_.watch_later(shared_from_this());
 }
 
 void Session::watch_peer() {

@@ -27,8 +27,8 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
     : config_(std::move(config)),
       device_(describe_device()),
       weights_(std::move(weights)),
-      fp8_experts_(std::any_of(weights_.layers.begin(), weights_.layers.end(),
-                               [](const DeepSeekLayerWeights& l) { return l.moe && l.moe->fp8(); })),
+      bf16_expert_layers_(std::any_of(weights_.layers.begin(), weights_.layers.end(),
+                                      [](const DeepSeekLayerWeights& l) { return l.moe && !l.moe->fp8(); })),
       softmax_scale_(mla_softmax_scale(config_)),
       router_(router_params(config_)) {
   const int half = config_.qk_rope_head_dim / 2;

@@ -44,6 +44,8 @@ class DeepSeekCudaModel : public Model {
   std::size_t device_memory_for_cache(double utilization) const override;
   std::string device_description() const override { return device_; }
   std::size_t weight_bytes() const override { return weights_.bytes; }
+  // Whether every MoE layer holds its routed experts in fp8 (what the roofline of a step counts).
+  bool fp8_experts() const { return !bf16_expert_layers_ && config_.n_routed_experts > 0; }
 
  private:
   // One forward pass's row layout on the device.
@@ -83,9 +85,11 @@ class DeepSeekCudaModel : public Model {
   // moe_grouped_gemm's passes over each expert's weights; sizing those GEMMs takes the expert
   // counts to the host.
   static constexpr int64_t kRowsPerExpertForSeparateGemms = 128;
-  // (fp8 experts always run moe_grouped_gemm_fp8: there is no per-expert fp8 GEMM to hand them to.)
+  // Only layers with bf16 experts take that path: fp8 experts always run moe_grouped_gemm_fp8
+  // (Gemm::fp8_block_nt per expert would need each expert's rows padded to 16 and quantized
+  // apart).
   bool moe_needs_host_counts(int64_t tokens) const {
-    return config_.n_routed_experts > 0 && !fp8_experts_ &&
+    return config_.n_routed_experts > 0 && bf16_expert_layers_ &&
            tokens * config_.num_experts_per_tok >= kRowsPerExpertForSeparateGemms * config_.n_routed_experts;
   }
   // The routed experts in fp8, multiplied in fp8: activations quantized to e4m3 per 1×128 block,
@@ -96,7 +100,7 @@ class DeepSeekCudaModel : public Model {
   ModelConfig config_;
   std::string device_;
   DeepSeekWeights weights_;
-  bool fp8_experts_ = false;  // some MoE layer holds its routed experts in fp8
+  bool bf16_expert_layers_ = false;  // some MoE layer holds its routed experts in bf16
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
   float softmax_scale_;
   int sm_count_ = 1;

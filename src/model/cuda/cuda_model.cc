@@ -33,7 +33,7 @@ std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoi
 
 std::unique_ptr<Model> dummy_model(ModelConfig config, const ModelOptions& options) {
   require_gpu_family(config, "--load-format dummy");
-  DeepSeekWeights weights = dummy_deepseek_weights(config, options.dummy_seed);
+  DeepSeekWeights weights = dummy_deepseek_weights(config, options.dummy_seed, options.fp8_experts);
   return std::make_unique<DeepSeekCudaModel>(std::move(config), std::move(weights));
 }
 

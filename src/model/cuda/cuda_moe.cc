@@ -63,7 +63,7 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   int32_t* permuted_token = scratch_.get(permuted_token_, rows);
   int32_t* assignment_row = scratch_.get(assignment_row_, rows);
   moe_group_by_expert(ids, T, k, E, counts, offsets, permuted_token, assignment_row, stream_);
-  const bool host_counts_needed = moe_needs_host_counts(T);
+  const bool host_counts_needed = !w.fp8() && moe_needs_host_counts(T);
   std::vector<int32_t> host_counts;
   if (host_counts_needed) {
     host_counts.resize(E);

@@ -84,7 +84,7 @@ class CheckpointSource : public WeightSource {
 
 class DummySource : public WeightSource {
  public:
-  DummySource(uint64_t seed, const ModelConfig& config) : seed_(seed), fp8_(keeps_fp8_experts(config)) {}
+  DummySource(uint64_t seed, bool fp8_experts) : seed_(seed), fp8_(fp8_experts) {}
 
   DeviceMatrix matrix(const std::string&, int64_t rows, int64_t cols) override {
     DeviceMatrix m{rows, cols, DeviceBuffer<bf16>(static_cast<std::size_t>(rows * cols))};
@@ -223,8 +223,8 @@ DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelC
   return load_all(source, config);
 }
 
-DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed) {
-  DummySource source(seed, config);
+DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed, Fp8Experts fp8_experts) {
+  DummySource source(seed, fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config));
   DeepSeekWeights w = load_all(source, config);
   TIDE_CUDA_CHECK(cudaDeviceSynchronize());
   return w;

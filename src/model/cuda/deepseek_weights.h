@@ -82,6 +82,7 @@ DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelC
 // norms are 1, the router's bias 0; an fp8 config's routed experts are e4m3 with one scale per
 // 128×128 block, as its checkpoint would hold them. For benchmarks at real sizes; the output
 // means nothing.
-DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed);
+DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed,
+                                       Fp8Experts fp8_experts = Fp8Experts::Native);
 
 }  // namespace tide::cuda
