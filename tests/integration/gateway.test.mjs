@@ -335,8 +335,11 @@ test('a config that does not validate is refused on reload and the gateway keeps
 test('SIGTERM drains the gateway: in-flight streams finish, the process exits 0', async () => {
   const a = await replica();
   const gw = await startGateway(`pools:${fastPool('main', [host(a)])}\n`);
-  const inflight = stream(`${gw.url}/v1/completions`, request(promptOf(8, 1), 100));
-  await new Promise((r) => setTimeout(r, 30));
+  let settled = false;
+  const inflight = stream(`${gw.url}/v1/completions`, request(promptOf(8, 1), 100)).finally(() => { settled = true; });
+  // SIGTERM once the stream is running on the replica (on a loaded machine that takes a while).
+  assert.ok(await waitFor(async () => settled || (await metric(a.url, 'tide_num_requests_running')) >= 1,
+                          { intervalMs: 10 }), 'the stream reached the replica');
   gw.proc.kill('SIGTERM');
   const r = await inflight;
   assert.equal(r.status, 200);
