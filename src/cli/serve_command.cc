@@ -5,6 +5,7 @@
 // engine and the HTTP server stop and the process exits 0.
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -43,6 +44,8 @@ struct ServeArgs {
   int threads = 2;
   std::string max_body_bytes = "16MiB";
   int max_connections = 1024;
+  double request_read_timeout_s = 30;
+  double keep_alive_timeout_s = 60;
   std::string reasoning_parser = "auto";
 };
 
@@ -134,6 +137,8 @@ void run_serve(const ServeArgs& args) {
   config.http.threads = args.threads;
   config.http.max_body_bytes = parse_bytes("--max-body-bytes", args.max_body_bytes);
   config.http.max_connections = args.max_connections;
+  config.http.read_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.request_read_timeout_s * 1000));
+  config.http.idle_timeout = std::chrono::milliseconds(static_cast<int64_t>(args.keep_alive_timeout_s * 1000));
   config.reasoning = server::parse_reasoning_mode(args.reasoning_parser);
   config.max_tokens_cap = args.max_tokens_cap;
 
@@ -210,6 +215,16 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--max-body-bytes", args->max_body_bytes, "Largest request body (larger: 413)")->capture_default_str();
   cmd->add_option("--max-connections", args->max_connections, "Most open connections (more: 503)")
       ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  cmd->add_option("--request-read-timeout", args->request_read_timeout_s,
+                  "Seconds a client has to send a whole request from its first byte; slower connections are "
+                  "closed (slow-loris clients)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--keep-alive-timeout", args->keep_alive_timeout_s,
+                  "Seconds an idle keep-alive connection is kept open (keep it above a gateway's or load "
+                  "balancer's own idle timeout for its upstream connections)")
+      ->check(CLI::Range(0.1, 86400.0))
       ->capture_default_str();
   cmd->add_option("--reasoning-parser", args->reasoning_parser,
                   "Split <think> reasoning into reasoning_content: auto (when the tokenizer has </think>), "

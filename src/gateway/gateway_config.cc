@@ -39,6 +39,8 @@ ListenConfig parse_listen(YamlFields f) {
   out.host = f.string("host", out.host);
   if (out.host.empty()) fail("{}: must not be empty", f.field_path("host"));
   out.port = static_cast<uint16_t>(f.integer("port", out.port, 1, 65535));
+  out.read_timeout = f.duration("read_timeout", out.read_timeout, 100ms, 1h);
+  out.keep_alive_timeout = f.duration("keep_alive_timeout", out.keep_alive_timeout, 100ms, 24h);
   f.finish();
   return out;
 }

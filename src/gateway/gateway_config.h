@@ -30,6 +30,8 @@ std::string to_string(const HostPort& address);
 struct ListenConfig {
   std::string host = "0.0.0.0";
   uint16_t port = 8080;
+  Millis read_timeout{30'000};        // a client's whole request, from its first byte
+  Millis keep_alive_timeout{60'000};  // an idle client connection
 };
 
 enum class DiscoveryKind { Static, Dns, File };

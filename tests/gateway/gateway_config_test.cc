@@ -31,6 +31,8 @@ TEST(GatewayConfig, MinimalConfigGetsDocumentedDefaults) {
   const GatewayConfig c = parse_gateway_config(kMinimal);
   EXPECT_EQ(c.listen.host, "0.0.0.0");
   EXPECT_EQ(c.listen.port, 8080);
+  EXPECT_EQ(c.listen.read_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.listen.keep_alive_timeout, std::chrono::seconds(60));
   ASSERT_EQ(c.pools.size(), 1u);
   const PoolConfig& p = c.pools[0];
   EXPECT_EQ(p.discovery.kind, DiscoveryKind::Static);
@@ -57,7 +59,7 @@ TEST(GatewayConfig, MinimalConfigGetsDocumentedDefaults) {
 
 TEST(GatewayConfig, FullConfigParses) {
   const GatewayConfig c = parse_gateway_config(R"(
-listen: {host: 127.0.0.1, port: 9000}
+listen: {host: 127.0.0.1, port: 9000, read_timeout: 5s, keep_alive_timeout: 2m}
 pools:
   - name: main
     dns: tide.internal:8000
@@ -94,6 +96,8 @@ admission:
 response_cache: {enabled: true, max_bytes: 8MiB, ttl: 1m}
 )");
   EXPECT_EQ(c.listen.port, 9000);
+  EXPECT_EQ(c.listen.read_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.listen.keep_alive_timeout, std::chrono::minutes(2));
   const PoolConfig& main = c.pools[0];
   EXPECT_EQ(main.discovery.kind, DiscoveryKind::Dns);
   EXPECT_EQ(main.discovery.dns, (HostPort{"tide.internal", 8000}));
@@ -168,6 +172,8 @@ TEST(GatewayConfig, WrongTypesAndBadValues) {
                    "limits[0].key: \"ip\" is not api_key, user or model");
   expect_error(std::string(kMinimal) + "listen: {port: 99999999999999999999999}\n", "listen.port:");
   expect_error(std::string(kMinimal) + "listen: {port: 0}\n", "listen.port: 0 is out of range");
+  expect_error(std::string(kMinimal) + "listen: {read_timeout: 10ms}\n", "listen.read_timeout: 10ms is out of range");
+  expect_error(std::string(kMinimal) + "listen: {keep_alive_timeout: forever}\n", "listen.keep_alive_timeout");
   expect_error(std::string(kMinimal) + "redis: {fail_open: maybe}\n", "redis.fail_open: \"maybe\" is not true or false");
   expect_error(std::string(kMinimal) + "redis: {pool_size: 0}\n", "redis.pool_size: 0 is out of range");
   expect_error(std::string(kMinimal) + "redis: {reconnect_backoff: 2s, reconnect_backoff_max: 1s}\n",

@@ -11,10 +11,12 @@ import { startGateway } from './lib/gateway.mjs';
 const viaGateway = process.env.TIDE_VIA_GATEWAY === '1';
 let server, replica, gateway, chat;
 before(async () => {
-  replica = await startServer({ args: ['--served-model-name', 'tiny'] });
+  // A short request read timeout, so that the slow-loris case ends in seconds, not the default 30.
+  replica = await startServer({ args: ['--served-model-name', 'tiny', '--request-read-timeout', '3'] });
   server = replica;
   if (viaGateway) {
-    gateway = await startGateway(`pools:\n  - name: main\n    replicas: [${new URL(replica.url).host}]\n`);
+    gateway = await startGateway(
+      `listen:\n  read_timeout: 3s\npools:\n  - name: main\n    replicas: [${new URL(replica.url).host}]\n`);
     server = gateway;
   }
   chat = `${server.url}/v1/chat/completions`;
@@ -128,7 +130,12 @@ test('a slow-loris client is closed, and others are served meanwhile', async () 
   const closed = new Promise((resolve) => socket.on('close', resolve));
   const drip = setInterval(() => socket.writable && socket.write('X'), 1000);
   await stillServes();
-  const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('open'), 90000))]);
+  let timer;
+  const outcome = await Promise.race([
+    closed.then(() => 'closed'),
+    new Promise((r) => { timer = setTimeout(() => r('open'), 90000); }),
+  ]);
+  clearTimeout(timer);  // a pending timer would hold the suite open to its end
   clearInterval(drip);
   socket.destroy();
   assert.equal(outcome, 'closed');

@@ -38,5 +38,7 @@ test('unknown choices, sizes and paths are named', () => {
   refuses(['--model', fixture, '--load-format', 'pickle'], /--load-format/);
   refuses(['--model', fixture, '--device', 'tpu'], /--device/);
   refuses(['--model', fixture, '--kv-cache-memory', '12XB'], /--kv-cache-memory 12XB: unknown unit/);
+  refuses(['--model', fixture, '--request-read-timeout', '0'], /--request-read-timeout/);
+  refuses(['--model', fixture, '--keep-alive-timeout', 'soon'], /--keep-alive-timeout/);
   refuses(['--model', path.join(root, 'no-such-model')], /not a directory/);
 });

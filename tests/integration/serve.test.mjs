@@ -72,12 +72,13 @@ test('a client that disconnects mid-stream gets its KV blocks freed', async () =
       headers: { 'content-type': 'application/json' } }, (res) => {
       res.once('data', () => {
         req.destroy(); // hang up after the first chunk
+        clearTimeout(timer);  // a pending timer would hold the suite open to its end
         resolve();
       });
     });
     req.on('error', () => {});
     req.end(JSON.stringify(greedy(promptOf(60, 11), 190, { stream: true })));
-    setTimeout(() => reject(new Error('no first chunk')), 30000);
+    const timer = setTimeout(() => reject(new Error('no first chunk')), 30000);
   });
   assert.ok(await waitFor(async () =>
     (await metric(server.url, 'tide_requests_finished_total', 'finish_reason="cancelled"')) > cancelledBefore));

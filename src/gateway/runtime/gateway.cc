@@ -91,6 +91,8 @@ Gateway::Gateway(GatewayConfig config, MetricsRegistry& metrics, bool access_log
   options.http.port = config.listen.port;
   options.http.threads = threads > 0 ? threads : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
   options.http.max_connections = 16384;
+  options.http.read_timeout = config.listen.read_timeout;
+  options.http.idle_timeout = config.listen.keep_alive_timeout;
   options.access_log = access_log;
   state_ = build(std::move(config));
   server_ = std::make_unique<GatewayServer>(std::move(options), *this, metrics_);
