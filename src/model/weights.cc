@@ -108,7 +108,6 @@ std::optional<Fp8BlockMatrix> WeightLoader::fp8_blocks(const std::string& name, 
   w.cols = cols;
   w.data = {reinterpret_cast<const uint8_t*>(t.data.data()), t.data.size()};
   w.scales = to_f32(s);
-  matrix_bytes_ += t.data.size() + w.scales.size() * sizeof(float);
   return w;
 }
 

@@ -42,7 +42,8 @@ class WeightLoader {
   WeightMatrix exact(const std::string& name, int64_t rows, int64_t cols);
   std::vector<float> vector(const std::string& name, int64_t size);
   // The tensor as stored, when it is fp8 in 128×128 blocks (the GPU multiplies those in fp8);
-  // nullopt when it is stored otherwise.
+  // nullopt when it is stored otherwise. Not counted in matrix_bytes(): the caller counts what
+  // it keeps (a caller may still fall back to matrix() for the same tensor).
   std::optional<Fp8BlockMatrix> fp8_blocks(const std::string& name, int64_t rows, int64_t cols);
 
   // Total bytes of the matrices claimed so far, in their in-memory form.
