@@ -15,9 +15,9 @@
 #include <cstdint>
 #include <string>
 
-#include "backend/cuda/async_copy.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dynamic_shared_memory.h"
+#include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
 
 namespace tide::cuda {
@@ -151,25 +151,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     cp_async_wait<0>();
     __syncthreads();  // the next pass's first loads overwrite these stages
 
-    // Accumulator layout of m16n8: elements 0, 1 at row lane/4, columns 2·(lane%4) + {0, 1};
-    // elements 2, 3 eight rows below.
-    const int row_in_tile = lane / 4, col_in_tile = (lane % 4) * 2;
-#pragma unroll
-    for (int mt = 0; mt < 4; ++mt) {
-      if (mt >= m_tiles) continue;
-#pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
-        const int64_t col = n0 + warp * 16 + nt * 8 + col_in_tile;
-        if (col >= n) continue;  // n is even, so col + 1 < n as well
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const int r = mt * 16 + row_in_tile + half * 8;
-          if (r >= m_rows) continue;
-          *reinterpret_cast<__nv_bfloat162*>(y + (first_row + m0 + r) * n + col) =
-              __floats2bfloat162_rn(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
-        }
-      }
-    }
+    store_warp_tiles(acc, m_rows, first_row + m0, n0 + warp * 16, n, y);
   }
 }
 

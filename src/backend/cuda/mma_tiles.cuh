@@ -1,8 +1,10 @@
 #pragma once
 // The building blocks of the mma.sync GEMM kernels (moe_grouped_gemm, moe_grouped_gemm_fp8):
-// cp.async copies global → shared (Ampere and later), and ldmatrix loads of four 8×16-byte
+// cp.async copies global → shared (Ampere and later), ldmatrix loads of four 8×16-byte
 // matrices, the operand fragments of mma.sync (the same bytes for bf16 m16n8k16 and e4m3
-// m16n8k32).
+// m16n8k32), and the store of a warp's fp32 accumulators as bf16.
+#include <cuda_bf16.h>
+
 #include <cstdint>
 
 namespace tide::cuda {
@@ -32,6 +34,31 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) 
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(address));
+}
+
+// A warp's accumulators of up to four m16 row tiles × two n8 feature tiles (acc[mt][nt]) as bf16
+// into y's rows first..first+rows-1 at features col0..col0+15 (col0 even, n even: a pair never
+// straddles n). The m16n8 accumulator layout: elements 0, 1 at row lane/4, columns
+// 2·(lane%4) + {0, 1}; elements 2, 3 eight rows below.
+__device__ __forceinline__ void store_warp_tiles(const float (&acc)[4][2][4], int rows, int64_t first, int64_t col0,
+                                                 int64_t n, __nv_bfloat16* y) {
+  const int lane = threadIdx.x % 32, row_in_tile = lane / 4, col_in_tile = (lane % 4) * 2;
+#pragma unroll
+  for (int mt = 0; mt < 4; ++mt) {
+    if (mt * 16 >= rows) continue;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt) {
+      const int64_t col = col0 + nt * 8 + col_in_tile;
+      if (col >= n) continue;
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int r = mt * 16 + row_in_tile + half * 8;
+        if (r >= rows) continue;
+        *reinterpret_cast<__nv_bfloat162*>(y + (first + r) * n + col) =
+            __floats2bfloat162_rn(acc[mt][nt][half * 2], acc[mt][nt][half * 2 + 1]);
+      }
+    }
+  }
 }
 
 }  // namespace tide::cuda
