@@ -21,12 +21,8 @@ TEST(CudaMoeFp8, GroupedGemmMatchesEachExpertsRowsOnTheDequantizedOperands) {
                          {4096, 7168}, {7168, 2048}}) {
     const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in);
     auto rng = rng_for("moe_grouped_gemm_fp8 " + what);
-    std::vector<int32_t> offsets;
     int64_t total = 0;
-    for (int32_t n : counts) {
-      offsets.push_back(static_cast<int32_t>(total));
-      total += n;
-    }
+    const std::vector<int32_t> offsets = expert_offsets(counts, total);
     // The activations quantized on the GPU, as the model does; their rows read in a shuffled
     // order through x_rows (the tokens through permuted_token).
     const auto x = random_bf16(total * in, rng);
@@ -71,10 +67,7 @@ TEST(CudaMoeFp8, GroupedGemmMatchesEachExpertsRowsOnTheDequantizedOperands) {
       const auto y = matmul_ref(rows, counts[e], w[e].dequantized, out, in);
       ref.insert(ref.end(), y.begin(), y.end());
     }
-    auto y = dy.download();
-    const bool tail_untouched = std::all_of(y.begin() + total * out, y.end(), [](uint16_t v) { return v == 0xffff; });
-    EXPECT_TRUE(tail_untouched) << what << ": a row past the experts' was written";
-    y.resize(total * out);
+    const auto y = expect_untouched_past(dy.download(), total * out, what);
     // The operands are exactly representable, so only the fp32 sums and the bf16 output round.
     report("moe_ggemm_fp8", what, rel_err(widen(y), ref), kBf16Tolerance);
   }

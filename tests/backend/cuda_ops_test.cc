@@ -442,13 +442,8 @@ TEST(CudaOps, GemmMatchesCpuMatmul) {
       dy.fill_bytes(0xff);
       gemm.bf16_nt(as_bf16(dx), n, as_bf16(dw), out, in, as_bf16(dy), nullptr);
       sync();
-      WeightMatrix wm;
-      wm.dtype = DType::BF16;
-      wm.rows = out;
-      wm.cols = in;
-      wm.data = w.data();
-      std::vector<float> ref(n * out);
-      cpu::matmul(widen(x).data(), n, wm, ref.data());
+      // bf16 widens to f32 exactly: the same reference as cpu::matmul on the bf16 matrix.
+      const auto ref = matmul_ref(widen(x), n, widen(w), out, in);
       report("gemm", what, rel_err(widen(dy.download()), ref), kBf16Tolerance);
     }
 }

@@ -4,6 +4,7 @@
 // a GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -93,6 +94,29 @@ inline std::vector<float> matmul_ref(const std::vector<float>& x, int64_t n, con
   m.data = w.data();
   std::vector<float> y(n * out);
   cpu::matmul(x.data(), n, m, y.data());
+  return y;
+}
+
+// The first row of each expert when the experts' rows lie back to back, as moe_group_by_expert
+// lays them out; `total` gets the rows of all.
+inline std::vector<int32_t> expert_offsets(const std::vector<int32_t>& counts, int64_t& total) {
+  std::vector<int32_t> offsets;
+  total = 0;
+  for (int32_t n : counts) {
+    offsets.push_back(static_cast<int32_t>(total));
+    total += n;
+  }
+  return offsets;
+}
+
+// An output poisoned with 0xff bytes before the kernel ran, cut to its first `elements`: whatever
+// lies past them must still be poison (nothing wrote past the rows it owns).
+inline std::vector<uint16_t> expect_untouched_past(std::vector<uint16_t> y, std::size_t elements,
+                                                   const std::string& what) {
+  EXPECT_TRUE(std::all_of(y.begin() + static_cast<std::ptrdiff_t>(elements), y.end(),
+                          [](uint16_t v) { return v == 0xffff; }))
+      << what << ": an element past the output's rows was written";
+  y.resize(elements);
   return y;
 }
 
