@@ -36,8 +36,8 @@ constexpr std::chrono::milliseconds kTickGap{5};
 
 }  // namespace
 
-void Server::Loop::watch_later(const std::shared_ptr<Session>& session) {
-  to_watch_.push_back({std::chrono::steady_clock::now() + kWatchDelay, session, session->exchange_id()});
+void Server::Loop::watch_later(std::weak_ptr<Session> session, uint64_t exchange) {
+  to_watch_.push_back({std::chrono::steady_clock::now() + kWatchDelay, std::move(session), exchange});
   if (!tick_pending_) start_tick();
 }
 
@@ -55,7 +55,7 @@ void Server::Loop::start_tick() {
       const auto exchange = to_watch_.front().exchange;
       auto session = to_watch_.front().session.lock();
       to_watch_.pop_front();
-      if (session && session->still_handling(exchange)) session->watch_peer();
+      if (session) session->watch_peer(exchange);
     }
     if (!to_watch_.empty()) start_tick();
   });

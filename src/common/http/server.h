@@ -78,7 +78,7 @@ class Server {
 
     // Starts watching the session's client for going away once its request has been handled
     // for a tick, if it still is then (Session::watch_peer says why not at once).
-    void watch_later(const std::shared_ptr<Session>& session);
+    void watch_later(std::weak_ptr<Session> session, uint64_t exchange);
 
    private:
     struct ToWatch {

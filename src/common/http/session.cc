@@ -128,11 +128,11 @@ void Session::dispatch_request() {
   }
   // Still being answered (a stream started in the handler included): watch the client from the
   // next tick on.
-  if (phase_ == Phase::Handling && answer_ != Answer::Done) loop_.watch_later(shared_from_this());
+  if (phase_ == Phase::Handling && answer_ != Answer::Done) loop_.watch_later(weak_from_this(), exchange_id_);
 }
 
-void Session::watch_peer() {
-  if (watching_ || phase_ != Phase::Handling || buffer_.size() >= kMaxReadAhead) return;
+void Session::watch_peer(uint64_t id) {
+  if (watching_ || !current(id) || buffer_.size() >= kMaxReadAhead) return;
   watching_ = true;
   // Watching costs a system call whichever way: a read started now fails with EAGAIN (the client
   // sends nothing while it waits for its answer), a wait for readability re-arms the socket in
@@ -154,7 +154,7 @@ void Session::on_watch(error_code ec, std::size_t bytes) {
     return close();
   }
   if (phase_ == Phase::Closed) return;
-  if (!ec) return watch_peer();
+  if (!ec) return watch_peer(exchange_id_);
   // EOF or reset while the answer is being prepared: the client gave up. (A client that
   // half-closes its side after sending is indistinguishable here and is treated the same way.)
   close();

@@ -51,11 +51,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool claim_idle() { return idle_.exchange(false); }
 
   const Executor& executor() const { return executor_; }
-  // From the loop's tick: starts watching the client, if the request is still being handled.
-  void watch_peer();
-  // Whether exchange `id` is still being handled (a streamed answer included).
-  bool still_handling(uint64_t id) const { return current(id); }
-  uint64_t exchange_id() const { return exchange_id_; }
+  // From the loop's tick: starts watching the client, if exchange `id` is still being handled (a
+  // streamed answer included); a later exchange has a tick of its own.
+  void watch_peer(uint64_t id);
 
   // From Exchange and SseWriter, on the connection's loop. `id` names the exchange: calls for an exchange
   // that is over (the connection has moved on to its next request) are ignored.
