@@ -19,24 +19,24 @@ __device__ __forceinline__ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// Element i's draw on [-1, 1) under `key` (splitmix64 of the seed).
+__device__ __forceinline__ float signed_unit(uint64_t key, std::size_t i) {
+  const uint64_t bits = splitmix64(key ^ i);
+  return static_cast<float>(bits >> 40) * (2.f / 16777216.f) - 1.f;
+}
+
 __global__ void fill_uniform_kernel(bf16* x, std::size_t n, uint64_t seed, float bound) {
   const uint64_t key = splitmix64(seed);
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const uint64_t bits = splitmix64(key ^ i);
-    const float unit = static_cast<float>(bits >> 40) * (1.f / 16777216.f);  // [0, 1)
-    x[i] = __float2bfloat16((2.f * unit - 1.f) * bound);
-  }
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    x[i] = __float2bfloat16(signed_unit(key, i) * bound);
 }
 
 __global__ void fill_uniform_e4m3_kernel(uint8_t* q, std::size_t n, uint64_t seed) {
   const uint64_t key = splitmix64(seed);
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::size_t>(gridDim.x) * blockDim.x) {
-    const uint64_t bits = splitmix64(key ^ i);
-    const float unit = static_cast<float>(bits >> 40) * (1.f / 16777216.f);  // [0, 1)
-    q[i] = __nv_fp8_e4m3((2.f * unit - 1.f) * 448.f).__x;
-  }
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+    q[i] = __nv_fp8_e4m3(signed_unit(key, i) * 448.f).__x;
 }
 
 __global__ void fill_constant_kernel(bf16* x, std::size_t n, float value) {
