@@ -185,8 +185,13 @@ TEST_F(EngineTest, HighPriorityRequestOvertakesAQueueOfLowPriorityOnes) {
   EngineConfig config;
   config.scheduler.max_num_seqs = 1;
   start(config);
+  // 200 tokens each (230 with the prompt, inside the 256-token context): for two of them to
+  // finish before the count below, this thread would have to stall, submitting or collecting,
+  // for some 400 engine steps rather than 40. They cost little: the high-priority one preempts
+  // the one running, and all are cancelled at the end, the engine stopping without running
+  // them out.
   std::vector<std::shared_ptr<RequestStream>> low;
-  for (int i = 0; i < 6; ++i) low.push_back(engine_->submit(greedy(prompt_of(30, i), 20)));
+  for (int i = 0; i < 6; ++i) low.push_back(engine_->submit(greedy(prompt_of(30, i), 200)));
   auto high_request = greedy(prompt_of(30, 99), 5);
   high_request.priority = 10;
   auto high = engine_->submit(high_request);
