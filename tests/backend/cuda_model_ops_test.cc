@@ -67,6 +67,33 @@ TEST(CudaModelOps, GatherAndScatterRows) {
       }
 }
 
+// Kernels are launched as programmatic dependents (dependent_launch.cuh): each may be placed on
+// the SMs before the one before it has finished, and must wait for it before reading. A 64 MB fill
+// followed at once by a one-row gather of the fill's last row, 64 times with no synchronisation:
+// a gather that read early would copy the previous round's value.
+TEST(CudaModelOps, DependentLaunchesReadWhatTheKernelBeforeWrote) {
+  REQUIRE_DEVICE();
+  constexpr int64_t kRows = 8192, kDim = 4096, kRounds = 64;
+  DeviceBuffer<uint16_t> big(kRows * kDim), rows(kRounds * kDim);
+  rows.fill_bytes(0xff);
+  const std::vector<int32_t> last{kRows - 1};
+  DeviceBuffer<int32_t> index(last);
+  cudaStream_t stream = nullptr;
+  TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  sync();  // the poison and the index, written on the default stream, which `stream` does not wait for
+  for (int64_t round = 0; round < kRounds; ++round) {
+    fill_constant(as_bf16(big), big.size(), static_cast<float>(round + 1), stream);
+    gather_rows(as_bf16(big), kDim, index.data(), 1, kDim, as_bf16(rows) + round * kDim, kDim, stream);
+  }
+  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream));
+  TIDE_CUDA_CHECK(cudaStreamDestroy(stream));
+  const std::vector<float> got = widen(rows.download());
+  int64_t stale = 0;
+  for (int64_t round = 0; round < kRounds; ++round)
+    for (int64_t i = 0; i < kDim; ++i) stale += got[round * kDim + i] != static_cast<float>(round + 1);
+  EXPECT_EQ(stale, 0) << "elements gathered before the fill before them had finished";
+}
+
 TEST(CudaModelOps, RmsNormStridedNormalisesThePartOfEachRowInPlace) {
   REQUIRE_DEVICE();
   for (auto [dim, stride] : {std::pair<int64_t, int64_t>{32, 40}, {128, 160}, {512, 576}, {7, 9}})
@@ -164,6 +191,55 @@ TEST(CudaModelOps, WriteLatentCacheNormsRotatesAndStoresEachToken) {
       for (int64_t sl = 0; sl < slots; ++sl)
         if (std::find(slot_of.begin(), slot_of.end(), sl) == slot_of.end()) untouched += std::isnan(cache[sl * entry]);
       EXPECT_EQ(untouched, slots - tokens) << what;
+    }
+}
+
+// MLA rotates each new token's query in the launch that writes its cache entry: the cache gets
+// what it gets without the query, and the query's absorbed rows what apply_rope writes alone.
+TEST(CudaModelOps, WriteLatentCacheWithAQueryRotatesItAsApplyRopeDoes) {
+  REQUIRE_DEVICE();
+  for (auto [heads, tokens] : {std::pair{16, 1}, {3, 9}, {128, 2}})
+    for (bool interleaved : {true, false}) {
+      const int64_t latent = 512, rope_dim = 64, nope = 128, entry = latent + rope_dim, slots = 16;
+      const int64_t q_stride = heads * (nope + rope_dim), kv_stride = entry + 8;
+      const std::string what = "heads=" + std::to_string(heads) + " tokens=" + std::to_string(tokens) +
+                               (interleaved ? " interleaved" : " neox");
+      auto rng = rng_for("latent cache with query " + what);
+      const auto q = random_bf16(tokens * q_stride, rng), kv = random_bf16(tokens * kv_stride, rng);
+      const auto weight = random_bf16(latent, rng, 1.f, 0.2f);
+      std::vector<float> cos(64 * rope_dim / 2), sin(cos.size());
+      for (std::size_t i = 0; i < cos.size(); ++i) cos[i] = std::cos(0.21f * i), sin[i] = std::sin(0.21f * i);
+      std::vector<int32_t> positions(tokens), slot_of(tokens);
+      for (int64_t t = 0; t < tokens; ++t) {
+        positions[t] = static_cast<int32_t>((t * 7 + 3) % 64);
+        slot_of[t] = static_cast<int32_t>(t + 2);
+      }
+      DeviceBuffer<uint16_t> dq(q), dkv(kv), dw(weight), alone_cache(slots * entry), fused_cache(slots * entry);
+      DeviceBuffer<uint16_t> alone_q(tokens * heads * entry), fused_q(tokens * heads * entry);
+      DeviceBuffer<float> dcos(cos), dsin(sin);
+      DeviceBuffer<int32_t> dpos(positions), dslots(slot_of);
+      for (auto* b : {&alone_cache, &fused_cache, &alone_q, &fused_q}) b->fill_bytes(0xff);
+      RopeArgs rope{.x = as_bf16(dq), .tokens = tokens, .token_stride = q_stride, .heads = heads,
+                    .head_stride = nope + rope_dim, .rope_offset = static_cast<int>(nope),
+                    .rope_dim = static_cast<int>(rope_dim), .positions = dpos.data(), .cos = dcos.data(),
+                    .sin = dsin.data(), .interleaved = interleaved, .out = as_bf16(alone_q),
+                    .out_token_stride = heads * entry, .out_head_stride = entry,
+                    .out_offset = static_cast<int>(latent)};
+      LatentCacheWrite write{.kv = as_bf16(dkv), .kv_stride = kv_stride, .tokens = tokens,
+                             .latent_dim = static_cast<int>(latent), .rope_dim = static_cast<int>(rope_dim),
+                             .norm_weight = as_bf16(dw), .eps = 1e-6f, .positions = dpos.data(), .cos = dcos.data(),
+                             .sin = dsin.data(), .interleaved = interleaved, .slots = dslots.data(),
+                             .cache = as_bf16(alone_cache)};
+      apply_rope(rope, nullptr);
+      write_latent_cache(write, nullptr);
+      rope.out = as_bf16(fused_q);
+      write.cache = as_bf16(fused_cache);
+      write.query = rope;
+      write_latent_cache(write, nullptr);
+      sync();
+      EXPECT_EQ(fused_cache.download(), alone_cache.download()) << what;
+      EXPECT_EQ(fused_q.download(), alone_q.download()) << what;
+      EXPECT_EQ(dq.download(), q) << what << ": the query's source rows are only read";
     }
 }
 

@@ -8,14 +8,15 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/swiglu.cuh"
 
 namespace tide::cuda {
 namespace {
 
-__device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }
-
 __global__ void silu_mul_vec8(const bf16* gate_up, int64_t n, int64_t inter, bf16* out) {
+  begin_dependent_kernel();
   const int64_t vecs_per_row = inter / 8, total = n * vecs_per_row;
   for (int64_t v = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; v < total;
        v += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -27,19 +28,18 @@ __global__ void silu_mul_vec8(const bf16* gate_up, int64_t n, int64_t inter, bf1
     uint4 o4;
     bf16* o = reinterpret_cast<bf16*>(&o4);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) o[i] = __float2bfloat16(silu(__bfloat162float(g[i])) * __bfloat162float(u[i]));
+    for (int i = 0; i < 8; ++i) o[i] = swiglu(g[i], u[i]);
     *reinterpret_cast<uint4*>(out + row * inter + col) = o4;
   }
 }
 
 __global__ void silu_mul_scalar(const bf16* gate_up, int64_t n, int64_t inter, bf16* out) {
+  begin_dependent_kernel();
   const int64_t total = n * inter;
   for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < total;
        e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t row = e / inter, col = e % inter;
-    const float g = __bfloat162float(gate_up[row * 2 * inter + col]);
-    const float u = __bfloat162float(gate_up[row * 2 * inter + inter + col]);
-    out[e] = __float2bfloat16(silu(g) * u);
+    out[e] = swiglu(gate_up[row * 2 * inter + col], gate_up[row * 2 * inter + inter + col]);
   }
 }
 
@@ -54,9 +54,9 @@ void silu_mul(const bf16* gate_up, int64_t n, int64_t inter, bf16* out, cudaStre
   // Enough blocks to fill the chip several times over; the grid-stride loop covers the rest.
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((work + threads - 1) / threads, 132 * 16));
   if (vec)
-    silu_mul_vec8<<<blocks, threads, 0, stream>>>(gate_up, n, inter, out);
+    launch_dependent(silu_mul_vec8, blocks, threads, 0, stream, gate_up, n, inter, out);
   else
-    silu_mul_scalar<<<blocks, threads, 0, stream>>>(gate_up, n, inter, out);
+    launch_dependent(silu_mul_scalar, blocks, threads, 0, stream, gate_up, n, inter, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 
 namespace tide::cuda {
@@ -26,6 +27,7 @@ __device__ __forceinline__ float signed_unit(uint64_t key, std::size_t i) {
 }
 
 __global__ void fill_uniform_kernel(bf16* x, std::size_t n, uint64_t seed, float bound) {
+  begin_dependent_kernel();
   const uint64_t key = splitmix64(seed);
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
@@ -33,6 +35,7 @@ __global__ void fill_uniform_kernel(bf16* x, std::size_t n, uint64_t seed, float
 }
 
 __global__ void fill_uniform_e4m3_kernel(uint8_t* q, std::size_t n, uint64_t seed) {
+  begin_dependent_kernel();
   const uint64_t key = splitmix64(seed);
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
@@ -40,6 +43,7 @@ __global__ void fill_uniform_e4m3_kernel(uint8_t* q, std::size_t n, uint64_t see
 }
 
 __global__ void fill_constant_kernel(bf16* x, std::size_t n, float value) {
+  begin_dependent_kernel();
   const bf16 v = __float2bfloat16(value);
   for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
@@ -55,19 +59,19 @@ unsigned grid_for(std::size_t n) {
 
 void fill_uniform(bf16* x, std::size_t n, uint64_t seed, float bound, cudaStream_t stream) {
   if (n == 0) return;
-  fill_uniform_kernel<<<grid_for(n), 256, 0, stream>>>(x, n, seed, bound);
+  launch_dependent(fill_uniform_kernel, grid_for(n), 256, 0, stream, x, n, seed, bound);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
 void fill_uniform_e4m3(uint8_t* q, std::size_t n, uint64_t seed, cudaStream_t stream) {
   if (n == 0) return;
-  fill_uniform_e4m3_kernel<<<grid_for(n), 256, 0, stream>>>(q, n, seed);
+  launch_dependent(fill_uniform_e4m3_kernel, grid_for(n), 256, 0, stream, q, n, seed);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
 void fill_constant(bf16* x, std::size_t n, float value, cudaStream_t stream) {
   if (n == 0) return;
-  fill_constant_kernel<<<grid_for(n), 256, 0, stream>>>(x, n, value);
+  launch_dependent(fill_constant_kernel, grid_for(n), 256, 0, stream, x, n, value);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 
@@ -38,6 +39,16 @@ template <int kRows, typename Out>
 __global__ void __launch_bounds__(kThreads) gemv_nt_kernel(const bf16* x, const bf16* w, int64_t out, int64_t in,
                                                             Out* y) {
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kFeatures;
+  // The block's weight rows are contiguous and no kernel writes them: pull the start of them
+  // towards L2 while the kernel before this one finishes, then wait for it (its output is x).
+  // Capped, so that the blocks of a large matrix do not flood L2 ahead of their reads.
+  constexpr int64_t kPrefetchBytes = 32 * 1024;
+  const int64_t features = first + kFeatures <= out ? kFeatures : out - first;
+  const int64_t slice_bytes = features * in * int64_t{sizeof(bf16)};
+  const char* slice = reinterpret_cast<const char*>(w + first * in);
+  for (int64_t byte = threadIdx.x * int64_t{128}; byte < slice_bytes && byte < kPrefetchBytes; byte += kThreads * 128)
+    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(slice + byte));
+  begin_dependent_kernel();
   float acc[kFeatures][kRows] = {};
   for (int64_t c = threadIdx.x * 8; c < in; c += kThreads * 8) {
     uint4 weights[kFeatures];
@@ -87,7 +98,7 @@ __global__ void __launch_bounds__(kThreads) gemv_nt_kernel(const bf16* x, const 
 template <int kRows, typename Out>
 void launch_rows(const bf16* x, const bf16* w, int64_t out, int64_t in, Out* y, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((out + kFeatures - 1) / kFeatures));
-  gemv_nt_kernel<kRows><<<grid, kThreads, 0, stream>>>(x, w, out, in, y);
+  launch_dependent(gemv_nt_kernel<kRows, Out>, grid, kThreads, 0, stream, x, w, out, in, y);
 }
 
 template <typename Out>

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 
@@ -22,6 +23,7 @@ constexpr int kThreads = 128;
 constexpr int kMaxValueDimsPerThread = 8;  // value_dim <= 1024
 
 __global__ void latent_attention_kernel(LatentAttentionArgs a) {
+  begin_dependent_kernel();
   extern __shared__ float shared[];
   float* q = shared;                                                  // [entry_dim]
   float* p = shared + a.entry_dim;                                    // [kThreads] probabilities
@@ -86,7 +88,7 @@ void latent_attention(const LatentAttentionArgs& a, cudaStream_t stream) {
                 std::to_string(kThreads * kMaxValueDimsPerThread) + ", a positive block size and at most 65535 rows (got entry " +
                 std::to_string(a.entry_dim) + ", value " + std::to_string(a.value_dim) + ")");
   const std::size_t shared = (a.entry_dim + kThreads) * sizeof(float) + kThreads * sizeof(int64_t);
-  latent_attention_kernel<<<dim3(a.heads, a.rows), kThreads, shared, stream>>>(a);
+  launch_dependent(latent_attention_kernel, dim3(a.heads, a.rows), kThreads, shared, stream, a);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

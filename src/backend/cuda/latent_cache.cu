@@ -2,14 +2,18 @@
 // projection, rope over its key part, both stored straight into the token's cache slot. The
 // three steps it replaces (rms_norm_strided, apply_rope, scatter_rows) each launched per layer;
 // the arithmetic is theirs: fp32 on the stored bf16 values, each result rounded to bf16 once.
+// With a query, the token's query heads are rotated by the same block (rope.cuh): one launch for
+// what apply_rope and this would launch apart.
 #include <cuda_bf16.h>
 
 #include <cstdint>
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
+#include "backend/cuda/rope.cuh"
 
 namespace tide::cuda {
 namespace {
@@ -17,6 +21,7 @@ namespace {
 constexpr int kThreads = 128;
 
 __global__ void write_latent_cache_kernel(LatentCacheWrite a) {
+  begin_dependent_kernel();
   const int64_t token = blockIdx.x;
   const bf16* src = a.kv + token * a.kv_stride;
   bf16* dst = a.cache + static_cast<int64_t>(a.slots[token]) * (a.latent_dim + a.rope_dim);
@@ -41,6 +46,7 @@ __global__ void write_latent_cache_kernel(LatentCacheWrite a) {
     out[ia] = __float2bfloat16(x0 * cos[i] - x1 * sin[i]);
     out[ib] = __float2bfloat16(x1 * cos[i] + x0 * sin[i]);
   }
+  if (a.query.heads > 0) rope_token(a.query, token);
 }
 
 }  // namespace
@@ -50,7 +56,9 @@ void write_latent_cache(const LatentCacheWrite& a, cudaStream_t stream) {
   if (a.latent_dim <= 0 || a.rope_dim < 2 || a.rope_dim % 2 != 0)
     throw Error("write_latent_cache: needs a positive latent width and an even rope width (got " +
                 std::to_string(a.latent_dim) + ", " + std::to_string(a.rope_dim) + ")");
-  write_latent_cache_kernel<<<static_cast<unsigned>(a.tokens), kThreads, 0, stream>>>(a);
+  if (a.query.heads > 0 && (a.query.tokens != a.tokens || a.query.rope_dim < 2 || a.query.rope_dim % 2 != 0))
+    throw Error("write_latent_cache: the query's rope needs the cache write's tokens and an even rope width");
+  launch_dependent(write_latent_cache_kernel, static_cast<unsigned>(a.tokens), kThreads, 0, stream, a);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -37,6 +37,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/ops.h"
 
@@ -173,6 +174,8 @@ __device__ __forceinline__ int64_t cache_row(const int32_t* table, int block_siz
 // b1 = (k 2t+8,2t+9; n g). C: c0,c1 = (g, 2t,2t+1), c2,c3 = (g+8, 2t,2t+1). Lower k in low half.
 template <int kStages>
 __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p) {
+  // The merge (or the step's next kernel) is let in once the chunks are done, further down.
+  wait_for_prior_grids();
   const MlaDecodeArgs& a = p.a;
   const int h0 = blockIdx.x * kHeadTile, split = blockIdx.y, b = blockIdx.z;
   const int ctx = a.context_lens[b];
@@ -383,7 +386,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
     if (lane == 0) mbar_arrive(empty + slot);  // this warp is done with the slot
   }
   // Let the merge kernel's CTAs launch; it waits for this grid's completion before reading.
-  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+  allow_dependent_grids();
 
   // Combine the groups through the ring's first slot (every tile has been consumed): group 1
   // leaves its O, max and sum; group 0 rescales both to the common max and adds.
@@ -462,7 +465,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
 // so all of a row's loads are in flight at once, then add up through shared memory.
 constexpr int kMergeMaxWarps = 16;
 __global__ void __launch_bounds__(32 * kMergeMaxWarps) mla_decode_merge_kernel(Params p) {
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");  // the chunk kernel has finished
+  begin_dependent_kernel();  // the chunk kernel has finished
   const MlaDecodeArgs& a = p.a;
   const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int d = blockIdx.x * 128 + lane * 4, h = blockIdx.y, b = blockIdx.z;
@@ -511,7 +514,7 @@ void launch_chunk(const Params& p, dim3 grid, cudaStream_t stream) {
   constexpr std::size_t bytes = smem_bytes<kStages>();
   static std::atomic<uint64_t> set_on{0};
   allow_dynamic_shared_memory(reinterpret_cast<const void*>(mla_decode_chunk_kernel<kStages>), bytes, set_on);
-  mla_decode_chunk_kernel<kStages><<<grid, kThreads, bytes, stream>>>(p);
+  launch_dependent(mla_decode_chunk_kernel<kStages>, grid, kThreads, bytes, stream, p);
 }
 
 }  // namespace
@@ -568,18 +571,9 @@ void mla_decode(const MlaDecodeArgs& a, const MlaDecodePlan& plan, void* workspa
   launch_chunk<kRingStages>(p, grid, stream);
   TIDE_CUDA_CHECK_LAUNCH();
   if (plan.splits > 1) {
-    // Programmatic dependent launch: the merge's CTAs are launched while the chunk kernel's last
-    // CTAs finish, and wait (griddepcontrol.wait) for its completion before reading.
-    cudaLaunchConfig_t cfg{};
-    cfg.gridDim = dim3(4, static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch));
-    cfg.blockDim = dim3(32 * std::min(plan.splits, kMergeMaxWarps));
-    cfg.stream = stream;
-    cudaLaunchAttribute attr{};
-    attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr.val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = &attr;
-    cfg.numAttrs = 1;
-    TIDE_CUDA_CHECK(cudaLaunchKernelEx(&cfg, mla_decode_merge_kernel, p));
+    // The merge's CTAs are placed while the chunk kernel's last CTAs finish (dependent_launch.cuh).
+    launch_dependent(mla_decode_merge_kernel, dim3(4, static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch)),
+                     dim3(32 * std::min(plan.splits, kMergeMaxWarps)), 0, stream, p);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 
 namespace tide::cuda {
@@ -22,6 +23,7 @@ constexpr int kMaxExperts = 1024;
 __global__ void group_by_expert_kernel(const int32_t* ids, int64_t assignments, int top_k, int experts,
                                        int32_t* counts, int32_t* offsets, int32_t* permuted_token,
                                        int32_t* assignment_row) {
+  begin_dependent_kernel();
   __shared__ int32_t count[kMaxExperts];
   __shared__ int32_t cursor[kMaxExperts];
   for (int e = threadIdx.x; e < experts; e += blockDim.x) count[e] = 0;
@@ -49,6 +51,7 @@ __global__ void group_by_expert_kernel(const int32_t* ids, int64_t assignments, 
 template <bool kVector>
 __global__ void combine_kernel(const bf16* expert_out, const int32_t* assignment_row, const float* weights,
                                int64_t dim, int top_k, const bf16* base, bf16* out) {
+  begin_dependent_kernel();
   constexpr int kWidth = kVector ? 8 : 1;
   const int64_t token = blockIdx.x;
   for (int64_t d = threadIdx.x * kWidth; d < dim; d += blockDim.x * kWidth) {
@@ -87,8 +90,8 @@ void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int expe
   if (experts <= 0 || experts > kMaxExperts || top_k <= 0)
     throw Error("moe_group_by_expert: needs 1..1024 experts and top_k >= 1 (got " + std::to_string(experts) +
                 " experts, top_k " + std::to_string(top_k) + ")");
-  group_by_expert_kernel<<<1, kGroupThreads, 0, stream>>>(ids, tokens * top_k, top_k, experts, expert_counts,
-                                                          expert_offsets, permuted_token, assignment_row);
+  launch_dependent(group_by_expert_kernel, 1, kGroupThreads, 0, stream, ids, tokens * top_k, top_k, experts,
+                   expert_counts, expert_offsets, permuted_token, assignment_row);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
@@ -101,11 +104,11 @@ void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const fl
   const int64_t lanes = vector ? dim / 8 : dim;
   const int threads = lanes >= 256 ? 256 : static_cast<int>((lanes + 31) / 32 * 32);
   if (vector)
-    combine_kernel<true><<<static_cast<unsigned>(tokens), threads, 0, stream>>>(expert_out, assignment_row, weights,
-                                                                              dim, top_k, base, out);
+    launch_dependent(combine_kernel<true>, static_cast<unsigned>(tokens), threads, 0, stream, expert_out,
+                     assignment_row, weights, dim, top_k, base, out);
   else
-    combine_kernel<false><<<static_cast<unsigned>(tokens), threads, 0, stream>>>(expert_out, assignment_row, weights,
-                                                                               dim, top_k, base, out);
+    launch_dependent(combine_kernel<false>, static_cast<unsigned>(tokens), threads, 0, stream, expert_out,
+                     assignment_row, weights, dim, top_k, base, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -10,16 +10,16 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
+#include "backend/cuda/swiglu.cuh"
 
 namespace tide::cuda {
 namespace {
 
 constexpr int kWarps = 8;
 constexpr int kRowsPerBlock = 16;  // output features: two per warp, so even one row gives every SM blocks
-
-__device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }
 
 // out[row, :out_dim] = W[ids[row]] · input(row), W [out_dim, in_dim] row-major.
 //   kSwiGlu = false: input(row) = x[row / top_k, :in_dim]                (gate_up of the token)
@@ -28,14 +28,14 @@ __device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }
 template <bool kSwiGlu, bool kVector>
 __global__ void moe_gemv_kernel(const bf16* x, int top_k, const int32_t* ids, const bf16* const* weights,
                                 int64_t out_dim, int64_t in_dim, bf16* out) {
+  begin_dependent_kernel();
   extern __shared__ float input[];
   const int64_t row = blockIdx.y;
   const bf16* w = weights[ids[row]];
   if (kSwiGlu) {
     const bf16* src = x + row * 2 * in_dim;
     for (int64_t i = threadIdx.x; i < in_dim; i += blockDim.x) {
-      const float a = silu(__bfloat162float(src[i])) * __bfloat162float(src[in_dim + i]);
-      input[i] = __bfloat162float(__float2bfloat16(a));
+      input[i] = __bfloat162float(swiglu(src[i], src[in_dim + i]));
     }
   } else {
     const bf16* src = x + (row / top_k) * in_dim;
@@ -77,9 +77,11 @@ void launch(const bf16* x, int64_t tokens, int top_k, const int32_t* ids, const 
   const dim3 grid(static_cast<unsigned>((out_dim + kRowsPerBlock - 1) / kRowsPerBlock), static_cast<unsigned>(rows));
   const std::size_t shared = in_dim * sizeof(float);
   if (vector)
-    moe_gemv_kernel<kSwiGlu, true><<<grid, kWarps * 32, shared, stream>>>(x, top_k, ids, weights, out_dim, in_dim, out);
+    launch_dependent(moe_gemv_kernel<kSwiGlu, true>, grid, kWarps * 32, shared, stream, x, top_k, ids, weights, out_dim,
+                     in_dim, out);
   else
-    moe_gemv_kernel<kSwiGlu, false><<<grid, kWarps * 32, shared, stream>>>(x, top_k, ids, weights, out_dim, in_dim, out);
+    launch_dependent(moe_gemv_kernel<kSwiGlu, false>, grid, kWarps * 32, shared, stream, x, top_k, ids, weights,
+                     out_dim, in_dim, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
@@ -48,6 +49,7 @@ template <int kBlockN, int kBlockK, int kStages>
 __global__ void __launch_bounds__(Tile<kBlockN, kBlockK, kStages>::kThreads)
     moe_grouped_gemm_kernel(const bf16* x, const int32_t* x_rows, const int32_t* offsets, const int32_t* counts,
                             const bf16* const* weights, int64_t n, int64_t k, bf16* y) {
+  begin_dependent_kernel();
   using T = Tile<kBlockN, kBlockK, kStages>;
   constexpr int kBlockM = T::kBlockM, kThreads = T::kThreads, kPitch = T::kPitch, kStageElems = T::kStageElems;
   const int expert = blockIdx.y;
@@ -143,8 +145,8 @@ void moe_grouped_gemm(const bf16* x, const int32_t* x_rows, const int32_t* exper
   static std::atomic<uint64_t> set_on{0};
   allow_dynamic_shared_memory(reinterpret_cast<const void*>(kernel), T::kSharedBytes, set_on);
   const dim3 grid(static_cast<unsigned>((n + kBlockN - 1) / kBlockN), static_cast<unsigned>(experts));
-  kernel<<<grid, T::kThreads, T::kSharedBytes, stream>>>(x, x_rows, expert_offsets, expert_counts, weights, n, k,
-                                                         y);
+  launch_dependent(kernel, grid, T::kThreads, T::kSharedBytes, stream, x, x_rows, expert_offsets, expert_counts,
+                   weights, n, k, y);
   TIDE_CUDA_CHECK(cudaGetLastError());
 }
 

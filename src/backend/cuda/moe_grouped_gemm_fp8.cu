@@ -16,6 +16,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
@@ -50,6 +51,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     moe_grouped_gemm_fp8_kernel(const uint8_t* x, const float* x_scales, int64_t x_scale_stride, const int32_t* x_rows,
                                 const int32_t* offsets, const int32_t* counts, const uint8_t* const* weights,
                                 const float* const* weight_scales, int64_t n, int64_t k, bf16* y) {
+  begin_dependent_kernel();
   const int expert = blockIdx.y;
   const int count = counts[expert];
   if (count == 0) return;
@@ -169,8 +171,8 @@ void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_sca
   static std::atomic<uint64_t> set_on{0};
   allow_dynamic_shared_memory(reinterpret_cast<const void*>(moe_grouped_gemm_fp8_kernel), kSharedBytes, set_on);
   const dim3 grid(static_cast<unsigned>((n + kBlockN - 1) / kBlockN), static_cast<unsigned>(experts));
-  moe_grouped_gemm_fp8_kernel<<<grid, kThreads, kSharedBytes, stream>>>(
-      x, x_scales, x_scale_stride, x_rows, expert_offsets, expert_counts, weights, weight_scales, n, k, y);
+  launch_dependent(moe_grouped_gemm_fp8_kernel, grid, kThreads, kSharedBytes, stream, x, x_scales, x_scale_stride,
+                   x_rows, expert_offsets, expert_counts, weights, weight_scales, n, k, y);
   TIDE_CUDA_CHECK(cudaGetLastError());
 }
 

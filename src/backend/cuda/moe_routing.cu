@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 
 namespace tide::cuda {
@@ -32,6 +33,7 @@ __device__ __forceinline__ void warp_best(float& value, int& index) {
 
 __global__ void route_kernel(const float* logits, int64_t tokens, const float* bias, RouterParams p, int32_t* ids,
                              float* weights) {
+  begin_dependent_kernel();
   __shared__ float choice_s[kWarps][kSlots * 32];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t token = blockIdx.x * static_cast<int64_t>(kWarps) + warp;
@@ -163,7 +165,7 @@ void route_experts(const float* logits, int64_t tokens, const float* bias, const
                     p.topk_group > p.n_group))
     throw Error("route_experts: groups must divide the experts, n_group <= 32, 1 <= topk_group <= n_group");
   const unsigned blocks = static_cast<unsigned>((tokens + kWarps - 1) / kWarps);
-  route_kernel<<<blocks, kWarps * 32, 0, stream>>>(logits, tokens, bias, p, ids, weights);
+  launch_dependent(route_kernel, blocks, kWarps * 32, 0, stream, logits, tokens, bias, p, ids, weights);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/fp8_block.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
@@ -79,6 +80,7 @@ __device__ __forceinline__ float residual_and_inverse_rms(const typename Pack<kV
 template <int kVec>
 __global__ void rms_norm_kernel(const bf16* x, int64_t x_stride, bf16* residual, int64_t dim, const bf16* weight,
                                 float eps, bf16* y, int64_t y_stride) {
+  begin_dependent_kernel();
   using P = typename Pack<kVec>::type;
   const int64_t row = blockIdx.x;
   const int64_t vecs = dim / kVec;
@@ -105,6 +107,7 @@ __global__ void rms_norm_kernel(const bf16* x, int64_t x_stride, bf16* residual,
 // quantize_fp8_blocks.
 __global__ void rms_norm_quantize_fp8_kernel(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16* weight,
                                              float eps, uint8_t* q, float* scales) {
+  begin_dependent_kernel();
   using P = Pack<8>::type;
   const int64_t row = blockIdx.x;
   const int64_t vecs = dim / 8;
@@ -148,11 +151,11 @@ void launch_rms_norm(const bf16* x, int64_t x_stride, bf16* residual, int64_t n,
   const int64_t vecs = vec ? dim / 8 : dim;
   const int threads = static_cast<int>(std::clamp<int64_t>((vecs + 31) / 32 * 32, 32, 1024));
   if (vec)
-    rms_norm_kernel<8><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, x_stride, residual, dim, weight, eps, y,
-                                                                        y_stride);
+    launch_dependent(rms_norm_kernel<8>, static_cast<unsigned>(n), threads, 0, stream, x, x_stride, residual, dim,
+                     weight, eps, y, y_stride);
   else
-    rms_norm_kernel<1><<<static_cast<unsigned>(n), threads, 0, stream>>>(x, x_stride, residual, dim, weight, eps, y,
-                                                                        y_stride);
+    launch_dependent(rms_norm_kernel<1>, static_cast<unsigned>(n), threads, 0, stream, x, x_stride, residual, dim,
+                     weight, eps, y, y_stride);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
@@ -178,8 +181,8 @@ void rms_norm_quantize_fp8_blocks(const bf16* x, bf16* residual, int64_t n, int6
       reinterpret_cast<uintptr_t>(q) % 8 != 0)
     throw Error("rms_norm_quantize_fp8_blocks: x, residual and weight must be 16-byte and q 8-byte aligned");
   const int threads = static_cast<int>(std::clamp<int64_t>((dim / 8 + 31) / 32 * 32, 32, 1024));
-  rms_norm_quantize_fp8_kernel<<<static_cast<unsigned>(n), threads, 0, stream>>>(x, residual, n, dim, weight, eps, q,
-                                                                                 scales);
+  launch_dependent(rms_norm_quantize_fp8_kernel, static_cast<unsigned>(n), threads, 0, stream, x, residual, n, dim,
+                   weight, eps, q, scales);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

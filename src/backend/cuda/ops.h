@@ -145,6 +145,9 @@ struct LatentCacheWrite {
   bool interleaved;
   const int32_t* slots;
   bf16* cache;
+  // When query.heads > 0, the same launch also does apply_rope(query) for the same tokens (MLA
+  // rotates each new token's query beside its cache entry); query.tokens must equal tokens.
+  RopeArgs query{};
 };
 void write_latent_cache(const LatentCacheWrite& args, cudaStream_t stream);
 

@@ -10,8 +10,10 @@
 #include <string>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/fp8_block.cuh"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/swiglu.cuh"
 #include "common/error.h"
 
 namespace tide::cuda {
@@ -25,8 +27,6 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
-__device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }  // as silu_mul's
-
 // Packs 4 values to e4m3 with their block's scale, after finding the block's amax across the warp.
 __device__ __forceinline__ uint32_t quantize_lane(const float (&f)[4], float& scale) {
   float amax = 0.f;
@@ -38,6 +38,7 @@ __device__ __forceinline__ uint32_t quantize_lane(const float (&f)[4], float& sc
 }
 
 __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales) {
+  begin_dependent_kernel();
   const int64_t blocks_per_row = k / kBlock, total = n * blocks_per_row;
   const int lane = threadIdx.x % 32;
   for (int64_t b = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; b < total;
@@ -63,6 +64,7 @@ __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, 
 // by quantize_fp8_blocks (DeepSeek's reference quantizes the bf16 activation the same way).
 __global__ void silu_mul_quantize_fp8_kernel(const bf16* gate_up, int64_t n, int64_t inter, uint8_t* q,
                                              float* scales) {
+  begin_dependent_kernel();
   const int64_t blocks_per_row = inter / kBlock, total = n * blocks_per_row;
   const int lane = threadIdx.x % 32;
   for (int64_t b = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; b < total;
@@ -76,7 +78,7 @@ __global__ void silu_mul_quantize_fp8_kernel(const bf16* gate_up, int64_t n, int
     float f[4];
 #pragma unroll
     for (int i = 0; i < 4; ++i)
-      f[i] = __bfloat162float(__float2bfloat16(silu(__bfloat162float(g[i])) * __bfloat162float(u[i])));
+      f[i] = __bfloat162float(swiglu(g[i], u[i]));
     float scale;
     const uint32_t packed = quantize_lane(f, scale);
     *reinterpret_cast<uint32_t*>(q + row * inter + col) = packed;
@@ -100,7 +102,8 @@ void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter,
     throw Error("silu_mul_quantize_fp8_blocks: gate_up must be 8-byte and q 4-byte aligned");
   const int threads = 256;
   const int64_t grid = quantize_grid(n * (inter / kBlock), threads);
-  silu_mul_quantize_fp8_kernel<<<static_cast<unsigned>(grid), threads, 0, stream>>>(gate_up, n, inter, q, scales);
+  launch_dependent(silu_mul_quantize_fp8_kernel, static_cast<unsigned>(grid), threads, 0, stream, gate_up, n, inter, q,
+                   scales);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
@@ -110,7 +113,7 @@ void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float*
     throw Error("quantize_fp8_blocks: the row length must be a positive multiple of 128 (got " + std::to_string(k) + ")");
   const int threads = 256;
   const int64_t grid = quantize_grid(n * (k / kBlock), threads);
-  quantize_fp8_blocks_kernel<<<static_cast<unsigned>(grid), threads, 0, stream>>>(x, n, k, q, scales);
+  launch_dependent(quantize_fp8_blocks_kernel, static_cast<unsigned>(grid), threads, 0, stream, x, n, k, q, scales);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

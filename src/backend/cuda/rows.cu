@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 
 namespace tide::cuda {
@@ -16,6 +17,7 @@ constexpr int kRowsPerBlock = 8;  // one warp each
 template <typename Unit, bool kGather>
 __global__ void copy_rows_kernel(const bf16* src, int64_t src_stride, const int32_t* indices, int64_t n, int64_t units,
                                  bf16* dst, int64_t dst_stride) {
+  begin_dependent_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   if (i >= n) return;
   const int64_t from = kGather ? indices[i] : i;
@@ -36,11 +38,11 @@ void copy_rows(const bf16* src, int64_t src_stride, const int32_t* indices, int6
   if (n <= 0 || dim <= 0) return;
   const unsigned blocks = static_cast<unsigned>((n + kRowsPerBlock - 1) / kRowsPerBlock);
   if (vectorizable(src, dst, dim, src_stride, dst_stride))
-    copy_rows_kernel<uint4, kGather><<<blocks, kRowsPerBlock * 32, 0, stream>>>(src, src_stride, indices, n, dim / 8,
-                                                                               dst, dst_stride);
+    launch_dependent(copy_rows_kernel<uint4, kGather>, blocks, kRowsPerBlock * 32, 0, stream, src, src_stride, indices,
+                     n, dim / 8, dst, dst_stride);
   else
-    copy_rows_kernel<bf16, kGather><<<blocks, kRowsPerBlock * 32, 0, stream>>>(src, src_stride, indices, n, dim, dst,
-                                                                              dst_stride);
+    launch_dependent(copy_rows_kernel<bf16, kGather>, blocks, kRowsPerBlock * 32, 0, stream, src, src_stride, indices,
+                     n, dim, dst, dst_stride);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/ops.h"
 #include "tensor/gumbel.h"
 
@@ -30,6 +31,7 @@ __device__ __forceinline__ void consider(Best& best, float value, int32_t index)
 // the host.
 __global__ void argmax_kernel(const float* logits, int64_t vocab, bool vec, const float* temperatures,
                               const uint64_t* seeds, int32_t* out) {
+  begin_dependent_kernel();
   const float* row = logits + blockIdx.x * vocab;
   Best best{-INFINITY, INT_MAX};
   const float temperature = temperatures ? temperatures[blockIdx.x] : 0.f;
@@ -87,7 +89,8 @@ void sample_rows(const float* logits, int64_t rows, int64_t vocab, const float* 
   if (!temperatures != !seeds) throw Error("sample_rows: give both temperatures and seeds, or neither");
   // Every row is 16-byte aligned when the base is and vocab is a multiple of 4.
   const bool vec = vocab % 4 == 0 && reinterpret_cast<uintptr_t>(logits) % 16 == 0;
-  argmax_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(logits, vocab, vec, temperatures, seeds, out);
+  launch_dependent(argmax_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, logits, vocab, vec, temperatures,
+                   seeds, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

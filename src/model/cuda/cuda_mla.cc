@@ -35,18 +35,19 @@ void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, De
     gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, stream_);
   }
 
-  // The query's rotated rope part goes straight into its absorbed row [latent part | rope part].
+  // The query's rotated rope part goes straight into its absorbed row [latent part | rope part],
+  // in the launch that writes the new tokens' cache entries.
   bf16* q_absorbed = scratch_.get(q_absorbed_, T * H * E);
   RopeArgs rope{.x = q, .tokens = T, .token_stride = q_stride, .heads = static_cast<int>(H), .head_stride = dk,
                 .rope_offset = static_cast<int>(nope), .rope_dim = static_cast<int>(dr), .positions = step.positions,
                 .cos = rope_cos_.data(), .sin = rope_sin_.data(), .interleaved = c.rope_interleaved,
                 .out = q_absorbed, .out_token_stride = H * E, .out_head_stride = E, .out_offset = static_cast<int>(r)};
-  apply_rope(rope, stream_);
   bf16* cache_layer = cache.layer(layer);
   write_latent_cache({.kv = kv, .kv_stride = width, .tokens = T, .latent_dim = static_cast<int>(r),
                       .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps,
                       .positions = step.positions, .cos = rope_cos_.data(), .sin = rope_sin_.data(),
-                      .interleaved = c.rope_interleaved, .slots = step.slots, .cache = cache_layer},
+                      .interleaved = c.rope_interleaved, .slots = step.slots, .cache = cache_layer,
+                      .query = rope},
                      stream_);
 
   // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
