@@ -3,8 +3,6 @@
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 
-#include <vector>
-
 namespace tide::gateway {
 
 ConnectionPool::ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl)
@@ -37,18 +35,6 @@ void ConnectionPool::give_back(const std::string& address, std::unique_ptr<Strea
   auto& list = idle_[std::move(k)];
   if (list.size() >= max_idle_) list.pop_front();  // the oldest goes
   list.push_back({std::move(stream), std::chrono::steady_clock::now()});
-}
-
-void ConnectionPool::forget(const std::string& address) {
-  std::vector<std::deque<Idle>> closing;  // closed outside the lock
-  std::lock_guard lock(mutex_);
-  for (auto it = idle_.begin(); it != idle_.end();)
-    if (it->first.second == address) {
-      closing.push_back(std::move(it->second));
-      it = idle_.erase(it);
-    } else {
-      ++it;
-    }
 }
 
 std::size_t ConnectionPool::idle() const {

@@ -30,8 +30,6 @@ class ConnectionPool {
   std::unique_ptr<Stream> take(const boost::asio::any_io_executor& executor, const std::string& address);
   // Returns a connection whose last response was read completely and that may be kept alive.
   void give_back(const std::string& address, std::unique_ptr<Stream> stream);
-  // Closes every idle connection to `address` (the replica left, or was ejected).
-  void forget(const std::string& address);
 
   std::size_t idle() const;
 
