@@ -103,12 +103,23 @@ void add_load_format_option(CLI::App& cmd, std::string& load_format) {
       ->capture_default_str();
 }
 
+void add_fp8_experts_option(CLI::App& cmd, std::string& fp8_experts) {
+  cmd.add_option("--fp8-experts", fp8_experts,
+                 "The routed experts of an fp8 checkpoint (DeepSeek-V3, R1) on the GPU: fp8 (multiplied in fp8 as "
+                 "stored) or bf16 (widened at load: twice their memory, closer to a bf16 run's logits). Other "
+                 "checkpoints and the CPU are unaffected")
+      ->check(CLI::IsMember({"fp8", "bf16"}))
+      ->capture_default_str();
+}
+
 std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device,
-                                     const std::string& quantization, const std::string& load_format) {
+                                     const std::string& quantization, const std::string& load_format,
+                                     const std::string& fp8_experts) {
   const auto started = std::chrono::steady_clock::now();
   auto model = load_model(dir, {.device = parse_device(device),
                                 .load_format = parse_load_format(load_format),
-                                .quantization = parse_quantization(quantization)});
+                                .quantization = parse_quantization(quantization),
+                                .fp8_experts = parse_fp8_experts(fp8_experts)});
   spdlog::info("loaded {} on {} ({} layers, {:.1f} MB of {}weights) in {:.2f} s", dir.string(),
                model->device_description(), model->config().num_layers, model->weight_bytes() / 1e6,
                load_format == "dummy" ? "random " : "",

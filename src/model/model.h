@@ -46,6 +46,8 @@ struct ModelOptions {
 Device parse_device(const std::string& name);
 // "auto" (a checkpoint) or "dummy" (the CLI's --load-format).
 LoadFormat parse_load_format(const std::string& name);
+// "fp8" (Native) or "bf16" (the CLI's --fp8-experts).
+Fp8Experts parse_fp8_experts(const std::string& name);
 
 // One step's result (Model::step): per sequence its next token where the model picked it
 // (SequenceStep::pick), else -1; and the logits rows [rows, vocab] of the others, in batch order.

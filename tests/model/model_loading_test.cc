@@ -185,7 +185,7 @@ TEST(ModelLoadingTest, WeightsWidenedToF32GiveIdenticalLogits) {
   EXPECT_LT(testing::relative_error(a.data(), b.data(), a.size()), 1e-6);
 }
 
-// Devices and weight formats: bad names and impossible combinations are clear errors.
+// Devices, weight formats and the fp8 experts' form: bad names and impossible combinations are clear errors.
 TEST(ModelLoadingTest, DeviceAndLoadFormatNamesAreChecked) {
   EXPECT_EQ(parse_device("auto"), Device::Auto);
   EXPECT_EQ(parse_device("cpu"), Device::Cpu);
@@ -194,6 +194,9 @@ TEST(ModelLoadingTest, DeviceAndLoadFormatNamesAreChecked) {
   EXPECT_EQ(parse_load_format("auto"), LoadFormat::Checkpoint);
   EXPECT_EQ(parse_load_format("dummy"), LoadFormat::Dummy);
   EXPECT_THAT(error_of([] { parse_load_format("pt"); }), HasSubstr("--load-format must be auto or dummy"));
+  EXPECT_EQ(parse_fp8_experts("fp8"), Fp8Experts::Native);
+  EXPECT_EQ(parse_fp8_experts("bf16"), Fp8Experts::Bf16);
+  EXPECT_THAT(error_of([] { parse_fp8_experts("int4"); }), HasSubstr("--fp8-experts must be fp8 or bf16"));
 }
 
 TEST(ModelLoadingTest, DummyWeightsNeedTheGpu) {

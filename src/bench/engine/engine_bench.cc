@@ -153,6 +153,11 @@ void add_engine_bench_options(CLI::App& cmd, EngineBenchOptions& o) {
                  "safetensors")
       ->check(CLI::IsMember({"auto", "dummy"}))
       ->capture_default_str();
+  cmd.add_option("--fp8-experts", o.fp8_experts,
+                 "An fp8 model's routed experts: fp8 (multiplied in fp8) or bf16 (widened at load), to compare the "
+                 "two on the same config")
+      ->check(CLI::IsMember({"fp8", "bf16"}))
+      ->capture_default_str();
   cmd.add_option("--batch", o.batches, "Decode batch sizes")->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
   cmd.add_option("--context", o.contexts, "Context lengths the decode steps attend over")
       ->delimiter(',')
@@ -181,7 +186,9 @@ void run_engine_bench(const EngineBenchOptions& o) {
   const double tflops = cuda::measure_bf16_gemm_tflops();
   progress(fmt::format("loading {} ({} weights)", o.model, o.load_format));
   const auto loaded = Clock::now();
-  const auto model = load_model(o.model, {.device = Device::Cuda, .load_format = parse_load_format(o.load_format)});
+  const auto model = load_model(o.model, {.device = Device::Cuda,
+                                          .load_format = parse_load_format(o.load_format),
+                                          .fp8_experts = parse_fp8_experts(o.fp8_experts)});
   const double load_s = std::chrono::duration<double>(Clock::now() - loaded).count();
 
   std::vector<Row> rows;
