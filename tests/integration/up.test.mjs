@@ -103,9 +103,11 @@ test('a spike scales out, the new replica serves; the pool scales in after the w
 
     assert.ok(await waitFor(async () => (await refresh(), pool().ready === 1), { timeoutMs: 30000 }), 'one replica ready');
 
-    // The spike: 8 streams at once against a target of 2 in flight per replica.
+    // The spike: 8 streams at once against a target of 2 in flight per replica. Each is long
+    // enough (160 tokens) that the replica's own time, not the client's between requests, keeps
+    // them in flight: at 48 a run once saw a single request in flight, well under the target.
     let scaledOut = false;
-    const spike = load(gateway, { workers: 8, maxTokens: 48, until: () => scaledOut, deadlineMs: 90000 });
+    const spike = load(gateway, { workers: 8, maxTokens: 160, until: () => scaledOut, deadlineMs: 90000 });
     let second = null;
     const servedBySecond = await waitFor(
       async () => {

@@ -17,7 +17,7 @@ Exchange::~Exchange() {
   net::post(session_->executor(), [session = session_, id = id_] { session->abandon(id); });
 }
 
-net::any_io_executor Exchange::executor() const { return session_->executor(); }
+LoopExecutor Exchange::executor() const { return session_->executor(); }
 
 void Exchange::respond(Response response) {
   net::dispatch(session_->executor(), [session = session_, id = id_, response = std::move(response)]() mutable {

@@ -3,7 +3,6 @@
 // thread (after the engine produced something); every method is safe to call from any thread
 // and the work runs on the connection's io thread, which is also where callbacks run. An Exchange
 // must not outlive the Server it came from.
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -13,6 +12,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "common/http/loop_types.h"
 
 namespace tide::http {
 
@@ -41,7 +42,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // "address:port" of the client, for logs.
   const std::string& remote() const { return remote_; }
   // The connection's io thread: post work here to run in order with this exchange's callbacks.
-  boost::asio::any_io_executor executor() const;
+  LoopExecutor executor() const;
 
   // Sends a complete response (Content-Length is set from the body). Only the first answer
   // counts; later calls are ignored.

@@ -127,12 +127,12 @@ int Server::connections() const {
 namespace {
 
 // Answers a connection over the cap with 503 and closes it, without reading its request.
-void refuse(tcp::socket socket, const Server::Shared& shared) {
+void refuse(LoopSocket socket, const Server::Shared& shared) {
   auto response = std::make_shared<Response>(shared.error_response(Status::service_unavailable, "too many connections"));
   response->keep_alive(false);
   response->set(Field::retry_after, "1");
   response->prepare_payload();
-  auto stream = std::make_shared<tcp::socket>(std::move(socket));
+  auto stream = std::make_shared<LoopSocket>(std::move(socket));
   boost::beast::http::async_write(*stream, *response, [stream, response](error_code, std::size_t) {
     error_code ignored;
     stream->shutdown(tcp::socket::shutdown_both, ignored);
@@ -144,7 +144,7 @@ void refuse(tcp::socket socket, const Server::Shared& shared) {
 
 void Server::accept() {
   auto& loop = *loops_[next_loop_++ % loops_.size()];
-  acceptor_.async_accept(loop.io, [this, &loop](error_code ec, tcp::socket socket) {
+  acceptor_.async_accept(loop.io, [this, &loop](error_code ec, LoopSocket socket) {
     if (!acceptor_.is_open() || ec == net::error::operation_aborted) return;
     if (ec) {
       // Typically out of file descriptors: wait a little instead of spinning on the error.

@@ -27,7 +27,7 @@ constexpr std::size_t kMaxReadAhead = 64 * 1024;
 
 }  // namespace
 
-Session::Session(net::ip::tcp::socket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared)
+Session::Session(LoopSocket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared)
     : socket_(std::move(socket)), loop_(loop), executor_(loop.io.get_executor()), timer_(executor_), shared_(std::move(shared)) {
   error_code ec;
   const auto endpoint = socket_.remote_endpoint(ec);

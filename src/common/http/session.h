@@ -36,10 +36,10 @@ struct Server::Shared {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  using Executor = boost::asio::io_context::executor_type;
+  using Executor = LoopExecutor;
 
   // `socket` belongs to the io_context of `loop`, the io thread that serves this connection.
-  Session(boost::asio::ip::tcp::socket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared);
+  Session(LoopSocket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared);
   ~Session();
 
   void start();
@@ -88,10 +88,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void close();
   void peer_gone();
 
-  boost::asio::ip::tcp::socket socket_;
+  LoopSocket socket_;
   Server::Loop& loop_;
   Executor executor_;
-  boost::asio::steady_timer timer_;
+  LoopTimer timer_;
   std::shared_ptr<Server::Shared> shared_;
   std::string remote_;
   boost::beast::flat_buffer buffer_;
@@ -104,7 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool keep_alive_ = false;
   bool watching_ = false;       // a wait (then a read) that only listens for the client going away is pending
   bool resume_after_watch_ = false;
-  using Clock = boost::asio::steady_timer::clock_type;
+  using Clock = LoopTimer::clock_type;
   std::optional<Clock::time_point> deadline_;  // when the connection is closed; none = no timeout now
   bool timer_waiting_ = false;                 // a wait is pending on timer_
   uint64_t timer_generation_ = 0;

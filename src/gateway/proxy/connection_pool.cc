@@ -1,18 +1,15 @@
 #include "gateway/proxy/connection_pool.h"
 
-#include <boost/asio/execution/context.hpp>
-#include <boost/asio/query.hpp>
-
 namespace tide::gateway {
 
 ConnectionPool::ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl)
     : max_idle_(max_idle_per_endpoint), ttl_(idle_ttl) {}
 
-ConnectionPool::Key ConnectionPool::key(const boost::asio::any_io_executor& executor, const std::string& address) {
-  return {&boost::asio::query(executor, boost::asio::execution::context), address};
+ConnectionPool::Key ConnectionPool::key(const http::LoopExecutor& executor, const std::string& address) {
+  return {&executor.context(), address};
 }
 
-std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const boost::asio::any_io_executor& executor,
+std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const http::LoopExecutor& executor,
                                                              const std::string& address) {
   std::lock_guard lock(mutex_);
   auto it = idle_.find(key(executor, address));

@@ -65,7 +65,7 @@ Forwarder::Forwarder(std::shared_ptr<http::Exchange> exchange, UpstreamRequest u
   hooks_ = std::move(hooks);
 }
 
-Forwarder::Forwarder(boost::asio::any_io_executor executor, UpstreamRequest upstream, RequestTraits traits,
+Forwarder::Forwarder(http::LoopExecutor executor, UpstreamRequest upstream, RequestTraits traits,
                      std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool,
                      const ForwardSettings& settings, std::string request_id, Done done)
     : executor_(std::move(executor)),

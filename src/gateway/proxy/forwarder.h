@@ -89,7 +89,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   // A shadow copy (mirroring): the same forwarding with nobody to answer; every answer, an
   // event stream too, is read whole into ForwardResult::body.
-  Forwarder(boost::asio::any_io_executor executor, UpstreamRequest upstream, RequestTraits traits,
+  Forwarder(http::LoopExecutor executor, UpstreamRequest upstream, RequestTraits traits,
             std::shared_ptr<UpstreamSelector> selector, ConnectionPool& pool, const ForwardSettings& settings,
             std::string request_id, Done done);
 
@@ -124,7 +124,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void disarm_timer() { deadline_.reset(); }
 
   std::shared_ptr<http::Exchange> exchange_;  // null for a shadow copy
-  boost::asio::any_io_executor executor_;     // the client connection's io thread (its loop)
+  http::LoopExecutor executor_;               // the client connection's io thread (its loop)
   UpstreamRequest upstream_;
   std::string host_line_;  // the current attempt's "Host: address\r\n"
   RequestTraits traits_;
@@ -150,8 +150,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   ForwardResult result_;
   bool finished_ = false;
 
-  using Clock = boost::asio::steady_timer::clock_type;
-  boost::asio::steady_timer timer_;
+  using Clock = http::LoopTimer::clock_type;
+  http::LoopTimer timer_;
   std::optional<Clock::time_point> deadline_;  // none: no upstream operation is timed now
   bool timer_waiting_ = false;
   uint64_t timer_generation_ = 0;
