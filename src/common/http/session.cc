@@ -11,6 +11,7 @@
 
 #include <array>
 
+#include "common/coarse_clock.h"
 #include "common/http/wire.h"
 
 namespace tide::http {
@@ -288,7 +289,7 @@ void Session::exchange_done() {
 // wait that fires early re-arms for what is left of the deadline. After a connection's first
 // request the pending wait is almost always the earlier one, so requests reset no timer.
 void Session::arm_timer(std::chrono::milliseconds timeout) {
-  deadline_ = Clock::now() + timeout;
+  deadline_ = coarse_now() + timeout;
   if (timer_waiting_ && timer_.expiry() <= *deadline_) return;
   start_timer_wait();
 }

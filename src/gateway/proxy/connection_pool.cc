@@ -1,5 +1,7 @@
 #include "gateway/proxy/connection_pool.h"
 
+#include "common/coarse_clock.h"
+
 namespace tide::gateway {
 
 ConnectionPool::ConnectionPool(std::size_t max_idle_per_endpoint, std::chrono::milliseconds idle_ttl)
@@ -15,7 +17,7 @@ std::unique_ptr<ConnectionPool::Stream> ConnectionPool::take(const http::LoopExe
   auto it = idle_.find(key(executor, address));
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = coarse_now();
   // Most recently used first: the likeliest to still be open.
   while (!list.empty()) {
     Idle entry = std::move(list.back());
@@ -31,7 +33,7 @@ void ConnectionPool::give_back(const std::string& address, std::unique_ptr<Strea
   std::lock_guard lock(mutex_);
   auto& list = idle_[std::move(k)];
   if (list.size() >= max_idle_) list.pop_front();  // the oldest goes
-  list.push_back({std::move(stream), std::chrono::steady_clock::now()});
+  list.push_back({std::move(stream), coarse_now()});
 }
 
 std::size_t ConnectionPool::idle() const {

@@ -13,6 +13,7 @@
 #include <array>
 #include <limits>
 
+#include "common/coarse_clock.h"
 #include "server/api_error.h"
 
 namespace tide::gateway {
@@ -178,7 +179,7 @@ AttemptOutcome::Kind Forwarder::failure_kind(const error_code& ec) const {
 // As the client connection's timer (http::Session): the deadline moves with every operation,
 // and the one pending wait follows it lazily.
 void Forwarder::arm_timer(std::chrono::milliseconds timeout) {
-  deadline_ = Clock::now() + timeout;
+  deadline_ = coarse_now() + timeout;
   timed_out_ = false;
   if (timer_waiting_ && timer_.expiry() <= *deadline_) return;
   start_timer_wait();

@@ -238,14 +238,13 @@ void GatewayServer::forward(const std::shared_ptr<http::Exchange>& exchange, Req
 
   in_flight_++;
   in_flight_gauge_.add(1);
-  const auto started = std::chrono::steady_clock::now();
   const bool keep_body = plan.on_done || pair;  // before on_done moves into `done`
-  auto done = [this, route, started, request_id, remote = exchange->remote(), pair, on_done = std::move(plan.on_done),
+  auto done = [this, route, request_id, remote = exchange->remote(), pair, on_done = std::move(plan.on_done),
                method = std::string(request.method_string())](const ForwardResult& r) {
     in_flight_--;
     in_flight_gauge_.add(-1);
     requests_.labels({route, r.client_gone ? "499" : std::to_string(r.status)}).inc();
-    duration_.labels({route}).observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    duration_.labels({route}).observe(std::chrono::duration<double>(r.duration).count());
     if (r.broken_stream) broken_streams_.get().inc();
     if (on_done) on_done(r);
     if (pair) settle(policy_, pair, &r, nullptr);
