@@ -36,8 +36,6 @@ struct Server::Shared {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  using Executor = LoopExecutor;
-
   // `socket` belongs to the io_context of `loop`, the io thread that serves this connection.
   Session(LoopSocket socket, Server::Loop& loop, std::shared_ptr<Server::Shared> shared);
   ~Session();
@@ -50,7 +48,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // then it no longer counts as idle; the server closes it to make room for a new one.
   bool claim_idle() { return idle_.exchange(false); }
 
-  const Executor& executor() const { return executor_; }
+  const LoopExecutor& executor() const { return executor_; }
   // From the loop's tick: starts watching the client, if exchange `id` is still being handled (a
   // streamed answer included); a later exchange has a tick of its own.
   void watch_peer(uint64_t id);
@@ -90,7 +88,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   LoopSocket socket_;
   Server::Loop& loop_;
-  Executor executor_;
+  LoopExecutor executor_;
   LoopTimer timer_;
   std::shared_ptr<Server::Shared> shared_;
   std::string remote_;
