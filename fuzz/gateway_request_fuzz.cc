@@ -2,7 +2,8 @@
 // before choosing a replica (inspect_generation_request, request_id_from). Rejecting a body with
 // ApiError is the contract; any other exception, crash or sanitizer report is a bug. And what it
 // lets through must be what it promises the replicas: a JSON object a full parse accepts, nested
-// no deeper than the limit.
+// no deeper than the limit. Its fast reading (simdjson) must agree with its reference reading
+// (nlohmann) on every body the fast one accepts.
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
@@ -11,6 +12,7 @@
 #include <string_view>
 
 #include "gateway/proxy/request_inspector.h"
+#include "gateway/proxy/traits_reading.h"
 #include "server/api_error.h"
 
 namespace {
@@ -33,10 +35,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (id.empty()) std::abort();
   for (const char c : id)
     if (c < 0x21 || c > 0x7e) std::abort();
+  // The fast reading never throws, and what it accepts the reference reading accepts alike.
+  const auto fast = tide::gateway::detail::read_traits_fast(input, kMaxDepth);
   try {
     tide::gateway::inspect_generation_request(input, kMaxDepth);
   } catch (const tide::server::ApiError&) {
+    if (fast) std::abort();
     return 0;
+  }
+  if (fast) {
+    const auto reference = tide::gateway::detail::read_traits_reference(input, kMaxDepth);
+    if (fast->model != reference.model || fast->stream != reference.stream || fast->user != reference.user ||
+        fast->max_tokens != reference.max_tokens || fast->priority != reference.priority ||
+        fast->prefix_text != reference.prefix_text)
+      std::abort();
   }
   // Accepted: a replica's full parse must accept it too, as an object within the depth limit.
   const auto document = nlohmann::json::parse(input, nullptr, false);

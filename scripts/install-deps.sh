@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libpcre2-dev libboost-dev libboost-system-dev
   libyaml-cpp-dev libhiredis-dev redis-server
+  # The gateway's request-body scan (SIMD JSON validation; the gateway reads every body).
+  libsimdjson-dev
   # The tide binary's allocator: a request through the gateway makes dozens of small
   # allocations, which jemalloc serves in about half glibc's time.
   libjemalloc-dev

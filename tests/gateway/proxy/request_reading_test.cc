@@ -9,6 +9,7 @@
 
 #include "gateway/proxy/request_inspector.h"
 #include "gateway/proxy/response_text.h"
+#include "gateway/proxy/traits_reading.h"
 #include "gateway/runtime/pool_watcher.h"
 #include "server/api_error.h"
 #include "server/json_body.h"
@@ -199,6 +200,45 @@ TEST(RequestInspector, ReadsEveryBodyAsTheDocumentReads) {
               outcome([](const std::string& b) { return reference::inspect(b); }, body))
         << body;
   }
+}
+
+// The fast reading (simdjson) answers for the bodies it accepts, which must be the common ones,
+// and must give there exactly what the reference reading (nlohmann) gives; it never refuses.
+TEST(RequestInspector, FastReadingTakesTheCommonBodiesAndAgreesWithTheReference) {
+  auto line = [](const RequestTraits& t) {
+    return fmt::format("model={} stream={} user={} max_tokens={} priority={} prefix={}", t.model, t.stream, t.user,
+                       t.max_tokens, t.priority, t.prefix_text);
+  };
+  for (const std::string& body : std::vector<std::string>{
+           R"({"model":"m","prompt":"Say hello.","max_tokens":16})",
+        R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi \u00e9 \ud83d\ude00"}]})",
+        R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url"}]}],"user":"u"})",
+        R"({"prompt":[[1,2],[3]],"priority":-4,"max_completion_tokens":18446744073709551615})",
+        "{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}", "{\"prompt\":\"" + std::string(300000, 'x') + "\"}"}) {
+    const auto fast = detail::read_traits_fast(body, 64);
+    ASSERT_TRUE(fast.has_value()) << body.substr(0, 80);
+    EXPECT_EQ(line(*fast), line(detail::read_traits_reference(body, 64))) << body.substr(0, 80);
+  }
+  // Past the depth limit by one: left to the reference, which refuses it.
+  EXPECT_FALSE(detail::read_traits_fast("{\"a\":" + std::string(64, '[') + std::string(64, ']') + "}", 64));
+  // A depth limit that changes between calls on one thread (a configuration reload) holds.
+  EXPECT_FALSE(detail::read_traits_fast(R"({"a":[[]]})", 2));
+  EXPECT_TRUE(detail::read_traits_fast(R"({"a":[]})", 2));
+  EXPECT_TRUE(detail::read_traits_fast(R"({"a":[[[1]]]})", 64));
+  // After a body that grows the thread's parser, the limit still sits where it did.
+  ASSERT_TRUE(detail::read_traits_fast("{\"prompt\":\"" + std::string(200000, 'x') + "\"}", 64));
+  EXPECT_TRUE(detail::read_traits_fast("{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}", 64));
+  EXPECT_FALSE(detail::read_traits_fast("{\"a\":" + std::string(64, '[') + std::string(64, ']') + "}", 64));
+  std::mt19937 random(11);
+  int taken = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string body = random_body(random);
+    const auto fast = detail::read_traits_fast(body, 64);
+    if (!fast) continue;
+    ++taken;
+    ASSERT_EQ(line(*fast), line(detail::read_traits_reference(body, 64))) << body;
+  }
+  EXPECT_GT(taken, 100);
 }
 
 TEST(RequestInspector, RequestIdsArePropagatedOnlyWhenSafe) {
