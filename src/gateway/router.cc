@@ -12,11 +12,6 @@ bool iequal(std::string_view a, std::string_view b) {
          });
 }
 
-PoolHealth health_of(const PoolHealthMap& health, std::string_view pool) {
-  const auto it = health.find(pool);
-  return it == health.end() ? PoolHealth{} : it->second;
-}
-
 }  // namespace
 
 std::string_view to_string(RouteReason reason) {
@@ -44,25 +39,27 @@ const RouteConfig* Router::match(const RouteRequest& request) const {
   return nullptr;
 }
 
-std::string Router::failover(const std::string& primary, const PoolHealthMap& health, RouteReason& reason) const {
-  std::vector<const PoolConfig*> chain;
-  // validate() rejected cycles; the size bound is a second guard for a config edited later.
-  for (const PoolConfig* p = config_.find_pool(primary); p && chain.size() <= config_.pools.size();
-       p = p->backup.empty() ? nullptr : config_.find_pool(p->backup))
-    chain.push_back(p);
-  const auto pick = [&](std::size_t i) {
+std::string Router::failover(const std::string& primary, const PoolHealthOf& health, RouteReason& reason) const {
+  // The chain primary → backup → ...; validate() rejected cycles, and the length bound is a
+  // second guard for a config edited later.
+  const auto backup_of = [&](const PoolConfig* p) { return p->backup.empty() ? nullptr : config_.find_pool(p->backup); };
+  const std::size_t longest = config_.pools.size() + 1;
+  const auto pick = [&](std::size_t i, const PoolConfig* p) {
     reason = i == 0 ? RouteReason::Primary : RouteReason::Backup;
-    return chain[i]->name;
+    return p->name;
   };
-  for (std::size_t i = 0; i < chain.size(); ++i) {
-    const PoolHealth h = health_of(health, chain[i]->name);
-    if (h.healthy > 0 && h.share() >= chain[i]->failover_threshold) return pick(i);
+  std::size_t i = 0;
+  for (const PoolConfig* p = config_.find_pool(primary); p && i < longest; p = backup_of(p), ++i) {
+    const PoolHealth h = health(p->name);
+    if (h.healthy > 0 && h.share() >= p->failover_threshold) return pick(i, p);
   }
-  for (std::size_t i = 0; i < chain.size(); ++i)
-    if (health_of(health, chain[i]->name).healthy > 0) return pick(i);
-  for (const PoolConfig* p : chain) {
+  i = 0;
+  for (const PoolConfig* p = config_.find_pool(primary); p && i < longest; p = backup_of(p), ++i)
+    if (health(p->name).healthy > 0) return pick(i, p);
+  i = 0;
+  for (const PoolConfig* p = config_.find_pool(primary); p && i < longest; p = backup_of(p), ++i) {
     if (p->fallback.empty()) continue;
-    if (health_of(health, p->fallback).healthy > 0) {
+    if (health(p->fallback).healthy > 0) {
       reason = RouteReason::Fallback;
       return p->fallback;
     }
@@ -73,6 +70,13 @@ std::string Router::failover(const std::string& primary, const PoolHealthMap& he
 }
 
 RouteDecision Router::route(const RouteRequest& request, const PoolHealthMap& health) const {
+  return route(request, [&health](std::string_view pool) {
+    const auto it = health.find(pool);
+    return it == health.end() ? PoolHealth{} : it->second;
+  });
+}
+
+RouteDecision Router::route(const RouteRequest& request, const PoolHealthOf& health) const {
   RouteDecision out;
   const RouteConfig* route = match(request);
   if (!route) return out;
@@ -94,7 +98,7 @@ RouteDecision Router::route(const RouteRequest& request, const PoolHealthMap& he
   out.pool = failover(out.split_pool, health, out.reason);
 
   if (route->mirror && request.mirror_draw * 100.0 < route->mirror->percent && route->mirror->pool != out.pool &&
-      health_of(health, route->mirror->pool).healthy > 0)
+      health(route->mirror->pool).healthy > 0)
     out.mirror = route->mirror->pool;
   return out;
 }

@@ -15,6 +15,7 @@
 //    mirror pool (fire and forget), unless that is the chosen pool or it has no healthy
 //    endpoint.
 // Stateless and thread-safe: randomness and health are passed in.
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -45,16 +46,20 @@ struct RouteDecision {
 };
 
 using PoolHealthMap = std::map<std::string, PoolHealth, std::less<>>;
+// A pool's health now, asked only of the pools a decision looks at (a request routed to a
+// healthy primary asks once). A pool it does not know of is entirely down.
+using PoolHealthOf = std::function<PoolHealth(std::string_view pool)>;
 
 class Router {
  public:
   explicit Router(const GatewayConfig& config);
+  RouteDecision route(const RouteRequest& request, const PoolHealthOf& health) const;
   // Pools missing from `health` count as entirely down.
   RouteDecision route(const RouteRequest& request, const PoolHealthMap& health) const;
 
  private:
   const RouteConfig* match(const RouteRequest& request) const;
-  std::string failover(const std::string& primary, const PoolHealthMap& health, RouteReason& reason) const;
+  std::string failover(const std::string& primary, const PoolHealthOf& health, RouteReason& reason) const;
 
   GatewayConfig config_;
 };

@@ -104,7 +104,8 @@ void Forwarder::next_attempt() {
   result_.attempts++;
   selector_.on_attempt_start(*endpoint_);
   attempt_open_ = true;
-  attempt_started_ = std::chrono::steady_clock::now();
+  // A first attempt starts with the request (a clock read fewer on the common path).
+  attempt_started_ = result_.attempts == 1 ? started_ : std::chrono::steady_clock::now();
   stream_ = pool_.take(executor_, endpoint_->address);
   reused_ = stream_ != nullptr;
   if (stream_)
@@ -230,10 +231,9 @@ void Forwarder::attempt_failed(Kind kind, int status, const std::string& why) {
     answer_error(502, "the replica failed to answer (" + why + ")", "upstream_failed", 1);
 }
 
-void Forwarder::end_attempt(Kind kind, int status) {
+void Forwarder::end_attempt(Kind kind, int status, TimePoint now) {
   if (!attempt_open_) return;
   attempt_open_ = false;
-  const auto now = std::chrono::steady_clock::now();
   AttemptOutcome outcome;
   outcome.kind = kind;
   outcome.status = status;
@@ -310,10 +310,11 @@ void Forwarder::read_whole() {
         body = std::move(body_);
     }
     if (!exchange_ || hooks_.keep_body) result_.body = std::move(body_);
-    end_attempt(Kind::Success, result_.status);
+    const auto now = std::chrono::steady_clock::now();  // the attempt's end and the request's alike
+    end_attempt(Kind::Success, result_.status, now);
     release_connection(true);
     if (exchange_) exchange_->respond(static_cast<http::Status>(result_.status), std::move(lines), std::move(body));
-    finish();
+    finish(now);
   });
 }
 
@@ -334,10 +335,11 @@ void Forwarder::start_stream() {
 
 void Forwarder::relay_next() {
   if (parser_->is_done()) {
-    end_attempt(Kind::Success, result_.status);
+    const auto now = std::chrono::steady_clock::now();
+    end_attempt(Kind::Success, result_.status, now);
     release_connection(true);
     writer_->end();
-    return finish();
+    return finish(now);
   }
   arm_timer(settings_.timeouts.idle);
   read_body_some(chunk_.get(), kChunkBytes, [this, self = shared_from_this()](bool ok, std::size_t bytes) {
@@ -404,10 +406,10 @@ void Forwarder::client_gone() {
   finish();
 }
 
-void Forwarder::finish() {
+void Forwarder::finish(TimePoint now) {
   if (finished_) return;
   finished_ = true;
-  result_.duration = std::chrono::steady_clock::now() - started_;
+  result_.duration = now - started_;
   if (done_) done_(result_);
 }
 

@@ -111,10 +111,11 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   // Reads some of the body into `into` (up to `size` bytes); `then(ok, bytes)` with the bytes read.
   template <class Then>
   void read_body_some(char* into, std::size_t size, Then then);
-  void end_attempt(AttemptOutcome::Kind kind, int status);
+  using TimePoint = std::chrono::steady_clock::time_point;
+  void end_attempt(AttemptOutcome::Kind kind, int status, TimePoint now = std::chrono::steady_clock::now());
   void release_connection(bool reusable);
   void answer_error(int status, const std::string& message, const std::string& code, int retry_after_s = 0);
-  void finish();
+  void finish(TimePoint now = std::chrono::steady_clock::now());
   void client_gone();
   AttemptOutcome::Kind failure_kind(const boost::system::error_code& ec) const;
   // The deadline of the upstream operation now pending (connect, send, response head, next
@@ -146,7 +147,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::unique_ptr<char[]> chunk_;  // a stream's relay buffer, kChunkBytes, not zeroed: every byte read is written first
   std::string body_;  // a whole answer, read straight into it
   std::shared_ptr<http::SseWriter> writer_;
-  std::chrono::steady_clock::time_point started_, attempt_started_, first_byte_;
+  TimePoint started_, attempt_started_, first_byte_;
   ForwardResult result_;
   bool finished_ = false;
 

@@ -205,7 +205,6 @@ void Gateway::tick_queues() {
 ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
   const auto state = this->state();
   if (!state) throw server::ApiError(503, "the gateway is shutting down");
-  const auto now = Clock::now();
 
   // 1. Who is calling.
   std::optional<KeyInfo> key;
@@ -226,7 +225,7 @@ ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
   if (state->limiter) {
     const RequestIdentity who{.api_key_id = traits.api_key_id, .user = user, .model = traits.model};
     const double estimate = estimate_tokens(traits.prefix_text.size(), static_cast<uint64_t>(std::max<int64_t>(0, traits.max_tokens)));
-    admission = std::make_shared<Admission>(state->limiter->admit(who, estimate, now, key ? &key->limits : nullptr));
+    admission = std::make_shared<Admission>(state->limiter->admit(who, estimate, Clock::now(), key ? &key->limits : nullptr));
     if (!admission->decision.allowed) {
       m_->limited.labels({"limited", std::to_string(admission->decision.rule)}).inc();
       throw too_many("rate limit exceeded for this caller; retry after the time in Retry-After",
@@ -249,11 +248,13 @@ ForwardPlan Gateway::plan(const http::Request& request, RequestTraits& traits) {
       header_storage.emplace_back(std::move(name), std::string(view(field.value())));
     }
   std::vector<std::pair<std::string_view, std::string_view>> headers(header_storage.begin(), header_storage.end());
-  PoolHealthMap health;
-  for (const auto& [name, pool] : state->pools) health.emplace(name, pool->health());
+  const auto health = [&pools = state->pools](std::string_view pool) {
+    const auto it = pools.find(pool);
+    return it == pools.end() ? PoolHealth{} : it->second->health();
+  };
   const RouteDecision decision =
       state->router.route({.model = traits.model, .headers = headers, .split_draw = uniform_draw(), .mirror_draw = uniform_draw()},
-                          health);
+                          PoolHealthOf(health));
   if (decision.reason == RouteReason::NoRoute)
     throw server::ApiError(404, fmt::format("no route serves model '{}'", traits.model), "model", "model_not_found");
   m_->routed.labels({decision.route, decision.pool, std::string(to_string(decision.reason))}).inc();

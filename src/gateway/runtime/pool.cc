@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "common/coarse_clock.h"
 #include "common/metrics.h"
 
 namespace tide::gateway {
@@ -10,6 +11,9 @@ namespace {
 
 const std::vector<double> kSecondsBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                             1,     2.5,    5,     10,   20,    40,   80,  160};
+
+// Outlier windows, ejections and the retry budget are seconds long, so the pool reads the coarse
+// clock (common/coarse_clock.h) for them; latencies come measured from the forwarder.
 
 constexpr double kEwmaWeight = 0.2;  // of the newest sample: a replica's slowdown shows within ~5 requests
 
@@ -125,48 +129,52 @@ void Pool::set_load(const std::string& address, const ScrapedLoad& load) {
 }
 
 std::optional<Endpoint> Pool::pick(const RequestTraits& request, std::span<const std::string> tried) {
-  const auto now = Clock::now();
-  std::vector<std::shared_ptr<Member>> candidates;
+  const auto now = coarse_now();
+  // The balancer's view of the members it may choose, taken under one lock; kept per io thread,
+  // so that a pick allocates nothing once warm. The members are held only until the pick ends.
+  thread_local std::vector<std::shared_ptr<Member>> candidates;
+  thread_local std::vector<EndpointSnapshot> snapshot;
+  candidates.clear();
+  snapshot.clear();
   {
     std::lock_guard lock(mutex_);
-    candidates = members_;
-  }
-  std::erase_if(candidates, [&](const auto& m) {
-    return std::find(tried.begin(), tried.end(), m->id) != tried.end() || !outliers_.eligible(m->id, now);
-  });
-  if (candidates.empty()) return std::nullopt;
-  std::vector<EndpointSnapshot> snapshot;
-  snapshot.reserve(candidates.size());
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& m : candidates)
+    for (const auto& m : members_) {
+      if (std::find(tried.begin(), tried.end(), m->id) != tried.end() || !outliers_.eligible(m->id, now)) continue;
+      candidates.push_back(m);
       snapshot.push_back({.id = m->id,
                           .in_flight = m->in_flight.load(),
                           .running = m->load.running,
                           .waiting = m->load.waiting,
                           .kv_usage = m->load.kv_usage,
                           .ewma_latency_ms = m->ewma_ms});
+    }
   }
-  const std::string_view session =
-      config_.balancer.kind == BalancerKind::SessionAffinity ? std::string_view(request.session_key) : std::string_view{};
-  auto index = balancer_->pick(snapshot, {.prompt = request.prefix_text, .session_key = session, .random = random_draw()});
-  if (!index) return std::nullopt;
-  const auto& chosen = candidates[*index];
-  return Endpoint{config_.name, chosen->address.host, chosen->address.port, chosen->id};
+  std::optional<Endpoint> chosen;
+  if (!snapshot.empty()) {
+    const std::string_view session = config_.balancer.kind == BalancerKind::SessionAffinity
+                                         ? std::string_view(request.session_key)
+                                         : std::string_view{};
+    if (auto index = balancer_->pick(snapshot, {.prompt = request.prefix_text, .session_key = session, .random = random_draw()})) {
+      const Member& m = *candidates[*index];
+      chosen = Endpoint{config_.name, m.address.host, m.address.port, m.id};
+    }
+  }
+  candidates.clear();
+  return chosen;
 }
 
-void Pool::on_request() { retries_.on_request(Clock::now()); }
+void Pool::on_request() { retries_.on_request(coarse_now()); }
 
 void Pool::on_attempt_start(const Endpoint& endpoint) {
-  const std::string id = endpoint.address;
+  const std::string& id = endpoint.address;
   const auto m = find(id);
   if (m) m->in_flight++;
   (m ? m->metrics : metrics_for(id)).in_flight->add(1);
 }
 
 void Pool::on_attempt_end(const Endpoint& endpoint, const AttemptOutcome& outcome) {
-  const std::string id = endpoint.address;
-  const auto now = Clock::now();
+  const std::string& id = endpoint.address;
+  const auto now = coarse_now();
   const auto m = find(id);
   const MemberMetrics metrics = m ? m->metrics : metrics_for(id);  // it may have left the pool meanwhile
   if (m) {
@@ -192,12 +200,12 @@ void Pool::on_attempt_end(const Endpoint& endpoint, const AttemptOutcome& outcom
 
 bool Pool::may_retry(int attempts) {
   if (!retries_.within_max_retries(static_cast<uint32_t>(attempts))) return false;
-  if (!retries_.try_retry(Clock::now())) return false;
+  if (!retries_.try_retry(coarse_now())) return false;
   metrics_->retries.labels({config_.name}).inc();
   return true;
 }
 
-PoolHealth Pool::health() { return outliers_.health(Clock::now()); }
+PoolHealth Pool::health() { return outliers_.health(coarse_now()); }
 
 void Pool::publish_health() {
   const PoolHealth h = health();
