@@ -22,9 +22,10 @@ using simdjson::dom::element_type;
 using simdjson::dom::object;
 
 // Each io thread keeps one parser, sized by the largest body it has read up to this: reading a
-// body then allocates nothing. Larger bodies (long-context prompts) get a parser of their own,
-// freed with the request, so a thread does not hold a document's worth of memory for good.
-constexpr std::size_t kKeptParserBytes = 256 << 10;
+// body then allocates nothing. simdjson's document takes about 14 bytes per byte of text, so
+// larger bodies (long-context prompts) are left to the reference reading, whose memory is the
+// fields it keeps: a client's big bodies cannot make the gateway hold ten times their size.
+constexpr std::size_t kFastReadingMaxBytes = 256 << 10;
 
 bool is_integer(const element& e) {
   const auto type = e.type();
@@ -161,18 +162,14 @@ std::optional<RequestTraits> read_traits_fast(std::string_view body, int max_jso
   // simdjson's limit counts a level more than the reference's for a container that holds a
   // value, so a body nested exactly to the limit may be left to the reference; none past it is
   // ever taken here.
+  if (body.size() > kFastReadingMaxBytes) return std::nullopt;
   const auto depth = static_cast<std::size_t>(max_json_depth);
-  thread_local simdjson::dom::parser kept;
-  std::optional<simdjson::dom::parser> own;
-  simdjson::dom::parser* parser = &kept;
-  if (body.size() > kKeptParserBytes) {
-    parser = &own.emplace();
-    if (parser->allocate(body.size(), depth) != simdjson::SUCCESS) return std::nullopt;
-  } else if (kept.max_depth() != depth) {  // the first body, or a new limit (a configuration reload)
-    if (kept.allocate(std::max(body.size(), std::size_t{4096}), depth) != simdjson::SUCCESS) return std::nullopt;
+  thread_local simdjson::dom::parser parser;
+  if (parser.max_depth() != depth) {  // the first body, or a new limit (a configuration reload)
+    if (parser.allocate(std::max(body.size(), std::size_t{4096}), depth) != simdjson::SUCCESS) return std::nullopt;
   }
   object root;
-  if (parser->parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
+  if (parser.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
   return read_root(root);
 }
 

@@ -214,11 +214,15 @@ TEST(RequestInspector, FastReadingTakesTheCommonBodiesAndAgreesWithTheReference)
         R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi \u00e9 \ud83d\ude00"}]})",
         R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image_url"}]}],"user":"u"})",
         R"({"prompt":[[1,2],[3]],"priority":-4,"max_completion_tokens":18446744073709551615})",
-        "{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}", "{\"prompt\":\"" + std::string(300000, 'x') + "\"}"}) {
+        "{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}", "{\"prompt\":\"" + std::string(200000, 'x') + "\"}"}) {
     const auto fast = detail::read_traits_fast(body, 64);
     ASSERT_TRUE(fast.has_value()) << body.substr(0, 80);
     EXPECT_EQ(line(*fast), line(detail::read_traits_reference(body, 64))) << body.substr(0, 80);
   }
+  // A body past the fast reading's size bound is left to the reference, which reads it alike.
+  const std::string big = "{\"prompt\":\"" + std::string(300000, 'x') + "\"}";
+  EXPECT_FALSE(detail::read_traits_fast(big, 64));
+  EXPECT_EQ(inspect_generation_request(big).prefix_text.size(), 8192u);
   // Past the depth limit by one: left to the reference, which refuses it.
   EXPECT_FALSE(detail::read_traits_fast("{\"a\":" + std::string(64, '[') + std::string(64, ']') + "}", 64));
   // A depth limit that changes between calls on one thread (a configuration reload) holds.
