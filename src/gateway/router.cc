@@ -40,30 +40,33 @@ const RouteConfig* Router::match(const RouteRequest& request) const {
 }
 
 std::string Router::failover(const std::string& primary, const PoolHealthOf& health, RouteReason& reason) const {
-  // The chain primary → backup → ...; validate() rejected cycles, and the length bound is a
-  // second guard for a config edited later.
-  const auto backup_of = [&](const PoolConfig* p) { return p->backup.empty() ? nullptr : config_.find_pool(p->backup); };
-  const std::size_t longest = config_.pools.size() + 1;
-  const auto pick = [&](std::size_t i, const PoolConfig* p) {
-    reason = i == 0 ? RouteReason::Primary : RouteReason::Backup;
-    return p->name;
-  };
-  std::size_t i = 0;
-  for (const PoolConfig* p = config_.find_pool(primary); p && i < longest; p = backup_of(p), ++i) {
-    const PoolHealth h = health(p->name);
-    if (h.healthy > 0 && h.share() >= p->failover_threshold) return pick(i, p);
-  }
-  i = 0;
-  for (const PoolConfig* p = config_.find_pool(primary); p && i < longest; p = backup_of(p), ++i)
-    if (health(p->name).healthy > 0) return pick(i, p);
-  i = 0;
-  for (const PoolConfig* p = config_.find_pool(primary); p && i < longest; p = backup_of(p), ++i) {
-    if (p->fallback.empty()) continue;
-    if (health(p->fallback).healthy > 0) {
-      reason = RouteReason::Fallback;
-      return p->fallback;
+  // The first pool along primary → backup → ... that `wanted` accepts, and its place there.
+  // validate() rejected cycles; the length bound is a second guard for a config edited later.
+  const auto along_chain = [&](auto wanted) -> std::pair<const PoolConfig*, std::size_t> {
+    std::size_t i = 0;
+    for (const PoolConfig* p = config_.find_pool(primary); p && i <= config_.pools.size(); ++i) {
+      if (wanted(*p)) return {p, i};
+      p = p->backup.empty() ? nullptr : config_.find_pool(p->backup);
     }
-    break;  // only the first fallback along the chain is used
+    return {nullptr, 0};
+  };
+  const auto picked = [&](std::pair<const PoolConfig*, std::size_t> at) {
+    reason = at.second == 0 ? RouteReason::Primary : RouteReason::Backup;
+    return at.first->name;
+  };
+  if (const auto at = along_chain([&](const PoolConfig& p) {
+        const PoolHealth h = health(p.name);
+        return h.healthy > 0 && h.share() >= p.failover_threshold;
+      });
+      at.first)
+    return picked(at);
+  if (const auto at = along_chain([&](const PoolConfig& p) { return health(p.name).healthy > 0; }); at.first)
+    return picked(at);
+  // Only the first fallback along the chain is used.
+  if (const auto at = along_chain([](const PoolConfig& p) { return !p.fallback.empty(); });
+      at.first && health(at.first->fallback).healthy > 0) {
+    reason = RouteReason::Fallback;
+    return at.first->fallback;
   }
   reason = RouteReason::AllDown;
   return primary;

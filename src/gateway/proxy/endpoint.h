@@ -29,6 +29,8 @@ struct RequestTraits {
   int64_t max_tokens = 0;   // max_tokens / max_completion_tokens; 0 when absent
   int priority = 0;
   bool stream = false;
+
+  bool operator==(const RequestTraits&) const = default;
 };
 
 // How one attempt at one endpoint ended.

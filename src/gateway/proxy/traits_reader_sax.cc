@@ -27,6 +27,14 @@ struct Value {
   std::string* text = nullptr;
 };
 
+// A string value's text into `into`; any other value leaves it empty (the last key wins).
+void keep_string(std::optional<std::string>& into, const Value& v) {
+  if (v.type == Type::String)
+    into = std::move(*v.text);
+  else
+    into.reset();
+}
+
 // A top-level scalar field: its type and value (the last occurrence wins, as in a document).
 struct Field {
   Type type = Type::Absent;
@@ -187,10 +195,7 @@ TraitsReader::Role TraitsReader::value(const Value& v) {
       return Role::Ignored;
     case Role::Message:
       if (frame.key == Key::RoleKey) {
-        if (v.type == Type::String)
-          role_ = std::move(*v.text);
-        else
-          role_.reset();
+        keep_string(role_, v);
       } else if (frame.key == Key::ContentKey) {
         content_ = v.type;
         content_text_.clear();
@@ -204,10 +209,7 @@ TraitsReader::Role TraitsReader::value(const Value& v) {
       return Role::Part;
     case Role::Part:
       if (frame.key == Key::Text) {
-        if (v.type == Type::String)
-          part_text_ = std::move(*v.text);
-        else
-          part_text_.reset();
+        keep_string(part_text_, v);
       }
       return Role::Ignored;
     case Role::Prompt:

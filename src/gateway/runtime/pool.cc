@@ -1,3 +1,5 @@
+// Outlier windows, ejections and the retry budget are seconds long, so the pool reads the coarse
+// clock (common/coarse_clock.h) for them; latencies come measured from the forwarder.
 #include "gateway/runtime/pool.h"
 
 #include <algorithm>
@@ -11,9 +13,6 @@ namespace {
 
 const std::vector<double> kSecondsBounds = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                             1,     2.5,    5,     10,   20,    40,   80,  160};
-
-// Outlier windows, ejections and the retry budget are seconds long, so the pool reads the coarse
-// clock (common/coarse_clock.h) for them; latencies come measured from the forwarder.
 
 constexpr double kEwmaWeight = 0.2;  // of the newest sample: a replica's slowdown shows within ~5 requests
 

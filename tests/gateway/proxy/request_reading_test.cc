@@ -101,13 +101,17 @@ RequestTraits inspect(std::string_view body, int max_json_depth = 64) {
 
 }  // namespace reference
 
+// Traits as one comparable line.
+std::string describe(const RequestTraits& t) {
+  return fmt::format("model={} stream={} user={} max_tokens={} priority={} prefix={}", t.model, t.stream, t.user,
+                     t.max_tokens, t.priority, t.prefix_text);
+}
+
 // What reading `body` gives, as one comparable line.
 template <class Inspect>
 std::string outcome(Inspect inspect, const std::string& body) {
   try {
-    const RequestTraits t = inspect(body);
-    return fmt::format("model={} stream={} user={} max_tokens={} priority={} prefix={}", t.model, t.stream, t.user,
-                       t.max_tokens, t.priority, t.prefix_text);
+    return describe(inspect(body));
   } catch (const server::ApiError& e) {
     return fmt::format("{} {} {}", e.status, e.param, e.what());
   }
@@ -205,10 +209,6 @@ TEST(RequestInspector, ReadsEveryBodyAsTheDocumentReads) {
 // The fast reading (simdjson) answers for the bodies it accepts, which must be the common ones,
 // and must give there exactly what the reference reading (nlohmann) gives; it never refuses.
 TEST(RequestInspector, FastReadingTakesTheCommonBodiesAndAgreesWithTheReference) {
-  auto line = [](const RequestTraits& t) {
-    return fmt::format("model={} stream={} user={} max_tokens={} priority={} prefix={}", t.model, t.stream, t.user,
-                       t.max_tokens, t.priority, t.prefix_text);
-  };
   for (const std::string& body : std::vector<std::string>{
            R"({"model":"m","prompt":"Say hello.","max_tokens":16})",
         R"({"model":"m","stream":true,"messages":[{"role":"user","content":"hi \u00e9 \ud83d\ude00"}]})",
@@ -217,7 +217,7 @@ TEST(RequestInspector, FastReadingTakesTheCommonBodiesAndAgreesWithTheReference)
         "{\"a\":" + std::string(63, '[') + std::string(63, ']') + "}", "{\"prompt\":\"" + std::string(200000, 'x') + "\"}"}) {
     const auto fast = detail::read_traits_fast(body, 64);
     ASSERT_TRUE(fast.has_value()) << body.substr(0, 80);
-    EXPECT_EQ(line(*fast), line(detail::read_traits_reference(body, 64))) << body.substr(0, 80);
+    EXPECT_EQ(describe(*fast), describe(detail::read_traits_reference(body, 64))) << body.substr(0, 80);
   }
   // A body past the fast reading's size bound is left to the reference, which reads it alike.
   const std::string big = "{\"prompt\":\"" + std::string(300000, 'x') + "\"}";
@@ -240,7 +240,7 @@ TEST(RequestInspector, FastReadingTakesTheCommonBodiesAndAgreesWithTheReference)
     const auto fast = detail::read_traits_fast(body, 64);
     if (!fast) continue;
     ++taken;
-    ASSERT_EQ(line(*fast), line(detail::read_traits_reference(body, 64))) << body;
+    ASSERT_EQ(describe(*fast), describe(detail::read_traits_reference(body, 64))) << body;
   }
   EXPECT_GT(taken, 100);
 }
