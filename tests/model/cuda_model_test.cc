@@ -318,5 +318,64 @@ TEST(CudaModel, RealMlaWidthsAgreeWithTheCpuPath) {
   std::filesystem::remove_all(dir);
 }
 
+// DeepSeek's own head widths (nope 128, rope 64, v 128, latent 512): a sequence's prefill chunk
+// of 64 or more rows is attended in the expanded form (mla_prefill), the others absorbed. Both
+// must agree with the CPU path: a whole prompt; the same prompt in two chunks, the second over
+// the first's cache; and that second chunk in one step between two short sequences (three runs of
+// rows: absorbed, expanded, absorbed).
+TEST(CudaModel, ExpandedPrefillAgreesWithTheCpuPathInChunksAndBesideShortSequences) {
+  SKIP_WITHOUT_GPU();
+  RandomDeepSeekShape shape;
+  shape.vocab_size = 1024;
+  shape.hidden_size = 256;
+  shape.num_layers = 2;
+  shape.first_k_dense_replace = 2;
+  shape.num_heads = 4;
+  shape.q_lora_rank = 96;
+  shape.kv_lora_rank = 512;
+  shape.qk_nope_head_dim = 128;
+  shape.qk_rope_head_dim = 64;
+  shape.v_head_dim = 128;
+  shape.max_position_embeddings = 1024;
+  const auto dir = std::filesystem::temp_directory_path() / ("tide-cuda-model-test-expanded-" + std::to_string(::getpid()));
+  write_random_deepseek(dir, shape, 13);
+  const auto gpu = load_on(dir, Device::Cuda);
+  const auto cpu = load_on(dir, Device::Cpu);
+  const int vocab = shape.vocab_size, n = 300, first_chunk = 100;
+  std::vector<int32_t> prompt(n);
+  for (int i = 0; i < n; ++i) prompt[i] = (53 * i + 11) % vocab;
+  const auto c = full_pass(*cpu, prompt);
+  const auto g = full_pass(*gpu, prompt);
+  for (int i = 0; i < n; i += 23)
+    EXPECT_LT(relative_error(g.data() + i * vocab, c.data() + i * vocab, vocab), kTolerance) << "whole prompt, position " << i;
+
+  const std::vector<int32_t> short_a = {5, 6, 7}, short_b = {9};
+  const auto c_a = full_pass(*cpu, short_a), c_b = full_pass(*cpu, short_b);
+  auto cache = gpu->make_kv_cache(32, kBlockSize);
+  const auto table = block_range(0, 24), table_a = block_range(24, 4), table_b = block_range(28, 4);
+  Batch head{{prompt.begin(), prompt.begin() + first_chunk},
+             {{.num_tokens = first_chunk, .start_position = 0, .block_table = table, .all_logits = true}}};
+  const auto g_head = gpu->forward(head, *cache);
+  for (int i = 0; i < first_chunk; i += 23)
+    EXPECT_LT(relative_error(g_head.data() + i * vocab, c.data() + i * vocab, vocab), kTolerance) << "first chunk, position " << i;
+
+  Batch mixed;
+  mixed.tokens = short_a;
+  mixed.tokens.insert(mixed.tokens.end(), prompt.begin() + first_chunk, prompt.end());
+  mixed.tokens.insert(mixed.tokens.end(), short_b.begin(), short_b.end());
+  const int64_t rest = n - first_chunk;
+  mixed.sequences = {{.num_tokens = 3, .start_position = 0, .block_table = table_a},
+                     {.num_tokens = rest, .start_position = first_chunk, .block_table = table, .all_logits = true},
+                     {.num_tokens = 1, .start_position = 0, .block_table = table_b}};
+  const auto g_mixed = gpu->forward(mixed, *cache);
+  ASSERT_EQ(g_mixed.size(), static_cast<std::size_t>(rest + 2) * vocab);
+  EXPECT_LT(relative_error(g_mixed.data(), c_a.data() + 2 * vocab, vocab), kTolerance) << "short sequence before";
+  for (int i = 0; i < rest; i += 23)
+    EXPECT_LT(relative_error(g_mixed.data() + (1 + i) * vocab, c.data() + (first_chunk + i) * vocab, vocab), kTolerance)
+        << "second chunk, position " << first_chunk + i;
+  EXPECT_LT(relative_error(g_mixed.data() + (1 + rest) * vocab, c_b.data(), vocab), kTolerance) << "short sequence after";
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace tide

@@ -3,8 +3,8 @@
 // own). One block of 128 threads per (row, head) walks the context in chunks of 128 keys with an
 // online softmax: each thread scores one key of the chunk, then each thread accumulates its own
 // value dimensions over the chunk's keys. It is the correct fallback for shapes the specialised
-// mla_decode kernel (512 + 64, decode only) does not take; it reads each latent once per head, so
-// it is not the fast path for real DeepSeek widths.
+// kernels (mla_decode and mla_prefill, DeepSeek's 512 + 64 widths) do not take; it reads each
+// latent once per head, so it is not the fast path for real DeepSeek widths.
 #include <cuda_bf16.h>
 
 #include <cmath>

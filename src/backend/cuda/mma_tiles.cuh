@@ -1,5 +1,6 @@
 #pragma once
-// The building blocks of the mma.sync GEMM kernels (moe_grouped_gemm, moe_grouped_gemm_fp8):
+// The building blocks of the mma.sync kernels (moe_grouped_gemm, moe_grouped_gemm_fp8, the MLA
+// kernels):
 // cp.async copies global → shared (Ampere and later), ldmatrix loads of four 8×16-byte
 // matrices, the operand fragments of mma.sync (the same bytes for bf16 m16n8k16 and e4m3
 // m16n8k32), and the store of a warp's fp32 accumulators as bf16.
@@ -34,6 +35,35 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) 
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(address));
+}
+
+// As ldmatrix_x4, each matrix transposed: from row-major [k][n] rows, the "col" B fragments of
+// mma.sync (lane's 4 bytes: rows 2·(lane%4) and +1, column lane/4).
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* smem) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(address));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<const uint32_t*>(&v);
+}
+
+// D += A·B for one m16n8k16 tile: A row-major 16×16, B "col" 16×8, fp32 accumulators.
+__device__ __forceinline__ void mma_bf16(float* d, const uint32_t* a, uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ float ex2(float x) {  // 2^x; -inf gives 0
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
 }
 
 // A warp's accumulators of up to four m16 row tiles × two n8 feature tiles (acc[mt][nt]) as bf16

@@ -36,14 +36,6 @@ struct Tile {
   static constexpr std::size_t kSharedBytes = std::size_t{kStages} * kStageElems * sizeof(bf16);
 };
 
-__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
 // grid (ceil(n / kBlockN), experts). y[r, :n] = x[r, :k] · W_e[:n, :k]^T for expert e's rows r.
 template <int kBlockN, int kBlockK, int kStages>
 __global__ void __launch_bounds__(Tile<kBlockN, kBlockK, kStages>::kThreads)

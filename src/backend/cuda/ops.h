@@ -263,4 +263,44 @@ std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& args, const MlaDecod
 void mla_decode(const MlaDecodeArgs& args, const MlaDecodePlan& plan, void* workspace, std::size_t workspace_bytes,
                 cudaStream_t stream);
 
+// MLA prefill in the expanded form (mla_prefill.cu): one sequence's `rows` new tokens, the last
+// rows of its `context`, attend causally over the whole context (row i sits at position
+// context - rows + i and sees 0..that position), the twin of cpu::attention as
+// MlaAttention::attend_expanded calls it, with keys [k_nope 128 | the shared rope key 64] and
+// values of 128 per head:
+//   q_nope: [rows, heads, 128] at the given row and head strides; q_rope: [rows, heads, 64] likewise
+//   kv:     [context, heads, 256] = the context's latents through kv_b_proj: [k_nope | v] per head
+//   k_rope: [context, 64], the cache entries' rope keys
+//   out:    [rows, heads, 128] at out_stride (rows) and out_head_stride = softmax(q·kᵀ · scale) · v
+// The widths are DeepSeek's (V2, V2-Lite, V3, R1); latent 512, rope 64.
+constexpr int kMlaPrefillNopeDim = 128;
+constexpr int kMlaPrefillValueDim = 128;
+struct MlaPrefillArgs {
+  const bf16* q_nope;
+  int64_t q_nope_stride, q_nope_head_stride;
+  const bf16* q_rope;
+  int64_t q_rope_stride, q_rope_head_stride;
+  const bf16* kv;
+  const bf16* k_rope;
+  int rows;
+  int context;
+  int heads;
+  float scale;
+  bf16* out;
+  int64_t out_stride, out_head_stride;
+};
+void mla_prefill(const MlaPrefillArgs& args, cudaStream_t stream);
+
+// One sequence's cache entries for positions 0..context-1, read through its block table, split
+// into latent [context, 512] and rope keys [context, 64]: mla_prefill's inputs before kv_b_proj.
+struct LatentContextGather {
+  const bf16* cache;  // this layer's blocks, [num_blocks, block_size, 576]
+  const int32_t* block_table;
+  int block_size;
+  int context;
+  bf16* latent;
+  bf16* rope;
+};
+void gather_latent_context(const LatentContextGather& args, cudaStream_t stream);
+
 }  // namespace tide::cuda

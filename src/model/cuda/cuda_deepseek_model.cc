@@ -102,6 +102,15 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
       if (seq.all_logits || i == seq.num_tokens - 1) logit_rows[r++] = static_cast<int32_t>(t);
     }
     step.max_context = std::max<int>(step.max_context, static_cast<int>(seq.start_position + seq.num_tokens));
+    const bool expanded = seq.num_tokens >= kExpandedPrefillRows && expanded_prefill_supported();
+    const int context = static_cast<int>(seq.start_position + seq.num_tokens);
+    auto& runs = step.attention_runs;
+    if (!expanded && !runs.empty() && !runs.back().expanded) {
+      runs.back().rows += seq.num_tokens;
+    } else {
+      runs.push_back({.first_row = layout.token_offset[s], .rows = seq.num_tokens, .context = context, .expanded = expanded});
+    }
+    if (expanded) step.max_expanded_context = std::max(step.max_expanded_context, context);
   }
   int32_t* device = scratch_.get(step_ints_, host.size());
   TIDE_CUDA_CHECK(

@@ -3,10 +3,11 @@
 // same decoder as the CPU reference (model/decoder.cc, model/deepseek/*), step for step:
 //   embed → per layer (RMSNorm, MLA, residual, RMSNorm, MoE or dense MLP, residual) → RMSNorm →
 //   LM head,
-// with the residual add fused into the next RMSNorm, and MLA always in the absorbed form: every
-// new token's query is folded through W_UK and attends over the latent cache as one row (a
-// prefill token's row ends at its own position), so prefill and decode share one kernel. The
-// cache holds bf16 [latent | rope key] entries.
+// with the residual add fused into the next RMSNorm. MLA runs decode rows and short chunks in
+// the absorbed form (each new token's query folded through W_UK attends over the latent cache as
+// one row), and a sequence's prefill chunk of kExpandedPrefillRows or more in the expanded form
+// (its context put through kv_b_proj once, then causal flash attention), as the CPU path
+// chooses between the same two forms. The cache holds bf16 [latent | rope key] entries.
 //
 // forward() and step() run on the model's own stream and return when their results are on the host. One
 // caller at a time (the engine's step loop): the step's scratch buffers belong to the model.
@@ -60,6 +61,16 @@ class DeepSeekCudaModel : public Model {
     const int32_t* context_lens = nullptr;  // position + 1 of each token: what its attention row sees
     const int32_t* logit_row_tokens = nullptr;
     const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
+    // The step's rows in order, in runs attended alike: the absorbed form for decode rows and
+    // short chunks (consecutive sequences in one run), the expanded form for each long prefill
+    // chunk alone (cuda_mla.cc).
+    struct AttentionRun {
+      int64_t first_row = 0, rows = 0;
+      int context = 0;  // expanded: the sequence's context once this chunk is in
+      bool expanded = false;
+    };
+    std::vector<AttentionRun> attention_runs;
+    int max_expanded_context = 0;
   };
 
   // Checks the batch and runs its every kernel; the logits are left in logits_. The caller holds
@@ -71,8 +82,20 @@ class DeepSeekCudaModel : public Model {
   // Runs the step through a graph where its shape allows; false where it must run eagerly.
   bool run_step_as_graph(const Step& step, DeviceKvCache& cache) const;
   void attention(int layer, const bf16* h, const Step& step, DeviceKvCache& cache, bf16* out) const;
-  void attend(const Step& step, const bf16* q_absorbed, const bf16* cache_layer, int block_size,
-              bf16* latent_out) const;
+  // The run's rows in the absorbed form: q_nope through W_UK, attention over the latent cache,
+  // the result through W_UV into heads_out.
+  void attend_absorbed(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q, int64_t q_stride,
+                       bf16* q_absorbed, const bf16* cache_layer, int block_size, bf16* heads_out) const;
+  // One sequence's prefill chunk in the expanded form: its context's latents through kv_b_proj,
+  // then mla_prefill straight into heads_out.
+  void attend_expanded(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q, int64_t q_stride,
+                       const bf16* q_absorbed, const bf16* cache_layer, int block_size, bf16* heads_out) const;
+  // Whether the model's MLA widths are those mla_prefill is built for (DeepSeek's own).
+  bool expanded_prefill_supported() const;
+  // A sequence's chunk of at least this many rows is attended in the expanded form: from one
+  // query tile of mla_prefill on, expanding the context once costs less than reading it once per
+  // row.
+  static constexpr int64_t kExpandedPrefillRows = 64;
   void feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
@@ -127,6 +150,7 @@ class DeepSeekCudaModel : public Model {
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
+  mutable DeviceBuffer<bf16> context_latent_, context_rope_, context_kv_;  // expanded prefill
   mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_;
   mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
   mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;

@@ -1,9 +1,12 @@
-// MLA on the GPU in the absorbed form (see cuda_deepseek_model.h and model/deepseek/mla_attention.h):
+// MLA on the GPU (see cuda_deepseek_model.h and model/deepseek/mla_attention.h):
 //   [q_a | kv] or [q | kv] = one GEMM of h; q = q_b(norm(q_a)) with q_lora;
 //   the cache entry = [kv_a_layernorm(kv's latent) | rope(kv's key)], written in one pass;
-//   q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] | rope(q_rope[t, h])]  (one batched GEMM over heads;
-//   rope writes its part);
-//   latent_out = attention over the cache; heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ;
+//   then per run of rows (Step::attention_runs), either
+//   - absorbed (decode rows, short chunks): q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] |
+//     rope(q_rope[t, h])] (one batched GEMM over heads; rope writes its part), latent_out =
+//     attention over the cache, heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ; or
+//   - expanded (a long prefill chunk): the sequence's context gathered from the cache and put
+//     through kv_b_proj once ([k_nope | v] per head), heads_out = causal flash attention over it;
 //   out = o_proj(heads_out).
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
@@ -50,46 +53,92 @@ void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, De
                       .query = rope},
                      stream_);
 
-  // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
-  const bf16* kv_b = w.kv_b_proj.data.data();
-  gemm_.bf16_batched({.x = q, .x_ld = q_stride, .x_batch_stride = dk,
-                      .w = kv_b, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = false,
-                      .y = q_absorbed, .y_ld = H * E, .y_batch_stride = E,
-                      .n = T, .out = r, .in = nope, .batch = static_cast<int>(H)},
-                     stream_);
-
-  bf16* latent_out = scratch_.get(latent_out_, T * H * r);
-  attend(step, q_absorbed, cache_layer, cache.block_size(), latent_out);
-
-  // W_UV[h] is the next dv rows: [dv, r], so latent · W_UV[h]ᵀ.
   bf16* heads_out = scratch_.get(heads_out_, T * H * dv);
-  gemm_.bf16_batched({.x = latent_out, .x_ld = H * r, .x_batch_stride = r,
-                      .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
-                      .y = heads_out, .y_ld = H * dv, .y_batch_stride = dv,
-                      .n = T, .out = dv, .in = r, .batch = static_cast<int>(H)},
-                     stream_);
+  for (const Step::AttentionRun& run : step.attention_runs) {
+    if (run.expanded)
+      attend_expanded(layer, step, run, q, q_stride, q_absorbed, cache_layer, cache.block_size(), heads_out);
+    else
+      attend_absorbed(layer, step, run, q, q_stride, q_absorbed, cache_layer, cache.block_size(), heads_out);
+  }
   gemm_.bf16_nt(heads_out, T, w.o_proj.data.data(), D, H * dv, out, stream_);
 }
 
-void DeepSeekCudaModel::attend(const Step& step, const bf16* q_absorbed, const bf16* cache_layer, int block_size,
-                               bf16* latent_out) const {
-  const int H = config_.num_heads, r = config_.kv_lora_rank, E = config_.kv_entry_dim();
-  if (r == kMlaLatentDim && config_.qk_rope_head_dim == kMlaRopeDim) {
-    const MlaDecodeArgs args{.q = q_absorbed, .cache = cache_layer, .block_tables = step.block_tables,
-                             .block_table_stride = step.table_stride, .context_lens = step.context_lens,
-                             .batch = static_cast<int>(step.tokens), .heads = H, .block_size = block_size,
+bool DeepSeekCudaModel::expanded_prefill_supported() const {
+  const ModelConfig& c = config_;
+  return c.kv_lora_rank == kMlaLatentDim && c.qk_rope_head_dim == kMlaRopeDim &&
+         c.qk_nope_head_dim == kMlaPrefillNopeDim && c.v_head_dim == kMlaPrefillValueDim;
+}
+
+void DeepSeekCudaModel::attend_absorbed(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q,
+                                        int64_t q_stride, bf16* q_absorbed, const bf16* cache_layer, int block_size,
+                                        bf16* heads_out) const {
+  const ModelConfig& c = config_;
+  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dk = nope + c.qk_rope_head_dim, dv = c.v_head_dim;
+  const int64_t r = c.kv_lora_rank, E = r + c.qk_rope_head_dim, first = run.first_row, n = run.rows;
+  const bf16* kv_b = weights_.layers[layer].attention.kv_b_proj.data.data();
+
+  // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
+  bf16* absorbed = q_absorbed + first * H * E;
+  gemm_.bf16_batched({.x = q + first * q_stride, .x_ld = q_stride, .x_batch_stride = dk,
+                      .w = kv_b, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = false,
+                      .y = absorbed, .y_ld = H * E, .y_batch_stride = E,
+                      .n = n, .out = r, .in = nope, .batch = static_cast<int>(H)},
+                     stream_);
+
+  bf16* latent_out = scratch_.get(latent_out_, step.tokens * H * r) + first * H * r;
+  const int32_t* tables = step.block_tables + first * step.table_stride;
+  const int32_t* context_lens = step.context_lens + first;
+  if (r == kMlaLatentDim && c.qk_rope_head_dim == kMlaRopeDim) {
+    const MlaDecodeArgs args{.q = absorbed, .cache = cache_layer, .block_tables = tables,
+                             .block_table_stride = step.table_stride, .context_lens = context_lens,
+                             .batch = static_cast<int>(n), .heads = static_cast<int>(H), .block_size = block_size,
                              .max_context = step.max_context, .scale = softmax_scale_, .out = latent_out};
     const MlaDecodePlan plan = plan_mla_decode(args, sm_count_);
     const std::size_t bytes = mla_decode_workspace_bytes(args, plan);
     unsigned char* workspace = scratch_.get(attention_workspace_, bytes);
     mla_decode(args, plan, workspace, attention_workspace_.bytes(), stream_);
-    return;
+  } else {
+    latent_attention({.q = absorbed, .cache = cache_layer, .block_tables = tables,
+                      .block_table_stride = step.table_stride, .context_lens = context_lens,
+                      .rows = static_cast<int>(n), .heads = static_cast<int>(H), .entry_dim = static_cast<int>(E),
+                      .value_dim = static_cast<int>(r), .block_size = block_size, .scale = softmax_scale_,
+                      .out = latent_out},
+                     stream_);
   }
-  latent_attention({.q = q_absorbed, .cache = cache_layer, .block_tables = step.block_tables,
-                    .block_table_stride = step.table_stride, .context_lens = step.context_lens,
-                    .rows = static_cast<int>(step.tokens), .heads = H, .entry_dim = E, .value_dim = r,
-                    .block_size = block_size, .scale = softmax_scale_, .out = latent_out},
-                   stream_);
+
+  // W_UV[h] is the next dv rows: [dv, r], so latent · W_UV[h]ᵀ.
+  gemm_.bf16_batched({.x = latent_out, .x_ld = H * r, .x_batch_stride = r,
+                      .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
+                      .y = heads_out + first * H * dv, .y_ld = H * dv, .y_batch_stride = dv,
+                      .n = n, .out = dv, .in = r, .batch = static_cast<int>(H)},
+                     stream_);
+}
+
+void DeepSeekCudaModel::attend_expanded(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q,
+                                        int64_t q_stride, const bf16* q_absorbed, const bf16* cache_layer,
+                                        int block_size, bf16* heads_out) const {
+  const ModelConfig& c = config_;
+  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dk = nope + c.qk_rope_head_dim, dv = c.v_head_dim;
+  const int64_t r = c.kv_lora_rank, E = r + c.qk_rope_head_dim, first = run.first_row;
+  const int64_t longest = step.max_expanded_context;  // every run's buffers at one size: no growth mid-step
+  bf16* latent = scratch_.get(context_latent_, longest * r);
+  bf16* rope = scratch_.get(context_rope_, longest * c.qk_rope_head_dim);
+  bf16* kv = scratch_.get(context_kv_, longest * H * (nope + dv));
+
+  gather_latent_context({.cache = cache_layer, .block_table = step.block_tables + first * step.table_stride,
+                         .block_size = block_size, .context = run.context, .latent = latent, .rope = rope},
+                        stream_);
+  // Per head [k_nope | v] of every context position, in one GEMM through kv_b_proj.
+  gemm_.bf16_nt(latent, run.context, weights_.layers[layer].attention.kv_b_proj.data.data(), H * (nope + dv), r, kv,
+                stream_);
+  // The query's nope part from the projection; its rotated rope part, as write_latent_cache left
+  // it, at the end of each head's absorbed row.
+  mla_prefill({.q_nope = q + first * q_stride, .q_nope_stride = q_stride, .q_nope_head_stride = dk,
+               .q_rope = q_absorbed + first * H * E + r, .q_rope_stride = H * E, .q_rope_head_stride = E,
+               .kv = kv, .k_rope = rope, .rows = static_cast<int>(run.rows), .context = run.context,
+               .heads = static_cast<int>(H), .scale = softmax_scale_, .out = heads_out + first * H * dv,
+               .out_stride = H * dv, .out_head_stride = dv},
+              stream_);
 }
 
 }  // namespace tide::cuda
