@@ -76,8 +76,23 @@ void Session::read_request() {
   parser_.emplace();
   parser_->header_limit(static_cast<uint32_t>(std::min<std::size_t>(shared_->options.max_header_bytes, UINT32_MAX)));
   parser_->body_limit(shared_->options.max_body_bytes);
+  // Most requests arrive whole in the read that woke the loop: parsed here, they skip Beast's
+  // read operations, each of which would go through the loop's queue once more.
+  error_code ec;
+  parse_buffered(ec);
+  if (ec || parser_->is_done()) return on_request(ec);
+  if (parser_->is_header_done()) return on_header({});
   bhttp::async_read_header(socket_, buffer_, *parser_,
                            [self = shared_from_this()](error_code ec, std::size_t) { self->on_header(ec); });
+}
+
+void Session::parse_buffered(error_code& ec) {
+  while (buffer_.size() > 0 && !parser_->is_done()) {
+    const std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == bhttp::error::need_more) ec = {};
+    if (ec || used == 0) return;
+  }
 }
 
 void Session::on_header(error_code ec) {
@@ -93,6 +108,9 @@ void Session::on_header(error_code ec) {
 }
 
 void Session::read_body() {
+  error_code ec;
+  parse_buffered(ec);
+  if (ec || parser_->is_done()) return on_request(ec);
   bhttp::async_read(socket_, buffer_, *parser_,
                     [self = shared_from_this()](error_code ec, std::size_t) { self->on_request(ec); });
 }

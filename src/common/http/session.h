@@ -71,6 +71,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void wait_for_request();
   void read_request();
+  // Feeds the parser what buffer_ holds, as far as it goes; ec is a parse error (header or
+  // body limit, malformed) and stays clear when the parser only needs more bytes.
+  void parse_buffered(boost::system::error_code& ec);
   void on_header(boost::system::error_code ec);
   void read_body();
   void on_request(boost::system::error_code ec);

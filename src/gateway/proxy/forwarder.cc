@@ -260,6 +260,19 @@ void Forwarder::read_body_some(char* into, std::size_t size, Then then) {
   auto& body = parser_->get().body();
   body.data = into;
   body.size = size;
+  // What the head's read brought along (most small answers whole) is parsed here: Beast's read
+  // would complete at once too, but through the loop's queue.
+  if (buffer_.size() > 0 || parser_->is_done()) {
+    error_code ec;
+    std::size_t used = 0;
+    if (!parser_->is_done()) {
+      used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+    }
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec != bhttp::error::need_more && (ec || used > 0 || parser_->is_done()))
+      return then(!ec, size - body.size);
+  }
   bhttp::async_read_some(*stream_, buffer_, *parser_,
                          [self = shared_from_this(), size, then = std::move(then)](error_code ec, std::size_t) mutable {
                            if (self->finished_) return;
