@@ -151,13 +151,23 @@ void Forwarder::read_head() {
   parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // bounded by max_response_bytes instead
   buffer_.clear();
   arm_timer(settings_.timeouts.first_byte);
-  bhttp::async_read_header(
-      *stream_, buffer_, *parser_,
-      [self = shared_from_this()](error_code ec, std::size_t) {
-        if (self->finished_) return;
-        if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "response head: " + ec.message());
-        self->on_head();
-      });
+  read_head_some();
+}
+
+// Reads straight from the socket and parses in the handler: Beast's read_header would wrap the
+// same read in two more layers of operation, each holding the loop's work count.
+void Forwarder::read_head_some() {
+  stream_->async_read_some(buffer_.prepare(kChunkBytes), [self = shared_from_this()](error_code ec, std::size_t n) {
+    if (self->finished_) return;
+    if (ec) return self->attempt_failed(self->failure_kind(ec), 0, "response head: " + ec.message());
+    self->buffer_.commit(n);
+    const std::size_t used = self->parser_->put(self->buffer_.data(), ec);
+    self->buffer_.consume(used);
+    if (ec == bhttp::error::need_more) return self->read_head_some();
+    if (ec) return self->attempt_failed(Kind::ConnectError, 0, "response head: " + ec.message());
+    if (!self->parser_->is_header_done()) return self->read_head_some();
+    self->on_head();
+  });
 }
 
 void Forwarder::on_head() {

@@ -102,6 +102,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void connect();
   void send();
   void read_head();
+  void read_head_some();
   void on_head();
   void read_whole();
   void start_stream();
