@@ -23,6 +23,7 @@
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
+#include "backend/cuda/stream_fan.h"
 #include "model/batch_layout.h"
 #include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
@@ -99,6 +100,11 @@ class DeepSeekCudaModel : public Model {
   void feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
+  // A long prefill's bf16 experts: one cuBLASLt GEMM pair per expert, side by side on
+  // expert_lanes_, beside the shared experts on stream_.
+  void moe_separate_gemms(const MoeWeights& w, const bf16* h, int64_t tokens, const int32_t* counts,
+                          const int32_t* permuted_token, const int32_t* assignment_row, const float* gate_weights,
+                          bf16* out) const;
 
   // MoE steps of at most this many (token, choice) rows run each row through its expert
   // (moe_gate_up_gemv); above it, grouping rows by expert reads each expert once instead of once
@@ -147,11 +153,13 @@ class DeepSeekCudaModel : public Model {
   mutable std::map<GraphKey, Graph> graphs_;
   mutable uint64_t graph_clock_ = 0;
   mutable Gemm gemm_;
+  // Four lanes: two experts' GEMMs already cover the SMs; two more hide each GEMM's ramp.
+  mutable StreamFan expert_lanes_{4, 32u << 20};
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
   mutable DeviceBuffer<bf16> context_latent_, context_rope_, context_kv_;  // expanded prefill
-  mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_;
+  mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_, moe_activation_;
   mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
   mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;

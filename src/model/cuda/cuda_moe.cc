@@ -6,7 +6,8 @@
 //    rows; one SiLU·mul over all rows; the down GEMMs. Up to kRowsPerExpertForSeparateGemms rows
 //    per expert, moe_grouped_gemm reads the groups (and the tokens, through permuted_token) on the
 //    device; above it (long prefills) the counts come back to the host once per layer to size one
-//    cuBLASLt GEMM per expert over the tokens gathered into expert order.
+//    cuBLASLt GEMM per expert over the tokens gathered into expert order, the experts side by
+//    side on a few streams (one expert's GEMM fills about half of an H100).
 // Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
 // in fp8 (moe_fp8). Either way the result is combined with the gate weights on top of the shared
 // experts' output.
@@ -63,51 +64,65 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   int32_t* permuted_token = scratch_.get(permuted_token_, rows);
   int32_t* assignment_row = scratch_.get(assignment_row_, rows);
   moe_group_by_expert(ids, T, k, E, counts, offsets, permuted_token, assignment_row, stream_);
-  const bool host_counts_needed = !w.fp8() && moe_needs_host_counts(T);
-  std::vector<int32_t> host_counts;
-  if (host_counts_needed) {
-    host_counts.resize(E);
-    TIDE_CUDA_CHECK(cudaMemcpyAsync(host_counts.data(), counts, E * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+  if (!w.fp8() && moe_needs_host_counts(T)) {
+    moe_separate_gemms(w, h, T, counts, permuted_token, assignment_row, gate_weights, out);
+    return;
   }
 
-  // The shared experts run while the counts travel.
   if (w.shared) {
     bf16* gate_up = scratch_.get(gate_up_, T * 2 * w.shared->intermediate());
     mlp(*w.shared, h, T, gate_up, out);
   }
-  // The device path reads the tokens through permuted_token; cuBLASLt needs them gathered.
-  bf16* x = nullptr;
-  if (host_counts_needed) {
-    x = scratch_.get(moe_in_, rows * D);
-    gather_rows(h, D, permuted_token, rows, D, x, D, stream_);
-    TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  }
-
   bf16* y = scratch_.get(moe_out_, rows * D);
   if (w.fp8()) {
     moe_fp8(w, h, T, offsets, counts, permuted_token, y);
-    moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
-    return;
+  } else {
+    // The device reads the groups and, through permuted_token, the tokens.
+    bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
+    bf16* act = scratch_.get(activation_, rows * I);
+    moe_grouped_gemm(h, permuted_token, offsets, counts, E, w.gate_up_by_expert.data(), 2 * I, D, gate_up, stream_);
+    silu_mul(gate_up, rows, I, act, stream_);
+    moe_grouped_gemm(act, nullptr, offsets, counts, E, w.down_by_expert.data(), D, I, y, stream_);
   }
-  bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
-  bf16* act = scratch_.get(activation_, rows * I);
-  // The gate_up (first) or down GEMMs of every expert over its rows.
-  auto expert_gemms = [&](bool first, const bf16* in, int64_t out_dim, int64_t in_dim, bf16* result) {
-    if (!host_counts_needed) {
-      moe_grouped_gemm(first ? h : in, first ? permuted_token : nullptr, offsets, counts, E,
-                       (first ? w.gate_up_by_expert : w.down_by_expert).data(), out_dim, in_dim, result, stream_);
-      return;
-    }
-    for (int e = 0, offset = 0; e < E; offset += host_counts[e++]) {
-      if (host_counts[e] == 0) continue;
-      const DeviceMatrix& m = first ? w.experts[e].gate_up : w.experts[e].down;
-      gemm_.bf16_nt(in + int64_t{offset} * in_dim, host_counts[e], m.data.data(), out_dim, in_dim,
-                    result + int64_t{offset} * out_dim, stream_);
-    }
-  };
-  expert_gemms(true, x, 2 * I, D, gate_up);
-  silu_mul(gate_up, rows, I, act, stream_);
-  expert_gemms(false, act, D, I, y);
+  moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
+}
+
+void DeepSeekCudaModel::moe_separate_gemms(const MoeWeights& w, const bf16* h, int64_t T, const int32_t* counts,
+                                           const int32_t* permuted_token, const int32_t* assignment_row,
+                                           const float* gate_weights, bf16* out) const {
+  const int64_t D = config_.hidden_size, I = config_.moe_intermediate_size;
+  const int E = config_.n_routed_experts, k = config_.num_experts_per_tok;
+  const int64_t rows = T * k;
+  std::vector<int32_t> host_counts(E);
+  TIDE_CUDA_CHECK(cudaMemcpyAsync(host_counts.data(), counts, E * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+  // cuBLASLt needs the tokens gathered into expert order.
+  bf16* x = scratch_.get(moe_in_, rows * D);
+  gather_rows(h, D, permuted_token, rows, D, x, D, stream_);
+  // Every buffer the lanes use is sized before they start: a growth frees the old one.
+  bf16* gate_up = scratch_.get(moe_gate_up_, rows * 2 * I);
+  bf16* act = scratch_.get(moe_activation_, rows * I);
+  bf16* y = scratch_.get(moe_out_, rows * D);
+  bf16* shared_gate_up = w.shared ? scratch_.get(gate_up_, T * 2 * w.shared->intermediate()) : nullptr;
+  if (w.shared) scratch_.get(activation_, T * w.shared->intermediate());
+
+  expert_lanes_.fork(stream_);
+  // The shared experts run on the main stream while the counts travel and the lanes work.
+  if (w.shared) mlp(*w.shared, h, T, shared_gate_up, out);
+  expert_lanes_.wait_for_fork();
+  for (int e = 0, offset = 0, next_lane = 0; e < E; offset += host_counts[e++]) {
+    const int64_t n = host_counts[e];
+    if (n == 0) continue;
+    const int lane = next_lane;
+    next_lane = (next_lane + 1) % expert_lanes_.width();
+    cudaStream_t stream = expert_lanes_.stream(lane);
+    Gemm& gemm = expert_lanes_.gemm(lane);
+    bf16* expert_gate_up = gate_up + offset * 2 * I;
+    bf16* expert_act = act + offset * I;
+    gemm.bf16_nt(x + offset * D, n, w.experts[e].gate_up.data.data(), 2 * I, D, expert_gate_up, stream);
+    silu_mul(expert_gate_up, n, I, expert_act, stream);
+    gemm.bf16_nt(expert_act, n, w.experts[e].down.data.data(), D, I, y + offset * D, stream);
+  }
+  expert_lanes_.join(stream_);
   moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
 }
 
