@@ -177,10 +177,15 @@ void Forwarder::on_head() {
   if (status == 429 || status == 503) return attempt_failed(Kind::Overloaded, status, "replica overloaded");
   if (status >= 500) return attempt_failed(Kind::ServerError, status, "replica error");
   const auto type = parser_->get()[bhttp::field::content_type];
-  if (exchange_ && type.starts_with("text/event-stream"))
-    start_stream();
-  else
+  if (exchange_ && type.starts_with("text/event-stream")) {
+    start_stream();  // chunk by chunk: each event is relayed as soon as its chunk is parsed
+  } else {
+    // A whole answer: each parse fills the body buffer as far as the bytes go, chunk after
+    // chunk, so read_body_some's in-line path takes one turn per buffer, not one (nested) per
+    // chunk.
+    parser_->eager(true);
     read_whole();
+  }
 }
 
 AttemptOutcome::Kind Forwarder::failure_kind(const error_code& ec) const {

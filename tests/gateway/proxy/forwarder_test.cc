@@ -5,8 +5,10 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -133,6 +135,47 @@ std::function<void(Replica&, std::shared_ptr<http::Exchange>)> stream_events(int
   };
 }
 
+// A replica written at the socket level, for answers no well-behaved server sends: reads one
+// request head and writes `answer` verbatim, then closes.
+class RawReplica {
+ public:
+  explicit RawReplica(std::string answer) : answer_(std::move(answer)) {
+    acceptor_.open(net::ip::tcp::v4());
+    acceptor_.bind({net::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    thread_ = std::thread([this] {
+      net::ip::tcp::socket socket(io_);
+      boost::system::error_code ec;
+      acceptor_.accept(socket, ec);
+      if (ec) return;
+      std::string request;
+      char buf[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const std::size_t n = socket.read_some(net::buffer(buf), ec);
+        if (ec) return;
+        request.append(buf, n);
+      }
+      net::write(socket, net::buffer(answer_), ec);
+      socket.shutdown(net::ip::tcp::socket::shutdown_both, ec);
+    });
+  }
+  ~RawReplica() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);  // unblocks an accept that never came
+    thread_.join();
+  }
+  Endpoint endpoint() const {
+    const auto port = acceptor_.local_endpoint().port();
+    return {"pool", "127.0.0.1", port, "127.0.0.1:" + std::to_string(port)};
+  }
+
+ private:
+  std::string answer_;
+  net::io_context io_;
+  net::ip::tcp::acceptor acceptor_{io_};
+  std::thread thread_;
+};
+
 class GatewayProxyTest : public ::testing::Test {
  protected:
   void start(std::vector<Endpoint> endpoints) {
@@ -171,6 +214,26 @@ TEST_F(GatewayProxyTest, RelaysJsonAndPropagatesTheRequestId) {
   // The connection to the replica is kept alive and reused.
   for (int i = 0; i < 5; ++i) ASSERT_EQ(c.post_json("/v1/completions", kCompletion).result_int(), 200);
   EXPECT_EQ(replica.server->connections(), 1);
+}
+
+TEST_F(GatewayProxyTest, AnAnswerOfManyTinyChunksArrivesWhole) {
+  // 20,000 one-byte chunks, thousands of them in each read (the head's included): parsed from
+  // the buffer in-line, they must come out whole and in order.
+  std::string body;
+  std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20000; ++i) {
+    const char c = static_cast<char>('a' + i % 26);
+    body += c;
+    answer += "1\r\n";
+    answer += c;
+    answer += "\r\n";
+  }
+  answer += "0\r\n\r\n";
+  RawReplica replica(answer);
+  start({replica.endpoint()});
+  auto response = client().post_json("/v1/completions", kCompletion);
+  ASSERT_EQ(response.result_int(), 200);
+  EXPECT_EQ(response.body(), body);
 }
 
 TEST_F(GatewayProxyTest, AReplicaGetsTheClientsHeadersLessCredentialsAndHopByHopOnes) {
