@@ -37,6 +37,8 @@ class StreamFan {
     cudaEvent_t done = nullptr;
     std::unique_ptr<Gemm> gemm;
   };
+  void release();
+
   std::vector<Lane> lanes_;
   cudaEvent_t forked_ = nullptr;
 };

@@ -42,6 +42,7 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
   TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  if (bf16_expert_layers_) expert_lanes_ = std::make_unique<StreamFan>(4, std::size_t{32} << 20);
 }
 
 DeepSeekCudaModel::~DeepSeekCudaModel() {

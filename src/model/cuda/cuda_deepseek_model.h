@@ -18,6 +18,7 @@
 // replay it. A shape is the token count, the block-table width, the context bucket the attention
 // plan covers, and the cache; graphs are dropped when a scratch buffer moves.
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
 
@@ -153,8 +154,10 @@ class DeepSeekCudaModel : public Model {
   mutable std::map<GraphKey, Graph> graphs_;
   mutable uint64_t graph_clock_ = 0;
   mutable Gemm gemm_;
-  // Four lanes: two experts' GEMMs already cover the SMs; two more hide each GEMM's ramp.
-  mutable StreamFan expert_lanes_{4, 32u << 20};
+  // Four lanes: two experts' GEMMs already cover the SMs; two more hide each GEMM's ramp. Made
+  // only for models with bf16 experts (the only ones whose long prefills use them): each lane
+  // holds a 32 MB cuBLASLt workspace.
+  std::unique_ptr<StreamFan> expert_lanes_;
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;

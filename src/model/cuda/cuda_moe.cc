@@ -11,6 +11,7 @@
 // Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
 // in fp8 (moe_fp8). Either way the result is combined with the gate weights on top of the shared
 // experts' output.
+#include <algorithm>
 #include <vector>
 
 #include "backend/cuda/cuda_check.h"
@@ -105,24 +106,28 @@ void DeepSeekCudaModel::moe_separate_gemms(const MoeWeights& w, const bf16* h, i
   bf16* shared_gate_up = w.shared ? scratch_.get(gate_up_, T * 2 * w.shared->intermediate()) : nullptr;
   if (w.shared) scratch_.get(activation_, T * w.shared->intermediate());
 
-  expert_lanes_.fork(stream_);
-  // The shared experts run on the main stream while the counts travel and the lanes work.
+  StreamFan& lanes = *expert_lanes_;
+  lanes.fork(stream_);
+  // The shared experts run on the main stream while the lanes work. (The counts' copy above is
+  // to pageable memory, so the host has already waited for them.)
   if (w.shared) mlp(*w.shared, h, T, shared_gate_up, out);
-  expert_lanes_.wait_for_fork();
-  for (int e = 0, offset = 0, next_lane = 0; e < E; offset += host_counts[e++]) {
+  lanes.wait_for_fork();
+  // Each expert to the lane with the fewest rows so far, so that the lanes end together.
+  std::vector<int64_t> lane_rows(lanes.width(), 0);
+  for (int e = 0, offset = 0; e < E; offset += host_counts[e++]) {
     const int64_t n = host_counts[e];
     if (n == 0) continue;
-    const int lane = next_lane;
-    next_lane = (next_lane + 1) % expert_lanes_.width();
-    cudaStream_t stream = expert_lanes_.stream(lane);
-    Gemm& gemm = expert_lanes_.gemm(lane);
+    const int lane = static_cast<int>(std::min_element(lane_rows.begin(), lane_rows.end()) - lane_rows.begin());
+    lane_rows[lane] += n;
+    cudaStream_t stream = lanes.stream(lane);
+    Gemm& gemm = lanes.gemm(lane);
     bf16* expert_gate_up = gate_up + offset * 2 * I;
     bf16* expert_act = act + offset * I;
     gemm.bf16_nt(x + offset * D, n, w.experts[e].gate_up.data.data(), 2 * I, D, expert_gate_up, stream);
     silu_mul(expert_gate_up, n, I, expert_act, stream);
     gemm.bf16_nt(expert_act, n, w.experts[e].down.data.data(), D, I, y + offset * D, stream);
   }
-  expert_lanes_.join(stream_);
+  lanes.join(stream_);
   moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
 }
 
