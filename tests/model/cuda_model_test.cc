@@ -46,6 +46,34 @@ std::unique_ptr<Model> load_on(const std::filesystem::path& dir, Device device,
   return load_model(dir, {.device = device, .fp8_experts = fp8_experts});
 }
 
+// A small random DeepSeek with DeepSeek's own latent and rope-key widths (512, 64), so that the
+// specialised MLA kernels take it, and dense layers only, so that no routing tie can move a
+// token: any difference from the CPU path is the attention's. Written to a temporary directory,
+// loaded on both devices; the directory goes with it.
+struct RealMlaModel {
+  RealMlaModel(const std::string& name, int heads, int q_lora_rank, int nope, int v, uint64_t seed) {
+    shape.vocab_size = 1024;
+    shape.hidden_size = 256;
+    shape.num_layers = 2;
+    shape.first_k_dense_replace = 2;
+    shape.num_heads = heads;
+    shape.q_lora_rank = q_lora_rank;
+    shape.kv_lora_rank = 512;
+    shape.qk_nope_head_dim = nope;
+    shape.qk_rope_head_dim = 64;
+    shape.v_head_dim = v;
+    shape.max_position_embeddings = 1024;
+    dir = std::filesystem::temp_directory_path() / ("tide-cuda-model-test-" + name + "-" + std::to_string(::getpid()));
+    write_random_deepseek(dir, shape, seed);
+    gpu = load_on(dir, Device::Cuda);
+    cpu = load_on(dir, Device::Cpu);
+  }
+  ~RealMlaModel() { std::filesystem::remove_all(dir); }
+  RandomDeepSeekShape shape;
+  std::filesystem::path dir;
+  std::unique_ptr<Model> gpu, cpu;
+};
+
 // The fp8 fixture's experts run in fp8 on the GPU.
 double tolerance_for(const std::string& fixture) {
   return fixture.find("fp8") != std::string::npos ? kFp8Tolerance : kTolerance;
@@ -279,27 +307,14 @@ TEST(CudaModel, ExpertGemmsAgreeWhetherTheCountsGoToTheHostOrNot) {
   EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.size() / 20));
 }
 
-// DeepSeek's real MLA widths (latent 512, rope key 64) take the specialised decode kernel; a
-// small random model of those widths against the CPU path, prefill and cached decode. Dense
-// layers only, so no routing tie can move a token: any difference is the attention's.
+// DeepSeek's real MLA widths (latent 512, rope key 64) take the specialised decode kernel;
+// prefill and cached decode against the CPU path.
 TEST(CudaModel, RealMlaWidthsAgreeWithTheCpuPath) {
   SKIP_WITHOUT_GPU();
-  RandomDeepSeekShape shape;
-  shape.vocab_size = 1024;
-  shape.hidden_size = 256;
-  shape.num_layers = 2;
-  shape.first_k_dense_replace = 2;
-  shape.num_heads = 16;
-  shape.q_lora_rank = 192;
-  shape.kv_lora_rank = 512;
-  shape.qk_nope_head_dim = 64;
-  shape.qk_rope_head_dim = 64;
-  shape.v_head_dim = 64;
-  shape.max_position_embeddings = 1024;
-  const auto dir = std::filesystem::temp_directory_path() / ("tide-cuda-model-test-mla512-" + std::to_string(::getpid()));
-  write_random_deepseek(dir, shape, 11);
-  const auto gpu = load_on(dir, Device::Cuda);
-  const auto cpu = load_on(dir, Device::Cpu);
+  const RealMlaModel model("mla512", 16, 192, 64, 64, 11);
+  const auto& shape = model.shape;
+  const auto& gpu = model.gpu;
+  const auto& cpu = model.cpu;
   std::vector<int32_t> prompt(300);
   for (int i = 0; i < 300; ++i) prompt[i] = (37 * i + 5) % shape.vocab_size;
   const int vocab = shape.vocab_size;
@@ -315,7 +330,6 @@ TEST(CudaModel, RealMlaWidthsAgreeWithTheCpuPath) {
     EXPECT_LT(relative_error(l.data(), cpu_steps[s].data(), vocab), kTolerance) << "decode step " << s;
     return forced[s];  // follow the CPU's tokens so each step compares the same context
   });
-  std::filesystem::remove_all(dir);
 }
 
 // DeepSeek's own head widths (nope 128, rope 64, v 128, latent 512): a sequence's prefill chunk
@@ -325,22 +339,10 @@ TEST(CudaModel, RealMlaWidthsAgreeWithTheCpuPath) {
 // rows: absorbed, expanded, absorbed).
 TEST(CudaModel, ExpandedPrefillAgreesWithTheCpuPathInChunksAndBesideShortSequences) {
   SKIP_WITHOUT_GPU();
-  RandomDeepSeekShape shape;
-  shape.vocab_size = 1024;
-  shape.hidden_size = 256;
-  shape.num_layers = 2;
-  shape.first_k_dense_replace = 2;
-  shape.num_heads = 4;
-  shape.q_lora_rank = 96;
-  shape.kv_lora_rank = 512;
-  shape.qk_nope_head_dim = 128;
-  shape.qk_rope_head_dim = 64;
-  shape.v_head_dim = 128;
-  shape.max_position_embeddings = 1024;
-  const auto dir = std::filesystem::temp_directory_path() / ("tide-cuda-model-test-expanded-" + std::to_string(::getpid()));
-  write_random_deepseek(dir, shape, 13);
-  const auto gpu = load_on(dir, Device::Cuda);
-  const auto cpu = load_on(dir, Device::Cpu);
+  const RealMlaModel model("expanded", 4, 96, 128, 128, 13);
+  const auto& shape = model.shape;
+  const auto& gpu = model.gpu;
+  const auto& cpu = model.cpu;
   const int vocab = shape.vocab_size, n = 300, first_chunk = 100;
   std::vector<int32_t> prompt(n);
   for (int i = 0; i < n; ++i) prompt[i] = (53 * i + 11) % vocab;
@@ -374,7 +376,6 @@ TEST(CudaModel, ExpandedPrefillAgreesWithTheCpuPathInChunksAndBesideShortSequenc
     EXPECT_LT(relative_error(g_mixed.data() + (1 + i) * vocab, c.data() + (first_chunk + i) * vocab, vocab), kTolerance)
         << "second chunk, position " << first_chunk + i;
   EXPECT_LT(relative_error(g_mixed.data() + (1 + rest) * vocab, c_b.data(), vocab), kTolerance) << "short sequence after";
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
