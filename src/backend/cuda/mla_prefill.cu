@@ -6,10 +6,12 @@
 // H100. Here the context's latents are expanded once per step (gather_latent_context, then one
 // GEMM through kv_b_proj: per head k_nope and v of 128 each), and the attention is a causal flash
 // kernel over 192-wide keys (k_nope | the shared rope key) and 128-wide values:
-//   - a block is 4 warps and 64 query rows of one head, each warp 16 rows; the query's fragments
-//     (192 dims) stay in registers for the whole context;
-//   - keys and values come in tiles of 64 positions through a two-stage cp.async ring, rows
-//     padded so that fragment reads hit every bank once;
+//   - a block is 8 warps and 128 query rows of one head, each warp 16 rows; the query's fragments
+//     (192 dims) stay in registers for the whole context. Each key and value tile read serves
+//     128 rows: with 64 the kernel was bound by streaming keys and values from L2, at a tenth of
+//     the tensor cores' rate;
+//   - keys and values come in tiles of 64 positions through a three-stage cp.async ring, rows
+//     padded so that fragment reads (ldmatrix) hit every bank once;
 //   - S = Q·Kᵀ and O += P·V on the tensor cores (mma.sync m16n8k16, bf16 in, fp32 accumulate),
 //     the softmax online in registers (the S accumulators become P's fragments in place);
 //   - blocks of the latest rows, which see the most context, start first.
@@ -29,10 +31,10 @@ namespace tide::cuda {
 namespace {
 
 constexpr int kNope = kMlaPrefillNopeDim, kRope = kMlaRopeDim, kQk = kNope + kRope, kV = kMlaPrefillValueDim;
-constexpr int kWarps = 4, kThreads = kWarps * 32;
+constexpr int kWarps = 8, kThreads = kWarps * 32;
 constexpr int kRowsPerBlock = kWarps * 16;
 constexpr int kKeysPerTile = 64;
-constexpr int kStages = 2;
+constexpr int kStages = 3;
 // Rows padded by 16 bytes: a row then starts 4 banks after the one before, so the 8 rows of a
 // fragment read cover all 32 banks.
 constexpr int kKPitch = kQk + 8, kVPitch = kV + 8;
@@ -115,17 +117,17 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
 
   const int last_row = min(block_row + kRowsPerBlock, a.rows) - 1;
   const int tiles = (start + last_row) / kKeysPerTile + 1;
-  load_tile(a, head, 0, shared);
-  cp_async_commit();
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < tiles) load_tile(a, head, s, shared + s * kStageElems);
+    cp_async_commit();
+  }
   for (int tile = 0; tile < tiles; ++tile) {
-    if (tile + 1 < tiles) {
-      load_tile(a, head, tile + 1, shared + ((tile + 1) % kStages) * kStageElems);
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+    cp_async_wait<kStages - 2>();
     __syncthreads();
+    // Refill the stage every warp finished reading in the previous iteration.
+    if (const int next = tile + kStages - 1; next < tiles) load_tile(a, head, next, shared + (next % kStages) * kStageElems);
+    cp_async_commit();
     const bf16* keys = shared + (tile % kStages) * kStageElems;
     const bf16* values = keys + kKeysPerTile * kKPitch;
     const int key0 = tile * kKeysPerTile;
@@ -133,16 +135,19 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
     // The warp's rows past every key of this tile have nothing to skip; rows before all of it
     // (only in the first warps of the diagonal tile) see none of it, and skip its arithmetic.
     if (key0 <= start + warp_row + 15) {
-      // S = Q·Kᵀ: 8 n-tiles of 8 keys. B's "col" fragment is two consecutive dims of one key.
+      // S = Q·Kᵀ: 8 n-tiles of 8 keys. B's "col" fragment is two consecutive dims of one key, so
+      // one ldmatrix of keys' rows gives two n-tiles' fragments: kb[0..1] and kb[2..3].
       float s[kKeysPerTile / 8][4];
 #pragma unroll
       for (int nt = 0; nt < kKeysPerTile / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
 #pragma unroll
       for (int ks = 0; ks < kQk / 16; ++ks)
 #pragma unroll
-        for (int nt = 0; nt < kKeysPerTile / 8; ++nt) {
-          const bf16* k = keys + (nt * 8 + g) * kKPitch + ks * 16 + 2 * t;
-          mma_bf16(s[nt], qa[ks], *reinterpret_cast<const uint32_t*>(k), *reinterpret_cast<const uint32_t*>(k + 8));
+        for (int pair = 0; pair < kKeysPerTile / 16; ++pair) {
+          uint32_t kb[4];
+          ldmatrix_x4(kb, keys + (pair * 16 + lane % 8 + (lane / 16) * 8) * kKPitch + ks * 16 + ((lane / 8) % 2) * 8);
+          mma_bf16(s[2 * pair], qa[ks], kb[0], kb[1]);
+          mma_bf16(s[2 * pair + 1], qa[ks], kb[2], kb[3]);
         }
 
       // Online softmax, in base 2; element e of n-tile nt is row g + 8·(e / 2), key 2t + (e % 2).
@@ -201,8 +206,8 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
           mma_bf16(o[2 * dn + 1], pa[c], b[2], b[3]);
         }
     }
-    __syncthreads();  // the stage is refilled next
   }
+  cp_async_wait<0>();  // no copy may still be landing when the block exits
 
   // The row sums were kept per thread (each over its own keys); the quad holds the whole row.
 #pragma unroll
