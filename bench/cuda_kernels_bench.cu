@@ -186,6 +186,64 @@ void moe_grouped_gemm_bench(std::vector<Row>& rows, int per_expert, double copy_
   }
 }
 
+// DeepSeek-V3's routed experts (256; gate_up 7168 -> 2 x 2048, down 2048 -> 7168) with `per_expert`
+// rows each, as a step of 1,024 tokens spreads them (x 8 choices / 256: 32 each): bf16 weights
+// through moe_grouped_gemm, e4m3 ones with their block scales through moe_grouped_gemm_fp8. Each
+// set of weights is gigabytes, far past L2. Rate: the fp8 kernel's weight bytes a second; percent:
+// of the copy. The shape column also gives fp8's speed against bf16's.
+void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double copy_gbs) {
+  constexpr int kExperts = 256;
+  constexpr int64_t kHidden = 7168, kInter = 2048;
+  const int64_t total = int64_t{kExperts} * per_expert;
+  std::vector<int32_t> counts(kExperts, per_expert), offsets(kExperts);
+  for (int e = 0; e < kExperts; ++e) offsets[e] = e * per_expert;
+  DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
+  for (const auto& [name, out, in] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
+    const std::size_t per_weight = static_cast<std::size_t>(out) * in;
+    DeviceBuffer<uint16_t> x(total * in), y(total * out);
+    fill(reinterpret_cast<bf16*>(x.data()), x.size(), 97);
+    DeviceBuffer<uint8_t> x8(total * in);
+    DeviceBuffer<float> x_scales(total * (in / 128));
+    quantize_fp8_blocks(reinterpret_cast<bf16*>(x.data()), total, in, x8.data(), x_scales.data(), nullptr);
+    double bf16_ms = 0;
+    {
+      DeviceBuffer<uint16_t> w(kExperts * per_weight);
+      fill(reinterpret_cast<bf16*>(w.data()), w.size(), 101, 0.05f);
+      std::vector<const bf16*> p;
+      for (int e = 0; e < kExperts; ++e) p.push_back(reinterpret_cast<const bf16*>(w.data()) + e * per_weight);
+      DeviceBuffer<const bf16*> pointers(p);
+      bf16_ms = median_ms(2, 10, [&](int) {
+        moe_grouped_gemm(reinterpret_cast<bf16*>(x.data()), nullptr, doffsets.data(), dcounts.data(), kExperts,
+                         pointers.data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
+      });
+    }
+    DeviceBuffer<uint8_t> w8(kExperts * per_weight);
+    fill_random_fp8<<<1024, 256>>>(w8.data(), w8.size(), 103);
+    TIDE_CUDA_CHECK_LAUNCH();
+    const std::size_t scale_blocks = static_cast<std::size_t>(out / 128) * (in / 128);
+    DeviceBuffer<float> w_scales(kExperts * scale_blocks);
+    TIDE_CUDA_CHECK(cudaMemset(w_scales.data(), 0, w_scales.bytes()));  // values do not change the speed
+    std::vector<const uint8_t*> p8;
+    std::vector<const float*> ps;
+    for (int e = 0; e < kExperts; ++e) {
+      p8.push_back(w8.data() + e * per_weight);
+      ps.push_back(w_scales.data() + e * scale_blocks);
+    }
+    DeviceBuffer<const uint8_t*> pointers8(p8);
+    DeviceBuffer<const float*> scale_pointers(ps);
+    const double fp8_ms = median_ms(2, 10, [&](int) {
+      moe_grouped_gemm_fp8(x8.data(), x_scales.data(), total, nullptr, doffsets.data(), dcounts.data(), kExperts,
+                           pointers8.data(), scale_pointers.data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
+    });
+    const double bytes = static_cast<double>(kExperts) * per_weight + total * (in + 2.0 * out);
+    const double gbs = bytes / (fp8_ms * 1e-3) / 1e9;
+    char speedup[32];
+    std::snprintf(speedup, sizeof speedup, " %.2fx bf16", bf16_ms / fp8_ms);
+    const std::string shape = std::string(name) + " 256 x " + std::to_string(per_expert) + " rows fp8" + speedup;
+    rows.push_back({"moe_fp8_v3", shape, fp8_ms, gbs, "GB/s", 100.0 * gbs / copy_gbs});
+  }
+}
+
 // Decode-sized dense GEMMs (n rows) as Gemm runs them (gemv_nt), on V2-Lite's projection shapes;
 // enough weight copies in turn to stay out of L2. Percent: of the copy bandwidth.
 void gemv_bench(std::vector<Row>& rows, int64_t n, int64_t out, int64_t in, double copy_gbs) {
@@ -269,7 +327,7 @@ int run(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: a prefix of gemm_fp8blk, expert_up, expert_down, moe_ggemm, gemv, mla_decode)\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: a prefix of gemm_fp8blk, expert_up, expert_down, moe_ggemm, moe_fp8_v3, gemv, mla_decode)\n", argv[0]);
       return 2;
     }
   }
@@ -312,6 +370,10 @@ int run(int argc, char** argv) {
   }
   if (wanted("moe_ggemm")) {
     for (const int per_expert : {6, 24}) moe_grouped_gemm_bench(rows, per_expert, copy);
+    print_new();
+  }
+  if (wanted("moe_fp8_v3")) {
+    for (const int per_expert : {8, 32}) moe_grouped_gemm_v3_bench(rows, per_expert, copy);
     print_new();
   }
   if (wanted("gemv")) {

@@ -1,14 +1,16 @@
 // moe_grouped_gemm with DeepSeek-V3's fp8 experts: e4m3 weights with a 128×128 block scale and
-// e4m3 activations with a 1×128 block scale, multiplied on the tensor cores in fp8
-// (mma.sync m16n8k32, fp32 accumulate) and never widened to bf16 in memory.
+// e4m3 activations with a 1×128 block scale, multiplied in fp8 on the tensor cores through
+// wgmma (fp32 accumulate), never widened to bf16 in memory.
 //
-// The tiling is moe_grouped_gemm's: a block owns 128 output features of one expert (one weight
-// scale row) and streams that slice of the weights through shared memory once per 64 of the
-// expert's rows, 4 stages of cp.async in flight. A stage is 128 deep, exactly one scale block, so
-// each stage's products are summed apart and added to the accumulators scaled by
-// x_scale[row] · w_scale once the stage is done. Half the bytes of the bf16 kernel per weight: at
-// the expert counts of decode and short prefills, where reading the weights is the bound, this
-// is what fp8 buys.
+// A block (one warpgroup) owns 128 output features of one expert (one weight scale row) and
+// streams that slice of the weights through shared memory once per 64 of the expert's rows,
+// 4 stages of cp.async in flight. The products run with the operands swapped: the weights are
+// the M side (two m64 products of 64 features), the expert's rows the N side (n64; rows past
+// the expert's are never copied and their columns never stored), so that a handful of rows an
+// expert costs no more than 64. A stage is 128 deep, exactly one scale block: its four k32
+// products go into a partial tile, added to the accumulators at x_scale[row] · w_scale once the
+// stage is done. Half the bytes of the bf16 kernel per weight: at the expert counts of decode
+// and short prefills, where reading the weights is the bound, this is what fp8 buys.
 #include <cuda_bf16.h>
 
 #include <atomic>
@@ -20,31 +22,24 @@
 #include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/wgmma.cuh"
 
 namespace tide::cuda {
 namespace {
 
-constexpr int kBlockN = 128;  // output features per block: one weight scale row, 16 per warp
-constexpr int kBlockM = 64;   // rows per pass over the weight slice (four m16 tiles)
-constexpr int kBlockK = 128;  // e4m3 values per stage: one scale block
+constexpr int kBlockN = 128;  // output features per block: one weight scale row, two m64 products
+constexpr int kRows = 64;     // expert rows per pass over the weight slice: the products' n
+constexpr int kBlockK = 128;  // e4m3 values per stage: one scale block, one 128-byte swizzled row
 constexpr int kStages = 4;
-constexpr int kThreads = kBlockN / 16 * 32;
-// Row pitch in bytes: 16 past the row, so the 8 row addresses of an ldmatrix fall in distinct
-// banks while every 16-byte cp.async stays aligned.
-constexpr int kPitch = kBlockK + 16;
-constexpr int kStageBytes = (kBlockN + kBlockM) * kPitch + kBlockM * static_cast<int>(sizeof(float));
-constexpr std::size_t kSharedBytes = std::size_t{kStages} * kStageBytes;
-// 16-byte chunks of a stage's input rows each thread copies.
-constexpr int kInputChunksPerThread = kBlockM * (kBlockK / 16) / kThreads;
-static_assert(kBlockM * (kBlockK / 16) % kThreads == 0);
-
-__device__ __forceinline__ void mma_e4m3(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};\n"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
+constexpr int kThreads = 128;  // one warpgroup
+constexpr int kWeightTileBytes = kBlockN * kBlockK;
+constexpr int kStageBytes = kWeightTileBytes + kRows * kBlockK;  // a multiple of 1024: tiles stay aligned
+constexpr std::size_t kSharedBytes =
+    std::size_t{kStages} * kStageBytes + kStages * kRows * sizeof(float) + 1024;  // + room to align
+// 16-byte chunks of a stage's weights and input rows each thread copies.
+constexpr int kWeightChunksPerThread = kBlockN * (kBlockK / 16) / kThreads;
+constexpr int kInputChunksPerThread = kRows * (kBlockK / 16) / kThreads;
+static_assert(kStageBytes % 1024 == 0 && kInputChunksPerThread * kThreads == kRows * (kBlockK / 16));
 
 // grid (ceil(n / kBlockN), experts).
 __global__ void __launch_bounds__(kThreads, 2)
@@ -61,12 +56,14 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int k_tiles = static_cast<int>(k / kBlockK);
   const float* w_scale_row = weight_scales[expert] + (n0 / kBlockN) * k_tiles;
 
-  extern __shared__ __align__(16) unsigned char shared[];
+  extern __shared__ unsigned char shared_raw[];
+  // The swizzle is a function of the address: every tile starts 1024-byte aligned.
+  unsigned char* shared = shared_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(shared_raw)) % 1024) % 1024);
+  float* stage_scales = reinterpret_cast<float*>(shared + kStages * kStageBytes);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
-  for (int m0 = 0; m0 < count; m0 += kBlockM) {
-    const int m_rows = min(kBlockM, count - m0);
-    const int m_tiles = (m_rows + 15) / 16;
+  for (int m0 = 0; m0 < count; m0 += kRows) {
+    const int m_rows = min(kRows, count - m0);
 
     // Where this thread's input chunks come from, looked up once per pass: read in every stage,
     // x_rows would put a dependent global load in front of each stage's copies.
@@ -81,29 +78,30 @@ __global__ void __launch_bounds__(kThreads, 2)
       x_chunk_scale[j] = x_scales + source;
     }
 
-    // Weight rows past n and input rows past the expert's are zero-filled, never read (their
-    // scales too).
+    // Weight rows past n are zero-filled, never read. Input rows past the expert's are not
+    // copied at all: they only feed output columns that are never stored.
     auto load_stage = [&](int stage, int tile) {
       unsigned char* ws = shared + stage * kStageBytes;
-      unsigned char* xs = ws + kBlockN * kPitch;
-      float* ss = reinterpret_cast<float*>(xs + kBlockM * kPitch);
+      unsigned char* xs = ws + kWeightTileBytes;
+      float* ss = stage_scales + stage * kRows;
       const int64_t k0 = static_cast<int64_t>(tile) * kBlockK;
-      for (int c = threadIdx.x; c < kBlockN * (kBlockK / 16); c += kThreads) {
-        const int r = c / (kBlockK / 16), col = (c % (kBlockK / 16)) * 16;
+#pragma unroll
+      for (int j = 0; j < kWeightChunksPerThread; ++j) {
+        const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 16), chunk = c % (kBlockK / 16);
         const bool valid = n0 + r < n;
-        cp_async16(ws + r * kPitch + col, valid ? w + (n0 + r) * k + k0 + col : w, valid);
+        cp_async16(ws + swizzle128_offset(r, chunk), valid ? w + (n0 + r) * k + k0 + chunk * 16 : w, valid);
       }
 #pragma unroll
       for (int j = 0; j < kInputChunksPerThread; ++j) {
-        const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 16), col = (c % (kBlockK / 16)) * 16;
-        if (r >= m_tiles * 16) continue;
-        const bool valid = r < m_rows;
-        cp_async16(xs + r * kPitch + col, x_chunk[j] + k0, valid);
-        if (col == 0) cp_async4(ss + r, x_chunk_scale[j] + tile * x_scale_stride, valid);
+        const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 16), chunk = c % (kBlockK / 16);
+        if (r >= m_rows) continue;
+        cp_async16(xs + swizzle128_offset(r, chunk), x_chunk[j] + k0, true);
+        if (chunk == 0) cp_async4(ss + r, x_chunk_scale[j] + tile * x_scale_stride, true);
       }
     };
 
-    float acc[4][2][4] = {};
+    float acc[2][32] = {};
+    float part[2][32];
 #pragma unroll
     for (int s = 0; s < kStages - 1; ++s) {
       if (s < k_tiles) load_stage(s, s);
@@ -112,48 +110,64 @@ __global__ void __launch_bounds__(kThreads, 2)
     for (int tile = 0; tile < k_tiles; ++tile) {
       const float w_scale = w_scale_row[tile];
       cp_async_wait<kStages - 2>();
+      fence_async_shared();  // this thread's copies, before the products read them
       __syncthreads();
-      // Refill the stage every warp finished reading in the previous iteration.
+      // Refill the stage whose products completed in the previous iteration.
       if (const int next = tile + kStages - 1; next < k_tiles) load_stage(next % kStages, next);
       cp_async_commit();
 
       const unsigned char* ws = shared + (tile % kStages) * kStageBytes;
-      const unsigned char* xs = ws + kBlockN * kPitch;
-      const float* ss = reinterpret_cast<const float*>(xs + kBlockM * kPitch);
-      // This warp's 16 features for the whole stage (4 steps of 32): two n8 tiles × two 16-byte
-      // k halves each, b[step][0..1] and b[step][2..3]. Held while each m16 tile of rows goes by,
-      // so that only one tile's partial sums are live beside the accumulators (two blocks fit on
-      // an SM).
-      uint32_t b[kBlockK / 32][4];
+      const uint64_t w_lo = swizzle128_descriptor(ws), w_hi = swizzle128_descriptor(ws + 64 * kBlockK);
+      const uint64_t xd = swizzle128_descriptor(ws + kWeightTileBytes);
+      fence_accumulators(part[0]);
+      fence_accumulators(part[1]);
+      wgmma_fence();
 #pragma unroll
-      for (int step = 0; step < kBlockK / 32; ++step)
-        ldmatrix_x4(b[step], ws + (warp * 16 + lane % 8 + (lane / 16) * 8) * kPitch + step * 32 + ((lane / 8) % 2) * 16);
+      for (int step = 0; step < kBlockK / 32; ++step) {  // 32 bytes deeper: 2 in the descriptor
+        wgmma_m64n64k32_e4m3(part[0], w_lo + 2 * step, xd + 2 * step, step > 0);
+        wgmma_m64n64k32_e4m3(part[1], w_hi + 2 * step, xd + 2 * step, step > 0);
+      }
+      wgmma_commit();
+      wgmma_wait<0>();
+      fence_accumulators(part[0]);
+      fence_accumulators(part[1]);
+
+      // The stage's sums into the accumulators, each row (a column here) at its own activation
+      // scale.
+      const float* ss = stage_scales + (tile % kStages) * kRows;
 #pragma unroll
-      for (int mt = 0; mt < 4; ++mt) {
-        if (mt >= m_tiles) continue;
-        float part[2][4] = {};
+      for (int j = 0; j < kRows / 8; ++j) {
 #pragma unroll
-        for (int step = 0; step < kBlockK / 32; ++step) {
-          uint32_t a[4];
-          ldmatrix_x4(a, xs + (mt * 16 + lane % 16) * kPitch + step * 32 + (lane / 16) * 16);
-          mma_e4m3(part[0], a, b[step][0], b[step][1]);
-          mma_e4m3(part[1], a, b[step][2], b[step][3]);
-        }
-        // The stage's sums into the accumulators, each row at its own activation scale.
-        const float s_lo = ss[mt * 16 + lane / 4] * w_scale, s_hi = ss[mt * 16 + lane / 4 + 8] * w_scale;
+        for (int e = 0; e < 2; ++e) {
+          const float scale = ss[8 * j + 2 * (lane % 4) + e] * w_scale;
 #pragma unroll
-        for (int nt = 0; nt < 2; ++nt) {
-          acc[mt][nt][0] = fmaf(part[nt][0], s_lo, acc[mt][nt][0]);
-          acc[mt][nt][1] = fmaf(part[nt][1], s_lo, acc[mt][nt][1]);
-          acc[mt][nt][2] = fmaf(part[nt][2], s_hi, acc[mt][nt][2]);
-          acc[mt][nt][3] = fmaf(part[nt][3], s_hi, acc[mt][nt][3]);
+          for (int h = 0; h < 2; ++h) {
+            acc[h][4 * j + e] = fmaf(part[h][4 * j + e], scale, acc[h][4 * j + e]);
+            acc[h][4 * j + 2 + e] = fmaf(part[h][4 * j + 2 + e], scale, acc[h][4 * j + 2 + e]);
+          }
         }
       }
     }
     cp_async_wait<0>();
     __syncthreads();  // the next pass's first loads overwrite these stages
 
-    store_warp_tiles(acc, m_rows, first_row + m0, n0 + warp * 16, n, y);
+    // acc[h] holds features n0 + 64h + 16·warp + lane/4 (+8) of rows 8j + 2(lane%4) (+1).
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int64_t feature = n0 + 64 * h + 16 * warp + lane / 4 + 8 * half;
+        if (feature >= n) continue;
+#pragma unroll
+        for (int j = 0; j < kRows / 8; ++j) {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const int r = 8 * j + 2 * (lane % 4) + e;
+            if (r < m_rows) y[(first_row + m0 + r) * n + feature] = __float2bfloat16(acc[h][4 * j + 2 * half + e]);
+          }
+        }
+      }
+    }
   }
 }
 

@@ -1,0 +1,77 @@
+#pragma once
+// Hopper's warpgroup matrix products (wgmma.mma_async, sm_90a), the only way to the tensor
+// cores' fp8 rate on sm_90: mma.sync with e4m3 operands is Ada's instruction, and on Hopper the
+// compiler lowers it to conversions and fp16 products. Both operands come from shared memory
+// through matrix descriptors; the fp32 accumulators live in the registers of the warpgroup's four
+// warps, laid out as mma.sync's m16n8 tiles: warp w holds rows 16w..16w+15, and for each 8-column
+// slice j, d[4j], d[4j+1] are row 16w + lane/4 at columns 8j + 2(lane%4) + {0, 1}, d[4j+2],
+// d[4j+3] the same columns eight rows below.
+//
+// Only the layout the kernels use: K-major operands (k contiguous, as both the weights [n, k] and
+// the activations [rows, k] are stored) whose rows are 128 bytes, in the 128-byte swizzle.
+#include <cstdint>
+
+namespace tide::cuda {
+
+// Where 16-byte chunk `chunk` (0..7) of row `row` goes in a tile of 128-byte rows in the 128-byte
+// swizzle: rows 128 bytes apart, each row's chunks permuted by row % 8, so that the eight rows of
+// an 8 × 128-byte atom spread over every bank. The tile starts 1024-byte aligned (the swizzle is a
+// function of the address bits).
+__device__ __forceinline__ int swizzle128_offset(int row, int chunk) { return row * 128 + ((chunk ^ (row % 8)) << 4); }
+
+// The descriptor of such a tile starting at `smem` (1024-byte aligned; a product deeper in the
+// rows adds its byte offset / 16, a multiple of 2 for 32-byte steps, to the descriptor): 8-row
+// atoms 1024 bytes apart; the leading offset is unused in this swizzle.
+__device__ __forceinline__ uint64_t swizzle128_descriptor(const void* smem) {
+  const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  return static_cast<uint64_t>((address & 0x3FFFF) >> 4)  // start address, bits 0-13
+         | uint64_t{1} << 16                              // leading byte offset / 16
+         | uint64_t{1024 >> 4} << 32                      // stride byte offset / 16: 8-row atoms
+         | uint64_t{1} << 62;                             // 128-byte swizzle
+}
+
+// Orders this thread's generic-proxy writes to shared memory (st.shared, cp.async) before the
+// async proxy's reads of it (wgmma operands): each writer runs it before the barrier that
+// precedes the products.
+__device__ __forceinline__ void fence_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+// Before the first product of a group: the accumulators' earlier register writes are complete.
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+// Waits until at most kPending committed groups are still running.
+template <int kPending>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+}
+
+// Keeps the compiler from moving reads or writes of the accumulators across the asynchronous
+// products: it must treat each register as changed here. Call after wgmma_wait and before
+// wgmma_fence.
+template <int kCount>
+__device__ __forceinline__ void fence_accumulators(float (&d)[kCount]) {
+#pragma unroll
+  for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// d[64 × 64] (+)= A[64 × 32] · B[64 × 32]ᵀ in e4m3 with fp32 accumulation; a and b are
+// descriptors of K-major tiles. accumulate false: d = A · Bᵀ.
+__device__ __forceinline__ void wgmma_m64n64k32_e4m3(float (&d)[32], uint64_t a, uint64_t b, bool accumulate) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %34, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, "
+      "%8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, "
+      "%24, %25, %26, %27, %28, %29, %30, %31"
+      "}, %32, %33, p, 1, 1;\n"
+      "}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "l"(a), "l"(b), "r"(static_cast<int>(accumulate)));
+}
+
+}  // namespace tide::cuda
