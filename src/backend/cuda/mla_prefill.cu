@@ -6,14 +6,15 @@
 // H100. Here the context's latents are expanded once per step (gather_latent_context, then one
 // GEMM through kv_b_proj: per head k_nope and v of 128 each), and the attention is a causal flash
 // kernel over 192-wide keys (k_nope | the shared rope key) and 128-wide values:
-//   - a block is 8 warps and 128 query rows of one head, each warp 16 rows; the query's fragments
-//     (192 dims) stay in registers for the whole context. Each key and value tile read serves
-//     128 rows: with 64 the kernel was bound by streaming keys and values from L2, at a tenth of
-//     the tensor cores' rate;
-//   - keys and values come in tiles of 64 positions through a three-stage cp.async ring, rows
-//     padded so that fragment reads (ldmatrix) hit every bank once;
-//   - S = Q·Kᵀ and O += P·V on the tensor cores (mma.sync m16n8k16, bf16 in, fp32 accumulate),
-//     the softmax online in registers (the S accumulators become P's fragments in place);
+//   - a block is two warpgroups and 128 query rows of one head, each warpgroup 64 rows; the
+//     query's fragments (192 dims) stay in registers for the whole context;
+//   - keys and values come in tiles of 64 positions through a three-stage cp.async ring, stored
+//     in the 128-byte swizzle the tensor cores read: keys K-major (three panels of 64 dims),
+//     values MN-major (two panels of 64 dims);
+//   - S = Q·Kᵀ and O += P·V are Hopper's warpgroup products (wgmma, bf16 in, fp32 accumulate):
+//     Q and P from registers, K and V straight from shared memory, so no warp copies a key or
+//     value fragment into registers; the softmax runs online in registers (the S accumulators
+//     become P's fragments in place), one warpgroup's softmax beside the other's products;
 //   - blocks of the latest rows, which see the most context, start first.
 #include <cuda_bf16.h>
 
@@ -26,28 +27,31 @@
 #include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
+#include "backend/cuda/wgmma.cuh"
 
 namespace tide::cuda {
 namespace {
 
 constexpr int kNope = kMlaPrefillNopeDim, kRope = kMlaRopeDim, kQk = kNope + kRope, kV = kMlaPrefillValueDim;
-constexpr int kWarps = 8, kThreads = kWarps * 32;
-constexpr int kRowsPerBlock = kWarps * 16;
+constexpr int kWarpGroups = 2, kThreads = kWarpGroups * 128;
+constexpr int kRowsPerGroup = 64, kRowsPerBlock = kWarpGroups * kRowsPerGroup;
 constexpr int kKeysPerTile = 64;
 constexpr int kStages = 3;
-// Rows padded by 16 bytes: a row then starts 4 banks after the one before, so the 8 rows of a
-// fragment read cover all 32 banks.
-constexpr int kKPitch = kQk + 8, kVPitch = kV + 8;
-constexpr int kStageElems = kKeysPerTile * (kKPitch + kVPitch);
-constexpr std::size_t kSharedBytes = std::size_t{kStages} * kStageElems * sizeof(bf16);
+// A panel: 64 positions × 64 dims of bf16 (128 bytes a row) in the 128-byte swizzle.
+constexpr int kPanelBytes = kKeysPerTile * 128;
+constexpr int kKeyPanels = kQk / 64, kValuePanels = kV / 64;
+constexpr int kStageBytes = (kKeyPanels + kValuePanels) * kPanelBytes;
+constexpr std::size_t kSharedBytes = std::size_t{kStages} * kStageBytes + 1024;  // + room to align
 constexpr float kLog2e = 1.4426950408889634f;
+static_assert(kQk % 64 == 0 && kV % 64 == 0 && kStageBytes % 1024 == 0);
 
 // The key tile `tile` (positions tile·64..+63) into one stage: each position's k_nope (from the
-// expanded kv), its rope key, and its value. Positions past the context are zero-filled, so that a
-// masked key's value contributes 0·0, never 0·garbage.
-__device__ __forceinline__ void load_tile(const MlaPrefillArgs& a, int head, int tile, bf16* stage) {
-  bf16* keys = stage;
-  bf16* values = stage + kKeysPerTile * kKPitch;
+// expanded kv) and rope key as a row of the key panels, its value as a row of the value panels.
+// Positions past the context are zero-filled, so that a masked key's value contributes 0·0,
+// never 0·garbage.
+__device__ __forceinline__ void load_tile(const MlaPrefillArgs& a, int head, int tile, unsigned char* stage) {
+  unsigned char* keys = stage;
+  unsigned char* values = stage + kKeyPanels * kPanelBytes;
   const int64_t kv_stride = static_cast<int64_t>(a.heads) * (kNope + kV);
   constexpr int kKChunks = kQk / 8, kVChunks = kV / 8;  // 16-byte pieces per row
   for (int i = threadIdx.x; i < kKeysPerTile * (kKChunks + kVChunks); i += kThreads) {
@@ -59,33 +63,32 @@ __device__ __forceinline__ void load_tile(const MlaPrefillArgs& a, int head, int
     const bool valid = pos < a.context;
     const int64_t p = valid ? pos : 0;
     const bf16* src;
-    bf16* dst;
-    if (!is_key) {
+    if (!is_key)
       src = a.kv + p * kv_stride + head * (kNope + kV) + kNope + chunk * 8;
-      dst = values + row * kVPitch + chunk * 8;
-    } else if (chunk < kNope / 8) {
+    else if (chunk < kNope / 8)
       src = a.kv + p * kv_stride + head * (kNope + kV) + chunk * 8;
-      dst = keys + row * kKPitch + chunk * 8;
-    } else {
+    else
       src = a.k_rope + p * kRope + (chunk - kNope / 8) * 8;
-      dst = keys + row * kKPitch + chunk * 8;
-    }
+    unsigned char* dst = (is_key ? keys : values) + (chunk / 8) * kPanelBytes + swizzle128_offset(row, chunk % 8);
     cp_async16(dst, src, valid);
   }
 }
 
-// grid (ceil(rows / 64), heads), kThreads threads, kSharedBytes of dynamic shared memory.
+// grid (ceil(rows / 128), heads), kThreads threads, kSharedBytes of dynamic shared memory.
 __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a) {
   begin_dependent_kernel();
-  extern __shared__ __align__(16) unsigned char shared_raw[];
-  bf16* shared = reinterpret_cast<bf16*>(shared_raw);
+  extern __shared__ unsigned char shared_raw[];
+  // The swizzle is a function of the address: every panel starts 1024-byte aligned.
+  unsigned char* shared =
+      shared_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(shared_raw)) % 1024) % 1024);
 
   const int head = blockIdx.y;
   const int block_row = (gridDim.x - 1 - blockIdx.x) * kRowsPerBlock;  // the latest rows first
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int g = lane / 4, t = lane % 4;  // the mma fragment's row group and column pair
+  const int g = lane / 4, t = lane % 4;  // the fragment's row group and column pair
   const int start = a.context - a.rows;  // the new rows' first position
-  const int warp_row = block_row + warp * 16;
+  const int group_row = block_row + (warp / 4) * kRowsPerGroup;
+  const int warp_row = group_row + (warp % 4) * 16;
 
   // This warp's query rows as A fragments over the 192 dims (12 steps of 16), zero past the rows.
   uint32_t qa[kQk / 16][4];
@@ -107,9 +110,8 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
       }
     }
 
-  float o[kV / 8][4];
-#pragma unroll
-  for (int nt = 0; nt < kV / 8; ++nt) o[nt][0] = o[nt][1] = o[nt][2] = o[nt][3] = 0.f;
+  // Accumulator element 4j + e: row g + 8·(e / 2) of the warp, column 8j + 2t + (e % 2).
+  float o[kV / 2] = {};
   float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
   const float scale_log2 = a.scale * kLog2e;
   // Row g's and g+8's positions: each sees keys 0..position.
@@ -119,93 +121,82 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
   const int tiles = (start + last_row) / kKeysPerTile + 1;
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < tiles) load_tile(a, head, s, shared + s * kStageElems);
+    if (s < tiles) load_tile(a, head, s, shared + s * kStageBytes);
     cp_async_commit();
   }
   for (int tile = 0; tile < tiles; ++tile) {
     cp_async_wait<kStages - 2>();
+    fence_async_shared();  // this thread's copies, before the products read them
     __syncthreads();
-    // Refill the stage every warp finished reading in the previous iteration.
-    if (const int next = tile + kStages - 1; next < tiles) load_tile(a, head, next, shared + (next % kStages) * kStageElems);
+    // Refill the stage both warpgroups finished reading in the previous iteration.
+    if (const int next = tile + kStages - 1; next < tiles) load_tile(a, head, next, shared + (next % kStages) * kStageBytes);
     cp_async_commit();
-    const bf16* keys = shared + (tile % kStages) * kStageElems;
-    const bf16* values = keys + kKeysPerTile * kKPitch;
+    const unsigned char* keys = shared + (tile % kStages) * kStageBytes;
+    const unsigned char* values = keys + kKeyPanels * kPanelBytes;
     const int key0 = tile * kKeysPerTile;
 
-    // The warp's rows past every key of this tile have nothing to skip; rows before all of it
-    // (only in the first warps of the diagonal tile) see none of it, and skip its arithmetic.
-    if (key0 <= start + warp_row + 15) {
-      // S = Q·Kᵀ: 8 n-tiles of 8 keys. B's "col" fragment is two consecutive dims of one key, so
-      // one ldmatrix of keys' rows gives two n-tiles' fragments: kb[0..1] and kb[2..3].
-      float s[kKeysPerTile / 8][4];
-#pragma unroll
-      for (int nt = 0; nt < kKeysPerTile / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.f;
-#pragma unroll
-      for (int ks = 0; ks < kQk / 16; ++ks)
-#pragma unroll
-        for (int pair = 0; pair < kKeysPerTile / 16; ++pair) {
-          uint32_t kb[4];
-          ldmatrix_x4(kb, keys + (pair * 16 + lane % 8 + (lane / 16) * 8) * kKPitch + ks * 16 + ((lane / 8) % 2) * 8);
-          mma_bf16(s[2 * pair], qa[ks], kb[0], kb[1]);
-          mma_bf16(s[2 * pair + 1], qa[ks], kb[2], kb[3]);
-        }
+    // A warpgroup whose rows all come before this tile (only on the diagonal) skips it.
+    if (key0 > start + group_row + kRowsPerGroup - 1) continue;
 
-      // Online softmax, in base 2; element e of n-tile nt is row g + 8·(e / 2), key 2t + (e % 2).
-      float tile_max[2] = {-INFINITY, -INFINITY};
+    // S = Q·Kᵀ over 12 steps of 16 dims: 32 bytes deeper into a key panel each (2 in the
+    // descriptor), a new panel every 4.
+    float s[kKeysPerTile / 2];
+    wgmma_fence();
 #pragma unroll
-      for (int nt = 0; nt < kKeysPerTile / 8; ++nt)
+    for (int ks = 0; ks < kQk / 16; ++ks)
+      wgmma_m64n64k16_bf16_rs(s, qa[ks], swizzle128_descriptor(keys + (ks / 4) * kPanelBytes) + (ks % 4) * 2, ks > 0);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_accumulators(s);
+
+    // Online softmax, in base 2.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int i = 0; i < kKeysPerTile / 2; ++i) {
+      const int key = key0 + (i / 4) * 8 + 2 * t + (i % 2);
+      const float v = key <= position[(i % 4) / 2] ? s[i] * scale_log2 : -INFINITY;
+      s[i] = v;
+      tile_max[(i % 4) / 2] = fmaxf(tile_max[(i % 4) / 2], v);
+    }
+    float rescale[2];
+#pragma unroll
+    for (int up = 0; up < 2; ++up) {
+      tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 1));
+      tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 2));
+      const float next = fmaxf(row_max[up], tile_max[up]);
+      // A row that has seen no key yet (-inf both) keeps nothing to rescale.
+      rescale[up] = next == -INFINITY ? 1.f : ex2(row_max[up] - next);
+      row_max[up] = next;
+      row_sum[up] *= rescale[up];
+    }
+    fence_accumulators(o);
+#pragma unroll
+    for (int i = 0; i < kV / 2; ++i) o[i] *= rescale[(i % 4) / 2];
+    // P = 2^(s - max), as bf16 A fragments of 16 keys each (8-column slices 2c and 2c+1).
+    uint32_t pa[kKeysPerTile / 16][4];
+#pragma unroll
+    for (int c = 0; c < kKeysPerTile / 16; ++c)
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        float p[4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const int key = key0 + nt * 8 + 2 * t + (e % 2);
-          const float v = key <= position[e / 2] ? s[nt][e] * scale_log2 : -INFINITY;
-          s[nt][e] = v;
-          tile_max[e / 2] = fmaxf(tile_max[e / 2], v);
+          const float m = row_max[e / 2];
+          p[e] = m == -INFINITY ? 0.f : ex2(s[4 * (2 * c + half) + e] - m);
+          row_sum[e / 2] += p[e];
         }
-      float rescale[2];
-#pragma unroll
-      for (int up = 0; up < 2; ++up) {
-        tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 1));
-        tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 2));
-        const float next = fmaxf(row_max[up], tile_max[up]);
-        // A row that has seen no key yet (-inf both) keeps nothing to rescale.
-        rescale[up] = next == -INFINITY ? 1.f : ex2(row_max[up] - next);
-        row_max[up] = next;
-        row_sum[up] *= rescale[up];
+        pa[c][half * 2] = pack_bf16(p[0], p[1]);
+        pa[c][half * 2 + 1] = pack_bf16(p[2], p[3]);
       }
+    // O += P·V over 4 steps of 16 keys: 16 rows (2048 bytes) deeper into the value panels each.
+    const uint64_t value_descriptor = mn_major_swizzle128_descriptor(values, kPanelBytes);
+    wgmma_fence();
 #pragma unroll
-      for (int nt = 0; nt < kV / 8; ++nt) {
-        o[nt][0] *= rescale[0];
-        o[nt][1] *= rescale[0];
-        o[nt][2] *= rescale[1];
-        o[nt][3] *= rescale[1];
-      }
-      // P = 2^(s - max), as bf16 A fragments of 16 keys each (n-tiles 2c and 2c+1).
-      uint32_t pa[kKeysPerTile / 16][4];
-#pragma unroll
-      for (int c = 0; c < kKeysPerTile / 16; ++c)
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          float p[4];
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float m = row_max[e / 2];
-            p[e] = m == -INFINITY ? 0.f : ex2(s[2 * c + half][e] - m);
-            row_sum[e / 2] += p[e];
-          }
-          pa[c][half * 2] = pack_bf16(p[0], p[1]);
-          pa[c][half * 2 + 1] = pack_bf16(p[2], p[3]);
-        }
-      // O += P·V: per 16 keys, ldmatrix.trans gives two n-tiles' B fragments from V's rows.
-#pragma unroll
-      for (int c = 0; c < kKeysPerTile / 16; ++c)
-#pragma unroll
-        for (int dn = 0; dn < kV / 16; ++dn) {
-          uint32_t b[4];
-          ldmatrix_x4_trans(b, values + (c * 16 + (lane & 15)) * kVPitch + dn * 16 + (lane >> 4) * 8);
-          mma_bf16(o[2 * dn], pa[c], b[0], b[1]);
-          mma_bf16(o[2 * dn + 1], pa[c], b[2], b[3]);
-        }
-    }
+    for (int c = 0; c < kKeysPerTile / 16; ++c)
+      wgmma_m64n128k16_bf16_rs_mn(o, pa[c], value_descriptor + c * (16 * 128 >> 4), true);
+    wgmma_commit();
+    wgmma_wait<0>();
+    fence_accumulators(o);
   }
   cp_async_wait<0>();  // no copy may still be landing when the block exits
 
@@ -222,9 +213,9 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
     const float inv = 1.f / row_sum[up];
     bf16* out = a.out + row * a.out_stride + head * a.out_head_stride;
 #pragma unroll
-    for (int nt = 0; nt < kV / 8; ++nt)
-      *reinterpret_cast<__nv_bfloat162*>(out + nt * 8 + 2 * t) =
-          __floats2bfloat162_rn(o[nt][up * 2] * inv, o[nt][up * 2 + 1] * inv);
+    for (int j = 0; j < kV / 8; ++j)
+      *reinterpret_cast<__nv_bfloat162*>(out + j * 8 + 2 * t) =
+          __floats2bfloat162_rn(o[4 * j + up * 2] * inv, o[4 * j + up * 2 + 1] * inv);
   }
 }
 

@@ -7,8 +7,11 @@
 // slice j, d[4j], d[4j+1] are row 16w + lane/4 at columns 8j + 2(lane%4) + {0, 1}, d[4j+2],
 // d[4j+3] the same columns eight rows below.
 //
-// Only the layout the kernels use: K-major operands (k contiguous, as both the weights [n, k] and
-// the activations [rows, k] are stored) whose rows are 128 bytes, in the 128-byte swizzle.
+// Only the layouts the kernels use, all in the 128-byte swizzle: K-major operands (k contiguous, as
+// the weights [n, k], the activations [rows, k] and attention's keys [keys, dims] are stored) in
+// panels of 128 bytes of k, and MN-major ones (n contiguous, as attention's values [keys, dims]
+// are for P·V) in panels of 64 bf16 of n. A is either of those in shared memory or, in bf16,
+// registers laid out as mma.sync's m16n8k16 A fragment (each warp its 16 rows).
 #include <cstdint>
 
 namespace tide::cuda {
@@ -28,6 +31,18 @@ __device__ __forceinline__ uint64_t swizzle128_descriptor(const void* smem) {
          | uint64_t{1} << 16                              // leading byte offset / 16
          | uint64_t{1024 >> 4} << 32                      // stride byte offset / 16: 8-row atoms
          | uint64_t{1} << 62;                             // 128-byte swizzle
+}
+
+// The descriptor of an MN-major tile: panels of 64 bf16 along n, each [k rows × 128 bytes] in the
+// 128-byte swizzle (row r = k index r, chunks permuted as swizzle128_offset places them),
+// `panel_bytes` apart along n; 8-row groups of k 1024 bytes apart. A product deeper in k starts
+// at the 1024-aligned group of its first row.
+__device__ __forceinline__ uint64_t mn_major_swizzle128_descriptor(const void* smem, uint32_t panel_bytes) {
+  const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  return static_cast<uint64_t>((address & 0x3FFFF) >> 4)  // start address, bits 0-13
+         | static_cast<uint64_t>(panel_bytes >> 4) << 16    // leading byte offset / 16: next panel of n
+         | uint64_t{1024 >> 4} << 32                        // stride byte offset / 16: next 8 rows of k
+         | uint64_t{1} << 62;                               // 128-byte swizzle
 }
 
 // Orders this thread's generic-proxy writes to shared memory (st.shared, cp.async) before the
@@ -72,6 +87,56 @@ __device__ __forceinline__ void wgmma_m64n64k32_e4m3(float (&d)[32], uint64_t a,
         "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
         "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
       : "l"(a), "l"(b), "r"(static_cast<int>(accumulate)));
+}
+
+// d[64 × 64] (+)= A[64 × 16] · B[64 × 16]ᵀ in bf16 with fp32 accumulation: A from registers (each
+// warp's 16 rows as mma.sync's m16n8k16 A fragment), b a descriptor of a K-major tile.
+__device__ __forceinline__ void wgmma_m64n64k16_bf16_rs(float (&d)[32], const uint32_t (&a)[4], uint64_t b, bool accumulate) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, "
+      "%8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, "
+      "%24, %25, %26, %27, %28, %29, %30, %31"
+      "}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n"
+      "}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(static_cast<int>(accumulate)));
+}
+
+// d[64 × 128] (+)= A[64 × 16] · B[16 × 128] in bf16 with fp32 accumulation: A from registers as
+// above, b a descriptor of an MN-major tile (mn_major_swizzle128_descriptor: B's rows are its k).
+__device__ __forceinline__ void wgmma_m64n128k16_bf16_rs_mn(float (&d)[64], const uint32_t (&a)[4], uint64_t b, bool accumulate) {
+  asm volatile(
+      "{\n"
+      ".reg .pred p;\n"
+      "setp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {"
+      "%0, %1, %2, %3, %4, %5, %6, %7, "
+      "%8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, "
+      "%24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, "
+      "%40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, "
+      "%56, %57, %58, %59, %60, %61, %62, %63"
+      "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n"
+      "}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(static_cast<int>(accumulate)));
 }
 
 }  // namespace tide::cuda
