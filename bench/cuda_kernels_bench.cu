@@ -162,7 +162,8 @@ void moe_grouped_gemm_bench(std::vector<Row>& rows, int per_expert, double copy_
   std::vector<int32_t> counts(kExperts, per_expert), offsets(kExperts);
   for (int e = 0; e < kExperts; ++e) offsets[e] = e * per_expert;
   DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
-  for (const auto& [name, out, in] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
+  for (const auto& [name, out_dim, in_dim] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
+    const int64_t out = out_dim, in = in_dim;
     DeviceBuffer<uint16_t> x(total * in), y(total * out);
     fill(reinterpret_cast<bf16*>(x.data()), x.size(), 83);
     std::vector<DeviceBuffer<uint16_t>> sets;
@@ -198,7 +199,8 @@ void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double co
   std::vector<int32_t> counts(kExperts, per_expert), offsets(kExperts);
   for (int e = 0; e < kExperts; ++e) offsets[e] = e * per_expert;
   DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
-  for (const auto& [name, out, in] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
+  for (const auto& [name, out_dim, in_dim] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
+    const int64_t out = out_dim, in = in_dim;
     const std::size_t per_weight = static_cast<std::size_t>(out) * in;
     DeviceBuffer<uint16_t> x(total * in), y(total * out);
     fill(reinterpret_cast<bf16*>(x.data()), x.size(), 97);
@@ -241,6 +243,45 @@ void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double co
     std::snprintf(speedup, sizeof speedup, " %.2fx bf16", bf16_ms / fp8_ms);
     const std::string shape = std::string(name) + " 256 x " + std::to_string(per_expert) + " rows fp8" + speedup;
     rows.push_back({"moe_fp8_v3", shape, fp8_ms, gbs, "GB/s", 100.0 * gbs / copy_gbs});
+  }
+}
+
+// A long prefill's routed experts on V2-Lite (64 experts, 768 rows each: 8,192 tokens x 6 choices)
+// as one moe_grouped_gemm_wide launch, against one cuBLASLt GEMM per expert in turn on one
+// stream. Rate: the grouped kernel's TFLOP/s; percent: of the measured bf16 peak. The shape
+// column gives cuBLASLt's rate on the same work.
+void moe_wide_bench(std::vector<Row>& rows, double peak_tflops) {
+  constexpr int kExperts = 64, kPerExpert = 768;
+  constexpr int64_t kHidden = 2048, kInter = 1408, kTotal = int64_t{kExperts} * kPerExpert;
+  std::vector<int32_t> counts(kExperts, kPerExpert), offsets(kExperts);
+  for (int e = 0; e < kExperts; ++e) offsets[e] = e * kPerExpert;
+  DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
+  Gemm gemm;
+  for (const auto& [name, out_dim, in_dim] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
+    const int64_t out = out_dim, in = in_dim;
+    DeviceBuffer<uint16_t> x(kTotal * in), y(kTotal * out), w(kExperts * out * in);
+    fill(reinterpret_cast<bf16*>(x.data()), x.size(), 107);
+    fill(reinterpret_cast<bf16*>(w.data()), w.size(), 109, 0.05f);
+    const auto* wb = reinterpret_cast<const bf16*>(w.data());
+    std::vector<const bf16*> p;
+    for (int e = 0; e < kExperts; ++e) p.push_back(wb + e * out * in);
+    DeviceBuffer<const bf16*> pointers(p);
+    auto* xb = reinterpret_cast<bf16*>(x.data());
+    auto* yb = reinterpret_cast<bf16*>(y.data());
+    const double grouped_ms = median_ms(2, 10, [&](int) {
+      moe_grouped_gemm_wide(xb, nullptr, doffsets.data(), dcounts.data(), kExperts, kTotal, pointers.data(), out, in,
+                            yb, nullptr);
+    });
+    const double cublas_ms = median_ms(2, 10, [&](int) {
+      for (int e = 0; e < kExperts; ++e)
+        gemm.bf16_nt(xb + e * kPerExpert * in, kPerExpert, p[e], out, in, yb + e * kPerExpert * out, nullptr);
+    });
+    const double flop = 2.0 * kTotal * out * in;
+    const double tflops = flop / (grouped_ms * 1e-3) / 1e12;
+    char shape[96];
+    std::snprintf(shape, sizeof shape, "%s 64 x 768 rows %lld->%lld (cuBLASLt %.0f)", name, static_cast<long long>(in),
+                  static_cast<long long>(out), flop / (cublas_ms * 1e-3) / 1e12);
+    rows.push_back({"moe_wide", shape, grouped_ms, tflops, "TFLOP/s", 100.0 * tflops / peak_tflops});
   }
 }
 
@@ -327,7 +368,7 @@ int run(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: a prefix of gemm_fp8blk, expert_up, expert_down, moe_ggemm, moe_fp8_v3, gemv, mla_decode)\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--json FILE] [--only KERNEL]   (KERNEL: a prefix of gemm_fp8blk, expert_up, expert_down, moe_ggemm, moe_fp8_v3, moe_wide, gemv, mla_decode)\n", argv[0]);
       return 2;
     }
   }
@@ -355,7 +396,7 @@ int run(int argc, char** argv) {
     }
   };
   const double copy = copy_bandwidth(rows);
-  gemm_peak(rows);
+  const double peak = gemm_peak(rows);
   print_new();
   for (const int64_t tokens : {1024, 4096}) {
     if (!wanted("gemm_fp8blk")) break;
@@ -374,6 +415,10 @@ int run(int argc, char** argv) {
   }
   if (wanted("moe_fp8_v3")) {
     for (const int per_expert : {8, 32}) moe_grouped_gemm_v3_bench(rows, per_expert, copy);
+    print_new();
+  }
+  if (wanted("moe_wide")) {
+    moe_wide_bench(rows, peak);
     print_new();
   }
   if (wanted("gemv")) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <numeric>
 #include <set>
@@ -431,14 +432,18 @@ TEST(CudaModelOps, MoeGemvMatchesEachRowsExpert) {
   }
 }
 
+// A grouped expert GEMM as the model calls it: x, x_rows, offsets, counts, experts, the rows over
+// all experts, the weights by expert, out, in, y.
+using GroupedGemm = std::function<void(const bf16*, const int32_t*, const int32_t*, const int32_t*, int, int64_t,
+                                       const bf16* const*, int64_t, int64_t, bf16*)>;
 
-TEST(CudaModelOps, MoeGroupedGemmMatchesEachExpertsRows) {
-  REQUIRE_DEVICE();
-  // Experts without rows, part of an m16 tile, exactly one 64-row pass, one row past it, three passes.
-  const std::vector<int32_t> counts = {3, 0, 1, 33, 7, 64, 65, 130};
+void expect_grouped_gemm_matches_each_experts_rows(const std::string& name, const GroupedGemm& grouped_gemm) {
+  // Experts without rows, part of an m16 tile, exactly one 64-row pass, one row past it, three
+  // passes; two 128-row tiles and one row past them.
+  const std::vector<int32_t> counts = {3, 0, 1, 33, 7, 64, 65, 130, 257};
   for (auto [out, in] : {std::pair<int64_t, int64_t>{64, 32}, {130, 72}, {2, 8}, {2816, 2048}, {2048, 1408}}) {
     const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in);
-    auto rng = rng_for("moe_grouped_gemm " + what);
+    auto rng = rng_for(name + " " + what);
     int64_t total = 0;
     const std::vector<int32_t> offsets = expert_offsets(counts, total);
     const auto x = random_bf16(total * in, rng);
@@ -465,10 +470,11 @@ TEST(CudaModelOps, MoeGroupedGemmMatchesEachExpertsRows) {
     DeviceBuffer<int32_t> dx_rows(x_rows);
     dy.fill_bytes(0xff);
     dy_indirect.fill_bytes(0xff);
-    moe_grouped_gemm(as_bf16(dx), nullptr, doffsets.data(), dcounts.data(), static_cast<int>(counts.size()),
-                     dpointers.data(), out, in, as_bf16(dy), nullptr);
-    moe_grouped_gemm(as_bf16(dshuffled), dx_rows.data(), doffsets.data(), dcounts.data(),
-                     static_cast<int>(counts.size()), dpointers.data(), out, in, as_bf16(dy_indirect), nullptr);
+    const int experts = static_cast<int>(counts.size());
+    grouped_gemm(as_bf16(dx), nullptr, doffsets.data(), dcounts.data(), experts, total, dpointers.data(), out, in,
+                 as_bf16(dy));
+    grouped_gemm(as_bf16(dshuffled), dx_rows.data(), doffsets.data(), dcounts.data(), experts, total,
+                 dpointers.data(), out, in, as_bf16(dy_indirect));
     sync();
     EXPECT_EQ(dy_indirect.download(), dy.download()) << what << ": rows read through x_rows differ";
     const auto xf = widen(x);
@@ -480,8 +486,26 @@ TEST(CudaModelOps, MoeGroupedGemmMatchesEachExpertsRows) {
       ref.insert(ref.end(), y.begin(), y.end());
     }
     const auto y = expect_untouched_past(dy.download(), total * out, what);
-    report("moe_ggemm", what, rel_err(widen(y), ref), kBf16Tolerance);
+    report(name, what, rel_err(widen(y), ref), kBf16Tolerance);
   }
+}
+
+TEST(CudaModelOps, MoeGroupedGemmMatchesEachExpertsRows) {
+  REQUIRE_DEVICE();
+  expect_grouped_gemm_matches_each_experts_rows(
+      "moe_ggemm", [](const bf16* x, const int32_t* x_rows, const int32_t* offsets, const int32_t* counts, int experts,
+                      int64_t, const bf16* const* w, int64_t out, int64_t in, bf16* y) {
+        moe_grouped_gemm(x, x_rows, offsets, counts, experts, w, out, in, y, nullptr);
+      });
+}
+
+TEST(CudaModelOps, MoeGroupedGemmWideMatchesEachExpertsRows) {
+  REQUIRE_DEVICE();
+  expect_grouped_gemm_matches_each_experts_rows(
+      "moe_ggemm_wide", [](const bf16* x, const int32_t* x_rows, const int32_t* offsets, const int32_t* counts,
+                           int experts, int64_t rows, const bf16* const* w, int64_t out, int64_t in, bf16* y) {
+        moe_grouped_gemm_wide(x, x_rows, offsets, counts, experts, rows, w, out, in, y, nullptr);
+      });
 }
 
 TEST(CudaModelOps, GemmWithFp32Output) {

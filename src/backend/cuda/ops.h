@@ -195,6 +195,13 @@ void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, f
 void moe_grouped_gemm(const bf16* x, const int32_t* x_rows, const int32_t* expert_offsets,
                       const int32_t* expert_counts, int experts, const bf16* const* weights, int64_t n, int64_t k,
                       bf16* y, cudaStream_t stream);
+// moe_grouped_gemm for experts with hundreds of rows each (long prefills), where the products and
+// not the weight reads are the bound: 128 × 128 output tiles through wgmma, every expert in one
+// launch, no host round trip. rows: the rows over all experts (it sizes the grid). Same
+// operands and contract otherwise.
+void moe_grouped_gemm_wide(const bf16* x, const int32_t* x_rows, const int32_t* expert_offsets,
+                           const int32_t* expert_counts, int experts, int64_t rows, const bf16* const* weights,
+                           int64_t n, int64_t k, bf16* y, cudaStream_t stream);
 // The same with DeepSeek-V3's fp8 experts, multiplied in fp8: x e4m3 [*, k] with its 1×128 block
 // scales as quantize_fp8_blocks writes them (scale of row s, block b at x_scales[b *
 // x_scale_stride + s], x_scale_stride = the rows quantized); weights[e] e4m3 [n, k] as the
