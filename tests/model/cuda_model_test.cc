@@ -259,11 +259,11 @@ TEST(CudaModel, StepDrawsSampledTokensOnTheGpuAsPickTokenDoes) {
   EXPECT_TRUE(out.logits.empty());
 }
 
-// Long prefills size one cuBLASLt GEMM per expert from expert counts brought to the host; other
-// steps run moe_grouped_gemm over the counts on the device. Four 200-token prompts in one step take
+// Long prefills multiply the experts in moe_grouped_gemm_wide's output tiles, shorter steps in
+// moe_grouped_gemm's passes over each expert's weights. Four 200-token prompts in one step take
 // the first path, the same prompts in 40-token chunks the second: their logits agree but for the
 // odd routing near-tie (see LogitsAtEveryPosition...).
-TEST(CudaModel, ExpertGemmsAgreeWhetherTheCountsGoToTheHostOrNot) {
+TEST(CudaModel, ExpertGemmsAgreeBetweenTheWideAndThePassKernels) {
   SKIP_WITHOUT_GPU();
   const auto model = load_on(model_fixture("deepseek-v3-tiny"), Device::Cuda);
   const int vocab = model->config().vocab_size, n = 200, nseq = 4, chunk = 40;

@@ -42,7 +42,6 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
   TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  if (bf16_expert_layers_) expert_lanes_ = std::make_unique<StreamFan>(4, std::size_t{32} << 20);
 }
 
 DeepSeekCudaModel::~DeepSeekCudaModel() {
@@ -225,7 +224,6 @@ StepOutput DeepSeekCudaModel::step(const Batch& batch, KvCache& cache) const {
 }
 
 bool DeepSeekCudaModel::run_step_as_graph(const Step& step, DeviceKvCache& cache) const {
-  if (moe_needs_host_counts(step.tokens)) return false;
   const GraphKey key{step.tokens, step.table_stride, step.max_context, cache.layer(0), cache.num_blocks(),
                      cache.block_size()};
   auto [it, inserted] = graphs_.try_emplace(key);

@@ -12,8 +12,7 @@
 // forward() and step() run on the model's own stream and return when their results are on the host. One
 // caller at a time (the engine's step loop): the step's scratch buffers belong to the model.
 //
-// Decode steps whose MoE needs no host round trip (fewer than kRowsPerExpertForSeparateGemms
-// (token, choice) rows per expert on average: below about 1,365 sequences on V2-Lite) run as CUDA graphs: the
+// Decode steps run as CUDA graphs (no kernel of a step needs a host round trip): the
 // first step of a shape runs eagerly (sizing every buffer), the second is captured, later ones
 // replay it. A shape is the token count, the block-table width, the context bucket the attention
 // plan covers, and the cache; graphs are dropped when a scratch buffer moves.
@@ -24,7 +23,6 @@
 
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
-#include "backend/cuda/stream_fan.h"
 #include "model/batch_layout.h"
 #include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
@@ -101,27 +99,14 @@ class DeepSeekCudaModel : public Model {
   void feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
-  // A long prefill's bf16 experts: one cuBLASLt GEMM pair per expert, side by side on
-  // expert_lanes_, beside the shared experts on stream_.
-  void moe_separate_gemms(const MoeWeights& w, const bf16* h, int64_t tokens, const int32_t* counts,
-                          const int32_t* permuted_token, const int32_t* assignment_row, const float* gate_weights,
-                          bf16* out) const;
-
   // MoE steps of at most this many (token, choice) rows run each row through its expert
   // (moe_gate_up_gemv); above it, grouping rows by expert reads each expert once instead of once
   // per row (moe_grouped_gemm). Neither needs a host round trip, so such steps can be graphs.
   static constexpr int64_t kDeviceRoutedMoeRows = 16;
-  // From this many rows per expert on average (long prefills), one cuBLASLt GEMM per expert beats
-  // moe_grouped_gemm's passes over each expert's weights; sizing those GEMMs takes the expert
-  // counts to the host.
-  static constexpr int64_t kRowsPerExpertForSeparateGemms = 128;
-  // Only layers with bf16 experts take that path: fp8 experts always run moe_grouped_gemm_fp8
-  // (Gemm::fp8_block_nt per expert would need each expert's rows padded to 16 and quantized
-  // apart).
-  bool moe_needs_host_counts(int64_t tokens) const {
-    return config_.n_routed_experts > 0 && bf16_expert_layers_ &&
-           tokens * config_.num_experts_per_tok >= kRowsPerExpertForSeparateGemms * config_.n_routed_experts;
-  }
+  // From this many rows per expert on average (long prefills), moe_grouped_gemm_wide's output
+  // tiles beat moe_grouped_gemm's passes over each expert's weights (bf16 experts; fp8 ones
+  // always run moe_grouped_gemm_fp8).
+  static constexpr int64_t kRowsPerExpertForWideGemm = 128;
   // The routed experts in fp8, multiplied in fp8: activations quantized to e4m3 per 1×128 block,
   // both expert GEMMs through moe_grouped_gemm_fp8, for steps of any size.
   void moe_fp8(const MoeWeights& w, const bf16* h, int64_t tokens, const int32_t* offsets, const int32_t* counts,
@@ -154,15 +139,11 @@ class DeepSeekCudaModel : public Model {
   mutable std::map<GraphKey, Graph> graphs_;
   mutable uint64_t graph_clock_ = 0;
   mutable Gemm gemm_;
-  // Four lanes: two experts' GEMMs already cover the SMs; two more hide each GEMM's ramp. Made
-  // only for models with bf16 experts (the only ones whose long prefills use them): each lane
-  // holds a 32 MB cuBLASLt workspace.
-  std::unique_ptr<StreamFan> expert_lanes_;
   mutable DeviceBuffer<int32_t> step_ints_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
   mutable DeviceBuffer<bf16> context_latent_, context_rope_, context_kv_;  // expanded prefill
-  mutable DeviceBuffer<bf16> moe_in_, moe_out_, moe_gate_up_, moe_activation_;
+  mutable DeviceBuffer<bf16> moe_out_, moe_gate_up_;
   mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
   mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;

@@ -3,17 +3,13 @@
 //  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): each (token, choice) row through its
 //    expert with the GEMV kernels that read the expert id on the device;
 //  - larger steps: group the assignments by expert → the gate_up GEMM of each expert over its
-//    rows; one SiLU·mul over all rows; the down GEMMs. Up to kRowsPerExpertForSeparateGemms rows
-//    per expert, moe_grouped_gemm reads the groups (and the tokens, through permuted_token) on the
-//    device; above it (long prefills) the counts come back to the host once per layer to size one
-//    cuBLASLt GEMM per expert over the tokens gathered into expert order, the experts side by
-//    side on a few streams (one expert's GEMM fills about half of an H100).
+//    rows; one SiLU·mul over all rows; the down GEMMs, all reading the groups (and the tokens,
+//    through permuted_token) on the device: moe_grouped_gemm while experts have few rows each
+//    (reading the weights is the bound), moe_grouped_gemm_wide from kRowsPerExpertForWideGemm
+//    rows an expert on average (long prefills, where the products are).
 // Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
 // in fp8 (moe_fp8). Either way the result is combined with the gate weights on top of the shared
 // experts' output.
-#include <algorithm>
-#include <vector>
-
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "model/cuda/cuda_deepseek_model.h"
@@ -65,10 +61,6 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   int32_t* permuted_token = scratch_.get(permuted_token_, rows);
   int32_t* assignment_row = scratch_.get(assignment_row_, rows);
   moe_group_by_expert(ids, T, k, E, counts, offsets, permuted_token, assignment_row, stream_);
-  if (!w.fp8() && moe_needs_host_counts(T)) {
-    moe_separate_gemms(w, h, T, counts, permuted_token, assignment_row, gate_weights, out);
-    return;
-  }
 
   if (w.shared) {
     bf16* gate_up = scratch_.get(gate_up_, T * 2 * w.shared->intermediate());
@@ -81,53 +73,17 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
     // The device reads the groups and, through permuted_token, the tokens.
     bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
     bf16* act = scratch_.get(activation_, rows * I);
-    moe_grouped_gemm(h, permuted_token, offsets, counts, E, w.gate_up_by_expert.data(), 2 * I, D, gate_up, stream_);
-    silu_mul(gate_up, rows, I, act, stream_);
-    moe_grouped_gemm(act, nullptr, offsets, counts, E, w.down_by_expert.data(), D, I, y, stream_);
+    if (rows >= kRowsPerExpertForWideGemm * E) {
+      moe_grouped_gemm_wide(h, permuted_token, offsets, counts, E, rows, w.gate_up_by_expert.data(), 2 * I, D, gate_up,
+                            stream_);
+      silu_mul(gate_up, rows, I, act, stream_);
+      moe_grouped_gemm_wide(act, nullptr, offsets, counts, E, rows, w.down_by_expert.data(), D, I, y, stream_);
+    } else {
+      moe_grouped_gemm(h, permuted_token, offsets, counts, E, w.gate_up_by_expert.data(), 2 * I, D, gate_up, stream_);
+      silu_mul(gate_up, rows, I, act, stream_);
+      moe_grouped_gemm(act, nullptr, offsets, counts, E, w.down_by_expert.data(), D, I, y, stream_);
+    }
   }
-  moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
-}
-
-void DeepSeekCudaModel::moe_separate_gemms(const MoeWeights& w, const bf16* h, int64_t T, const int32_t* counts,
-                                           const int32_t* permuted_token, const int32_t* assignment_row,
-                                           const float* gate_weights, bf16* out) const {
-  const int64_t D = config_.hidden_size, I = config_.moe_intermediate_size;
-  const int E = config_.n_routed_experts, k = config_.num_experts_per_tok;
-  const int64_t rows = T * k;
-  std::vector<int32_t> host_counts(E);
-  TIDE_CUDA_CHECK(cudaMemcpyAsync(host_counts.data(), counts, E * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
-  // cuBLASLt needs the tokens gathered into expert order.
-  bf16* x = scratch_.get(moe_in_, rows * D);
-  gather_rows(h, D, permuted_token, rows, D, x, D, stream_);
-  // Every buffer the lanes use is sized before they start: a growth frees the old one.
-  bf16* gate_up = scratch_.get(moe_gate_up_, rows * 2 * I);
-  bf16* act = scratch_.get(moe_activation_, rows * I);
-  bf16* y = scratch_.get(moe_out_, rows * D);
-  bf16* shared_gate_up = w.shared ? scratch_.get(gate_up_, T * 2 * w.shared->intermediate()) : nullptr;
-  if (w.shared) scratch_.get(activation_, T * w.shared->intermediate());
-
-  StreamFan& lanes = *expert_lanes_;
-  lanes.fork(stream_);
-  // The shared experts run on the main stream while the lanes work. (The counts' copy above is
-  // to pageable memory, so the host has already waited for them.)
-  if (w.shared) mlp(*w.shared, h, T, shared_gate_up, out);
-  lanes.wait_for_fork();
-  // Each expert to the lane with the fewest rows so far, so that the lanes end together.
-  std::vector<int64_t> lane_rows(lanes.width(), 0);
-  for (int e = 0, offset = 0; e < E; offset += host_counts[e++]) {
-    const int64_t n = host_counts[e];
-    if (n == 0) continue;
-    const int lane = static_cast<int>(std::min_element(lane_rows.begin(), lane_rows.end()) - lane_rows.begin());
-    lane_rows[lane] += n;
-    cudaStream_t stream = lanes.stream(lane);
-    Gemm& gemm = lanes.gemm(lane);
-    bf16* expert_gate_up = gate_up + offset * 2 * I;
-    bf16* expert_act = act + offset * I;
-    gemm.bf16_nt(x + offset * D, n, w.experts[e].gate_up.data.data(), 2 * I, D, expert_gate_up, stream);
-    silu_mul(expert_gate_up, n, I, expert_act, stream);
-    gemm.bf16_nt(expert_act, n, w.experts[e].down.data.data(), D, I, y + offset * D, stream);
-  }
-  lanes.join(stream_);
   moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
 }
 
