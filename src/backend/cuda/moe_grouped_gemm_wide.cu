@@ -5,9 +5,10 @@
 // decode wants (reading the weights is the bound) and what a prefill of hundreds of rows an
 // expert does not: there the products are the bound. Here a block owns one output tile: two
 // warpgroups of 64 rows each multiply through wgmma (bf16 in, fp32 accumulate), both operands
-// K-major from 128-byte-swizzled shared memory, fed by a 4-stage cp.async ring. Blocks of one
-// row tile run side by side (the feature tile varies fastest), so an expert's rows and weights
-// are read from HBM about once and from L2 after.
+// K-major from 128-byte-swizzled shared memory, fed by a 5-stage cp.async ring, one tile's
+// products still running while the next tile's start. Blocks of one row tile run side by side
+// (the feature tile varies fastest), so an expert's rows and weights are read from HBM about once
+// and from L2 after.
 #include <cuda_bf16.h>
 
 #include <atomic>
@@ -26,7 +27,9 @@ namespace {
 
 constexpr int kBlockM = 128, kBlockN = 128;
 constexpr int kBlockK = 64;  // bf16: one 128-byte swizzled row
-constexpr int kStages = 4;
+// Stages in the ring: tiles t+1..t+kStages-2 are landing while tile t's products run and tile
+// t-1's may still be finishing (its stage is refilled only once both warpgroups are past it).
+constexpr int kStages = 5;
 constexpr int kThreads = 256;  // two warpgroups, 64 rows each
 constexpr int kTileBytes = kBlockM * kBlockK * 2;  // either operand's tile: 16 KB
 constexpr int kStageBytes = 2 * kTileBytes;
@@ -119,16 +122,15 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int group = threadIdx.x / 128;
   float acc[64] = {};
 #pragma unroll
-  for (int s = 0; s < kStages - 1; ++s) {
+  for (int s = 0; s < kStages - 2; ++s) {
     if (s < k_tiles) load_stage(s, s);
     cp_async_commit();
   }
   for (int tile = 0; tile < k_tiles; ++tile) {
-    cp_async_wait<kStages - 2>();
-    fence_async_shared();  // this thread's copies, before the products read them
-    __syncthreads();
-    // Refill the stage whose products completed in the previous iteration.
-    if (const int next = tile + kStages - 1; next < k_tiles) load_stage(next % kStages, next);
+    cp_async_wait<kStages - 3>();  // tile's copies have landed
+    fence_async_shared();          // this thread's copies, before the products read them
+    __syncthreads();               // everyone's copies; both warpgroups past tile - 2's products
+    if (const int next = tile + kStages - 2; next < k_tiles) load_stage(next % kStages, next);
     cp_async_commit();
 
     const unsigned char* xs = shared + (tile % kStages) * kStageBytes;
@@ -139,9 +141,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     for (int step = 0; step < kBlockK / 16; ++step)  // 32 bytes deeper: 2 in the descriptor
       wgmma_m64n128k16_bf16_ss(acc, a + 2 * step, b + 2 * step, true);
     wgmma_commit();
-    wgmma_wait<0>();
-    fence_accumulators(acc);
+    wgmma_wait<1>();  // tile - 1's products are done: its stage may be refilled after the next barrier
   }
+  wgmma_wait<0>();
+  fence_accumulators(acc);
   cp_async_wait<0>();  // no copy may still be landing when the block exits
 
   // acc[4j + e]: row 64·group + 16·(warp % 4) + lane/4 + 8·(e / 2), feature 8j + 2(lane % 4) + e % 2.
