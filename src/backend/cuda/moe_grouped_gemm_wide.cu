@@ -31,11 +31,13 @@ constexpr int kBlockK = 64;  // bf16: one 128-byte swizzled row
 // t-1's may still be finishing (its stage is refilled only once both warpgroups are past it).
 constexpr int kStages = 5;
 constexpr int kThreads = 256;  // two warpgroups, 64 rows each
-constexpr int kTileBytes = kBlockM * kBlockK * 2;  // either operand's tile: 16 KB
-constexpr int kStageBytes = 2 * kTileBytes;
+constexpr int kXTileBytes = kBlockM * kBlockK * 2, kWTileBytes = kBlockN * kBlockK * 2;
+constexpr int kStageBytes = kXTileBytes + kWTileBytes;
 constexpr std::size_t kSharedBytes = std::size_t{kStages} * kStageBytes + 1024;  // + room to align
-constexpr int kChunksPerThread = kBlockM * (kBlockK / 8) / kThreads;  // 16-byte chunks of one operand
-static_assert(kBlockM == kBlockN && kChunksPerThread * kThreads == kBlockM * (kBlockK / 8));
+// 16-byte chunks of each operand's tile a thread copies.
+constexpr int kXChunksPerThread = kBlockM * (kBlockK / 8) / kThreads;
+constexpr int kWChunksPerThread = kBlockN * (kBlockK / 8) / kThreads;
+static_assert(kXChunksPerThread * kThreads == kBlockM * (kBlockK / 8) && kStageBytes % 1024 == 0);
 
 // The expert and first row (within it) of row tile `tile`, tiles counted over the experts in
 // order; expert -1 past the last. One warp scans the counts 32 at a time.
@@ -90,37 +92,45 @@ __global__ void __launch_bounds__(kThreads, 1)
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * kBlockN;
   const int k_tiles = static_cast<int>((k + kBlockK - 1) / kBlockK);
 
-  // This thread's chunks of both operands: the same (row, chunk) places in either tile.
-  const bf16* x_chunk[kChunksPerThread];
-  const bf16* w_chunk[kChunksPerThread];
-  bool x_valid[kChunksPerThread], w_valid[kChunksPerThread];
-  int offset[kChunksPerThread];
+  // This thread's chunks of each operand: rows past the expert's or past n, and columns past k,
+  // are zero-filled, never read.
+  const bf16* x_chunk[kXChunksPerThread];
+  const bf16* w_chunk[kWChunksPerThread];
+  bool x_valid[kXChunksPerThread], w_valid[kWChunksPerThread];
 #pragma unroll
-  for (int j = 0; j < kChunksPerThread; ++j) {
-    const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 8), chunk = c % (kBlockK / 8);
-    offset[j] = swizzle128_offset(r, chunk);
+  for (int j = 0; j < kXChunksPerThread; ++j) {
+    const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 8);
     x_valid[j] = r < m_rows;
     const int64_t source = x_valid[j] ? (x_rows ? x_rows[first_row + r] : first_row + r) : 0;
-    x_chunk[j] = x + source * k + chunk * 8;
-    w_valid[j] = n0 + r < n;
-    w_chunk[j] = w + (w_valid[j] ? n0 + r : 0) * k + chunk * 8;
+    x_chunk[j] = x + source * k + (c % (kBlockK / 8)) * 8;
   }
-  // Rows past the expert's or past n, and columns past k, are zero-filled, never read.
+#pragma unroll
+  for (int j = 0; j < kWChunksPerThread; ++j) {
+    const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 8);
+    w_valid[j] = n0 + r < n;
+    w_chunk[j] = w + (w_valid[j] ? n0 + r : 0) * k + (c % (kBlockK / 8)) * 8;
+  }
+  // A thread's chunk j sits at the same place in every stage; its column is the same for all j.
+  const int chunk = threadIdx.x % (kBlockK / 8);
   auto load_stage = [&](int stage, int tile) {
     unsigned char* xs = shared + stage * kStageBytes;
-    unsigned char* ws = xs + kTileBytes;
+    unsigned char* ws = xs + kXTileBytes;
     const int64_t k0 = static_cast<int64_t>(tile) * kBlockK;
+    const bool in_k = k0 + chunk * 8 < k;
 #pragma unroll
-    for (int j = 0; j < kChunksPerThread; ++j) {
-      const int chunk = (threadIdx.x + j * kThreads) % (kBlockK / 8);
-      const bool in_k = k0 + chunk * 8 < k;
-      cp_async16(xs + offset[j], x_valid[j] && in_k ? x_chunk[j] + k0 : x, x_valid[j] && in_k);
-      cp_async16(ws + offset[j], w_valid[j] && in_k ? w_chunk[j] + k0 : w, w_valid[j] && in_k);
+    for (int j = 0; j < kXChunksPerThread; ++j) {
+      const int r = (threadIdx.x + j * kThreads) / (kBlockK / 8);
+      cp_async16(xs + swizzle128_offset(r, chunk), x_valid[j] && in_k ? x_chunk[j] + k0 : x, x_valid[j] && in_k);
+    }
+#pragma unroll
+    for (int j = 0; j < kWChunksPerThread; ++j) {
+      const int r = (threadIdx.x + j * kThreads) / (kBlockK / 8);
+      cp_async16(ws + swizzle128_offset(r, chunk), w_valid[j] && in_k ? w_chunk[j] + k0 : w, w_valid[j] && in_k);
     }
   };
 
   const int group = threadIdx.x / 128;
-  float acc[64] = {};
+  float acc[kBlockN / 2] = {};
 #pragma unroll
   for (int s = 0; s < kStages - 2; ++s) {
     if (s < k_tiles) load_stage(s, s);
@@ -134,12 +144,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     cp_async_commit();
 
     const unsigned char* xs = shared + (tile % kStages) * kStageBytes;
-    const uint64_t a = swizzle128_descriptor(xs + group * (kTileBytes / 2));  // this warpgroup's 64 rows
-    const uint64_t b = swizzle128_descriptor(xs + kTileBytes);
+    const uint64_t a = swizzle128_descriptor(xs + group * (kXTileBytes / 2));  // this warpgroup's 64 rows
+    const uint64_t b = swizzle128_descriptor(xs + kXTileBytes);
     wgmma_fence();
 #pragma unroll
     for (int step = 0; step < kBlockK / 16; ++step)  // 32 bytes deeper: 2 in the descriptor
-      wgmma_m64n128k16_bf16_ss(acc, a + 2 * step, b + 2 * step, true);
+      wgmma_m64k16_bf16_ss(acc, a + 2 * step, b + 2 * step, true);
     wgmma_commit();
     wgmma_wait<1>();  // tile - 1's products are done: its stage may be refilled after the next barrier
   }
