@@ -1,11 +1,11 @@
 // moe_grouped_gemm for experts with many rows each (long prefills): every expert's rows in tiles
-// of 128 rows × 128 output features, all experts in one launch, the groups read on the device.
+// of 128 rows × 256 output features, all experts in one launch, the groups read on the device.
 //
 // moe_grouped_gemm streams each weight slice once per 64 of an expert's rows, which is what
 // decode wants (reading the weights is the bound) and what a prefill of hundreds of rows an
 // expert does not: there the products are the bound. Here a block owns one output tile: two
 // warpgroups of 64 rows each multiply through wgmma (bf16 in, fp32 accumulate), both operands
-// K-major from 128-byte-swizzled shared memory, fed by a 5-stage cp.async ring, one tile's
+// K-major from 128-byte-swizzled shared memory, fed by a 4-stage cp.async ring, one tile's
 // products still running while the next tile's start. Blocks of one row tile run side by side
 // (the feature tile varies fastest), so an expert's rows and weights are read from HBM about once
 // and from L2 after.
@@ -25,11 +25,11 @@
 namespace tide::cuda {
 namespace {
 
-constexpr int kBlockM = 128, kBlockN = 128;
+constexpr int kBlockM = 128, kBlockN = 256;
 constexpr int kBlockK = 64;  // bf16: one 128-byte swizzled row
 // Stages in the ring: tiles t+1..t+kStages-2 are landing while tile t's products run and tile
 // t-1's may still be finishing (its stage is refilled only once both warpgroups are past it).
-constexpr int kStages = 5;
+constexpr int kStages = 4;
 constexpr int kThreads = 256;  // two warpgroups, 64 rows each
 constexpr int kXTileBytes = kBlockM * kBlockK * 2, kWTileBytes = kBlockN * kBlockK * 2;
 constexpr int kStageBytes = kXTileBytes + kWTileBytes;
@@ -149,7 +149,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_fence();
 #pragma unroll
     for (int step = 0; step < kBlockK / 16; ++step)  // 32 bytes deeper: 2 in the descriptor
-      wgmma_m64k16_bf16_ss(acc, a + 2 * step, b + 2 * step, true);
+      wgmma_m64n256k16_bf16_ss(acc, a + 2 * step, b + 2 * step, true);
     wgmma_commit();
     wgmma_wait<1>();  // tile - 1's products are done: its stage may be refilled after the next barrier
   }

@@ -196,7 +196,7 @@ void moe_grouped_gemm(const bf16* x, const int32_t* x_rows, const int32_t* exper
                       const int32_t* expert_counts, int experts, const bf16* const* weights, int64_t n, int64_t k,
                       bf16* y, cudaStream_t stream);
 // moe_grouped_gemm for experts with hundreds of rows each (long prefills), where the products and
-// not the weight reads are the bound: 128 × 128 output tiles through wgmma, every expert in one
+// not the weight reads are the bound: 128 × 256 output tiles through wgmma, every expert in one
 // launch, no host round trip. rows: the rows over all experts (it sizes the grid). Same
 // operands and contract otherwise.
 void moe_grouped_gemm_wide(const bf16* x, const int32_t* x_rows, const int32_t* expert_offsets,
