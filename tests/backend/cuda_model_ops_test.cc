@@ -439,8 +439,10 @@ using GroupedGemm = std::function<void(const bf16*, const int32_t*, const int32_
 
 void expect_grouped_gemm_matches_each_experts_rows(const std::string& name, const GroupedGemm& grouped_gemm) {
   // Experts without rows, part of an m16 tile, exactly one 64-row pass, one row past it, three
-  // passes; two 128-row tiles and one row past them.
-  const std::vector<int32_t> counts = {3, 0, 1, 33, 7, 64, 65, 130, 257};
+  // passes; two 128-row tiles and one row past them; then enough small experts (empty ones on
+  // both sides of the 32nd) that finding a row tile's expert spans two warp-wide scans.
+  std::vector<int32_t> counts = {3, 0, 1, 33, 7, 64, 65, 130, 257};
+  for (int e = static_cast<int>(counts.size()); e < 41; ++e) counts.push_back(e == 31 || e == 32 || e % 5 == 0 ? 0 : 2);
   for (auto [out, in] : {std::pair<int64_t, int64_t>{64, 32}, {130, 72}, {2, 8}, {2816, 2048}, {2048, 1408}}) {
     const std::string what = "out=" + std::to_string(out) + " in=" + std::to_string(in);
     auto rng = rng_for(name + " " + what);
@@ -506,6 +508,23 @@ TEST(CudaModelOps, MoeGroupedGemmWideMatchesEachExpertsRows) {
                            int experts, int64_t rows, const bf16* const* w, int64_t out, int64_t in, bf16* y) {
         moe_grouped_gemm_wide(x, x_rows, offsets, counts, experts, rows, w, out, in, y, nullptr);
       });
+}
+
+TEST(CudaModelOps, MoeGroupedGemmWideRefusesShapesItCannotRun) {
+  REQUIRE_DEVICE();
+  const std::vector<int32_t> counts = {1};
+  DeviceBuffer<int32_t> offsets(std::vector<int32_t>{0}), dcounts(counts);
+  DeviceBuffer<uint16_t> x(64), w(64 * 64), y(64 * 64);
+  DeviceBuffer<const bf16*> pointers(std::vector<const bf16*>{as_bf16(w)});
+  EXPECT_THROW(moe_grouped_gemm_wide(as_bf16(x), nullptr, offsets.data(), dcounts.data(), 1, 1, pointers.data(), 64, 12,
+                                     as_bf16(y), nullptr),
+               Error);  // k not a multiple of 8
+  EXPECT_THROW(moe_grouped_gemm_wide(as_bf16(x), nullptr, offsets.data(), dcounts.data(), 1, 1, pointers.data(), 63, 64,
+                                     as_bf16(y), nullptr),
+               Error);  // n odd
+  EXPECT_THROW(moe_grouped_gemm_wide(as_bf16(x), nullptr, offsets.data(), dcounts.data(), 1, int64_t{1} << 24,
+                                     pointers.data(), 64, 64, as_bf16(y), nullptr),
+               Error);  // more row tiles than a grid holds
 }
 
 TEST(CudaModelOps, GemmWithFp32Output) {

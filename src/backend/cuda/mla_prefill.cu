@@ -37,8 +37,8 @@ constexpr int kNope = kMlaPrefillNopeDim, kRope = kMlaRopeDim, kQk = kNope + kRo
 constexpr int kWarpGroups = 2, kThreads = kWarpGroups * 128;
 constexpr int kRowsPerGroup = 64, kRowsPerBlock = kWarpGroups * kRowsPerGroup;
 constexpr int kKeysPerTile = 64;
-// Stages in the ring: while tile t is attended, tile t+1's scores are computed and tiles t+2 and
-// t+3 land.
+// Stages in the ring: while tile t is attended, tile t+1's scores are computed and tiles t+2 to
+// t+4 land.
 constexpr int kStages = 5;
 // A panel: 64 positions × 64 dims of bf16 (128 bytes a row) in the 128-byte swizzle.
 constexpr int kPanelBytes = kKeysPerTile * 128;
@@ -81,9 +81,7 @@ __device__ __forceinline__ void load_tile(const MlaPrefillArgs& a, int head, int
 __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a) {
   begin_dependent_kernel();
   extern __shared__ unsigned char shared_raw[];
-  // The swizzle is a function of the address: every panel starts 1024-byte aligned.
-  unsigned char* shared =
-      shared_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(shared_raw)) % 1024) % 1024);
+  unsigned char* shared = align_1024(shared_raw);
 
   const int head = blockIdx.y;
   const int block_row = (gridDim.x - 1 - blockIdx.x) * kRowsPerBlock;  // the latest rows first
@@ -162,9 +160,9 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
     for (int up = 0; up < 2; ++up) {
       tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 1));
       tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 2));
+      // Every row sees key 0 in the first tile, so the maximum is finite from then on.
       const float next = fmaxf(row_max[up], tile_max[up]);
-      // A row that has seen no key yet (-inf both) keeps nothing to rescale.
-      rescale[up] = next == -INFINITY ? 1.f : ex2(row_max[up] - next);
+      rescale[up] = ex2(row_max[up] - next);
       row_max[up] = next;
       row_sum[up] *= rescale[up];
     }
@@ -179,8 +177,7 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
         float p[4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const float m = row_max[e / 2];
-          p[e] = m == -INFINITY ? 0.f : ex2(s[4 * (2 * c + half) + e] - m);
+          p[e] = ex2(s[4 * (2 * c + half) + e] - row_max[e / 2]);
           row_sum[e / 2] += p[e];
         }
         pa[c][half * 2] = pack_bf16(p[0], p[1]);
@@ -198,13 +195,13 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
   };
 
   // Tile `tile`, its scores in s_cur; the next tile's scores go into s_next while the softmax
-  // runs. The ring: tile + 1 has landed, tile + 2 is landing, tile + 3 starts into the stage of
-  // tile - 2, whose products both warpgroups finished before this barrier.
+  // runs. The ring: tile + 1 has landed, tile + 2 and tile + 3 are landing, tile + 4 starts into
+  // the stage of tile - 1, whose products both warpgroups finished before this barrier.
   auto step = [&](int tile, float(&s_cur)[kKeysPerTile / 2], float(&s_next)[kKeysPerTile / 2]) {
-    cp_async_wait<kStages - 4>();
+    cp_async_wait<kStages - 3>();
     fence_async_shared();  // this thread's copies, before the products read them
     __syncthreads();
-    if (const int next = tile + kStages - 2; next < loaded) load_tile(a, head, next, stage(next));
+    if (const int next = tile + kStages - 1; next < loaded) load_tile(a, head, next, stage(next));
     cp_async_commit();
     issue_scores(tile + 1, s_next);
     wgmma_wait<1>();  // this tile's scores; the next tile's keep running
@@ -212,11 +209,11 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
   };
 
 #pragma unroll
-  for (int st = 0; st < kStages - 2; ++st) {
+  for (int st = 0; st < kStages - 1; ++st) {
     if (st < loaded) load_tile(a, head, st, stage(st));
     cp_async_commit();
   }
-  cp_async_wait<kStages - 3>();  // tile 0
+  cp_async_wait<kStages - 2>();  // tile 0
   fence_async_shared();
   __syncthreads();
   issue_scores(0, s0);  // every row sees key 0
@@ -224,7 +221,7 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
     step(tile, s0, s1);
     step(tile + 1, s1, s0);
   }
-  wgmma_wait<0>();
+  wgmma_wait<0>();  // nothing is running (attend waited), but without it ptxas injects its own
   cp_async_wait<0>();  // no copy may still be landing when the block exits
 
   // The row sums were kept per thread (each over its own keys); the quad holds the whole row.

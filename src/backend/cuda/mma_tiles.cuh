@@ -1,9 +1,8 @@
 #pragma once
-// The building blocks of the mma.sync kernels (moe_grouped_gemm, moe_grouped_gemm_fp8, the MLA
-// kernels):
-// cp.async copies global → shared (Ampere and later), ldmatrix loads of four 8×16-byte
-// matrices, the operand fragments of mma.sync (the same bytes for bf16 m16n8k16 and e4m3
-// m16n8k32), and the store of a warp's fp32 accumulators as bf16.
+// The building blocks of the mma.sync kernels (moe_grouped_gemm, the MLA decode kernels), some
+// of them shared with the wgmma kernels (wgmma.cuh): cp.async copies global → shared (Ampere and
+// later), ldmatrix loads of four 8×16-byte matrices, bf16 packing, the operand fragments of
+// mma.sync m16n8k16, and the store of a warp's fp32 accumulators as bf16.
 #include <cuda_bf16.h>
 
 #include <cstdint>

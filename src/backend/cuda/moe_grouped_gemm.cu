@@ -7,7 +7,7 @@
 // weight slice through shared memory once for up to 64 of the expert's rows (a 4-stage cp.async
 // pipeline), multiplying on the tensor cores with mma.sync m16n8k16 (bf16 in, fp32 accumulate).
 // Experts with more rows take one more pass over the slice per 64 rows; long prefills are better
-// served by one cuBLASLt GEMM per expert (cuda_moe.cc picks).
+// served by moe_grouped_gemm_wide's output tiles (cuda_moe.cc picks).
 #include <cuda_bf16.h>
 
 #include <atomic>

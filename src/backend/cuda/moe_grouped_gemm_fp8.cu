@@ -3,8 +3,8 @@
 // wgmma (fp32 accumulate), never widened to bf16 in memory.
 //
 // A block (one warpgroup) owns 128 output features of one expert (one weight scale row) and
-// streams that slice of the weights through shared memory once per 64 of the expert's rows,
-// 4 stages of cp.async in flight. The products run with the operands swapped: the weights are
+// streams that slice of the weights through shared memory once per 64 of the expert's rows
+// through a 4-stage cp.async ring (3 tiles ahead). The products run with the operands swapped: the weights are
 // the M side (two m64 products of 64 features), the expert's rows the N side (n64; rows past
 // the expert's are never copied and their columns never stored), so that a handful of rows an
 // expert costs no more than 64. A stage is 128 deep, exactly one scale block: its four k32
@@ -57,8 +57,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   const float* w_scale_row = weight_scales[expert] + (n0 / kBlockN) * k_tiles;
 
   extern __shared__ unsigned char shared_raw[];
-  // The swizzle is a function of the address: every tile starts 1024-byte aligned.
-  unsigned char* shared = shared_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(shared_raw)) % 1024) % 1024);
+  unsigned char* shared = align_1024(shared_raw);
   float* stage_scales = reinterpret_cast<float*>(shared + kStages * kStageBytes);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
@@ -79,7 +78,8 @@ __global__ void __launch_bounds__(kThreads, 2)
     }
 
     // Weight rows past n are zero-filled, never read. Input rows past the expert's are not
-    // copied at all: they only feed output columns that are never stored.
+    // copied at all: whatever the stage holds there (even e4m3 NaN patterns) only feeds output
+    // columns that are never stored.
     auto load_stage = [&](int stage, int tile) {
       unsigned char* ws = shared + stage * kStageBytes;
       unsigned char* xs = ws + kWeightTileBytes;

@@ -37,7 +37,8 @@ constexpr std::size_t kSharedBytes = std::size_t{kStages} * kStageBytes + 1024; 
 // 16-byte chunks of each operand's tile a thread copies.
 constexpr int kXChunksPerThread = kBlockM * (kBlockK / 8) / kThreads;
 constexpr int kWChunksPerThread = kBlockN * (kBlockK / 8) / kThreads;
-static_assert(kXChunksPerThread * kThreads == kBlockM * (kBlockK / 8) && kStageBytes % 1024 == 0);
+static_assert(kXChunksPerThread * kThreads == kBlockM * (kBlockK / 8) &&
+              kWChunksPerThread * kThreads == kBlockN * (kBlockK / 8) && kStageBytes % 1024 == 0);
 
 // The expert and first row (within it) of row tile `tile`, tiles counted over the experts in
 // order; expert -1 past the last. One warp scans the counts 32 at a time.
@@ -73,9 +74,7 @@ __global__ void __launch_bounds__(kThreads, 1)
                                  int experts, const bf16* const* weights, int64_t n, int64_t k, bf16* y) {
   begin_dependent_kernel();
   extern __shared__ unsigned char shared_raw[];
-  // The swizzle is a function of the address: every tile starts 1024-byte aligned.
-  unsigned char* shared =
-      shared_raw + ((1024 - static_cast<uint32_t>(__cvta_generic_to_shared(shared_raw)) % 1024) % 1024);
+  unsigned char* shared = align_1024(shared_raw);
   __shared__ int tile_expert, tile_first;
   if (threadIdx.x < 32) {
     int e, first;

@@ -77,7 +77,7 @@ void apply_rope(const RopeArgs& args, cudaStream_t stream);
 void silu_mul(const bf16* gate_up, int64_t n, int64_t inter, bf16* out, cudaStream_t stream);
 
 // Row copies by index, rows of `dim` bf16 whose starts lie *_stride elements apart:
-//   gather_rows:  dst[i] = src[indices[i]]  (embedding lookup, MoE permutation, logit rows)
+//   gather_rows:  dst[i] = src[indices[i]]  (embedding lookup, logit rows)
 //   scatter_rows: dst[indices[i]] = src[i]  (writing new tokens' entries into the paged cache)
 void gather_rows(const bf16* src, int64_t src_stride, const int32_t* indices, int64_t n, int64_t dim, bf16* dst,
                  int64_t dst_stride, cudaStream_t stream);
@@ -154,7 +154,7 @@ void write_latent_cache(const LatentCacheWrite& args, cudaStream_t stream);
 // The MoE step around the expert GEMMs, the twin of MoeBlock::forward's grouping and weighted sum.
 // moe_group_by_expert: ids [tokens, top_k] (route_experts) grouped by expert: expert e's rows are
 //   expert_offsets[e] .. + expert_counts[e] of the permuted order; permuted_token[row] is the token
-//   a row copies (gather_rows builds the experts' input from it); assignment_row[t*top_k + j] is
+//   a row reads (the grouped GEMMs' x_rows); assignment_row[t*top_k + j] is
 //   the row of token t's j-th choice. experts <= 1024. Rows are in no particular order within an
 //   expert.
 void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int experts, int32_t* expert_counts,
@@ -197,8 +197,8 @@ void moe_grouped_gemm(const bf16* x, const int32_t* x_rows, const int32_t* exper
                       bf16* y, cudaStream_t stream);
 // moe_grouped_gemm for experts with hundreds of rows each (long prefills), where the products and
 // not the weight reads are the bound: 128 × 256 output tiles through wgmma, every expert in one
-// launch, no host round trip. rows: the rows over all experts (it sizes the grid). Same
-// operands and contract otherwise.
+// launch, no host round trip. rows: the rows over all experts, the sum of expert_counts (it
+// sizes the grid: tiles past it would be dropped). Same operands and contract otherwise.
 void moe_grouped_gemm_wide(const bf16* x, const int32_t* x_rows, const int32_t* expert_offsets,
                            const int32_t* expert_counts, int experts, int64_t rows, const bf16* const* weights,
                            int64_t n, int64_t k, bf16* y, cudaStream_t stream);

@@ -22,6 +22,13 @@ namespace tide::cuda {
 // function of the address bits).
 __device__ __forceinline__ int swizzle128_offset(int row, int chunk) { return row * 128 + ((chunk ^ (row % 8)) << 4); }
 
+// The first 1024-byte aligned address at or after `shared` (a kernel's dynamic shared memory,
+// which it allocates 1024 bytes larger): the swizzle is a function of the address bits, so every
+// tile starts on such a boundary.
+__device__ __forceinline__ unsigned char* align_1024(unsigned char* shared) {
+  return shared + (1024 - static_cast<uint32_t>(__cvta_generic_to_shared(shared)) % 1024) % 1024;
+}
+
 // The descriptor of such a tile starting at `smem` (1024-byte aligned; a product deeper in the
 // rows adds its byte offset / 16, a multiple of 2 for 32-byte steps, to the descriptor): 8-row
 // atoms 1024 bytes apart; the leading offset is unused in this swizzle.
@@ -66,16 +73,6 @@ template <int kCount>
 __device__ __forceinline__ void fence_accumulators(float (&d)[kCount]) {
 #pragma unroll
   for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(d[i])::"memory");
-}
-
-// The same for A fragments in registers: a product reads them while it runs, so they must stay
-// live (not reused for other values) until the wgmma_wait that covers it; call after that wait.
-template <int kFragments>
-__device__ __forceinline__ void fence_fragments(uint32_t (&a)[kFragments][4]) {
-#pragma unroll
-  for (int i = 0; i < kFragments; ++i)
-#pragma unroll
-    for (int j = 0; j < 4; ++j) asm volatile("" : "+r"(a[i][j])::"memory");
 }
 
 // d[64 × 64] (+)= A[64 × 32] · B[64 × 32]ᵀ in e4m3 with fp32 accumulation; a and b are

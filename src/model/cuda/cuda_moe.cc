@@ -73,16 +73,17 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
     // The device reads the groups and, through permuted_token, the tokens.
     bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
     bf16* act = scratch_.get(activation_, rows * I);
-    if (rows >= kRowsPerExpertForWideGemm * E) {
-      moe_grouped_gemm_wide(h, permuted_token, offsets, counts, E, rows, w.gate_up_by_expert.data(), 2 * I, D, gate_up,
-                            stream_);
-      silu_mul(gate_up, rows, I, act, stream_);
-      moe_grouped_gemm_wide(act, nullptr, offsets, counts, E, rows, w.down_by_expert.data(), D, I, y, stream_);
-    } else {
-      moe_grouped_gemm(h, permuted_token, offsets, counts, E, w.gate_up_by_expert.data(), 2 * I, D, gate_up, stream_);
-      silu_mul(gate_up, rows, I, act, stream_);
-      moe_grouped_gemm(act, nullptr, offsets, counts, E, w.down_by_expert.data(), D, I, y, stream_);
-    }
+    const bool wide = rows >= kRowsPerExpertForWideGemm * E;
+    auto grouped_gemm = [&](const bf16* x, const int32_t* x_rows, const bf16* const* weights, int64_t n, int64_t k,
+                            bf16* out_rows) {
+      if (wide)
+        moe_grouped_gemm_wide(x, x_rows, offsets, counts, E, rows, weights, n, k, out_rows, stream_);
+      else
+        moe_grouped_gemm(x, x_rows, offsets, counts, E, weights, n, k, out_rows, stream_);
+    };
+    grouped_gemm(h, permuted_token, w.gate_up_by_expert.data(), 2 * I, D, gate_up);
+    silu_mul(gate_up, rows, I, act, stream_);
+    grouped_gemm(act, nullptr, w.down_by_expert.data(), D, I, y);
   }
   moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
 }
