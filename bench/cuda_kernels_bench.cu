@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -152,6 +153,34 @@ void expert_up_bench(std::vector<Row>& rows, int64_t m) {
                   100.0 * bf16_ms / fp8_ms});
 }
 
+// `experts` groups of `per_expert` rows each, back to back: the grouped GEMMs' counts and offsets.
+struct UniformGroups {
+  DeviceBuffer<int32_t> counts, offsets;
+};
+UniformGroups uniform_groups(int experts, int per_expert) {
+  std::vector<int32_t> offsets(experts);
+  for (int e = 0; e < experts; ++e) offsets[e] = e * per_expert;
+  return {DeviceBuffer<int32_t>(std::vector<int32_t>(experts, per_expert)), DeviceBuffer<int32_t>(offsets)};
+}
+
+// The device array of per-expert pointers into `experts` matrices of `stride` elements each,
+// stored back to back from `base`.
+template <class T>
+DeviceBuffer<const T*> expert_pointers(const T* base, int experts, std::size_t stride) {
+  std::vector<const T*> p;
+  for (int e = 0; e < experts; ++e) p.push_back(base + e * stride);
+  return DeviceBuffer<const T*>(p);
+}
+
+// An expert's two GEMMs: gate_up (hidden -> 2 x inter) and down (inter -> hidden).
+struct Projection {
+  const char* name;
+  int64_t out, in;
+};
+std::array<Projection, 2> expert_projections(int64_t hidden, int64_t inter) {
+  return {Projection{"gate_up", 2 * inter, hidden}, Projection{"down", hidden, inter}};
+}
+
 // A V2-Lite MoE layer's expert GEMMs (64 experts; gate_up 2048 -> 2 x 1408, down 1408 -> 2048) with
 // `per_expert` rows each, as a decode batch spreads them (batch 256 x 6 choices: 24 each): every
 // expert's weights are read once. Two weight sets in turn, each far past L2. Percent: of the copy.
@@ -159,11 +188,8 @@ void moe_grouped_gemm_bench(std::vector<Row>& rows, int per_expert, double copy_
   constexpr int kExperts = 64;
   constexpr int64_t kHidden = 2048, kInter = 1408;
   const int64_t total = int64_t{kExperts} * per_expert;
-  std::vector<int32_t> counts(kExperts, per_expert), offsets(kExperts);
-  for (int e = 0; e < kExperts; ++e) offsets[e] = e * per_expert;
-  DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
-  for (const auto& [name, out_dim, in_dim] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
-    const int64_t out = out_dim, in = in_dim;
+  const UniformGroups groups = uniform_groups(kExperts, per_expert);
+  for (const auto& [name, out, in] : expert_projections(kHidden, kInter)) {
     DeviceBuffer<uint16_t> x(total * in), y(total * out);
     fill(reinterpret_cast<bf16*>(x.data()), x.size(), 83);
     std::vector<DeviceBuffer<uint16_t>> sets;
@@ -171,13 +197,11 @@ void moe_grouped_gemm_bench(std::vector<Row>& rows, int per_expert, double copy_
     for (int s = 0; s < 2; ++s) {
       sets.emplace_back(static_cast<std::size_t>(kExperts) * out * in);
       fill(reinterpret_cast<bf16*>(sets.back().data()), sets.back().size(), 89 + s, 0.05f);
-      std::vector<const bf16*> p;
-      for (int e = 0; e < kExperts; ++e) p.push_back(reinterpret_cast<const bf16*>(sets.back().data()) + e * out * in);
-      pointers.emplace_back(p);
+      pointers.push_back(expert_pointers(reinterpret_cast<const bf16*>(sets.back().data()), kExperts, out * in));
     }
-    const double ms = median_ms(3, 20, [&](int i) {
-      moe_grouped_gemm(reinterpret_cast<bf16*>(x.data()), nullptr, doffsets.data(), dcounts.data(), kExperts,
-                       pointers[i % 2].data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
+    const double ms = median_ms(3, 20, [&, out = out, in = in](int i) {
+      moe_grouped_gemm(reinterpret_cast<bf16*>(x.data()), nullptr, groups.offsets.data(), groups.counts.data(),
+                       kExperts, pointers[i % 2].data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
     });
     const double bytes = 2.0 * (kExperts * out * in + total * (in + out));
     const double gbs = bytes / (ms * 1e-3) / 1e9;
@@ -196,11 +220,8 @@ void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double co
   constexpr int kExperts = 256;
   constexpr int64_t kHidden = 7168, kInter = 2048;
   const int64_t total = int64_t{kExperts} * per_expert;
-  std::vector<int32_t> counts(kExperts, per_expert), offsets(kExperts);
-  for (int e = 0; e < kExperts; ++e) offsets[e] = e * per_expert;
-  DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
-  for (const auto& [name, out_dim, in_dim] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
-    const int64_t out = out_dim, in = in_dim;
+  const UniformGroups groups = uniform_groups(kExperts, per_expert);
+  for (const auto& [name, out, in] : expert_projections(kHidden, kInter)) {
     const std::size_t per_weight = static_cast<std::size_t>(out) * in;
     DeviceBuffer<uint16_t> x(total * in), y(total * out);
     fill(reinterpret_cast<bf16*>(x.data()), x.size(), 97);
@@ -211,12 +232,10 @@ void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double co
     {
       DeviceBuffer<uint16_t> w(kExperts * per_weight);
       fill(reinterpret_cast<bf16*>(w.data()), w.size(), 101, 0.05f);
-      std::vector<const bf16*> p;
-      for (int e = 0; e < kExperts; ++e) p.push_back(reinterpret_cast<const bf16*>(w.data()) + e * per_weight);
-      DeviceBuffer<const bf16*> pointers(p);
-      bf16_ms = median_ms(2, 10, [&](int) {
-        moe_grouped_gemm(reinterpret_cast<bf16*>(x.data()), nullptr, doffsets.data(), dcounts.data(), kExperts,
-                         pointers.data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
+      const auto pointers = expert_pointers(reinterpret_cast<const bf16*>(w.data()), kExperts, per_weight);
+      bf16_ms = median_ms(2, 10, [&, out = out, in = in](int) {
+        moe_grouped_gemm(reinterpret_cast<bf16*>(x.data()), nullptr, groups.offsets.data(), groups.counts.data(),
+                         kExperts, pointers.data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
       });
     }
     DeviceBuffer<uint8_t> w8(kExperts * per_weight);
@@ -225,17 +244,12 @@ void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double co
     const std::size_t scale_blocks = static_cast<std::size_t>(out / 128) * (in / 128);
     DeviceBuffer<float> w_scales(kExperts * scale_blocks);
     TIDE_CUDA_CHECK(cudaMemset(w_scales.data(), 0, w_scales.bytes()));  // values do not change the speed
-    std::vector<const uint8_t*> p8;
-    std::vector<const float*> ps;
-    for (int e = 0; e < kExperts; ++e) {
-      p8.push_back(w8.data() + e * per_weight);
-      ps.push_back(w_scales.data() + e * scale_blocks);
-    }
-    DeviceBuffer<const uint8_t*> pointers8(p8);
-    DeviceBuffer<const float*> scale_pointers(ps);
-    const double fp8_ms = median_ms(2, 10, [&](int) {
-      moe_grouped_gemm_fp8(x8.data(), x_scales.data(), total, nullptr, doffsets.data(), dcounts.data(), kExperts,
-                           pointers8.data(), scale_pointers.data(), out, in, reinterpret_cast<bf16*>(y.data()), nullptr);
+    const auto pointers8 = expert_pointers<uint8_t>(w8.data(), kExperts, per_weight);
+    const auto scale_pointers = expert_pointers<float>(w_scales.data(), kExperts, scale_blocks);
+    const double fp8_ms = median_ms(2, 10, [&, out = out, in = in](int) {
+      moe_grouped_gemm_fp8(x8.data(), x_scales.data(), total, nullptr, groups.offsets.data(), groups.counts.data(),
+                           kExperts, pointers8.data(), scale_pointers.data(), out, in,
+                           reinterpret_cast<bf16*>(y.data()), nullptr);
     });
     const double bytes = static_cast<double>(kExperts) * per_weight + total * (in + 2.0 * out);
     const double gbs = bytes / (fp8_ms * 1e-3) / 1e9;
@@ -253,28 +267,24 @@ void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double co
 void moe_wide_bench(std::vector<Row>& rows, double peak_tflops) {
   constexpr int kExperts = 64, kPerExpert = 768;
   constexpr int64_t kHidden = 2048, kInter = 1408, kTotal = int64_t{kExperts} * kPerExpert;
-  std::vector<int32_t> counts(kExperts, kPerExpert), offsets(kExperts);
-  for (int e = 0; e < kExperts; ++e) offsets[e] = e * kPerExpert;
-  DeviceBuffer<int32_t> dcounts(counts), doffsets(offsets);
+  const UniformGroups groups = uniform_groups(kExperts, kPerExpert);
   Gemm gemm;
-  for (const auto& [name, out_dim, in_dim] : {std::tuple{"gate_up", 2 * kInter, kHidden}, {"down", kHidden, kInter}}) {
-    const int64_t out = out_dim, in = in_dim;
+  for (const auto& [name, out, in] : expert_projections(kHidden, kInter)) {
     DeviceBuffer<uint16_t> x(kTotal * in), y(kTotal * out), w(kExperts * out * in);
     fill(reinterpret_cast<bf16*>(x.data()), x.size(), 107);
     fill(reinterpret_cast<bf16*>(w.data()), w.size(), 109, 0.05f);
     const auto* wb = reinterpret_cast<const bf16*>(w.data());
-    std::vector<const bf16*> p;
-    for (int e = 0; e < kExperts; ++e) p.push_back(wb + e * out * in);
-    DeviceBuffer<const bf16*> pointers(p);
+    const auto pointers = expert_pointers(wb, kExperts, out * in);
     auto* xb = reinterpret_cast<bf16*>(x.data());
     auto* yb = reinterpret_cast<bf16*>(y.data());
-    const double grouped_ms = median_ms(2, 10, [&](int) {
-      moe_grouped_gemm_wide(xb, nullptr, doffsets.data(), dcounts.data(), kExperts, kTotal, pointers.data(), out, in,
-                            yb, nullptr);
+    const double grouped_ms = median_ms(2, 10, [&, out = out, in = in](int) {
+      moe_grouped_gemm_wide(xb, nullptr, groups.offsets.data(), groups.counts.data(), kExperts, kTotal,
+                            pointers.data(), out, in, yb, nullptr);
     });
-    const double cublas_ms = median_ms(2, 10, [&](int) {
+    const double cublas_ms = median_ms(2, 10, [&, out = out, in = in](int) {
       for (int e = 0; e < kExperts; ++e)
-        gemm.bf16_nt(xb + e * kPerExpert * in, kPerExpert, p[e], out, in, yb + e * kPerExpert * out, nullptr);
+        gemm.bf16_nt(xb + e * kPerExpert * in, kPerExpert, wb + e * out * in, out, in, yb + e * kPerExpert * out,
+                     nullptr);
     });
     const double flop = 2.0 * kTotal * out * in;
     const double tflops = flop / (grouped_ms * 1e-3) / 1e12;

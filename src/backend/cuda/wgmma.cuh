@@ -29,27 +29,30 @@ __device__ __forceinline__ unsigned char* align_1024(unsigned char* shared) {
   return shared + (1024 - static_cast<uint32_t>(__cvta_generic_to_shared(shared)) % 1024) % 1024;
 }
 
-// The descriptor of such a tile starting at `smem` (1024-byte aligned; a product deeper in the
-// rows adds its byte offset / 16, a multiple of 2 for 32-byte steps, to the descriptor): 8-row
-// atoms 1024 bytes apart; the leading offset is unused in this swizzle.
-__device__ __forceinline__ uint64_t swizzle128_descriptor(const void* smem) {
+// A matrix descriptor for a tile in the 128-byte swizzle starting at `smem`, 8-row groups 1024
+// bytes apart (the stride byte offset); `leading_bytes` is the leading byte offset, which only
+// MN-major tiles use.
+__device__ __forceinline__ uint64_t swizzle128_tile_descriptor(const void* smem, uint32_t leading_bytes) {
   const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  return static_cast<uint64_t>((address & 0x3FFFF) >> 4)  // start address, bits 0-13
-         | uint64_t{1} << 16                              // leading byte offset / 16
-         | uint64_t{1024 >> 4} << 32                      // stride byte offset / 16: 8-row atoms
-         | uint64_t{1} << 62;                             // 128-byte swizzle
+  return static_cast<uint64_t>((address & 0x3FFFF) >> 4)  // start address / 16, bits 0-13
+         | static_cast<uint64_t>(leading_bytes >> 4) << 16  // leading byte offset / 16
+         | uint64_t{1024 >> 4} << 32                        // stride byte offset / 16: 8-row groups
+         | uint64_t{1} << 62;                               // 128-byte swizzle
+}
+
+// The descriptor of a K-major tile as above starting at `smem` (1024-byte aligned; a product
+// deeper in the rows adds its byte offset / 16, a multiple of 2 for 32-byte steps, to the
+// descriptor). The leading offset is unused in this swizzle: 16 bytes, the usual filler.
+__device__ __forceinline__ uint64_t swizzle128_descriptor(const void* smem) {
+  return swizzle128_tile_descriptor(smem, 16);
 }
 
 // The descriptor of an MN-major tile: panels of 64 bf16 along n, each [k rows × 128 bytes] in the
 // 128-byte swizzle (row r = k index r, chunks permuted as swizzle128_offset places them),
-// `panel_bytes` apart along n; 8-row groups of k 1024 bytes apart. A product deeper in k starts
-// at the 1024-aligned group of its first row.
+// `panel_bytes` apart along n (the leading offset). A product deeper in k starts at the
+// 1024-aligned group of its first row.
 __device__ __forceinline__ uint64_t mn_major_swizzle128_descriptor(const void* smem, uint32_t panel_bytes) {
-  const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-  return static_cast<uint64_t>((address & 0x3FFFF) >> 4)  // start address, bits 0-13
-         | static_cast<uint64_t>(panel_bytes >> 4) << 16    // leading byte offset / 16: next panel of n
-         | uint64_t{1024 >> 4} << 32                        // stride byte offset / 16: next 8 rows of k
-         | uint64_t{1} << 62;                               // 128-byte swizzle
+  return swizzle128_tile_descriptor(smem, panel_bytes);
 }
 
 // Orders this thread's generic-proxy writes to shared memory (st.shared, cp.async) before the
