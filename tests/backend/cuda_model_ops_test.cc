@@ -373,63 +373,120 @@ TEST(CudaModelOps, MoeGroupByExpertAndCombine) {
     }
 }
 
-TEST(CudaModelOps, MoeGemvMatchesEachRowsExpert) {
+// Slices of a row-major matrix: rows [first, first + count) and columns [first, first + count).
+std::vector<float> row_slice(const std::vector<float>& m, int64_t cols, int64_t first, int64_t count) {
+  return {m.begin() + first * cols, m.begin() + (first + count) * cols};
+}
+std::vector<float> column_slice(const std::vector<float>& m, int64_t cols, int64_t first, int64_t count) {
+  std::vector<float> out;
+  for (int64_t r = 0; r < static_cast<int64_t>(m.size()) / cols; ++r)
+    out.insert(out.end(), m.begin() + r * cols + first, m.begin() + r * cols + first + count);
+  return out;
+}
+
+// Decode-sized MoE: each token's routed choices and its shared experts' slices, then their sum
+// with the gate weights; top_k 0 is a dense MLP. Odd widths take the kernels' scalar path.
+TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
   REQUIRE_DEVICE();
-  struct Shape { int64_t hidden, inter; int tokens, top_k, experts; };
-  for (const Shape s : {Shape{64, 32, 1, 4, 16}, Shape{129, 45, 3, 2, 5}, Shape{2048, 1408, 1, 6, 64},
-                        Shape{7168, 2048, 8, 8, 12}}) {
+  struct Shape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
+  for (const Shape s : {Shape{64, 32, 1, 4, 16, 0}, Shape{129, 45, 3, 2, 5, 1}, Shape{2048, 1408, 1, 6, 64, 2},
+                        Shape{2048, 1408, 2, 6, 64, 2}, Shape{7168, 2048, 2, 8, 12, 1}, Shape{136, 2200, 2, 0, 0, 1},
+                        Shape{40, 24, 1, 15, 20, 1}}) {
     const std::string what = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" +
-                             std::to_string(s.tokens) + " k=" + std::to_string(s.top_k);
+                              std::to_string(s.tokens) + " k=" + std::to_string(s.top_k) + " shared=" +
+                              std::to_string(s.shared);
     auto rng = rng_for("moe_gemv " + what);
-    const int64_t rows = static_cast<int64_t>(s.tokens) * s.top_k;
+    const int slots = s.top_k + s.shared;
     std::vector<int32_t> ids, all(s.experts);
     std::iota(all.begin(), all.end(), 0);
     for (int t = 0; t < s.tokens; ++t) {
       std::shuffle(all.begin(), all.end(), rng);
       ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
     }
+    std::vector<float> gate_weights(ids.size());
+    std::uniform_real_distribution<float> wdist(0.05f, 1.f);
+    for (auto& g : gate_weights) g = wdist(rng);
     const auto h = random_bf16(s.tokens * s.hidden, rng);
+    const float in_scale = 1.f / std::sqrt(float(s.hidden)), inter_scale = 1.f / std::sqrt(float(s.inter));
     std::vector<std::vector<uint16_t>> gate_up, down;
     std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
     std::vector<const bf16*> gate_up_ptrs, down_ptrs;
     for (int e = 0; e < s.experts; ++e) {
-      gate_up.push_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, 1.f / std::sqrt(float(s.hidden))));
-      down.push_back(random_bf16(s.hidden * s.inter, rng, 0.f, 1.f / std::sqrt(float(s.inter))));
+      gate_up.push_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, in_scale));
+      down.push_back(random_bf16(s.hidden * s.inter, rng, 0.f, inter_scale));
       dgate_up.emplace_back(gate_up.back());
       ddown.emplace_back(down.back());
       gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
       down_ptrs.push_back(as_bf16(ddown.back()));
     }
+    const auto shared_gate_up = random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale);
+    const auto shared_down = random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale);
     DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
-    DeviceBuffer<uint16_t> dh(h), dgu(rows * 2 * s.inter), dy(rows * s.hidden);
+    DeviceBuffer<uint16_t> dshared_gate_up(shared_gate_up), dshared_down(shared_down), dh(h);
+    DeviceBuffer<uint16_t> dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden);
     DeviceBuffer<int32_t> dids(ids);
-    dgu.fill_bytes(0xff);
-    dy.fill_bytes(0xff);
-    moe_gate_up_gemv(as_bf16(dh), s.tokens, s.top_k, dids.data(), dgate_up_ptrs.data(), s.inter, s.hidden,
-                     as_bf16(dgu), nullptr);
-    moe_down_gemv(as_bf16(dgu), s.tokens, s.top_k, dids.data(), ddown_ptrs.data(), s.hidden, s.inter, as_bf16(dy),
-                  nullptr);
+    DeviceBuffer<float> dgate_weights(gate_weights);
+    dact.fill_bytes(0xff);
+    dout.fill_bytes(0xff);
+    const MoeGemv m{.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
+                    .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
+                    .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
+                    .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
+                    .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+    moe_gemv_gate_up(m, as_bf16(dh), as_bf16(dact), nullptr);
+    moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
     sync();
-    const auto gu = dgu.download();
-    std::vector<float> gu_ref, y_ref;
-    const auto hf = widen(h);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int e = ids[r];
-      const auto out = matmul_ref(std::vector<float>(hf.begin() + (r / s.top_k) * s.hidden,
-                                                     hf.begin() + (r / s.top_k + 1) * s.hidden),
-                                  1, widen(gate_up[e]), 2 * s.inter, s.hidden);
-      gu_ref.insert(gu_ref.end(), out.begin(), out.end());
-      // The down projection's input: the kernel's own gate_up row through SiLU·mul, in bf16.
-      const auto row = widen(std::vector<uint16_t>(gu.begin() + r * 2 * s.inter, gu.begin() + (r + 1) * 2 * s.inter));
-      std::vector<float> act(s.inter);
-      cpu::silu_mul(row.data(), row.data() + s.inter, s.inter, act.data());
-      for (float& a : act) a = bf16_to_f32(f32_to_bf16(a));
-      const auto y = matmul_ref(act, 1, widen(down[e]), s.hidden, s.inter);
-      y_ref.insert(y_ref.end(), y.begin(), y.end());
+
+    const auto act = widen(dact.download()), hf = widen(h), sgu = widen(shared_gate_up), sd = widen(shared_down);
+    std::vector<float> act_ref, out_ref;
+    for (int t = 0; t < s.tokens; ++t) {
+      const auto x = row_slice(hf, s.hidden, t, 1);
+      std::vector<float> sum(s.hidden, 0.f);
+      for (int slot = 0; slot < slots; ++slot) {
+        std::vector<float> gate, up, down_w;
+        float weight = 1.f;
+        if (slot < s.top_k) {
+          const auto gu = widen(gate_up[ids[t * s.top_k + slot]]);
+          gate = row_slice(gu, s.hidden, 0, s.inter);
+          up = row_slice(gu, s.hidden, s.inter, s.inter);
+          down_w = widen(down[ids[t * s.top_k + slot]]);
+          weight = gate_weights[t * s.top_k + slot];
+        } else {
+          const int64_t j = slot - s.top_k;
+          gate = row_slice(sgu, s.hidden, j * s.inter, s.inter);
+          up = row_slice(sgu, s.hidden, (s.shared + j) * s.inter, s.inter);
+          down_w = column_slice(sd, s.shared * s.inter, j * s.inter, s.inter);
+        }
+        // The gate_up GEMM's bf16 outputs through SiLU·mul, rounded to bf16 (silu_mul's rounding).
+        auto g = matmul_ref(x, 1, gate, s.inter, s.hidden), u = matmul_ref(x, 1, up, s.inter, s.hidden);
+        for (auto* v : {&g, &u})
+          for (float& e : *v) e = bf16_to_f32(f32_to_bf16(e));
+        std::vector<float> a(s.inter);
+        cpu::silu_mul(g.data(), u.data(), s.inter, a.data());
+        for (float& e : a) e = bf16_to_f32(f32_to_bf16(e));
+        act_ref.insert(act_ref.end(), a.begin(), a.end());
+        // The down products from the kernel's own activations, so that a rounding flip there
+        // does not count twice.
+        const auto y = matmul_ref(row_slice(act, s.inter, t * slots + slot, 1), 1, down_w, s.hidden, s.inter);
+        for (int64_t d = 0; d < s.hidden; ++d) sum[d] += weight * y[d];
+      }
+      out_ref.insert(out_ref.end(), sum.begin(), sum.end());
     }
-    report("moe_gemv", what + " gate_up", rel_err(widen(gu), gu_ref), kBf16Tolerance);
-    report("moe_gemv", what + " down", rel_err(widen(dy.download()), y_ref), kBf16Tolerance);
+    report("moe_gemv", what + " gate_up", rel_err(act, act_ref), kBf16Tolerance);
+    report("moe_gemv", what + " down", rel_err(widen(dout.download()), out_ref), kBf16Tolerance);
   }
+}
+
+TEST(CudaModelOps, MoeGemvRefusesWhatItCannotRun) {
+  REQUIRE_DEVICE();
+  DeviceBuffer<uint16_t> buffer(64);
+  const MoeGemv no_slots{.tokens = 1, .hidden = 64, .inter = 32};
+  EXPECT_THROW(moe_gemv_gate_up(no_slots, as_bf16(buffer), as_bf16(buffer), nullptr), Error);
+  const MoeGemv no_ids{.tokens = 1, .hidden = 64, .inter = 32, .top_k = 2};
+  EXPECT_THROW(moe_gemv_down(no_ids, as_bf16(buffer), as_bf16(buffer), nullptr), Error);
+  MoeGemv too_wide{.tokens = 1, .hidden = 16384, .inter = 32, .shared = 1, .shared_gate_up = as_bf16(buffer),
+                   .shared_down = as_bf16(buffer)};
+  EXPECT_THROW(moe_gemv_gate_up(too_wide, as_bf16(buffer), as_bf16(buffer), nullptr), Error);
 }
 
 // A grouped expert GEMM as the model calls it: x, x_rows, offsets, counts, experts, the rows over

@@ -59,7 +59,7 @@ __global__ void combine_kernel(const bf16* expert_out, const int32_t* assignment
     for (int i = 0; i < kWidth; ++i) sum[i] = base ? __bfloat162float(base[token * dim + d + i]) : 0.f;
     for (int j = 0; j < top_k; ++j) {
       const int64_t a = token * top_k + j;
-      const int64_t row = assignment_row ? assignment_row[a] : a;
+      const int64_t row = assignment_row[a];
       const float weight = weights[a];
       if constexpr (kVector) {
         const uint4 packed = *reinterpret_cast<const uint4*>(expert_out + row * dim + d);

@@ -1,9 +1,13 @@
-// Decode-sized MoE: each (token, choice) row is multiplied by its own expert's matrix, the expert
-// read from the router's ids on the device, so a decode step needs no host round trip (and can be
-// captured as one CUDA graph). One block per (row, 16 output features): the input row sits in
-// shared memory as fp32 and each warp streams whole weight rows with 16-byte loads, reducing with
-// shuffles. An expert chosen by several rows is read once per row, so this is for small batches;
-// larger ones group rows by expert and read each expert once per 64 of its rows (moe_grouped_gemm).
+// Decode-sized MoE in two launches (see MoeGemv in ops.h): the gate_up products with SwiGLU
+// applied in the same block, then the down products of every slot of a token summed with their
+// gate weights in the same block. The routed experts are read from the router's ids on the device,
+// so a decode step needs no host round trip (and is captured as one CUDA graph); the shared
+// experts ride along as slots of weight 1, so a decode step's feed-forward is these two launches
+// after the router instead of eight.
+//
+// Blocks run token-fastest (grid.x = tokens): the blocks of all tokens for the same weight rows
+// are placed together, so a matrix that several tokens read (the shared experts, a dense MLP, an
+// expert two tokens chose) comes from L2 after the first.
 #include <cuda_bf16.h>
 
 #include <cstdint>
@@ -19,82 +23,164 @@ namespace tide::cuda {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kRowsPerBlock = 16;  // output features: two per warp, so even one row gives every SM blocks
+constexpr int kPairsPerBlock = 8;      // gate_up: one (gate row, up row) pair per warp
+constexpr int kFeaturesPerBlock = 8;   // down: output features, each over every slot
+constexpr int kMaxSlots = 16;
+constexpr int64_t kMaxHidden = 12 * 1024;  // gate_up's input row sits in shared memory as fp32
 
-// out[row, :out_dim] = W[ids[row]] · input(row), W [out_dim, in_dim] row-major.
-//   kSwiGlu = false: input(row) = x[row / top_k, :in_dim]                (gate_up of the token)
-//   kSwiGlu = true:  input(row) = silu(g) · u over x[row] = [g | u] of 2·in_dim, rounded to bf16
-//                    as silu_mul stores it                              (down of the activation)
-template <bool kSwiGlu, bool kVector>
-__global__ void moe_gemv_kernel(const bf16* x, int top_k, const int32_t* ids, const bf16* const* weights,
-                                int64_t out_dim, int64_t in_dim, bf16* out) {
+// One slot's matrices: routed slots read their expert's, shared slots their slice of the shared MLP.
+struct SlotWeights {
+  const bf16* gate;  // [inter, hidden]
+  const bf16* up;    // [inter, hidden]
+  const bf16* down;  // [hidden, inter] with rows down_ld apart
+  int64_t down_ld;
+};
+
+__device__ __forceinline__ SlotWeights slot_weights(const MoeGemv& m, int64_t token, int slot) {
+  const int64_t matrix = m.inter * m.hidden;
+  if (slot < m.top_k) {
+    const int32_t e = m.ids[token * m.top_k + slot];
+    return {m.gate_up[e], m.gate_up[e] + matrix, m.down[e], m.inter};
+  }
+  const int j = slot - m.top_k;
+  return {m.shared_gate_up + j * matrix, m.shared_gate_up + (m.shared + j) * matrix, m.shared_down + j * m.inter,
+          m.shared * m.inter};
+}
+
+// Dot product of one weight row with x, over a warp: 16-byte loads when kVector (n % 8 == 0).
+template <bool kVector, typename X>
+__device__ __forceinline__ float warp_dot(const bf16* w, const X* x, int64_t n, int lane);
+
+template <>
+__device__ __forceinline__ float warp_dot<true, float>(const bf16* w, const float* x, int64_t n, int lane) {
+  float acc = 0.f;
+#pragma unroll 4
+  for (int64_t c = lane * 8; c < n; c += 32 * 8) {
+    const uint4 packed = *reinterpret_cast<const uint4*>(w + c);
+    const bf16* v = reinterpret_cast<const bf16*>(&packed);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) acc += __bfloat162float(v[i]) * x[c + i];
+  }
+  return acc;
+}
+
+template <>
+__device__ __forceinline__ float warp_dot<true, bf16>(const bf16* w, const bf16* x, int64_t n, int lane) {
+  float acc = 0.f;
+#pragma unroll 4
+  for (int64_t c = lane * 8; c < n; c += 32 * 8) {
+    const uint4 packed = *reinterpret_cast<const uint4*>(w + c);
+    const uint4 xp = __ldg(reinterpret_cast<const uint4*>(x + c));
+    const bf16* v = reinterpret_cast<const bf16*>(&packed);
+    const bf16* xv = reinterpret_cast<const bf16*>(&xp);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) acc += __bfloat162float(v[i]) * __bfloat162float(xv[i]);
+  }
+  return acc;
+}
+
+template <>
+__device__ __forceinline__ float warp_dot<false, float>(const bf16* w, const float* x, int64_t n, int lane) {
+  float acc = 0.f;
+  for (int64_t c = lane; c < n; c += 32) acc += __bfloat162float(w[c]) * x[c];
+  return acc;
+}
+
+template <>
+__device__ __forceinline__ float warp_dot<false, bf16>(const bf16* w, const bf16* x, int64_t n, int lane) {
+  float acc = 0.f;
+  for (int64_t c = lane; c < n; c += 32) acc += __bfloat162float(w[c]) * __bfloat162float(x[c]);
+  return acc;
+}
+
+// act[token, slot, f] for kPairsPerBlock features f; grid (tokens, feature blocks, slots).
+template <bool kVector>
+__global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, const bf16* h, bf16* act) {
   begin_dependent_kernel();
   extern __shared__ float input[];
-  const int64_t row = blockIdx.y;
-  const bf16* w = weights[ids[row]];
-  if (kSwiGlu) {
-    const bf16* src = x + row * 2 * in_dim;
-    for (int64_t i = threadIdx.x; i < in_dim; i += blockDim.x) {
-      input[i] = __bfloat162float(swiglu(src[i], src[in_dim + i]));
-    }
-  } else {
-    const bf16* src = x + (row / top_k) * in_dim;
-    for (int64_t i = threadIdx.x; i < in_dim; i += blockDim.x) input[i] = __bfloat162float(src[i]);
-  }
+  const int64_t token = blockIdx.x;
+  const int slot = static_cast<int>(blockIdx.z), slots = m.top_k + m.shared;
+  const SlotWeights w = slot_weights(m, token, slot);
+  for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h[token * m.hidden + i]);
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock;
-  const int64_t last = first + kRowsPerBlock < out_dim ? first + kRowsPerBlock : out_dim;
-  for (int64_t r = first + warp; r < last; r += kWarps) {
-    const bf16* wr = w + r * in_dim;
-    float acc = 0.f;
-    if (kVector) {
-      for (int64_t c = lane * 8; c < in_dim; c += 32 * 8) {
-        const uint4 packed = *reinterpret_cast<const uint4*>(wr + c);
-        const bf16* v = reinterpret_cast<const bf16*>(&packed);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc += __bfloat162float(v[i]) * input[c + i];
-      }
-    } else {
-      for (int64_t c = lane; c < in_dim; c += 32) acc += __bfloat162float(wr[c]) * input[c];
-    }
-    acc = warp_sum(acc);
-    if (lane == 0) out[row * out_dim + r] = __float2bfloat16(acc);
+  const int64_t f = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock + warp;
+  if (f >= m.inter) return;
+  const float gate = warp_sum(warp_dot<kVector>(w.gate + f * m.hidden, input, m.hidden, lane));
+  const float up = warp_sum(warp_dot<kVector>(w.up + f * m.hidden, input, m.hidden, lane));
+  // Rounded to bf16 as the gate_up GEMM stores its output, then SiLU·mul as silu_mul computes it.
+  if (lane == 0) act[(token * slots + slot) * m.inter + f] = swiglu(__float2bfloat16(gate), __float2bfloat16(up));
+}
+
+// out[token, f] for kFeaturesPerBlock features f over every slot; grid (tokens, feature blocks).
+template <bool kVector>
+__global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16* act, bf16* out) {
+  begin_dependent_kernel();
+  __shared__ float partial[kMaxSlots][kFeaturesPerBlock];
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kFeaturesPerBlock;
+  const int slots = m.top_k + m.shared;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int item = warp; item < slots * kFeaturesPerBlock; item += kWarps) {
+    const int slot = item / kFeaturesPerBlock, i = item % kFeaturesPerBlock;
+    const int64_t f = first + i;
+    if (f >= m.hidden) continue;
+    const SlotWeights w = slot_weights(m, token, slot);
+    const float dot =
+        warp_sum(warp_dot<kVector>(w.down + f * w.down_ld, act + (token * slots + slot) * m.inter, m.inter, lane));
+    if (lane == 0) partial[slot][i] = dot;
+  }
+  __syncthreads();
+  const int i = threadIdx.x;
+  if (i < kFeaturesPerBlock && first + i < m.hidden) {
+    float sum = 0.f;
+    for (int slot = 0; slot < slots; ++slot)
+      sum += (slot < m.top_k ? m.weights[token * m.top_k + slot] : 1.f) * partial[slot][i];
+    out[token * m.hidden + first + i] = __float2bfloat16(sum);
   }
 }
 
-template <bool kSwiGlu>
-void launch(const bf16* x, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* weights, int64_t out_dim,
-            int64_t in_dim, bf16* out, cudaStream_t stream) {
-  const int64_t rows = tokens * top_k;
-  if (rows <= 0 || out_dim <= 0) return;
-  if (in_dim <= 0 || in_dim > 12 * 1024 || rows > 65535)
-    throw Error("moe_expert_gemv: needs 0 < in_dim <= 12288 and at most 65535 rows (got in_dim " +
-                std::to_string(in_dim) + ", " + std::to_string(rows) + " rows)");
-  // Weights come from cudaMalloc (256-byte aligned); rows of a multiple of 8 keep 16-byte loads.
-  const bool vector = in_dim % 8 == 0;
-  const dim3 grid(static_cast<unsigned>((out_dim + kRowsPerBlock - 1) / kRowsPerBlock), static_cast<unsigned>(rows));
-  const std::size_t shared = in_dim * sizeof(float);
-  if (vector)
-    launch_dependent(moe_gemv_kernel<kSwiGlu, true>, grid, kWarps * 32, shared, stream, x, top_k, ids, weights, out_dim,
-                     in_dim, out);
-  else
-    launch_dependent(moe_gemv_kernel<kSwiGlu, false>, grid, kWarps * 32, shared, stream, x, top_k, ids, weights,
-                     out_dim, in_dim, out);
-  TIDE_CUDA_CHECK_LAUNCH();
+void check(const MoeGemv& m) {
+  const int slots = m.top_k + m.shared;
+  if (m.hidden <= 0 || m.hidden > kMaxHidden || m.inter <= 0 || m.inter > int64_t{65535} * kPairsPerBlock ||
+      m.top_k < 0 || m.shared < 0 || slots < 1 || slots > kMaxSlots || m.tokens > 0x7fffffff)
+    throw Error("moe_gemv: needs 0 < hidden <= 12288, 0 < inter, 1..16 slots (top_k + shared) (got hidden " +
+                std::to_string(m.hidden) + ", inter " + std::to_string(m.inter) + ", top_k " +
+                std::to_string(m.top_k) + ", shared " + std::to_string(m.shared) + ")");
+  if ((m.top_k > 0 && (!m.ids || !m.weights || !m.gate_up || !m.down)) ||
+      (m.shared > 0 && (!m.shared_gate_up || !m.shared_down)))
+    throw Error("moe_gemv: a slot's weights or the router's ids and weights are missing");
 }
+
+// Weights come from cudaMalloc (256-byte aligned); rows of a multiple of 8 keep 16-byte loads
+// (every shared slice starts a multiple of 8 columns in, too).
+bool vector_rows(const MoeGemv& m) { return m.hidden % 8 == 0 && m.inter % 8 == 0; }
 
 }  // namespace
 
-void moe_gate_up_gemv(const bf16* h, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* gate_up,
-                      int64_t inter, int64_t hidden, bf16* out, cudaStream_t stream) {
-  launch<false>(h, tokens, top_k, ids, gate_up, 2 * inter, hidden, out, stream);
+void moe_gemv_gate_up(const MoeGemv& m, const bf16* h, bf16* act, cudaStream_t stream) {
+  if (m.tokens <= 0) return;
+  check(m);
+  const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
+                  static_cast<unsigned>(m.top_k + m.shared));
+  const std::size_t shared_bytes = m.hidden * sizeof(float);
+  if (vector_rows(m))
+    launch_dependent(gate_up_kernel<true>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+  else
+    launch_dependent(gate_up_kernel<false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+  TIDE_CUDA_CHECK_LAUNCH();
 }
 
-void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* down,
-                   int64_t hidden, int64_t inter, bf16* out, cudaStream_t stream) {
-  launch<true>(gate_up, tokens, top_k, ids, down, hidden, inter, out, stream);
+void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream) {
+  if (m.tokens <= 0) return;
+  check(m);
+  const dim3 grid(static_cast<unsigned>(m.tokens),
+                  static_cast<unsigned>((m.hidden + kFeaturesPerBlock - 1) / kFeaturesPerBlock));
+  if (vector_rows(m))
+    launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, out);
+  else
+    launch_dependent(down_kernel<false>, grid, kWarps * 32, 0, stream, m, act, out);
+  TIDE_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace tide::cuda

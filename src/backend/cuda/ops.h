@@ -161,21 +161,36 @@ void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int expe
                          int32_t* expert_offsets, int32_t* permuted_token, int32_t* assignment_row,
                          cudaStream_t stream);
 // out[t] = base[t] + Σ_j weights[t, j] · expert_out[assignment_row[t*top_k + j]] in fp32, stored
-// bf16; base (the shared experts' output) may be null, and may alias out. A null assignment_row
-// means row t*top_k + j itself (the row order of moe_gate_up_gemv and moe_down_gemv).
+// bf16; base (the shared experts' output) may be null, and may alias out.
 void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const float* weights, int64_t tokens,
                  int top_k, int64_t dim, const bf16* base, bf16* out, cudaStream_t stream);
 
-// Decode-sized MoE without a host round trip: row t*top_k + j is token t's j-th choice, multiplied
-// by expert ids[t*top_k + j]'s matrix straight from device memory (arrays of per-expert pointers).
-//   moe_gate_up_gemv: out [rows, 2*inter] = gate_up[e] [2*inter, hidden] · h[t]
-//   moe_down_gemv:    out [rows, hidden] = down[e] [hidden, inter] · silu_mul(gate_up_out[row])
-// Each row re-reads its expert, so use them while tokens*top_k is small (decode); hidden and
-// inter <= 12288. The twins of GatedMlp::forward for each (token, expert).
-void moe_gate_up_gemv(const bf16* h, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* gate_up,
-                      int64_t inter, int64_t hidden, bf16* out, cudaStream_t stream);
-void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* down,
-                   int64_t hidden, int64_t inter, bf16* out, cudaStream_t stream);
+// Decode-sized MoE, and a decode-sized dense SwiGLU MLP, in two launches with no host round trip.
+// Token t has top_k + shared slots: its routed choices (slot j: expert ids[t*top_k + j], gate
+// weight weights[t*top_k + j], as route_experts writes them), then the shared experts, each of
+// weight 1. DeepSeek's shared MLP is one of shared·inter; slot top_k + j is its slice j: gate rows
+// [j·inter, +inter), up rows [(shared + j)·inter, +inter) and down columns [j·inter, +inter).
+//   moe_gemv_gate_up: act [tokens, slots, inter] = swiglu(gate · h[t], up · h[t]), each product
+//                     rounded to bf16 as a gate_up GEMM stores it, then as silu_mul rounds
+//   moe_gemv_down:    out [tokens, hidden] = Σ_slot weight · down_slot · act[t, slot] in fp32,
+//                     stored bf16 (no base: the residual is added by the next rms_norm)
+// A dense MLP is top_k = 0, shared = 1. Each token re-reads its matrices, so use these while
+// tokens are few (decode). hidden <= 12288, 1..16 slots. The twins of GatedMlp::forward for each
+// slot and MoeBlock::forward's weighted sum.
+struct MoeGemv {
+  int64_t tokens = 0;
+  int64_t hidden = 0, inter = 0;
+  int top_k = 0;
+  const int32_t* ids = nullptr;          // [tokens, top_k]
+  const float* weights = nullptr;        // [tokens, top_k]
+  const bf16* const* gate_up = nullptr;  // by expert, device array: [2*inter, hidden], gate rows then up rows
+  const bf16* const* down = nullptr;     // by expert, device array: [hidden, inter]
+  int shared = 0;
+  const bf16* shared_gate_up = nullptr;  // [2*shared*inter, hidden]
+  const bf16* shared_down = nullptr;     // [hidden, shared*inter]
+};
+void moe_gemv_gate_up(const MoeGemv& m, const bf16* h, bf16* act, cudaStream_t stream);
+void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream);
 
 // Decode-sized dense GEMMs: y[n, out] = x[n, in] · Wᵀ, W [out, in] row-major, fp32 accumulation,
 // for 1 <= n <= kGemvMaxRows and in % 8 == 0 with 16-byte aligned rows; bf16 or fp32 output. The

@@ -99,10 +99,12 @@ class DeepSeekCudaModel : public Model {
   void feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
-  // MoE steps of at most this many (token, choice) rows run each row through its expert
-  // (moe_gate_up_gemv); above it, grouping rows by expert reads each expert once instead of once
-  // per row (moe_grouped_gemm). Neither needs a host round trip, so such steps can be graphs.
+  // MoE steps of at most this many (token, choice) rows run each row through its expert, the
+  // shared experts beside them (moe_gemv_gate_up, moe_gemv_down); above it, grouping rows by expert
+  // reads each expert once instead of once per row (moe_grouped_gemm). Neither needs a host round
+  // trip, so such steps can be graphs.
   static constexpr int64_t kDeviceRoutedMoeRows = 16;
+  MoeGemv decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids, const float* gate_weights) const;
   // From this many rows per expert on average (long prefills), moe_grouped_gemm_wide's output
   // tiles beat moe_grouped_gemm's passes over each expert's weights (bf16 experts; fp8 ones
   // always run moe_grouped_gemm_fp8).

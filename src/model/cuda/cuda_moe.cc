@@ -1,17 +1,19 @@
 // DeepSeek's feed-forward on the GPU: a dense SwiGLU MLP in the first layers, MoE after.
 // MoE step: router logits (fp32) → route_experts, then
-//  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): each (token, choice) row through its
-//    expert with the GEMV kernels that read the expert id on the device;
+//  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): two launches (moe_gemv_gate_up,
+//    moe_gemv_down) over each token's routed choices, the expert read from the router's ids on
+//    the device, and its shared experts, summed with the gate weights in the down launch;
 //  - larger steps: group the assignments by expert → the gate_up GEMM of each expert over its
 //    rows; one SiLU·mul over all rows; the down GEMMs, all reading the groups (and the tokens,
 //    through permuted_token) on the device: moe_grouped_gemm while experts have few rows each
 //    (reading the weights is the bound), moe_grouped_gemm_wide from kRowsPerExpertForWideGemm
 //    rows an expert on average (long prefills, where the products are).
 // Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
-// in fp8 (moe_fp8). Either way the result is combined with the gate weights on top of the shared
-// experts' output.
+// in fp8 (moe_fp8). The grouped paths combine the result with the gate weights on top of the
+// shared experts' output.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
+#include "common/error.h"
 #include "model/cuda/cuda_deepseek_model.h"
 #include "model/cuda/scratch.h"
 
@@ -21,10 +23,33 @@ void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, b
   const DeepSeekLayerWeights& w = weights_.layers[layer];
   if (w.moe) {
     moe(*w.moe, h, tokens, out);
+  } else if (tokens <= kGemvMaxRows) {
+    const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.dense->intermediate(), .shared = 1,
+                    .shared_gate_up = w.dense->gate_up.data.data(), .shared_down = w.dense->down.data.data()};
+    bf16* act = scratch_.get(activation_, tokens * m.inter);
+    moe_gemv_gate_up(m, h, act, stream_);
+    moe_gemv_down(m, act, out, stream_);
   } else {
     bf16* gate_up = scratch_.get(gate_up_, tokens * 2 * w.dense->intermediate());
     mlp(*w.dense, h, tokens, gate_up, out);
   }
+}
+
+MoeGemv DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
+                                      const float* gate_weights) const {
+  const ModelConfig& c = config_;
+  MoeGemv m{.tokens = tokens, .hidden = c.hidden_size, .inter = c.moe_intermediate_size,
+            .top_k = c.num_experts_per_tok, .ids = ids, .weights = gate_weights,
+            .gate_up = w.gate_up_by_expert.data(), .down = w.down_by_expert.data()};
+  if (w.shared) {
+    if (w.shared->intermediate() % c.moe_intermediate_size != 0)
+      fail("the shared experts' width {} is not a multiple of moe_intermediate_size {}", w.shared->intermediate(),
+           c.moe_intermediate_size);
+    m.shared = static_cast<int>(w.shared->intermediate() / c.moe_intermediate_size);
+    m.shared_gate_up = w.shared->gate_up.data.data();
+    m.shared_down = w.shared->down.data.data();
+  }
+  return m;
 }
 
 void DeepSeekCudaModel::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
@@ -47,12 +72,10 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   float* gate_weights = scratch_.get(route_weights_, rows);
   route_experts(logits, T, w.bias.size() ? w.bias.data() : nullptr, router_, ids, gate_weights, stream_);
   if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
-    bf16* gate_up = scratch_.get(moe_gate_up_, rows * 2 * I);
-    bf16* y = scratch_.get(moe_out_, rows * D);
-    moe_gate_up_gemv(h, T, k, ids, w.gate_up_by_expert.data(), I, D, gate_up, stream_);
-    moe_down_gemv(gate_up, T, k, ids, w.down_by_expert.data(), D, I, y, stream_);
-    if (w.shared) mlp(*w.shared, h, T, scratch_.get(gate_up_, T * 2 * w.shared->intermediate()), out);
-    moe_combine(y, nullptr, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
+    const MoeGemv m = decode_moe(w, T, ids, gate_weights);
+    bf16* act = scratch_.get(activation_, T * (m.top_k + m.shared) * I);
+    moe_gemv_gate_up(m, h, act, stream_);
+    moe_gemv_down(m, act, out, stream_);
     return;
   }
 
