@@ -628,12 +628,15 @@ TEST(CudaModelOps, GemvForDecodeSizedGemms) {
 }
 
 // The two MLA absorption GEMMs as the model runs them: per head, at the strides of q, kv_b_proj
-// and the outputs.
+// and the outputs. One or two tokens run gemv_batched (where the strides allow 16-byte loads;
+// the widths of 20 do not, and fall back to cuBLASLt), more run cuBLASLt.
 TEST(CudaModelOps, BatchedGemmOverHeads) {
   REQUIRE_DEVICE();
   Gemm gemm;
   struct Shape { int64_t tokens, heads, nope, rope, value, latent; };
-  for (const Shape s : {Shape{1, 4, 16, 8, 16, 32}, Shape{7, 2, 64, 32, 64, 128}, Shape{33, 16, 128, 64, 128, 512}}) {
+  for (const Shape s : {Shape{1, 4, 16, 8, 16, 32}, Shape{7, 2, 64, 32, 64, 128}, Shape{33, 16, 128, 64, 128, 512},
+                        Shape{2, 16, 128, 64, 128, 512}, Shape{1, 3, 40, 24, 40, 72}, Shape{2, 5, 24, 8, 56, 136},
+                        Shape{1, 2, 12, 4, 12, 20}}) {
     const std::string what = "T=" + std::to_string(s.tokens) + " H=" + std::to_string(s.heads) + " r=" + std::to_string(s.latent);
     auto rng = rng_for("batched " + what);
     const int64_t T = s.tokens, H = s.heads, dk = s.nope + s.rope, E = s.latent + s.rope, kvb_rows = s.nope + s.value;

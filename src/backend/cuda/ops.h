@@ -200,6 +200,26 @@ constexpr int64_t kGemvMaxRows = 2;
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
 
+// `batch` independent products at fixed strides (MLA's per-head absorption through kv_b_proj):
+//   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])
+// where x_b = x + b*x_batch_stride, rows x_ld apart (likewise w and y).
+struct BatchedGemm {
+  const bf16* x;
+  int64_t x_ld, x_batch_stride;
+  const bf16* w;
+  int64_t w_ld, w_batch_stride;
+  bool w_transposed;
+  bf16* y;
+  int64_t y_ld, y_batch_stride;
+  int64_t n, out, in;
+  int batch;
+};
+// BatchedGemm for 1..kGemvMaxRows rows in one dependent launch, fp32 accumulation; the twin of
+// cpu::matmul per batch. Needs 16-byte aligned matrix rows (and, with W transposed, x rows):
+// gemv_batched_supported says whether it runs (Gemm::bf16_batched takes cuBLASLt otherwise).
+bool gemv_batched_supported(const BatchedGemm& args);
+void gemv_batched(const BatchedGemm& args, cudaStream_t stream);
+
 // The experts' GEMMs over rows in expert order (moe_group_by_expert), the groups read on the
 // device: y[r, :n] = x[x_rows[r], :k] · W_e[:n, :k]^T for each row r of expert e, rows
 // expert_offsets[e] .. + expert_counts[e] (x_rows null: x[r]; moe_group_by_expert's permuted_token
