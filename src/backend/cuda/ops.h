@@ -125,6 +125,14 @@ struct RouterParams {
 // bias: e_score_correction_bias [experts], or nullptr.
 void route_experts(const float* logits, int64_t tokens, const float* bias, const RouterParams& params, int32_t* ids,
                    float* weights, cudaStream_t stream);
+// The router's GEMV and route_experts in one launch for decode-sized steps (1..kGemvMaxRows
+// tokens): logits [tokens, experts] fp32 = h [tokens, hidden] · routerᵀ (router [experts, hidden],
+// hidden % 8 == 0, 16-byte aligned rows), then ids and weights as route_experts gives them.
+// done: a device counter that is 0 before the launch; the launch leaves it 0 again (one counter
+// per stream: launches on it must not overlap).
+void route_experts_gemv(const bf16* h, int64_t tokens, const bf16* router, int64_t hidden, const float* bias,
+                        const RouterParams& params, float* logits, unsigned* done, int32_t* ids, float* weights,
+                        cudaStream_t stream);
 
 // MLA's cache write for the new tokens, in one pass per token: entry = [rms_norm(latent) * norm_weight
 // | rope(key)] of kv row t ([latent_dim | rope_dim] of the kv_a projection, rows kv_stride apart)

@@ -145,7 +145,7 @@ class DeepSeekCudaModel : public Model {
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
   mutable DeviceBuffer<bf16> context_latent_, context_rope_, context_kv_;  // expanded prefill
-  mutable DeviceBuffer<bf16> moe_out_, moe_gate_up_;
+  mutable DeviceBuffer<bf16> moe_out_;
   mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
   mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
@@ -155,6 +155,8 @@ class DeepSeekCudaModel : public Model {
   mutable DeviceBuffer<uint64_t> pick_seeds_;
   mutable DeviceBuffer<int32_t> route_ids_, expert_counts_, expert_offsets_, permuted_token_, assignment_row_;
   mutable DeviceBuffer<unsigned char> attention_workspace_;
+  // route_experts_gemv's count of finished blocks (it leaves it at 0).
+  mutable DeviceBuffer<unsigned> route_done_;
 };
 
 }  // namespace tide::cuda

@@ -1,5 +1,5 @@
 // DeepSeek's feed-forward on the GPU: a dense SwiGLU MLP in the first layers, MoE after.
-// MoE step: router logits (fp32) → route_experts, then
+// MoE step: router logits (fp32) → route_experts (one launch for both at one or two tokens), then
 //  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): two launches (moe_gemv_gate_up,
 //    moe_gemv_down) over each token's routed choices, the expert read from the router's ids on
 //    the device, and its shared experts, summed with the gate weights in the down launch;
@@ -67,10 +67,16 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   const int64_t rows = T * k;
 
   float* logits = scratch_.get(router_logits_, T * E);
-  gemm_.bf16_nt_f32(h, T, w.router.data.data(), E, D, logits, stream_);
   int32_t* ids = scratch_.get(route_ids_, rows);
   float* gate_weights = scratch_.get(route_weights_, rows);
-  route_experts(logits, T, w.bias.size() ? w.bias.data() : nullptr, router_, ids, gate_weights, stream_);
+  const float* bias = w.bias.size() ? w.bias.data() : nullptr;
+  if (T <= kGemvMaxRows) {
+    route_experts_gemv(h, T, w.router.data.data(), D, bias, router_, logits, route_done_.data(), ids, gate_weights,
+                       stream_);
+  } else {
+    gemm_.bf16_nt_f32(h, T, w.router.data.data(), E, D, logits, stream_);
+    route_experts(logits, T, bias, router_, ids, gate_weights, stream_);
+  }
   if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
     const MoeGemv m = decode_moe(w, T, ids, gate_weights);
     bf16* act = scratch_.get(activation_, T * (m.top_k + m.shared) * I);

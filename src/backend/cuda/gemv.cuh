@@ -1,0 +1,92 @@
+#pragma once
+// The block body of the decode-sized dense GEMV (gemv_nt; see gemv.cu), shared with the kernels
+// that fuse it with what follows (route_experts_gemv). y[r, first + f] = x[r, :in] · W[first + f, :in]
+// for the block's kGemvFeatures features and kRows rows.
+#include <cuda_bf16.h>
+
+#include <cstdint>
+
+#include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/reduce.cuh"
+
+namespace tide::cuda {
+
+constexpr int kGemvThreads = 256;
+// Output features per block: they share each input chunk a thread reads.
+constexpr int kGemvFeatures = 4;
+
+// Not volatile: the compiler may hoist a thread's loads ahead of the arithmetic that waits on them.
+__device__ __forceinline__ uint4 load_streaming(const __nv_bfloat16* p) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ void store_output(__nv_bfloat16* y, float v) { *y = __float2bfloat16(v); }
+__device__ __forceinline__ void store_output(float* y, float v) { *y = v; }
+
+// Each thread streams 16-byte chunks of every feature's weight row (bypassing L1: each is read
+// once) and reads the matching chunk of the kRows input rows once for all of them; then the block
+// sums the partial dots. Starts with the block's dependent-launch prologue: the start of its
+// weight rows is pulled towards L2 while the kernel before it finishes.
+template <int kRows, typename Out>
+__device__ __forceinline__ void gemv_block(const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t out, int64_t in,
+                                           int64_t first, Out* y) {
+  // Capped, so that the blocks of a large matrix do not flood L2 ahead of their reads.
+  constexpr int64_t kPrefetchBytes = 32 * 1024;
+  const int64_t features = first + kGemvFeatures <= out ? kGemvFeatures : out - first;
+  const int64_t slice_bytes = features * in * int64_t{sizeof(__nv_bfloat16)};
+  const char* slice = reinterpret_cast<const char*>(w + first * in);
+  for (int64_t byte = threadIdx.x * int64_t{128}; byte < slice_bytes && byte < kPrefetchBytes;
+       byte += kGemvThreads * 128)
+    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(slice + byte));
+  begin_dependent_kernel();
+  float acc[kGemvFeatures][kRows] = {};
+  for (int64_t c = threadIdx.x * 8; c < in; c += kGemvThreads * 8) {
+    uint4 weights[kGemvFeatures];
+#pragma unroll
+    for (int f = 0; f < kGemvFeatures; ++f)
+      weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const uint4 xp = __ldg(reinterpret_cast<const uint4*>(x + r * in + c));
+      const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(&xp);
+      float2 xf[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) xf[i] = __bfloat1622float2(x2[i]);
+#pragma unroll
+      for (int f = 0; f < kGemvFeatures; ++f) {
+        const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(&weights[f]);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float2 wf = __bfloat1622float2(w2[i]);
+          acc[f][r] += wf.x * xf[i].x + wf.y * xf[i].y;
+        }
+      }
+    }
+  }
+  // Each warp's sums, then the block's.
+  __shared__ float partial[kGemvThreads / 32][kGemvFeatures * kRows];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int f = 0; f < kGemvFeatures; ++f)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const float v = warp_sum(acc[f][r]);
+      if (lane == 0) partial[warp][f * kRows + r] = v;
+    }
+  __syncthreads();
+  if (threadIdx.x < kGemvFeatures * kRows) {
+    const int f = threadIdx.x / kRows, r = threadIdx.x % kRows;
+    if (first + f < out) {
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < kGemvThreads / 32; ++i) sum += partial[i][threadIdx.x];
+      store_output(y + r * out + first + f, sum);
+    }
+  }
+}
+
+}  // namespace tide::cuda
