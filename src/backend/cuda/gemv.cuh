@@ -27,6 +27,14 @@ __device__ __forceinline__ uint4 load_streaming(const __nv_bfloat16* p) {
 __device__ __forceinline__ void store_output(__nv_bfloat16* y, float v) { *y = __float2bfloat16(v); }
 __device__ __forceinline__ void store_output(float* y, float v) { *y = v; }
 
+// The block's threads ask L2 for [p, p + bytes), a 128-byte line each: for weights a kernel may
+// read before its griddepcontrol.wait, while the kernel before it finishes.
+__device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes) {
+  const char* base = static_cast<const char*>(p);
+  for (int64_t byte = threadIdx.x * int64_t{128}; byte < bytes; byte += blockDim.x * int64_t{128})
+    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(base + byte));
+}
+
 // Each thread streams 16-byte chunks of every feature's weight row (bypassing L1: each is read
 // once) and reads the matching chunk of the kRows input rows once for all of them; then the block
 // sums the partial dots. Starts with the block's dependent-launch prologue: the start of its
@@ -38,10 +46,7 @@ __device__ __forceinline__ void gemv_block(const __nv_bfloat16* x, const __nv_bf
   constexpr int64_t kPrefetchBytes = 32 * 1024;
   const int64_t features = first + kGemvFeatures <= out ? kGemvFeatures : out - first;
   const int64_t slice_bytes = features * in * int64_t{sizeof(__nv_bfloat16)};
-  const char* slice = reinterpret_cast<const char*>(w + first * in);
-  for (int64_t byte = threadIdx.x * int64_t{128}; byte < slice_bytes && byte < kPrefetchBytes;
-       byte += kGemvThreads * 128)
-    asm volatile("prefetch.global.L2 [%0];\n" ::"l"(slice + byte));
+  prefetch_l2(w + first * in, slice_bytes < kPrefetchBytes ? slice_bytes : kPrefetchBytes);
   begin_dependent_kernel();
   float acc[kGemvFeatures][kRows] = {};
   for (int64_t c = threadIdx.x * 8; c < in; c += kGemvThreads * 8) {

@@ -15,6 +15,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 #include "backend/cuda/swiglu.cuh"
@@ -94,18 +95,29 @@ __device__ __forceinline__ float warp_dot<false, bf16>(const bf16* w, const bf16
 }
 
 // act[token, slot, f] for kPairsPerBlock features f; grid (tokens, feature blocks, slots).
+// The shared slots' blocks come first (blockIdx.z < shared), so that they are the ones placed
+// while the router runs: needing no expert id, they pull their weight rows towards L2 before
+// waiting for it.
 template <bool kVector>
 __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, const bf16* h, bf16* act) {
-  begin_dependent_kernel();
   extern __shared__ float input[];
-  const int64_t token = blockIdx.x;
-  const int slot = static_cast<int>(blockIdx.z), slots = m.top_k + m.shared;
-  const SlotWeights w = slot_weights(m, token, slot);
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock;
+  const int z = static_cast<int>(blockIdx.z), slots = m.top_k + m.shared;
+  const int slot = z < m.shared ? m.top_k + z : z - m.shared;
+  SlotWeights w{};
+  if (slot >= m.top_k) {
+    w = slot_weights(m, token, slot);
+    const int64_t rows = first + kPairsPerBlock <= m.inter ? kPairsPerBlock : m.inter - first;
+    prefetch_l2(w.gate + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
+    prefetch_l2(w.up + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
+  }
+  begin_dependent_kernel();
+  if (slot < m.top_k) w = slot_weights(m, token, slot);
   for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h[token * m.hidden + i]);
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t f = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock + warp;
+  const int64_t f = first + warp;
   if (f >= m.inter) return;
   const float gate = warp_sum(warp_dot<kVector>(w.gate + f * m.hidden, input, m.hidden, lane));
   const float up = warp_sum(warp_dot<kVector>(w.up + f * m.hidden, input, m.hidden, lane));
@@ -114,12 +126,20 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, const b
 }
 
 // out[token, f] for kFeaturesPerBlock features f over every slot; grid (tokens, feature blocks).
+// The shared slots' rows of the block's features are pulled towards L2 before the wait, as in
+// gate_up_kernel.
 template <bool kVector>
 __global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16* act, bf16* out) {
-  begin_dependent_kernel();
   __shared__ float partial[kMaxSlots][kFeaturesPerBlock];
   const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kFeaturesPerBlock;
   const int slots = m.top_k + m.shared;
+  const int64_t features = first + kFeaturesPerBlock <= m.hidden ? kFeaturesPerBlock : m.hidden - first;
+  for (int slot = m.top_k; slot < slots; ++slot) {
+    const SlotWeights w = slot_weights(m, token, slot);
+    for (int64_t f = first; f < first + features; ++f)
+      prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
+  }
+  begin_dependent_kernel();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   for (int item = warp; item < slots * kFeaturesPerBlock; item += kWarps) {
     const int slot = item / kFeaturesPerBlock, i = item % kFeaturesPerBlock;
@@ -162,7 +182,7 @@ void moe_gemv_gate_up(const MoeGemv& m, const bf16* h, bf16* act, cudaStream_t s
   if (m.tokens <= 0) return;
   check(m);
   const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
-                  static_cast<unsigned>(m.top_k + m.shared));
+                  static_cast<unsigned>(m.top_k + m.shared));  // shared slots first: see gate_up_kernel
   const std::size_t shared_bytes = m.hidden * sizeof(float);
   if (vector_rows(m))
     launch_dependent(gate_up_kernel<true>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
