@@ -649,18 +649,30 @@ TEST(CudaModelOps, BatchedGemmOverHeads) {
     dheads.fill_bytes(0xff);
 
     // Absorb: abs[t, h, :r] = q_nope[t, h] · W_UK[h] (W_UK[h] = [nope, r], "x · W").
-    gemm.bf16_batched({.x = as_bf16(dq), .x_ld = H * dk, .x_batch_stride = dk, .w = as_bf16(dkv), .w_ld = s.latent,
-                       .w_batch_stride = kvb_rows * s.latent, .w_transposed = false, .y = as_bf16(dabs), .y_ld = H * E,
-                       .y_batch_stride = E, .n = T, .out = s.latent, .in = s.nope, .batch = static_cast<int>(H)},
-                      nullptr);
+    const BatchedGemm absorb{.x = as_bf16(dq), .x_ld = H * dk, .x_batch_stride = dk, .w = as_bf16(dkv),
+                             .w_ld = s.latent, .w_batch_stride = kvb_rows * s.latent, .w_transposed = false,
+                             .y = as_bf16(dabs), .y_ld = H * E, .y_batch_stride = E, .n = T, .out = s.latent,
+                             .in = s.nope, .batch = static_cast<int>(H)};
     // Expand: heads[t, h] = latent[t, h] · W_UV[h]ᵀ (W_UV[h] = [value, r], the rows after W_UK[h]).
-    gemm.bf16_batched({.x = as_bf16(dlat), .x_ld = H * s.latent, .x_batch_stride = s.latent,
-                       .w = as_bf16(dkv) + s.nope * s.latent, .w_ld = s.latent, .w_batch_stride = kvb_rows * s.latent,
-                       .w_transposed = true, .y = as_bf16(dheads), .y_ld = H * s.value, .y_batch_stride = s.value,
-                       .n = T, .out = s.value, .in = s.latent, .batch = static_cast<int>(H)},
-                      nullptr);
+    const BatchedGemm expand{.x = as_bf16(dlat), .x_ld = H * s.latent, .x_batch_stride = s.latent,
+                             .w = as_bf16(dkv) + s.nope * s.latent, .w_ld = s.latent,
+                             .w_batch_stride = kvb_rows * s.latent, .w_transposed = true, .y = as_bf16(dheads),
+                             .y_ld = H * s.value, .y_batch_stride = s.value, .n = T, .out = s.value, .in = s.latent,
+                             .batch = static_cast<int>(H)};
+    // Which path runs: the gemv for one or two tokens wherever every width is a multiple of 8.
+    const bool gemv = T <= kGemvMaxRows && s.latent % 8 == 0 && s.nope % 8 == 0 && s.value % 8 == 0;
+    EXPECT_EQ(gemv_batched_supported(absorb), gemv) << what;
+    EXPECT_EQ(gemv_batched_supported(expand), gemv) << what;
+    gemm.bf16_batched(absorb, nullptr);
+    gemm.bf16_batched(expand, nullptr);
     sync();
-    const auto abs = widen(dabs.download());
+    const auto abs_raw = dabs.download();
+    const auto abs = widen(abs_raw);
+    // The rope columns of each absorbed row are not the product's: they keep their poison.
+    bool rope_untouched = true;
+    for (int64_t row = 0; row < T * H; ++row)
+      for (int64_t c = s.latent; c < E; ++c) rope_untouched &= abs_raw[row * E + c] == 0xffff;
+    EXPECT_TRUE(rope_untouched) << what;
     std::vector<float> got_abs, want_abs, want_heads(T * H * s.value);
     const auto lf = widen(latent);
     for (int64_t t = 0; t < T; ++t)

@@ -98,6 +98,7 @@ void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int expe
 void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const float* weights, int64_t tokens,
                  int top_k, int64_t dim, const bf16* base, bf16* out, cudaStream_t stream) {
   if (tokens <= 0) return;
+  if (!assignment_row) throw Error("moe_combine: assignment_row is required (moe_group_by_expert's)");
   // 16-byte accesses need every row 16-byte aligned: dim % 8 == 0 and aligned buffers.
   const bool vector = dim % 8 == 0 && (reinterpret_cast<uintptr_t>(expert_out) | reinterpret_cast<uintptr_t>(out) |
                                        reinterpret_cast<uintptr_t>(base)) % 16 == 0;

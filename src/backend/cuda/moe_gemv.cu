@@ -160,10 +160,14 @@ __global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16
   }
 }
 
-void check(const MoeGemv& m) {
+bool shapes_supported(const MoeGemv& m) {
   const int slots = m.top_k + m.shared;
-  if (m.hidden <= 0 || m.hidden > kMaxHidden || m.inter <= 0 || m.inter > int64_t{65535} * kPairsPerBlock ||
-      m.top_k < 0 || m.shared < 0 || slots < 1 || slots > kMaxSlots || m.tokens > 0x7fffffff)
+  return m.hidden > 0 && m.hidden <= kMaxHidden && m.inter > 0 && m.inter <= int64_t{65535} * kPairsPerBlock &&
+         m.top_k >= 0 && m.shared >= 0 && slots >= 1 && slots <= kMaxSlots && m.tokens <= 0x7fffffff;
+}
+
+void check(const MoeGemv& m) {
+  if (!shapes_supported(m))
     throw Error("moe_gemv: needs 0 < hidden <= 12288, 0 < inter, 1..16 slots (top_k + shared) (got hidden " +
                 std::to_string(m.hidden) + ", inter " + std::to_string(m.inter) + ", top_k " +
                 std::to_string(m.top_k) + ", shared " + std::to_string(m.shared) + ")");
@@ -177,6 +181,8 @@ void check(const MoeGemv& m) {
 bool vector_rows(const MoeGemv& m) { return m.hidden % 8 == 0 && m.inter % 8 == 0; }
 
 }  // namespace
+
+bool moe_gemv_supported(const MoeGemv& m) { return shapes_supported(m); }
 
 void moe_gemv_gate_up(const MoeGemv& m, const bf16* h, bf16* act, cudaStream_t stream) {
   if (m.tokens <= 0) return;

@@ -209,9 +209,10 @@ void route_experts_gemv(const bf16* h, int64_t tokens, const bf16* router, int64
                         cudaStream_t stream) {
   if (tokens <= 0) return;
   check_router(p);
-  if (tokens > kGemvMaxRows || hidden <= 0 || hidden % 8 != 0)
+  if (tokens > kGemvMaxRows || hidden <= 0 || hidden % 8 != 0 ||
+      (reinterpret_cast<uintptr_t>(h) | reinterpret_cast<uintptr_t>(router)) % 16 != 0)
     throw Error("route_experts_gemv: needs 1.." + std::to_string(kGemvMaxRows) +
-                " tokens and hidden a positive multiple of 8 (got " + std::to_string(tokens) + " tokens, hidden " +
+                " tokens, hidden a positive multiple of 8 and 16-byte aligned rows (got " + std::to_string(tokens) + " tokens, hidden " +
                 std::to_string(hidden) + ")");
   const unsigned blocks = static_cast<unsigned>((p.experts + kGemvFeatures - 1) / kGemvFeatures);
   static_assert(kGemvMaxRows == 2, "route_experts_gemv instantiates one and two rows");

@@ -197,6 +197,7 @@ struct MoeGemv {
   const bf16* shared_gate_up = nullptr;  // [2*shared*inter, hidden]
   const bf16* shared_down = nullptr;     // [hidden, shared*inter]
 };
+bool moe_gemv_supported(const MoeGemv& m);  // the shapes' limits above
 void moe_gemv_gate_up(const MoeGemv& m, const bf16* h, bf16* act, cudaStream_t stream);
 void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream);
 

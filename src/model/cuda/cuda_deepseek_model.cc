@@ -42,7 +42,8 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
   TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  route_done_ = DeviceBuffer<unsigned>(std::vector<unsigned>{0});  // a synchronous copy: 0 before any step
+  route_done_ = DeviceBuffer<unsigned>(1);
+  TIDE_CUDA_CHECK(cudaMemsetAsync(route_done_.data(), 0, sizeof(unsigned), stream_));  // before any step's launch
 }
 
 DeepSeekCudaModel::~DeepSeekCudaModel() {

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 #include "backend/cuda/device_buffer.h"
@@ -104,7 +105,9 @@ class DeepSeekCudaModel : public Model {
   // reads each expert once instead of once per row (moe_grouped_gemm). Neither needs a host round
   // trip, so such steps can be graphs.
   static constexpr int64_t kDeviceRoutedMoeRows = 16;
-  MoeGemv decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids, const float* gate_weights) const;
+  // The decode-sized MoE launches' arguments, or none where their limits rule them out.
+  std::optional<MoeGemv> decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
+                                    const float* gate_weights) const;
   // From this many rows per expert on average (long prefills), moe_grouped_gemm_wide's output
   // tiles beat moe_grouped_gemm's passes over each expert's weights (bf16 experts; fp8 ones
   // always run moe_grouped_gemm_fp8).

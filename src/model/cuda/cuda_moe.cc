@@ -13,7 +13,6 @@
 // shared experts' output.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
-#include "common/error.h"
 #include "model/cuda/cuda_deepseek_model.h"
 #include "model/cuda/scratch.h"
 
@@ -23,9 +22,11 @@ void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, b
   const DeepSeekLayerWeights& w = weights_.layers[layer];
   if (w.moe) {
     moe(*w.moe, h, tokens, out);
-  } else if (tokens <= kGemvMaxRows) {
-    const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.dense->intermediate(), .shared = 1,
-                    .shared_gate_up = w.dense->gate_up.data.data(), .shared_down = w.dense->down.data.data()};
+    return;
+  }
+  const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.dense->intermediate(), .shared = 1,
+                  .shared_gate_up = w.dense->gate_up.data.data(), .shared_down = w.dense->down.data.data()};
+  if (tokens <= kGemvMaxRows && moe_gemv_supported(m)) {
     bf16* act = scratch_.get(activation_, tokens * m.inter);
     moe_gemv_gate_up(m, h, act, stream_);
     moe_gemv_down(m, act, out, stream_);
@@ -35,20 +36,21 @@ void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, b
   }
 }
 
-MoeGemv DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
-                                      const float* gate_weights) const {
+std::optional<MoeGemv> DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
+                                                     const float* gate_weights) const {
   const ModelConfig& c = config_;
   MoeGemv m{.tokens = tokens, .hidden = c.hidden_size, .inter = c.moe_intermediate_size,
             .top_k = c.num_experts_per_tok, .ids = ids, .weights = gate_weights,
             .gate_up = w.gate_up_by_expert.data(), .down = w.down_by_expert.data()};
   if (w.shared) {
-    if (w.shared->intermediate() % c.moe_intermediate_size != 0)
-      fail("the shared experts' width {} is not a multiple of moe_intermediate_size {}", w.shared->intermediate(),
-           c.moe_intermediate_size);
+    // The shared MLP rides along as slices of the routed experts' width; any other width takes
+    // the grouped path.
+    if (w.shared->intermediate() % c.moe_intermediate_size != 0) return std::nullopt;
     m.shared = static_cast<int>(w.shared->intermediate() / c.moe_intermediate_size);
     m.shared_gate_up = w.shared->gate_up.data.data();
     m.shared_down = w.shared->down.data.data();
   }
+  if (!moe_gemv_supported(m)) return std::nullopt;
   return m;
 }
 
@@ -70,7 +72,7 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   int32_t* ids = scratch_.get(route_ids_, rows);
   float* gate_weights = scratch_.get(route_weights_, rows);
   const float* bias = w.bias.size() ? w.bias.data() : nullptr;
-  if (T <= kGemvMaxRows) {
+  if (T <= kGemvMaxRows && D % 8 == 0) {
     route_experts_gemv(h, T, w.router.data.data(), D, bias, router_, logits, route_done_.data(), ids, gate_weights,
                        stream_);
   } else {
@@ -78,11 +80,12 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
     route_experts(logits, T, bias, router_, ids, gate_weights, stream_);
   }
   if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
-    const MoeGemv m = decode_moe(w, T, ids, gate_weights);
-    bf16* act = scratch_.get(activation_, T * (m.top_k + m.shared) * I);
-    moe_gemv_gate_up(m, h, act, stream_);
-    moe_gemv_down(m, act, out, stream_);
-    return;
+    if (const std::optional<MoeGemv> m = decode_moe(w, T, ids, gate_weights)) {
+      bf16* act = scratch_.get(activation_, T * (m->top_k + m->shared) * I);
+      moe_gemv_gate_up(*m, h, act, stream_);
+      moe_gemv_down(*m, act, out, stream_);
+      return;
+    }
   }
 
   int32_t* counts = scratch_.get(expert_counts_, E);
