@@ -367,7 +367,7 @@ TEST(CudaOps, RouterGemvAndRoutingInOneLaunchMatchTheCpu) {
           dlogits.fill_bytes(0xff);
           dw.fill_bytes(0xff);
           dids.fill_bytes(0xff);
-          route_experts_gemv(as_bf16(dh), tokens, as_bf16(drouter), hidden, rc.bias ? dbias.data() : nullptr,
+          route_experts_gemv({.x = as_bf16(dh)}, tokens, as_bf16(drouter), hidden, rc.bias ? dbias.data() : nullptr,
                              router_params(router_config(rc)), dlogits.data(), done.data(), dids.data(), dw.data(),
                              nullptr);
           sync();

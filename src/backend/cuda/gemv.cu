@@ -18,20 +18,23 @@
 namespace tide::cuda {
 namespace {
 
-template <int kRows, typename Out>
-__global__ void __launch_bounds__(kGemvThreads) gemv_nt_kernel(const bf16* x, const bf16* w, int64_t out, int64_t in,
+template <int kRows, bool kNormed, typename Out>
+__global__ void __launch_bounds__(kGemvThreads) gemv_nt_kernel(GemvInput x, const bf16* w, int64_t out, int64_t in,
                                                                 Out* y) {
-  gemv_block<kRows>(x, w, out, in, static_cast<int64_t>(blockIdx.x) * kGemvFeatures, y);
+  gemv_block<kRows, kNormed>(x, w, out, in, static_cast<int64_t>(blockIdx.x) * kGemvFeatures, y);
 }
 
 template <int kRows, typename Out>
-void launch_rows(const bf16* x, const bf16* w, int64_t out, int64_t in, Out* y, cudaStream_t stream) {
+void launch_rows(const GemvInput& x, const bf16* w, int64_t out, int64_t in, Out* y, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((out + kGemvFeatures - 1) / kGemvFeatures));
-  launch_dependent(gemv_nt_kernel<kRows, Out>, grid, kGemvThreads, 0, stream, x, w, out, in, y);
+  if (x.norm_weight)
+    launch_dependent(gemv_nt_kernel<kRows, true, Out>, grid, kGemvThreads, 0, stream, x, w, out, in, y);
+  else
+    launch_dependent(gemv_nt_kernel<kRows, false, Out>, grid, kGemvThreads, 0, stream, x, w, out, in, y);
 }
 
 template <typename Out>
-void launch(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, Out* y, cudaStream_t stream) {
+void launch(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, Out* y, cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
   if (n > kGemvMaxRows || in <= 0 || in % 8 != 0)
     throw Error("gemv_nt: needs 1.." + std::to_string(kGemvMaxRows) + " rows and in a positive multiple of 8 (got n " +
@@ -47,10 +50,14 @@ void launch(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, Ou
 }  // namespace
 
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
-  launch(x, n, w, out, in, y, stream);
+  launch(GemvInput{.x = x}, n, w, out, in, y, stream);
 }
 
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream) {
+  launch(GemvInput{.x = x}, n, w, out, in, y, stream);
+}
+
+void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
   launch(x, n, w, out, in, y, stream);
 }
 

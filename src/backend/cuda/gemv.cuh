@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/gemv_input.cuh"
 #include "backend/cuda/reduce.cuh"
 
 namespace tide::cuda {
@@ -39,8 +40,9 @@ __device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes) {
 // once) and reads the matching chunk of the kRows input rows once for all of them; then the block
 // sums the partial dots. Starts with the block's dependent-launch prologue: the start of its
 // weight rows is pulled towards L2 while the kernel before it finishes.
-template <int kRows, typename Out>
-__device__ __forceinline__ void gemv_block(const __nv_bfloat16* x, const __nv_bfloat16* w, int64_t out, int64_t in,
+// kNormed: the rows are normalised as they are read (GemvInput's norm_weight); otherwise x.x as stored.
+template <int kRows, bool kNormed, typename Out>
+__device__ __forceinline__ void gemv_block(const GemvInput& x, const __nv_bfloat16* w, int64_t out, int64_t in,
                                            int64_t first, Out* y) {
   // Capped, so that the blocks of a large matrix do not flood L2 ahead of their reads.
   constexpr int64_t kPrefetchBytes = 32 * 1024;
@@ -48,6 +50,10 @@ __device__ __forceinline__ void gemv_block(const __nv_bfloat16* x, const __nv_bf
   const int64_t slice_bytes = features * in * int64_t{sizeof(__nv_bfloat16)};
   prefetch_l2(w + first * in, slice_bytes < kPrefetchBytes ? slice_bytes : kPrefetchBytes);
   begin_dependent_kernel();
+  float inv[kRows];
+  if constexpr (kNormed)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) inv[r] = inverse_rms(x, r, in);
   float acc[kGemvFeatures][kRows] = {};
   for (int64_t c = threadIdx.x * 8; c < in; c += kGemvThreads * 8) {
     uint4 weights[kGemvFeatures];
@@ -56,7 +62,8 @@ __device__ __forceinline__ void gemv_block(const __nv_bfloat16* x, const __nv_bf
       weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      const uint4 xp = __ldg(reinterpret_cast<const uint4*>(x + r * in + c));
+      const uint4 xp = kNormed ? normed_chunk(x, r, in, c, inv[r])
+                               : __ldg(reinterpret_cast<const uint4*>(x.x + r * in + c));
       const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(&xp);
       float2 xf[4];
 #pragma unroll

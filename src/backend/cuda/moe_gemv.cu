@@ -16,6 +16,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/gemv.cuh"
+#include "backend/cuda/gemv_input.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 #include "backend/cuda/swiglu.cuh"
@@ -98,8 +99,9 @@ __device__ __forceinline__ float warp_dot<false, bf16>(const bf16* w, const bf16
 // The shared slots' blocks come first (blockIdx.z < shared), so that they are the ones placed
 // while the router runs: needing no expert id, they pull their weight rows towards L2 before
 // waiting for it.
-template <bool kVector>
-__global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, const bf16* h, bf16* act) {
+// kNormed: h is normalised as it is read (GemvInput's norm_weight; 16-byte rows only).
+template <bool kVector, bool kNormed>
+__global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInput h, bf16* act) {
   extern __shared__ float input[];
   const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock;
   const int z = static_cast<int>(blockIdx.z), slots = m.top_k + m.shared;
@@ -113,7 +115,17 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, const b
   }
   begin_dependent_kernel();
   if (slot < m.top_k) w = slot_weights(m, token, slot);
-  for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h[token * m.hidden + i]);
+  if constexpr (kNormed) {
+    const float inv = inverse_rms(h, token, m.hidden);
+    for (int64_t c = threadIdx.x * int64_t{8}; c < m.hidden; c += blockDim.x * int64_t{8}) {
+      const uint4 packed = normed_chunk(h, token, m.hidden, c, inv);
+      const bf16* v = reinterpret_cast<const bf16*>(&packed);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) input[c + i] = __bfloat162float(v[i]);
+    }
+  } else {
+    for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h.x[token * m.hidden + i]);
+  }
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -128,8 +140,10 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, const b
 // out[token, f] for kFeaturesPerBlock features f over every slot; grid (tokens, feature blocks).
 // The shared slots' rows of the block's features are pulled towards L2 before the wait, as in
 // gate_up_kernel.
+// delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
+// each block reads and writes only its own features of it.
 template <bool kVector>
-__global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16* act, bf16* out) {
+__global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
   __shared__ float partial[kMaxSlots][kFeaturesPerBlock];
   const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kFeaturesPerBlock;
   const int slots = m.top_k + m.shared;
@@ -156,7 +170,15 @@ __global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16
     float sum = 0.f;
     for (int slot = 0; slot < slots; ++slot)
       sum += (slot < m.top_k ? m.weights[token * m.top_k + slot] : 1.f) * partial[slot][i];
-    out[token * m.hidden + first + i] = __float2bfloat16(sum);
+    bf16* o = out + token * m.hidden + first + i;
+    if (delta) {
+      // rms_norm's add of the attention's output, then of this output as stored.
+      const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) +
+                                                               __bfloat162float(delta[o - out])));
+      *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
+    } else {
+      *o = __float2bfloat16(sum);
+    }
   }
 }
 
@@ -184,29 +206,50 @@ bool vector_rows(const MoeGemv& m) { return m.hidden % 8 == 0 && m.inter % 8 == 
 
 bool moe_gemv_supported(const MoeGemv& m) { return shapes_supported(m); }
 
-void moe_gemv_gate_up(const MoeGemv& m, const bf16* h, bf16* act, cudaStream_t stream) {
+void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStream_t stream) {
   if (m.tokens <= 0) return;
   check(m);
+  const bool vector = vector_rows(m);
+  if (h.norm_weight &&
+      (!vector || (reinterpret_cast<uintptr_t>(h.x) | reinterpret_cast<uintptr_t>(h.delta) |
+                   reinterpret_cast<uintptr_t>(h.norm_weight)) % 16 != 0))
+    throw Error("moe_gemv_gate_up: normalising the input needs widths that are multiples of 8 and 16-byte aligned rows");
   const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
                   static_cast<unsigned>(m.top_k + m.shared));  // shared slots first: see gate_up_kernel
   const std::size_t shared_bytes = m.hidden * sizeof(float);
-  if (vector_rows(m))
-    launch_dependent(gate_up_kernel<true>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+  if (h.norm_weight)
+    launch_dependent(gate_up_kernel<true, true>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+  else if (vector)
+    launch_dependent(gate_up_kernel<true, false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
   else
-    launch_dependent(gate_up_kernel<false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+    launch_dependent(gate_up_kernel<false, false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
-void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream) {
+namespace {
+
+void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out, cudaStream_t stream) {
   if (m.tokens <= 0) return;
   check(m);
   const dim3 grid(static_cast<unsigned>(m.tokens),
                   static_cast<unsigned>((m.hidden + kFeaturesPerBlock - 1) / kFeaturesPerBlock));
   if (vector_rows(m))
-    launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, out);
+    launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, delta, out);
   else
-    launch_dependent(down_kernel<false>, grid, kWarps * 32, 0, stream, m, act, out);
+    launch_dependent(down_kernel<false>, grid, kWarps * 32, 0, stream, m, act, delta, out);
   TIDE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream) {
+  launch_down(m, act, nullptr, out, stream);
+}
+
+void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* residual,
+                                 cudaStream_t stream) {
+  if (!delta) throw Error("moe_gemv_down_into_residual: delta is required");
+  launch_down(m, act, delta, residual, stream);
 }
 
 }  // namespace tide::cuda

@@ -166,11 +166,11 @@ __global__ void route_kernel(const float* logits, int64_t tokens, const float* b
 // the last block to finish routes every token: one launch where gemv_nt and route_kernel take
 // two. Each block publishes its logits before counting itself done (the fence), and the last one
 // resets the counter for the next launch.
-template <int kRows>
-__global__ void __launch_bounds__(kGemvThreads) gemv_route_kernel(const bf16* h, const bf16* router, int64_t hidden,
+template <int kRows, bool kNormed>
+__global__ void __launch_bounds__(kGemvThreads) gemv_route_kernel(GemvInput h, const bf16* router, int64_t hidden,
                                                                   const float* bias, RouterParams p, float* logits,
                                                                   unsigned* done, int32_t* ids, float* weights) {
-  gemv_block<kRows>(h, router, p.experts, hidden, static_cast<int64_t>(blockIdx.x) * kGemvFeatures, logits);
+  gemv_block<kRows, kNormed>(h, router, p.experts, hidden, static_cast<int64_t>(blockIdx.x) * kGemvFeatures, logits);
   __shared__ bool last;
   __threadfence();
   __syncthreads();
@@ -204,24 +204,36 @@ void route_experts(const float* logits, int64_t tokens, const float* bias, const
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
-void route_experts_gemv(const bf16* h, int64_t tokens, const bf16* router, int64_t hidden, const float* bias,
+namespace {
+
+template <int kRows>
+void launch_gemv_route(const GemvInput& h, const bf16* router, int64_t hidden, const float* bias, const RouterParams& p,
+                       float* logits, unsigned* done, int32_t* ids, float* weights, cudaStream_t stream) {
+  const unsigned blocks = static_cast<unsigned>((p.experts + kGemvFeatures - 1) / kGemvFeatures);
+  if (h.norm_weight)
+    launch_dependent(gemv_route_kernel<kRows, true>, blocks, kGemvThreads, 0, stream, h, router, hidden, bias, p,
+                     logits, done, ids, weights);
+  else
+    launch_dependent(gemv_route_kernel<kRows, false>, blocks, kGemvThreads, 0, stream, h, router, hidden, bias, p,
+                     logits, done, ids, weights);
+}
+
+}  // namespace
+
+void route_experts_gemv(const GemvInput& h, int64_t tokens, const bf16* router, int64_t hidden, const float* bias,
                         const RouterParams& p, float* logits, unsigned* done, int32_t* ids, float* weights,
                         cudaStream_t stream) {
   if (tokens <= 0) return;
   check_router(p);
-  if (tokens > kGemvMaxRows || hidden <= 0 || hidden % 8 != 0 ||
-      (reinterpret_cast<uintptr_t>(h) | reinterpret_cast<uintptr_t>(router)) % 16 != 0)
+  const uintptr_t addresses = reinterpret_cast<uintptr_t>(h.x) | reinterpret_cast<uintptr_t>(h.delta) |
+                              reinterpret_cast<uintptr_t>(h.norm_weight) | reinterpret_cast<uintptr_t>(router);
+  if (tokens > kGemvMaxRows || hidden <= 0 || hidden % 8 != 0 || addresses % 16 != 0)
     throw Error("route_experts_gemv: needs 1.." + std::to_string(kGemvMaxRows) +
-                " tokens, hidden a positive multiple of 8 and 16-byte aligned rows (got " + std::to_string(tokens) + " tokens, hidden " +
-                std::to_string(hidden) + ")");
-  const unsigned blocks = static_cast<unsigned>((p.experts + kGemvFeatures - 1) / kGemvFeatures);
+                " tokens, hidden a positive multiple of 8 and 16-byte aligned rows (got " + std::to_string(tokens) +
+                " tokens, hidden " + std::to_string(hidden) + ")");
   static_assert(kGemvMaxRows == 2, "route_experts_gemv instantiates one and two rows");
-  if (tokens == 1)
-    launch_dependent(gemv_route_kernel<1>, blocks, kGemvThreads, 0, stream, h, router, hidden, bias, p, logits, done,
-                     ids, weights);
-  else
-    launch_dependent(gemv_route_kernel<2>, blocks, kGemvThreads, 0, stream, h, router, hidden, bias, p, logits, done,
-                     ids, weights);
+  if (tokens == 1) launch_gemv_route<1>(h, router, hidden, bias, p, logits, done, ids, weights, stream);
+  else launch_gemv_route<2>(h, router, hidden, bias, p, logits, done, ids, weights, stream);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

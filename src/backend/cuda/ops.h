@@ -37,6 +37,20 @@ void rms_norm(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16*
 // kv_a_layernorm normalises the latent part of each [latent | rope key] row in place).
 void rms_norm_strided(const bf16* x, int64_t x_stride, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
                       int64_t y_stride, cudaStream_t stream);
+// The input rows of the decode-sized kernels that read them whole (gemv_nt, route_experts_gemv,
+// moe_gemv_gate_up): x as stored, or, with norm_weight set, rms_norm's output computed as the
+// kernel reads it: rms_norm(delta, x, n, dim, norm_weight, eps, y) would give y (and the same
+// values; bit for bit where the kernel's block matches rms_norm's, 256 threads over 2048
+// features), but neither y nor the residual add is written. x is then the residual stream and
+// delta (may be null) the output of the block before, not yet added to it; dim % 8 == 0 and
+// 16-byte aligned rows.
+struct GemvInput {
+  const bf16* x = nullptr;
+  const bf16* delta = nullptr;
+  const bf16* norm_weight = nullptr;
+  float eps = 0.f;
+};
+
 // rms_norm followed by quantize_fp8_blocks in one pass, bit for bit the same result (the
 // residual, when given, is updated as rms_norm does): q [n, dim] e4m3, scales [dim/128][n].
 // dim must be a multiple of 128; x, residual and weight 16-byte aligned.
@@ -130,7 +144,7 @@ void route_experts(const float* logits, int64_t tokens, const float* bias, const
 // hidden % 8 == 0, 16-byte aligned rows), then ids and weights as route_experts gives them.
 // done: a device counter that is 0 before the launch; the launch leaves it 0 again (one counter
 // per stream: launches on it must not overlap).
-void route_experts_gemv(const bf16* h, int64_t tokens, const bf16* router, int64_t hidden, const float* bias,
+void route_experts_gemv(const GemvInput& h, int64_t tokens, const bf16* router, int64_t hidden, const float* bias,
                         const RouterParams& params, float* logits, unsigned* done, int32_t* ids, float* weights,
                         cudaStream_t stream);
 
@@ -198,8 +212,13 @@ struct MoeGemv {
   const bf16* shared_down = nullptr;     // [hidden, shared*inter]
 };
 bool moe_gemv_supported(const MoeGemv& m);  // the shapes' limits above
-void moe_gemv_gate_up(const MoeGemv& m, const bf16* h, bf16* act, cudaStream_t stream);
+void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStream_t stream);
 void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream);
+// moe_gemv_down folded into the residual stream: residual = (residual + delta) + out, each add
+// rounded to bf16 (rms_norm's add of delta, then of the stored out), in place: what
+// rms_norm(delta, residual, ...) and rms_norm(out, residual, ...) leave in the residual.
+void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* residual,
+                                 cudaStream_t stream);
 
 // Decode-sized dense GEMMs: y[n, out] = x[n, in] · Wᵀ, W [out, in] row-major, fp32 accumulation,
 // for 1 <= n <= kGemvMaxRows and in % 8 == 0 with 16-byte aligned rows; bf16 or fp32 output. The
@@ -208,6 +227,8 @@ void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t st
 constexpr int64_t kGemvMaxRows = 2;
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
+// gemv_nt of normalised rows (GemvInput with norm_weight); in % 8 == 0.
+void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 
 // `batch` independent products at fixed strides (MLA's per-head absorption through kv_b_proj):
 //   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])

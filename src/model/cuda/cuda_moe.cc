@@ -13,6 +13,7 @@
 // shared experts' output.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
+#include "common/error.h"
 #include "model/cuda/cuda_deepseek_model.h"
 #include "model/cuda/scratch.h"
 
@@ -24,16 +25,57 @@ void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, b
     moe(*w.moe, h, tokens, out);
     return;
   }
-  const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.dense->intermediate(), .shared = 1,
-                  .shared_gate_up = w.dense->gate_up.data.data(), .shared_down = w.dense->down.data.data()};
-  if (tokens <= kGemvMaxRows && moe_gemv_supported(m)) {
-    bf16* act = scratch_.get(activation_, tokens * m.inter);
-    moe_gemv_gate_up(m, h, act, stream_);
-    moe_gemv_down(m, act, out, stream_);
+  const std::optional<MoeGemv> m = tokens <= kGemvMaxRows ? dense_decode_mlp(*w.dense, tokens) : std::nullopt;
+  if (m) {
+    bf16* act = scratch_.get(activation_, tokens * m->inter);
+    moe_gemv_gate_up(*m, {.x = h}, act, stream_);
+    moe_gemv_down(*m, act, out, stream_);
   } else {
     bf16* gate_up = scratch_.get(gate_up_, tokens * 2 * w.dense->intermediate());
     mlp(*w.dense, h, tokens, gate_up, out);
   }
+}
+
+void DeepSeekCudaModel::fold_feed_forward(int layer, const bf16* delta, int64_t T, bf16* residual) const {
+  const ModelConfig& c = config_;
+  const DeepSeekLayerWeights& w = weights_.layers[layer];
+  const GemvInput h{.x = residual, .delta = delta, .norm_weight = w.post_attention_norm.data(),
+                    .eps = static_cast<float>(c.rms_norm_eps)};
+  std::optional<MoeGemv> m;
+  if (w.moe) {
+    const int k = c.num_experts_per_tok;
+    int32_t* ids = scratch_.get(route_ids_, T * k);
+    float* gate_weights = scratch_.get(route_weights_, T * k);
+    route_experts_gemv(h, T, w.moe->router.data.data(), c.hidden_size, w.moe->bias.size() ? w.moe->bias.data() : nullptr,
+                       router_, scratch_.get(router_logits_, T * c.n_routed_experts), route_done_.data(), ids,
+                       gate_weights, stream_);
+    m = decode_moe(*w.moe, T, ids, gate_weights);
+  } else {
+    m = dense_decode_mlp(*w.dense, T);
+  }
+  if (!m) fail("layer {}: its feed-forward cannot fold into a decode step (folded_decode_supported said it could)", layer);
+  bf16* act = scratch_.get(activation_, T * (m->top_k + m->shared) * m->inter);
+  moe_gemv_gate_up(*m, h, act, stream_);
+  moe_gemv_down_into_residual(*m, act, delta, residual, stream_);
+}
+
+bool DeepSeekCudaModel::folded_decode_supported() const {
+  const ModelConfig& c = config_;
+  if (c.hidden_size % 8 != 0) return false;
+  for (const DeepSeekLayerWeights& w : weights_.layers) {
+    const bool folds = w.moe ? !w.moe->fp8() && kGemvMaxRows * c.num_experts_per_tok <= kDeviceRoutedMoeRows &&
+                                   decode_moe(*w.moe, kGemvMaxRows, nullptr, nullptr)
+                             : dense_decode_mlp(*w.dense, kGemvMaxRows).has_value();
+    if (!folds) return false;
+  }
+  return true;
+}
+
+std::optional<MoeGemv> DeepSeekCudaModel::dense_decode_mlp(const GatedMlpWeights& w, int64_t tokens) const {
+  const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.intermediate(), .shared = 1,
+                  .shared_gate_up = w.gate_up.data.data(), .shared_down = w.down.data.data()};
+  if (!moe_gemv_supported(m)) return std::nullopt;
+  return m;
 }
 
 std::optional<MoeGemv> DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
@@ -73,8 +115,8 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   float* gate_weights = scratch_.get(route_weights_, rows);
   const float* bias = w.bias.size() ? w.bias.data() : nullptr;
   if (T <= kGemvMaxRows && D % 8 == 0) {
-    route_experts_gemv(h, T, w.router.data.data(), D, bias, router_, logits, route_done_.data(), ids, gate_weights,
-                       stream_);
+    route_experts_gemv({.x = h}, T, w.router.data.data(), D, bias, router_, logits, route_done_.data(), ids,
+                       gate_weights, stream_);
   } else {
     gemm_.bf16_nt_f32(h, T, w.router.data.data(), E, D, logits, stream_);
     route_experts(logits, T, bias, router_, ids, gate_weights, stream_);
@@ -82,7 +124,7 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
     if (const std::optional<MoeGemv> m = decode_moe(w, T, ids, gate_weights)) {
       bf16* act = scratch_.get(activation_, T * (m->top_k + m->shared) * I);
-      moe_gemv_gate_up(*m, h, act, stream_);
+      moe_gemv_gate_up(*m, {.x = h}, act, stream_);
       moe_gemv_down(*m, act, out, stream_);
       return;
     }
