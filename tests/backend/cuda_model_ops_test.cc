@@ -492,69 +492,77 @@ TEST(CudaModelOps, MoeGemvRefusesWhatItCannotRun) {
 }
 
 // The decode kernels that normalise their input as they read it (a folded decode step) against
-// rms_norm followed by the plain kernel: the same values, bit for bit where the kernels' 256-thread
-// blocks sum the squares as rms_norm's block does (2048 features); and moe_gemv_down folded into
-// the residual against moe_gemv_down followed by rms_norm's residual adds, bit for bit always.
+// rms_norm followed by the plain kernel, with and without a delta to add first: the same values,
+// bit for bit where the kernels' 256-thread blocks sum the squares in rms_norm's order (up to 2048
+// features, one chunk a thread); and moe_gemv_down folded into the residual against moe_gemv_down
+// followed by rms_norm's residual adds, bit for bit always. The kernels that only read the
+// residual leave it as it was.
 TEST(CudaModelOps, FoldedDecodeKernelsMatchRmsNormThenThePlainKernels) {
   REQUIRE_DEVICE();
   const float eps = 1e-6f;
   for (const int64_t hidden : {2048, 136, 7168})
-    for (int64_t tokens = 1; tokens <= kGemvMaxRows; ++tokens) {
-      const std::string what = "hidden=" + std::to_string(hidden) + " T=" + std::to_string(tokens);
-      const bool exact = hidden == 2048;
-      const double tolerance = exact ? 0.0 : 1e-3;
-      auto rng = rng_for("folded " + what);
-      const int64_t out = 72, inter = 40;
-      const auto residual = random_bf16(tokens * hidden, rng), delta = random_bf16(tokens * hidden, rng);
-      const auto norm_weight = random_bf16(hidden, rng, 1.f, 0.2f);
-      const auto w = random_bf16(out * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
-      const auto gate_up = random_bf16(2 * inter * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
-      const auto down = random_bf16(hidden * inter, rng, 0.f, 1.f / std::sqrt(float(inter)));
-      DeviceBuffer<uint16_t> dres(residual), ddelta(delta), dnorm(norm_weight), dw(w), dgate_up(gate_up), ddown(down);
-      // The plain form: rms_norm stores the residual add and the normalised rows.
-      DeviceBuffer<uint16_t> dres_plain(residual), dh(tokens * hidden);
-      rms_norm(as_bf16(ddelta), as_bf16(dres_plain), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dh), nullptr);
-      const GemvInput normed{.x = as_bf16(dres), .delta = as_bf16(ddelta), .norm_weight = as_bf16(dnorm), .eps = eps};
+    for (const bool with_delta : {true, false})
+      for (int64_t tokens = 1; tokens <= kGemvMaxRows; ++tokens) {
+        const std::string what = "hidden=" + std::to_string(hidden) + " T=" + std::to_string(tokens) +
+                                 (with_delta ? " +delta" : "");
+        const double tolerance = hidden <= 2048 ? 0.0 : 1e-3;
+        auto rng = rng_for("folded " + what);
+        const int64_t out = 72, inter = 40;
+        const auto residual = random_bf16(tokens * hidden, rng), delta = random_bf16(tokens * hidden, rng);
+        const auto norm_weight = random_bf16(hidden, rng, 1.f, 0.2f);
+        const auto w = random_bf16(out * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
+        const auto gate_up = random_bf16(2 * inter * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
+        const auto down = random_bf16(hidden * inter, rng, 0.f, 1.f / std::sqrt(float(inter)));
+        DeviceBuffer<uint16_t> dres(residual), ddelta(delta), dnorm(norm_weight), dw(w), dgate_up(gate_up), ddown(down);
+        // The plain form: rms_norm stores the residual add and the normalised rows.
+        DeviceBuffer<uint16_t> dres_plain(residual), dh(tokens * hidden);
+        if (with_delta)
+          rms_norm(as_bf16(ddelta), as_bf16(dres_plain), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dh), nullptr);
+        else
+          rms_norm(as_bf16(dres_plain), nullptr, tokens, hidden, as_bf16(dnorm), eps, as_bf16(dh), nullptr);
+        const GemvInput normed{.x = as_bf16(dres), .delta = with_delta ? as_bf16(ddelta) : nullptr,
+                               .norm_weight = as_bf16(dnorm), .eps = eps};
 
-      DeviceBuffer<uint16_t> dy_folded(tokens * out), dy_plain(tokens * out);
-      gemv_nt(normed, tokens, as_bf16(dw), out, hidden, as_bf16(dy_folded), nullptr);
-      gemv_nt(as_bf16(dh), tokens, as_bf16(dw), out, hidden, as_bf16(dy_plain), nullptr);
+        DeviceBuffer<uint16_t> dy_folded(tokens * out), dy_plain(tokens * out);
+        gemv_nt(normed, tokens, as_bf16(dw), out, hidden, as_bf16(dy_folded), nullptr);
+        gemv_nt(as_bf16(dh), tokens, as_bf16(dw), out, hidden, as_bf16(dy_plain), nullptr);
 
-      const MoeGemv m{.tokens = tokens, .hidden = hidden, .inter = inter, .shared = 1,
-                      .shared_gate_up = as_bf16(dgate_up), .shared_down = as_bf16(ddown)};
-      DeviceBuffer<uint16_t> dact_folded(tokens * inter), dact_plain(tokens * inter), dmlp_out(tokens * hidden);
-      moe_gemv_gate_up(m, normed, as_bf16(dact_folded), nullptr);
-      moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact_plain), nullptr);
-      // Down from the same activations both ways: folded into a copy of the residual before the
-      // attention's add, and plain, then added as rms_norm adds it.
-      DeviceBuffer<uint16_t> dres_folded(residual);
-      moe_gemv_down_into_residual(m, as_bf16(dact_plain), as_bf16(ddelta), as_bf16(dres_folded), nullptr);
-      moe_gemv_down(m, as_bf16(dact_plain), as_bf16(dmlp_out), nullptr);
-      rms_norm(as_bf16(dmlp_out), as_bf16(dres_plain), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dh), nullptr);
+        const MoeGemv m{.tokens = tokens, .hidden = hidden, .inter = inter, .shared = 1,
+                        .shared_gate_up = as_bf16(dgate_up), .shared_down = as_bf16(ddown)};
+        DeviceBuffer<uint16_t> dact_folded(tokens * inter), dact_plain(tokens * inter), dmlp_out(tokens * hidden);
+        moe_gemv_gate_up(m, normed, as_bf16(dact_folded), nullptr);
+        moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact_plain), nullptr);
+        // Down from the same activations both ways: folded into a copy of the residual before the
+        // attention's add, and plain, then added as rms_norm adds it (after the delta's add).
+        DeviceBuffer<uint16_t> dres_folded(residual), dres_added(residual), dscratch(tokens * hidden);
+        moe_gemv_down_into_residual(m, as_bf16(dact_plain), as_bf16(ddelta), as_bf16(dres_folded), nullptr);
+        moe_gemv_down(m, as_bf16(dact_plain), as_bf16(dmlp_out), nullptr);
+        rms_norm(as_bf16(ddelta), as_bf16(dres_added), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dscratch), nullptr);
+        rms_norm(as_bf16(dmlp_out), as_bf16(dres_added), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dscratch),
+                 nullptr);
 
-      // The router on both forms of the input (V2-Lite's: 64 experts, top 6).
-      ModelConfig c;
-      c.n_routed_experts = 64;
-      c.num_experts_per_tok = 6;
-      const auto router = random_bf16(64 * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
-      DeviceBuffer<uint16_t> drouter(router);
-      DeviceBuffer<unsigned> done(std::vector<unsigned>{0});
-      DeviceBuffer<float> dlogits_folded(tokens * 64), dlogits_plain(tokens * 64), dweights(tokens * 6);
-      DeviceBuffer<int32_t> dids(tokens * 6);
-      DeviceBuffer<uint16_t> dres_again(residual), dh_again(tokens * hidden);
-      rms_norm(as_bf16(ddelta), as_bf16(dres_again), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dh_again), nullptr);
-      route_experts_gemv(normed, tokens, as_bf16(drouter), hidden, nullptr, router_params(c), dlogits_folded.data(),
-                         done.data(), dids.data(), dweights.data(), nullptr);
-      route_experts_gemv({.x = as_bf16(dh_again)}, tokens, as_bf16(drouter), hidden, nullptr, router_params(c),
-                         dlogits_plain.data(), done.data(), dids.data(), dweights.data(), nullptr);
-      sync();
+        // The router on both forms of the input (V2-Lite's: 64 experts, top 6).
+        ModelConfig c;
+        c.n_routed_experts = 64;
+        c.num_experts_per_tok = 6;
+        const auto router = random_bf16(64 * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
+        DeviceBuffer<uint16_t> drouter(router);
+        DeviceBuffer<unsigned> done(std::vector<unsigned>{0});
+        DeviceBuffer<float> dlogits_folded(tokens * 64), dlogits_plain(tokens * 64), dweights(tokens * 6);
+        DeviceBuffer<int32_t> dids(tokens * 6);
+        route_experts_gemv(normed, tokens, as_bf16(drouter), hidden, nullptr, router_params(c), dlogits_folded.data(),
+                           done.data(), dids.data(), dweights.data(), nullptr);
+        route_experts_gemv({.x = as_bf16(dh)}, tokens, as_bf16(drouter), hidden, nullptr, router_params(c),
+                           dlogits_plain.data(), done.data(), dids.data(), dweights.data(), nullptr);
+        sync();
 
-      report("folded", what + " gemv_nt", rel_err(widen(dy_folded.download()), widen(dy_plain.download())), tolerance);
-      report("folded", what + " moe_gemv_gate_up",
-             rel_err(widen(dact_folded.download()), widen(dact_plain.download())), tolerance);
-      report("folded", what + " router", rel_err(dlogits_folded.download(), dlogits_plain.download()), tolerance);
-      EXPECT_EQ(dres_folded.download(), dres_plain.download()) << what << ": the residual after the feed-forward";
-    }
+        report("folded", what + " gemv_nt", rel_err(widen(dy_folded.download()), widen(dy_plain.download())), tolerance);
+        report("folded", what + " moe_gemv_gate_up",
+               rel_err(widen(dact_folded.download()), widen(dact_plain.download())), tolerance);
+        report("folded", what + " router", rel_err(dlogits_folded.download(), dlogits_plain.download()), tolerance);
+        EXPECT_EQ(dres_folded.download(), dres_added.download()) << what << ": the residual after the feed-forward";
+        EXPECT_EQ(dres.download(), residual) << what << ": a kernel that only reads the residual wrote it";
+      }
 }
 
 // A grouped expert GEMM as the model calls it: x, x_rows, offsets, counts, experts, the rows over

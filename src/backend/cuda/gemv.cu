@@ -21,7 +21,10 @@ namespace {
 template <int kRows, bool kNormed, typename Out>
 __global__ void __launch_bounds__(kGemvThreads) gemv_nt_kernel(GemvInput x, const bf16* w, int64_t out, int64_t in,
                                                                 Out* y) {
-  gemv_block<kRows, kNormed>(x, w, out, in, static_cast<int64_t>(blockIdx.x) * kGemvFeatures, y);
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kGemvFeatures;
+  gemv_prefetch(w, out, in, first);
+  begin_dependent_kernel();
+  gemv_block<kRows, kNormed>(x, w, out, in, first, y);
 }
 
 template <int kRows, typename Out>
@@ -58,6 +61,9 @@ void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, f
 }
 
 void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
+  const uintptr_t addresses = reinterpret_cast<uintptr_t>(x.x) | reinterpret_cast<uintptr_t>(x.delta) |
+                              reinterpret_cast<uintptr_t>(x.norm_weight) | reinterpret_cast<uintptr_t>(w);
+  if (addresses % 16 != 0) throw Error("gemv_nt: normalised rows, their norm weight and W must be 16-byte aligned");
   launch(x, n, w, out, in, y, stream);
 }
 

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 
-#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/gemv_input.cuh"
 #include "backend/cuda/reduce.cuh"
 
@@ -36,30 +35,42 @@ __device__ __forceinline__ void prefetch_l2(const void* p, int64_t bytes) {
     asm volatile("prefetch.global.L2 [%0];\n" ::"l"(base + byte));
 }
 
-// Each thread streams 16-byte chunks of every feature's weight row (bypassing L1: each is read
-// once) and reads the matching chunk of the kRows input rows once for all of them; then the block
-// sums the partial dots. Starts with the block's dependent-launch prologue: the start of its
-// weight rows is pulled towards L2 while the kernel before it finishes.
-// kNormed: the rows are normalised as they are read (GemvInput's norm_weight); otherwise x.x as stored.
-template <int kRows, bool kNormed, typename Out>
-__device__ __forceinline__ void gemv_block(const GemvInput& x, const __nv_bfloat16* w, int64_t out, int64_t in,
-                                           int64_t first, Out* y) {
-  // Capped, so that the blocks of a large matrix do not flood L2 ahead of their reads.
+// The block's weight rows (features first.., of `in` each) and no kernel writes them: a kernel
+// pulls the start of them towards L2 before its griddepcontrol.wait, while the kernel before it
+// finishes. Capped, so that the blocks of a large matrix do not flood L2 ahead of their reads.
+__device__ __forceinline__ void gemv_prefetch(const __nv_bfloat16* w, int64_t out, int64_t in, int64_t first) {
   constexpr int64_t kPrefetchBytes = 32 * 1024;
   const int64_t features = first + kGemvFeatures <= out ? kGemvFeatures : out - first;
   const int64_t slice_bytes = features * in * int64_t{sizeof(__nv_bfloat16)};
   prefetch_l2(w + first * in, slice_bytes < kPrefetchBytes ? slice_bytes : kPrefetchBytes);
-  begin_dependent_kernel();
+}
+
+__device__ __forceinline__ void load_weight_chunks(const __nv_bfloat16* w, int64_t out, int64_t in, int64_t first,
+                                                   int64_t c, uint4 (&weights)[kGemvFeatures]) {
+#pragma unroll
+  for (int f = 0; f < kGemvFeatures; ++f)
+    weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
+}
+
+// Each thread streams 16-byte chunks of every feature's weight row (bypassing L1: each is read
+// once) and reads the matching chunk of the kRows input rows once for all of them; then the block
+// sums the partial dots. Call after the kernel's begin_dependent_kernel().
+// kNormed: the rows are normalised as they are read (GemvInput's norm_weight); otherwise x.x as
+// stored. The first chunk's weights are asked for before the norm's reduction, so that it runs
+// while they are on their way.
+template <int kRows, bool kNormed, typename Out>
+__device__ __forceinline__ void gemv_block(const GemvInput& x, const __nv_bfloat16* w, int64_t out, int64_t in,
+                                           int64_t first, Out* y) {
+  uint4 weights[kGemvFeatures];
+  const int64_t start = threadIdx.x * 8;
+  if (start < in) load_weight_chunks(w, out, in, first, start, weights);
   float inv[kRows];
   if constexpr (kNormed)
 #pragma unroll
     for (int r = 0; r < kRows; ++r) inv[r] = inverse_rms(x, r, in);
   float acc[kGemvFeatures][kRows] = {};
-  for (int64_t c = threadIdx.x * 8; c < in; c += kGemvThreads * 8) {
-    uint4 weights[kGemvFeatures];
-#pragma unroll
-    for (int f = 0; f < kGemvFeatures; ++f)
-      weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
+  for (int64_t c = start; c < in; c += kGemvThreads * 8) {
+    if (c != start) load_weight_chunks(w, out, in, first, c, weights);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       const uint4 xp = kNormed ? normed_chunk(x, r, in, c, inv[r])

@@ -56,4 +56,28 @@ __device__ __forceinline__ uint4 normed_chunk(const GemvInput& in, int64_t row, 
   return out;
 }
 
+// Row `row` normalised into out[dim] as fp32 values of the bf16 that rms_norm stores, reading
+// the row once (each thread keeps its chunks in out between the passes); block-wide, as
+// inverse_rms.
+__device__ __forceinline__ void normalise_into(const GemvInput& in, int64_t row, int64_t dim, float* out) {
+  float sum = 0.f;
+  for (int64_t c = threadIdx.x * int64_t{8}; c < dim; c += blockDim.x * int64_t{8}) {
+    float v[8];
+    summed_chunk(in, row * dim, c, v);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      sum += v[i] * v[i];
+      out[c + i] = v[i];
+    }
+  }
+  sum = block_sum(sum);
+  const float inv = 1.f / sqrtf(sum / static_cast<float>(dim) + in.eps);
+  for (int64_t c = threadIdx.x * int64_t{8}; c < dim; c += blockDim.x * int64_t{8}) {
+    const uint4 wp = __ldg(reinterpret_cast<const uint4*>(in.norm_weight + c));
+    const bf16* w = reinterpret_cast<const bf16*>(&wp);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) out[c + i] = __bfloat162float(__float2bfloat16(out[c + i] * inv * __bfloat162float(w[i])));
+  }
+}
+
 }  // namespace tide::cuda

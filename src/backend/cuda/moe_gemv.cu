@@ -116,13 +116,7 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInp
   begin_dependent_kernel();
   if (slot < m.top_k) w = slot_weights(m, token, slot);
   if constexpr (kNormed) {
-    const float inv = inverse_rms(h, token, m.hidden);
-    for (int64_t c = threadIdx.x * int64_t{8}; c < m.hidden; c += blockDim.x * int64_t{8}) {
-      const uint4 packed = normed_chunk(h, token, m.hidden, c, inv);
-      const bf16* v = reinterpret_cast<const bf16*>(&packed);
-#pragma unroll
-      for (int i = 0; i < 8; ++i) input[c + i] = __bfloat162float(v[i]);
-    }
+    normalise_into(h, token, m.hidden, input);
   } else {
     for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h.x[token * m.hidden + i]);
   }

@@ -170,7 +170,10 @@ template <int kRows, bool kNormed>
 __global__ void __launch_bounds__(kGemvThreads) gemv_route_kernel(GemvInput h, const bf16* router, int64_t hidden,
                                                                   const float* bias, RouterParams p, float* logits,
                                                                   unsigned* done, int32_t* ids, float* weights) {
-  gemv_block<kRows, kNormed>(h, router, p.experts, hidden, static_cast<int64_t>(blockIdx.x) * kGemvFeatures, logits);
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kGemvFeatures;
+  gemv_prefetch(router, p.experts, hidden, first);
+  begin_dependent_kernel();
+  gemv_block<kRows, kNormed>(h, router, p.experts, hidden, first, logits);
   __shared__ bool last;
   __threadfence();
   __syncthreads();

@@ -61,12 +61,14 @@ void DeepSeekCudaModel::fold_feed_forward(int layer, const bf16* delta, int64_t 
 
 bool DeepSeekCudaModel::folded_decode_supported() const {
   const ModelConfig& c = config_;
+  // Normalising as they read needs 16-byte rows in every kernel that does it.
   if (c.hidden_size % 8 != 0) return false;
   for (const DeepSeekLayerWeights& w : weights_.layers) {
-    const bool folds = w.moe ? !w.moe->fp8() && kGemvMaxRows * c.num_experts_per_tok <= kDeviceRoutedMoeRows &&
-                                   decode_moe(*w.moe, kGemvMaxRows, nullptr, nullptr)
-                             : dense_decode_mlp(*w.dense, kGemvMaxRows).has_value();
-    if (!folds) return false;
+    const std::optional<MoeGemv> m = w.moe ? (w.moe->fp8() || kGemvMaxRows * c.num_experts_per_tok > kDeviceRoutedMoeRows
+                                                  ? std::nullopt
+                                                  : decode_moe(*w.moe, kGemvMaxRows, nullptr, nullptr))
+                                           : dense_decode_mlp(*w.dense, kGemvMaxRows);
+    if (!m || m->inter % 8 != 0) return false;
   }
   return true;
 }
