@@ -441,9 +441,10 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
 
     const auto act = widen(dact.download()), hf = widen(h), sgu = widen(shared_gate_up), sd = widen(shared_down);
     std::vector<float> act_ref, out_ref;
+    const auto round = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
     for (int t = 0; t < s.tokens; ++t) {
       const auto x = row_slice(hf, s.hidden, t, 1);
-      std::vector<float> sum(s.hidden, 0.f);
+      std::vector<float> routed(s.hidden, 0.f), shared(s.hidden, 0.f);
       for (int slot = 0; slot < slots; ++slot) {
         std::vector<float> gate, up, down_w;
         float weight = 1.f;
@@ -470,9 +471,15 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
         // The down products from the kernel's own activations, so that a rounding flip there
         // does not count twice.
         const auto y = matmul_ref(row_slice(act, s.inter, t * slots + slot, 1), 1, down_w, s.hidden, s.inter);
-        for (int64_t d = 0; d < s.hidden; ++d) sum[d] += weight * y[d];
+        for (int64_t d = 0; d < s.hidden; ++d) {
+          if (slot < s.top_k)
+            routed[d] += weight * round(y[d]);
+          else
+            shared[d] += y[d];
+        }
       }
-      out_ref.insert(out_ref.end(), sum.begin(), sum.end());
+      // The shared experts' output and each routed one rounded to bf16, as the grouped path stores them.
+      for (int64_t d = 0; d < s.hidden; ++d) out_ref.push_back((s.shared ? round(shared[d]) : 0.f) + routed[d]);
     }
     report("moe_gemv", what + " gate_up", rel_err(act, act_ref), kBf16Tolerance);
     report("moe_gemv", what + " down", rel_err(widen(dout.download()), out_ref), kBf16Tolerance);

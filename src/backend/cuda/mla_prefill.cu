@@ -8,14 +8,13 @@
 // kernel over 192-wide keys (k_nope | the shared rope key) and 128-wide values:
 //   - a block is two warpgroups and 128 query rows of one head, each warpgroup 64 rows; the
 //     query's fragments (192 dims) stay in registers for the whole context;
-//   - keys and values come in tiles of 64 positions through a five-stage cp.async ring, stored
+//   - keys and values come in tiles of 64 positions through a four-stage cp.async ring, stored
 //     in the 128-byte swizzle the tensor cores read: keys K-major (three panels of 64 dims),
 //     values MN-major (two panels of 64 dims);
 //   - S = Q·Kᵀ and O += P·V are Hopper's warpgroup products (wgmma, bf16 in, fp32 accumulate):
 //     Q and P from registers, K and V straight from shared memory, so no warp copies a key or
 //     value fragment into registers; the softmax runs online in registers (the S accumulators
-//     become P's fragments in place); the next tile's Q·Kᵀ runs on the tensor cores while this
-//     tile's softmax runs on the other units;
+//     become P's fragments in place), one warpgroup's softmax beside the other's products;
 //   - blocks of the latest rows, which see the most context, start first.
 #include <cuda_bf16.h>
 
@@ -37,9 +36,9 @@ constexpr int kNope = kMlaPrefillNopeDim, kRope = kMlaRopeDim, kQk = kNope + kRo
 constexpr int kWarpGroups = 2, kThreads = kWarpGroups * 128;
 constexpr int kRowsPerGroup = 64, kRowsPerBlock = kWarpGroups * kRowsPerGroup;
 constexpr int kKeysPerTile = 64;
-// Stages in the ring: while tile t is attended, tile t+1's scores are computed and tiles t+2 to
-// t+4 land.
-constexpr int kStages = 5;
+// Stages in the ring: tiles t+1 and t+2 land while tile t is attended and tile t-1's P·V may
+// still be running (its stage is refilled only once both warpgroups are past it).
+constexpr int kStages = 4;
 // A panel: 64 positions × 64 dims of bf16 (128 bytes a row) in the 128-byte swizzle.
 constexpr int kPanelBytes = kKeysPerTile * 128;
 constexpr int kKeyPanels = kQk / 64, kValuePanels = kV / 64;
@@ -118,35 +117,48 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
   // Row g's and g+8's positions: each sees keys 0..position.
   const int position[2] = {start + warp_row + g, start + warp_row + g + 8};
 
-  float s0[kKeysPerTile / 2], s1[kKeysPerTile / 2];  // two tiles' scores: one attended, one computing
+  // P's fragments: declared out here because the last tile's P·V reads them while the next
+  // tile's products are issued (fence_fragments keeps them live until its wait).
+  uint32_t pa[kKeysPerTile / 16][4] = {};
   const int last_row = min(block_row + kRowsPerBlock, a.rows) - 1;
   const int tiles = (start + last_row) / kKeysPerTile + 1;
-  // Tiles go by two at a time (the score buffers swap roles), and each step computes the next
-  // tile's scores: the ring is filled up to one past an even count. Every step runs whole, for
-  // rows that see none of its keys too (they are masked; P is 0): a product issued or waited on
-  // under a condition leaves its accumulators to be merged by ordinary moves while it runs, and
-  // ptxas then serialises every wgmma of the kernel. Positions past the context are zero-filled,
-  // so no stage ever holds what 0 · x would turn into NaN.
-  const int stepped = (tiles + 1) / 2 * 2, loaded = stepped + 1;
-  auto stage = [&](int tile) { return shared + (tile % kStages) * kStageBytes; };
+#pragma unroll
+  for (int s = 0; s < kStages - 2; ++s) {
+    if (s < tiles) load_tile(a, head, s, shared + s * kStageBytes);
+    cp_async_commit();
+  }
+  for (int tile = 0; tile < tiles; ++tile) {
+    cp_async_wait<kStages - 3>();  // tile's copies have landed
+    fence_async_shared();          // this thread's copies, before the products read them
+    __syncthreads();               // everyone's copies; both warpgroups past tile - 2's products
+    if (const int next = tile + kStages - 2; next < tiles) load_tile(a, head, next, shared + (next % kStages) * kStageBytes);
+    cp_async_commit();
+    const unsigned char* keys = shared + (tile % kStages) * kStageBytes;
+    const unsigned char* values = keys + kKeyPanels * kPanelBytes;
+    const int key0 = tile * kKeysPerTile;
 
-  // S = Q·Kᵀ over 12 steps of 16 dims: 32 bytes deeper into a key panel each (2 in the
-  // descriptor), a new panel every 4. Issued, not waited for.
-  auto issue_scores = [&](int tile, float(&s)[kKeysPerTile / 2]) {
-    const unsigned char* keys = stage(tile);
+    // A warpgroup whose rows all come before this tile (only on the diagonal and past it) skips
+    // it, once its last P·V is done (that stage is refilled after the next barrier).
+    if (key0 > start + group_row + kRowsPerGroup - 1) {
+      wgmma_wait<0>();
+      fence_fragments(pa);
+      continue;
+    }
+
+    // S = Q·Kᵀ over 12 steps of 16 dims: 32 bytes deeper into a key panel each (2 in the
+    // descriptor), a new panel every 4. The previous tile's P·V may still be running.
+    float s[kKeysPerTile / 2];
     wgmma_fence();
 #pragma unroll
     for (int ks = 0; ks < kQk / 16; ++ks)
       wgmma_m64n64k16_bf16_rs(s, qa[ks], swizzle128_descriptor(keys + (ks / 4) * kPanelBytes) + (ks % 4) * 2, ks > 0);
     wgmma_commit();
-  };
-
-  // The online softmax of a tile whose scores are complete, then O += P·V. The P·V is waited for
-  // here: left running into the next step, its accumulators would be moved by ordinary
-  // instructions while it runs, and ptxas would serialise every wgmma of the kernel.
-  auto attend = [&](int tile, float(&s)[kKeysPerTile / 2]) {
+    wgmma_wait<0>();  // S, and the previous P·V
     fence_accumulators(s);
-    const int key0 = tile * kKeysPerTile;
+    fence_accumulators(o);
+    fence_fragments(pa);
+
+    // Online softmax, in base 2.
     float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int i = 0; i < kKeysPerTile / 2; ++i) {
@@ -160,16 +172,15 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
     for (int up = 0; up < 2; ++up) {
       tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 1));
       tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 2));
-      // Every row sees key 0 in the first tile, so the maximum is finite from then on.
       const float next = fmaxf(row_max[up], tile_max[up]);
-      rescale[up] = ex2(row_max[up] - next);
+      // A row that has seen no key yet (-inf both) keeps nothing to rescale.
+      rescale[up] = next == -INFINITY ? 1.f : ex2(row_max[up] - next);
       row_max[up] = next;
       row_sum[up] *= rescale[up];
     }
 #pragma unroll
     for (int i = 0; i < kV / 2; ++i) o[i] *= rescale[(i % 4) / 2];
     // P = 2^(s - max), as bf16 A fragments of 16 keys each (8-column slices 2c and 2c+1).
-    uint32_t pa[kKeysPerTile / 16][4];
 #pragma unroll
     for (int c = 0; c < kKeysPerTile / 16; ++c)
 #pragma unroll
@@ -177,51 +188,25 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
         float p[4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          p[e] = ex2(s[4 * (2 * c + half) + e] - row_max[e / 2]);
+          const float m = row_max[e / 2];
+          p[e] = m == -INFINITY ? 0.f : ex2(s[4 * (2 * c + half) + e] - m);
           row_sum[e / 2] += p[e];
         }
         pa[c][half * 2] = pack_bf16(p[0], p[1]);
         pa[c][half * 2 + 1] = pack_bf16(p[2], p[3]);
       }
     // O += P·V over 4 steps of 16 keys: 16 rows (2048 bytes) deeper into the value panels each.
-    const uint64_t value_descriptor = mn_major_swizzle128_descriptor(stage(tile) + kKeyPanels * kPanelBytes, kPanelBytes);
+    // Left running: the next tile's barrier, copies and S overlap it.
+    const uint64_t value_descriptor = mn_major_swizzle128_descriptor(values, kPanelBytes);
     wgmma_fence();
 #pragma unroll
     for (int c = 0; c < kKeysPerTile / 16; ++c)
       wgmma_m64n128k16_bf16_rs_mn(o, pa[c], value_descriptor + c * (16 * 128 >> 4), true);
     wgmma_commit();
-    wgmma_wait<0>();  // the P·V, and the next tile's scores, issued before the softmax
-    fence_accumulators(o);
-  };
-
-  // Tile `tile`, its scores in s_cur; the next tile's scores go into s_next while the softmax
-  // runs. The ring: tile + 1 has landed, tile + 2 and tile + 3 are landing, tile + 4 starts into
-  // the stage of tile - 1, whose products both warpgroups finished before this barrier.
-  auto step = [&](int tile, float(&s_cur)[kKeysPerTile / 2], float(&s_next)[kKeysPerTile / 2]) {
-    cp_async_wait<kStages - 3>();
-    fence_async_shared();  // this thread's copies, before the products read them
-    __syncthreads();
-    if (const int next = tile + kStages - 1; next < loaded) load_tile(a, head, next, stage(next));
-    cp_async_commit();
-    issue_scores(tile + 1, s_next);
-    wgmma_wait<1>();  // this tile's scores; the next tile's keep running
-    attend(tile, s_cur);
-  };
-
-#pragma unroll
-  for (int st = 0; st < kStages - 1; ++st) {
-    if (st < loaded) load_tile(a, head, st, stage(st));
-    cp_async_commit();
   }
-  cp_async_wait<kStages - 2>();  // tile 0
-  fence_async_shared();
-  __syncthreads();
-  issue_scores(0, s0);  // every row sees key 0
-  for (int tile = 0; tile < stepped; tile += 2) {
-    step(tile, s0, s1);
-    step(tile + 1, s1, s0);
-  }
-  wgmma_wait<0>();  // nothing is running (attend waited), but without it ptxas injects its own
+  wgmma_wait<0>();
+  fence_accumulators(o);
+  fence_fragments(pa);
   cp_async_wait<0>();  // no copy may still be landing when the block exits
 
   // The row sums were kept per thread (each over its own keys); the quad holds the whole row.

@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kPairsPerBlock = 8;      // gate_up: one (gate row, up row) pair per warp
-constexpr int kFeaturesPerBlock = 8;   // down: output features, each over every slot
+constexpr int kFeaturesPerBlock = 2;   // down: output features, each over every slot (a warp per slot)
 constexpr int kMaxSlots = 16;
 constexpr int64_t kMaxHidden = 12 * 1024;  // gate_up's input row sits in shared memory as fp32
 
@@ -49,50 +49,50 @@ __device__ __forceinline__ SlotWeights slot_weights(const MoeGemv& m, int64_t to
           m.shared * m.inter};
 }
 
-// Dot product of one weight row with x, over a warp: 16-byte loads when kVector (n % 8 == 0).
+__device__ __forceinline__ void load8(const float* x, float (&v)[8]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = x[i];
+}
+__device__ __forceinline__ void load8(const bf16* x, float (&v)[8]) {
+  const uint4 packed = __ldg(reinterpret_cast<const uint4*>(x));
+  const bf16* h = reinterpret_cast<const bf16*>(&packed);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = __bfloat162float(h[i]);
+}
+__device__ __forceinline__ float widen(float x) { return x; }
+__device__ __forceinline__ float widen(bf16 x) { return __bfloat162float(x); }
+
+__device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
+  const bf16* v = reinterpret_cast<const bf16*>(&w);
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) sum += __bfloat162float(v[i]) * x[i];
+  return sum;
+}
+
+// Two weight rows (w1, w2) dotted with the same x over a warp, their loads in flight together:
+// a warp that finished one dot before starting the next would wait out the memory latency
+// once per row. 16-byte loads when kVector (n % 8 == 0). Every lane gets both sums.
 template <bool kVector, typename X>
-__device__ __forceinline__ float warp_dot(const bf16* w, const X* x, int64_t n, int lane);
-
-template <>
-__device__ __forceinline__ float warp_dot<true, float>(const bf16* w, const float* x, int64_t n, int lane) {
-  float acc = 0.f;
-#pragma unroll 4
-  for (int64_t c = lane * 8; c < n; c += 32 * 8) {
-    const uint4 packed = *reinterpret_cast<const uint4*>(w + c);
-    const bf16* v = reinterpret_cast<const bf16*>(&packed);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) acc += __bfloat162float(v[i]) * x[c + i];
+__device__ __forceinline__ float2 warp_dot2(const bf16* w1, const bf16* w2, const X* x, int64_t n, int lane) {
+  float a = 0.f, b = 0.f;
+  if constexpr (kVector) {
+#pragma unroll 2
+    for (int64_t c = lane * 8; c < n; c += 32 * 8) {
+      const uint4 p1 = *reinterpret_cast<const uint4*>(w1 + c), p2 = *reinterpret_cast<const uint4*>(w2 + c);
+      float xv[8];
+      load8(x + c, xv);
+      a += dot8(p1, xv);
+      b += dot8(p2, xv);
+    }
+  } else {
+    for (int64_t c = lane; c < n; c += 32) {
+      const float xv = widen(x[c]);
+      a += __bfloat162float(w1[c]) * xv;
+      b += __bfloat162float(w2[c]) * xv;
+    }
   }
-  return acc;
-}
-
-template <>
-__device__ __forceinline__ float warp_dot<true, bf16>(const bf16* w, const bf16* x, int64_t n, int lane) {
-  float acc = 0.f;
-#pragma unroll 4
-  for (int64_t c = lane * 8; c < n; c += 32 * 8) {
-    const uint4 packed = *reinterpret_cast<const uint4*>(w + c);
-    const uint4 xp = __ldg(reinterpret_cast<const uint4*>(x + c));
-    const bf16* v = reinterpret_cast<const bf16*>(&packed);
-    const bf16* xv = reinterpret_cast<const bf16*>(&xp);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) acc += __bfloat162float(v[i]) * __bfloat162float(xv[i]);
-  }
-  return acc;
-}
-
-template <>
-__device__ __forceinline__ float warp_dot<false, float>(const bf16* w, const float* x, int64_t n, int lane) {
-  float acc = 0.f;
-  for (int64_t c = lane; c < n; c += 32) acc += __bfloat162float(w[c]) * x[c];
-  return acc;
-}
-
-template <>
-__device__ __forceinline__ float warp_dot<false, bf16>(const bf16* w, const bf16* x, int64_t n, int lane) {
-  float acc = 0.f;
-  for (int64_t c = lane; c < n; c += 32) acc += __bfloat162float(w[c]) * __bfloat162float(x[c]);
-  return acc;
+  return make_float2(warp_sum(a), warp_sum(b));
 }
 
 // act[token, slot, f] for kPairsPerBlock features f; grid (tokens, feature blocks, slots).
@@ -125,10 +125,10 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInp
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t f = first + warp;
   if (f >= m.inter) return;
-  const float gate = warp_sum(warp_dot<kVector>(w.gate + f * m.hidden, input, m.hidden, lane));
-  const float up = warp_sum(warp_dot<kVector>(w.up + f * m.hidden, input, m.hidden, lane));
+  const float2 gate_up = warp_dot2<kVector>(w.gate + f * m.hidden, w.up + f * m.hidden, input, m.hidden, lane);
   // Rounded to bf16 as the gate_up GEMM stores its output, then SiLU·mul as silu_mul computes it.
-  if (lane == 0) act[(token * slots + slot) * m.inter + f] = swiglu(__float2bfloat16(gate), __float2bfloat16(up));
+  if (lane == 0)
+    act[(token * slots + slot) * m.inter + f] = swiglu(__float2bfloat16(gate_up.x), __float2bfloat16(gate_up.y));
 }
 
 // out[token, f] for kFeaturesPerBlock features f over every slot; grid (tokens, feature blocks).
@@ -148,22 +148,25 @@ __global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16
       prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
   }
   begin_dependent_kernel();
+  // A warp per slot, both of the block's features at once.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int item = warp; item < slots * kFeaturesPerBlock; item += kWarps) {
-    const int slot = item / kFeaturesPerBlock, i = item % kFeaturesPerBlock;
-    const int64_t f = first + i;
-    if (f >= m.hidden) continue;
+  for (int slot = warp; slot < slots; slot += kWarps) {
     const SlotWeights w = slot_weights(m, token, slot);
-    const float dot =
-        warp_sum(warp_dot<kVector>(w.down + f * w.down_ld, act + (token * slots + slot) * m.inter, m.inter, lane));
-    if (lane == 0) partial[slot][i] = dot;
+    const bf16* row = w.down + first * w.down_ld;
+    const float2 dots = warp_dot2<kVector>(row, features > 1 ? row + w.down_ld : row,
+                                           act + (token * slots + slot) * m.inter, m.inter, lane);
+    if (lane == 0) partial[slot][0] = dots.x, partial[slot][1] = dots.y;
   }
   __syncthreads();
   const int i = threadIdx.x;
-  if (i < kFeaturesPerBlock && first + i < m.hidden) {
-    float sum = 0.f;
-    for (int slot = 0; slot < slots; ++slot)
-      sum += (slot < m.top_k ? m.weights[token * m.top_k + slot] : 1.f) * partial[slot][i];
+  if (i < features) {
+    // As the grouped path rounds: the shared experts' output (one product over their whole
+    // width) and each routed expert's output to bf16, then the weighted sum on top of the shared.
+    float shared = 0.f;
+    for (int slot = m.top_k; slot < slots; ++slot) shared += partial[slot][i];
+    float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
+    for (int slot = 0; slot < m.top_k; ++slot)
+      sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(partial[slot][i]));
     bf16* o = out + token * m.hidden + first + i;
     if (delta) {
       // rms_norm's add of the attention's output, then of this output as stored.

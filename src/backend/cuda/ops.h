@@ -194,8 +194,11 @@ void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const fl
 // [j·inter, +inter), up rows [(shared + j)·inter, +inter) and down columns [j·inter, +inter).
 //   moe_gemv_gate_up: act [tokens, slots, inter] = swiglu(gate · h[t], up · h[t]), each product
 //                     rounded to bf16 as a gate_up GEMM stores it, then as silu_mul rounds
-//   moe_gemv_down:    out [tokens, hidden] = Σ_slot weight · down_slot · act[t, slot] in fp32,
-//                     stored bf16 (no base: the residual is added by the next rms_norm)
+//   moe_gemv_down:    out [tokens, hidden] = shared + Σ_j weight_j · y_j in fp32, stored bf16,
+//                     where y_j = down_j · act[t, j] of routed slot j and shared = Σ of the shared
+//                     slots' products, each rounded to bf16 first (as the grouped path's GEMMs
+//                     store them before moe_combine adds them); no base: the residual is added
+//                     by the next rms_norm
 // A dense MLP is top_k = 0, shared = 1. Each token re-reads its matrices, so use these while
 // tokens are few (decode). hidden <= 12288, 1..16 slots. The twins of GatedMlp::forward for each
 // slot and MoeBlock::forward's weighted sum.

@@ -78,6 +78,16 @@ __device__ __forceinline__ void fence_accumulators(float (&d)[kCount]) {
   for (int i = 0; i < kCount; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
+// The same for A fragments in registers: a product reads them while it runs, so they must stay
+// live (not reused for other values) until the wgmma_wait that covers it; call after that wait.
+template <int kFragments>
+__device__ __forceinline__ void fence_fragments(uint32_t (&a)[kFragments][4]) {
+#pragma unroll
+  for (int i = 0; i < kFragments; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) asm volatile("" : "+r"(a[i][j])::"memory");
+}
+
 // d[64 × 64] (+)= A[64 × 32] · B[64 × 32]ᵀ in e4m3 with fp32 accumulation; a and b are
 // descriptors of K-major tiles. accumulate false: d = A · Bᵀ.
 __device__ __forceinline__ void wgmma_m64n64k32_e4m3(float (&d)[32], uint64_t a, uint64_t b, bool accumulate) {
