@@ -13,7 +13,7 @@ namespace tide::cuda {
 
 constexpr int kGemvThreads = 256;
 // Output features per block: they share each input chunk a thread reads.
-constexpr int kGemvFeatures = 4;
+constexpr int kGemvFeatures = 8;
 
 // Not volatile: the compiler may hoist a thread's loads ahead of the arithmetic that waits on them.
 __device__ __forceinline__ uint4 load_streaming(const __nv_bfloat16* p) {
