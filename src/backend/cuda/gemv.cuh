@@ -56,24 +56,31 @@ __device__ __forceinline__ void load_weight_chunks(const __nv_bfloat16* w, int64
 // once) and reads the matching chunk of the kRows input rows once for all of them; then the block
 // sums the partial dots. Call after the kernel's begin_dependent_kernel().
 // kNormed: the rows are normalised as they are read (GemvInput's norm_weight); otherwise x.x as
-// stored. The first chunk's weights are asked for before the norm's reduction, so that it runs
-// while they are on their way.
+// stored. The first chunk's weights (and norm weights) are asked for before the norm's
+// reduction, so that it runs while they are on their way.
 template <int kRows, bool kNormed, typename Out>
 __device__ __forceinline__ void gemv_block(const GemvInput& x, const __nv_bfloat16* w, int64_t out, int64_t in,
                                            int64_t first, Out* y) {
   uint4 weights[kGemvFeatures];
   const int64_t start = threadIdx.x * 8;
-  if (start < in) load_weight_chunks(w, out, in, first, start, weights);
+  uint4 norm_weight{};
+  if (start < in) {
+    load_weight_chunks(w, out, in, first, start, weights);
+    if constexpr (kNormed) norm_weight = norm_weight_chunk(x, start);
+  }
   float inv[kRows];
   if constexpr (kNormed)
 #pragma unroll
     for (int r = 0; r < kRows; ++r) inv[r] = inverse_rms(x, r, in);
   float acc[kGemvFeatures][kRows] = {};
   for (int64_t c = start; c < in; c += kGemvThreads * 8) {
-    if (c != start) load_weight_chunks(w, out, in, first, c, weights);
+    if (c != start) {
+      load_weight_chunks(w, out, in, first, c, weights);
+      if constexpr (kNormed) norm_weight = norm_weight_chunk(x, c);
+    }
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      const uint4 xp = kNormed ? normed_chunk(x, r, in, c, inv[r])
+      const uint4 xp = kNormed ? normed_chunk(x, r, in, c, inv[r], norm_weight)
                                : __ldg(reinterpret_cast<const uint4*>(x.x + r * in + c));
       const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(&xp);
       float2 xf[4];

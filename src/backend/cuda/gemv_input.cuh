@@ -42,12 +42,16 @@ __device__ __forceinline__ float inverse_rms(const GemvInput& in, int64_t row, i
   return 1.f / sqrtf(sum / static_cast<float>(dim) + in.eps);
 }
 
+__device__ __forceinline__ uint4 norm_weight_chunk(const GemvInput& in, int64_t c) {
+  return __ldg(reinterpret_cast<const uint4*>(in.norm_weight + c));
+}
+
 // Elements [c, c + 8) of row `row`, normalised with its inverse RMS and rounded to bf16 as
-// rms_norm stores them.
-__device__ __forceinline__ uint4 normed_chunk(const GemvInput& in, int64_t row, int64_t dim, int64_t c, float inv) {
+// rms_norm stores them; wp: norm_weight_chunk(in, c), which a caller may load early.
+__device__ __forceinline__ uint4 normed_chunk(const GemvInput& in, int64_t row, int64_t dim, int64_t c, float inv,
+                                              const uint4& wp) {
   float v[8];
   summed_chunk(in, row * dim, c, v);
-  const uint4 wp = __ldg(reinterpret_cast<const uint4*>(in.norm_weight + c));
   const bf16* w = reinterpret_cast<const bf16*>(&wp);
   uint4 out;
   bf16* o = reinterpret_cast<bf16*>(&out);
