@@ -201,7 +201,8 @@ TEST(CudaModelOps, WriteLatentCacheNormsRotatesAndStoresEachToken) {
 // what it gets without the query, and the query's absorbed rows what apply_rope writes alone.
 TEST(CudaModelOps, WriteLatentCacheWithAQueryRotatesItAsApplyRopeDoes) {
   REQUIRE_DEVICE();
-  for (auto [heads, tokens] : {std::pair{16, 1}, {3, 9}, {128, 2}})
+  // 16 heads: four full blocks of the query's pairs; 5: a full block and a partial one.
+  for (auto [heads, tokens] : {std::pair{16, 1}, {3, 9}, {128, 2}, {5, 3}})
     for (bool interleaved : {true, false}) {
       const int64_t latent = 512, rope_dim = 64, nope = 128, entry = latent + rope_dim, slots = 16;
       const int64_t q_stride = heads * (nope + rope_dim), kv_stride = entry + 8;
@@ -708,6 +709,20 @@ TEST(CudaModelOps, GemvForDecodeSizedGemms) {
       report("gemv", what, rel_err(widen(y), ref), kBf16Tolerance);
       report("gemv_f32", what, rel_err(yf, ref), 1e-4);
     }
+  // Widths Gemm does not take (out not a multiple of 8), straight to gemv_nt: a last block with
+  // fewer features than the others.
+  for (const int64_t out : {int64_t{20}, int64_t{1001}}) {
+    const int64_t in = 136;
+    const std::string what = "direct out=" + std::to_string(out);
+    auto rng = rng_for("gemv " + what);
+    const auto x = random_bf16(in, rng), w = random_bf16(static_cast<std::size_t>(out) * in, rng);
+    DeviceBuffer<uint16_t> dx(x), dw(w), dy(out + 8);
+    dy.fill_bytes(0xff);
+    gemv_nt(as_bf16(dx), 1, as_bf16(dw), out, in, as_bf16(dy), nullptr);
+    sync();
+    const auto y = expect_untouched_past(dy.download(), out, what);
+    report("gemv", what, rel_err(widen(y), matmul_ref(widen(x), 1, widen(w), out, in)), kBf16Tolerance);
+  }
 }
 
 // The two MLA absorption GEMMs as the model runs them: per head, at the strides of q, kv_b_proj

@@ -26,7 +26,7 @@ namespace {
 
 constexpr int kWarps = 8;
 constexpr int kPairsPerBlock = 8;      // gate_up: one (gate row, up row) pair per warp
-constexpr int kFeaturesPerBlock = 2;   // down: output features, each over every slot (a warp per slot)
+constexpr int kMaxDownPairs = kWarps;  // down: feature pairs a block, see down_pairs
 constexpr int kMaxSlots = 16;
 constexpr int64_t kMaxHidden = 12 * 1024;  // gate_up's input row sits in shared memory as fp32
 
@@ -131,31 +131,39 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInp
     act[(token * slots + slot) * m.inter + f] = swiglu(__float2bfloat16(gate_up.x), __float2bfloat16(gate_up.y));
 }
 
-// out[token, f] for kFeaturesPerBlock features f over every slot; grid (tokens, feature blocks).
-// The shared slots' rows of the block's features are pulled towards L2 before the wait, as in
-// gate_up_kernel.
+// down's feature pairs a block: a warp takes one (slot, pair of features) at a time, and with
+// fewer slots than warps a block takes more pairs, so that no warp idles (a dense MLP, one slot:
+// eight pairs; V2's eight slots: one; V3's nine: one, a warp taking two slots).
+__host__ __device__ __forceinline__ int down_pairs(int slots) { return slots < kWarps ? kWarps / slots : 1; }
+
+// out[token, f] for the block's 2 · down_pairs features over every slot; grid (tokens, feature
+// blocks). The shared slots' rows of the block's features are pulled towards L2 before the
+// wait, as in gate_up_kernel.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
 template <bool kVector>
 __global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
-  __shared__ float partial[kMaxSlots][kFeaturesPerBlock];
-  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kFeaturesPerBlock;
-  const int slots = m.top_k + m.shared;
-  const int64_t features = first + kFeaturesPerBlock <= m.hidden ? kFeaturesPerBlock : m.hidden - first;
+  __shared__ float partial[kMaxSlots][2 * kMaxDownPairs];
+  const int slots = m.top_k + m.shared, pairs = down_pairs(slots);
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * 2 * pairs;
+  const int64_t features = first + 2 * pairs <= m.hidden ? 2 * pairs : m.hidden - first;
   for (int slot = m.top_k; slot < slots; ++slot) {
     const SlotWeights w = slot_weights(m, token, slot);
     for (int64_t f = first; f < first + features; ++f)
       prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
   }
   begin_dependent_kernel();
-  // A warp per slot, both of the block's features at once.
+  // A warp per (slot, pair of features), both features' rows in flight at once.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int slot = warp; slot < slots; slot += kWarps) {
+  for (int item = warp; item < slots * pairs; item += kWarps) {
+    const int slot = item % slots, pair = item / slots;
+    const int64_t f = 2 * pair;  // within the block
+    if (f >= features) continue;
     const SlotWeights w = slot_weights(m, token, slot);
-    const bf16* row = w.down + first * w.down_ld;
-    const float2 dots = warp_dot2<kVector>(row, features > 1 ? row + w.down_ld : row,
+    const bf16* row = w.down + (first + f) * w.down_ld;
+    const float2 dots = warp_dot2<kVector>(row, f + 1 < features ? row + w.down_ld : row,
                                            act + (token * slots + slot) * m.inter, m.inter, lane);
-    if (lane == 0) partial[slot][0] = dots.x, partial[slot][1] = dots.y;
+    if (lane == 0) partial[slot][f] = dots.x, partial[slot][f + 1] = dots.y;
   }
   __syncthreads();
   const int i = threadIdx.x;
@@ -229,7 +237,8 @@ void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out
   if (m.tokens <= 0) return;
   check(m);
   const dim3 grid(static_cast<unsigned>(m.tokens),
-                  static_cast<unsigned>((m.hidden + kFeaturesPerBlock - 1) / kFeaturesPerBlock));
+                  static_cast<unsigned>((m.hidden + 2 * down_pairs(m.top_k + m.shared) - 1) /
+                                        (2 * down_pairs(m.top_k + m.shared))));
   if (vector_rows(m))
     launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, delta, out);
   else

@@ -1,6 +1,6 @@
 #pragma once
-// Rotary embedding of one token's heads by one block: the rope kernel runs it alone, the MLA cache
-// write runs it beside the cache entry of the same token (write_latent_cache with a query).
+// Rotary embedding of one token's heads by a block or a few: the rope kernel runs it alone, the
+// MLA cache write beside the cache entry of the same token (write_latent_cache with a query).
 #include <cuda_bf16.h>
 
 #include <cstdint>
