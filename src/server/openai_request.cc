@@ -110,8 +110,9 @@ Json parse_tools(const RequestFields& fields) {
   if (!tools->is_array()) invalid_param("tools", "'tools' must be a list, got {}", json_type_name(*tools));
   for (std::size_t i = 0; i < tools->size(); ++i) {
     const Json& tool = (*tools)[i];
-    const bool ok = tool.is_object() && tool.value("type", "") == "function" && tool.contains("function") &&
-                    tool["function"].is_object() && tool["function"].contains("name") &&
+    // JSON equality, never .value<std::string>(): that throws on a "type" that is not a string.
+    const bool ok = tool.is_object() && tool.contains("type") && tool["type"] == "function" &&
+                    tool.contains("function") && tool["function"].is_object() && tool["function"].contains("name") &&
                     tool["function"]["name"].is_string();
     if (!ok) invalid_param("tools", "'tools[{}]' must be {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}", i);
   }

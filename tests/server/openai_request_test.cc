@@ -254,6 +254,10 @@ TEST(ChatRequest, ToolsPassThroughInOrder) {
 TEST(ChatRequest, BadTools) {
   expect_invalid(Endpoint::ChatCompletions, "{" + kUser + R"(, "tools": {}})", "tools");
   expect_invalid(Endpoint::ChatCompletions, "{" + kUser + R"(, "tools": [{"type": "function"}]})", "tools");
+  // A "type" that is not a string is a bad request, not an exception from the JSON library.
+  expect_invalid(Endpoint::ChatCompletions, "{" + kUser + R"(, "tools": [{"type": ["function"]}]})", "tools");
+  expect_invalid(Endpoint::ChatCompletions, "{" + kUser + R"(, "tools": [{"type": 7, "function": {"name": "f"}}]})",
+                 "tools");
   expect_invalid(Endpoint::ChatCompletions,
                  "{" + kUser + R"(, "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"})",
                  "tool_choice");
