@@ -160,7 +160,7 @@ void refuse_unsupported(Endpoint endpoint, const RequestFields& fields, int n) {
   if (const Json* bias = fields.get("logit_bias"); bias && !(bias->is_object() && bias->empty()))
     invalid_param("logit_bias", "'logit_bias' is not supported");
   if (const Json* format = fields.get("response_format");
-      format && !(format->is_object() && format->value("type", "") == "text"))
+      format && !(format->is_object() && format->contains("type") && (*format)["type"] == "text"))
     invalid_param("response_format", "'response_format' other than {{\"type\": \"text\"}} is not supported");
 }
 

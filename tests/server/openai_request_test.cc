@@ -202,6 +202,9 @@ TEST(CompletionRequest, UnsupportedOptionsAreRefused) {
   expect_invalid(Endpoint::Completions, R"({"prompt": "x", "logit_bias": {"1": 5}})", "logit_bias");
   expect_invalid(Endpoint::Completions, R"({"prompt": "x", "response_format": {"type": "json_object"}})",
                  "response_format");
+  // A type that is not a string is refused the same way, not thrown from the JSON library.
+  expect_invalid(Endpoint::Completions, R"({"prompt": "x", "response_format": {"type": 1}})", "response_format");
+  expect_invalid(Endpoint::Completions, R"({"prompt": "x", "response_format": {"type": null}})", "response_format");
 }
 
 TEST(CompletionRequest, StreamOptionsNeedStream) {

@@ -65,8 +65,10 @@ bool pod_ready(const json& pod) {
   if (pod.contains("status") && pod["status"].is_object() && pod["status"].contains("conditions"))
     conditions = &pod["status"]["conditions"];
   if (!conditions || !conditions->is_array()) return false;
+  // JSON equality, never .value<std::string>(): that throws on a field that is not a string.
   for (const json& c : *conditions)
-    if (c.is_object() && c.value("type", "") == "Ready") return c.value("status", "") == "True";
+    if (c.is_object() && c.contains("type") && c["type"] == "Ready")
+      return c.contains("status") && c["status"] == "True";
   return false;
 }
 

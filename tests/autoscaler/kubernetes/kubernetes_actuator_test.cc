@@ -175,6 +175,25 @@ TEST(KubernetesActuator, ReadyReplicaUrlsListThePodsOfTheScaleSelector) {
   EXPECT_EQ(requests[2].target(), requests[1].target());
 }
 
+// A condition whose fields are not strings (no conforming API server sends one) reads as not
+// ready, rather than stopping the control loop with a JSON library error.
+TEST(KubernetesActuator, ConditionsThatAreNotStringsMeanNotReady) {
+  FakeApiServer server([](const testing::Request& r) {
+    if (r.target() == kScalePath) return json_response(200, scale_json(3, 3));
+    json odd_status = pod("10.0.0.2", "True"), odd_type = pod("10.0.0.3", "True");
+    odd_status["status"]["conditions"][0]["status"] = true;
+    odd_type["status"]["conditions"][0]["type"] = nullptr;
+    const json list = {{"kind", "PodList"},
+                       {"apiVersion", "v1"},
+                       {"items", json::array({pod("10.0.0.1", "True"), odd_status, odd_type})}};
+    return json_response(200, list.dump());
+  });
+  KubernetesConfig c = config();
+  c.replica_port = 8000;
+  KubernetesActuator actuator(c, plain(server.port()));
+  EXPECT_EQ(actuator.ready_replica_urls(), (std::vector<std::string>{"http://10.0.0.1:8000"}));
+}
+
 TEST(KubernetesActuator, NotFoundCarriesTheStatusMessageAndWhatToCheck) {
   FakeApiServer server(
       [](const auto&) { return status_response(404, "NotFound", R"(deployments.apps \"tide\" not found)"); });
