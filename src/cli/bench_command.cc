@@ -56,8 +56,12 @@ RandomDeepSeekShape large_shape() {
 
 std::filesystem::path resolve_bench_model(const std::string& name) {
   if (name != "large") return resolve_model(name);
-  const char* home = std::getenv("TIDE_HOME");
-  const auto dir = (home && *home ? std::filesystem::path(home) : std::filesystem::path(std::getenv("HOME")) / ".cache/tide") /
+  const char* tide_home = std::getenv("TIDE_HOME");
+  const char* home = std::getenv("HOME");
+  if (!(tide_home && *tide_home) && !(home && *home))
+    fail("--model large: set TIDE_HOME (or HOME) to where the random benchmark model may be written");
+  const auto dir = (tide_home && *tide_home ? std::filesystem::path(tide_home)
+                                            : std::filesystem::path(home) / ".cache/tide") /
                    "bench-deepseek-large";
   if (!std::filesystem::exists(dir / "model.safetensors")) {
     spdlog::info("creating the {:.2f} GB random benchmark model in {} (once)",

@@ -38,13 +38,17 @@ bool is_demo(const std::string& model) { return model == "demo"; }
 
 std::filesystem::path resolve_model(const std::string& model) {
   if (!is_demo(model)) {
-    if (!std::filesystem::is_directory(model))
+    std::error_code unreadable;  // a name too long or a parent not searchable reads as "not a directory"
+    if (!std::filesystem::is_directory(model, unreadable))
       fail("--model {}: not a directory; give a Hugging Face model directory or 'demo'", model);
     return model;
   }
   const auto home = tide_home();
   const auto dir = home / "demo";
-  if (std::filesystem::exists(dir / "model.safetensors") && std::filesystem::exists(dir / "tokenizer.json")) return dir;
+  std::error_code unreadable;
+  if (std::filesystem::exists(dir / "model.safetensors", unreadable) &&
+      std::filesystem::exists(dir / "tokenizer.json", unreadable))
+    return dir;
 
   const auto tokenizer_dir = home / "deepseek-v3-tokenizer";
   ensure_demo_tokenizer(tokenizer_dir);
@@ -134,7 +138,8 @@ std::filesystem::path resolve_tokenizer(const std::filesystem::path& model_dir, 
     return dir;
   }
   const std::filesystem::path dir = tokenizer.empty() ? model_dir : std::filesystem::path(tokenizer);
-  if (!std::filesystem::exists(dir / "tokenizer.json"))
+  std::error_code unreadable;
+  if (!std::filesystem::exists(dir / "tokenizer.json", unreadable))
     fail("{} has no tokenizer.json: give --tokenizer DIR (a directory holding the model's tokenizer.json), or "
          "--tokenizer demo for DeepSeek-V3's",
          dir.string());

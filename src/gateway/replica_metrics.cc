@@ -84,13 +84,15 @@ ReplicaLoad parse_replica_metrics(std::string_view text) {
   return out;
 }
 
+uint32_t replica_count(double value) {
+  constexpr double kMax = std::numeric_limits<uint32_t>::max();
+  if (!(value > 0)) return 0;  // also NaN
+  return static_cast<uint32_t>(std::min(std::floor(value), kMax));
+}
+
 void apply_replica_load(const ReplicaLoad& load, EndpointSnapshot& endpoint) {
-  const auto count = [](double v) {
-    constexpr double kMax = std::numeric_limits<uint32_t>::max();
-    return static_cast<uint32_t>(std::min(std::floor(v), kMax));
-  };
-  if (load.running) endpoint.running = count(*load.running);
-  if (load.waiting) endpoint.waiting = count(*load.waiting);
+  if (load.running) endpoint.running = replica_count(*load.running);
+  if (load.waiting) endpoint.waiting = replica_count(*load.waiting);
   if (load.kv_usage) endpoint.kv_usage = *load.kv_usage;
 }
 

@@ -39,7 +39,11 @@ struct ReplicaLoad {
 
 ReplicaLoad parse_replica_metrics(std::string_view prometheus_text);
 
-// Copies the signals a page had into the balancers' snapshot (counts saturate at uint32 max);
+// A scraped count as the balancers hold it: rounded down and held to [0, uint32 max] (a page may
+// say anything: -3, 1e300, NaN reads as 0).
+uint32_t replica_count(double value);
+
+// Copies the signals a page had into the balancers' snapshot (counts through replica_count);
 // fields the page lacked keep their value.
 void apply_replica_load(const ReplicaLoad& load, EndpointSnapshot& endpoint);
 

@@ -119,7 +119,8 @@ int32_t Tokenizer::Data::id_of_config_token(const std::string& token, std::strin
 Tokenizer Tokenizer::from_directory(const std::filesystem::path& dir) {
   std::shared_ptr<Data> data = load_file(dir / "tokenizer.json");
   const std::filesystem::path config_path = dir / "tokenizer_config.json";
-  if (std::filesystem::exists(config_path)) {
+  std::error_code unreadable;  // then as if absent; reading tokenizer.json names the problem
+  if (std::filesystem::exists(config_path, unreadable)) {
     const TokenizerConfig config = TokenizerConfig::from_file(config_path);
     const std::string config_origin = config_path.string();
     if (config.bos_token) {

@@ -199,5 +199,17 @@ TEST(ReplicaMetrics, ApplyFillsOnlyWhatThePageHad) {
   EXPECT_EQ(e.waiting, 4294967295u);
 }
 
+// What the health watcher stores from any page: never a conversion of an out-of-range double.
+TEST(ReplicaMetrics, CountsAreHeldToTheRangeOfTheSnapshot) {
+  EXPECT_EQ(replica_count(2.7), 2u);
+  EXPECT_EQ(replica_count(-3), 0u);
+  EXPECT_EQ(replica_count(1e300), 4294967295u);
+  EXPECT_EQ(replica_count(std::nan("")), 0u);
+  EndpointSnapshot e{.id = "h:1"};
+  apply_replica_load({.running = -5, .waiting = 1e300}, e);
+  EXPECT_EQ(e.running, 0u);
+  EXPECT_EQ(e.waiting, 4294967295u);
+}
+
 }  // namespace
 }  // namespace tide::gateway

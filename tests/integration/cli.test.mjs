@@ -42,4 +42,6 @@ test('unknown choices, sizes and paths are named', () => {
   refuses(['--model', fixture, '--request-read-timeout', '0'], /--request-read-timeout/);
   refuses(['--model', fixture, '--keep-alive-timeout', 'soon'], /--keep-alive-timeout/);
   refuses(['--model', path.join(root, 'no-such-model')], /not a directory/);
+  // A name the file system cannot even look up (longer than NAME_MAX) is the same clear refusal.
+  refuses(['--model', path.join(root, 'm'.repeat(300))], /not a directory/);
 });

@@ -15,6 +15,16 @@ namespace net = boost::asio;
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
+namespace {
+
+// The largest response body a client takes: far above any metrics page, health answer or
+// completion, and a bound on what a peer's Content-Length can make Beast reserve up front (an
+// unbounded limit let a declared petabyte throw std::bad_alloc out of the read). Past it the
+// read fails with a tide::Error naming the host and "body limit exceeded".
+constexpr std::uint64_t kMaxResponseBody = std::uint64_t{64} << 20;
+
+}  // namespace
+
 Client::Client(std::string host, uint16_t port, std::chrono::milliseconds timeout)
     : host_(std::move(host)), port_(port), timeout_(timeout) {}
 
@@ -71,7 +81,7 @@ Response Client::request(Verb verb, const std::string& target, std::string body,
     try {
       send(verb, target, body, headers, "application/json");
       bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+      parser.body_limit(kMaxResponseBody);
       stream_->expires_after(timeout_);
       bhttp::async_read(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
       run("read response");
@@ -100,7 +110,7 @@ Response Client::post_sse(const std::string& target, std::string body,
 
   bhttp::response_parser<bhttp::string_body> parser;
   // Not boost::none: Beast 1.74 treats a none limit as exceeded once Content-Length is known.
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  parser.body_limit(kMaxResponseBody);
   stream_->expires_after(timeout_);
   bhttp::async_read_header(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
   run("read response headers");

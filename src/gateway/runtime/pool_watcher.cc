@@ -152,8 +152,8 @@ void PoolWatcher::check_health() {
         auto metrics = client.get("/metrics");
         if (metrics.result_int() == 200) {
           const ReplicaLoad load = parse_replica_metrics(metrics.body());
-          pool_->set_load(endpoint.address, {.running = static_cast<uint32_t>(load.running.value_or(0)),
-                                               .waiting = static_cast<uint32_t>(load.waiting.value_or(0)),
+          pool_->set_load(endpoint.address, {.running = replica_count(load.running.value_or(0)),
+                                               .waiting = replica_count(load.waiting.value_or(0)),
                                                .kv_usage = load.kv_usage.value_or(0)});
         }
       }

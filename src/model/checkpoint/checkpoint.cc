@@ -14,7 +14,8 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
   ckpt.dir_ = dir;
   const auto single = dir / "model.safetensors";
   const auto index_path = dir / "model.safetensors.index.json";
-  if (std::filesystem::exists(index_path)) {
+  std::error_code unreadable;  // an unreadable path reads as absent, and the error names what is missing
+  if (std::filesystem::exists(index_path, unreadable)) {
     nlohmann::json index = read_json_file(index_path);
     auto map_it = index.find("weight_map");
     if (!index.is_object() || map_it == index.end() || !map_it->is_object())
@@ -37,7 +38,7 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
         fail("{}: tensor '{}' is listed in shard '{}' but that file does not contain it", index_path.string(), name,
              shard);
     }
-  } else if (std::filesystem::exists(single)) {
+  } else if (std::filesystem::exists(single, unreadable)) {
     ckpt.add_file(single);
   } else {
     fail("{}: no model.safetensors or model.safetensors.index.json; point --model at a Hugging Face model "
