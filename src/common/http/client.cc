@@ -17,10 +17,12 @@ using boost::system::error_code;
 
 namespace {
 
-// The largest response body a client takes: far above any metrics page, health answer or
-// completion, and a bound on what a peer's Content-Length can make Beast reserve up front (an
-// unbounded limit let a declared petabyte throw std::bad_alloc out of the read). Past it the
-// read fails with a tide::Error naming the host and "body limit exceeded".
+// The largest response body a client takes (event streams aside, which are consumed as they
+// arrive): far above any metrics page, health answer or completion. Past it the read fails with
+// a tide::Error naming the host and "body limit exceeded". The header is always read on its own
+// first: Beast 1.74 checks a declared Content-Length against the limit only after setting up to
+// read the body, and a whole-message read then went on to reserve it (a declared petabyte threw
+// std::bad_alloc out of the read); read on its own, the header's read fails with the limit.
 constexpr std::uint64_t kMaxResponseBody = std::uint64_t{64} << 20;
 
 }  // namespace
@@ -83,6 +85,9 @@ Response Client::request(Verb verb, const std::string& target, std::string body,
       bhttp::response_parser<bhttp::string_body> parser;
       parser.body_limit(kMaxResponseBody);
       stream_->expires_after(timeout_);
+      bhttp::async_read_header(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
+      run("read response headers");
+      stream_->expires_after(timeout_);
       bhttp::async_read(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
       run("read response");
       Response response = parser.release();
@@ -115,6 +120,7 @@ Response Client::post_sse(const std::string& target, std::string body,
   bhttp::async_read_header(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
   run("read response headers");
   const bool is_stream = parser.get()[Field::content_type].starts_with("text/event-stream");
+  if (is_stream) parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // consumed as it arrives
   if (!is_stream) {
     stream_->expires_after(timeout_);
     bhttp::async_read(*stream_, buffer_, parser, [this](error_code ec, std::size_t) { result_ = ec; });
