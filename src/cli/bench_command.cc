@@ -18,6 +18,7 @@
 #include "cli/json_output.h"
 #include "cli/model_source.h"
 #include "common/error.h"
+#include "common/paths.h"
 #include "model/model.h"
 #include "model/random_model.h"
 #include "model/weight_footprint.h"
@@ -63,7 +64,7 @@ std::filesystem::path resolve_bench_model(const std::string& name) {
   const auto dir = (tide_home && *tide_home ? std::filesystem::path(tide_home)
                                             : std::filesystem::path(home) / ".cache/tide") /
                    "bench-deepseek-large";
-  if (!std::filesystem::exists(dir / "model.safetensors")) {
+  if (!path_exists(dir / "model.safetensors")) {
     spdlog::info("creating the {:.2f} GB random benchmark model in {} (once)",
                  random_deepseek_weight_bytes(large_shape()) / 1e9, dir.string());
     write_random_deepseek(dir, large_shape(), 7);

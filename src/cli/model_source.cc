@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "common/error.h"
+#include "common/paths.h"
 #include "model/random_model.h"
 
 namespace tide::cli {
@@ -15,7 +16,7 @@ namespace {
 constexpr uint64_t kDemoSeed = 20241226;  // DeepSeek-V3's release date: fixed, so every machine gets the same demo
 
 void ensure_demo_tokenizer(const std::filesystem::path& tokenizer_dir) {
-  if (std::filesystem::exists(tokenizer_dir / "tokenizer.json")) return;
+  if (path_exists(tokenizer_dir / "tokenizer.json")) return;
   const std::filesystem::path script = std::filesystem::path(TIDE_SOURCE_DIR) / "scripts" / "fetch-demo-tokenizer.sh";
   if (std::filesystem::exists(script)) {
     spdlog::info("fetching the DeepSeek-V3 tokenizer for the demo model");
@@ -38,17 +39,13 @@ bool is_demo(const std::string& model) { return model == "demo"; }
 
 std::filesystem::path resolve_model(const std::string& model) {
   if (!is_demo(model)) {
-    std::error_code unreadable;  // a name too long or a parent not searchable reads as "not a directory"
-    if (!std::filesystem::is_directory(model, unreadable))
+    if (!is_directory_path(model))
       fail("--model {}: not a directory; give a Hugging Face model directory or 'demo'", model);
     return model;
   }
   const auto home = tide_home();
   const auto dir = home / "demo";
-  std::error_code unreadable;
-  if (std::filesystem::exists(dir / "model.safetensors", unreadable) &&
-      std::filesystem::exists(dir / "tokenizer.json", unreadable))
-    return dir;
+  if (path_exists(dir / "model.safetensors") && path_exists(dir / "tokenizer.json")) return dir;
 
   const auto tokenizer_dir = home / "deepseek-v3-tokenizer";
   ensure_demo_tokenizer(tokenizer_dir);
@@ -138,8 +135,7 @@ std::filesystem::path resolve_tokenizer(const std::filesystem::path& model_dir, 
     return dir;
   }
   const std::filesystem::path dir = tokenizer.empty() ? model_dir : std::filesystem::path(tokenizer);
-  std::error_code unreadable;
-  if (!std::filesystem::exists(dir / "tokenizer.json", unreadable))
+  if (!path_exists(dir / "tokenizer.json"))
     fail("{} has no tokenizer.json: give --tokenizer DIR (a directory holding the model's tokenizer.json), or "
          "--tokenizer demo for DeepSeek-V3's",
          dir.string());

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "common/paths.h"
 
 namespace tide {
 namespace {
@@ -206,9 +207,7 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& or
 
 ModelConfig load_model_config(const std::filesystem::path& model_dir) {
   auto path = model_dir / "config.json";
-  std::error_code unreadable;
-  if (!std::filesystem::exists(path, unreadable))
-    fail("{}: not found; --model must be a model directory with config.json", path.string());
+  if (!path_exists(path)) fail("{}: not found; --model must be a model directory with config.json", path.string());
   return parse_model_config(read_json_file(path), path.string());
 }
 

@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "common/paths.h"
 #include "tokenizer/added_vocabulary.h"
 #include "tokenizer/bpe_model.h"
 #include "tokenizer/json_field.h"
@@ -119,8 +120,7 @@ int32_t Tokenizer::Data::id_of_config_token(const std::string& token, std::strin
 Tokenizer Tokenizer::from_directory(const std::filesystem::path& dir) {
   std::shared_ptr<Data> data = load_file(dir / "tokenizer.json");
   const std::filesystem::path config_path = dir / "tokenizer_config.json";
-  std::error_code unreadable;  // then as if absent; reading tokenizer.json names the problem
-  if (std::filesystem::exists(config_path, unreadable)) {
+  if (path_exists(config_path)) {
     const TokenizerConfig config = TokenizerConfig::from_file(config_path);
     const std::string config_origin = config_path.string();
     if (config.bos_token) {

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "common/paths.h"
 
 namespace tide {
 
@@ -14,8 +15,7 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
   ckpt.dir_ = dir;
   const auto single = dir / "model.safetensors";
   const auto index_path = dir / "model.safetensors.index.json";
-  std::error_code unreadable;  // an unreadable path reads as absent, and the error names what is missing
-  if (std::filesystem::exists(index_path, unreadable)) {
+  if (path_exists(index_path)) {
     nlohmann::json index = read_json_file(index_path);
     auto map_it = index.find("weight_map");
     if (!index.is_object() || map_it == index.end() || !map_it->is_object())
@@ -38,7 +38,7 @@ Checkpoint Checkpoint::open(const std::filesystem::path& dir) {
         fail("{}: tensor '{}' is listed in shard '{}' but that file does not contain it", index_path.string(), name,
              shard);
     }
-  } else if (std::filesystem::exists(single, unreadable)) {
+  } else if (path_exists(single)) {
     ckpt.add_file(single);
   } else {
     fail("{}: no model.safetensors or model.safetensors.index.json; point --model at a Hugging Face model "

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "common/json_file.h"
+#include "common/paths.h"
 #include "tokenizer/jinja/value_json.h"
 
 namespace tide {
@@ -75,7 +76,7 @@ ChatTemplate ChatTemplate::from_tokenizer_config(const std::filesystem::path& to
     const auto it = config.find("chat_template");
     const std::filesystem::path sibling = tokenizer_config_json.parent_path() / "chat_template.jinja";
     if (it == config.end() || it->is_null()) {
-      if (!std::filesystem::exists(sibling)) fail("no 'chat_template' (and no chat_template.jinja beside it)");
+      if (!path_exists(sibling)) fail("no 'chat_template' (and no chat_template.jinja beside it)");
       default_source = read_text_file(sibling);
     } else if (it->is_string()) {
       default_source = it->get<std::string>();
