@@ -13,6 +13,8 @@
 #include "backend/cpu/ops.h"
 #include "backend/cuda/gemm.h"
 #include "cuda_test_support.h"
+#include "model/config.h"
+#include "model/cuda/router_params.h"
 #include "tensor/paged_kv_cache.h"
 
 namespace tide::cuda {
@@ -199,7 +201,8 @@ TEST(CudaModelOps, WriteLatentCacheNormsRotatesAndStoresEachToken) {
 // what it gets without the query, and the query's absorbed rows what apply_rope writes alone.
 TEST(CudaModelOps, WriteLatentCacheWithAQueryRotatesItAsApplyRopeDoes) {
   REQUIRE_DEVICE();
-  for (auto [heads, tokens] : {std::pair{16, 1}, {3, 9}, {128, 2}})
+  // 16 heads: four full blocks of the query's pairs; 5: a full block and a partial one.
+  for (auto [heads, tokens] : {std::pair{16, 1}, {3, 9}, {128, 2}, {5, 3}})
     for (bool interleaved : {true, false}) {
       const int64_t latent = 512, rope_dim = 64, nope = 128, entry = latent + rope_dim, slots = 16;
       const int64_t q_stride = heads * (nope + rope_dim), kv_stride = entry + 8;
@@ -373,63 +376,201 @@ TEST(CudaModelOps, MoeGroupByExpertAndCombine) {
     }
 }
 
-TEST(CudaModelOps, MoeGemvMatchesEachRowsExpert) {
+// Slices of a row-major matrix: rows [first, first + count) and columns [first, first + count).
+std::vector<float> row_slice(const std::vector<float>& m, int64_t cols, int64_t first, int64_t count) {
+  return {m.begin() + first * cols, m.begin() + (first + count) * cols};
+}
+std::vector<float> column_slice(const std::vector<float>& m, int64_t cols, int64_t first, int64_t count) {
+  std::vector<float> out;
+  for (int64_t r = 0; r < static_cast<int64_t>(m.size()) / cols; ++r)
+    out.insert(out.end(), m.begin() + r * cols + first, m.begin() + r * cols + first + count);
+  return out;
+}
+
+// Decode-sized MoE: each token's routed choices and its shared experts' slices, then their sum
+// with the gate weights; top_k 0 is a dense MLP. Odd widths take the kernels' scalar path.
+TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
   REQUIRE_DEVICE();
-  struct Shape { int64_t hidden, inter; int tokens, top_k, experts; };
-  for (const Shape s : {Shape{64, 32, 1, 4, 16}, Shape{129, 45, 3, 2, 5}, Shape{2048, 1408, 1, 6, 64},
-                        Shape{7168, 2048, 8, 8, 12}}) {
+  struct Shape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
+  for (const Shape s : {Shape{64, 32, 1, 4, 16, 0}, Shape{129, 45, 3, 2, 5, 1}, Shape{2048, 1408, 1, 6, 64, 2},
+                        Shape{2048, 1408, 2, 6, 64, 2}, Shape{7168, 2048, 2, 8, 12, 1}, Shape{136, 2200, 2, 0, 0, 1},
+                        Shape{40, 24, 1, 15, 20, 1}}) {
     const std::string what = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" +
-                             std::to_string(s.tokens) + " k=" + std::to_string(s.top_k);
+                              std::to_string(s.tokens) + " k=" + std::to_string(s.top_k) + " shared=" +
+                              std::to_string(s.shared);
     auto rng = rng_for("moe_gemv " + what);
-    const int64_t rows = static_cast<int64_t>(s.tokens) * s.top_k;
+    const int slots = s.top_k + s.shared;
     std::vector<int32_t> ids, all(s.experts);
     std::iota(all.begin(), all.end(), 0);
     for (int t = 0; t < s.tokens; ++t) {
       std::shuffle(all.begin(), all.end(), rng);
       ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
     }
+    std::vector<float> gate_weights(ids.size());
+    std::uniform_real_distribution<float> wdist(0.05f, 1.f);
+    for (auto& g : gate_weights) g = wdist(rng);
     const auto h = random_bf16(s.tokens * s.hidden, rng);
+    const float in_scale = 1.f / std::sqrt(float(s.hidden)), inter_scale = 1.f / std::sqrt(float(s.inter));
     std::vector<std::vector<uint16_t>> gate_up, down;
     std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
     std::vector<const bf16*> gate_up_ptrs, down_ptrs;
     for (int e = 0; e < s.experts; ++e) {
-      gate_up.push_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, 1.f / std::sqrt(float(s.hidden))));
-      down.push_back(random_bf16(s.hidden * s.inter, rng, 0.f, 1.f / std::sqrt(float(s.inter))));
+      gate_up.push_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, in_scale));
+      down.push_back(random_bf16(s.hidden * s.inter, rng, 0.f, inter_scale));
       dgate_up.emplace_back(gate_up.back());
       ddown.emplace_back(down.back());
       gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
       down_ptrs.push_back(as_bf16(ddown.back()));
     }
+    const auto shared_gate_up = random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale);
+    const auto shared_down = random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale);
     DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
-    DeviceBuffer<uint16_t> dh(h), dgu(rows * 2 * s.inter), dy(rows * s.hidden);
+    DeviceBuffer<uint16_t> dshared_gate_up(shared_gate_up), dshared_down(shared_down), dh(h);
+    DeviceBuffer<uint16_t> dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden);
     DeviceBuffer<int32_t> dids(ids);
-    dgu.fill_bytes(0xff);
-    dy.fill_bytes(0xff);
-    moe_gate_up_gemv(as_bf16(dh), s.tokens, s.top_k, dids.data(), dgate_up_ptrs.data(), s.inter, s.hidden,
-                     as_bf16(dgu), nullptr);
-    moe_down_gemv(as_bf16(dgu), s.tokens, s.top_k, dids.data(), ddown_ptrs.data(), s.hidden, s.inter, as_bf16(dy),
-                  nullptr);
+    DeviceBuffer<float> dgate_weights(gate_weights);
+    dact.fill_bytes(0xff);
+    dout.fill_bytes(0xff);
+    const MoeGemv m{.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
+                    .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
+                    .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
+                    .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
+                    .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+    moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact), nullptr);
+    moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
     sync();
-    const auto gu = dgu.download();
-    std::vector<float> gu_ref, y_ref;
-    const auto hf = widen(h);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int e = ids[r];
-      const auto out = matmul_ref(std::vector<float>(hf.begin() + (r / s.top_k) * s.hidden,
-                                                     hf.begin() + (r / s.top_k + 1) * s.hidden),
-                                  1, widen(gate_up[e]), 2 * s.inter, s.hidden);
-      gu_ref.insert(gu_ref.end(), out.begin(), out.end());
-      // The down projection's input: the kernel's own gate_up row through SiLU·mul, in bf16.
-      const auto row = widen(std::vector<uint16_t>(gu.begin() + r * 2 * s.inter, gu.begin() + (r + 1) * 2 * s.inter));
-      std::vector<float> act(s.inter);
-      cpu::silu_mul(row.data(), row.data() + s.inter, s.inter, act.data());
-      for (float& a : act) a = bf16_to_f32(f32_to_bf16(a));
-      const auto y = matmul_ref(act, 1, widen(down[e]), s.hidden, s.inter);
-      y_ref.insert(y_ref.end(), y.begin(), y.end());
+
+    const auto act = widen(dact.download()), hf = widen(h), sgu = widen(shared_gate_up), sd = widen(shared_down);
+    std::vector<float> act_ref, out_ref;
+    const auto round = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
+    for (int t = 0; t < s.tokens; ++t) {
+      const auto x = row_slice(hf, s.hidden, t, 1);
+      std::vector<float> routed(s.hidden, 0.f), shared(s.hidden, 0.f);
+      for (int slot = 0; slot < slots; ++slot) {
+        std::vector<float> gate, up, down_w;
+        float weight = 1.f;
+        if (slot < s.top_k) {
+          const auto gu = widen(gate_up[ids[t * s.top_k + slot]]);
+          gate = row_slice(gu, s.hidden, 0, s.inter);
+          up = row_slice(gu, s.hidden, s.inter, s.inter);
+          down_w = widen(down[ids[t * s.top_k + slot]]);
+          weight = gate_weights[t * s.top_k + slot];
+        } else {
+          const int64_t j = slot - s.top_k;
+          gate = row_slice(sgu, s.hidden, j * s.inter, s.inter);
+          up = row_slice(sgu, s.hidden, (s.shared + j) * s.inter, s.inter);
+          down_w = column_slice(sd, s.shared * s.inter, j * s.inter, s.inter);
+        }
+        // The gate_up GEMM's bf16 outputs through SiLU·mul, rounded to bf16 (silu_mul's rounding).
+        auto g = matmul_ref(x, 1, gate, s.inter, s.hidden), u = matmul_ref(x, 1, up, s.inter, s.hidden);
+        for (auto* v : {&g, &u})
+          for (float& e : *v) e = bf16_to_f32(f32_to_bf16(e));
+        std::vector<float> a(s.inter);
+        cpu::silu_mul(g.data(), u.data(), s.inter, a.data());
+        for (float& e : a) e = bf16_to_f32(f32_to_bf16(e));
+        act_ref.insert(act_ref.end(), a.begin(), a.end());
+        // The down products from the kernel's own activations, so that a rounding flip there
+        // does not count twice.
+        const auto y = matmul_ref(row_slice(act, s.inter, t * slots + slot, 1), 1, down_w, s.hidden, s.inter);
+        for (int64_t d = 0; d < s.hidden; ++d) {
+          if (slot < s.top_k)
+            routed[d] += weight * round(y[d]);
+          else
+            shared[d] += y[d];
+        }
+      }
+      // The shared experts' output and each routed one rounded to bf16, as the grouped path stores them.
+      for (int64_t d = 0; d < s.hidden; ++d) out_ref.push_back((s.shared ? round(shared[d]) : 0.f) + routed[d]);
     }
-    report("moe_gemv", what + " gate_up", rel_err(widen(gu), gu_ref), kBf16Tolerance);
-    report("moe_gemv", what + " down", rel_err(widen(dy.download()), y_ref), kBf16Tolerance);
+    report("moe_gemv", what + " gate_up", rel_err(act, act_ref), kBf16Tolerance);
+    report("moe_gemv", what + " down", rel_err(widen(dout.download()), out_ref), kBf16Tolerance);
   }
+}
+
+TEST(CudaModelOps, MoeGemvRefusesWhatItCannotRun) {
+  REQUIRE_DEVICE();
+  DeviceBuffer<uint16_t> buffer(64);
+  const MoeGemv no_slots{.tokens = 1, .hidden = 64, .inter = 32};
+  EXPECT_THROW(moe_gemv_gate_up(no_slots, {.x = as_bf16(buffer)}, as_bf16(buffer), nullptr), Error);
+  const MoeGemv no_ids{.tokens = 1, .hidden = 64, .inter = 32, .top_k = 2};
+  EXPECT_THROW(moe_gemv_down(no_ids, as_bf16(buffer), as_bf16(buffer), nullptr), Error);
+  MoeGemv too_wide{.tokens = 1, .hidden = 16384, .inter = 32, .shared = 1, .shared_gate_up = as_bf16(buffer),
+                   .shared_down = as_bf16(buffer)};
+  EXPECT_THROW(moe_gemv_gate_up(too_wide, {.x = as_bf16(buffer)}, as_bf16(buffer), nullptr), Error);
+}
+
+// The decode kernels that normalise their input as they read it (a folded decode step) against
+// rms_norm followed by the plain kernel, with and without a delta to add first: the same values,
+// bit for bit where the kernels' 256-thread blocks sum the squares in rms_norm's order (up to 2048
+// features, one chunk a thread); and moe_gemv_down folded into the residual against moe_gemv_down
+// followed by rms_norm's residual adds, bit for bit always. The kernels that only read the
+// residual leave it as it was.
+TEST(CudaModelOps, FoldedDecodeKernelsMatchRmsNormThenThePlainKernels) {
+  REQUIRE_DEVICE();
+  const float eps = 1e-6f;
+  for (const int64_t hidden : {2048, 136, 7168})
+    for (const bool with_delta : {true, false})
+      for (int64_t tokens = 1; tokens <= kGemvMaxRows; ++tokens) {
+        const std::string what = "hidden=" + std::to_string(hidden) + " T=" + std::to_string(tokens) +
+                                 (with_delta ? " +delta" : "");
+        const double tolerance = hidden <= 2048 ? 0.0 : 1e-3;
+        auto rng = rng_for("folded " + what);
+        const int64_t out = 72, inter = 40;
+        const auto residual = random_bf16(tokens * hidden, rng), delta = random_bf16(tokens * hidden, rng);
+        const auto norm_weight = random_bf16(hidden, rng, 1.f, 0.2f);
+        const auto w = random_bf16(out * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
+        const auto gate_up = random_bf16(2 * inter * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
+        const auto down = random_bf16(hidden * inter, rng, 0.f, 1.f / std::sqrt(float(inter)));
+        DeviceBuffer<uint16_t> dres(residual), ddelta(delta), dnorm(norm_weight), dw(w), dgate_up(gate_up), ddown(down);
+        // The plain form: rms_norm stores the residual add and the normalised rows.
+        DeviceBuffer<uint16_t> dres_plain(residual), dh(tokens * hidden);
+        if (with_delta)
+          rms_norm(as_bf16(ddelta), as_bf16(dres_plain), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dh), nullptr);
+        else
+          rms_norm(as_bf16(dres_plain), nullptr, tokens, hidden, as_bf16(dnorm), eps, as_bf16(dh), nullptr);
+        const GemvInput normed{.x = as_bf16(dres), .delta = with_delta ? as_bf16(ddelta) : nullptr,
+                               .norm_weight = as_bf16(dnorm), .eps = eps};
+
+        DeviceBuffer<uint16_t> dy_folded(tokens * out), dy_plain(tokens * out);
+        gemv_nt(normed, tokens, as_bf16(dw), out, hidden, as_bf16(dy_folded), nullptr);
+        gemv_nt(as_bf16(dh), tokens, as_bf16(dw), out, hidden, as_bf16(dy_plain), nullptr);
+
+        const MoeGemv m{.tokens = tokens, .hidden = hidden, .inter = inter, .shared = 1,
+                        .shared_gate_up = as_bf16(dgate_up), .shared_down = as_bf16(ddown)};
+        DeviceBuffer<uint16_t> dact_folded(tokens * inter), dact_plain(tokens * inter), dmlp_out(tokens * hidden);
+        moe_gemv_gate_up(m, normed, as_bf16(dact_folded), nullptr);
+        moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact_plain), nullptr);
+        // Down from the same activations both ways: folded into a copy of the residual before the
+        // attention's add, and plain, then added as rms_norm adds it (after the delta's add).
+        DeviceBuffer<uint16_t> dres_folded(residual), dres_added(residual), dscratch(tokens * hidden);
+        moe_gemv_down_into_residual(m, as_bf16(dact_plain), as_bf16(ddelta), as_bf16(dres_folded), nullptr);
+        moe_gemv_down(m, as_bf16(dact_plain), as_bf16(dmlp_out), nullptr);
+        rms_norm(as_bf16(ddelta), as_bf16(dres_added), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dscratch), nullptr);
+        rms_norm(as_bf16(dmlp_out), as_bf16(dres_added), tokens, hidden, as_bf16(dnorm), eps, as_bf16(dscratch),
+                 nullptr);
+
+        // The router on both forms of the input (V2-Lite's: 64 experts, top 6).
+        ModelConfig c;
+        c.n_routed_experts = 64;
+        c.num_experts_per_tok = 6;
+        const auto router = random_bf16(64 * hidden, rng, 0.f, 1.f / std::sqrt(float(hidden)));
+        DeviceBuffer<uint16_t> drouter(router);
+        DeviceBuffer<unsigned> done(std::vector<unsigned>{0});
+        DeviceBuffer<float> dlogits_folded(tokens * 64), dlogits_plain(tokens * 64), dweights(tokens * 6);
+        DeviceBuffer<int32_t> dids(tokens * 6);
+        route_experts_gemv(normed, tokens, as_bf16(drouter), hidden, nullptr, router_params(c), dlogits_folded.data(),
+                           done.data(), dids.data(), dweights.data(), nullptr);
+        route_experts_gemv({.x = as_bf16(dh)}, tokens, as_bf16(drouter), hidden, nullptr, router_params(c),
+                           dlogits_plain.data(), done.data(), dids.data(), dweights.data(), nullptr);
+        sync();
+
+        report("folded", what + " gemv_nt", rel_err(widen(dy_folded.download()), widen(dy_plain.download())), tolerance);
+        report("folded", what + " moe_gemv_gate_up",
+               rel_err(widen(dact_folded.download()), widen(dact_plain.download())), tolerance);
+        report("folded", what + " router", rel_err(dlogits_folded.download(), dlogits_plain.download()), tolerance);
+        EXPECT_EQ(dres_folded.download(), dres_added.download()) << what << ": the residual after the feed-forward";
+        EXPECT_EQ(dres.download(), residual) << what << ": a kernel that only reads the residual wrote it";
+      }
 }
 
 // A grouped expert GEMM as the model calls it: x, x_rows, offsets, counts, experts, the rows over
@@ -568,15 +709,32 @@ TEST(CudaModelOps, GemvForDecodeSizedGemms) {
       report("gemv", what, rel_err(widen(y), ref), kBf16Tolerance);
       report("gemv_f32", what, rel_err(yf, ref), 1e-4);
     }
+  // Widths Gemm does not take (out not a multiple of 8), straight to gemv_nt: a last block with
+  // fewer features than the others.
+  for (const int64_t out : {int64_t{20}, int64_t{1001}}) {
+    const int64_t in = 136;
+    const std::string what = "direct out=" + std::to_string(out);
+    auto rng = rng_for("gemv " + what);
+    const auto x = random_bf16(in, rng), w = random_bf16(static_cast<std::size_t>(out) * in, rng);
+    DeviceBuffer<uint16_t> dx(x), dw(w), dy(out + 8);
+    dy.fill_bytes(0xff);
+    gemv_nt(as_bf16(dx), 1, as_bf16(dw), out, in, as_bf16(dy), nullptr);
+    sync();
+    const auto y = expect_untouched_past(dy.download(), out, what);
+    report("gemv", what, rel_err(widen(y), matmul_ref(widen(x), 1, widen(w), out, in)), kBf16Tolerance);
+  }
 }
 
 // The two MLA absorption GEMMs as the model runs them: per head, at the strides of q, kv_b_proj
-// and the outputs.
+// and the outputs. One or two tokens run gemv_batched (where the strides allow 16-byte loads;
+// the widths of 20 do not, and fall back to cuBLASLt), more run cuBLASLt.
 TEST(CudaModelOps, BatchedGemmOverHeads) {
   REQUIRE_DEVICE();
   Gemm gemm;
   struct Shape { int64_t tokens, heads, nope, rope, value, latent; };
-  for (const Shape s : {Shape{1, 4, 16, 8, 16, 32}, Shape{7, 2, 64, 32, 64, 128}, Shape{33, 16, 128, 64, 128, 512}}) {
+  for (const Shape s : {Shape{1, 4, 16, 8, 16, 32}, Shape{7, 2, 64, 32, 64, 128}, Shape{33, 16, 128, 64, 128, 512},
+                        Shape{2, 16, 128, 64, 128, 512}, Shape{1, 3, 40, 24, 40, 72}, Shape{2, 5, 24, 8, 56, 136},
+                        Shape{1, 2, 12, 4, 12, 20}}) {
     const std::string what = "T=" + std::to_string(s.tokens) + " H=" + std::to_string(s.heads) + " r=" + std::to_string(s.latent);
     auto rng = rng_for("batched " + what);
     const int64_t T = s.tokens, H = s.heads, dk = s.nope + s.rope, E = s.latent + s.rope, kvb_rows = s.nope + s.value;
@@ -589,18 +747,30 @@ TEST(CudaModelOps, BatchedGemmOverHeads) {
     dheads.fill_bytes(0xff);
 
     // Absorb: abs[t, h, :r] = q_nope[t, h] · W_UK[h] (W_UK[h] = [nope, r], "x · W").
-    gemm.bf16_batched({.x = as_bf16(dq), .x_ld = H * dk, .x_batch_stride = dk, .w = as_bf16(dkv), .w_ld = s.latent,
-                       .w_batch_stride = kvb_rows * s.latent, .w_transposed = false, .y = as_bf16(dabs), .y_ld = H * E,
-                       .y_batch_stride = E, .n = T, .out = s.latent, .in = s.nope, .batch = static_cast<int>(H)},
-                      nullptr);
+    const BatchedGemm absorb{.x = as_bf16(dq), .x_ld = H * dk, .x_batch_stride = dk, .w = as_bf16(dkv),
+                             .w_ld = s.latent, .w_batch_stride = kvb_rows * s.latent, .w_transposed = false,
+                             .y = as_bf16(dabs), .y_ld = H * E, .y_batch_stride = E, .n = T, .out = s.latent,
+                             .in = s.nope, .batch = static_cast<int>(H)};
     // Expand: heads[t, h] = latent[t, h] · W_UV[h]ᵀ (W_UV[h] = [value, r], the rows after W_UK[h]).
-    gemm.bf16_batched({.x = as_bf16(dlat), .x_ld = H * s.latent, .x_batch_stride = s.latent,
-                       .w = as_bf16(dkv) + s.nope * s.latent, .w_ld = s.latent, .w_batch_stride = kvb_rows * s.latent,
-                       .w_transposed = true, .y = as_bf16(dheads), .y_ld = H * s.value, .y_batch_stride = s.value,
-                       .n = T, .out = s.value, .in = s.latent, .batch = static_cast<int>(H)},
-                      nullptr);
+    const BatchedGemm expand{.x = as_bf16(dlat), .x_ld = H * s.latent, .x_batch_stride = s.latent,
+                             .w = as_bf16(dkv) + s.nope * s.latent, .w_ld = s.latent,
+                             .w_batch_stride = kvb_rows * s.latent, .w_transposed = true, .y = as_bf16(dheads),
+                             .y_ld = H * s.value, .y_batch_stride = s.value, .n = T, .out = s.value, .in = s.latent,
+                             .batch = static_cast<int>(H)};
+    // Which path runs: the gemv for one or two tokens wherever every width is a multiple of 8.
+    const bool gemv = T <= kGemvMaxRows && s.latent % 8 == 0 && s.nope % 8 == 0 && s.value % 8 == 0;
+    EXPECT_EQ(gemv_batched_supported(absorb), gemv) << what;
+    EXPECT_EQ(gemv_batched_supported(expand), gemv) << what;
+    gemm.bf16_batched(absorb, nullptr);
+    gemm.bf16_batched(expand, nullptr);
     sync();
-    const auto abs = widen(dabs.download());
+    const auto abs_raw = dabs.download();
+    const auto abs = widen(abs_raw);
+    // The rope columns of each absorbed row are not the product's: they keep their poison.
+    bool rope_untouched = true;
+    for (int64_t row = 0; row < T * H; ++row)
+      for (int64_t c = s.latent; c < E; ++c) rope_untouched &= abs_raw[row * E + c] == 0xffff;
+    EXPECT_TRUE(rope_untouched) << what;
     std::vector<float> got_abs, want_abs, want_heads(T * H * s.value);
     const auto lf = widen(latent);
     for (int64_t t = 0; t < T; ++t)

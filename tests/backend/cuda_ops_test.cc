@@ -266,65 +266,119 @@ struct RouterCase {
   bool bias;
 };
 
+const RouterCase kRouterCases[] = {
+    {"V2-Lite softmax greedy", "deepseek_v2", "softmax", "greedy", 64, 6, 1, 1, false, 1.0, false},
+    {"V2 group_limited_greedy", "deepseek_v2", "softmax", "group_limited_greedy", 160, 6, 8, 3, false, 16.0, false},
+    {"V2 group_limited normalised", "deepseek_v2", "softmax", "group_limited_greedy", 160, 6, 8, 3, true, 16.0, false},
+    {"V3 sigmoid noaux_tc bias", "deepseek_v3", "sigmoid", "noaux_tc", 256, 8, 8, 4, true, 2.5, true},
+    {"V3 noaux_tc no bias", "deepseek_v3", "sigmoid", "noaux_tc", 256, 8, 8, 4, true, 2.5, false},
+    {"sigmoid greedy 72 experts", "deepseek_v3", "sigmoid", "greedy", 72, 5, 1, 1, true, 1.5, true},
+    {"noaux_tc one expert a group", "deepseek_v3", "sigmoid", "noaux_tc", 8, 2, 8, 4, false, 1.0, true},
+    {"softmax top-1", "deepseek_v2", "softmax", "greedy", 33, 1, 1, 1, true, 1.0, false},
+};
+
+ModelConfig router_config(const RouterCase& rc) {
+  ModelConfig c;
+  c.model_type = rc.model_type;
+  c.scoring_func = rc.scoring;
+  c.topk_method = rc.method;
+  c.n_routed_experts = rc.experts;
+  c.num_experts_per_tok = rc.top_k;
+  c.n_group = rc.n_group;
+  c.topk_group = rc.topk_group;
+  c.norm_topk_prob = rc.norm;
+  c.routed_scaling_factor = rc.factor;
+  return c;
+}
+
+std::vector<float> router_bias(const RouterCase& rc, std::mt19937& rng) {
+  std::vector<float> bias(rc.bias ? rc.experts : 0);
+  std::normal_distribution<float> bias_dist(0.f, 0.1f);
+  for (float& b : bias) b = bias_dist(rng);
+  return bias;
+}
+
+// The device's ids and weights for each token against route_token (the CPU router) on the same logits.
+void expect_cpu_routes(const RouterCase& rc, const std::vector<float>& logits, int64_t tokens,
+                       const std::vector<float>& bias, const std::vector<int32_t>& ids,
+                       const std::vector<float>& weights, const std::string& op, const std::string& what) {
+  const ModelConfig c = router_config(rc);
+  int id_mismatches = 0;
+  double max_weight_err = 0;
+  for (int64_t t = 0; t < tokens; ++t) {
+    const auto ref = route_token(std::span<const float>(logits.data() + t * rc.experts, rc.experts), bias, c);
+    ASSERT_EQ(ref.size(), static_cast<std::size_t>(rc.top_k));
+    for (int k = 0; k < rc.top_k; ++k) {
+      if (ids[t * rc.top_k + k] != ref[k].expert) ++id_mismatches;
+      const float w = weights[t * rc.top_k + k];
+      const double err =
+          std::isfinite(w) ? std::abs(w - ref[k].weight) / std::max(1.f, std::abs(ref[k].weight)) : INFINITY;
+      max_weight_err = std::max(max_weight_err, err);
+    }
+  }
+  EXPECT_EQ(id_mismatches, 0) << what;
+  std::printf("[ CUDA ] %-10s %-44s id mismatches %d, max weight err %.3e  %s\n", op.c_str(), what.c_str(),
+              id_mismatches, max_weight_err, id_mismatches == 0 && max_weight_err <= 1e-5 ? "ok" : "FAIL");
+  EXPECT_LE(max_weight_err, 1e-5) << what;
+}
+
 TEST(CudaOps, MoeRoutingMatchesCpuRouter) {
   REQUIRE_DEVICE();
-  const RouterCase cases[] = {
-      {"V2-Lite softmax greedy", "deepseek_v2", "softmax", "greedy", 64, 6, 1, 1, false, 1.0, false},
-      {"V2 group_limited_greedy", "deepseek_v2", "softmax", "group_limited_greedy", 160, 6, 8, 3, false, 16.0, false},
-      {"V2 group_limited normalised", "deepseek_v2", "softmax", "group_limited_greedy", 160, 6, 8, 3, true, 16.0, false},
-      {"V3 sigmoid noaux_tc bias", "deepseek_v3", "sigmoid", "noaux_tc", 256, 8, 8, 4, true, 2.5, true},
-      {"V3 noaux_tc no bias", "deepseek_v3", "sigmoid", "noaux_tc", 256, 8, 8, 4, true, 2.5, false},
-      {"sigmoid greedy 72 experts", "deepseek_v3", "sigmoid", "greedy", 72, 5, 1, 1, true, 1.5, true},
-      {"noaux_tc one expert a group", "deepseek_v3", "sigmoid", "noaux_tc", 8, 2, 8, 4, false, 1.0, true},
-      {"softmax top-1", "deepseek_v2", "softmax", "greedy", 33, 1, 1, 1, true, 1.0, false},
-  };
-  for (const RouterCase& rc : cases)
+  for (const RouterCase& rc : kRouterCases)
     for (int64_t tokens : {1, 5, 37, 130}) {
-      ModelConfig c;
-      c.model_type = rc.model_type;
-      c.scoring_func = rc.scoring;
-      c.topk_method = rc.method;
-      c.n_routed_experts = rc.experts;
-      c.num_experts_per_tok = rc.top_k;
-      c.n_group = rc.n_group;
-      c.topk_group = rc.topk_group;
-      c.norm_topk_prob = rc.norm;
-      c.routed_scaling_factor = rc.factor;
       const std::string what = std::string(rc.name) + " T=" + std::to_string(tokens);
       auto rng = rng_for("router " + what);
       std::normal_distribution<float> dist(0.f, 2.f);
-      std::vector<float> logits(tokens * rc.experts), bias(rc.bias ? rc.experts : 0);
+      std::vector<float> logits(tokens * rc.experts);
       for (float& l : logits) l = dist(rng);
-      std::normal_distribution<float> bias_dist(0.f, 0.1f);
-      for (float& b : bias) b = bias_dist(rng);
+      const auto bias = router_bias(rc, rng);
 
       DeviceBuffer<float> dl(logits), dbias(bias), dw(tokens * rc.top_k);
       DeviceBuffer<int32_t> dids(tokens * rc.top_k);
       dw.fill_bytes(0xff);
       dids.fill_bytes(0xff);
-      route_experts(dl.data(), tokens, rc.bias ? dbias.data() : nullptr, router_params(c), dids.data(), dw.data(),
-                    nullptr);
+      route_experts(dl.data(), tokens, rc.bias ? dbias.data() : nullptr, router_params(router_config(rc)),
+                    dids.data(), dw.data(), nullptr);
       sync();
-      const auto ids = dids.download();
-      const auto weights = dw.download();
-      int id_mismatches = 0;
-      double max_weight_err = 0;
-      for (int64_t t = 0; t < tokens; ++t) {
-        const auto ref = route_token(std::span<const float>(logits.data() + t * rc.experts, rc.experts), bias, c);
-        ASSERT_EQ(ref.size(), static_cast<std::size_t>(rc.top_k));
-        for (int k = 0; k < rc.top_k; ++k) {
-          if (ids[t * rc.top_k + k] != ref[k].expert) ++id_mismatches;
-          const float w = weights[t * rc.top_k + k];
-          const double err = std::isfinite(w) ? std::abs(w - ref[k].weight) / std::max(1.f, std::abs(ref[k].weight))
-                                              : INFINITY;
-          max_weight_err = std::max(max_weight_err, err);
-        }
-      }
-      EXPECT_EQ(id_mismatches, 0) << what;
-      std::printf("[ CUDA ] %-10s %-44s id mismatches %d, max weight err %.3e  %s\n", "moe_route", what.c_str(),
-                  id_mismatches, max_weight_err, id_mismatches == 0 && max_weight_err <= 1e-5 ? "ok" : "FAIL");
-      EXPECT_LE(max_weight_err, 1e-5) << what;
+      expect_cpu_routes(rc, logits, tokens, bias, dids.download(), dw.download(), "moe_route", what);
     }
+}
+
+// The router's GEMV and the routing in one launch: its logits against the CPU's product, its
+// routes against the CPU router on those logits. Each case runs twice on one counter, so the
+// second launch shows that the first left it ready.
+TEST(CudaOps, RouterGemvAndRoutingInOneLaunchMatchTheCpu) {
+  REQUIRE_DEVICE();
+  DeviceBuffer<unsigned> done(std::vector<unsigned>{0});
+  for (const RouterCase& rc : kRouterCases)
+    for (int64_t tokens = 1; tokens <= kGemvMaxRows; ++tokens)
+      for (int64_t hidden : {64, 2056}) {
+        const std::string what = std::string(rc.name) + " T=" + std::to_string(tokens) + " hidden=" +
+                                 std::to_string(hidden);
+        auto rng = rng_for("router gemv " + what);
+        const auto bias = router_bias(rc, rng);
+        const auto router = random_bf16(rc.experts * hidden, rng, 0.f, 2.f / std::sqrt(float(hidden)));
+        DeviceBuffer<uint16_t> drouter(router);
+        DeviceBuffer<float> dbias(bias), dlogits(tokens * rc.experts), dw(tokens * rc.top_k);
+        DeviceBuffer<int32_t> dids(tokens * rc.top_k);
+        for (int round = 0; round < 2; ++round) {
+          const auto h = random_bf16(tokens * hidden, rng);
+          DeviceBuffer<uint16_t> dh(h);
+          dlogits.fill_bytes(0xff);
+          dw.fill_bytes(0xff);
+          dids.fill_bytes(0xff);
+          route_experts_gemv({.x = as_bf16(dh)}, tokens, as_bf16(drouter), hidden, rc.bias ? dbias.data() : nullptr,
+                             router_params(router_config(rc)), dlogits.data(), done.data(), dids.data(), dw.data(),
+                             nullptr);
+          sync();
+          const auto logits = dlogits.download();
+          report("router_gemv", what, rel_err(logits, matmul_ref(widen(h), tokens, widen(router), rc.experts, hidden)),
+                 1e-4);
+          expect_cpu_routes(rc, logits, tokens, bias, dids.download(), dw.download(), "route_gemv",
+                            what + " round " + std::to_string(round));
+        }
+        EXPECT_EQ(done.download()[0], 0u) << what;
+      }
 }
 
 // ---------------------------------------------------------------------------------------------

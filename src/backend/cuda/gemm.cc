@@ -1,7 +1,8 @@
 // cuBLASLt GEMMs (bf16, and fp8 with block scales). Row-major y[n, out] = x[n, in] · Wᵀ is, in cuBLAS's column-major terms,
 // Yᵀ[out, n] = op_T(W stored as [in, out], ld in) · X stored as [in, n] (ld in): no copies or
 // transposes of the checkpoint's weights. The heuristic picks the kernel per shape; one or two
-// rows (a decode step of one or two sequences) go to gemv_nt instead, which streams W faster.
+// rows (a decode step of one or two sequences) go to gemv_nt or gemv_batched instead, which
+// stream W faster.
 #include "backend/cuda/gemm.h"
 
 #include <string>
@@ -114,11 +115,12 @@ void Gemm::bf16_nt_f32(const bf16* x, int64_t n, const bf16* w, int64_t out, int
       stream);
 }
 
-void Gemm::bf16_batched(const Batched& b, cudaStream_t stream) {
+void Gemm::bf16_batched(const BatchedGemm& b, cudaStream_t stream) {
   if (b.n <= 0 || b.out <= 0 || b.batch <= 0) return;
   if (b.in <= 0 || b.x_ld < b.in || b.y_ld < b.out || b.w_ld < (b.w_transposed ? b.in : b.out))
     throw Error("Gemm::bf16_batched: a leading dimension is shorter than its rows (in " + std::to_string(b.in) +
                 ", out " + std::to_string(b.out) + ")");
+  if (gemv_batched_supported(b)) return gemv_batched(b, stream);
   run({.name = "Gemm::bf16_batched", .type = CUDA_R_16BF, .w = b.w, .x = b.x, .y = b.y, .n = b.n, .out = b.out,
        .in = b.in, .w_transposed = b.w_transposed, .w_ld = b.w_ld, .x_ld = b.x_ld, .y_ld = b.y_ld, .batch = b.batch,
        .w_stride = b.w_batch_stride, .x_stride = b.x_batch_stride, .y_stride = b.y_batch_stride},

@@ -31,22 +31,9 @@ class Gemm {
   // bf16_nt with fp32 output (router logits, the LM head's logits).
   void bf16_nt_f32(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
 
-  // `batch` independent bf16 GEMMs at fixed strides (MLA's per-head absorption through kv_b_proj):
-  //   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])
-  // where x_b = x + b*x_batch_stride, rows x_ld apart (likewise w and y). Any alignment the
-  // pointers and strides have is allowed.
-  struct Batched {
-    const bf16* x;
-    int64_t x_ld, x_batch_stride;
-    const bf16* w;
-    int64_t w_ld, w_batch_stride;
-    bool w_transposed;
-    bf16* y;
-    int64_t y_ld, y_batch_stride;
-    int64_t n, out, in;
-    int batch;
-  };
-  void bf16_batched(const Batched& args, cudaStream_t stream);
+  // BatchedGemm (ops.h): `batch` independent GEMMs at fixed strides; any alignment the pointers
+  // and strides have is allowed. Decode-sized ones run as gemv_batched where it supports them.
+  void bf16_batched(const BatchedGemm& args, cudaStream_t stream);
 
   // fp8 block-scaled: W as the checkpoint stores it (e4m3 bytes [out, in] and weight_scale_inv
   // [out / 128, in / 128] row-major, W ≈ w · w_scale), x from quantize_fp8_blocks (e4m3 [n, in],

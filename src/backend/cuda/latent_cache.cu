@@ -2,8 +2,8 @@
 // projection, rope over its key part, both stored straight into the token's cache slot. The
 // three steps it replaces (rms_norm_strided, apply_rope, scatter_rows) each launched per layer;
 // the arithmetic is theirs: fp32 on the stored bf16 values, each result rounded to bf16 once.
-// With a query, the token's query heads are rotated by the same block (rope.cuh): one launch for
-// what apply_rope and this would launch apart.
+// With a query, the token's query heads are rotated in the same launch (rope.cuh), by blocks of
+// their own: one launch for what apply_rope and this would launch apart.
 #include <cuda_bf16.h>
 
 #include <cstdint>
@@ -20,9 +20,16 @@ namespace {
 
 constexpr int kThreads = 128;
 
+// grid (tokens, 1 + query blocks): block y = 0 writes the token's cache entry; the others rotate
+// a share of its query's pairs each, a pair a thread, so that no thread waits on one load after
+// another (a single block took a few microseconds a token, most of a decode step's budget for it).
 __global__ void write_latent_cache_kernel(LatentCacheWrite a) {
   begin_dependent_kernel();
   const int64_t token = blockIdx.x;
+  if (blockIdx.y > 0) {
+    rope_token(a.query, token, (blockIdx.y - 1) * kThreads + threadIdx.x, (gridDim.y - 1) * kThreads);
+    return;
+  }
   const bf16* src = a.kv + token * a.kv_stride;
   bf16* dst = a.cache + static_cast<int64_t>(a.slots[token]) * (a.latent_dim + a.rope_dim);
   float sum = 0.f;
@@ -46,7 +53,6 @@ __global__ void write_latent_cache_kernel(LatentCacheWrite a) {
     out[ia] = __float2bfloat16(x0 * cos[i] - x1 * sin[i]);
     out[ib] = __float2bfloat16(x1 * cos[i] + x0 * sin[i]);
   }
-  if (a.query.heads > 0) rope_token(a.query, token);
 }
 
 }  // namespace
@@ -58,7 +64,10 @@ void write_latent_cache(const LatentCacheWrite& a, cudaStream_t stream) {
                 std::to_string(a.latent_dim) + ", " + std::to_string(a.rope_dim) + ")");
   if (a.query.heads > 0 && (a.query.tokens != a.tokens || a.query.rope_dim < 2 || a.query.rope_dim % 2 != 0))
     throw Error("write_latent_cache: the query's rope needs the cache write's tokens and an even rope width");
-  launch_dependent(write_latent_cache_kernel, static_cast<unsigned>(a.tokens), kThreads, 0, stream, a);
+  const int query_pairs = a.query.heads > 0 ? a.query.heads * (a.query.rope_dim / 2) : 0;
+  const unsigned query_blocks = static_cast<unsigned>((query_pairs + kThreads - 1) / kThreads);
+  launch_dependent(write_latent_cache_kernel, dim3(static_cast<unsigned>(a.tokens), 1 + query_blocks), kThreads, 0,
+                   stream, a);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

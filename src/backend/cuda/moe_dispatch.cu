@@ -59,7 +59,7 @@ __global__ void combine_kernel(const bf16* expert_out, const int32_t* assignment
     for (int i = 0; i < kWidth; ++i) sum[i] = base ? __bfloat162float(base[token * dim + d + i]) : 0.f;
     for (int j = 0; j < top_k; ++j) {
       const int64_t a = token * top_k + j;
-      const int64_t row = assignment_row ? assignment_row[a] : a;
+      const int64_t row = assignment_row[a];
       const float weight = weights[a];
       if constexpr (kVector) {
         const uint4 packed = *reinterpret_cast<const uint4*>(expert_out + row * dim + d);
@@ -98,6 +98,7 @@ void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int expe
 void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const float* weights, int64_t tokens,
                  int top_k, int64_t dim, const bf16* base, bf16* out, cudaStream_t stream) {
   if (tokens <= 0) return;
+  if (!assignment_row) throw Error("moe_combine: assignment_row is required (moe_group_by_expert's)");
   // 16-byte accesses need every row 16-byte aligned: dim % 8 == 0 and aligned buffers.
   const bool vector = dim % 8 == 0 && (reinterpret_cast<uintptr_t>(expert_out) | reinterpret_cast<uintptr_t>(out) |
                                        reinterpret_cast<uintptr_t>(base)) % 16 == 0;

@@ -1,9 +1,13 @@
-// Decode-sized MoE: each (token, choice) row is multiplied by its own expert's matrix, the expert
-// read from the router's ids on the device, so a decode step needs no host round trip (and can be
-// captured as one CUDA graph). One block per (row, 16 output features): the input row sits in
-// shared memory as fp32 and each warp streams whole weight rows with 16-byte loads, reducing with
-// shuffles. An expert chosen by several rows is read once per row, so this is for small batches;
-// larger ones group rows by expert and read each expert once per 64 of its rows (moe_grouped_gemm).
+// Decode-sized MoE in two launches (see MoeGemv in ops.h): the gate_up products with SwiGLU
+// applied in the same block, then the down products of every slot of a token summed with their
+// gate weights in the same block. The routed experts are read from the router's ids on the device,
+// so a decode step needs no host round trip (and is captured as one CUDA graph); the shared
+// experts ride along as slots of weight 1, so a decode step's feed-forward is these two launches
+// after the router instead of eight.
+//
+// Blocks run token-fastest (grid.x = tokens): the blocks of all tokens for the same weight rows
+// are placed together, so a matrix that several tokens read (the shared experts, a dense MLP, an
+// expert two tokens chose) comes from L2 after the first.
 #include <cuda_bf16.h>
 
 #include <cstdint>
@@ -11,6 +15,8 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/gemv.cuh"
+#include "backend/cuda/gemv_input.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 #include "backend/cuda/swiglu.cuh"
@@ -19,82 +25,237 @@ namespace tide::cuda {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kRowsPerBlock = 16;  // output features: two per warp, so even one row gives every SM blocks
+constexpr int kPairsPerBlock = 8;      // gate_up: one (gate row, up row) pair per warp
+constexpr int kMaxDownPairs = kWarps;  // down: feature pairs a block, see down_pairs
+constexpr int kMaxSlots = 16;
+constexpr int64_t kMaxHidden = 12 * 1024;  // gate_up's input row sits in shared memory as fp32
 
-// out[row, :out_dim] = W[ids[row]] · input(row), W [out_dim, in_dim] row-major.
-//   kSwiGlu = false: input(row) = x[row / top_k, :in_dim]                (gate_up of the token)
-//   kSwiGlu = true:  input(row) = silu(g) · u over x[row] = [g | u] of 2·in_dim, rounded to bf16
-//                    as silu_mul stores it                              (down of the activation)
-template <bool kSwiGlu, bool kVector>
-__global__ void moe_gemv_kernel(const bf16* x, int top_k, const int32_t* ids, const bf16* const* weights,
-                                int64_t out_dim, int64_t in_dim, bf16* out) {
-  begin_dependent_kernel();
-  extern __shared__ float input[];
-  const int64_t row = blockIdx.y;
-  const bf16* w = weights[ids[row]];
-  if (kSwiGlu) {
-    const bf16* src = x + row * 2 * in_dim;
-    for (int64_t i = threadIdx.x; i < in_dim; i += blockDim.x) {
-      input[i] = __bfloat162float(swiglu(src[i], src[in_dim + i]));
+// One slot's matrices: routed slots read their expert's, shared slots their slice of the shared MLP.
+struct SlotWeights {
+  const bf16* gate;  // [inter, hidden]
+  const bf16* up;    // [inter, hidden]
+  const bf16* down;  // [hidden, inter] with rows down_ld apart
+  int64_t down_ld;
+};
+
+__device__ __forceinline__ SlotWeights slot_weights(const MoeGemv& m, int64_t token, int slot) {
+  const int64_t matrix = m.inter * m.hidden;
+  if (slot < m.top_k) {
+    const int32_t e = m.ids[token * m.top_k + slot];
+    return {m.gate_up[e], m.gate_up[e] + matrix, m.down[e], m.inter};
+  }
+  const int j = slot - m.top_k;
+  return {m.shared_gate_up + j * matrix, m.shared_gate_up + (m.shared + j) * matrix, m.shared_down + j * m.inter,
+          m.shared * m.inter};
+}
+
+__device__ __forceinline__ void load8(const float* x, float (&v)[8]) {
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = x[i];
+}
+__device__ __forceinline__ void load8(const bf16* x, float (&v)[8]) {
+  const uint4 packed = __ldg(reinterpret_cast<const uint4*>(x));
+  const bf16* h = reinterpret_cast<const bf16*>(&packed);
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = __bfloat162float(h[i]);
+}
+__device__ __forceinline__ float widen(float x) { return x; }
+__device__ __forceinline__ float widen(bf16 x) { return __bfloat162float(x); }
+
+__device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
+  const bf16* v = reinterpret_cast<const bf16*>(&w);
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) sum += __bfloat162float(v[i]) * x[i];
+  return sum;
+}
+
+// Two weight rows (w1, w2) dotted with the same x over a warp, their loads in flight together:
+// a warp that finished one dot before starting the next would wait out the memory latency
+// once per row. 16-byte loads when kVector (n % 8 == 0). Every lane gets both sums.
+template <bool kVector, typename X>
+__device__ __forceinline__ float2 warp_dot2(const bf16* w1, const bf16* w2, const X* x, int64_t n, int lane) {
+  float a = 0.f, b = 0.f;
+  if constexpr (kVector) {
+#pragma unroll 2
+    for (int64_t c = lane * 8; c < n; c += 32 * 8) {
+      const uint4 p1 = *reinterpret_cast<const uint4*>(w1 + c), p2 = *reinterpret_cast<const uint4*>(w2 + c);
+      float xv[8];
+      load8(x + c, xv);
+      a += dot8(p1, xv);
+      b += dot8(p2, xv);
     }
   } else {
-    const bf16* src = x + (row / top_k) * in_dim;
-    for (int64_t i = threadIdx.x; i < in_dim; i += blockDim.x) input[i] = __bfloat162float(src[i]);
+    for (int64_t c = lane; c < n; c += 32) {
+      const float xv = widen(x[c]);
+      a += __bfloat162float(w1[c]) * xv;
+      b += __bfloat162float(w2[c]) * xv;
+    }
+  }
+  return make_float2(warp_sum(a), warp_sum(b));
+}
+
+// act[token, slot, f] for kPairsPerBlock features f; grid (tokens, feature blocks, slots).
+// The shared slots' blocks come first (blockIdx.z < shared), so that they are the ones placed
+// while the router runs: needing no expert id, they pull their weight rows towards L2 before
+// waiting for it.
+// kNormed: h is normalised as it is read (GemvInput's norm_weight; 16-byte rows only).
+template <bool kVector, bool kNormed>
+__global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInput h, bf16* act) {
+  extern __shared__ float input[];
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock;
+  const int z = static_cast<int>(blockIdx.z), slots = m.top_k + m.shared;
+  const int slot = z < m.shared ? m.top_k + z : z - m.shared;
+  SlotWeights w{};
+  if (slot >= m.top_k) {
+    w = slot_weights(m, token, slot);
+    const int64_t rows = first + kPairsPerBlock <= m.inter ? kPairsPerBlock : m.inter - first;
+    prefetch_l2(w.gate + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
+    prefetch_l2(w.up + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
+  }
+  begin_dependent_kernel();
+  if (slot < m.top_k) w = slot_weights(m, token, slot);
+  if constexpr (kNormed) {
+    normalise_into(h, token, m.hidden, input);
+  } else {
+    for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h.x[token * m.hidden + i]);
   }
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock;
-  const int64_t last = first + kRowsPerBlock < out_dim ? first + kRowsPerBlock : out_dim;
-  for (int64_t r = first + warp; r < last; r += kWarps) {
-    const bf16* wr = w + r * in_dim;
-    float acc = 0.f;
-    if (kVector) {
-      for (int64_t c = lane * 8; c < in_dim; c += 32 * 8) {
-        const uint4 packed = *reinterpret_cast<const uint4*>(wr + c);
-        const bf16* v = reinterpret_cast<const bf16*>(&packed);
-#pragma unroll
-        for (int i = 0; i < 8; ++i) acc += __bfloat162float(v[i]) * input[c + i];
-      }
+  const int64_t f = first + warp;
+  if (f >= m.inter) return;
+  const float2 gate_up = warp_dot2<kVector>(w.gate + f * m.hidden, w.up + f * m.hidden, input, m.hidden, lane);
+  // Rounded to bf16 as the gate_up GEMM stores its output, then SiLU·mul as silu_mul computes it.
+  if (lane == 0)
+    act[(token * slots + slot) * m.inter + f] = swiglu(__float2bfloat16(gate_up.x), __float2bfloat16(gate_up.y));
+}
+
+// down's feature pairs a block: a warp takes one (slot, pair of features) at a time, and with
+// fewer slots than warps a block takes more pairs, so that no warp idles (a dense MLP, one slot:
+// eight pairs; V2's eight slots: one; V3's nine: one, a warp taking two slots).
+__host__ __device__ __forceinline__ int down_pairs(int slots) { return slots < kWarps ? kWarps / slots : 1; }
+
+// out[token, f] for the block's 2 · down_pairs features over every slot; grid (tokens, feature
+// blocks). The shared slots' rows of the block's features are pulled towards L2 before the
+// wait, as in gate_up_kernel.
+// delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
+// each block reads and writes only its own features of it.
+template <bool kVector>
+__global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
+  __shared__ float partial[kMaxSlots][2 * kMaxDownPairs];
+  const int slots = m.top_k + m.shared, pairs = down_pairs(slots);
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * 2 * pairs;
+  const int64_t features = first + 2 * pairs <= m.hidden ? 2 * pairs : m.hidden - first;
+  for (int slot = m.top_k; slot < slots; ++slot) {
+    const SlotWeights w = slot_weights(m, token, slot);
+    for (int64_t f = first; f < first + features; ++f)
+      prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
+  }
+  begin_dependent_kernel();
+  // A warp per (slot, pair of features), both features' rows in flight at once.
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int item = warp; item < slots * pairs; item += kWarps) {
+    const int slot = item % slots, pair = item / slots;
+    const int64_t f = 2 * pair;  // within the block
+    if (f >= features) continue;
+    const SlotWeights w = slot_weights(m, token, slot);
+    const bf16* row = w.down + (first + f) * w.down_ld;
+    const float2 dots = warp_dot2<kVector>(row, f + 1 < features ? row + w.down_ld : row,
+                                           act + (token * slots + slot) * m.inter, m.inter, lane);
+    if (lane == 0) partial[slot][f] = dots.x, partial[slot][f + 1] = dots.y;
+  }
+  __syncthreads();
+  const int i = threadIdx.x;
+  if (i < features) {
+    // As the grouped path rounds: the shared experts' output (one product over their whole
+    // width) and each routed expert's output to bf16, then the weighted sum on top of the shared.
+    float shared = 0.f;
+    for (int slot = m.top_k; slot < slots; ++slot) shared += partial[slot][i];
+    float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
+    for (int slot = 0; slot < m.top_k; ++slot)
+      sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(partial[slot][i]));
+    bf16* o = out + token * m.hidden + first + i;
+    if (delta) {
+      // rms_norm's add of the attention's output, then of this output as stored.
+      const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) +
+                                                               __bfloat162float(delta[o - out])));
+      *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
     } else {
-      for (int64_t c = lane; c < in_dim; c += 32) acc += __bfloat162float(wr[c]) * input[c];
+      *o = __float2bfloat16(sum);
     }
-    acc = warp_sum(acc);
-    if (lane == 0) out[row * out_dim + r] = __float2bfloat16(acc);
   }
 }
 
-template <bool kSwiGlu>
-void launch(const bf16* x, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* weights, int64_t out_dim,
-            int64_t in_dim, bf16* out, cudaStream_t stream) {
-  const int64_t rows = tokens * top_k;
-  if (rows <= 0 || out_dim <= 0) return;
-  if (in_dim <= 0 || in_dim > 12 * 1024 || rows > 65535)
-    throw Error("moe_expert_gemv: needs 0 < in_dim <= 12288 and at most 65535 rows (got in_dim " +
-                std::to_string(in_dim) + ", " + std::to_string(rows) + " rows)");
-  // Weights come from cudaMalloc (256-byte aligned); rows of a multiple of 8 keep 16-byte loads.
-  const bool vector = in_dim % 8 == 0;
-  const dim3 grid(static_cast<unsigned>((out_dim + kRowsPerBlock - 1) / kRowsPerBlock), static_cast<unsigned>(rows));
-  const std::size_t shared = in_dim * sizeof(float);
-  if (vector)
-    launch_dependent(moe_gemv_kernel<kSwiGlu, true>, grid, kWarps * 32, shared, stream, x, top_k, ids, weights, out_dim,
-                     in_dim, out);
+bool shapes_supported(const MoeGemv& m) {
+  const int slots = m.top_k + m.shared;
+  return m.hidden > 0 && m.hidden <= kMaxHidden && m.inter > 0 && m.inter <= int64_t{65535} * kPairsPerBlock &&
+         m.top_k >= 0 && m.shared >= 0 && slots >= 1 && slots <= kMaxSlots && m.tokens <= 0x7fffffff;
+}
+
+void check(const MoeGemv& m) {
+  if (!shapes_supported(m))
+    throw Error("moe_gemv: needs 0 < hidden <= 12288, 0 < inter, 1..16 slots (top_k + shared) (got hidden " +
+                std::to_string(m.hidden) + ", inter " + std::to_string(m.inter) + ", top_k " +
+                std::to_string(m.top_k) + ", shared " + std::to_string(m.shared) + ")");
+  if ((m.top_k > 0 && (!m.ids || !m.weights || !m.gate_up || !m.down)) ||
+      (m.shared > 0 && (!m.shared_gate_up || !m.shared_down)))
+    throw Error("moe_gemv: a slot's weights or the router's ids and weights are missing");
+}
+
+// Weights come from cudaMalloc (256-byte aligned); rows of a multiple of 8 keep 16-byte loads
+// (every shared slice starts a multiple of 8 columns in, too).
+bool vector_rows(const MoeGemv& m) { return m.hidden % 8 == 0 && m.inter % 8 == 0; }
+
+}  // namespace
+
+bool moe_gemv_supported(const MoeGemv& m) { return shapes_supported(m); }
+
+void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStream_t stream) {
+  if (m.tokens <= 0) return;
+  check(m);
+  const bool vector = vector_rows(m);
+  if (h.norm_weight &&
+      (!vector || (reinterpret_cast<uintptr_t>(h.x) | reinterpret_cast<uintptr_t>(h.delta) |
+                   reinterpret_cast<uintptr_t>(h.norm_weight)) % 16 != 0))
+    throw Error("moe_gemv_gate_up: normalising the input needs widths that are multiples of 8 and 16-byte aligned rows");
+  const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
+                  static_cast<unsigned>(m.top_k + m.shared));  // shared slots first: see gate_up_kernel
+  const std::size_t shared_bytes = m.hidden * sizeof(float);
+  if (h.norm_weight)
+    launch_dependent(gate_up_kernel<true, true>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+  else if (vector)
+    launch_dependent(gate_up_kernel<true, false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
   else
-    launch_dependent(moe_gemv_kernel<kSwiGlu, false>, grid, kWarps * 32, shared, stream, x, top_k, ids, weights,
-                     out_dim, in_dim, out);
+    launch_dependent(gate_up_kernel<false, false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
+namespace {
+
+void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out, cudaStream_t stream) {
+  if (m.tokens <= 0) return;
+  check(m);
+  const dim3 grid(static_cast<unsigned>(m.tokens),
+                  static_cast<unsigned>((m.hidden + 2 * down_pairs(m.top_k + m.shared) - 1) /
+                                        (2 * down_pairs(m.top_k + m.shared))));
+  if (vector_rows(m))
+    launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, delta, out);
+  else
+    launch_dependent(down_kernel<false>, grid, kWarps * 32, 0, stream, m, act, delta, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
 
-void moe_gate_up_gemv(const bf16* h, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* gate_up,
-                      int64_t inter, int64_t hidden, bf16* out, cudaStream_t stream) {
-  launch<false>(h, tokens, top_k, ids, gate_up, 2 * inter, hidden, out, stream);
+void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream) {
+  launch_down(m, act, nullptr, out, stream);
 }
 
-void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* down,
-                   int64_t hidden, int64_t inter, bf16* out, cudaStream_t stream) {
-  launch<true>(gate_up, tokens, top_k, ids, down, hidden, inter, out, stream);
+void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* residual,
+                                 cudaStream_t stream) {
+  if (!delta) throw Error("moe_gemv_down_into_residual: delta is required");
+  launch_down(m, act, delta, residual, stream);
 }
 
 }  // namespace tide::cuda

@@ -4,10 +4,10 @@
 //
 // A block (one warpgroup) owns 128 output features of one expert (one weight scale row) and
 // streams that slice of the weights through shared memory once per 64 of the expert's rows
-// through a 4-stage cp.async ring (3 tiles ahead). The products run with the operands swapped:
-// the weights are the M side (two m64 products of 64 features), the expert's rows the N side
-// (n64; rows past the expert's are never copied and their columns never stored), so that a
-// handful of rows an expert costs no more than 64. A stage is 128 deep, exactly one scale block: its four k32
+// through a 4-stage cp.async ring (3 tiles ahead). The products run with the operands swapped: the weights are
+// the M side (two m64 products of 64 features), the expert's rows the N side (n64; rows past
+// the expert's are never copied and their columns never stored), so that a handful of rows an
+// expert costs no more than 64. A stage is 128 deep, exactly one scale block: its four k32
 // products go into a partial tile, added to the accumulators at x_scale[row] · w_scale once the
 // stage is done. Half the bytes of the bf16 kernel per weight: at the expert counts of decode
 // and short prefills, where reading the weights is the bound, this is what fp8 buys.

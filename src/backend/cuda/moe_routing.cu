@@ -7,9 +7,11 @@
 // weights), so the chosen ids are identical.
 #include <climits>
 #include <cstdint>
+#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/ops.h"
 
 namespace tide::cuda {
@@ -31,14 +33,11 @@ __device__ __forceinline__ void warp_best(float& value, int& index) {
   }
 }
 
-__global__ void route_kernel(const float* logits, int64_t tokens, const float* bias, RouterParams p, int32_t* ids,
-                             float* weights) {
-  begin_dependent_kernel();
-  __shared__ float choice_s[kWarps][kSlots * 32];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t token = blockIdx.x * static_cast<int64_t>(kWarps) + warp;
-  if (token >= tokens) return;  // whole warps leave; no block-wide barrier below
-  const float* row = logits + token * p.experts;
+// One token's routing by one warp: row is its [experts] logits, cs a warp-private shared array of
+// kSlots * 32 floats; writes ids and weights [top_k] of the token.
+__device__ void route_token(const float* row, const float* bias, const RouterParams& p, float* cs, int32_t* ids,
+                            float* weights) {
+  const int lane = threadIdx.x % 32;
   const int E = p.experts;
 
   float score[kSlots], choice[kSlots];
@@ -75,7 +74,6 @@ __global__ void route_kernel(const float* logits, int64_t tokens, const float* b
   }
 
   if (p.grouped) {
-    float* cs = choice_s[warp];
 #pragma unroll
     for (int s = 0; s < kSlots; ++s)
       if (s * 32 + lane < E) cs[s * 32 + lane] = choice[s];
@@ -149,9 +147,53 @@ __global__ void route_kernel(const float* logits, int64_t tokens, const float* b
     float w = my_weight;
     if (p.normalize) w /= (sum + 1e-20f);
     if (p.scale) w *= p.routed_scaling_factor;
-    ids[token * p.top_k + lane] = my_id;
-    weights[token * p.top_k + lane] = w;
+    ids[lane] = my_id;
+    weights[lane] = w;
   }
+}
+
+__global__ void route_kernel(const float* logits, int64_t tokens, const float* bias, RouterParams p, int32_t* ids,
+                             float* weights) {
+  begin_dependent_kernel();
+  __shared__ float choice_s[kWarps][kSlots * 32];
+  const int warp = threadIdx.x / 32;
+  const int64_t token = blockIdx.x * static_cast<int64_t>(kWarps) + warp;
+  if (token >= tokens) return;  // whole warps leave; no block-wide barrier below
+  route_token(logits + token * p.experts, bias, p, choice_s[warp], ids + token * p.top_k, weights + token * p.top_k);
+}
+
+// The router's logits of one or two tokens (gemv_block over kGemvFeatures experts a block), then
+// the last block to finish routes every token: one launch where gemv_nt and route_kernel take
+// two. Each block publishes its logits before counting itself done (the fence), and the last one
+// resets the counter for the next launch.
+template <int kRows, bool kNormed>
+__global__ void __launch_bounds__(kGemvThreads) gemv_route_kernel(GemvInput h, const bf16* router, int64_t hidden,
+                                                                  const float* bias, RouterParams p, float* logits,
+                                                                  unsigned* done, int32_t* ids, float* weights) {
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kGemvFeatures;
+  gemv_prefetch(router, p.experts, hidden, first);
+  begin_dependent_kernel();
+  gemv_block<kRows, kNormed>(h, router, p.experts, hidden, first, logits);
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(done, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();  // the other blocks' logits are visible from here on
+  __shared__ float choice_s[kRows][kSlots * 32];
+  const int warp = threadIdx.x / 32;
+  if (warp < kRows)
+    route_token(logits + warp * p.experts, bias, p, choice_s[warp], ids + warp * p.top_k, weights + warp * p.top_k);
+  if (threadIdx.x == 0) *done = 0;
+}
+
+void check_router(const RouterParams& p) {
+  if (p.experts < 1 || p.experts > kSlots * 32) throw Error("route_experts: experts must be in [1, 256]");
+  if (p.top_k < 1 || p.top_k > p.experts || p.top_k > 32) throw Error("route_experts: top_k must be in [1, min(experts, 32)]");
+  if (p.grouped && (p.n_group < 1 || p.n_group > 32 || p.experts % p.n_group != 0 || p.topk_group < 1 ||
+                    p.topk_group > p.n_group))
+    throw Error("route_experts: groups must divide the experts, n_group <= 32, 1 <= topk_group <= n_group");
 }
 
 }  // namespace
@@ -159,13 +201,42 @@ __global__ void route_kernel(const float* logits, int64_t tokens, const float* b
 void route_experts(const float* logits, int64_t tokens, const float* bias, const RouterParams& p, int32_t* ids,
                    float* weights, cudaStream_t stream) {
   if (tokens <= 0) return;
-  if (p.experts < 1 || p.experts > kSlots * 32) throw Error("route_experts: experts must be in [1, 256]");
-  if (p.top_k < 1 || p.top_k > p.experts || p.top_k > 32) throw Error("route_experts: top_k must be in [1, min(experts, 32)]");
-  if (p.grouped && (p.n_group < 1 || p.n_group > 32 || p.experts % p.n_group != 0 || p.topk_group < 1 ||
-                    p.topk_group > p.n_group))
-    throw Error("route_experts: groups must divide the experts, n_group <= 32, 1 <= topk_group <= n_group");
+  check_router(p);
   const unsigned blocks = static_cast<unsigned>((tokens + kWarps - 1) / kWarps);
   launch_dependent(route_kernel, blocks, kWarps * 32, 0, stream, logits, tokens, bias, p, ids, weights);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
+namespace {
+
+template <int kRows>
+void launch_gemv_route(const GemvInput& h, const bf16* router, int64_t hidden, const float* bias, const RouterParams& p,
+                       float* logits, unsigned* done, int32_t* ids, float* weights, cudaStream_t stream) {
+  const unsigned blocks = static_cast<unsigned>((p.experts + kGemvFeatures - 1) / kGemvFeatures);
+  if (h.norm_weight)
+    launch_dependent(gemv_route_kernel<kRows, true>, blocks, kGemvThreads, 0, stream, h, router, hidden, bias, p,
+                     logits, done, ids, weights);
+  else
+    launch_dependent(gemv_route_kernel<kRows, false>, blocks, kGemvThreads, 0, stream, h, router, hidden, bias, p,
+                     logits, done, ids, weights);
+}
+
+}  // namespace
+
+void route_experts_gemv(const GemvInput& h, int64_t tokens, const bf16* router, int64_t hidden, const float* bias,
+                        const RouterParams& p, float* logits, unsigned* done, int32_t* ids, float* weights,
+                        cudaStream_t stream) {
+  if (tokens <= 0) return;
+  check_router(p);
+  const uintptr_t addresses = reinterpret_cast<uintptr_t>(h.x) | reinterpret_cast<uintptr_t>(h.delta) |
+                              reinterpret_cast<uintptr_t>(h.norm_weight) | reinterpret_cast<uintptr_t>(router);
+  if (tokens > kGemvMaxRows || hidden <= 0 || hidden % 8 != 0 || addresses % 16 != 0)
+    throw Error("route_experts_gemv: needs 1.." + std::to_string(kGemvMaxRows) +
+                " tokens, hidden a positive multiple of 8 and 16-byte aligned rows (got " + std::to_string(tokens) +
+                " tokens, hidden " + std::to_string(hidden) + ")");
+  static_assert(kGemvMaxRows == 2, "route_experts_gemv instantiates one and two rows");
+  if (tokens == 1) launch_gemv_route<1>(h, router, hidden, bias, p, logits, done, ids, weights, stream);
+  else launch_gemv_route<2>(h, router, hidden, bias, p, logits, done, ids, weights, stream);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

@@ -37,6 +37,20 @@ void rms_norm(const bf16* x, bf16* residual, int64_t n, int64_t dim, const bf16*
 // kv_a_layernorm normalises the latent part of each [latent | rope key] row in place).
 void rms_norm_strided(const bf16* x, int64_t x_stride, int64_t n, int64_t dim, const bf16* weight, float eps, bf16* y,
                       int64_t y_stride, cudaStream_t stream);
+// The input rows of the decode-sized kernels that read them whole (gemv_nt, route_experts_gemv,
+// moe_gemv_gate_up): x as stored, or, with norm_weight set, rms_norm's output computed as the
+// kernel reads it: rms_norm(delta, x, n, dim, norm_weight, eps, y) would give y (and the same
+// values; bit for bit where the kernel's block matches rms_norm's, 256 threads over 2048
+// features), but neither y nor the residual add is written. x is then the residual stream and
+// delta (may be null) the output of the block before, not yet added to it; dim % 8 == 0 and
+// 16-byte aligned rows.
+struct GemvInput {
+  const bf16* x = nullptr;
+  const bf16* delta = nullptr;
+  const bf16* norm_weight = nullptr;
+  float eps = 0.f;
+};
+
 // rms_norm followed by quantize_fp8_blocks in one pass, bit for bit the same result (the
 // residual, when given, is updated as rms_norm does): q [n, dim] e4m3, scales [dim/128][n].
 // dim must be a multiple of 128; x, residual and weight 16-byte aligned.
@@ -125,6 +139,14 @@ struct RouterParams {
 // bias: e_score_correction_bias [experts], or nullptr.
 void route_experts(const float* logits, int64_t tokens, const float* bias, const RouterParams& params, int32_t* ids,
                    float* weights, cudaStream_t stream);
+// The router's GEMV and route_experts in one launch for decode-sized steps (1..kGemvMaxRows
+// tokens): logits [tokens, experts] fp32 = h [tokens, hidden] · routerᵀ (router [experts, hidden],
+// hidden % 8 == 0, 16-byte aligned rows), then ids and weights as route_experts gives them.
+// done: a device counter that is 0 before the launch; the launch leaves it 0 again (one counter
+// per stream: launches on it must not overlap).
+void route_experts_gemv(const GemvInput& h, int64_t tokens, const bf16* router, int64_t hidden, const float* bias,
+                        const RouterParams& params, float* logits, unsigned* done, int32_t* ids, float* weights,
+                        cudaStream_t stream);
 
 // MLA's cache write for the new tokens, in one pass per token: entry = [rms_norm(latent) * norm_weight
 // | rope(key)] of kv row t ([latent_dim | rope_dim] of the kv_a projection, rows kv_stride apart)
@@ -161,21 +183,45 @@ void moe_group_by_expert(const int32_t* ids, int64_t tokens, int top_k, int expe
                          int32_t* expert_offsets, int32_t* permuted_token, int32_t* assignment_row,
                          cudaStream_t stream);
 // out[t] = base[t] + Σ_j weights[t, j] · expert_out[assignment_row[t*top_k + j]] in fp32, stored
-// bf16; base (the shared experts' output) may be null, and may alias out. A null assignment_row
-// means row t*top_k + j itself (the row order of moe_gate_up_gemv and moe_down_gemv).
+// bf16; base (the shared experts' output) may be null, and may alias out.
 void moe_combine(const bf16* expert_out, const int32_t* assignment_row, const float* weights, int64_t tokens,
                  int top_k, int64_t dim, const bf16* base, bf16* out, cudaStream_t stream);
 
-// Decode-sized MoE without a host round trip: row t*top_k + j is token t's j-th choice, multiplied
-// by expert ids[t*top_k + j]'s matrix straight from device memory (arrays of per-expert pointers).
-//   moe_gate_up_gemv: out [rows, 2*inter] = gate_up[e] [2*inter, hidden] · h[t]
-//   moe_down_gemv:    out [rows, hidden] = down[e] [hidden, inter] · silu_mul(gate_up_out[row])
-// Each row re-reads its expert, so use them while tokens*top_k is small (decode); hidden and
-// inter <= 12288. The twins of GatedMlp::forward for each (token, expert).
-void moe_gate_up_gemv(const bf16* h, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* gate_up,
-                      int64_t inter, int64_t hidden, bf16* out, cudaStream_t stream);
-void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t* ids, const bf16* const* down,
-                   int64_t hidden, int64_t inter, bf16* out, cudaStream_t stream);
+// Decode-sized MoE, and a decode-sized dense SwiGLU MLP, in two launches with no host round trip.
+// Token t has top_k + shared slots: its routed choices (slot j: expert ids[t*top_k + j], gate
+// weight weights[t*top_k + j], as route_experts writes them), then the shared experts, each of
+// weight 1. DeepSeek's shared MLP is one of shared·inter; slot top_k + j is its slice j: gate rows
+// [j·inter, +inter), up rows [(shared + j)·inter, +inter) and down columns [j·inter, +inter).
+//   moe_gemv_gate_up: act [tokens, slots, inter] = swiglu(gate · h[t], up · h[t]), each product
+//                     rounded to bf16 as a gate_up GEMM stores it, then as silu_mul rounds
+//   moe_gemv_down:    out [tokens, hidden] = shared + Σ_j weight_j · y_j in fp32, stored bf16,
+//                     where y_j = down_j · act[t, j] of routed slot j and shared = Σ of the shared
+//                     slots' products, each rounded to bf16 first (as the grouped path's GEMMs
+//                     store them before moe_combine adds them); no base: the residual is added
+//                     by the next rms_norm
+// A dense MLP is top_k = 0, shared = 1. Each token re-reads its matrices, so use these while
+// tokens are few (decode). hidden <= 12288, 1..16 slots. The twins of GatedMlp::forward for each
+// slot and MoeBlock::forward's weighted sum.
+struct MoeGemv {
+  int64_t tokens = 0;
+  int64_t hidden = 0, inter = 0;
+  int top_k = 0;
+  const int32_t* ids = nullptr;          // [tokens, top_k]
+  const float* weights = nullptr;        // [tokens, top_k]
+  const bf16* const* gate_up = nullptr;  // by expert, device array: [2*inter, hidden], gate rows then up rows
+  const bf16* const* down = nullptr;     // by expert, device array: [hidden, inter]
+  int shared = 0;
+  const bf16* shared_gate_up = nullptr;  // [2*shared*inter, hidden]
+  const bf16* shared_down = nullptr;     // [hidden, shared*inter]
+};
+bool moe_gemv_supported(const MoeGemv& m);  // the shapes' limits above
+void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStream_t stream);
+void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream);
+// moe_gemv_down folded into the residual stream: residual = (residual + delta) + out, each add
+// rounded to bf16 (rms_norm's add of delta, then of the stored out), in place: what
+// rms_norm(delta, residual, ...) and rms_norm(out, residual, ...) leave in the residual.
+void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* residual,
+                                 cudaStream_t stream);
 
 // Decode-sized dense GEMMs: y[n, out] = x[n, in] · Wᵀ, W [out, in] row-major, fp32 accumulation,
 // for 1 <= n <= kGemvMaxRows and in % 8 == 0 with 16-byte aligned rows; bf16 or fp32 output. The
@@ -184,6 +230,28 @@ void moe_down_gemv(const bf16* gate_up, int64_t tokens, int top_k, const int32_t
 constexpr int64_t kGemvMaxRows = 2;
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
+// gemv_nt of normalised rows (GemvInput with norm_weight); in % 8 == 0.
+void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
+
+// `batch` independent products at fixed strides (MLA's per-head absorption through kv_b_proj):
+//   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])
+// where x_b = x + b*x_batch_stride, rows x_ld apart (likewise w and y).
+struct BatchedGemm {
+  const bf16* x;
+  int64_t x_ld, x_batch_stride;
+  const bf16* w;
+  int64_t w_ld, w_batch_stride;
+  bool w_transposed;
+  bf16* y;
+  int64_t y_ld, y_batch_stride;
+  int64_t n, out, in;
+  int batch;
+};
+// BatchedGemm for 1..kGemvMaxRows rows in one dependent launch, fp32 accumulation; the twin of
+// cpu::matmul per batch. Needs 16-byte aligned matrix rows (and, with W transposed, x rows):
+// gemv_batched_supported says whether it runs (Gemm::bf16_batched takes cuBLASLt otherwise).
+bool gemv_batched_supported(const BatchedGemm& args);
+void gemv_batched(const BatchedGemm& args, cudaStream_t stream);
 
 // The experts' GEMMs over rows in expert order (moe_group_by_expert), the groups read on the
 // device: y[r, :n] = x[x_rows[r], :k] · W_e[:n, :k]^T for each row r of expert e, rows

@@ -13,7 +13,7 @@ namespace {
 
 __global__ void rope_kernel(RopeArgs a) {
   begin_dependent_kernel();
-  rope_token(a, blockIdx.x);
+  rope_token(a, blockIdx.x, threadIdx.x, blockDim.x);
 }
 
 }  // namespace

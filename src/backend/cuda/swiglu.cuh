@@ -1,8 +1,8 @@
 #pragma once
 // SwiGLU's activation of one element, as every kernel that applies it computes it: silu(g) · u in
 // fp32 on the stored bf16 values, rounded to bf16 once (what silu_mul stores). The kernels that
-// fold it into their input (moe_down_gemv, silu_mul_quantize_fp8_blocks) are then bit for bit
-// silu_mul followed by their plain form.
+// fold it into their output or input (moe_gemv_gate_up, silu_mul_quantize_fp8_blocks) are then
+// bit for bit their plain form and silu_mul.
 #include <cuda_bf16.h>
 
 namespace tide::cuda {

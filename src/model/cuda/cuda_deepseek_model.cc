@@ -42,6 +42,9 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
   TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  route_done_ = DeviceBuffer<unsigned>(1);
+  TIDE_CUDA_CHECK(cudaMemsetAsync(route_done_.data(), 0, sizeof(unsigned), stream_));  // before any step's launch
+  folded_decode_ = folded_decode_supported();
 }
 
 DeepSeekCudaModel::~DeepSeekCudaModel() {
@@ -273,22 +276,36 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   bf16* h = scratch_.get(hidden_, T * D);
   bf16* delta = scratch_.get(delta_, T * D);
   gather_rows(weights_.embed.data.data(), D, step.token_ids, T, D, residual, D, stream_);
+  // Folded (a decode step of one or two tokens): the kernels that read a normalised row compute
+  // it as they read it, and the feed-forward adds both blocks' outputs into the residual, so the
+  // rms_norm launches drop out. Otherwise each norm is a launch of its own.
+  const bool folded = T <= kGemvMaxRows && folded_decode_;
   for (int l = 0; l < config_.num_layers; ++l) {
     const DeepSeekLayerWeights& w = weights_.layers[l];
+    if (folded) {
+      attention(l, {.x = residual, .norm_weight = w.input_norm.data(), .eps = eps}, step, cache, delta);
+      fold_feed_forward(l, delta, T, residual);
+      continue;
+    }
     // residual += the previous block's output (none before the first), then normalise.
     rms_norm(l == 0 ? residual : delta, l == 0 ? nullptr : residual, T, D, w.input_norm.data(), eps, h, stream_);
-    attention(l, h, step, cache, delta);
+    attention(l, {.x = h}, step, cache, delta);
     rms_norm(delta, residual, T, D, w.post_attention_norm.data(), eps, h, stream_);
     feed_forward(l, h, T, delta);
   }
 
-  // Only the rows whose logits are wanted go through the final norm and the LM head.
+  // Only the rows whose logits are wanted go through the final norm and the LM head (folded, the
+  // residual already holds the last block's output).
   bf16* selected_residual = scratch_.get(q_, 2 * R * D);
   bf16* selected_delta = selected_residual + R * D;
   bf16* normed = scratch_.get(lora_, R * D);
   gather_rows(residual, D, step.logit_row_tokens, R, D, selected_residual, D, stream_);
-  gather_rows(delta, D, step.logit_row_tokens, R, D, selected_delta, D, stream_);
-  rms_norm(selected_delta, selected_residual, R, D, weights_.final_norm.data(), eps, normed, stream_);
+  if (folded) {
+    rms_norm(selected_residual, nullptr, R, D, weights_.final_norm.data(), eps, normed, stream_);
+  } else {
+    gather_rows(delta, D, step.logit_row_tokens, R, D, selected_delta, D, stream_);
+    rms_norm(selected_delta, selected_residual, R, D, weights_.final_norm.data(), eps, normed, stream_);
+  }
   const DeviceMatrix& head = weights_.head();
   float* logits = scratch_.get(logits_, R * head.rows);
   gemm_.bf16_nt_f32(normed, R, head.data.data(), head.rows, D, logits, stream_);

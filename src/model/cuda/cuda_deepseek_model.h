@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 #include "backend/cuda/device_buffer.h"
@@ -81,7 +82,9 @@ class DeepSeekCudaModel : public Model {
   void run_step(const Step& step, DeviceKvCache& cache) const;
   // Runs the step through a graph where its shape allows; false where it must run eagerly.
   bool run_step_as_graph(const Step& step, DeviceKvCache& cache) const;
-  void attention(int layer, const bf16* h, const Step& step, DeviceKvCache& cache, bf16* out) const;
+  // out = the layer's attention of h: h.x as stored, or (h.norm_weight set, a decode step of one or
+  // two tokens) normalised by the first projection as it reads it.
+  void attention(int layer, const GemvInput& h, const Step& step, DeviceKvCache& cache, bf16* out) const;
   // The run's rows in the absorbed form: q_nope through W_UK, attention over the latent cache,
   // the result through W_UV into heads_out.
   void attend_absorbed(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q, int64_t q_stride,
@@ -97,12 +100,26 @@ class DeepSeekCudaModel : public Model {
   // row.
   static constexpr int64_t kExpandedPrefillRows = 64;
   void feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const;
+  // A decode step of one or two tokens in which no normalised rows are stored (run_step's folded
+  // form): the feed-forward of rms_norm(residual + delta), folded into the residual stream as
+  // residual = (residual + delta) + feed-forward.
+  void fold_feed_forward(int layer, const bf16* delta, int64_t tokens, bf16* residual) const;
+  // Whether every layer's feed-forward can fold at one or two tokens (not fp8 experts, widths
+  // within the decode kernels' limits): such steps then store no normalised rows.
+  bool folded_decode_supported() const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
-  // MoE steps of at most this many (token, choice) rows run each row through its expert
-  // (moe_gate_up_gemv); above it, grouping rows by expert reads each expert once instead of once
-  // per row (moe_grouped_gemm). Neither needs a host round trip, so such steps can be graphs.
+  // MoE steps of at most this many (token, choice) rows run each row through its expert, the
+  // shared experts beside them (moe_gemv_gate_up, moe_gemv_down); above it, grouping rows by expert
+  // reads each expert once instead of once per row (moe_grouped_gemm). Neither needs a host round
+  // trip, so such steps can be graphs.
   static constexpr int64_t kDeviceRoutedMoeRows = 16;
+  // A dense layer's MLP as the decode-sized MoE launches run it (one shared slot), or none where
+  // their limits rule it out.
+  std::optional<MoeGemv> dense_decode_mlp(const GatedMlpWeights& w, int64_t tokens) const;
+  // The decode-sized MoE launches' arguments, or none where their limits rule them out.
+  std::optional<MoeGemv> decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
+                                    const float* gate_weights) const;
   // From this many rows per expert on average (long prefills), moe_grouped_gemm_wide's output
   // tiles beat moe_grouped_gemm's passes over each expert's weights (bf16 experts; fp8 ones
   // always run moe_grouped_gemm_fp8).
@@ -116,6 +133,7 @@ class DeepSeekCudaModel : public Model {
   std::string device_;
   DeepSeekWeights weights_;
   bool bf16_expert_layers_ = false;  // some MoE layer holds its routed experts in bf16
+  bool folded_decode_ = false;       // folded_decode_supported()
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
   float softmax_scale_;
   int sm_count_ = 1;
@@ -143,7 +161,7 @@ class DeepSeekCudaModel : public Model {
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, q_, kv_, q_absorbed_, latent_out_, heads_out_, gate_up_,
       activation_, lora_;
   mutable DeviceBuffer<bf16> context_latent_, context_rope_, context_kv_;  // expanded prefill
-  mutable DeviceBuffer<bf16> moe_out_, moe_gate_up_;
+  mutable DeviceBuffer<bf16> moe_out_;
   mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
   mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
@@ -153,6 +171,8 @@ class DeepSeekCudaModel : public Model {
   mutable DeviceBuffer<uint64_t> pick_seeds_;
   mutable DeviceBuffer<int32_t> route_ids_, expert_counts_, expert_offsets_, permuted_token_, assignment_row_;
   mutable DeviceBuffer<unsigned char> attention_workspace_;
+  // route_experts_gemv's count of finished blocks (it leaves it at 0).
+  mutable DeviceBuffer<unsigned> route_done_;
 };
 
 }  // namespace tide::cuda

@@ -15,7 +15,8 @@
 
 namespace tide::cuda {
 
-void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, DeviceKvCache& cache, bf16* out) const {
+void DeepSeekCudaModel::attention(int layer, const GemvInput& h, const Step& step, DeviceKvCache& cache,
+                                  bf16* out) const {
   const ModelConfig& c = config_;
   const MlaWeights& w = weights_.layers[layer].attention;
   const int64_t T = step.tokens, D = c.hidden_size, H = c.num_heads;
@@ -26,7 +27,10 @@ void DeepSeekCudaModel::attention(int layer, const bf16* h, const Step& step, De
   // One GEMM for both projections of h: [q part | kv part] per token, `width` apart.
   const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = q_part + E;
   bf16* projected = scratch_.get(kv_, T * width);
-  gemm_.bf16_nt(h, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
+  if (h.norm_weight)
+    gemv_nt(h, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
+  else
+    gemm_.bf16_nt(h.x, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
   bf16* kv = projected + q_part;
   bf16* q = projected;
   int64_t q_stride = width;

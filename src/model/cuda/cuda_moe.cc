@@ -1,17 +1,19 @@
 // DeepSeek's feed-forward on the GPU: a dense SwiGLU MLP in the first layers, MoE after.
-// MoE step: router logits (fp32) → route_experts, then
-//  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): each (token, choice) row through its
-//    expert with the GEMV kernels that read the expert id on the device;
+// MoE step: router logits (fp32) → route_experts (one launch for both at one or two tokens), then
+//  - decode-sized steps (tokens × top_k <= kDeviceRoutedMoeRows): two launches (moe_gemv_gate_up,
+//    moe_gemv_down) over each token's routed choices, the expert read from the router's ids on
+//    the device, and its shared experts, summed with the gate weights in the down launch;
 //  - larger steps: group the assignments by expert → the gate_up GEMM of each expert over its
 //    rows; one SiLU·mul over all rows; the down GEMMs, all reading the groups (and the tokens,
 //    through permuted_token) on the device: moe_grouped_gemm while experts have few rows each
 //    (reading the weights is the bound), moe_grouped_gemm_wide from kRowsPerExpertForWideGemm
 //    rows an expert on average (long prefills, where the products are).
 // Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
-// in fp8 (moe_fp8). Either way the result is combined with the gate weights on top of the shared
-// experts' output.
+// in fp8 (moe_fp8). The grouped paths combine the result with the gate weights on top of the
+// shared experts' output.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
+#include "common/error.h"
 #include "model/cuda/cuda_deepseek_model.h"
 #include "model/cuda/scratch.h"
 
@@ -21,10 +23,79 @@ void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, b
   const DeepSeekLayerWeights& w = weights_.layers[layer];
   if (w.moe) {
     moe(*w.moe, h, tokens, out);
+    return;
+  }
+  const std::optional<MoeGemv> m = tokens <= kGemvMaxRows ? dense_decode_mlp(*w.dense, tokens) : std::nullopt;
+  if (m) {
+    bf16* act = scratch_.get(activation_, tokens * m->inter);
+    moe_gemv_gate_up(*m, {.x = h}, act, stream_);
+    moe_gemv_down(*m, act, out, stream_);
   } else {
     bf16* gate_up = scratch_.get(gate_up_, tokens * 2 * w.dense->intermediate());
     mlp(*w.dense, h, tokens, gate_up, out);
   }
+}
+
+void DeepSeekCudaModel::fold_feed_forward(int layer, const bf16* delta, int64_t T, bf16* residual) const {
+  const ModelConfig& c = config_;
+  const DeepSeekLayerWeights& w = weights_.layers[layer];
+  const GemvInput h{.x = residual, .delta = delta, .norm_weight = w.post_attention_norm.data(),
+                    .eps = static_cast<float>(c.rms_norm_eps)};
+  std::optional<MoeGemv> m;
+  if (w.moe) {
+    const int k = c.num_experts_per_tok;
+    int32_t* ids = scratch_.get(route_ids_, T * k);
+    float* gate_weights = scratch_.get(route_weights_, T * k);
+    route_experts_gemv(h, T, w.moe->router.data.data(), c.hidden_size, w.moe->bias.size() ? w.moe->bias.data() : nullptr,
+                       router_, scratch_.get(router_logits_, T * c.n_routed_experts), route_done_.data(), ids,
+                       gate_weights, stream_);
+    m = decode_moe(*w.moe, T, ids, gate_weights);
+  } else {
+    m = dense_decode_mlp(*w.dense, T);
+  }
+  if (!m) fail("layer {}: its feed-forward cannot fold into a decode step (folded_decode_supported said it could)", layer);
+  bf16* act = scratch_.get(activation_, T * (m->top_k + m->shared) * m->inter);
+  moe_gemv_gate_up(*m, h, act, stream_);
+  moe_gemv_down_into_residual(*m, act, delta, residual, stream_);
+}
+
+bool DeepSeekCudaModel::folded_decode_supported() const {
+  const ModelConfig& c = config_;
+  // Normalising as they read needs 16-byte rows in every kernel that does it.
+  if (c.hidden_size % 8 != 0) return false;
+  for (const DeepSeekLayerWeights& w : weights_.layers) {
+    const std::optional<MoeGemv> m = w.moe ? (w.moe->fp8() || kGemvMaxRows * c.num_experts_per_tok > kDeviceRoutedMoeRows
+                                                  ? std::nullopt
+                                                  : decode_moe(*w.moe, kGemvMaxRows, nullptr, nullptr))
+                                           : dense_decode_mlp(*w.dense, kGemvMaxRows);
+    if (!m || m->inter % 8 != 0) return false;
+  }
+  return true;
+}
+
+std::optional<MoeGemv> DeepSeekCudaModel::dense_decode_mlp(const GatedMlpWeights& w, int64_t tokens) const {
+  const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.intermediate(), .shared = 1,
+                  .shared_gate_up = w.gate_up.data.data(), .shared_down = w.down.data.data()};
+  if (!moe_gemv_supported(m)) return std::nullopt;
+  return m;
+}
+
+std::optional<MoeGemv> DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
+                                                     const float* gate_weights) const {
+  const ModelConfig& c = config_;
+  MoeGemv m{.tokens = tokens, .hidden = c.hidden_size, .inter = c.moe_intermediate_size,
+            .top_k = c.num_experts_per_tok, .ids = ids, .weights = gate_weights,
+            .gate_up = w.gate_up_by_expert.data(), .down = w.down_by_expert.data()};
+  if (w.shared) {
+    // The shared MLP rides along as slices of the routed experts' width; any other width takes
+    // the grouped path.
+    if (w.shared->intermediate() % c.moe_intermediate_size != 0) return std::nullopt;
+    m.shared = static_cast<int>(w.shared->intermediate() / c.moe_intermediate_size);
+    m.shared_gate_up = w.shared->gate_up.data.data();
+    m.shared_down = w.shared->down.data.data();
+  }
+  if (!moe_gemv_supported(m)) return std::nullopt;
+  return m;
 }
 
 void DeepSeekCudaModel::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
@@ -42,18 +113,23 @@ void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16*
   const int64_t rows = T * k;
 
   float* logits = scratch_.get(router_logits_, T * E);
-  gemm_.bf16_nt_f32(h, T, w.router.data.data(), E, D, logits, stream_);
   int32_t* ids = scratch_.get(route_ids_, rows);
   float* gate_weights = scratch_.get(route_weights_, rows);
-  route_experts(logits, T, w.bias.size() ? w.bias.data() : nullptr, router_, ids, gate_weights, stream_);
+  const float* bias = w.bias.size() ? w.bias.data() : nullptr;
+  if (T <= kGemvMaxRows && D % 8 == 0) {
+    route_experts_gemv({.x = h}, T, w.router.data.data(), D, bias, router_, logits, route_done_.data(), ids,
+                       gate_weights, stream_);
+  } else {
+    gemm_.bf16_nt_f32(h, T, w.router.data.data(), E, D, logits, stream_);
+    route_experts(logits, T, bias, router_, ids, gate_weights, stream_);
+  }
   if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
-    bf16* gate_up = scratch_.get(moe_gate_up_, rows * 2 * I);
-    bf16* y = scratch_.get(moe_out_, rows * D);
-    moe_gate_up_gemv(h, T, k, ids, w.gate_up_by_expert.data(), I, D, gate_up, stream_);
-    moe_down_gemv(gate_up, T, k, ids, w.down_by_expert.data(), D, I, y, stream_);
-    if (w.shared) mlp(*w.shared, h, T, scratch_.get(gate_up_, T * 2 * w.shared->intermediate()), out);
-    moe_combine(y, nullptr, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
-    return;
+    if (const std::optional<MoeGemv> m = decode_moe(w, T, ids, gate_weights)) {
+      bf16* act = scratch_.get(activation_, T * (m->top_k + m->shared) * I);
+      moe_gemv_gate_up(*m, {.x = h}, act, stream_);
+      moe_gemv_down(*m, act, out, stream_);
+      return;
+    }
   }
 
   int32_t* counts = scratch_.get(expert_counts_, E);

@@ -42,7 +42,7 @@ struct MoeWeights {
   std::vector<GatedMlpWeights> experts;
   std::vector<Fp8ExpertWeights> fp8_experts;
   // The experts' matrices by expert id, in device memory, for the kernels that pick the expert
-  // on the device (moe_gate_up_gemv, moe_down_gemv, moe_grouped_gemm and its fp8 twin).
+  // on the device (moe_gemv_gate_up, moe_gemv_down, moe_grouped_gemm and its fp8 twin).
   DeviceBuffer<const bf16*> gate_up_by_expert, down_by_expert;
   DeviceBuffer<const uint8_t*> fp8_gate_up_by_expert, fp8_down_by_expert;
   DeviceBuffer<const float*> fp8_gate_up_scales_by_expert, fp8_down_scales_by_expert;

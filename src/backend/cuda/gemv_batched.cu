@@ -1,0 +1,146 @@
+// Decode-sized batched products (BatchedGemm in ops.h, at most kGemvMaxRows rows): MLA's per-head
+// absorption through kv_b_proj at decode, where each head's matrix is a few hundred KB and a
+// cuBLASLt launch costs more than reading it, and (not being a dependent launch) makes the kernels
+// on either side of it wait for a full drain.
+//   W_bᵀ (W_b [out, in]): a warp per output feature, its lanes streaming the row in 16-byte chunks.
+//   W_b  (W_b [in, out]): a thread per 8 adjacent output features (one 16-byte load per input row),
+//                         32 groups of threads splitting the input rows, summed in shared memory.
+#include <cuda_bf16.h>
+
+#include <cstdint>
+#include <string>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/ops.h"
+#include "backend/cuda/reduce.cuh"
+
+namespace tide::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kFeaturesPerWarp = 2;                                // transposed form
+constexpr int kTransposedFeatures = kThreads / 32 * kFeaturesPerWarp;
+constexpr int kColumnThreads = 8;                                  // plain form: 64 features a block
+constexpr int kRowGroups = kThreads / kColumnThreads;
+constexpr int kPlainFeatures = kColumnThreads * 8;
+
+__device__ __forceinline__ void add_products(float (&acc)[8], const uint4& w, float x) {
+  const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(&w);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 wf = __bfloat1622float2(w2[i]);
+    acc[2 * i] += wf.x * x;
+    acc[2 * i + 1] += wf.y * x;
+  }
+}
+
+__device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
+  const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(&w);
+  const __nv_bfloat162* x2 = reinterpret_cast<const __nv_bfloat162*>(&x);
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 wf = __bfloat1622float2(w2[i]), xf = __bfloat1622float2(x2[i]);
+    sum += wf.x * xf.x + wf.y * xf.y;
+  }
+  return sum;
+}
+
+// grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[o, i].
+template <int kRows>
+__global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
+  begin_dependent_kernel();
+  const int64_t b = blockIdx.y;
+  const bf16* x = g.x + b * g.x_batch_stride;
+  const bf16* w = g.w + b * g.w_batch_stride;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kTransposedFeatures + warp * kFeaturesPerWarp;
+  float acc[kFeaturesPerWarp][kRows] = {};
+  for (int64_t c = lane * 8; c < g.in; c += 32 * 8) {
+    uint4 weights[kFeaturesPerWarp];
+#pragma unroll
+    for (int f = 0; f < kFeaturesPerWarp; ++f)
+      weights[f] = first + f < g.out ? *reinterpret_cast<const uint4*>(w + (first + f) * g.w_ld + c)
+                                     : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const uint4 xr = *reinterpret_cast<const uint4*>(x + r * g.x_ld + c);
+#pragma unroll
+      for (int f = 0; f < kFeaturesPerWarp; ++f) acc[f][r] += dot8(weights[f], xr);
+    }
+  }
+#pragma unroll
+  for (int f = 0; f < kFeaturesPerWarp; ++f)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const float sum = warp_sum(acc[f][r]);
+      if (lane == 0 && first + f < g.out) g.y[b * g.y_batch_stride + r * g.y_ld + first + f] = __float2bfloat16(sum);
+    }
+}
+
+// grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[i, o].
+template <int kRows>
+__global__ void __launch_bounds__(kThreads) plain_kernel(BatchedGemm g) {
+  begin_dependent_kernel();
+  __shared__ float partial[kRowGroups][kRows][kPlainFeatures];
+  const int64_t b = blockIdx.y;
+  const bf16* x = g.x + b * g.x_batch_stride;
+  const bf16* w = g.w + b * g.w_batch_stride;
+  const int column = threadIdx.x % kColumnThreads, group = threadIdx.x / kColumnThreads;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kPlainFeatures, o = first + column * 8;
+  float acc[kRows][8] = {};
+  if (o < g.out)
+    for (int64_t i = group; i < g.in; i += kRowGroups) {
+      const uint4 wi = *reinterpret_cast<const uint4*>(w + i * g.w_ld + o);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) add_products(acc[r], wi, __bfloat162float(x[r * g.x_ld + i]));
+    }
+#pragma unroll
+  for (int r = 0; r < kRows; ++r)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) partial[group][r][column * 8 + j] = acc[r][j];
+  __syncthreads();
+  for (int k = threadIdx.x; k < kRows * kPlainFeatures; k += kThreads) {
+    const int r = k / kPlainFeatures, f = k % kPlainFeatures;
+    if (first + f >= g.out) continue;
+    float sum = 0.f;
+#pragma unroll 8
+    for (int p = 0; p < kRowGroups; ++p) sum += partial[p][r][f];
+    g.y[b * g.y_batch_stride + r * g.y_ld + first + f] = __float2bfloat16(sum);
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+template <int kRows>
+void launch(const BatchedGemm& g, cudaStream_t stream) {
+  const int64_t per_block = g.w_transposed ? kTransposedFeatures : kPlainFeatures;
+  const dim3 grid(static_cast<unsigned>((g.out + per_block - 1) / per_block), static_cast<unsigned>(g.batch));
+  if (g.w_transposed)
+    launch_dependent(transposed_kernel<kRows>, grid, kThreads, 0, stream, g);
+  else
+    launch_dependent(plain_kernel<kRows>, grid, kThreads, 0, stream, g);
+}
+
+}  // namespace
+
+bool gemv_batched_supported(const BatchedGemm& g) {
+  if (g.n < 1 || g.n > kGemvMaxRows || g.batch < 1 || g.batch > 65535 || g.out < 1 || g.in < 1) return false;
+  const bool weights = aligned16(g.w) && g.w_ld % 8 == 0 && g.w_batch_stride % 8 == 0;
+  if (!g.w_transposed) return weights && g.out % 8 == 0;  // x is read an element at a time
+  return weights && g.in % 8 == 0 && aligned16(g.x) && g.x_ld % 8 == 0 && g.x_batch_stride % 8 == 0;
+}
+
+void gemv_batched(const BatchedGemm& g, cudaStream_t stream) {
+  if (!gemv_batched_supported(g))
+    throw Error("gemv_batched: needs 1.." + std::to_string(kGemvMaxRows) +
+                " rows and 16-byte aligned rows of the matrices (and, with W transposed, of x); got n " +
+                std::to_string(g.n) + ", in " + std::to_string(g.in) + ", out " + std::to_string(g.out));
+  static_assert(kGemvMaxRows == 2, "gemv_batched instantiates one and two rows");
+  if (g.n == 1) launch<1>(g, stream);
+  else launch<2>(g, stream);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace tide::cuda
