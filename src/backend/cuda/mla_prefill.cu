@@ -50,29 +50,37 @@ static_assert(kQk % 64 == 0 && kV % 64 == 0 && kStageBytes % 1024 == 0);
 // The key tile `tile` (positions tile·64..+63) into one stage: each position's k_nope (from the
 // expanded kv) and rope key as a row of the key panels, its value as a row of the value panels.
 // Positions past the context are zero-filled, so that a masked key's value contributes 0·0,
-// never 0·garbage.
+// never 0·garbage. Every thread copies the same rows and 16-byte pieces each tile (constant
+// trip counts and divisors), so the address arithmetic is a few instructions a copy.
 __device__ __forceinline__ void load_tile(const MlaPrefillArgs& a, int head, int tile, unsigned char* stage) {
+  constexpr int kKChunks = kQk / 8, kVChunks = kV / 8;  // 16-byte pieces per row
+  constexpr int kKeyCopies = kKeysPerTile * kKChunks / kThreads, kValueCopies = kKeysPerTile * kVChunks / kThreads;
+  static_assert(kKeysPerTile * kKChunks % kThreads == 0 && kKeysPerTile * kVChunks % kThreads == 0);
+  const int64_t kv_stride = static_cast<int64_t>(a.heads) * (kNope + kV);
+  const bf16* head_kv = a.kv + head * (kNope + kV);
   unsigned char* keys = stage;
   unsigned char* values = stage + kKeyPanels * kPanelBytes;
-  const int64_t kv_stride = static_cast<int64_t>(a.heads) * (kNope + kV);
-  constexpr int kKChunks = kQk / 8, kVChunks = kV / 8;  // 16-byte pieces per row
-  for (int i = threadIdx.x; i < kKeysPerTile * (kKChunks + kVChunks); i += kThreads) {
-    const bool is_key = i < kKeysPerTile * kKChunks;
-    const int j = is_key ? i : i - kKeysPerTile * kKChunks;
-    const int chunks = is_key ? kKChunks : kVChunks;
-    const int row = j / chunks, chunk = j % chunks;
+#pragma unroll
+  for (int k = 0; k < kKeyCopies; ++k) {
+    const int i = threadIdx.x + k * kThreads, row = i / kKChunks, chunk = i % kKChunks;
     const int pos = tile * kKeysPerTile + row;
     const bool valid = pos < a.context;
     const int64_t p = valid ? pos : 0;
-    const bf16* src;
-    if (!is_key)
-      src = a.kv + p * kv_stride + head * (kNope + kV) + kNope + chunk * 8;
-    else if (chunk < kNope / 8)
-      src = a.kv + p * kv_stride + head * (kNope + kV) + chunk * 8;
-    else
-      src = a.k_rope + p * kRope + (chunk - kNope / 8) * 8;
-    unsigned char* dst = (is_key ? keys : values) + (chunk / 8) * kPanelBytes + swizzle128_offset(row, chunk % 8);
-    cp_async16(dst, src, valid);
+    // k_nope from the expanded kv, the rope key from its own rows: chosen without a branch.
+    const bool nope = chunk < kNope / 8;
+    const bf16* base = nope ? head_kv : a.k_rope - kNope;
+    const int64_t stride = nope ? kv_stride : kRope;
+    cp_async16(keys + (chunk / 8) * kPanelBytes + swizzle128_offset(row, chunk % 8), base + p * stride + chunk * 8,
+               valid);
+  }
+#pragma unroll
+  for (int k = 0; k < kValueCopies; ++k) {
+    const int i = threadIdx.x + k * kThreads, row = i / kVChunks, chunk = i % kVChunks;
+    const int pos = tile * kKeysPerTile + row;
+    const bool valid = pos < a.context;
+    const int64_t p = valid ? pos : 0;
+    cp_async16(values + (chunk / 8) * kPanelBytes + swizzle128_offset(row, chunk % 8),
+               head_kv + p * kv_stride + kNope + chunk * 8, valid);
   }
 }
 
@@ -158,29 +166,36 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
     fence_accumulators(o);
     fence_fragments(pa);
 
-    // Online softmax, in base 2.
+    // Online softmax, in base 2, the scale folded into the exponent (max(s)·scale is the scaled
+    // max: the scale is positive). Only a tile that reaches past this warp's first row's
+    // position has keys to mask.
+    if (key0 + kKeysPerTile - 1 > start + warp_row) {
+#pragma unroll
+      for (int i = 0; i < kKeysPerTile / 2; ++i) {
+        const int key = key0 + (i / 4) * 8 + 2 * t + (i % 2);
+        if (key > position[(i % 4) / 2]) s[i] = -INFINITY;
+      }
+    }
     float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-    for (int i = 0; i < kKeysPerTile / 2; ++i) {
-      const int key = key0 + (i / 4) * 8 + 2 * t + (i % 2);
-      const float v = key <= position[(i % 4) / 2] ? s[i] * scale_log2 : -INFINITY;
-      s[i] = v;
-      tile_max[(i % 4) / 2] = fmaxf(tile_max[(i % 4) / 2], v);
-    }
-    float rescale[2];
+    for (int i = 0; i < kKeysPerTile / 2; ++i) tile_max[(i % 4) / 2] = fmaxf(tile_max[(i % 4) / 2], s[i]);
+    // The exponent's offset: the row's max, or 0 for a row that has seen no key yet (its scores
+    // are all -inf, and 2^-inf is the 0 it needs; its sum and output are 0, so rescaling them by
+    // 2^-inf = 0 changes nothing).
+    float offset[2], rescale[2];
 #pragma unroll
     for (int up = 0; up < 2; ++up) {
       tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 1));
       tile_max[up] = fmaxf(tile_max[up], __shfl_xor_sync(0xffffffffu, tile_max[up], 2));
-      const float next = fmaxf(row_max[up], tile_max[up]);
-      // A row that has seen no key yet (-inf both) keeps nothing to rescale.
-      rescale[up] = next == -INFINITY ? 1.f : ex2(row_max[up] - next);
+      const float next = fmaxf(row_max[up], tile_max[up] * scale_log2);
+      offset[up] = next == -INFINITY ? 0.f : next;
+      rescale[up] = ex2(row_max[up] - offset[up]);
       row_max[up] = next;
       row_sum[up] *= rescale[up];
     }
 #pragma unroll
     for (int i = 0; i < kV / 2; ++i) o[i] *= rescale[(i % 4) / 2];
-    // P = 2^(s - max), as bf16 A fragments of 16 keys each (8-column slices 2c and 2c+1).
+    // P = 2^(s·scale - max), as bf16 A fragments of 16 keys each (8-column slices 2c and 2c+1).
 #pragma unroll
     for (int c = 0; c < kKeysPerTile / 16; ++c)
 #pragma unroll
@@ -188,8 +203,7 @@ __global__ void __launch_bounds__(kThreads) mla_prefill_kernel(MlaPrefillArgs a)
         float p[4];
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
-          const float m = row_max[e / 2];
-          p[e] = m == -INFINITY ? 0.f : ex2(s[4 * (2 * c + half) + e] - m);
+          p[e] = ex2(fmaf(s[4 * (2 * c + half) + e], scale_log2, -offset[e / 2]));
           row_sum[e / 2] += p[e];
         }
         pa[c][half * 2] = pack_bf16(p[0], p[1]);

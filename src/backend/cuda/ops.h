@@ -233,6 +233,20 @@ void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, f
 // gemv_nt of normalised rows (GemvInput with norm_weight); in % 8 == 0.
 void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 
+// Weights a later kernel of the step reads, asked of L2 from a stream of the caller's while the
+// main stream runs kernels bound by latency (l2_prefetch.cu). Values are never changed: a range
+// that L2 evicts before its reader comes costs only the bandwidth spent on it.
+struct L2Prefetch {
+  static constexpr int kMaxRanges = 4;
+  struct Range {
+    const void* data = nullptr;
+    int64_t bytes = 0;
+  };
+  Range ranges[kMaxRanges];
+  int count = 0;
+};
+void prefetch_l2_ranges(const L2Prefetch& prefetch, cudaStream_t stream);
+
 // `batch` independent products at fixed strides (MLA's per-head absorption through kv_b_proj):
 //   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])
 // where x_b = x + b*x_batch_stride, rows x_ld apart (likewise w and y).

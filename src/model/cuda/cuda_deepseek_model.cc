@@ -42,6 +42,9 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
   TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&prefetch_stream_, cudaStreamNonBlocking));
+  TIDE_CUDA_CHECK(cudaEventCreateWithFlags(&prefetch_fork_, cudaEventDisableTiming));
+  TIDE_CUDA_CHECK(cudaEventCreateWithFlags(&prefetch_join_, cudaEventDisableTiming));
   route_done_ = DeviceBuffer<unsigned>(1);
   TIDE_CUDA_CHECK(cudaMemsetAsync(route_done_.data(), 0, sizeof(unsigned), stream_));  // before any step's launch
   folded_decode_ = folded_decode_supported();
@@ -50,6 +53,9 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
 DeepSeekCudaModel::~DeepSeekCudaModel() {
   for (auto& [key, graph] : graphs_)
     if (graph.exec) cudaGraphExecDestroy(graph.exec);
+  if (prefetch_fork_) cudaEventDestroy(prefetch_fork_);
+  if (prefetch_join_) cudaEventDestroy(prefetch_join_);
+  if (prefetch_stream_) cudaStreamDestroy(prefetch_stream_);
   if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -283,6 +289,7 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   for (int l = 0; l < config_.num_layers; ++l) {
     const DeepSeekLayerWeights& w = weights_.layers[l];
     if (folded) {
+      prefetch_layer_weights(l);
       attention(l, {.x = residual, .norm_weight = w.input_norm.data(), .eps = eps}, step, cache, delta);
       fold_feed_forward(l, delta, T, residual);
       continue;
@@ -293,6 +300,7 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
     rms_norm(delta, residual, T, D, w.post_attention_norm.data(), eps, h, stream_);
     feed_forward(l, h, T, delta);
   }
+  if (folded) join_prefetches();
 
   // Only the rows whose logits are wanted go through the final norm and the LM head (folded, the
   // residual already holds the last block's output).
@@ -309,6 +317,25 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   const DeviceMatrix& head = weights_.head();
   float* logits = scratch_.get(logits_, R * head.rows);
   gemm_.bf16_nt_f32(normed, R, head.data.data(), head.rows, D, logits, stream_);
+}
+
+void DeepSeekCudaModel::prefetch_layer_weights(int layer) const {
+  const DeepSeekLayerWeights& w = weights_.layers[layer];
+  L2Prefetch prefetch;
+  auto add = [&](const DeviceMatrix& m) { prefetch.ranges[prefetch.count++] = {m.data.data(), static_cast<int64_t>(m.data.bytes())}; };
+  add(w.attention.o_proj);
+  // Read first by the gate_up launch (its shared slots' blocks come first), before the routed
+  // experts' rows stream through L2. A dense layer's MLP is too large to wait there.
+  if (w.moe && w.moe->shared) add(w.moe->shared->gate_up);
+  TIDE_CUDA_CHECK(cudaEventRecord(prefetch_fork_, stream_));
+  TIDE_CUDA_CHECK(cudaStreamWaitEvent(prefetch_stream_, prefetch_fork_, 0));
+  prefetch_l2_ranges(prefetch, prefetch_stream_);
+}
+
+void DeepSeekCudaModel::join_prefetches() const {
+  // A captured graph must end on the stream it began on; an eager step must not leave work behind.
+  TIDE_CUDA_CHECK(cudaEventRecord(prefetch_join_, prefetch_stream_));
+  TIDE_CUDA_CHECK(cudaStreamWaitEvent(stream_, prefetch_join_, 0));
 }
 
 }  // namespace tide::cuda

@@ -107,6 +107,11 @@ class DeepSeekCudaModel : public Model {
   // Whether every layer's feed-forward can fold at one or two tokens (not fp8 experts, widths
   // within the decode kernels' limits): such steps then store no normalised rows.
   bool folded_decode_supported() const;
+  // A folded decode step's layer: its o_proj and shared experts' gate_up asked of L2 on
+  // prefetch_stream_ while the layer's attention (latency, not bandwidth) runs on stream_; the
+  // kernels that read them then find them there. join_prefetches() ends the step's fork.
+  void prefetch_layer_weights(int layer) const;
+  void join_prefetches() const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
   // MoE steps of at most this many (token, choice) rows run each row through its expert, the
@@ -139,6 +144,8 @@ class DeepSeekCudaModel : public Model {
   int sm_count_ = 1;
   RouterParams router_;
   cudaStream_t stream_ = nullptr;
+  cudaStream_t prefetch_stream_ = nullptr;
+  cudaEvent_t prefetch_fork_ = nullptr, prefetch_join_ = nullptr;
 
   // Per-step state, reused (see scratch.h).
   mutable std::mutex step_mutex_;
