@@ -1,6 +1,8 @@
 #include "model/cuda/cuda_deepseek_model.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
@@ -48,6 +50,9 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   route_done_ = DeviceBuffer<unsigned>(1);
   TIDE_CUDA_CHECK(cudaMemsetAsync(route_done_.data(), 0, sizeof(unsigned), stream_));  // before any step's launch
   folded_decode_ = folded_decode_supported();
+  // TIDE_L2_PREFETCH=0: no prefetch stream, for measuring what it gives or ruling it out.
+  const char* prefetch = std::getenv("TIDE_L2_PREFETCH");
+  l2_prefetch_ = prefetch == nullptr || std::strcmp(prefetch, "0") != 0;
 }
 
 DeepSeekCudaModel::~DeepSeekCudaModel() {
@@ -289,7 +294,7 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   for (int l = 0; l < config_.num_layers; ++l) {
     const DeepSeekLayerWeights& w = weights_.layers[l];
     if (folded) {
-      prefetch_layer_weights(l);
+      if (l2_prefetch_) prefetch_layer_weights(l);
       attention(l, {.x = residual, .norm_weight = w.input_norm.data(), .eps = eps}, step, cache, delta);
       fold_feed_forward(l, delta, T, residual);
       continue;
@@ -300,7 +305,7 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
     rms_norm(delta, residual, T, D, w.post_attention_norm.data(), eps, h, stream_);
     feed_forward(l, h, T, delta);
   }
-  if (folded) join_prefetches();
+  if (folded && l2_prefetch_) join_prefetches();
 
   // Only the rows whose logits are wanted go through the final norm and the LM head (folded, the
   // residual already holds the last block's output).
@@ -323,9 +328,13 @@ void DeepSeekCudaModel::prefetch_layer_weights(int layer) const {
   const DeepSeekLayerWeights& w = weights_.layers[layer];
   L2Prefetch prefetch;
   auto add = [&](const DeviceMatrix& m) { prefetch.ranges[prefetch.count++] = {m.data.data(), static_cast<int64_t>(m.data.bytes())}; };
+  // In the order the layer reads them: kv_b_proj by the absorption and W_UV, o_proj, the router,
+  // then the shared experts' gate_up, read first by the gate_up launch (its shared slots' blocks
+  // come first) before the routed experts' rows stream through L2. A dense layer's MLP is too
+  // large to wait there.
+  add(w.attention.kv_b_proj);
   add(w.attention.o_proj);
-  // Read first by the gate_up launch (its shared slots' blocks come first), before the routed
-  // experts' rows stream through L2. A dense layer's MLP is too large to wait there.
+  if (w.moe) add(w.moe->router);
   if (w.moe && w.moe->shared) add(w.moe->shared->gate_up);
   TIDE_CUDA_CHECK(cudaEventRecord(prefetch_fork_, stream_));
   TIDE_CUDA_CHECK(cudaStreamWaitEvent(prefetch_stream_, prefetch_fork_, 0));

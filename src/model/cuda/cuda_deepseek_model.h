@@ -107,7 +107,7 @@ class DeepSeekCudaModel : public Model {
   // Whether every layer's feed-forward can fold at one or two tokens (not fp8 experts, widths
   // within the decode kernels' limits): such steps then store no normalised rows.
   bool folded_decode_supported() const;
-  // A folded decode step's layer: its o_proj and shared experts' gate_up asked of L2 on
+  // A folded decode step's layer: its kv_b_proj, o_proj, router and shared experts' gate_up asked of L2 on
   // prefetch_stream_ while the layer's attention (latency, not bandwidth) runs on stream_; the
   // kernels that read them then find them there. join_prefetches() ends the step's fork.
   void prefetch_layer_weights(int layer) const;
@@ -139,6 +139,7 @@ class DeepSeekCudaModel : public Model {
   DeepSeekWeights weights_;
   bool bf16_expert_layers_ = false;  // some MoE layer holds its routed experts in bf16
   bool folded_decode_ = false;       // folded_decode_supported()
+  bool l2_prefetch_ = true;          // folded steps fork prefetch_layer_weights (TIDE_L2_PREFETCH)
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
   float softmax_scale_;
   int sm_count_ = 1;
