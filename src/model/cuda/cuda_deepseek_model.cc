@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "model/cuda/router_params.h"
 #include "model/rope.h"
+#include "model/weight_footprint.h"
 
 namespace tide::cuda {
 namespace {
@@ -29,8 +30,6 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
     : config_(std::move(config)),
       device_(describe_device()),
       weights_(std::move(weights)),
-      bf16_expert_layers_(std::any_of(weights_.layers.begin(), weights_.layers.end(),
-                                      [](const DeepSeekLayerWeights& l) { return l.moe && !l.moe->fp8(); })),
       softmax_scale_(mla_softmax_scale(config_)),
       router_(router_params(config_)) {
   const int half = config_.qk_rope_head_dim / 2;
@@ -72,6 +71,26 @@ std::size_t DeepSeekCudaModel::kv_cache_block_bytes(int block_size) const {
   return static_cast<std::size_t>(block_size) * config_.kv_entry_dim() * sizeof(bf16) * config_.num_layers;
 }
 
+double DeepSeekCudaModel::decode_weight_bytes(int batch) const {
+  auto bytes = [](const auto& matrix) { return static_cast<double>(matrix.bytes()); };
+  auto mlp_bytes = [&](const GatedMlpWeights& w) { return bytes(w.gate_up) + bytes(w.down); };
+  const double routed = expected_routed_experts(config_, batch);
+  double total = bytes(weights_.head().data) + static_cast<double>(batch) * config_.hidden_size * sizeof(bf16);
+  for (const DeepSeekLayerWeights& l : weights_.layers) {
+    const MlaWeights& a = l.attention;
+    total += bytes(a.q_and_kv_a) + bytes(a.q_b_proj) + bytes(a.kv_b_proj.data) + bytes(a.o_proj);
+    if (l.dense) total += mlp_bytes(*l.dense);
+    if (!l.moe) continue;
+    const MoeWeights& m = *l.moe;
+    total += bytes(m.router.data) + (m.shared ? mlp_bytes(*m.shared) : 0.0);
+    if (!m.fp8_experts.empty())
+      total += routed * (bytes(m.fp8_experts[0].gate_up) + bytes(m.fp8_experts[0].down));
+    else if (!m.experts.empty())
+      total += routed * mlp_bytes(m.experts[0]);
+  }
+  return total;
+}
+
 std::size_t DeepSeekCudaModel::device_memory_for_cache(double utilization) const {
   // A step's scratch buffers, cuBLAS's workspaces and the decode graphs: a prefill chunk of a few
   // thousand tokens of V3's widths needs well under this.
@@ -94,14 +113,17 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
   // kernels read a row's table only up to its context; the rest is zero).
   step.table_stride = (step.table_stride + kTableStrideBucket - 1) / kTableStrideBucket * kTableStrideBucket;
   const int64_t T = step.tokens, R = step.logit_rows;
-  // One host array, one copy: [ids | positions | slots | context lens | logit rows | tables].
-  std::vector<int32_t> host(static_cast<std::size_t>(4 * T + R + T * step.table_stride), 0);
+  // One host array, one copy: [ids | positions | slots | context lens | logit rows | tables | row group].
+  std::vector<int32_t> host(static_cast<std::size_t>(4 * T + R + T * step.table_stride + 2), 0);
   int32_t* ids = host.data();
   int32_t* positions = ids + T;
   int32_t* slots = positions + T;
   int32_t* context = slots + T;
   int32_t* logit_rows = context + T;
   int32_t* tables = logit_rows + R;
+  int32_t* row_group = tables + T * step.table_stride;
+  row_group[0] = 0;
+  row_group[1] = static_cast<int32_t>(T);
   std::copy(batch.tokens.begin(), batch.tokens.end(), ids);
   const int bs = cache.block_size();
   int64_t r = 0;
@@ -135,6 +157,7 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
   step.context_lens = device + 3 * T;
   step.logit_row_tokens = device + 4 * T;
   step.block_tables = device + 4 * T + R;
+  step.row_group = step.block_tables + T * step.table_stride;
   return step;
 }
 
@@ -283,6 +306,8 @@ bool DeepSeekCudaModel::run_step_as_graph(const Step& step, DeviceKvCache& cache
 void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   const int64_t T = step.tokens, D = config_.hidden_size, R = step.logit_rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
+  step_rows_ = T;
+  step_row_group_ = step.row_group;
   bf16* residual = scratch_.get(residual_, T * D);
   bf16* h = scratch_.get(hidden_, T * D);
   bf16* delta = scratch_.get(delta_, T * D);
@@ -333,9 +358,9 @@ void DeepSeekCudaModel::prefetch_layer_weights(int layer) const {
   // come first) before the routed experts' rows stream through L2. A dense layer's MLP is too
   // large to wait there.
   add(w.attention.kv_b_proj);
-  add(w.attention.o_proj);
+  add(w.attention.o_proj.weight);
   if (w.moe) add(w.moe->router);
-  if (w.moe && w.moe->shared) add(w.moe->shared->gate_up);
+  if (w.moe && w.moe->shared) add(w.moe->shared->gate_up.weight);
   TIDE_CUDA_CHECK(cudaEventRecord(prefetch_fork_, stream_));
   TIDE_CUDA_CHECK(cudaStreamWaitEvent(prefetch_stream_, prefetch_fork_, 0));
   prefetch_l2_ranges(prefetch, prefetch_stream_);

@@ -46,8 +46,11 @@ class DeepSeekCudaModel : public Model {
   std::size_t device_memory_for_cache(double utilization) const override;
   std::string device_description() const override { return device_; }
   std::size_t weight_bytes() const override { return weights_.bytes; }
-  // Whether every MoE layer holds its routed experts in fp8 (what the roofline of a step counts).
-  bool fp8_experts() const { return !bf16_expert_layers_ && config_.n_routed_experts > 0; }
+  // Weight bytes one decode step of `batch` tokens reads, as this model stores them (fp8 matrices
+  // at a byte a parameter plus their block scales): every projection, router and shared expert
+  // once, the expected routed experts (expected_routed_experts), the LM head, and the batch's
+  // embedding rows. What the roofline of a decode step counts.
+  double decode_weight_bytes(int batch) const;
 
  private:
   // One forward pass's row layout on the device.
@@ -62,6 +65,7 @@ class DeepSeekCudaModel : public Model {
     const int32_t* context_lens = nullptr;  // position + 1 of each token: what its attention row sees
     const int32_t* logit_row_tokens = nullptr;
     const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
+    const int32_t* row_group = nullptr;     // {0, tokens}: every row as one group, for linear_fp8
     // The step's rows in order, in runs attended alike: the absorbed form for decode rows and
     // short chunks (consecutive sequences in one run), the expanded form for each long prefill
     // chunk alone (cuda_mla.cc).
@@ -113,6 +117,12 @@ class DeepSeekCudaModel : public Model {
   void prefetch_layer_weights(int layer) const;
   void join_prefetches() const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
+  // y[n, rows] = x · Wᵀ: through cuBLASLt (or the GEMV at one or two rows) for bf16 weights; for
+  // fp8 ones, x quantized to e4m3 per 1×128 block, then linear_fp8. n is the step's token count.
+  void linear(const DeviceLinear& w, const bf16* x, int64_t n, bf16* y) const;
+  // An fp8 projection of rows already in e4m3 (q [n, cols], scales [cols / 128][n]), multiplied in
+  // fp8 as moe_grouped_gemm_fp8's one group of the step's rows.
+  void linear_fp8(const DeviceLinear& w, const uint8_t* q, const float* scales, int64_t n, bf16* y) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
   // MoE steps of at most this many (token, choice) rows run each row through its expert, the
   // shared experts beside them (moe_gemv_gate_up, moe_gemv_down); above it, grouping rows by expert
@@ -137,7 +147,6 @@ class DeepSeekCudaModel : public Model {
   ModelConfig config_;
   std::string device_;
   DeepSeekWeights weights_;
-  bool bf16_expert_layers_ = false;  // some MoE layer holds its routed experts in bf16
   bool folded_decode_ = false;       // folded_decode_supported()
   bool l2_prefetch_ = true;          // folded steps fork prefetch_layer_weights (TIDE_L2_PREFETCH)
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
@@ -170,8 +179,11 @@ class DeepSeekCudaModel : public Model {
       activation_, lora_;
   mutable DeviceBuffer<bf16> context_latent_, context_rope_, context_kv_;  // expanded prefill
   mutable DeviceBuffer<bf16> moe_out_;
-  mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
-  mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;
+  mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_, linear_fp8_x_;
+  mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_, linear_fp8_scales_;
+  // The running step's token count and Step::row_group, for linear_fp8 (set by run_step).
+  mutable int64_t step_rows_ = 0;
+  mutable const int32_t* step_row_group_ = nullptr;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
   // Not from scratch_: no graph uses them, so their growth must not drop the graphs.
   mutable DeviceBuffer<int32_t> next_tokens_;

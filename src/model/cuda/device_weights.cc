@@ -33,6 +33,24 @@ DeviceBuffer<bf16> to_device(const std::vector<uint16_t>& bits) {
 
 }  // namespace
 
+DeviceLinear linear_of(DeviceMatrix m) {
+  DeviceLinear l;
+  l.weight = std::move(m);
+  return l;
+}
+
+DeviceLinear linear_of(DeviceFp8Matrix m) {
+  DeviceLinear l;
+  l.fp8_data = DeviceBuffer<const uint8_t*>(std::vector<const uint8_t*>{m.data.data()});
+  l.fp8_scales = DeviceBuffer<const float*>(std::vector<const float*>{m.scales.data()});
+  l.fp8 = std::move(m);  // the device memory stays where the pointers above say
+  return l;
+}
+
+bool fp8_linear_shape(int64_t rows, int64_t cols, int64_t top_rows) {
+  return rows > 0 && rows % 2 == 0 && cols > 0 && cols % 128 == 0 && top_rows % 128 == 0;
+}
+
 DeviceMatrix upload(const WeightMatrix& w) {
   std::vector<uint16_t> bits;
   append_bf16_rows(w, bits);
