@@ -152,7 +152,7 @@ void add_engine_bench_options(CLI::App& cmd, EngineBenchOptions& o) {
       ->check(CLI::IsMember({"auto", "dummy"}))
       ->capture_default_str();
   cmd.add_option("--fp8-experts", o.fp8_experts,
-                 "An fp8 model's routed experts: fp8 (multiplied in fp8) or bf16 (widened at load), to compare the "
+                 "An fp8 model's fp8 matrices (experts and projections): fp8 (multiplied in fp8) or bf16 (widened at load), to compare the "
                  "two on the same config")
       ->check(CLI::IsMember({"fp8", "bf16"}))
       ->capture_default_str();
