@@ -19,7 +19,8 @@ constexpr int64_t kLine = 128;
 // grid kBlocks, kThreads threads: the grid's threads take the ranges' 128-byte lines in turn.
 __global__ void __launch_bounds__(kThreads) prefetch_l2_kernel(L2Prefetch p) {
   begin_dependent_kernel();  // orders it after the stream's fork point; it reads only weights
-  const int64_t thread = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x, threads = int64_t{kBlocks} * kThreads;
+  const int64_t thread = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
+  const int64_t threads = int64_t{kBlocks} * kThreads;
   for (int r = 0; r < p.count; ++r) {
     const char* base = static_cast<const char*>(p.ranges[r].data);
     const int64_t lines = (p.ranges[r].bytes + kLine - 1) / kLine;

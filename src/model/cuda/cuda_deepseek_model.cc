@@ -113,17 +113,14 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
   // kernels read a row's table only up to its context; the rest is zero).
   step.table_stride = (step.table_stride + kTableStrideBucket - 1) / kTableStrideBucket * kTableStrideBucket;
   const int64_t T = step.tokens, R = step.logit_rows;
-  // One host array, one copy: [ids | positions | slots | context lens | logit rows | tables | row group].
-  std::vector<int32_t> host(static_cast<std::size_t>(4 * T + R + T * step.table_stride + 2), 0);
+  // One host array, one copy: [ids | positions | slots | context lens | logit rows | tables].
+  std::vector<int32_t> host(static_cast<std::size_t>(4 * T + R + T * step.table_stride), 0);
   int32_t* ids = host.data();
   int32_t* positions = ids + T;
   int32_t* slots = positions + T;
   int32_t* context = slots + T;
   int32_t* logit_rows = context + T;
   int32_t* tables = logit_rows + R;
-  int32_t* row_group = tables + T * step.table_stride;
-  row_group[0] = 0;
-  row_group[1] = static_cast<int32_t>(T);
   std::copy(batch.tokens.begin(), batch.tokens.end(), ids);
   const int bs = cache.block_size();
   int64_t r = 0;
@@ -157,7 +154,6 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
   step.context_lens = device + 3 * T;
   step.logit_row_tokens = device + 4 * T;
   step.block_tables = device + 4 * T + R;
-  step.row_group = step.block_tables + T * step.table_stride;
   return step;
 }
 
@@ -306,8 +302,6 @@ bool DeepSeekCudaModel::run_step_as_graph(const Step& step, DeviceKvCache& cache
 void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   const int64_t T = step.tokens, D = config_.hidden_size, R = step.logit_rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
-  step_rows_ = T;
-  step_row_group_ = step.row_group;
   bf16* residual = scratch_.get(residual_, T * D);
   bf16* h = scratch_.get(hidden_, T * D);
   bf16* delta = scratch_.get(delta_, T * D);

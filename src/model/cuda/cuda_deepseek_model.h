@@ -65,7 +65,6 @@ class DeepSeekCudaModel : public Model {
     const int32_t* context_lens = nullptr;  // position + 1 of each token: what its attention row sees
     const int32_t* logit_row_tokens = nullptr;
     const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
-    const int32_t* row_group = nullptr;     // {0, tokens}: every row as one group, for linear_fp8
     // The step's rows in order, in runs attended alike: the absorbed form for decode rows and
     // short chunks (consecutive sequences in one run), the expanded form for each long prefill
     // chunk alone (cuda_mla.cc).
@@ -118,11 +117,8 @@ class DeepSeekCudaModel : public Model {
   void join_prefetches() const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   // y[n, rows] = x · Wᵀ: through cuBLASLt (or the GEMV at one or two rows) for bf16 weights; for
-  // fp8 ones, x quantized to e4m3 per 1×128 block, then linear_fp8. n is the step's token count.
+  // fp8 ones, x quantized to e4m3 per 1×128 block, then gemm_fp8_blocks.
   void linear(const DeviceLinear& w, const bf16* x, int64_t n, bf16* y) const;
-  // An fp8 projection of rows already in e4m3 (q [n, cols], scales [cols / 128][n]), multiplied in
-  // fp8 as moe_grouped_gemm_fp8's one group of the step's rows.
-  void linear_fp8(const DeviceLinear& w, const uint8_t* q, const float* scales, int64_t n, bf16* y) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
   // MoE steps of at most this many (token, choice) rows run each row through its expert, the
   // shared experts beside them (moe_gemv_gate_up, moe_gemv_down); above it, grouping rows by expert
@@ -181,9 +177,6 @@ class DeepSeekCudaModel : public Model {
   mutable DeviceBuffer<bf16> moe_out_;
   mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_, linear_fp8_x_;
   mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_, linear_fp8_scales_;
-  // The running step's token count and Step::row_group, for linear_fp8 (set by run_step).
-  mutable int64_t step_rows_ = 0;
-  mutable const int32_t* step_row_group_ = nullptr;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
   // Not from scratch_: no graph uses them, so their growth must not drop the graphs.
   mutable DeviceBuffer<int32_t> next_tokens_;

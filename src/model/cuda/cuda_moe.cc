@@ -107,7 +107,7 @@ void DeepSeekCudaModel::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, 
     uint8_t* q = scratch_.get(linear_fp8_x_, n * I);
     float* scales = scratch_.get(linear_fp8_scales_, n * I / 128);
     silu_mul_quantize_fp8_blocks(gate_up, n, I, q, scales, stream_);
-    linear_fp8(w.down, q, scales, n, out);
+    gemm_fp8_blocks(q, scales, n, w.down.fp8.data.data(), w.down.fp8.scales.data(), w.down.rows(), I, out, stream_);
     return;
   }
   bf16* act = scratch_.get(activation_, n * I);
@@ -123,14 +123,7 @@ void DeepSeekCudaModel::linear(const DeviceLinear& w, const bf16* x, int64_t n, 
   uint8_t* q = scratch_.get(linear_fp8_x_, n * w.cols());
   float* scales = scratch_.get(linear_fp8_scales_, n * w.cols() / 128);
   quantize_fp8_blocks(x, n, w.cols(), q, scales, stream_);
-  linear_fp8(w, q, scales, n, y);
-}
-
-void DeepSeekCudaModel::linear_fp8(const DeviceLinear& w, const uint8_t* q, const float* scales, int64_t n,
-                                   bf16* y) const {
-  if (n != step_rows_) fail("linear_fp8: {} rows in a step of {}", n, step_rows_);
-  moe_grouped_gemm_fp8(q, scales, n, nullptr, step_row_group_, step_row_group_ + 1, 1, w.fp8_data.data(),
-                       w.fp8_scales.data(), w.rows(), w.cols(), y, stream_);
+  gemm_fp8_blocks(q, scales, n, w.fp8.data.data(), w.fp8.scales.data(), w.rows(), w.cols(), y, stream_);
 }
 
 void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16* out) const {

@@ -41,9 +41,7 @@ DeviceLinear linear_of(DeviceMatrix m) {
 
 DeviceLinear linear_of(DeviceFp8Matrix m) {
   DeviceLinear l;
-  l.fp8_data = DeviceBuffer<const uint8_t*>(std::vector<const uint8_t*>{m.data.data()});
-  l.fp8_scales = DeviceBuffer<const float*>(std::vector<const float*>{m.scales.data()});
-  l.fp8 = std::move(m);  // the device memory stays where the pointers above say
+  l.fp8 = std::move(m);
   return l;
 }
 

@@ -28,13 +28,11 @@ struct DeviceFp8Matrix {
 };
 
 // A projection as the forward pass multiplies it (DeepSeekCudaModel::linear): bf16 rows, or an
-// fp8 checkpoint's e4m3 matrix with its block scales as stored, multiplied in fp8 as the one
-// group of moe_grouped_gemm_fp8 (fp8_data and fp8_scales are that kernel's per-group arrays).
+// fp8 checkpoint's e4m3 matrix with its block scales as stored, multiplied in fp8
+// (gemm_fp8_blocks).
 struct DeviceLinear {
   DeviceMatrix weight;  // bf16; empty when fp8
   DeviceFp8Matrix fp8;  // empty when bf16
-  DeviceBuffer<const uint8_t*> fp8_data;
-  DeviceBuffer<const float*> fp8_scales;
 
   bool is_fp8() const { return fp8.rows > 0; }
   int64_t rows() const { return is_fp8() ? fp8.rows : weight.rows; }
@@ -43,7 +41,7 @@ struct DeviceLinear {
 };
 DeviceLinear linear_of(DeviceMatrix m);
 DeviceLinear linear_of(DeviceFp8Matrix m);
-// Whether moe_grouped_gemm_fp8 multiplies a [rows, cols] matrix (whole 128-wide scale blocks
+// Whether gemm_fp8_blocks multiplies a [rows, cols] matrix (whole 128-wide scale blocks
 // along its depth, an even width) and, stacked under `top_rows` rows, keeps the blocks whole.
 bool fp8_linear_shape(int64_t rows, int64_t cols, int64_t top_rows = 0);
 
