@@ -346,7 +346,9 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
 void DeepSeekCudaModel::prefetch_layer_weights(int layer) const {
   const DeepSeekLayerWeights& w = weights_.layers[layer];
   L2Prefetch prefetch;
-  auto add = [&](const DeviceMatrix& m) { prefetch.ranges[prefetch.count++] = {m.data.data(), static_cast<int64_t>(m.data.bytes())}; };
+  auto add = [&](const DeviceMatrix& m) {
+    prefetch.ranges[prefetch.count++] = {m.data.data(), static_cast<int64_t>(m.data.bytes())};
+  };
   // In the order the layer reads them: kv_b_proj by the absorption and W_UV, o_proj, the router,
   // then the shared experts' gate_up, read first by the gate_up launch (its shared slots' blocks
   // come first) before the routed experts' rows stream through L2. A dense layer's MLP is too

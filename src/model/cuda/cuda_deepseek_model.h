@@ -110,9 +110,9 @@ class DeepSeekCudaModel : public Model {
   // Whether every layer's feed-forward can fold at one or two tokens (not fp8 experts, widths
   // within the decode kernels' limits): such steps then store no normalised rows.
   bool folded_decode_supported() const;
-  // A folded decode step's layer: its kv_b_proj, o_proj, router and shared experts' gate_up asked of L2 on
-  // prefetch_stream_ while the layer's attention (latency, not bandwidth) runs on stream_; the
-  // kernels that read them then find them there. join_prefetches() ends the step's fork.
+  // A folded decode step's layer: its kv_b_proj, o_proj, router and shared experts' gate_up
+  // asked of L2 on prefetch_stream_ while the layer's attention (latency, not bandwidth) runs on
+  // stream_; the kernels that read them then find them there. join_prefetches() ends the fork.
   void prefetch_layer_weights(int layer) const;
   void join_prefetches() const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;

@@ -27,8 +27,8 @@ void DeepSeekCudaModel::attention(int layer, const GemvInput& h, const Step& ste
   // One GEMM for both projections of h: [q part | kv part] per token, `width` apart.
   const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = q_part + E;
   bf16* projected = scratch_.get(kv_, T * width);
-  if (h.norm_weight)
-    gemv_nt(h, T, w.q_and_kv_a.weight.data.data(), width, D, projected, stream_);  // bf16: folded_decode_supported
+  if (h.norm_weight)  // folded: bf16 weights (folded_decode_supported)
+    gemv_nt(h, T, w.q_and_kv_a.weight.data.data(), width, D, projected, stream_);
   else
     linear(w.q_and_kv_a, h.x, T, projected);
   bf16* kv = projected + q_part;
