@@ -106,9 +106,9 @@ void add_load_format_option(CLI::App& cmd, std::string& load_format) {
 
 void add_fp8_experts_option(CLI::App& cmd, std::string& fp8_experts) {
   cmd.add_option("--fp8-experts", fp8_experts,
-                 "The fp8 matrices of an fp8 checkpoint (DeepSeek-V3, R1: experts and projections) on the GPU: fp8 "
-                 "(multiplied in fp8 as stored) or bf16 (widened at load: twice their memory, closer to a bf16 run's "
-                 "logits). Other checkpoints and the CPU are unaffected")
+                 "The routed experts of an fp8 checkpoint (DeepSeek-V3, R1) on the GPU: fp8 (multiplied in fp8 as "
+                 "stored) or bf16 (widened at load: twice their memory, closer to a bf16 run's logits). Other "
+                 "checkpoints and the CPU are unaffected")
       ->check(CLI::IsMember({"fp8", "bf16"}))
       ->capture_default_str();
 }

@@ -28,9 +28,9 @@ enum class Device { Auto, Cpu, Cuda };
 // the download; share/models holds the configs of the DeepSeek models).
 enum class LoadFormat { Checkpoint, Dummy };
 
-// On the GPU, the fp8 matrices of an fp8 checkpoint (DeepSeek-V3, R1: the experts and every
-// projection but kv_b_proj): multiplied in fp8 as stored (Native), or widened to bf16 at load
-// (Bf16: to measure what fp8 costs in accuracy).
+// On the GPU, the routed experts of an fp8 checkpoint (DeepSeek-V3, R1): multiplied in fp8 as
+// stored (Native), or widened to bf16 at load like the other matrices (Bf16: to measure what fp8
+// costs in accuracy).
 enum class Fp8Experts { Native, Bf16 };
 
 struct ModelOptions {

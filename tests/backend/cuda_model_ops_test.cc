@@ -505,45 +505,6 @@ TEST(CudaModelOps, MoeGemvRefusesWhatItCannotRun) {
 // features, one chunk a thread); and moe_gemv_down folded into the residual against moe_gemv_down
 // followed by rms_norm's residual adds, bit for bit always. The kernels that only read the
 // residual leave it as it was.
-// The decode step's L2 prefetch, on a stream of its own beside a kernel that reads the same
-// memory: the memory is left as it was (ranges of odd sizes, one at an odd address, one empty),
-// and malformed arguments are refused before any launch.
-TEST(CudaModelOps, L2PrefetchLeavesMemoryAsItWasAndRefusesBadRanges) {
-  REQUIRE_DEVICE();
-  auto rng = rng_for("l2 prefetch");
-  const auto values = random_bf16(300001, rng);
-  DeviceBuffer<uint16_t> weights(values);
-  cudaStream_t side = nullptr;
-  ASSERT_EQ(cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking), cudaSuccess);
-  L2Prefetch p;
-  p.ranges[0] = {weights.data(), 77};
-  p.ranges[1] = {reinterpret_cast<const char*>(weights.data()) + 1001, 300000 * 2 - 1001};
-  p.ranges[2] = {weights.data(), 0};
-  p.count = 3;
-  prefetch_l2_ranges(p, side);
-  DeviceBuffer<uint16_t> copy(300001);
-  const std::vector<int32_t> all_rows{0};
-  DeviceBuffer<int32_t> rows(all_rows);
-  gather_rows(as_bf16(weights), 300001, rows.data(), 1, 300001, as_bf16(copy), 300001, nullptr);
-  ASSERT_EQ(cudaStreamSynchronize(side), cudaSuccess);
-  sync();
-  EXPECT_EQ(weights.download(), values);
-  EXPECT_EQ(copy.download(), values);
-  cudaStreamDestroy(side);
-
-  L2Prefetch too_many;
-  too_many.count = L2Prefetch::kMaxRanges + 1;
-  EXPECT_THROW(prefetch_l2_ranges(too_many, nullptr), Error);
-  L2Prefetch missing;
-  missing.ranges[0] = {nullptr, 128};
-  missing.count = 1;
-  EXPECT_THROW(prefetch_l2_ranges(missing, nullptr), Error);
-  L2Prefetch negative;
-  negative.ranges[0] = {weights.data(), -1};
-  negative.count = 1;
-  EXPECT_THROW(prefetch_l2_ranges(negative, nullptr), Error);
-}
-
 TEST(CudaModelOps, FoldedDecodeKernelsMatchRmsNormThenThePlainKernels) {
   REQUIRE_DEVICE();
   const float eps = 1e-6f;

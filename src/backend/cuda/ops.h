@@ -233,20 +233,6 @@ void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, f
 // gemv_nt of normalised rows (GemvInput with norm_weight); in % 8 == 0.
 void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
 
-// Weights a later kernel of the step reads, asked of L2 from a stream of the caller's while the
-// main stream runs kernels bound by latency (l2_prefetch.cu). Values are never changed: a range
-// that L2 evicts before its reader comes costs only the bandwidth spent on it.
-struct L2Prefetch {
-  static constexpr int kMaxRanges = 4;
-  struct Range {
-    const void* data = nullptr;
-    int64_t bytes = 0;
-  };
-  Range ranges[kMaxRanges];
-  int count = 0;
-};
-void prefetch_l2_ranges(const L2Prefetch& prefetch, cudaStream_t stream);
-
 // `batch` independent products at fixed strides (MLA's per-head absorption through kv_b_proj):
 //   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])
 // where x_b = x + b*x_batch_stride, rows x_ld apart (likewise w and y).
@@ -293,13 +279,6 @@ void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_sca
                           const int32_t* expert_offsets, const int32_t* expert_counts, int experts,
                           const uint8_t* const* weights, const float* const* weight_scales, int64_t n, int64_t k,
                           bf16* y, cudaStream_t stream);
-// A dense product in fp8 (DeepSeek-V3's projections): y[rows, n] = x · Wᵀ with x e4m3 [rows, k]
-// and its 1×128 block scales [k / 128][rows] (quantize_fp8_blocks), W e4m3 [n, k] with its
-// 128×128 block scales [ceil(n / 128), k / 128] as the checkpoint stores them. The kernel of
-// moe_grouped_gemm_fp8 with every group of 64 rows reading the one matrix, so that the grid is
-// the features' blocks times the rows' groups. k a multiple of 128, n even.
-void gemm_fp8_blocks(const uint8_t* x, const float* x_scales, int64_t rows, const uint8_t* w, const float* w_scales,
-                     int64_t n, int64_t k, bf16* y, cudaStream_t stream);
 
 // MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
 // cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim

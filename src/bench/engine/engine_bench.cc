@@ -101,11 +101,12 @@ Row decode_row(const Model& model, int batch, int context, const EngineBenchOpti
   r.ms = time_steps(model, *cache, o.steps, batch_for, o.sampling,
                     fmt::format("decode batch {} context {}", batch, context));
   r.tokens_per_s = batch / (r.ms * 1e-3);
-  // On the GPU the weights as the model stores them (fp8 ones at a byte a parameter and their
-  // block scales); elsewhere bf16, 2 bytes a parameter.
+  // bf16 weights at 2 bytes a parameter; routed experts kept in fp8 at 1 (their block scales,
+  // 1/16384 of that, left out).
+  const double routed = routed_expert_params_per_step(c, batch);
   const auto* gpu_model = dynamic_cast<const cuda::DeepSeekCudaModel*>(&model);
-  const double weight_bytes =
-      gpu_model ? gpu_model->decode_weight_bytes(batch) : 2.0 * decode_params_per_step(c, batch);
+  const double routed_bytes = gpu_model && gpu_model->fp8_experts() ? 1.0 : 2.0;
+  const double weight_bytes = 2.0 * (decode_params_per_step(c, batch) - routed) + routed_bytes * routed;
   const double cache_bytes = 2.0 * batch * (context + o.steps / 2 + 3) * c.kv_entry_dim() * c.num_layers;
   r.work = (weight_bytes + cache_bytes) / 1e9;
   r.roofline_ms = r.work / copy_gbs * 1e3;
@@ -153,8 +154,8 @@ void add_engine_bench_options(CLI::App& cmd, EngineBenchOptions& o) {
       ->check(CLI::IsMember({"auto", "dummy"}))
       ->capture_default_str();
   cmd.add_option("--fp8-experts", o.fp8_experts,
-                 "An fp8 model's fp8 matrices (experts and projections): fp8 (multiplied in fp8) or bf16 "
-                 "(widened at load), to compare the two on the same config")
+                 "An fp8 model's routed experts: fp8 (multiplied in fp8) or bf16 (widened at load), to compare the "
+                 "two on the same config")
       ->check(CLI::IsMember({"fp8", "bf16"}))
       ->capture_default_str();
   cmd.add_option("--batch", o.batches, "Decode batch sizes")->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();

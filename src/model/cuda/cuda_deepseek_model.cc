@@ -1,15 +1,12 @@
 #include "model/cuda/cuda_deepseek_model.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
 #include "model/cuda/router_params.h"
 #include "model/rope.h"
-#include "model/weight_footprint.h"
 
 namespace tide::cuda {
 namespace {
@@ -30,6 +27,8 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
     : config_(std::move(config)),
       device_(describe_device()),
       weights_(std::move(weights)),
+      bf16_expert_layers_(std::any_of(weights_.layers.begin(), weights_.layers.end(),
+                                      [](const DeepSeekLayerWeights& l) { return l.moe && !l.moe->fp8(); })),
       softmax_scale_(mla_softmax_scale(config_)),
       router_(router_params(config_)) {
   const int half = config_.qk_rope_head_dim / 2;
@@ -43,23 +42,14 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
   TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&prefetch_stream_, cudaStreamNonBlocking));
-  TIDE_CUDA_CHECK(cudaEventCreateWithFlags(&prefetch_fork_, cudaEventDisableTiming));
-  TIDE_CUDA_CHECK(cudaEventCreateWithFlags(&prefetch_join_, cudaEventDisableTiming));
   route_done_ = DeviceBuffer<unsigned>(1);
   TIDE_CUDA_CHECK(cudaMemsetAsync(route_done_.data(), 0, sizeof(unsigned), stream_));  // before any step's launch
   folded_decode_ = folded_decode_supported();
-  // TIDE_L2_PREFETCH=0: no prefetch stream, for measuring what it gives or ruling it out.
-  const char* prefetch = std::getenv("TIDE_L2_PREFETCH");
-  l2_prefetch_ = prefetch == nullptr || std::strcmp(prefetch, "0") != 0;
 }
 
 DeepSeekCudaModel::~DeepSeekCudaModel() {
   for (auto& [key, graph] : graphs_)
     if (graph.exec) cudaGraphExecDestroy(graph.exec);
-  if (prefetch_fork_) cudaEventDestroy(prefetch_fork_);
-  if (prefetch_join_) cudaEventDestroy(prefetch_join_);
-  if (prefetch_stream_) cudaStreamDestroy(prefetch_stream_);
   if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -69,26 +59,6 @@ std::unique_ptr<KvCache> DeepSeekCudaModel::make_kv_cache(int num_blocks, int bl
 
 std::size_t DeepSeekCudaModel::kv_cache_block_bytes(int block_size) const {
   return static_cast<std::size_t>(block_size) * config_.kv_entry_dim() * sizeof(bf16) * config_.num_layers;
-}
-
-double DeepSeekCudaModel::decode_weight_bytes(int batch) const {
-  auto bytes = [](const auto& matrix) { return static_cast<double>(matrix.bytes()); };
-  auto mlp_bytes = [&](const GatedMlpWeights& w) { return bytes(w.gate_up) + bytes(w.down); };
-  const double routed = expected_routed_experts(config_, batch);
-  double total = bytes(weights_.head().data) + static_cast<double>(batch) * config_.hidden_size * sizeof(bf16);
-  for (const DeepSeekLayerWeights& l : weights_.layers) {
-    const MlaWeights& a = l.attention;
-    total += bytes(a.q_and_kv_a) + bytes(a.q_b_proj) + bytes(a.kv_b_proj.data) + bytes(a.o_proj);
-    if (l.dense) total += mlp_bytes(*l.dense);
-    if (!l.moe) continue;
-    const MoeWeights& m = *l.moe;
-    total += bytes(m.router.data) + (m.shared ? mlp_bytes(*m.shared) : 0.0);
-    if (!m.fp8_experts.empty())
-      total += routed * (bytes(m.fp8_experts[0].gate_up) + bytes(m.fp8_experts[0].down));
-    else if (!m.experts.empty())
-      total += routed * mlp_bytes(m.experts[0]);
-  }
-  return total;
 }
 
 std::size_t DeepSeekCudaModel::device_memory_for_cache(double utilization) const {
@@ -313,7 +283,6 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   for (int l = 0; l < config_.num_layers; ++l) {
     const DeepSeekLayerWeights& w = weights_.layers[l];
     if (folded) {
-      if (l2_prefetch_) prefetch_layer_weights(l);
       attention(l, {.x = residual, .norm_weight = w.input_norm.data(), .eps = eps}, step, cache, delta);
       fold_feed_forward(l, delta, T, residual);
       continue;
@@ -324,7 +293,6 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
     rms_norm(delta, residual, T, D, w.post_attention_norm.data(), eps, h, stream_);
     feed_forward(l, h, T, delta);
   }
-  if (folded && l2_prefetch_) join_prefetches();
 
   // Only the rows whose logits are wanted go through the final norm and the LM head (folded, the
   // residual already holds the last block's output).
@@ -341,31 +309,6 @@ void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   const DeviceMatrix& head = weights_.head();
   float* logits = scratch_.get(logits_, R * head.rows);
   gemm_.bf16_nt_f32(normed, R, head.data.data(), head.rows, D, logits, stream_);
-}
-
-void DeepSeekCudaModel::prefetch_layer_weights(int layer) const {
-  const DeepSeekLayerWeights& w = weights_.layers[layer];
-  L2Prefetch prefetch;
-  auto add = [&](const DeviceMatrix& m) {
-    prefetch.ranges[prefetch.count++] = {m.data.data(), static_cast<int64_t>(m.data.bytes())};
-  };
-  // In the order the layer reads them: kv_b_proj by the absorption and W_UV, o_proj, the router,
-  // then the shared experts' gate_up, read first by the gate_up launch (its shared slots' blocks
-  // come first) before the routed experts' rows stream through L2. A dense layer's MLP is too
-  // large to wait there.
-  add(w.attention.kv_b_proj);
-  add(w.attention.o_proj.weight);
-  if (w.moe) add(w.moe->router);
-  if (w.moe && w.moe->shared) add(w.moe->shared->gate_up.weight);
-  TIDE_CUDA_CHECK(cudaEventRecord(prefetch_fork_, stream_));
-  TIDE_CUDA_CHECK(cudaStreamWaitEvent(prefetch_stream_, prefetch_fork_, 0));
-  prefetch_l2_ranges(prefetch, prefetch_stream_);
-}
-
-void DeepSeekCudaModel::join_prefetches() const {
-  // A captured graph must end on the stream it began on; an eager step must not leave work behind.
-  TIDE_CUDA_CHECK(cudaEventRecord(prefetch_join_, prefetch_stream_));
-  TIDE_CUDA_CHECK(cudaStreamWaitEvent(stream_, prefetch_join_, 0));
 }
 
 }  // namespace tide::cuda

@@ -46,11 +46,8 @@ class DeepSeekCudaModel : public Model {
   std::size_t device_memory_for_cache(double utilization) const override;
   std::string device_description() const override { return device_; }
   std::size_t weight_bytes() const override { return weights_.bytes; }
-  // Weight bytes one decode step of `batch` tokens reads, as this model stores them (fp8 matrices
-  // at a byte a parameter plus their block scales): every projection, router and shared expert
-  // once, the expected routed experts (expected_routed_experts), the LM head, and the batch's
-  // embedding rows. What the roofline of a decode step counts.
-  double decode_weight_bytes(int batch) const;
+  // Whether every MoE layer holds its routed experts in fp8 (what the roofline of a step counts).
+  bool fp8_experts() const { return !bf16_expert_layers_ && config_.n_routed_experts > 0; }
 
  private:
   // One forward pass's row layout on the device.
@@ -110,15 +107,7 @@ class DeepSeekCudaModel : public Model {
   // Whether every layer's feed-forward can fold at one or two tokens (not fp8 experts, widths
   // within the decode kernels' limits): such steps then store no normalised rows.
   bool folded_decode_supported() const;
-  // A folded decode step's layer: its kv_b_proj, o_proj, router and shared experts' gate_up
-  // asked of L2 on prefetch_stream_ while the layer's attention (latency, not bandwidth) runs on
-  // stream_; the kernels that read them then find them there. join_prefetches() ends the fork.
-  void prefetch_layer_weights(int layer) const;
-  void join_prefetches() const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
-  // y[n, rows] = x · Wᵀ: through cuBLASLt (or the GEMV at one or two rows) for bf16 weights; for
-  // fp8 ones, x quantized to e4m3 per 1×128 block, then gemm_fp8_blocks.
-  void linear(const DeviceLinear& w, const bf16* x, int64_t n, bf16* y) const;
   void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
   // MoE steps of at most this many (token, choice) rows run each row through its expert, the
   // shared experts beside them (moe_gemv_gate_up, moe_gemv_down); above it, grouping rows by expert
@@ -143,15 +132,13 @@ class DeepSeekCudaModel : public Model {
   ModelConfig config_;
   std::string device_;
   DeepSeekWeights weights_;
+  bool bf16_expert_layers_ = false;  // some MoE layer holds its routed experts in bf16
   bool folded_decode_ = false;       // folded_decode_supported()
-  bool l2_prefetch_ = true;          // folded steps fork prefetch_layer_weights (TIDE_L2_PREFETCH)
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
   float softmax_scale_;
   int sm_count_ = 1;
   RouterParams router_;
   cudaStream_t stream_ = nullptr;
-  cudaStream_t prefetch_stream_ = nullptr;
-  cudaEvent_t prefetch_fork_ = nullptr, prefetch_join_ = nullptr;
 
   // Per-step state, reused (see scratch.h).
   mutable std::mutex step_mutex_;
@@ -175,8 +162,8 @@ class DeepSeekCudaModel : public Model {
       activation_, lora_;
   mutable DeviceBuffer<bf16> context_latent_, context_rope_, context_kv_;  // expanded prefill
   mutable DeviceBuffer<bf16> moe_out_;
-  mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_, linear_fp8_x_;
-  mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_, linear_fp8_scales_;
+  mutable DeviceBuffer<uint8_t> moe_fp8_in_, moe_fp8_act_;
+  mutable DeviceBuffer<float> moe_fp8_in_scales_, moe_fp8_act_scales_;
   mutable DeviceBuffer<float> router_logits_, route_weights_, logits_;
   // Not from scratch_: no graph uses them, so their growth must not drop the graphs.
   mutable DeviceBuffer<int32_t> next_tokens_;

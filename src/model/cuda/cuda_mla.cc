@@ -27,10 +27,10 @@ void DeepSeekCudaModel::attention(int layer, const GemvInput& h, const Step& ste
   // One GEMM for both projections of h: [q part | kv part] per token, `width` apart.
   const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = q_part + E;
   bf16* projected = scratch_.get(kv_, T * width);
-  if (h.norm_weight)  // folded: bf16 weights (folded_decode_supported)
-    gemv_nt(h, T, w.q_and_kv_a.weight.data.data(), width, D, projected, stream_);
+  if (h.norm_weight)
+    gemv_nt(h, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
   else
-    linear(w.q_and_kv_a, h.x, T, projected);
+    gemm_.bf16_nt(h.x, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
   bf16* kv = projected + q_part;
   bf16* q = projected;
   int64_t q_stride = width;
@@ -39,7 +39,7 @@ void DeepSeekCudaModel::attention(int layer, const GemvInput& h, const Step& ste
     rms_norm_strided(projected, width, T, c.q_lora_rank, w.q_a_norm.data(), eps, qa, c.q_lora_rank, stream_);
     q = scratch_.get(q_, T * H * dk);
     q_stride = H * dk;
-    linear(w.q_b_proj, qa, T, q);
+    gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, stream_);
   }
 
   // The query's rotated rope part goes straight into its absorbed row [latent part | rope part],
@@ -64,7 +64,7 @@ void DeepSeekCudaModel::attention(int layer, const GemvInput& h, const Step& ste
     else
       attend_absorbed(layer, step, run, q, q_stride, q_absorbed, cache_layer, cache.block_size(), heads_out);
   }
-  linear(w.o_proj, heads_out, T, out);
+  gemm_.bf16_nt(heads_out, T, w.o_proj.data.data(), D, H * dv, out, stream_);
 }
 
 bool DeepSeekCudaModel::expanded_prefill_supported() const {

@@ -64,7 +64,6 @@ bool DeepSeekCudaModel::folded_decode_supported() const {
   // Normalising as they read needs 16-byte rows in every kernel that does it.
   if (c.hidden_size % 8 != 0) return false;
   for (const DeepSeekLayerWeights& w : weights_.layers) {
-    if (w.attention.q_and_kv_a.is_fp8()) return false;  // the normalising GEMV reads bf16 rows
     const std::optional<MoeGemv> m = w.moe ? (w.moe->fp8() || kGemvMaxRows * c.num_experts_per_tok > kDeviceRoutedMoeRows
                                                   ? std::nullopt
                                                   : decode_moe(*w.moe, kGemvMaxRows, nullptr, nullptr))
@@ -75,9 +74,8 @@ bool DeepSeekCudaModel::folded_decode_supported() const {
 }
 
 std::optional<MoeGemv> DeepSeekCudaModel::dense_decode_mlp(const GatedMlpWeights& w, int64_t tokens) const {
-  if (w.is_fp8()) return std::nullopt;  // the decode kernels read bf16 rows
   const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.intermediate(), .shared = 1,
-                  .shared_gate_up = w.gate_up.weight.data.data(), .shared_down = w.down.weight.data.data()};
+                  .shared_gate_up = w.gate_up.data.data(), .shared_down = w.down.data.data()};
   if (!moe_gemv_supported(m)) return std::nullopt;
   return m;
 }
@@ -91,39 +89,21 @@ std::optional<MoeGemv> DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_
   if (w.shared) {
     // The shared MLP rides along as slices of the routed experts' width; any other width takes
     // the grouped path.
-    if (w.shared->intermediate() % c.moe_intermediate_size != 0 || w.shared->is_fp8()) return std::nullopt;
+    if (w.shared->intermediate() % c.moe_intermediate_size != 0) return std::nullopt;
     m.shared = static_cast<int>(w.shared->intermediate() / c.moe_intermediate_size);
-    m.shared_gate_up = w.shared->gate_up.weight.data.data();
-    m.shared_down = w.shared->down.weight.data.data();
+    m.shared_gate_up = w.shared->gate_up.data.data();
+    m.shared_down = w.shared->down.data.data();
   }
   if (!moe_gemv_supported(m)) return std::nullopt;
   return m;
 }
 
 void DeepSeekCudaModel::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
-  const int64_t I = w.intermediate();
-  linear(w.gate_up, x, n, gate_up);
-  if (w.down.is_fp8()) {  // SiLU·mul and the e4m3 quantization of its output in one pass
-    uint8_t* q = scratch_.get(linear_fp8_x_, n * I);
-    float* scales = scratch_.get(linear_fp8_scales_, n * I / 128);
-    silu_mul_quantize_fp8_blocks(gate_up, n, I, q, scales, stream_);
-    gemm_fp8_blocks(q, scales, n, w.down.fp8.data.data(), w.down.fp8.scales.data(), w.down.rows(), I, out, stream_);
-    return;
-  }
+  const int64_t D = config_.hidden_size, I = w.intermediate();
+  gemm_.bf16_nt(x, n, w.gate_up.data.data(), 2 * I, D, gate_up, stream_);
   bf16* act = scratch_.get(activation_, n * I);
   silu_mul(gate_up, n, I, act, stream_);
-  linear(w.down, act, n, out);
-}
-
-void DeepSeekCudaModel::linear(const DeviceLinear& w, const bf16* x, int64_t n, bf16* y) const {
-  if (!w.is_fp8()) {
-    gemm_.bf16_nt(x, n, w.weight.data.data(), w.rows(), w.cols(), y, stream_);
-    return;
-  }
-  uint8_t* q = scratch_.get(linear_fp8_x_, n * w.cols());
-  float* scales = scratch_.get(linear_fp8_scales_, n * w.cols() / 128);
-  quantize_fp8_blocks(x, n, w.cols(), q, scales, stream_);
-  gemm_fp8_blocks(q, scales, n, w.fp8.data.data(), w.fp8.scales.data(), w.rows(), w.cols(), y, stream_);
+  gemm_.bf16_nt(act, n, w.down.data.data(), D, I, out, stream_);
 }
 
 void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16* out) const {

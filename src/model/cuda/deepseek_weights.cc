@@ -9,6 +9,7 @@
 #include "backend/cuda/ops.h"
 #include "common/error.h"
 
+#include "model/mlp.h"
 #include "model/weights.h"
 
 namespace tide::cuda {
@@ -21,30 +22,19 @@ class WeightSource {
   virtual DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
   virtual DeviceBuffer<bf16> norm(const std::string& name, int64_t size) = 0;
   virtual DeviceBuffer<float> bias(const std::string& name, int64_t size) = 0;
-  // A projection: fp8 as stored where the checkpoint's is and its shape allows
-  // (fp8_linear_shape), else bf16.
-  virtual DeviceLinear linear(const std::string& name, int64_t rows, int64_t cols) = 0;
-  // The rows of `top` then those of `bottom`, both `cols` wide, as one projection.
-  virtual DeviceLinear stacked(const std::string& top, int64_t top_rows, const std::string& bottom,
-                               int64_t bottom_rows, int64_t cols) = 0;
-  // gate_proj and up_proj stacked, and down_proj, under `prefix`.
-  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) {
-    return {stacked(prefix + ".gate_proj.weight", intermediate, prefix + ".up_proj.weight", intermediate, hidden),
-            linear(prefix + ".down_proj.weight", hidden, intermediate)};
-  }
+  virtual GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) = 0;
   // A routed expert kept in fp8, or nullopt where it is to be read with mlp().
   virtual std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
                                                      int64_t intermediate) = 0;
+  // The rows of `top` then those of `bottom`, both `cols` wide, as one matrix.
+  virtual DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string& bottom,
+                               int64_t bottom_rows, int64_t cols) = 0;
   std::size_t bytes() const { return bytes_; }
 
  protected:
   DeviceMatrix count(DeviceMatrix m) {
     bytes_ += m.data.bytes();
     return m;
-  }
-  DeviceLinear count(DeviceLinear l) {
-    bytes_ += l.bytes();
-    return l;
   }
   Fp8ExpertWeights count(Fp8ExpertWeights w) {
     bytes_ += w.gate_up.bytes() + w.down.bytes();
@@ -69,20 +59,13 @@ class CheckpointSource : public WeightSource {
   DeviceBuffer<float> bias(const std::string& name, int64_t size) override {
     return DeviceBuffer<float>(loader_.vector(name, size));
   }
-  DeviceLinear linear(const std::string& name, int64_t rows, int64_t cols) override {
-    if (keep_fp8_ && fp8_linear_shape(rows, cols))
-      if (auto fp8 = loader_.fp8_blocks(name, rows, cols)) return count(linear_of(upload_fp8(*fp8)));
-    return count(linear_of(upload(loader_.matrix(name, rows, cols))));
+  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
+    const GatedMlp host = GatedMlp::load(loader_, prefix, hidden, intermediate);
+    return {count(upload_stacked(host.gate, host.up)), count(upload(host.down))};
   }
-  DeviceLinear stacked(const std::string& top, int64_t top_rows, const std::string& bottom, int64_t bottom_rows,
+  DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string& bottom, int64_t bottom_rows,
                        int64_t cols) override {
-    if (keep_fp8_ && fp8_linear_shape(top_rows + bottom_rows, cols, top_rows)) {
-      auto upper = loader_.fp8_blocks(top, top_rows, cols);
-      auto lower = loader_.fp8_blocks(bottom, bottom_rows, cols);
-      if (upper && lower) return count(linear_of(upload_fp8_stacked(*upper, *lower)));
-    }
-    return count(linear_of(
-        upload_stacked(loader_.matrix(top, top_rows, cols), loader_.matrix(bottom, bottom_rows, cols))));
+    return count(upload_stacked(loader_.matrix(top, top_rows, cols), loader_.matrix(bottom, bottom_rows, cols)));
   }
   std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
                                              int64_t intermediate) override {
@@ -119,15 +102,12 @@ class DummySource : public WeightSource {
     v.fill_bytes(0);
     return v;
   }
-  DeviceLinear linear(const std::string& name, int64_t rows, int64_t cols) override {
-    if (fp8_ && fp8_linear_shape(rows, cols)) return count(linear_of(fp8_matrix(rows, cols)));
-    return linear_of(matrix(name, rows, cols));
+  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
+    return {matrix(prefix + ".gate_up", 2 * intermediate, hidden), matrix(prefix + ".down", hidden, intermediate)};
   }
-  DeviceLinear stacked(const std::string& top, int64_t top_rows, const std::string&, int64_t bottom_rows,
+  DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string&, int64_t bottom_rows,
                        int64_t cols) override {
-    if (fp8_ && fp8_linear_shape(top_rows + bottom_rows, cols, top_rows))
-      return count(linear_of(fp8_matrix(top_rows + bottom_rows, cols)));
-    return linear_of(matrix(top, top_rows + bottom_rows, cols));
+    return matrix(top, top_rows + bottom_rows, cols);
   }
   std::optional<Fp8ExpertWeights> fp8_expert(const std::string&, int64_t hidden, int64_t intermediate) override {
     if (!fp8_) return std::nullopt;
@@ -158,13 +138,13 @@ MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   if (c.q_lora_rank > 0) {
     w.q_and_kv_a = up.stacked(p + "q_a_proj.weight", c.q_lora_rank, p + "kv_a_proj_with_mqa.weight", kv_a_rows, D);
     w.q_a_norm = up.norm(p + "q_a_layernorm.weight", c.q_lora_rank);
-    w.q_b_proj = up.linear(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
+    w.q_b_proj = up.matrix(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
   } else {
     w.q_and_kv_a = up.stacked(p + "q_proj.weight", H * dk, p + "kv_a_proj_with_mqa.weight", kv_a_rows, D);
   }
   w.kv_a_norm = up.norm(p + "kv_a_layernorm.weight", c.kv_lora_rank);
   w.kv_b_proj = up.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
-  w.o_proj = up.linear(p + "o_proj.weight", D, H * c.v_head_dim);
+  w.o_proj = up.matrix(p + "o_proj.weight", D, H * c.v_head_dim);
   return w;
 }
 
@@ -185,9 +165,8 @@ std::unique_ptr<MoeWeights> load_moe(WeightSource& up, const ModelConfig& c, int
          layer, moe->fp8_experts.size(), moe->experts.size());
   std::vector<const bf16*> gate_up, down;
   for (const auto& x : moe->experts) {
-    if (x.is_fp8()) fail("layer {}: a routed expert stored in fp8 was not read as an fp8 expert", layer);
-    gate_up.push_back(x.gate_up.weight.data.data());
-    down.push_back(x.down.weight.data.data());
+    gate_up.push_back(x.gate_up.data.data());
+    down.push_back(x.down.data.data());
   }
   std::vector<const uint8_t*> fp8_gate_up, fp8_down;
   std::vector<const float*> fp8_gate_up_scales, fp8_down_scales;

@@ -15,22 +15,18 @@ namespace tide::cuda {
 struct MlaWeights {
   // The two projections of the hidden state, stacked so that one GEMM computes both: q_proj
   // (without q_lora, V2-Lite) or q_a_proj (with q_lora), then kv_a_proj_with_mqa (latent + rope key).
-  DeviceLinear q_and_kv_a;
+  DeviceMatrix q_and_kv_a;
   DeviceBuffer<bf16> q_a_norm;  // with q_lora
-  DeviceLinear q_b_proj;        // with q_lora
+  DeviceMatrix q_b_proj;        // with q_lora
   DeviceBuffer<bf16> kv_a_norm;
-  // latent -> heads * (nope + v): W_UK and W_UV, head by head. Always bf16 (an fp8 checkpoint's
-  // is widened at load, as DeepSeek's own absorbed-form inference does): its per-head slices feed
-  // the absorption's batched products, which have no fp8 form.
-  DeviceMatrix kv_b_proj;
-  DeviceLinear o_proj;
+  DeviceMatrix kv_b_proj;  // latent -> heads * (nope + v): W_UK and W_UV, head by head
+  DeviceMatrix o_proj;
 };
 
 struct GatedMlpWeights {
-  DeviceLinear gate_up;  // gate_proj rows, then up_proj rows
-  DeviceLinear down;
-  int64_t intermediate() const { return down.cols(); }
-  bool is_fp8() const { return gate_up.is_fp8() || down.is_fp8(); }
+  DeviceMatrix gate_up;  // gate_proj rows, then up_proj rows
+  DeviceMatrix down;
+  int64_t intermediate() const { return down.cols; }
 };
 
 // A routed expert of an fp8 checkpoint, as stored.

@@ -33,22 +33,6 @@ DeviceBuffer<bf16> to_device(const std::vector<uint16_t>& bits) {
 
 }  // namespace
 
-DeviceLinear linear_of(DeviceMatrix m) {
-  DeviceLinear l;
-  l.weight = std::move(m);
-  return l;
-}
-
-DeviceLinear linear_of(DeviceFp8Matrix m) {
-  DeviceLinear l;
-  l.fp8 = std::move(m);
-  return l;
-}
-
-bool fp8_linear_shape(int64_t rows, int64_t cols, int64_t top_rows) {
-  return rows > 0 && rows % 2 == 0 && cols > 0 && cols % 128 == 0 && top_rows % 128 == 0;
-}
-
 DeviceMatrix upload(const WeightMatrix& w) {
   std::vector<uint16_t> bits;
   append_bf16_rows(w, bits);

@@ -1,8 +1,8 @@
 #pragma once
-// Weights as the CUDA forward pass reads them: bf16 rows in device memory, and the projections
-// and experts of fp8 checkpoints as stored (e4m3 with 128×128 block scales). Other matrices stored
-// in bf16 are copied as they are; f32 and fp8 ones (the latter dequantized by WeightLoader) are
-// rounded to bf16 once, at load.
+// Weights as the CUDA forward pass reads them: bf16 rows in device memory, and the routed experts
+// of fp8 checkpoints as stored (e4m3 with 128×128 block scales). Other matrices stored in bf16 are
+// copied as they are; f32 and fp8 ones (the latter dequantized by WeightLoader) are rounded to
+// bf16 once, at load.
 #include <cstdint>
 #include <vector>
 
@@ -26,24 +26,6 @@ struct DeviceFp8Matrix {
   DeviceBuffer<float> scales;
   std::size_t bytes() const { return data.bytes() + scales.bytes(); }
 };
-
-// A projection as the forward pass multiplies it (DeepSeekCudaModel::linear): bf16 rows, or an
-// fp8 checkpoint's e4m3 matrix with its block scales as stored, multiplied in fp8
-// (gemm_fp8_blocks).
-struct DeviceLinear {
-  DeviceMatrix weight;  // bf16; empty when fp8
-  DeviceFp8Matrix fp8;  // empty when bf16
-
-  bool is_fp8() const { return fp8.rows > 0; }
-  int64_t rows() const { return is_fp8() ? fp8.rows : weight.rows; }
-  int64_t cols() const { return is_fp8() ? fp8.cols : weight.cols; }
-  std::size_t bytes() const { return weight.data.bytes() + fp8.bytes(); }
-};
-DeviceLinear linear_of(DeviceMatrix m);
-DeviceLinear linear_of(DeviceFp8Matrix m);
-// Whether gemm_fp8_blocks multiplies a [rows, cols] matrix (whole 128-wide scale blocks
-// along its depth, an even width) and, stacked under `top_rows` rows, keeps the blocks whole.
-bool fp8_linear_shape(int64_t rows, int64_t cols, int64_t top_rows = 0);
 
 DeviceMatrix upload(const WeightMatrix& w);
 // `top`'s rows then `bottom`'s, scales likewise: top.rows must be a multiple of 128 so that the
