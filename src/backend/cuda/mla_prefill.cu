@@ -47,41 +47,38 @@ constexpr std::size_t kSharedBytes = std::size_t{kStages} * kStageBytes + 1024; 
 constexpr float kLog2e = 1.4426950408889634f;
 static_assert(kQk % 64 == 0 && kV % 64 == 0 && kStageBytes % 1024 == 0);
 
+// One tile's rows of kChunks 16-byte pieces each into panels of 64-wide swizzled rows: piece c of
+// position p comes from source(p, c). Every thread copies the same rows and pieces each tile
+// (constant trip count and divisors), so the address arithmetic is a few instructions a copy.
+// Positions past the context are zero-filled (their source is read as position 0's, not at all).
+template <int kChunks, typename Source>
+__device__ __forceinline__ void copy_tile_rows(unsigned char* panels, int tile, int context, Source source) {
+  static_assert(kKeysPerTile * kChunks % kThreads == 0);
+#pragma unroll
+  for (int k = 0; k < kKeysPerTile * kChunks / kThreads; ++k) {
+    const int i = threadIdx.x + k * kThreads, row = i / kChunks, chunk = i % kChunks;
+    const int pos = tile * kKeysPerTile + row;
+    const bool valid = pos < context;
+    cp_async16(panels + (chunk / 8) * kPanelBytes + swizzle128_offset(row, chunk % 8), source(valid ? pos : 0, chunk),
+               valid);
+  }
+}
+
 // The key tile `tile` (positions tile·64..+63) into one stage: each position's k_nope (from the
 // expanded kv) and rope key as a row of the key panels, its value as a row of the value panels.
 // Positions past the context are zero-filled, so that a masked key's value contributes 0·0,
-// never 0·garbage. Every thread copies the same rows and 16-byte pieces each tile (constant
-// trip counts and divisors), so the address arithmetic is a few instructions a copy.
+// never 0·garbage.
 __device__ __forceinline__ void load_tile(const MlaPrefillArgs& a, int head, int tile, unsigned char* stage) {
-  constexpr int kKChunks = kQk / 8, kVChunks = kV / 8;  // 16-byte pieces per row
-  constexpr int kKeyCopies = kKeysPerTile * kKChunks / kThreads, kValueCopies = kKeysPerTile * kVChunks / kThreads;
-  static_assert(kKeysPerTile * kKChunks % kThreads == 0 && kKeysPerTile * kVChunks % kThreads == 0);
   const int64_t kv_stride = static_cast<int64_t>(a.heads) * (kNope + kV);
   const bf16* head_kv = a.kv + head * (kNope + kV);
-  unsigned char* keys = stage;
-  unsigned char* values = stage + kKeyPanels * kPanelBytes;
-#pragma unroll
-  for (int k = 0; k < kKeyCopies; ++k) {
-    const int i = threadIdx.x + k * kThreads, row = i / kKChunks, chunk = i % kKChunks;
-    const int pos = tile * kKeysPerTile + row;
-    const bool valid = pos < a.context;
-    const int64_t p = valid ? pos : 0;
+  copy_tile_rows<kQk / 8>(stage, tile, a.context, [&](int64_t p, int chunk) {
     // k_nope from the expanded kv, the rope key from its own rows: chosen without a branch.
     const bool nope = chunk < kNope / 8;
     const bf16* base = nope ? head_kv : a.k_rope - kNope;
-    const int64_t stride = nope ? kv_stride : kRope;
-    cp_async16(keys + (chunk / 8) * kPanelBytes + swizzle128_offset(row, chunk % 8), base + p * stride + chunk * 8,
-               valid);
-  }
-#pragma unroll
-  for (int k = 0; k < kValueCopies; ++k) {
-    const int i = threadIdx.x + k * kThreads, row = i / kVChunks, chunk = i % kVChunks;
-    const int pos = tile * kKeysPerTile + row;
-    const bool valid = pos < a.context;
-    const int64_t p = valid ? pos : 0;
-    cp_async16(values + (chunk / 8) * kPanelBytes + swizzle128_offset(row, chunk % 8),
-               head_kv + p * kv_stride + kNope + chunk * 8, valid);
-  }
+    return base + p * (nope ? kv_stride : int64_t{kRope}) + chunk * 8;
+  });
+  copy_tile_rows<kV / 8>(stage + kKeyPanels * kPanelBytes, tile, a.context,
+                         [&](int64_t p, int chunk) { return head_kv + p * kv_stride + kNope + chunk * 8; });
 }
 
 // grid (ceil(rows / 128), heads), kThreads threads, kSharedBytes of dynamic shared memory.
