@@ -57,13 +57,7 @@ RandomDeepSeekShape large_shape() {
 
 std::filesystem::path resolve_bench_model(const std::string& name) {
   if (name != "large") return resolve_model(name);
-  const char* tide_home = std::getenv("TIDE_HOME");
-  const char* home = std::getenv("HOME");
-  if (!(tide_home && *tide_home) && !(home && *home))
-    fail("--model large: set TIDE_HOME (or HOME) to where the random benchmark model may be written");
-  const auto dir = (tide_home && *tide_home ? std::filesystem::path(tide_home)
-                                            : std::filesystem::path(home) / ".cache/tide") /
-                   "bench-deepseek-large";
+  const auto dir = tide_home() / "bench-deepseek-large";
   if (!path_exists(dir / "model.safetensors")) {
     spdlog::info("creating the {:.2f} GB random benchmark model in {} (once)",
                  random_deepseek_weight_bytes(large_shape()) / 1e9, dir.string());

@@ -45,7 +45,7 @@ std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std
 // Throws tide::Error saying what to pass when the directory has no tokenizer.json.
 std::filesystem::path resolve_tokenizer(const std::filesystem::path& model_dir, const std::string& tokenizer);
 
-// $TIDE_HOME, or ~/.cache/tide.
+// $TIDE_HOME, or ~/.cache/tide, or (neither set) the temp directory's tide/.
 std::filesystem::path tide_home();
 
 // Parses "1,2,3" into token ids; throws tide::Error naming the bad entry.

@@ -236,9 +236,9 @@ namespace {
 void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out, cudaStream_t stream) {
   if (m.tokens <= 0) return;
   check(m);
+  const int64_t features_per_block = 2 * down_pairs(m.top_k + m.shared);
   const dim3 grid(static_cast<unsigned>(m.tokens),
-                  static_cast<unsigned>((m.hidden + 2 * down_pairs(m.top_k + m.shared) - 1) /
-                                        (2 * down_pairs(m.top_k + m.shared))));
+                  static_cast<unsigned>((m.hidden + features_per_block - 1) / features_per_block));
   if (vector_rows(m))
     launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, delta, out);
   else
