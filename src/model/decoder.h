@@ -1,12 +1,13 @@
 #pragma once
-// The decoder skeleton both families share, read top to bottom like the papers:
-// embed → per layer (norm, attention, residual, norm, feed-forward, residual) → norm → logits.
-// A family supplies its attention and feed-forward.
+// What the CPU backend's families (DeepSeek, Llama/Qwen) share around their forward pass: the
+// weights outside the layers' blocks, the paged float32 cache, and the batch's checks. The pass
+// itself is the family's, over CpuDecoderOps (decoder_forward.h: embed → per layer (norm,
+// attention, residual, norm, feed-forward, residual) → norm → logits).
 #include <memory>
 #include <vector>
 
-#include "model/batch_layout.h"
 #include "model/checkpoint/checkpoint.h"
+#include "model/cpu_decoder_ops.h"
 #include "model/model.h"
 #include "model/weights.h"
 
@@ -26,22 +27,17 @@ class DecoderModel : public Model {
   // Claims embeddings, norms and the LM head; call from the family's constructor.
   void load_shared(WeightLoader& loader);
   void set_weight_bytes(std::size_t bytes) { weight_bytes_ = bytes; }
+  const DecoderWeights& decoder_weights() const { return decoder_weights_; }
 
-  // out[T, hidden] = attention of the normed hidden states h[T, hidden]; writes the new tokens'
-  // cache entries.
-  virtual void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout,
-                         PagedKvCache& cache, float* out) const = 0;
-  // out[T, hidden] = feed-forward of h[T, hidden].
-  virtual void feed_forward(int layer, const float* h, int64_t tokens, float* out) const = 0;
+  // The family's forward pass over a checked batch: writes the new tokens' cache entries and
+  // returns logits [batch.num_logit_rows(), vocab].
+  virtual std::vector<float> run_forward(const Batch& batch, PagedKvCache& cache) const = 0;
 
   ModelConfig config_;
   Checkpoint checkpoint_;  // keeps the mapped weights alive
 
  private:
-  WeightMatrix embed_;
-  WeightMatrix lm_head_;
-  std::vector<float> final_norm_;
-  std::vector<std::vector<float>> input_norm_, post_attention_norm_;
+  DecoderWeights decoder_weights_;
   std::size_t weight_bytes_ = 0;
 };
 

@@ -1,6 +1,6 @@
 #pragma once
-// DeepSeek V2 / V2-Lite / V3 / R1: MLA attention; dense SwiGLU for the first
-// first_k_dense_replace layers, DeepSeekMoE after.
+// DeepSeek V2 / V2-Lite / V3 / R1 on the CPU, in float32: forward_pass.h's pass over the CPU
+// ops (MlaAttention; a dense SwiGLU for the first first_k_dense_replace layers, MoeBlock after).
 #include <memory>
 #include <optional>
 #include <vector>
@@ -18,11 +18,12 @@ class DeepSeekModel final : public DecoderModel {
   DeepSeekModel(ModelConfig config, Checkpoint checkpoint, const ModelOptions& options);
 
  protected:
-  void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
-                 float* out) const override;
-  void feed_forward(int layer, const float* h, int64_t tokens, float* out) const override;
+  std::vector<float> run_forward(const Batch& batch, PagedKvCache& cache) const override;
 
  private:
+  class CpuOps;  // deepseek_model.cc
+
+  MlaMode mla_mode_;
   RotaryEmbedding rope_;
   std::vector<MlaAttention> attention_;
   std::vector<std::optional<GatedMlp>> dense_;  // set for dense layers

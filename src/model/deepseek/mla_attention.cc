@@ -8,8 +8,8 @@
 
 namespace tide {
 
-MlaAttention::MlaAttention(WeightLoader& loader, const ModelConfig& c, int layer, MlaMode mode)
-    : c_(c), layer_(layer), mode_(mode), scale_(mla_softmax_scale(c)) {
+MlaAttention::MlaAttention(WeightLoader& loader, const ModelConfig& c, int layer)
+    : c_(c), layer_(layer), scale_(mla_softmax_scale(c)) {
   const std::string p = fmt::format("model.layers.{}.self_attn.", layer);
   const int64_t H = c.num_heads, D = c.hidden_size, dk = c.qk_head_dim();
   if (c.q_lora_rank > 0) {
@@ -25,10 +25,7 @@ MlaAttention::MlaAttention(WeightLoader& loader, const ModelConfig& c, int layer
   o_proj_ = loader.matrix(p + "o_proj.weight", D, H * c.v_head_dim);
 }
 
-void MlaAttention::project(const float* h, int64_t T, const BatchLayout& layout, PagedKvCache& cache,
-                           const Batch& batch, const RotaryEmbedding& rope, float* q) const {
-  const int64_t H = c_.num_heads, dk = c_.qk_head_dim(), nope = c_.qk_nope_head_dim, dr = c_.qk_rope_head_dim;
-  const int64_t r = c_.kv_lora_rank, entry = r + dr;
+void MlaAttention::project(const float* h, int64_t T, float* q, float* kv) const {
   if (c_.q_lora_rank > 0) {
     std::vector<float> qa(T * c_.q_lora_rank);
     cpu::matmul(h, T, q_a_proj_, qa.data());
@@ -37,9 +34,13 @@ void MlaAttention::project(const float* h, int64_t T, const BatchLayout& layout,
   } else {
     cpu::matmul(h, T, q_proj_, q);
   }
-  std::vector<float> kv(T * entry);
-  cpu::matmul(h, T, kv_a_proj_, kv.data());
+  cpu::matmul(h, T, kv_a_proj_, kv);
+}
 
+void MlaAttention::write_cache(float* q, float* kv, const Batch& batch, const BatchLayout& layout,
+                               const RotaryEmbedding& rope, PagedKvCache& cache) const {
+  const int64_t H = c_.num_heads, dk = c_.qk_head_dim(), nope = c_.qk_nope_head_dim, dr = c_.qk_rope_head_dim;
+  const int64_t r = c_.kv_lora_rank, entry = r + dr;
   std::vector<float> cos(dr / 2), sin(dr / 2);
   for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
     const SequenceStep& seq = batch.sequences[s];
@@ -48,7 +49,7 @@ void MlaAttention::project(const float* h, int64_t T, const BatchLayout& layout,
       rope.cos_sin(seq.start_position + i, cos.data(), sin.data());
       for (int64_t head = 0; head < H; ++head)
         cpu::apply_rope(q + (t * H + head) * dk + nope, dr, cos.data(), sin.data(), rope.interleaved());
-      float* kv_t = kv.data() + t * entry;
+      float* kv_t = kv + t * entry;
       cpu::rms_norm(kv_t, 1, r, kv_a_norm_.data(), c_.rms_norm_eps, kv_t);
       cpu::apply_rope(kv_t + r, dr, cos.data(), sin.data(), rope.interleaved());
       std::copy_n(kv_t, entry, cache.slot(layer_, seq.block_table, seq.start_position + i));
@@ -57,7 +58,7 @@ void MlaAttention::project(const float* h, int64_t T, const BatchLayout& layout,
 }
 
 void MlaAttention::attend_expanded(const float* q, const SequenceStep& seq, const PagedKvCache& cache,
-                                   float* out) const {
+                                   float* heads_out) const {
   const int64_t H = c_.num_heads, nope = c_.qk_nope_head_dim, dr = c_.qk_rope_head_dim, dv = c_.v_head_dim;
   const int64_t dk = nope + dr, r = c_.kv_lora_rank, entry = r + dr;
   const int64_t ctx = seq.start_position + seq.num_tokens;
@@ -79,16 +80,15 @@ void MlaAttention::attend_expanded(const float* q, const SequenceStep& seq, cons
       std::copy_n(cached.data() + j * entry + r, dr, kd + nope);
       std::copy_n(src + nope, dv, v.data() + (j * H + head) * dv);
     }
-  cpu::attention({.q = q, .k = k.data(), .v = v.data(), .out = out,
+  cpu::attention({.q = q, .k = k.data(), .v = v.data(), .out = heads_out,
                   .q_tokens = seq.num_tokens, .q_start = seq.start_position, .ctx_len = ctx,
                   .num_heads = H, .num_kv_heads = H, .qk_dim = dk, .v_dim = dv,
                   .k_stride = H * dk, .v_stride = H * dv, .scale = scale_});
 }
 
-void MlaAttention::absorb_queries(const float* q, std::span<const int64_t> tokens, float* q_absorbed) const {
+void MlaAttention::absorb_queries(const float* q, int64_t first, int64_t n, float* q_absorbed) const {
   const int64_t H = c_.num_heads, nope = c_.qk_nope_head_dim, dr = c_.qk_rope_head_dim, dv = c_.v_head_dim;
   const int64_t dk = nope + dr, r = c_.kv_lora_rank, entry = r + dr;
-  const int64_t n = static_cast<int64_t>(tokens.size());
   // kv_b_proj rows [h*(nope+dv), +nope) map the latent to head h's k_nope (W_UK), so
   // q_nope · k_nope = (W_UKᵀ q_nope) · latent. Each weight row is read once for all tokens.
 #pragma omp parallel
@@ -99,12 +99,12 @@ void MlaAttention::absorb_queries(const float* q, std::span<const int64_t> token
       for (int64_t i = 0; i < n; ++i) {
         float* dst = q_absorbed + (i * H + head) * entry;
         std::fill(dst, dst + r, 0.f);
-        std::copy_n(q + (tokens[i] * H + head) * dk + nope, dr, dst + r);
+        std::copy_n(q + ((first + i) * H + head) * dk + nope, dr, dst + r);
       }
       for (int64_t d = 0; d < nope; ++d) {
         kv_b_proj_.row_to_f32(head * (nope + dv) + d, w.data());
         for (int64_t i = 0; i < n; ++i) {
-          const float qd = q[(tokens[i] * H + head) * dk + d];
+          const float qd = q[((first + i) * H + head) * dk + d];
           float* dst = q_absorbed + (i * H + head) * entry;
 #pragma omp simd
           for (int64_t c = 0; c < r; ++c) dst[c] += qd * w[c];
@@ -114,9 +114,8 @@ void MlaAttention::absorb_queries(const float* q, std::span<const int64_t> token
   }
 }
 
-void MlaAttention::expand_values(const float* latent_out, std::span<const int64_t> tokens, float* heads_out) const {
+void MlaAttention::expand_values(const float* latent_out, int64_t first, int64_t n, float* heads_out) const {
   const int64_t H = c_.num_heads, nope = c_.qk_nope_head_dim, dv = c_.v_head_dim, r = c_.kv_lora_rank;
-  const int64_t n = static_cast<int64_t>(tokens.size());
   // The next dv rows of head h (W_UV) map the attended latent to head h's value output.
 #pragma omp parallel
   {
@@ -130,7 +129,7 @@ void MlaAttention::expand_values(const float* latent_out, std::span<const int64_
           float acc = 0.f;
 #pragma omp simd reduction(+ : acc)
           for (int64_t c = 0; c < r; ++c) acc += lat[c] * w[c];
-          heads_out[(tokens[i] * H + head) * dv + d] = acc;
+          heads_out[((first + i) * H + head) * dv + d] = acc;
         }
       }
   }
@@ -149,39 +148,8 @@ void MlaAttention::attend_latent(const float* q_absorbed, const SequenceStep& se
                   .k_stride = entry, .v_stride = entry, .scale = scale_});
 }
 
-void MlaAttention::forward(const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
-                           const RotaryEmbedding& rope, float* out) const {
-  const int64_t T = static_cast<int64_t>(batch.tokens.size()), H = c_.num_heads;
-  const int64_t dk = c_.qk_head_dim(), dv = c_.v_head_dim, r = c_.kv_lora_rank, entry = r + c_.qk_rope_head_dim;
-  std::vector<float> q(T * H * dk);
-  project(h, T, layout, cache, batch, rope, q.data());
-
-  // Sequences in the absorbed form share one pass over kv_b_proj before and after attention.
-  auto absorbed = [&](const SequenceStep& seq) {
-    return mode_ == MlaMode::Absorbed || (mode_ == MlaMode::Auto && seq.num_tokens == 1);
-  };
-  std::vector<int64_t> absorbed_tokens;
-  for (std::size_t s = 0; s < batch.sequences.size(); ++s)
-    if (absorbed(batch.sequences[s]))
-      for (int64_t i = 0; i < batch.sequences[s].num_tokens; ++i) absorbed_tokens.push_back(layout.token_offset[s] + i);
-  const int64_t na = static_cast<int64_t>(absorbed_tokens.size());
-  std::vector<float> q_absorbed(na * H * entry), latent_out(na * H * r);
-  if (na > 0) absorb_queries(q.data(), absorbed_tokens, q_absorbed.data());
-
-  std::vector<float> heads_out(T * H * dv);
-  int64_t a = 0;  // row of the sequence's first token among the absorbed tokens
-  for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
-    const SequenceStep& seq = batch.sequences[s];
-    const int64_t t0 = layout.token_offset[s];
-    if (absorbed(seq)) {
-      attend_latent(q_absorbed.data() + a * H * entry, seq, cache, latent_out.data() + a * H * r);
-      a += seq.num_tokens;
-    } else {
-      attend_expanded(q.data() + t0 * H * dk, seq, cache, heads_out.data() + t0 * H * dv);
-    }
-  }
-  if (na > 0) expand_values(latent_out.data(), absorbed_tokens, heads_out.data());
-  cpu::matmul(heads_out.data(), T, o_proj_, out);
+void MlaAttention::project_output(const float* heads_out, int64_t tokens, float* out) const {
+  cpu::matmul(heads_out, tokens, o_proj_, out);
 }
 
 }  // namespace tide

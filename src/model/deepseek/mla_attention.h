@@ -7,40 +7,46 @@
 //  - Absorbed form (decode): fold kv_b_proj's key half into the query and its value half into
 //    the output, and attend directly over the latent cache, as multi-query attention with
 //    head size kv_lora_rank + rope. No per-token expansion at all.
-#include <span>
 #include <string>
 
 #include "model/batch.h"
 #include "model/config.h"
-#include "model/decoder.h"
-#include "model/model.h"
+#include "model/batch_layout.h"
+#include "tensor/paged_kv_cache.h"
 #include "model/rope.h"
 #include "model/weights.h"
 
 namespace tide {
 
+// The CPU backend's MLA ops (forward_pass.h names them and their order), over float32 rows.
 class MlaAttention {
  public:
-  MlaAttention(WeightLoader& loader, const ModelConfig& config, int layer, MlaMode mode);
+  MlaAttention(WeightLoader& loader, const ModelConfig& config, int layer);
 
-  void forward(const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
-               const RotaryEmbedding& rope, float* out) const;
-
- private:
-  // q[T, heads, nope + rope] with rope applied; writes latent + rope key of every new token.
-  void project(const float* h, int64_t tokens, const BatchLayout& layout, PagedKvCache& cache, const Batch& batch,
-               const RotaryEmbedding& rope, float* q) const;
-  void attend_expanded(const float* q, const SequenceStep& seq, const PagedKvCache& cache, float* out) const;
-  // Absorbed form: queries folded into latent space, attention over the latent cache, and the
-  // attended latents expanded to values; `tokens` are batch rows of the absorbed sequences.
-  void absorb_queries(const float* q, std::span<const int64_t> tokens, float* q_absorbed) const;
+  // q[T, heads, nope + rope] and kv[T, latent + rope] of the normed rows h[T, hidden].
+  void project(const float* h, int64_t tokens, float* q, float* kv) const;
+  // Normalises each new token's latent, rotates its key and its query heads' rope parts (q and kv
+  // in place), and stores its cache entry.
+  void write_cache(float* q, float* kv, const Batch& batch, const BatchLayout& layout, const RotaryEmbedding& rope,
+                   PagedKvCache& cache) const;
+  // q_absorbed[n, heads, latent + rope] for the n rows of q from `first`: q_nope folded through
+  // W_UK beside the rotated rope part.
+  void absorb_queries(const float* q, int64_t first, int64_t n, float* q_absorbed) const;
+  // latent_out[seq tokens, heads, latent] = attention of the sequence's absorbed queries over its
+  // latent cache (multi-query: key [latent | rope key], value the latent).
   void attend_latent(const float* q_absorbed, const SequenceStep& seq, const PagedKvCache& cache,
                      float* latent_out) const;
-  void expand_values(const float* latent_out, std::span<const int64_t> tokens, float* heads_out) const;
+  // heads_out[first.., heads, v] for n rows = latent_out · W_UVᵀ per head.
+  void expand_values(const float* latent_out, int64_t first, int64_t n, float* heads_out) const;
+  // The sequence's rows of heads_out from its queries q: its context through kv_b_proj into
+  // per-head keys and values, then causal attention.
+  void attend_expanded(const float* q, const SequenceStep& seq, const PagedKvCache& cache, float* heads_out) const;
+  // out[T, hidden] = o_proj(heads_out).
+  void project_output(const float* heads_out, int64_t tokens, float* out) const;
 
+ private:
   const ModelConfig& c_;
   int layer_;
-  MlaMode mode_;
   float scale_;
   WeightMatrix q_proj_;    // without q_lora
   WeightMatrix q_a_proj_;  // with q_lora

@@ -18,17 +18,19 @@ MoeBlock::MoeBlock(WeightLoader& loader, const ModelConfig& c, int layer) : c_(c
                              static_cast<int64_t>(c.moe_intermediate_size) * c.n_shared_experts);
 }
 
-void MoeBlock::forward(const float* h, int64_t T, float* out) const {
-  const int64_t D = c_.hidden_size, E = c_.n_routed_experts;
+MoeBlock::Routes MoeBlock::route(const float* h, int64_t T) const {
+  const int64_t E = c_.n_routed_experts;
   std::vector<float> logits(T * E);
   cpu::matmul(h, T, router_, logits.data());
-
-  // Tokens routed to each expert, with their gate weights.
-  std::vector<std::vector<std::pair<int64_t, float>>> assigned(E);
+  Routes routes(E);
   for (int64_t t = 0; t < T; ++t)
     for (const ExpertChoice& ch : route_token({logits.data() + t * E, static_cast<std::size_t>(E)}, bias_, c_))
-      assigned[ch.expert].push_back({t, ch.weight});
+      routes[ch.expert].push_back({t, ch.weight});
+  return routes;
+}
 
+void MoeBlock::experts(const float* h, int64_t T, const Routes& routes, float* out) const {
+  const int64_t D = c_.hidden_size, E = c_.n_routed_experts;
   if (shared_)
     shared_->forward(h, T, out);
   else
@@ -36,7 +38,7 @@ void MoeBlock::forward(const float* h, int64_t T, float* out) const {
 
   std::vector<float> x, y;
   for (int64_t e = 0; e < E; ++e) {
-    const auto& tokens = assigned[e];
+    const auto& tokens = routes[e];
     if (tokens.empty()) continue;
     const int64_t n = static_cast<int64_t>(tokens.size());
     x.resize(n * D);

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backend/cpu/ops.h"
+#include "model/decoder_forward.h"
 
 namespace tide {
 
@@ -76,8 +77,12 @@ void LlamaModel::attention(int layer, const float* h, const Batch& batch, const 
   cpu::matmul(heads_out.data(), T, w.o, out);
 }
 
-void LlamaModel::feed_forward(int layer, const float* h, int64_t tokens, float* out) const {
-  mlp_[layer].forward(h, tokens, out);
+std::vector<float> LlamaModel::run_forward(const Batch& batch, PagedKvCache& cache) const {
+  CpuDecoderOps ops(decoder_weights(), config_, batch);
+  return decoder_forward(
+      ops, config_.num_layers,
+      [&](int layer, const float* h) { attention(layer, h, batch, ops.layout(), cache, ops.block_output()); },
+      [&](int layer, const float* h) { mlp_[layer].forward(h, ops.tokens(), ops.block_output()); });
 }
 
 }  // namespace tide

@@ -3,6 +3,7 @@
 // rope (llama3 scaling for Llama 3.x), q/k/v biases for Qwen2, dense SwiGLU.
 #include <vector>
 
+#include "model/batch_layout.h"
 #include "model/decoder.h"
 #include "model/mlp.h"
 #include "model/rope.h"
@@ -14,11 +15,13 @@ class LlamaModel final : public DecoderModel {
   LlamaModel(ModelConfig config, Checkpoint checkpoint, const ModelOptions& options = {});
 
  protected:
-  void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
-                 float* out) const override;
-  void feed_forward(int layer, const float* h, int64_t tokens, float* out) const override;
+  std::vector<float> run_forward(const Batch& batch, PagedKvCache& cache) const override;
 
  private:
+  // out[T, hidden] = attention of the normed rows h[T, hidden]; writes the new tokens' cache entries.
+  void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
+                 float* out) const;
+
   struct AttentionWeights {
     WeightMatrix q, k, v, o;
     std::vector<float> q_bias, k_bias, v_bias;  // empty without attention bias
