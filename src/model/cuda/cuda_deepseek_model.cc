@@ -5,7 +5,9 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
+#include "model/cuda/cuda_deepseek_ops.h"
 #include "model/cuda/router_params.h"
+#include "model/deepseek/forward_pass.h"
 #include "model/rope.h"
 
 namespace tide::cuda {
@@ -105,16 +107,13 @@ DeepSeekCudaModel::Step DeepSeekCudaModel::upload_step(const Batch& batch, const
       if (seq.all_logits || i == seq.num_tokens - 1) logit_rows[r++] = static_cast<int32_t>(t);
     }
     step.max_context = std::max<int>(step.max_context, static_cast<int>(seq.start_position + seq.num_tokens));
-    const bool expanded = seq.num_tokens >= kExpandedPrefillRows && expanded_prefill_supported();
-    const int context = static_cast<int>(seq.start_position + seq.num_tokens);
-    auto& runs = step.attention_runs;
-    if (!expanded && !runs.empty() && !runs.back().expanded) {
-      runs.back().rows += seq.num_tokens;
-    } else {
-      runs.push_back({.first_row = layout.token_offset[s], .rows = seq.num_tokens, .context = context, .expanded = expanded});
-    }
-    if (expanded) step.max_expanded_context = std::max(step.max_expanded_context, context);
   }
+  const bool expandable = expanded_prefill_supported();
+  step.attention_runs = plan_mla_runs(batch, layout, [expandable](const SequenceStep& seq) {
+    return expandable && seq.num_tokens >= kExpandedPrefillRows;
+  });
+  for (const MlaRun& run : step.attention_runs)
+    if (run.expanded) step.max_expanded_context = std::max(step.max_expanded_context, run.context);
   int32_t* device = scratch_.get(step_ints_, host.size());
   TIDE_CUDA_CHECK(
       cudaMemcpyAsync(device, host.data(), host.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
@@ -270,45 +269,66 @@ bool DeepSeekCudaModel::run_step_as_graph(const Step& step, DeviceKvCache& cache
 }
 
 void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
-  const int64_t T = step.tokens, D = config_.hidden_size, R = step.logit_rows;
-  const float eps = static_cast<float>(config_.rms_norm_eps);
-  bf16* residual = scratch_.get(residual_, T * D);
-  bf16* h = scratch_.get(hidden_, T * D);
-  bf16* delta = scratch_.get(delta_, T * D);
-  gather_rows(weights_.embed.data.data(), D, step.token_ids, T, D, residual, D, stream_);
-  // Folded (a decode step of one or two tokens): the kernels that read a normalised row compute
-  // it as they read it, and the feed-forward adds both blocks' outputs into the residual, so the
-  // rms_norm launches drop out. Otherwise each norm is a launch of its own.
-  const bool folded = T <= kGemvMaxRows && folded_decode_;
-  for (int l = 0; l < config_.num_layers; ++l) {
-    const DeepSeekLayerWeights& w = weights_.layers[l];
-    if (folded) {
-      attention(l, {.x = residual, .norm_weight = w.input_norm.data(), .eps = eps}, step, cache, delta);
-      fold_feed_forward(l, delta, T, residual);
-      continue;
-    }
-    // residual += the previous block's output (none before the first), then normalise.
-    rms_norm(l == 0 ? residual : delta, l == 0 ? nullptr : residual, T, D, w.input_norm.data(), eps, h, stream_);
-    attention(l, {.x = h}, step, cache, delta);
-    rms_norm(delta, residual, T, D, w.post_attention_norm.data(), eps, h, stream_);
-    feed_forward(l, h, T, delta);
-  }
+  StepOps ops(*this, step, cache);
+  deepseek_forward(ops, config_);
+}
 
-  // Only the rows whose logits are wanted go through the final norm and the LM head (folded, the
-  // residual already holds the last block's output).
-  bf16* selected_residual = scratch_.get(q_, 2 * R * D);
-  bf16* selected_delta = selected_residual + R * D;
-  bf16* normed = scratch_.get(lora_, R * D);
-  gather_rows(residual, D, step.logit_row_tokens, R, D, selected_residual, D, stream_);
-  if (folded) {
-    rms_norm(selected_residual, nullptr, R, D, weights_.final_norm.data(), eps, normed, stream_);
-  } else {
-    gather_rows(delta, D, step.logit_row_tokens, R, D, selected_delta, D, stream_);
-    rms_norm(selected_delta, selected_residual, R, D, weights_.final_norm.data(), eps, normed, stream_);
+DeepSeekCudaModel::StepOps::StepOps(const DeepSeekCudaModel& model, const Step& step, DeviceKvCache& cache)
+    : m_(model),
+      step_(step),
+      cache_(cache),
+      tokens_(step.tokens),
+      eps_(static_cast<float>(model.config_.rms_norm_eps)),
+      folded_(step.tokens <= kGemvMaxRows && model.folded_decode_),
+      residual_(model.scratch_.get(model.residual_, step.tokens * model.config_.hidden_size)),
+      normed_(model.scratch_.get(model.hidden_, step.tokens * model.config_.hidden_size)),
+      pending_(model.scratch_.get(model.delta_, step.tokens * model.config_.hidden_size)) {}
+
+void DeepSeekCudaModel::StepOps::embed() {
+  const int64_t D = m_.config_.hidden_size;
+  gather_rows(m_.weights_.embed.data.data(), D, step_.token_ids, tokens_, D, residual_, D, m_.stream_);
+  has_pending_ = false;
+}
+
+GemvInput DeepSeekCudaModel::StepOps::norm(int layer, LayerNorm which) {
+  const DeepSeekLayerWeights& w = m_.weights_.layers[layer];
+  const bf16* weight = (which == LayerNorm::Input ? w.input_norm : w.post_attention_norm).data();
+  // Folded, no norm is launched: the kernels that read the rows normalise them. Only a
+  // feed-forward takes a pending output along (adding it into the residual with its own).
+  if (folded_ && (which == LayerNorm::PostAttention || !has_pending_)) {
+    const GemvInput h{.x = residual_, .delta = has_pending_ ? pending_ : nullptr, .norm_weight = weight, .eps = eps_};
+    has_pending_ = false;
+    return h;
   }
-  const DeviceMatrix& head = weights_.head();
-  float* logits = scratch_.get(logits_, R * head.rows);
-  gemm_.bf16_nt_f32(normed, R, head.data.data(), head.rows, D, logits, stream_);
+  rms_norm(has_pending_ ? pending_ : residual_, has_pending_ ? residual_ : nullptr, tokens_, m_.config_.hidden_size,
+           weight, eps_, normed_, m_.stream_);
+  has_pending_ = false;
+  return {.x = normed_};
+}
+
+bf16* DeepSeekCudaModel::StepOps::block_output() {
+  has_pending_ = true;
+  return pending_;
+}
+
+void DeepSeekCudaModel::StepOps::logits() {
+  // Only the rows whose logits are wanted go through the final norm and the LM head, the pending
+  // output added as they are normalised.
+  const int64_t D = m_.config_.hidden_size, R = step_.logit_rows;
+  bf16* selected_residual = m_.scratch_.get(m_.q_, 2 * R * D);
+  bf16* selected_pending = selected_residual + R * D;
+  bf16* normed = m_.scratch_.get(m_.lora_, R * D);
+  const bf16* final_norm = m_.weights_.final_norm.data();
+  gather_rows(residual_, D, step_.logit_row_tokens, R, D, selected_residual, D, m_.stream_);
+  if (has_pending_) {
+    gather_rows(pending_, D, step_.logit_row_tokens, R, D, selected_pending, D, m_.stream_);
+    rms_norm(selected_pending, selected_residual, R, D, final_norm, eps_, normed, m_.stream_);
+  } else {
+    rms_norm(selected_residual, nullptr, R, D, final_norm, eps_, normed, m_.stream_);
+  }
+  const DeviceMatrix& head = m_.weights_.head();
+  float* logits = m_.scratch_.get(m_.logits_, R * head.rows);
+  m_.gemm_.bf16_nt_f32(normed, R, head.data.data(), head.rows, D, logits, m_.stream_);
 }
 
 }  // namespace tide::cuda

@@ -1,13 +1,13 @@
 #pragma once
-// DeepSeek (V2, V2-Lite, V3, R1: MLA + MoE) on one GPU, in bf16 with fp32 accumulation. The
-// same decoder as the CPU reference (model/decoder.cc, model/deepseek/*), step for step:
-//   embed → per layer (RMSNorm, MLA, residual, RMSNorm, MoE or dense MLP, residual) → RMSNorm →
-//   LM head,
-// with the residual add fused into the next RMSNorm. MLA runs decode rows and short chunks in
-// the absorbed form (each new token's query folded through W_UK attends over the latent cache as
-// one row), and a sequence's prefill chunk of kExpandedPrefillRows or more in the expanded form
-// (its context put through kv_b_proj once, then causal flash attention), as the CPU path
-// chooses between the same two forms. The cache holds bf16 [latent | rope key] entries.
+// DeepSeek (V2, V2-Lite, V3, R1: MLA + MoE) on one GPU, in bf16 with fp32 accumulation: the
+// forward pass of model/deepseek/forward_pass.h, the same one the CPU reference runs, over the
+// CUDA ops of StepOps (cuda_deepseek_ops.h). The ops fuse where the CPU path has no boundary to
+// cross: the residual add into the next RMSNorm; at one or two tokens the norm into the kernels
+// that read it, and the feed-forward's output straight into the residual; the MoE's shared
+// experts as slots of the routed launch. MLA runs decode rows and short chunks in the absorbed
+// form and a sequence's prefill chunk of kExpandedPrefillRows or more in the expanded form (its
+// context put through kv_b_proj once, then causal flash attention). The cache holds bf16
+// [latent | rope key] entries.
 //
 // forward() and step() run on the model's own stream and return when their results are on the host. One
 // caller at a time (the engine's step loop): the step's scratch buffers belong to the model.
@@ -25,6 +25,7 @@
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
 #include "model/batch_layout.h"
+#include "model/deepseek/mla_runs.h"
 #include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
 #include "model/cuda/scratch.h"
@@ -62,15 +63,8 @@ class DeepSeekCudaModel : public Model {
     const int32_t* context_lens = nullptr;  // position + 1 of each token: what its attention row sees
     const int32_t* logit_row_tokens = nullptr;
     const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
-    // The step's rows in order, in runs attended alike: the absorbed form for decode rows and
-    // short chunks (consecutive sequences in one run), the expanded form for each long prefill
-    // chunk alone (cuda_mla.cc).
-    struct AttentionRun {
-      int64_t first_row = 0, rows = 0;
-      int context = 0;  // expanded: the sequence's context once this chunk is in
-      bool expanded = false;
-    };
-    std::vector<AttentionRun> attention_runs;
+    // The step's rows in order, in runs attended alike (mla_runs.h).
+    std::vector<MlaRun> attention_runs;
     int max_expanded_context = 0;
   };
 
@@ -82,33 +76,18 @@ class DeepSeekCudaModel : public Model {
   void run_step(const Step& step, DeviceKvCache& cache) const;
   // Runs the step through a graph where its shape allows; false where it must run eagerly.
   bool run_step_as_graph(const Step& step, DeviceKvCache& cache) const;
-  // out = the layer's attention of h: h.x as stored, or (h.norm_weight set, a decode step of one or
-  // two tokens) normalised by the first projection as it reads it.
-  void attention(int layer, const GemvInput& h, const Step& step, DeviceKvCache& cache, bf16* out) const;
-  // The run's rows in the absorbed form: q_nope through W_UK, attention over the latent cache,
-  // the result through W_UV into heads_out.
-  void attend_absorbed(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q, int64_t q_stride,
-                       bf16* q_absorbed, const bf16* cache_layer, int block_size, bf16* heads_out) const;
-  // One sequence's prefill chunk in the expanded form: its context's latents through kv_b_proj,
-  // then mla_prefill straight into heads_out.
-  void attend_expanded(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q, int64_t q_stride,
-                       const bf16* q_absorbed, const bf16* cache_layer, int block_size, bf16* heads_out) const;
+  // The forward pass's ops over one step's rows (cuda_deepseek_ops.h).
+  class StepOps;
   // Whether the model's MLA widths are those mla_prefill is built for (DeepSeek's own).
   bool expanded_prefill_supported() const;
   // A sequence's chunk of at least this many rows is attended in the expanded form: from one
   // query tile of mla_prefill on, expanding the context once costs less than reading it once per
   // row.
   static constexpr int64_t kExpandedPrefillRows = 64;
-  void feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const;
-  // A decode step of one or two tokens in which no normalised rows are stored (run_step's folded
-  // form): the feed-forward of rms_norm(residual + delta), folded into the residual stream as
-  // residual = (residual + delta) + feed-forward.
-  void fold_feed_forward(int layer, const bf16* delta, int64_t tokens, bf16* residual) const;
   // Whether every layer's feed-forward can fold at one or two tokens (not fp8 experts, widths
   // within the decode kernels' limits): such steps then store no normalised rows.
   bool folded_decode_supported() const;
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
-  void moe(const MoeWeights& w, const bf16* h, int64_t tokens, bf16* out) const;
   // MoE steps of at most this many (token, choice) rows run each row through its expert, the
   // shared experts beside them (moe_gemv_gate_up, moe_gemv_down); above it, grouping rows by expert
   // reads each expert once instead of once per row (moe_grouped_gemm). Neither needs a host round

@@ -1,148 +1,153 @@
-// MLA on the GPU (see cuda_deepseek_model.h and model/deepseek/mla_attention.h):
-//   [q_a | kv] or [q | kv] = one GEMM of h; q = q_b(norm(q_a)) with q_lora;
-//   the cache entry = [kv_a_layernorm(kv's latent) | rope(kv's key)], written in one pass;
-//   then per run of rows (Step::attention_runs), either
+// MLA's ops on the GPU (forward_pass.h gives their order; cuda_deepseek_ops.h the fusions):
+//   [q_a | kv] or [q | kv] = one GEMM of h (a GEMV normalising h as it reads, folded); q =
+//   q_b(norm(q_a)) with q_lora;
+//   the cache entry = [kv_a_layernorm(kv's latent) | rope(kv's key)], written in one launch that
+//   also rotates the query's rope part into its absorbed row;
+//   then per run of rows (mla_runs.h), either
 //   - absorbed (decode rows, short chunks): q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] |
-//     rope(q_rope[t, h])] (one batched GEMM over heads; rope writes its part), latent_out =
-//     attention over the cache, heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ; or
+//     rope(q_rope[t, h])] (one batched GEMV over heads), latent_out = attention over the cache
+//     (mla_decode), heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ; or
 //   - expanded (a long prefill chunk): the sequence's context gathered from the cache and put
 //     through kv_b_proj once ([k_nope | v] per head), heads_out = causal flash attention over it;
 //   out = o_proj(heads_out).
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
-#include "model/cuda/cuda_deepseek_model.h"
+#include "common/error.h"
+#include "model/cuda/cuda_deepseek_ops.h"
 #include "model/cuda/scratch.h"
 
 namespace tide::cuda {
 
-void DeepSeekCudaModel::attention(int layer, const GemvInput& h, const Step& step, DeviceKvCache& cache,
-                                  bf16* out) const {
-  const ModelConfig& c = config_;
-  const MlaWeights& w = weights_.layers[layer].attention;
-  const int64_t T = step.tokens, D = c.hidden_size, H = c.num_heads;
-  const int64_t nope = c.qk_nope_head_dim, dr = c.qk_rope_head_dim, dk = nope + dr, dv = c.v_head_dim;
-  const int64_t r = c.kv_lora_rank, E = r + dr;
-  const float eps = static_cast<float>(c.rms_norm_eps);
-
-  // One GEMM for both projections of h: [q part | kv part] per token, `width` apart.
-  const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = q_part + E;
-  bf16* projected = scratch_.get(kv_, T * width);
-  if (h.norm_weight)
-    gemv_nt(h, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
-  else
-    gemm_.bf16_nt(h.x, T, w.q_and_kv_a.data.data(), width, D, projected, stream_);
-  bf16* kv = projected + q_part;
-  bf16* q = projected;
-  int64_t q_stride = width;
-  if (c.q_lora_rank > 0) {
-    bf16* qa = scratch_.get(lora_, T * c.q_lora_rank);
-    rms_norm_strided(projected, width, T, c.q_lora_rank, w.q_a_norm.data(), eps, qa, c.q_lora_rank, stream_);
-    q = scratch_.get(q_, T * H * dk);
-    q_stride = H * dk;
-    gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, stream_);
+DeepSeekCudaModel::StepOps::Projection DeepSeekCudaModel::StepOps::project_attention_inputs(int layer,
+                                                                                          const Normed& h) {
+  const ModelConfig& c = m_.config_;
+  const MlaWeights& w = m_.weights_.layers[layer].attention;
+  const int64_t T = tokens_, D = c.hidden_size, H = c.num_heads, dk = c.qk_head_dim();
+  // One product for both projections of h: [q part | kv part] per token, `width` apart.
+  const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = q_part + c.kv_entry_dim();
+  bf16* projected = m_.scratch_.get(m_.kv_, T * width);
+  if (h.norm_weight) {
+    if (h.delta) fail("layer {}: MLA's projection cannot add a pending block output", layer);
+    gemv_nt(h, T, w.q_and_kv_a.data.data(), width, D, projected, m_.stream_);
+  } else {
+    m_.gemm_.bf16_nt(h.x, T, w.q_and_kv_a.data.data(), width, D, projected, m_.stream_);
   }
+  if (c.q_lora_rank == 0) return {.q = projected, .q_stride = width, .kv = projected + q_part, .kv_stride = width};
+  bf16* qa = m_.scratch_.get(m_.lora_, T * c.q_lora_rank);
+  rms_norm_strided(projected, width, T, c.q_lora_rank, w.q_a_norm.data(), eps_, qa, c.q_lora_rank, m_.stream_);
+  bf16* q = m_.scratch_.get(m_.q_, T * H * dk);
+  m_.gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, m_.stream_);
+  return {.q = q, .q_stride = H * dk, .kv = projected + q_part, .kv_stride = width};
+}
 
+void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection& p) {
+  const ModelConfig& c = m_.config_;
+  const MlaWeights& w = m_.weights_.layers[layer].attention;
+  const int64_t T = tokens_, H = c.num_heads, nope = c.qk_nope_head_dim, dr = c.qk_rope_head_dim;
+  const int64_t r = c.kv_lora_rank, E = r + dr;
   // The query's rotated rope part goes straight into its absorbed row [latent part | rope part],
   // in the launch that writes the new tokens' cache entries.
-  bf16* q_absorbed = scratch_.get(q_absorbed_, T * H * E);
-  RopeArgs rope{.x = q, .tokens = T, .token_stride = q_stride, .heads = static_cast<int>(H), .head_stride = dk,
-                .rope_offset = static_cast<int>(nope), .rope_dim = static_cast<int>(dr), .positions = step.positions,
-                .cos = rope_cos_.data(), .sin = rope_sin_.data(), .interleaved = c.rope_interleaved,
-                .out = q_absorbed, .out_token_stride = H * E, .out_head_stride = E, .out_offset = static_cast<int>(r)};
-  bf16* cache_layer = cache.layer(layer);
-  write_latent_cache({.kv = kv, .kv_stride = width, .tokens = T, .latent_dim = static_cast<int>(r),
-                      .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps,
-                      .positions = step.positions, .cos = rope_cos_.data(), .sin = rope_sin_.data(),
-                      .interleaved = c.rope_interleaved, .slots = step.slots, .cache = cache_layer,
-                      .query = rope},
-                     stream_);
+  q_absorbed_ = m_.scratch_.get(m_.q_absorbed_, T * H * E);
+  heads_out_ = m_.scratch_.get(m_.heads_out_, T * H * c.v_head_dim);
+  const RopeArgs rope{.x = p.q, .tokens = T, .token_stride = p.q_stride, .heads = static_cast<int>(H),
+                      .head_stride = nope + dr, .rope_offset = static_cast<int>(nope), .rope_dim = static_cast<int>(dr),
+                      .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
+                      .interleaved = c.rope_interleaved, .out = q_absorbed_, .out_token_stride = H * E,
+                      .out_head_stride = E, .out_offset = static_cast<int>(r)};
+  cuda::write_latent_cache({.kv = p.kv, .kv_stride = p.kv_stride, .tokens = T, .latent_dim = static_cast<int>(r),
+                            .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps_,
+                            .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
+                            .interleaved = c.rope_interleaved, .slots = step_.slots, .cache = cache_.layer(layer),
+                            .query = rope},
+                           m_.stream_);
+}
 
-  bf16* heads_out = scratch_.get(heads_out_, T * H * dv);
-  for (const Step::AttentionRun& run : step.attention_runs) {
-    if (run.expanded)
-      attend_expanded(layer, step, run, q, q_stride, q_absorbed, cache_layer, cache.block_size(), heads_out);
-    else
-      attend_absorbed(layer, step, run, q, q_stride, q_absorbed, cache_layer, cache.block_size(), heads_out);
+void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, const MlaRun& run) {
+  const ModelConfig& c = m_.config_;
+  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
+  const int64_t E = r + c.qk_rope_head_dim;
+  // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
+  m_.gemm_.bf16_batched({.x = p.q + run.first_row * p.q_stride, .x_ld = p.q_stride, .x_batch_stride = c.qk_head_dim(),
+                         .w = m_.weights_.layers[layer].attention.kv_b_proj.data.data(), .w_ld = r,
+                         .w_batch_stride = (nope + dv) * r, .w_transposed = false,
+                         .y = q_absorbed_ + run.first_row * H * E, .y_ld = H * E, .y_batch_stride = E,
+                         .n = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H)},
+                        m_.stream_);
+}
+
+void DeepSeekCudaModel::StepOps::attend_latent(int layer, const MlaRun& run) {
+  const ModelConfig& c = m_.config_;
+  const int64_t H = c.num_heads, r = c.kv_lora_rank, E = r + c.qk_rope_head_dim, first = run.first_row;
+  const bf16* absorbed = q_absorbed_ + first * H * E;
+  bf16* latent_out = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + first * H * r;
+  const int32_t* tables = step_.block_tables + first * step_.table_stride;
+  const int32_t* context_lens = step_.context_lens + first;
+  if (r == kMlaLatentDim && c.qk_rope_head_dim == kMlaRopeDim) {
+    const MlaDecodeArgs args{.q = absorbed, .cache = cache_.layer(layer), .block_tables = tables,
+                             .block_table_stride = step_.table_stride, .context_lens = context_lens,
+                             .batch = static_cast<int>(run.rows), .heads = static_cast<int>(H),
+                             .block_size = cache_.block_size(), .max_context = step_.max_context,
+                             .scale = m_.softmax_scale_, .out = latent_out};
+    const MlaDecodePlan plan = plan_mla_decode(args, m_.sm_count_);
+    unsigned char* workspace = m_.scratch_.get(m_.attention_workspace_, mla_decode_workspace_bytes(args, plan));
+    mla_decode(args, plan, workspace, m_.attention_workspace_.bytes(), m_.stream_);
+    return;
   }
-  gemm_.bf16_nt(heads_out, T, w.o_proj.data.data(), D, H * dv, out, stream_);
+  latent_attention({.q = absorbed, .cache = cache_.layer(layer), .block_tables = tables,
+                    .block_table_stride = step_.table_stride, .context_lens = context_lens,
+                    .rows = static_cast<int>(run.rows), .heads = static_cast<int>(H), .entry_dim = static_cast<int>(E),
+                    .value_dim = static_cast<int>(r), .block_size = cache_.block_size(), .scale = m_.softmax_scale_,
+                    .out = latent_out},
+                   m_.stream_);
+}
+
+void DeepSeekCudaModel::StepOps::expand_values(int layer, const MlaRun& run) {
+  const ModelConfig& c = m_.config_;
+  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
+  const bf16* kv_b = m_.weights_.layers[layer].attention.kv_b_proj.data.data();
+  // W_UV[h] is the dv rows after W_UK[h]: [dv, r], so latent · W_UV[h]ᵀ.
+  m_.gemm_.bf16_batched({.x = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + run.first_row * H * r, .x_ld = H * r, .x_batch_stride = r,
+                         .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
+                         .y = heads_out_ + run.first_row * H * dv, .y_ld = H * dv, .y_batch_stride = dv,
+                         .n = run.rows, .out = dv, .in = r, .batch = static_cast<int>(H)},
+                        m_.stream_);
+}
+
+void DeepSeekCudaModel::StepOps::attend_expanded(int layer, const Projection& p, const MlaRun& run) {
+  const ModelConfig& c = m_.config_;
+  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, dr = c.qk_rope_head_dim;
+  const int64_t r = c.kv_lora_rank, E = r + dr, first = run.first_row;
+  const int64_t longest = step_.max_expanded_context;  // every run's buffers at one size: no growth mid-step
+  bf16* latent = m_.scratch_.get(m_.context_latent_, longest * r);
+  bf16* rope = m_.scratch_.get(m_.context_rope_, longest * dr);
+  bf16* kv = m_.scratch_.get(m_.context_kv_, longest * H * (nope + dv));
+
+  gather_latent_context({.cache = cache_.layer(layer), .block_table = step_.block_tables + first * step_.table_stride,
+                         .block_size = cache_.block_size(), .context = run.context, .latent = latent, .rope = rope},
+                        m_.stream_);
+  // Per head [k_nope | v] of every context position, in one GEMM through kv_b_proj.
+  m_.gemm_.bf16_nt(latent, run.context, m_.weights_.layers[layer].attention.kv_b_proj.data.data(), H * (nope + dv), r,
+                   kv, m_.stream_);
+  // The query's nope part from the projection; its rotated rope part, as write_latent_cache left
+  // it, at the end of each head's absorbed row.
+  mla_prefill({.q_nope = p.q + first * p.q_stride, .q_nope_stride = p.q_stride, .q_nope_head_stride = nope + dr,
+               .q_rope = q_absorbed_ + first * H * E + r, .q_rope_stride = H * E, .q_rope_head_stride = E,
+               .kv = kv, .k_rope = rope, .rows = static_cast<int>(run.rows), .context = run.context,
+               .heads = static_cast<int>(H), .scale = m_.softmax_scale_, .out = heads_out_ + first * H * dv,
+               .out_stride = H * dv, .out_head_stride = dv},
+              m_.stream_);
+}
+
+void DeepSeekCudaModel::StepOps::project_attention_output(int layer) {
+  const ModelConfig& c = m_.config_;
+  m_.gemm_.bf16_nt(heads_out_, tokens_, m_.weights_.layers[layer].attention.o_proj.data.data(), c.hidden_size,
+                   int64_t{c.num_heads} * c.v_head_dim, block_output(), m_.stream_);
 }
 
 bool DeepSeekCudaModel::expanded_prefill_supported() const {
   const ModelConfig& c = config_;
   return c.kv_lora_rank == kMlaLatentDim && c.qk_rope_head_dim == kMlaRopeDim &&
          c.qk_nope_head_dim == kMlaPrefillNopeDim && c.v_head_dim == kMlaPrefillValueDim;
-}
-
-void DeepSeekCudaModel::attend_absorbed(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q,
-                                        int64_t q_stride, bf16* q_absorbed, const bf16* cache_layer, int block_size,
-                                        bf16* heads_out) const {
-  const ModelConfig& c = config_;
-  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dk = nope + c.qk_rope_head_dim, dv = c.v_head_dim;
-  const int64_t r = c.kv_lora_rank, E = r + c.qk_rope_head_dim, first = run.first_row, n = run.rows;
-  const bf16* kv_b = weights_.layers[layer].attention.kv_b_proj.data.data();
-
-  // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
-  bf16* absorbed = q_absorbed + first * H * E;
-  gemm_.bf16_batched({.x = q + first * q_stride, .x_ld = q_stride, .x_batch_stride = dk,
-                      .w = kv_b, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = false,
-                      .y = absorbed, .y_ld = H * E, .y_batch_stride = E,
-                      .n = n, .out = r, .in = nope, .batch = static_cast<int>(H)},
-                     stream_);
-
-  bf16* latent_out = scratch_.get(latent_out_, step.tokens * H * r) + first * H * r;
-  const int32_t* tables = step.block_tables + first * step.table_stride;
-  const int32_t* context_lens = step.context_lens + first;
-  if (r == kMlaLatentDim && c.qk_rope_head_dim == kMlaRopeDim) {
-    const MlaDecodeArgs args{.q = absorbed, .cache = cache_layer, .block_tables = tables,
-                             .block_table_stride = step.table_stride, .context_lens = context_lens,
-                             .batch = static_cast<int>(n), .heads = static_cast<int>(H), .block_size = block_size,
-                             .max_context = step.max_context, .scale = softmax_scale_, .out = latent_out};
-    const MlaDecodePlan plan = plan_mla_decode(args, sm_count_);
-    const std::size_t bytes = mla_decode_workspace_bytes(args, plan);
-    unsigned char* workspace = scratch_.get(attention_workspace_, bytes);
-    mla_decode(args, plan, workspace, attention_workspace_.bytes(), stream_);
-  } else {
-    latent_attention({.q = absorbed, .cache = cache_layer, .block_tables = tables,
-                      .block_table_stride = step.table_stride, .context_lens = context_lens,
-                      .rows = static_cast<int>(n), .heads = static_cast<int>(H), .entry_dim = static_cast<int>(E),
-                      .value_dim = static_cast<int>(r), .block_size = block_size, .scale = softmax_scale_,
-                      .out = latent_out},
-                     stream_);
-  }
-
-  // W_UV[h] is the next dv rows: [dv, r], so latent · W_UV[h]ᵀ.
-  gemm_.bf16_batched({.x = latent_out, .x_ld = H * r, .x_batch_stride = r,
-                      .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
-                      .y = heads_out + first * H * dv, .y_ld = H * dv, .y_batch_stride = dv,
-                      .n = n, .out = dv, .in = r, .batch = static_cast<int>(H)},
-                     stream_);
-}
-
-void DeepSeekCudaModel::attend_expanded(int layer, const Step& step, const Step::AttentionRun& run, const bf16* q,
-                                        int64_t q_stride, const bf16* q_absorbed, const bf16* cache_layer,
-                                        int block_size, bf16* heads_out) const {
-  const ModelConfig& c = config_;
-  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dk = nope + c.qk_rope_head_dim, dv = c.v_head_dim;
-  const int64_t r = c.kv_lora_rank, E = r + c.qk_rope_head_dim, first = run.first_row;
-  const int64_t longest = step.max_expanded_context;  // every run's buffers at one size: no growth mid-step
-  bf16* latent = scratch_.get(context_latent_, longest * r);
-  bf16* rope = scratch_.get(context_rope_, longest * c.qk_rope_head_dim);
-  bf16* kv = scratch_.get(context_kv_, longest * H * (nope + dv));
-
-  gather_latent_context({.cache = cache_layer, .block_table = step.block_tables + first * step.table_stride,
-                         .block_size = block_size, .context = run.context, .latent = latent, .rope = rope},
-                        stream_);
-  // Per head [k_nope | v] of every context position, in one GEMM through kv_b_proj.
-  gemm_.bf16_nt(latent, run.context, weights_.layers[layer].attention.kv_b_proj.data.data(), H * (nope + dv), r, kv,
-                stream_);
-  // The query's nope part from the projection; its rotated rope part, as write_latent_cache left
-  // it, at the end of each head's absorbed row.
-  mla_prefill({.q_nope = q + first * q_stride, .q_nope_stride = q_stride, .q_nope_head_stride = dk,
-               .q_rope = q_absorbed + first * H * E + r, .q_rope_stride = H * E, .q_rope_head_stride = E,
-               .kv = kv, .k_rope = rope, .rows = static_cast<int>(run.rows), .context = run.context,
-               .heads = static_cast<int>(H), .scale = softmax_scale_, .out = heads_out + first * H * dv,
-               .out_stride = H * dv, .out_head_stride = dv},
-              stream_);
 }
 
 }  // namespace tide::cuda

@@ -14,49 +14,99 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
-#include "model/cuda/cuda_deepseek_model.h"
+#include "model/cuda/cuda_deepseek_ops.h"
 #include "model/cuda/scratch.h"
 
 namespace tide::cuda {
 
-void DeepSeekCudaModel::feed_forward(int layer, const bf16* h, int64_t tokens, bf16* out) const {
-  const DeepSeekLayerWeights& w = weights_.layers[layer];
-  if (w.moe) {
-    moe(*w.moe, h, tokens, out);
-    return;
-  }
-  const std::optional<MoeGemv> m = tokens <= kGemvMaxRows ? dense_decode_mlp(*w.dense, tokens) : std::nullopt;
-  if (m) {
-    bf16* act = scratch_.get(activation_, tokens * m->inter);
-    moe_gemv_gate_up(*m, {.x = h}, act, stream_);
-    moe_gemv_down(*m, act, out, stream_);
-  } else {
-    bf16* gate_up = scratch_.get(gate_up_, tokens * 2 * w.dense->intermediate());
-    mlp(*w.dense, h, tokens, gate_up, out);
-  }
+void DeepSeekCudaModel::StepOps::decode_feed_forward(const MoeGemv& m, const Normed& h) {
+  bf16* act = m_.scratch_.get(m_.activation_, tokens_ * (m.top_k + m.shared) * m.inter);
+  moe_gemv_gate_up(m, h, act, m_.stream_);
+  if (h.norm_weight)
+    moe_gemv_down_into_residual(m, act, h.delta, residual_, m_.stream_);
+  else
+    moe_gemv_down(m, act, block_output(), m_.stream_);
 }
 
-void DeepSeekCudaModel::fold_feed_forward(int layer, const bf16* delta, int64_t T, bf16* residual) const {
-  const ModelConfig& c = config_;
-  const DeepSeekLayerWeights& w = weights_.layers[layer];
-  const GemvInput h{.x = residual, .delta = delta, .norm_weight = w.post_attention_norm.data(),
-                    .eps = static_cast<float>(c.rms_norm_eps)};
-  std::optional<MoeGemv> m;
-  if (w.moe) {
-    const int k = c.num_experts_per_tok;
-    int32_t* ids = scratch_.get(route_ids_, T * k);
-    float* gate_weights = scratch_.get(route_weights_, T * k);
-    route_experts_gemv(h, T, w.moe->router.data.data(), c.hidden_size, w.moe->bias.size() ? w.moe->bias.data() : nullptr,
-                       router_, scratch_.get(router_logits_, T * c.n_routed_experts), route_done_.data(), ids,
-                       gate_weights, stream_);
-    m = decode_moe(*w.moe, T, ids, gate_weights);
-  } else {
-    m = dense_decode_mlp(*w.dense, T);
+void DeepSeekCudaModel::StepOps::dense_mlp(int layer, const Normed& h) {
+  const GatedMlpWeights& w = *m_.weights_.layers[layer].dense;
+  if (const std::optional<MoeGemv> m = tokens_ <= kGemvMaxRows ? m_.dense_decode_mlp(w, tokens_) : std::nullopt) {
+    decode_feed_forward(*m, h);
+    return;
   }
-  if (!m) fail("layer {}: its feed-forward cannot fold into a decode step (folded_decode_supported said it could)", layer);
-  bf16* act = scratch_.get(activation_, T * (m->top_k + m->shared) * m->inter);
-  moe_gemv_gate_up(*m, h, act, stream_);
-  moe_gemv_down_into_residual(*m, act, delta, residual, stream_);
+  if (h.norm_weight) fail("layer {}: its MLP cannot fold into a decode step (folded_decode_supported said it could)", layer);
+  bf16* gate_up = m_.scratch_.get(m_.gate_up_, tokens_ * 2 * w.intermediate());
+  m_.mlp(w, h.x, tokens_, gate_up, block_output());
+}
+
+DeepSeekCudaModel::StepOps::Routes DeepSeekCudaModel::StepOps::route(int layer, const Normed& h) {
+  const ModelConfig& c = m_.config_;
+  const MoeWeights& w = *m_.weights_.layers[layer].moe;
+  const int64_t T = tokens_, D = c.hidden_size;
+  const int E = c.n_routed_experts;
+  float* logits = m_.scratch_.get(m_.router_logits_, T * E);
+  int32_t* ids = m_.scratch_.get(m_.route_ids_, T * c.num_experts_per_tok);
+  float* gate_weights = m_.scratch_.get(m_.route_weights_, T * c.num_experts_per_tok);
+  const float* bias = w.bias.size() ? w.bias.data() : nullptr;
+  if (T <= kGemvMaxRows && D % 8 == 0) {
+    route_experts_gemv(h, T, w.router.data.data(), D, bias, m_.router_, logits, m_.route_done_.data(), ids,
+                       gate_weights, m_.stream_);
+  } else {
+    if (h.norm_weight) fail("layer {}: its router cannot read rows normalised as read at {} tokens", layer, T);
+    m_.gemm_.bf16_nt_f32(h.x, T, w.router.data.data(), E, D, logits, m_.stream_);
+    route_experts(logits, T, bias, m_.router_, ids, gate_weights, m_.stream_);
+  }
+  return {.ids = ids, .weights = gate_weights};
+}
+
+void DeepSeekCudaModel::StepOps::experts(int layer, const Normed& h, const Routes& routes) {
+  const ModelConfig& c = m_.config_;
+  const MoeWeights& w = *m_.weights_.layers[layer].moe;
+  const int64_t T = tokens_, D = c.hidden_size, I = c.moe_intermediate_size;
+  const int E = c.n_routed_experts, k = c.num_experts_per_tok;
+  const int64_t rows = T * k;
+  if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
+    if (const std::optional<MoeGemv> m = m_.decode_moe(w, T, routes.ids, routes.weights)) {
+      decode_feed_forward(*m, h);
+      return;
+    }
+  }
+  if (h.norm_weight)
+    fail("layer {}: its experts cannot fold into a decode step (folded_decode_supported said they could)", layer);
+
+  auto& scratch = m_.scratch_;
+  const cudaStream_t stream = m_.stream_;
+  int32_t* counts = scratch.get(m_.expert_counts_, E);
+  int32_t* offsets = scratch.get(m_.expert_offsets_, E);
+  int32_t* permuted_token = scratch.get(m_.permuted_token_, rows);
+  int32_t* assignment_row = scratch.get(m_.assignment_row_, rows);
+  moe_group_by_expert(routes.ids, T, k, E, counts, offsets, permuted_token, assignment_row, stream);
+
+  bf16* out = block_output();
+  if (w.shared) {
+    bf16* gate_up = scratch.get(m_.gate_up_, T * 2 * w.shared->intermediate());
+    m_.mlp(*w.shared, h.x, T, gate_up, out);
+  }
+  bf16* y = scratch.get(m_.moe_out_, rows * D);
+  if (w.fp8()) {
+    m_.moe_fp8(w, h.x, T, offsets, counts, permuted_token, y);
+  } else {
+    // The device reads the groups and, through permuted_token, the tokens.
+    bf16* gate_up = scratch.get(m_.gate_up_, rows * 2 * I);
+    bf16* act = scratch.get(m_.activation_, rows * I);
+    const bool wide = rows >= kRowsPerExpertForWideGemm * E;
+    auto grouped_gemm = [&](const bf16* x, const int32_t* x_rows, const bf16* const* weights, int64_t n, int64_t in,
+                            bf16* out_rows) {
+      if (wide)
+        moe_grouped_gemm_wide(x, x_rows, offsets, counts, E, rows, weights, n, in, out_rows, stream);
+      else
+        moe_grouped_gemm(x, x_rows, offsets, counts, E, weights, n, in, out_rows, stream);
+    };
+    grouped_gemm(h.x, permuted_token, w.gate_up_by_expert.data(), 2 * I, D, gate_up);
+    silu_mul(gate_up, rows, I, act, stream);
+    grouped_gemm(act, nullptr, w.down_by_expert.data(), D, I, y);
+  }
+  moe_combine(y, assignment_row, routes.weights, T, k, D, w.shared ? out : nullptr, out, stream);
 }
 
 bool DeepSeekCudaModel::folded_decode_supported() const {
@@ -104,64 +154,6 @@ void DeepSeekCudaModel::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, 
   bf16* act = scratch_.get(activation_, n * I);
   silu_mul(gate_up, n, I, act, stream_);
   gemm_.bf16_nt(act, n, w.down.data.data(), D, I, out, stream_);
-}
-
-void DeepSeekCudaModel::moe(const MoeWeights& w, const bf16* h, int64_t T, bf16* out) const {
-  const ModelConfig& c = config_;
-  const int64_t D = c.hidden_size, I = c.moe_intermediate_size;
-  const int E = c.n_routed_experts, k = c.num_experts_per_tok;
-  const int64_t rows = T * k;
-
-  float* logits = scratch_.get(router_logits_, T * E);
-  int32_t* ids = scratch_.get(route_ids_, rows);
-  float* gate_weights = scratch_.get(route_weights_, rows);
-  const float* bias = w.bias.size() ? w.bias.data() : nullptr;
-  if (T <= kGemvMaxRows && D % 8 == 0) {
-    route_experts_gemv({.x = h}, T, w.router.data.data(), D, bias, router_, logits, route_done_.data(), ids,
-                       gate_weights, stream_);
-  } else {
-    gemm_.bf16_nt_f32(h, T, w.router.data.data(), E, D, logits, stream_);
-    route_experts(logits, T, bias, router_, ids, gate_weights, stream_);
-  }
-  if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
-    if (const std::optional<MoeGemv> m = decode_moe(w, T, ids, gate_weights)) {
-      bf16* act = scratch_.get(activation_, T * (m->top_k + m->shared) * I);
-      moe_gemv_gate_up(*m, {.x = h}, act, stream_);
-      moe_gemv_down(*m, act, out, stream_);
-      return;
-    }
-  }
-
-  int32_t* counts = scratch_.get(expert_counts_, E);
-  int32_t* offsets = scratch_.get(expert_offsets_, E);
-  int32_t* permuted_token = scratch_.get(permuted_token_, rows);
-  int32_t* assignment_row = scratch_.get(assignment_row_, rows);
-  moe_group_by_expert(ids, T, k, E, counts, offsets, permuted_token, assignment_row, stream_);
-
-  if (w.shared) {
-    bf16* gate_up = scratch_.get(gate_up_, T * 2 * w.shared->intermediate());
-    mlp(*w.shared, h, T, gate_up, out);
-  }
-  bf16* y = scratch_.get(moe_out_, rows * D);
-  if (w.fp8()) {
-    moe_fp8(w, h, T, offsets, counts, permuted_token, y);
-  } else {
-    // The device reads the groups and, through permuted_token, the tokens.
-    bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
-    bf16* act = scratch_.get(activation_, rows * I);
-    const bool wide = rows >= kRowsPerExpertForWideGemm * E;
-    auto grouped_gemm = [&](const bf16* x, const int32_t* x_rows, const bf16* const* weights, int64_t n, int64_t k,
-                            bf16* out_rows) {
-      if (wide)
-        moe_grouped_gemm_wide(x, x_rows, offsets, counts, E, rows, weights, n, k, out_rows, stream_);
-      else
-        moe_grouped_gemm(x, x_rows, offsets, counts, E, weights, n, k, out_rows, stream_);
-    };
-    grouped_gemm(h, permuted_token, w.gate_up_by_expert.data(), 2 * I, D, gate_up);
-    silu_mul(gate_up, rows, I, act, stream_);
-    grouped_gemm(act, nullptr, w.down_by_expert.data(), D, I, y);
-  }
-  moe_combine(y, assignment_row, gate_weights, T, k, D, w.shared ? out : nullptr, out, stream_);
 }
 
 void DeepSeekCudaModel::moe_fp8(const MoeWeights& w, const bf16* h, int64_t T, const int32_t* offsets,

@@ -1,0 +1,81 @@
+#pragma once
+// The CUDA backend's ops for the DeepSeek forward pass (model/deepseek/forward_pass.h), over one
+// step's bf16 rows in the model's scratch buffers. Built per step by run_step, so a captured
+// graph holds exactly the launches the ops make.
+//
+// Where the ops fuse:
+//   - norm() adds the pending block output into the residual in the same launch (rms_norm with a
+//     residual). In a folded step (one or two tokens, folded_decode_supported()) it launches
+//     nothing: it returns the residual, the pending output and the norm weight (GemvInput), and
+//     the kernels that read the rows normalise them as they read.
+//   - A feed-forward given such rows adds the pending output and its own into the residual in
+//     its last launch (moe_gemv_down_into_residual), so nothing is pending after it.
+//   - The MoE's shared experts run as slots of the routed experts' launches at decode sizes.
+// The implementations sit with the launches they make: the stream's ends here and in
+// cuda_deepseek_model.cc, MLA in cuda_mla.cc, the feed-forward in cuda_moe.cc.
+#include "backend/cuda/ops.h"
+#include "model/cuda/cuda_deepseek_model.h"
+#include "model/decoder_forward.h"
+
+namespace tide::cuda {
+
+class DeepSeekCudaModel::StepOps {
+ public:
+  // Rows as stored (x), or normalised as they are read (norm_weight set; delta, the pending
+  // block output, then rides along for the feed-forward to add into the residual).
+  using Normed = GemvInput;
+  // q (every head's [nope | rope], rows q_stride apart) and the kv_a rows [latent | rope key].
+  struct Projection {
+    bf16* q;  // rope rotates it (RopeArgs's x), into the absorbed rows, not in place
+    int64_t q_stride;
+    const bf16* kv;
+    int64_t kv_stride;
+  };
+  // Each token's top-k experts and gate weights, on the device.
+  struct Routes {
+    const int32_t* ids;
+    const float* weights;
+  };
+
+  StepOps(const DeepSeekCudaModel& model, const Step& step, DeviceKvCache& cache);
+
+  void embed();
+  Normed norm(int layer, LayerNorm which);
+  // The final norm and the LM head of the logits rows, into the model's logits_.
+  void logits();
+
+  const std::vector<MlaRun>& mla_runs() const { return step_.attention_runs; }
+  Projection project_attention_inputs(int layer, const Normed& h);
+  void write_latent_cache(int layer, const Projection& p);
+  void absorb_queries(int layer, const Projection& p, const MlaRun& run);
+  void attend_latent(int layer, const MlaRun& run);
+  void expand_values(int layer, const MlaRun& run);
+  void attend_expanded(int layer, const Projection& p, const MlaRun& run);
+  void project_attention_output(int layer);
+
+  void dense_mlp(int layer, const Normed& h);
+  Routes route(int layer, const Normed& h);
+  void experts(int layer, const Normed& h, const Routes& routes);
+
+ private:
+  // Where a block writes its output; the next norm adds it into the residual.
+  bf16* block_output();
+  // The decode-sized feed-forward (two launches): into block_output(), or, h normalised as read,
+  // with h's pending output into the residual.
+  void decode_feed_forward(const MoeGemv& m, const Normed& h);
+
+  const DeepSeekCudaModel& m_;
+  const Step& step_;
+  DeviceKvCache& cache_;
+  const int64_t tokens_;
+  const float eps_;
+  const bool folded_;
+  bf16* residual_;
+  bf16* normed_;
+  bf16* pending_;
+  bool has_pending_ = false;
+  bf16* q_absorbed_ = nullptr;  // [tokens, heads, latent + rope]: write_latent_cache's rope part, then absorb_queries'
+  bf16* heads_out_ = nullptr;   // [tokens, heads, v]
+};
+
+}  // namespace tide::cuda
