@@ -92,6 +92,44 @@ TEST(CudaModelOps, DependentLaunchesReadWhatTheKernelBeforeWrote) {
   EXPECT_EQ(stale, 0) << "elements gathered before the fill before them had finished";
 }
 
+// BatchedGemm::x_ready_early: the product reads x, written two launches back, without waiting
+// for the launch between (a long fill here, as the cache write in a decode step), and waits for
+// it before ending: so it sees each round's x, and a kernel after it sees the fill's writes.
+TEST(CudaModelOps, EarlyBatchedGemmReadsItsInputAndEndsAfterTheLaunchBefore) {
+  REQUIRE_DEVICE();
+  constexpr int64_t kBig = int64_t{8192} * 4096, kIn = 64, kOut = 64, kRounds = 48;
+  DeviceBuffer<uint16_t> big(kBig), x(kIn), y(kRounds * kOut), after(kRounds * kOut);
+  y.fill_bytes(0xff);
+  after.fill_bytes(0xff);
+  const std::vector<uint16_t> ones(kIn * kOut, f32_to_bf16(1.f));
+  DeviceBuffer<uint16_t> w(ones);
+  const std::vector<int32_t> last{static_cast<int32_t>(kBig / kOut - 1)};
+  DeviceBuffer<int32_t> index(last);
+  cudaStream_t stream = nullptr;
+  TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  sync();
+  for (int64_t round = 0; round < kRounds; ++round) {
+    fill_constant(as_bf16(x), kIn, static_cast<float>(round + 1), stream);
+    fill_constant(as_bf16(big), kBig, static_cast<float>(round + 1), stream);
+    gemv_batched({.x = as_bf16(x), .x_ld = kIn, .x_batch_stride = 0, .w = as_bf16(w), .w_ld = kOut,
+                  .w_batch_stride = 0, .w_transposed = false, .y = as_bf16(y) + round * kOut, .y_ld = kOut,
+                  .y_batch_stride = 0, .n = 1, .out = kOut, .in = kIn, .batch = 1, .x_ready_early = true},
+                 stream);
+    gather_rows(as_bf16(big), kOut, index.data(), 1, kOut, as_bf16(after) + round * kOut, kOut, stream);
+  }
+  TIDE_CUDA_CHECK(cudaStreamSynchronize(stream));
+  TIDE_CUDA_CHECK(cudaStreamDestroy(stream));
+  const std::vector<float> products = widen(y.download()), gathered = widen(after.download());
+  int64_t wrong_products = 0, stale = 0;
+  for (int64_t round = 0; round < kRounds; ++round)
+    for (int64_t i = 0; i < kOut; ++i) {
+      wrong_products += products[round * kOut + i] != static_cast<float>(kIn * (round + 1));
+      stale += gathered[round * kOut + i] != static_cast<float>(round + 1);
+    }
+  EXPECT_EQ(wrong_products, 0) << "products of an earlier round's x";
+  EXPECT_EQ(stale, 0) << "a kernel after the early product read the fill before it had finished";
+}
+
 TEST(CudaModelOps, RmsNormStridedNormalisesThePartOfEachRowInPlace) {
   REQUIRE_DEVICE();
   for (auto [dim, stride] : {std::pair<int64_t, int64_t>{32, 40}, {128, 160}, {512, 576}, {7, 9}})

@@ -143,7 +143,13 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
                     .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
     moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact), nullptr);
     moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
+    // The shared slots ahead of the router read h from L2 without waiting: the same activations.
+    MoeGemv ahead = m;
+    ahead.shared_ahead_of_router = true;
+    DeviceBuffer<uint16_t> dact_ahead(s.tokens * slots * s.inter);
+    moe_gemv_gate_up(ahead, {.x = as_bf16(dh)}, as_bf16(dact_ahead), nullptr);
     sync();
+    EXPECT_EQ(dact_ahead.download(), dact.download()) << what << ": the shared slots ahead of the router";
 
     const auto act = widen(dact.download()), hf = widen(h), sgu = widen(shared_gate_up), sd = widen(shared_down);
     std::vector<float> act_ref, out_ref;
@@ -245,6 +251,10 @@ TEST(CudaModelOps, FoldedDecodeKernelsMatchRmsNormThenThePlainKernels) {
         DeviceBuffer<uint16_t> dact_folded(tokens * inter), dact_plain(tokens * inter), dmlp_out(tokens * hidden);
         moe_gemv_gate_up(m, normed, as_bf16(dact_folded), nullptr);
         moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact_plain), nullptr);
+        MoeGemv ahead = m;  // the shared slot ahead of the router: its rows normalised from L2
+        ahead.shared_ahead_of_router = true;
+        DeviceBuffer<uint16_t> dact_ahead(tokens * inter);
+        moe_gemv_gate_up(ahead, normed, as_bf16(dact_ahead), nullptr);
         // Down from the same activations both ways: folded into a copy of the residual before the
         // attention's add, and plain, then added as rms_norm adds it (after the delta's add).
         DeviceBuffer<uint16_t> dres_folded(residual), dres_added(residual), dscratch(tokens * hidden);
@@ -273,6 +283,7 @@ TEST(CudaModelOps, FoldedDecodeKernelsMatchRmsNormThenThePlainKernels) {
         report("folded", what + " moe_gemv_gate_up",
                rel_err(widen(dact_folded.download()), widen(dact_plain.download())), tolerance);
         report("folded", what + " router", rel_err(dlogits_folded.download(), dlogits_plain.download()), tolerance);
+        EXPECT_EQ(dact_ahead.download(), dact_folded.download()) << what << ": the shared slot ahead of the router";
         EXPECT_EQ(dres_folded.download(), dres_added.download()) << what << ": the residual after the feed-forward";
         EXPECT_EQ(dres.download(), residual) << what << ": a kernel that only reads the residual wrote it";
       }

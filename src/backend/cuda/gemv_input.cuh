@@ -13,12 +13,25 @@
 
 namespace tide::cuda {
 
+// How a kernel reads its input rows: through the read-only cache (the rows were written before the
+// kernel's griddepcontrol.wait returned), or from L2 alone, for blocks that read rows written
+// before the kernel was launched without waiting for the kernel before them: their SM's L1 may
+// still hold lines of the same buffers from an earlier layer.
+enum class InputLoad { ReadOnly, L2 };
+
+template <InputLoad kLoad>
+__device__ __forceinline__ uint4 load_input(const bf16* p) {
+  if constexpr (kLoad == InputLoad::L2) return __ldcg(reinterpret_cast<const uint4*>(p));
+  return __ldg(reinterpret_cast<const uint4*>(p));
+}
+
 // Elements [c, c + 8) of row r as the residual holds them after rms_norm's add (rounded to bf16).
+template <InputLoad kLoad = InputLoad::ReadOnly>
 __device__ __forceinline__ void summed_chunk(const GemvInput& in, int64_t row_offset, int64_t c, float (&v)[8]) {
-  const uint4 xp = __ldg(reinterpret_cast<const uint4*>(in.x + row_offset + c));
+  const uint4 xp = load_input<kLoad>(in.x + row_offset + c);
   const bf16* x = reinterpret_cast<const bf16*>(&xp);
   if (in.delta) {
-    const uint4 dp = __ldg(reinterpret_cast<const uint4*>(in.delta + row_offset + c));
+    const uint4 dp = load_input<kLoad>(in.delta + row_offset + c);
     const bf16* d = reinterpret_cast<const bf16*>(&dp);
 #pragma unroll
     for (int i = 0; i < 8; ++i) v[i] = __bfloat162float(__float2bfloat16(__bfloat162float(x[i]) + __bfloat162float(d[i])));
@@ -63,11 +76,12 @@ __device__ __forceinline__ uint4 normed_chunk(const GemvInput& in, int64_t row, 
 // Row `row` normalised into out[dim] as fp32 values of the bf16 that rms_norm stores, reading
 // the row once (each thread keeps its chunks in out between the passes); block-wide, as
 // inverse_rms.
+template <InputLoad kLoad = InputLoad::ReadOnly>
 __device__ __forceinline__ void normalise_into(const GemvInput& in, int64_t row, int64_t dim, float* out) {
   float sum = 0.f;
   for (int64_t c = threadIdx.x * int64_t{8}; c < dim; c += blockDim.x * int64_t{8}) {
     float v[8];
-    summed_chunk(in, row * dim, c, v);
+    summed_chunk<kLoad>(in, row * dim, c, v);
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       sum += v[i] * v[i];

@@ -113,13 +113,26 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInp
     prefetch_l2(w.gate + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
     prefetch_l2(w.up + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
   }
-  begin_dependent_kernel();
-  if (slot < m.top_k) w = slot_weights(m, token, slot);
-  if constexpr (kNormed) {
-    normalise_into(h, token, m.hidden, input);
+  // A shared slot ahead of the router (MoeGemv::shared_ahead_of_router) reads h from L2 without
+  // waiting: h's writer finished before the router's wait returned, so before this launch.
+  const bool ahead = slot >= m.top_k && m.shared_ahead_of_router;
+  if (ahead) {
+    allow_dependent_grids();
+    if constexpr (kNormed) {
+      normalise_into<InputLoad::L2>(h, token, m.hidden, input);
+    } else {
+      for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x)
+        input[i] = __bfloat162float(__ldcg(h.x + token * m.hidden + i));
+    }
   } else {
-    for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h.x[token * m.hidden + i]);
+    begin_dependent_kernel();
+    if constexpr (kNormed) {
+      normalise_into(h, token, m.hidden, input);
+    } else {
+      for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h.x[token * m.hidden + i]);
+    }
   }
+  if (slot < m.top_k) w = slot_weights(m, token, slot);  // the router's ids: this block waited for it
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

@@ -213,6 +213,10 @@ struct MoeGemv {
   int shared = 0;
   const bf16* shared_gate_up = nullptr;  // [2*shared*inter, hidden]
   const bf16* shared_down = nullptr;     // [hidden, shared*inter]
+  // The launch just before moe_gemv_gate_up is the router's (route_experts_gemv or route_experts),
+  // which read h only after waiting for h's writer: the shared slots, needing no expert id, then
+  // read h without waiting for the router, and their products overlap the routing.
+  bool shared_ahead_of_router = false;
 };
 bool moe_gemv_supported(const MoeGemv& m);  // the shapes' limits above
 void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStream_t stream);
@@ -246,6 +250,11 @@ struct BatchedGemm {
   int64_t y_ld, y_batch_stride;
   int64_t n, out, in;
   int batch;
+  // x was written two or more launches back (MLA's queries, with the cache write between): the
+  // decode-sized kernel reads it from L2 without waiting for the launch before it, and waits for
+  // that launch only before it ends, so that its end still implies the end of all before it. y
+  // must be memory that the launch before does not touch.
+  bool x_ready_early = false;
 };
 // BatchedGemm for 1..kGemvMaxRows rows in one dependent launch, fp32 accumulation; the twin of
 // cpu::matmul per batch. Needs 16-byte aligned matrix rows (and, with W transposed, x rows):

@@ -25,10 +25,10 @@
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/gemm.h"
 #include "model/batch_layout.h"
-#include "model/deepseek/mla_runs.h"
 #include "model/cuda/deepseek_weights.h"
 #include "model/cuda/device_kv_cache.h"
 #include "model/cuda/scratch.h"
+#include "model/deepseek/mla_runs.h"
 #include "model/model.h"
 
 namespace tide::cuda {

@@ -71,7 +71,8 @@ void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, 
                          .w = m_.weights_.layers[layer].attention.kv_b_proj.data.data(), .w_ld = r,
                          .w_batch_stride = (nope + dv) * r, .w_transposed = false,
                          .y = q_absorbed_ + run.first_row * H * E, .y_ld = H * E, .y_batch_stride = E,
-                         .n = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H)},
+                         .n = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H),
+                         .x_ready_early = true},  // write_latent_cache sits between q's writer and this
                         m_.stream_);
 }
 
