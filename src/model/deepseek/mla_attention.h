@@ -29,14 +29,14 @@ class MlaAttention {
   // in place), and stores its cache entry.
   void write_cache(float* q, float* kv, const Batch& batch, const BatchLayout& layout, const RotaryEmbedding& rope,
                    PagedKvCache& cache) const;
-  // q_absorbed[n, heads, latent + rope] for the n rows of q from `first`: q_nope folded through
-  // W_UK beside the rotated rope part.
+  // q_absorbed [n, heads, latent + rope] for rows first..first+n of q: q_nope folded through W_UK
+  // beside the rotated rope part.
   void absorb_queries(const float* q, int64_t first, int64_t n, float* q_absorbed) const;
   // latent_out[seq tokens, heads, latent] = attention of the sequence's absorbed queries over its
   // latent cache (multi-query: key [latent | rope key], value the latent).
   void attend_latent(const float* q_absorbed, const SequenceStep& seq, const PagedKvCache& cache,
                      float* latent_out) const;
-  // heads_out[first.., heads, v] for n rows = latent_out · W_UVᵀ per head.
+  // Rows first..first+n of heads_out [T, heads, v] = latent_out [n, heads, latent] · W_UVᵀ per head.
   void expand_values(const float* latent_out, int64_t first, int64_t n, float* heads_out) const;
   // The sequence's rows of heads_out from its queries q: its context through kv_b_proj into
   // per-head keys and values, then causal attention.
