@@ -10,7 +10,10 @@
 //     the kernels that read the rows normalise them as they read.
 //   - A feed-forward given such rows adds the pending output and its own into the residual in
 //     its last launch (moe_gemv_down_into_residual), so nothing is pending after it.
-//   - The MoE's shared experts run as slots of the routed experts' launches at decode sizes.
+//   - The MoE's shared experts run as slots of the routed experts' launches at decode sizes, and
+//     start while the router routes (MoeGemv::shared_ahead_of_router); MLA's absorption runs
+//     beside the cache write (BatchedGemm::x_ready_early): each reads an input written two
+//     launches back.
 // The implementations sit with the launches they make: the stream's ends here and in
 // cuda_deepseek_model.cc, MLA in cuda_mla.cc, the feed-forward in cuda_moe.cc.
 #include "backend/cuda/ops.h"
