@@ -5,7 +5,8 @@
 #include <cmath>
 
 #include "backend/cpu/ops.h"
-#include "model/decoder_forward.h"
+#include "model/cpu_decoder_ops.h"
+#include "model/llama/forward_pass.h"
 
 namespace tide {
 
@@ -33,56 +34,86 @@ LlamaModel::LlamaModel(ModelConfig config, Checkpoint checkpoint, const ModelOpt
   set_weight_bytes(loader.matrix_bytes());
 }
 
-void LlamaModel::attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout,
-                           PagedKvCache& cache, float* out) const {
-  const AttentionWeights& w = attn_[layer];
-  const int64_t T = static_cast<int64_t>(batch.tokens.size()), hd = config_.head_dim;
-  const int64_t H = config_.num_heads, KVH = config_.num_kv_heads, kv_dim = KVH * hd;
-  auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
-  std::vector<float> q(T * H * hd), k(T * kv_dim), v(T * kv_dim);
-  cpu::matmul(h, T, w.q, q.data(), bias(w.q_bias));
-  cpu::matmul(h, T, w.k, k.data(), bias(w.k_bias));
-  cpu::matmul(h, T, w.v, v.data(), bias(w.v_bias));
+// llama/forward_pass.h's ops over float32 rows: the step's q, k, v and attention outputs are the
+// ops' own buffers.
+class LlamaModel::CpuOps : public CpuDecoderOps {
+ public:
+  struct Projection {
+    float* q;  // [T, heads, head_dim]
+    float* k;  // [T, kv_heads, head_dim]
+    float* v;  // [T, kv_heads, head_dim]
+  };
 
-  // Rope, then append [K | V] of every new token to its sequence's cache.
-  std::vector<float> cos(hd / 2), sin(hd / 2);
-  for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
-    const SequenceStep& seq = batch.sequences[s];
-    for (int64_t i = 0; i < seq.num_tokens; ++i) {
-      const int64_t t = layout.token_offset[s] + i;
-      rope_.cos_sin(seq.start_position + i, cos.data(), sin.data());
-      for (int64_t head = 0; head < H; ++head)
-        cpu::apply_rope(q.data() + (t * H + head) * hd, hd, cos.data(), sin.data(), rope_.interleaved());
-      for (int64_t head = 0; head < KVH; ++head)
-        cpu::apply_rope(k.data() + (t * KVH + head) * hd, hd, cos.data(), sin.data(), rope_.interleaved());
-      float* entry = cache.slot(layer, seq.block_table, seq.start_position + i);
-      std::copy_n(k.data() + t * kv_dim, kv_dim, entry);
-      std::copy_n(v.data() + t * kv_dim, kv_dim, entry + kv_dim);
+  CpuOps(const LlamaModel& model, const Batch& batch, PagedKvCache& cache)
+      : CpuDecoderOps(model.decoder_weights(), model.config_, batch),
+        model_(model),
+        cache_(cache),
+        q_(tokens_ * config_.num_heads * config_.head_dim),
+        k_(tokens_ * config_.num_kv_heads * config_.head_dim),
+        v_(k_.size()),
+        heads_out_(q_.size()) {}
+
+  Projection project_attention_inputs(int layer, Normed h) {
+    const AttentionWeights& w = model_.attn_[layer];
+    auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
+    cpu::matmul(h, tokens_, w.q, q_.data(), bias(w.q_bias));
+    cpu::matmul(h, tokens_, w.k, k_.data(), bias(w.k_bias));
+    cpu::matmul(h, tokens_, w.v, v_.data(), bias(w.v_bias));
+    return {q_.data(), k_.data(), v_.data()};
+  }
+
+  void write_kv_cache(int layer, const Projection& p) {
+    const int64_t hd = config_.head_dim, H = config_.num_heads, KVH = config_.num_kv_heads, kv_dim = KVH * hd;
+    const RotaryEmbedding& rope = model_.rope_;
+    std::vector<float> cos(hd / 2), sin(hd / 2);
+    for (std::size_t s = 0; s < batch_.sequences.size(); ++s) {
+      const SequenceStep& seq = batch_.sequences[s];
+      for (int64_t i = 0; i < seq.num_tokens; ++i) {
+        const int64_t t = layout_.token_offset[s] + i;
+        rope.cos_sin(seq.start_position + i, cos.data(), sin.data());
+        for (int64_t head = 0; head < H; ++head)
+          cpu::apply_rope(p.q + (t * H + head) * hd, hd, cos.data(), sin.data(), rope.interleaved());
+        for (int64_t head = 0; head < KVH; ++head)
+          cpu::apply_rope(p.k + (t * KVH + head) * hd, hd, cos.data(), sin.data(), rope.interleaved());
+        float* entry = cache_.slot(layer, seq.block_table, seq.start_position + i);
+        std::copy_n(p.k + t * kv_dim, kv_dim, entry);
+        std::copy_n(p.v + t * kv_dim, kv_dim, entry + kv_dim);
+      }
     }
   }
 
-  std::vector<float> heads_out(T * H * hd), cached;
-  const float scale = 1.f / std::sqrt(static_cast<float>(hd));
-  for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
-    const SequenceStep& seq = batch.sequences[s];
-    const int64_t t0 = layout.token_offset[s], ctx = seq.start_position + seq.num_tokens;
-    cached.resize(ctx * 2 * kv_dim);
-    cache.gather(layer, seq.block_table, ctx, cached.data());
-    cpu::attention({.q = q.data() + t0 * H * hd, .k = cached.data(), .v = cached.data() + kv_dim,
-                    .out = heads_out.data() + t0 * H * hd,
-                    .q_tokens = seq.num_tokens, .q_start = seq.start_position, .ctx_len = ctx,
-                    .num_heads = H, .num_kv_heads = KVH, .qk_dim = hd, .v_dim = hd,
-                    .k_stride = 2 * kv_dim, .v_stride = 2 * kv_dim, .scale = scale});
+  void attend(int layer, const Projection& p) {
+    const int64_t hd = config_.head_dim, H = config_.num_heads, KVH = config_.num_kv_heads, kv_dim = KVH * hd;
+    const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+    std::vector<float> cached;
+    for (std::size_t s = 0; s < batch_.sequences.size(); ++s) {
+      const SequenceStep& seq = batch_.sequences[s];
+      const int64_t t0 = layout_.token_offset[s], ctx = seq.start_position + seq.num_tokens;
+      cached.resize(ctx * 2 * kv_dim);
+      cache_.gather(layer, seq.block_table, ctx, cached.data());
+      cpu::attention({.q = p.q + t0 * H * hd, .k = cached.data(), .v = cached.data() + kv_dim,
+                      .out = heads_out_.data() + t0 * H * hd,
+                      .q_tokens = seq.num_tokens, .q_start = seq.start_position, .ctx_len = ctx,
+                      .num_heads = H, .num_kv_heads = KVH, .qk_dim = hd, .v_dim = hd,
+                      .k_stride = 2 * kv_dim, .v_stride = 2 * kv_dim, .scale = scale});
+    }
   }
-  cpu::matmul(heads_out.data(), T, w.o, out);
-}
+
+  void project_attention_output(int layer) {
+    cpu::matmul(heads_out_.data(), tokens_, model_.attn_[layer].o, block_output());
+  }
+
+  void mlp(int layer, Normed h) { model_.mlp_[layer].forward(h, tokens_, block_output()); }
+
+ private:
+  const LlamaModel& model_;
+  PagedKvCache& cache_;
+  std::vector<float> q_, k_, v_, heads_out_;
+};
 
 std::vector<float> LlamaModel::run_forward(const Batch& batch, PagedKvCache& cache) const {
-  CpuDecoderOps ops(decoder_weights(), config_, batch);
-  return decoder_forward(
-      ops, config_.num_layers,
-      [&](int layer, const float* h) { attention(layer, h, batch, ops.layout(), cache, ops.block_output()); },
-      [&](int layer, const float* h) { mlp_[layer].forward(h, ops.tokens(), ops.block_output()); });
+  CpuOps ops(*this, batch, cache);
+  return llama_forward(ops, config_);
 }
 
 }  // namespace tide

@@ -1,9 +1,9 @@
 #pragma once
-// Llama and Qwen2 (the DeepSeek-R1-Distill models): grouped-query attention with neox-style
-// rope (llama3 scaling for Llama 3.x), q/k/v biases for Qwen2, dense SwiGLU.
+// Llama and Qwen2 (the DeepSeek-R1-Distill models) on the CPU, in float32: llama/forward_pass.h's
+// pass (grouped-query attention with neox-style rope, llama3 scaling for Llama 3.x, q/k/v biases
+// for Qwen2; dense SwiGLU) over the CPU ops.
 #include <vector>
 
-#include "model/batch_layout.h"
 #include "model/decoder.h"
 #include "model/mlp.h"
 #include "model/rope.h"
@@ -18,9 +18,7 @@ class LlamaModel final : public DecoderModel {
   std::vector<float> run_forward(const Batch& batch, PagedKvCache& cache) const override;
 
  private:
-  // out[T, hidden] = attention of the normed rows h[T, hidden]; writes the new tokens' cache entries.
-  void attention(int layer, const float* h, const Batch& batch, const BatchLayout& layout, PagedKvCache& cache,
-                 float* out) const;
+  class CpuOps;  // llama_model.cc
 
   struct AttentionWeights {
     WeightMatrix q, k, v, o;
