@@ -206,6 +206,16 @@ TEST(ModelLoadingTest, DummyWeightsNeedTheGpu) {
               HasSubstr("--load-format dummy generates the weights on the GPU"));
 }
 
+// The GPU serves the DeepSeek family only: dummy weights of another family say where that model
+// runs instead (a build without the CUDA backend says so first).
+TEST(ModelLoadingTest, DummyWeightsOfAFamilyTheGpuDoesNotServeSayWhereItRuns) {
+  EXPECT_THAT(error_of([] {
+                load_model(model_fixture("qwen2-tiny"), {.device = Device::Cuda, .load_format = LoadFormat::Dummy});
+              }),
+              ::testing::AnyOf(HasSubstr("qwen2 runs on --device cpu from a checkpoint"),
+                             HasSubstr("this build has no CUDA backend")));
+}
+
 TEST(ModelLoadingTest, TheCpuModelRefusesACacheItDidNotMake) {
   auto model = load_model(model_fixture("qwen2-tiny"));
   // A cache of the right geometry from another model type.
