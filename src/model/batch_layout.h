@@ -16,6 +16,15 @@ struct BatchLayout {
   explicit BatchLayout(const Batch& batch);
 };
 
+// Calls fn(row, sequence, position) for every new token of the batch, in row order.
+template <class Fn>
+void for_each_new_token(const Batch& batch, const BatchLayout& layout, Fn&& fn) {
+  for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
+    const SequenceStep& seq = batch.sequences[s];
+    for (int64_t i = 0; i < seq.num_tokens; ++i) fn(layout.token_offset[s] + i, seq, seq.start_position + i);
+  }
+}
+
 // Throws tide::Error for a sequence without tokens, a block table that cannot hold the
 // sequence or points outside the cache, a token count that does not add up, or a token id
 // outside the vocabulary, or a sequence whose token the model picks that asks for all its logits

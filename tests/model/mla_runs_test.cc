@@ -13,7 +13,10 @@ namespace {
 Batch batch_of(const std::vector<int64_t>& tokens) {
   Batch batch;
   for (int64_t n : tokens) {
-    batch.sequences.push_back({.num_tokens = n, .start_position = 10});
+    SequenceStep seq;
+    seq.num_tokens = n;
+    seq.start_position = 10;
+    batch.sequences.push_back(seq);
     batch.tokens.insert(batch.tokens.end(), static_cast<std::size_t>(n), 1);
   }
   return batch;

@@ -42,19 +42,15 @@ void MlaAttention::write_cache(float* q, float* kv, const Batch& batch, const Ba
   const int64_t H = c_.num_heads, dk = c_.qk_head_dim(), nope = c_.qk_nope_head_dim, dr = c_.qk_rope_head_dim;
   const int64_t r = c_.kv_lora_rank, entry = r + dr;
   std::vector<float> cos(dr / 2), sin(dr / 2);
-  for (std::size_t s = 0; s < batch.sequences.size(); ++s) {
-    const SequenceStep& seq = batch.sequences[s];
-    for (int64_t i = 0; i < seq.num_tokens; ++i) {
-      const int64_t t = layout.token_offset[s] + i;
-      rope.cos_sin(seq.start_position + i, cos.data(), sin.data());
-      for (int64_t head = 0; head < H; ++head)
-        cpu::apply_rope(q + (t * H + head) * dk + nope, dr, cos.data(), sin.data(), rope.interleaved());
-      float* kv_t = kv + t * entry;
-      cpu::rms_norm(kv_t, 1, r, kv_a_norm_.data(), c_.rms_norm_eps, kv_t);
-      cpu::apply_rope(kv_t + r, dr, cos.data(), sin.data(), rope.interleaved());
-      std::copy_n(kv_t, entry, cache.slot(layer_, seq.block_table, seq.start_position + i));
-    }
-  }
+  for_each_new_token(batch, layout, [&](int64_t t, const SequenceStep& seq, int64_t position) {
+    rope.cos_sin(position, cos.data(), sin.data());
+    for (int64_t head = 0; head < H; ++head)
+      cpu::apply_rope(q + (t * H + head) * dk + nope, dr, cos.data(), sin.data(), rope.interleaved());
+    float* kv_t = kv + t * entry;
+    cpu::rms_norm(kv_t, 1, r, kv_a_norm_.data(), c_.rms_norm_eps, kv_t);
+    cpu::apply_rope(kv_t + r, dr, cos.data(), sin.data(), rope.interleaved());
+    std::copy_n(kv_t, entry, cache.slot(layer_, seq.block_table, position));
+  });
 }
 
 void MlaAttention::attend_expanded(const float* q, const SequenceStep& seq, const PagedKvCache& cache,

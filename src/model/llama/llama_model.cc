@@ -66,20 +66,16 @@ class LlamaModel::CpuOps : public CpuDecoderOps {
     const int64_t hd = config_.head_dim, H = config_.num_heads, KVH = config_.num_kv_heads, kv_dim = KVH * hd;
     const RotaryEmbedding& rope = model_.rope_;
     std::vector<float> cos(hd / 2), sin(hd / 2);
-    for (std::size_t s = 0; s < batch_.sequences.size(); ++s) {
-      const SequenceStep& seq = batch_.sequences[s];
-      for (int64_t i = 0; i < seq.num_tokens; ++i) {
-        const int64_t t = layout_.token_offset[s] + i;
-        rope.cos_sin(seq.start_position + i, cos.data(), sin.data());
-        for (int64_t head = 0; head < H; ++head)
-          cpu::apply_rope(p.q + (t * H + head) * hd, hd, cos.data(), sin.data(), rope.interleaved());
-        for (int64_t head = 0; head < KVH; ++head)
-          cpu::apply_rope(p.k + (t * KVH + head) * hd, hd, cos.data(), sin.data(), rope.interleaved());
-        float* entry = cache_.slot(layer, seq.block_table, seq.start_position + i);
-        std::copy_n(p.k + t * kv_dim, kv_dim, entry);
-        std::copy_n(p.v + t * kv_dim, kv_dim, entry + kv_dim);
-      }
-    }
+    for_each_new_token(batch_, layout_, [&](int64_t t, const SequenceStep& seq, int64_t position) {
+      rope.cos_sin(position, cos.data(), sin.data());
+      for (int64_t head = 0; head < H; ++head)
+        cpu::apply_rope(p.q + (t * H + head) * hd, hd, cos.data(), sin.data(), rope.interleaved());
+      for (int64_t head = 0; head < KVH; ++head)
+        cpu::apply_rope(p.k + (t * KVH + head) * hd, hd, cos.data(), sin.data(), rope.interleaved());
+      float* entry = cache_.slot(layer, seq.block_table, position);
+      std::copy_n(p.k + t * kv_dim, kv_dim, entry);
+      std::copy_n(p.v + t * kv_dim, kv_dim, entry + kv_dim);
+    });
   }
 
   void attend(int layer, const Projection& p) {
