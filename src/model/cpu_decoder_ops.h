@@ -32,12 +32,10 @@ class CpuDecoderOps {
   // Logits [batch.num_logit_rows(), vocab].
   std::vector<float> logits();
 
+ protected:
   // Where a block writes its output [tokens, hidden]; the next norm adds it into the residual.
   float* block_output();
-  const BatchLayout& layout() const { return layout_; }
-  int64_t tokens() const { return tokens_; }
 
- protected:
   const ModelConfig& config_;
   const Batch& batch_;
   const BatchLayout layout_;

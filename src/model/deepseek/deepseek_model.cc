@@ -40,11 +40,11 @@ class DeepSeekModel::CpuOps : public CpuDecoderOps {
   void absorb_queries(int layer, const Projection& p, const MlaRun& run) {
     const int64_t H = config_.num_heads, r = config_.kv_lora_rank;
     q_absorbed_.resize(run.rows * H * (r + config_.qk_rope_head_dim));
-    latent_out_.resize(run.rows * H * r);
     model_.attention_[layer].absorb_queries(p.q, run.first_row, run.rows, q_absorbed_.data());
   }
   void attend_latent(int layer, const MlaRun& run) {
     const int64_t H = config_.num_heads, r = config_.kv_lora_rank, entry = r + config_.qk_rope_head_dim;
+    latent_out_.resize(run.rows * H * r);
     for (int s = run.first_sequence; s < run.first_sequence + run.sequences; ++s) {
       const int64_t row = layout_.token_offset[s] - run.first_row;
       model_.attention_[layer].attend_latent(q_absorbed_.data() + row * H * entry, batch_.sequences[s], cache_,
