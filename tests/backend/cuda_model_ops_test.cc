@@ -284,6 +284,10 @@ struct LatentCase {
   const char* name;
   int latent, rope, heads, block_size;
   std::vector<int> context_lens;  // one query row each
+  // Grouped-query cases (Llama's entry [kv_heads keys | kv_heads values] of head_dim each): latent
+  // and rope unused.
+  int kv_heads = 0;
+  int head_dim = 0;
 };
 
 TEST(CudaModelOps, LatentAttentionMatchesCpuAttention) {
@@ -293,9 +297,14 @@ TEST(CudaModelOps, LatentAttentionMatchesCpuAttention) {
       {"fixture widths, block size 1", 32, 8, 3, 1, {17, 1, 129}},
       {"fp8 fixture widths", 128, 32, 2, 7, {120, 300, 1}},
       {"DeepSeek widths", 512, 64, 16, 64, {1, 257, 1000}},
+      {"grouped query, 2 groups", 0, 0, 6, 16, {1, 40, 129}, 2, 64},
+      {"grouped query, Qwen-7B's 7 heads a group", 0, 0, 28, 7, {300, 2}, 4, 128},
   };
   for (const LatentCase& lc : cases) {
-    const int E = lc.latent + lc.rope, V = lc.latent, H = lc.heads, bs = lc.block_size;
+    const bool grouped = lc.kv_heads > 0;
+    const int KVH = grouped ? lc.kv_heads : 1, H = lc.heads, bs = lc.block_size;
+    const int E = grouped ? 2 * KVH * lc.head_dim : lc.latent + lc.rope, V = grouped ? lc.head_dim : lc.latent;
+    const int K = grouped ? lc.head_dim : E;  // key width
     const int rows = static_cast<int>(lc.context_lens.size());
     const int max_ctx = *std::max_element(lc.context_lens.begin(), lc.context_lens.end());
     auto rng = rng_for(std::string("latent ") + lc.name);
@@ -313,8 +322,8 @@ TEST(CudaModelOps, LatentAttentionMatchesCpuAttention) {
     auto cache = random_bf16(static_cast<std::size_t>(num_blocks) * bs * E, rng);
     for (int i = next; i < num_blocks; ++i)
       std::fill_n(cache.begin() + static_cast<std::ptrdiff_t>(physical[i]) * bs * E, bs * E, uint16_t{0xffff});
-    const auto q = random_bf16(static_cast<std::size_t>(rows) * H * E, rng);
-    const float scale = 1.f / std::sqrt(static_cast<float>(E));
+    const auto q = random_bf16(static_cast<std::size_t>(rows) * H * K, rng);
+    const float scale = 1.f / std::sqrt(static_cast<float>(K));
 
     PagedKvCache host(1, num_blocks, bs, E);
     for (int blk = 0; blk < num_blocks; ++blk)
@@ -329,9 +338,10 @@ TEST(CudaModelOps, LatentAttentionMatchesCpuAttention) {
       const int ctx = lc.context_lens[r];
       std::vector<float> gathered(static_cast<std::size_t>(ctx) * E);
       host.gather(0, std::span<const int32_t>(tables.data() + r * stride, stride), ctx, gathered.data());
-      cpu::attention({.q = qf.data() + static_cast<std::size_t>(r) * H * E, .k = gathered.data(), .v = gathered.data(),
+      cpu::attention({.q = qf.data() + static_cast<std::size_t>(r) * H * K, .k = gathered.data(),
+                      .v = gathered.data() + (grouped ? KVH * K : 0),
                       .out = ref.data() + static_cast<std::size_t>(r) * H * V, .q_tokens = 1, .q_start = ctx - 1,
-                      .ctx_len = ctx, .num_heads = H, .num_kv_heads = 1, .qk_dim = E, .v_dim = V, .k_stride = E,
+                      .ctx_len = ctx, .num_heads = H, .num_kv_heads = KVH, .qk_dim = K, .v_dim = V, .k_stride = E,
                       .v_stride = E, .scale = scale});
     }
     DeviceBuffer<uint16_t> dq(q), dcache(cache), dout(ref.size());
@@ -339,7 +349,8 @@ TEST(CudaModelOps, LatentAttentionMatchesCpuAttention) {
     dout.fill_bytes(0xff);
     latent_attention({.q = as_bf16(dq), .cache = as_bf16(dcache), .block_tables = dtables.data(),
                       .block_table_stride = stride, .context_lens = dlens.data(), .rows = rows, .heads = H,
-                      .entry_dim = E, .value_dim = V, .block_size = bs, .scale = scale, .out = as_bf16(dout)},
+                      .entry_dim = E, .value_dim = V, .block_size = bs, .scale = scale, .out = as_bf16(dout),
+                      .kv_heads = KVH, .key_dim = K, .value_offset = grouped ? KVH * K : 0},
                      nullptr);
     sync();
     report("latent_att", std::string(lc.name) + " E=" + std::to_string(E) + " H=" + std::to_string(H),

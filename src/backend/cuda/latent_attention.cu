@@ -4,7 +4,9 @@
 // online softmax: each thread scores one key of the chunk, then each thread accumulates its own
 // value dimensions over the chunk's keys. It is the correct fallback for shapes the specialised
 // kernels (mla_decode and mla_prefill, DeepSeek's 512 + 64 widths) do not take; it reads each
-// latent once per head, so it is not the fast path for real DeepSeek widths.
+// latent once per head, so it is not the fast path for real DeepSeek widths. With kv_heads > 1 it
+// is grouped-query attention over a [keys | values] entry (Llama, Qwen2), each block reading its
+// head's group; the first correct form for those models on the GPU, not their fast one.
 #include <cuda_bf16.h>
 
 #include <cmath>
@@ -25,13 +27,16 @@ constexpr int kMaxValueDimsPerThread = 8;  // value_dim <= 1024
 __global__ void latent_attention_kernel(LatentAttentionArgs a) {
   begin_dependent_kernel();
   extern __shared__ float shared[];
-  float* q = shared;                                                  // [entry_dim]
-  float* p = shared + a.entry_dim;                                    // [kThreads] probabilities
+  const int key_dim = a.key_dim > 0 ? a.key_dim : a.entry_dim;
+  float* q = shared;                                                  // [key_dim]
+  float* p = shared + key_dim;                                        // [kThreads] probabilities
   int64_t* key_offset = reinterpret_cast<int64_t*>(p + kThreads);     // [kThreads] entry offsets
   const int head = blockIdx.x, row = blockIdx.y;
+  const int group = head / (a.heads / a.kv_heads);
+  const int key_at = group * key_dim, value_at = a.value_offset + group * a.value_dim;
 
-  const bf16* q_row = a.q + (static_cast<int64_t>(row) * a.heads + head) * a.entry_dim;
-  for (int i = threadIdx.x; i < a.entry_dim; i += kThreads) q[i] = __bfloat162float(q_row[i]);
+  const bf16* q_row = a.q + (static_cast<int64_t>(row) * a.heads + head) * key_dim;
+  for (int i = threadIdx.x; i < key_dim; i += kThreads) q[i] = __bfloat162float(q_row[i]);
   __syncthreads();
 
   const int context = a.context_lens[row];
@@ -44,9 +49,9 @@ __global__ void latent_attention_kernel(LatentAttentionArgs a) {
     int64_t offset = 0;
     if (j < context) {
       offset = (static_cast<int64_t>(table[j / a.block_size]) * a.block_size + j % a.block_size) * a.entry_dim;
-      const bf16* key = a.cache + offset;
+      const bf16* key = a.cache + offset + key_at;
       float dot = 0.f;
-      for (int d = 0; d < a.entry_dim; ++d) dot += q[d] * __bfloat162float(key[d]);
+      for (int d = 0; d < key_dim; ++d) dot += q[d] * __bfloat162float(key[d]);
       score = dot * a.scale;
     }
     // The chunk holds at least one key, so the new maximum is finite.
@@ -65,7 +70,7 @@ __global__ void latent_attention_kernel(LatentAttentionArgs a) {
       const int d = threadIdx.x + k * kThreads;
       if (d >= a.value_dim) break;
       float sum = acc[k] * correction;
-      for (int jj = 0; jj < keys; ++jj) sum += p[jj] * __bfloat162float(a.cache[key_offset[jj] + d]);
+      for (int jj = 0; jj < keys; ++jj) sum += p[jj] * __bfloat162float(a.cache[key_offset[jj] + value_at + d]);
       acc[k] = sum;
     }
   }
@@ -82,12 +87,16 @@ __global__ void latent_attention_kernel(LatentAttentionArgs a) {
 
 void latent_attention(const LatentAttentionArgs& a, cudaStream_t stream) {
   if (a.rows <= 0 || a.heads <= 0) return;
-  if (a.entry_dim <= 0 || a.value_dim <= 0 || a.value_dim > a.entry_dim ||
-      a.value_dim > kThreads * kMaxValueDimsPerThread || a.block_size <= 0 || a.rows > 65535)
-    throw Error("latent_attention: needs 0 < value_dim <= entry_dim, value_dim <= " +
-                std::to_string(kThreads * kMaxValueDimsPerThread) + ", a positive block size and at most 65535 rows (got entry " +
-                std::to_string(a.entry_dim) + ", value " + std::to_string(a.value_dim) + ")");
-  const std::size_t shared = (a.entry_dim + kThreads) * sizeof(float) + kThreads * sizeof(int64_t);
+  const int key_dim = a.key_dim > 0 ? a.key_dim : a.entry_dim;
+  if (a.entry_dim <= 0 || a.value_dim <= 0 || a.value_dim > kThreads * kMaxValueDimsPerThread || a.block_size <= 0 ||
+      a.rows > 65535 || a.kv_heads < 1 || a.heads % a.kv_heads != 0 || a.value_offset < 0 ||
+      int64_t{a.kv_heads} * key_dim > a.entry_dim || a.value_offset + int64_t{a.kv_heads} * a.value_dim > a.entry_dim)
+    throw Error("latent_attention: needs heads a multiple of kv_heads, every group's key and value within the entry, "
+                "value_dim <= " + std::to_string(kThreads * kMaxValueDimsPerThread) +
+                ", a positive block size and at most 65535 rows (got entry " + std::to_string(a.entry_dim) + ", key " +
+                std::to_string(key_dim) + ", value " + std::to_string(a.value_dim) + " at " +
+                std::to_string(a.value_offset) + ", " + std::to_string(a.kv_heads) + " kv heads)");
+  const std::size_t shared = (key_dim + kThreads) * sizeof(float) + kThreads * sizeof(int64_t);
   launch_dependent(latent_attention_kernel, dim3(a.heads, a.rows), kThreads, shared, stream, a);
   TIDE_CUDA_CHECK_LAUNCH();
 }

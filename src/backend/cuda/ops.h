@@ -293,7 +293,7 @@ void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_sca
 
 // MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
 // cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim
-// elements. Row r is one query token: it sees cache positions 0..context_lens[r]-1 of the
+// elements (or, grouped, of cpu::attention with kv_heads heads: see the fields below). Row r is one query token: it sees cache positions 0..context_lens[r]-1 of the
 // sequence whose block table is row r of block_tables (a prefill token's context ends at its
 // own position, which makes it causal). q [rows, heads, entry_dim]; out [rows, heads, value_dim];
 // cache as for mla_decode. value_dim <= 1024, rows <= 65535. The specialised mla_decode below is
@@ -311,6 +311,13 @@ struct LatentAttentionArgs {
   int block_size;
   float scale;
   bf16* out;
+  // The grouped-query form (Llama, Qwen2): each entry holds kv_heads keys of key_dim, then, from
+  // value_offset, kv_heads values of value_dim; query head h reads group h / (heads / kv_heads),
+  // and q is [rows, heads, key_dim]. The defaults are MLA's: one group, the key the whole entry,
+  // the value its first value_dim elements.
+  int kv_heads = 1;
+  int key_dim = 0;  // 0: entry_dim
+  int value_offset = 0;
 };
 void latent_attention(const LatentAttentionArgs& args, cudaStream_t stream);
 
