@@ -48,17 +48,28 @@ __device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
   return sum;
 }
 
-// x read early (BatchedGemm::x_ready_early): from L2, where the launch before ours has not been
-// waited for; otherwise as any input.
-__device__ __forceinline__ uint4 load_x8(const BatchedGemm& g, const bf16* p) {
-  return g.x_ready_early ? __ldcg(reinterpret_cast<const uint4*>(p)) : *reinterpret_cast<const uint4*>(p);
+// x read early (kEarly, BatchedGemm::x_ready_early): from L2, where the launch before ours has not
+// been waited for; otherwise as any input. A template parameter keeps the choice out of the inner loop.
+template <bool kEarly>
+__device__ __forceinline__ uint4 load_x8(const bf16* p) {
+  if constexpr (kEarly) return __ldcg(reinterpret_cast<const uint4*>(p));
+  else return *reinterpret_cast<const uint4*>(p);
 }
-__device__ __forceinline__ float load_x(const BatchedGemm& g, const bf16* p) {
-  return __bfloat162float(g.x_ready_early ? __ldcg(p) : *p);
+template <bool kEarly>
+__device__ __forceinline__ float load_x(const bf16* p) {
+  if constexpr (kEarly) return __bfloat162float(__ldcg(p));
+  else return __bfloat162float(*p);
+}
+
+// x read early: the wait for the launch before comes at the end instead (BatchedGemm).
+template <bool kEarly>
+__device__ __forceinline__ void start_kernel() {
+  if constexpr (kEarly) allow_dependent_grids();
+  else begin_dependent_kernel();
 }
 
 // grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[o, i].
-template <int kRows>
+template <int kRows, bool kEarly>
 __global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
   const int64_t b = blockIdx.y;
   const bf16* x = g.x + b * g.x_batch_stride;
@@ -67,11 +78,7 @@ __global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
   const int64_t block_first = static_cast<int64_t>(blockIdx.x) * kTransposedFeatures;
   for (int64_t f = block_first; f < block_first + kTransposedFeatures && f < g.out; ++f)
     prefetch_l2(w + f * g.w_ld, g.in * int64_t{sizeof(bf16)});
-  // x read early: the wait for the launch before comes at the end instead (BatchedGemm).
-  if (g.x_ready_early)
-    allow_dependent_grids();
-  else
-    begin_dependent_kernel();
+  start_kernel<kEarly>();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t first = block_first + warp * kFeaturesPerWarp;
   float acc[kFeaturesPerWarp][kRows] = {};
@@ -83,7 +90,7 @@ __global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
                                      : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-      const uint4 xr = load_x8(g, x + r * g.x_ld + c);
+      const uint4 xr = load_x8<kEarly>(x + r * g.x_ld + c);
 #pragma unroll
       for (int f = 0; f < kFeaturesPerWarp; ++f) acc[f][r] += dot8(weights[f], xr);
     }
@@ -95,17 +102,13 @@ __global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
       const float sum = warp_sum(acc[f][r]);
       if (lane == 0 && first + f < g.out) g.y[b * g.y_batch_stride + r * g.y_ld + first + f] = __float2bfloat16(sum);
     }
-  if (g.x_ready_early) wait_for_prior_grids();
+  if constexpr (kEarly) wait_for_prior_grids();
 }
 
 // grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[i, o].
-template <int kRows>
+template <int kRows, bool kEarly>
 __global__ void __launch_bounds__(kThreads) plain_kernel(BatchedGemm g) {
-  // x read early: the wait for the launch before comes at the end instead (BatchedGemm).
-  if (g.x_ready_early)
-    allow_dependent_grids();
-  else
-    begin_dependent_kernel();
+  start_kernel<kEarly>();
   __shared__ float partial[kRowGroups][kRows][kPlainFeatures];
   const int64_t b = blockIdx.y;
   const bf16* x = g.x + b * g.x_batch_stride;
@@ -117,7 +120,7 @@ __global__ void __launch_bounds__(kThreads) plain_kernel(BatchedGemm g) {
     for (int64_t i = group; i < g.in; i += kRowGroups) {
       const uint4 wi = *reinterpret_cast<const uint4*>(w + i * g.w_ld + o);
 #pragma unroll
-      for (int r = 0; r < kRows; ++r) add_products(acc[r], wi, load_x(g, x + r * g.x_ld + i));
+      for (int r = 0; r < kRows; ++r) add_products(acc[r], wi, load_x<kEarly>(x + r * g.x_ld + i));
     }
 #pragma unroll
   for (int r = 0; r < kRows; ++r)
@@ -132,19 +135,25 @@ __global__ void __launch_bounds__(kThreads) plain_kernel(BatchedGemm g) {
     for (int p = 0; p < kRowGroups; ++p) sum += partial[p][r][f];
     g.y[b * g.y_batch_stride + r * g.y_ld + first + f] = __float2bfloat16(sum);
   }
-  if (g.x_ready_early) wait_for_prior_grids();
+  if constexpr (kEarly) wait_for_prior_grids();
 }
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-template <int kRows>
+template <int kRows, bool kEarly>
 void launch(const BatchedGemm& g, cudaStream_t stream) {
   const int64_t per_block = g.w_transposed ? kTransposedFeatures : kPlainFeatures;
   const dim3 grid(static_cast<unsigned>((g.out + per_block - 1) / per_block), static_cast<unsigned>(g.batch));
   if (g.w_transposed)
-    launch_dependent(transposed_kernel<kRows>, grid, kThreads, 0, stream, g);
+    launch_dependent(transposed_kernel<kRows, kEarly>, grid, kThreads, 0, stream, g);
   else
-    launch_dependent(plain_kernel<kRows>, grid, kThreads, 0, stream, g);
+    launch_dependent(plain_kernel<kRows, kEarly>, grid, kThreads, 0, stream, g);
+}
+
+template <int kRows>
+void launch(const BatchedGemm& g, cudaStream_t stream) {
+  if (g.x_ready_early) launch<kRows, true>(g, stream);
+  else launch<kRows, false>(g, stream);
 }
 
 }  // namespace
