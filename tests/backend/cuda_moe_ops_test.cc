@@ -145,7 +145,7 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
     moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
     // The shared slots ahead of the router read h from L2 without waiting: the same activations.
     MoeGemv ahead = m;
-    ahead.after_router = true;
+    ahead.shared_ahead_of_router = true;
     DeviceBuffer<uint16_t> dact_ahead(s.tokens * slots * s.inter);
     moe_gemv_gate_up(ahead, {.x = as_bf16(dh)}, as_bf16(dact_ahead), nullptr);
     sync();
@@ -252,7 +252,7 @@ TEST(CudaModelOps, FoldedDecodeKernelsMatchRmsNormThenThePlainKernels) {
         moe_gemv_gate_up(m, normed, as_bf16(dact_folded), nullptr);
         moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact_plain), nullptr);
         MoeGemv ahead = m;  // the shared slot ahead of the router: its rows normalised from L2
-        ahead.after_router = true;
+        ahead.shared_ahead_of_router = true;
         DeviceBuffer<uint16_t> dact_ahead(tokens * inter);
         moe_gemv_gate_up(ahead, normed, as_bf16(dact_ahead), nullptr);
         // Down from the same activations both ways: folded into a copy of the residual before the

@@ -12,7 +12,6 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
-#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 
@@ -71,16 +70,12 @@ __device__ __forceinline__ void start_kernel() {
 // grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[o, i].
 template <int kRows, bool kEarly>
 __global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
+  start_kernel<kEarly>();
   const int64_t b = blockIdx.y;
   const bf16* x = g.x + b * g.x_batch_stride;
   const bf16* w = g.w + b * g.w_batch_stride;
-  // The block's weight rows, asked of L2 while the kernel before finishes (weights: no kernel writes them).
-  const int64_t block_first = static_cast<int64_t>(blockIdx.x) * kTransposedFeatures;
-  for (int64_t f = block_first; f < block_first + kTransposedFeatures && f < g.out; ++f)
-    prefetch_l2(w + f * g.w_ld, g.in * int64_t{sizeof(bf16)});
-  start_kernel<kEarly>();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t first = block_first + warp * kFeaturesPerWarp;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kTransposedFeatures + warp * kFeaturesPerWarp;
   float acc[kFeaturesPerWarp][kRows] = {};
   for (int64_t c = lane * 8; c < g.in; c += 32 * 8) {
     uint4 weights[kFeaturesPerWarp];

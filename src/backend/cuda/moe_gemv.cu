@@ -38,15 +38,12 @@ struct SlotWeights {
   int64_t down_ld;
 };
 
-__device__ __forceinline__ SlotWeights expert_weights(const MoeGemv& m, int32_t e) {
-  return {m.gate_up[e], m.gate_up[e] + m.inter * m.hidden, m.down[e], m.inter};
-}
-
-// A routed slot's expert id is the router's output: read after the kernel's wait (down_kernel
-// reads it from L2 before the wait, where the router is complete by then).
 __device__ __forceinline__ SlotWeights slot_weights(const MoeGemv& m, int64_t token, int slot) {
-  if (slot < m.top_k) return expert_weights(m, m.ids[token * m.top_k + slot]);
   const int64_t matrix = m.inter * m.hidden;
+  if (slot < m.top_k) {
+    const int32_t e = m.ids[token * m.top_k + slot];
+    return {m.gate_up[e], m.gate_up[e] + matrix, m.down[e], m.inter};
+  }
   const int j = slot - m.top_k;
   return {m.shared_gate_up + j * matrix, m.shared_gate_up + (m.shared + j) * matrix, m.shared_down + j * m.inter,
           m.shared * m.inter};
@@ -116,9 +113,9 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInp
     prefetch_l2(w.gate + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
     prefetch_l2(w.up + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
   }
-  // A shared slot ahead of the router (MoeGemv::after_router) reads h from L2 without
+  // A shared slot ahead of the router (MoeGemv::shared_ahead_of_router) reads h from L2 without
   // waiting: h's writer finished before the router's wait returned, so before this launch.
-  const bool ahead = slot >= m.top_k && m.after_router;
+  const bool ahead = slot >= m.top_k && m.shared_ahead_of_router;
   if (ahead) {
     allow_dependent_grids();
     if constexpr (kNormed) {
@@ -153,8 +150,8 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInp
 __host__ __device__ __forceinline__ int down_pairs(int slots) { return slots < kWarps ? kWarps / slots : 1; }
 
 // out[token, f] for the block's 2 · down_pairs features over every slot; grid (tokens, feature
-// blocks). The shared slots' rows of the block's features (and the routed ones', after_router)
-// are pulled towards L2 before the wait, as in gate_up_kernel.
+// blocks). The shared slots' rows of the block's features are pulled towards L2 before the
+// wait, as in gate_up_kernel.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
 template <bool kVector>
@@ -163,10 +160,8 @@ __global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16
   const int slots = m.top_k + m.shared, pairs = down_pairs(slots);
   const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * 2 * pairs;
   const int64_t features = first + 2 * pairs <= m.hidden ? 2 * pairs : m.hidden - first;
-  // Routed rows too where the router's ids are complete before this launch (MoeGemv::after_router).
-  for (int slot = m.after_router ? 0 : m.top_k; slot < slots; ++slot) {
-    const SlotWeights w =
-        slot < m.top_k ? expert_weights(m, __ldcg(m.ids + token * m.top_k + slot)) : slot_weights(m, token, slot);
+  for (int slot = m.top_k; slot < slots; ++slot) {
+    const SlotWeights w = slot_weights(m, token, slot);
     for (int64_t f = first; f < first + features; ++f)
       prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
   }

@@ -214,11 +214,9 @@ struct MoeGemv {
   const bf16* shared_gate_up = nullptr;  // [2*shared*inter, hidden]
   const bf16* shared_down = nullptr;     // [hidden, shared*inter]
   // The launch just before moe_gemv_gate_up is the router's (route_experts_gemv or route_experts),
-  // which read h only after waiting for h's writer. Then gate_up's shared slots, needing no expert
-  // id, read h without waiting for the router, and their products overlap the routing; and
-  // moe_gemv_down, two launches after the router, reads the ids before its wait and asks L2 for
-  // its routed rows while gate_up runs.
-  bool after_router = false;
+  // which read h only after waiting for h's writer: the shared slots, needing no expert id, then
+  // read h without waiting for the router, and their products overlap the routing.
+  bool shared_ahead_of_router = false;
 };
 bool moe_gemv_supported(const MoeGemv& m);  // the shapes' limits above
 void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStream_t stream);

@@ -67,7 +67,7 @@ void DeepSeekCudaModel::StepOps::experts(int layer, const Normed& h, const Route
   const int64_t rows = T * k;
   if (rows <= kDeviceRoutedMoeRows && !w.fp8()) {
     if (std::optional<MoeGemv> m = m_.decode_moe(w, T, routes.ids, routes.weights)) {
-      m->after_router = true;  // route() launched just before
+      m->shared_ahead_of_router = true;  // route() launched just before
       decode_feed_forward(*m, h);
       return;
     }
