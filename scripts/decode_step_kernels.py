@@ -28,9 +28,9 @@ def launches(path):
             sys.exit(f"{path}: no '{column}' column (profile with --metrics gpu__time_duration.sum)")
     name, time, grid = (header.index(c) for c in ("Kernel Name", "gpu__time_duration.sum", "Grid Size"))
     unit = rows[header_at + 1][time] if header_at + 1 < len(rows) else ""
-    scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3}.get(unit.strip(), None)
+    scale = {"nsecond": 1e-3, "ns": 1e-3, "usecond": 1.0, "us": 1.0, "msecond": 1e3, "ms": 1e3}.get(unit.strip(), None)
     if scale is None:
-        sys.exit(f"{path}: unknown time unit '{unit}' (expected nsecond, usecond or msecond)")
+        sys.exit(f"{path}: unknown time unit '{unit}' (expected ns, us or ms)")
     out = []
     for r in rows[header_at + 2:]:
         if len(r) <= max(name, time, grid):
