@@ -478,33 +478,6 @@ TEST(CudaOps, MlaDecodeOverPagedLatentCache) {
                                " ctx=" + lens + " " + plan_names[pi] + " (" + std::to_string(plan.splits) + "x" +
                                std::to_string(plan.chunk) + ")";
       report("mla_decode", what, rel_err(widen(dout.download()), ref), kBf16Tolerance);
-      if (plan.splits < 2) continue;
-
-      // The same chunks merged inside W_UV's product (mla_decode_chunks, mla_decode_expand), at
-      // an awkward value width and head stride: against the CPU latent through W_UV.
-      constexpr int kValue = 40;
-      const int64_t w_ld = R + 8, w_head_stride = (kValue + 3) * w_ld;
-      const auto w_uv = random_bf16(static_cast<std::size_t>(H) * w_head_stride, rng, 0.f, 1.f / std::sqrt(float(R)));
-      const std::vector<float> wf = widen(w_uv);
-      std::vector<float> want(static_cast<std::size_t>(batch) * H * kValue);
-      for (int b = 0; b < batch; ++b)
-        for (int h = 0; h < H; ++h)
-          for (int f = 0; f < kValue; ++f) {
-            float sum = 0.f;
-            for (int d = 0; d < R; ++d)
-              sum += ref[(static_cast<std::size_t>(b) * H + h) * R + d] * wf[h * w_head_stride + f * w_ld + d];
-            want[(static_cast<std::size_t>(b) * H + h) * kValue + f] = sum;
-          }
-      DeviceBuffer<uint16_t> dw(w_uv), dexpanded(static_cast<std::size_t>(batch) * H * kValue);
-      dexpanded.fill_bytes(0xff);
-      workspace.fill_bytes(0xff);
-      mla_decode_chunks(args, plan, workspace.data(), workspace.bytes(), nullptr);
-      mla_decode_expand(args, plan, workspace.data(), workspace.bytes(),
-                        {.w = as_bf16(dw), .w_ld = w_ld, .w_head_stride = w_head_stride, .value_dim = kValue,
-                         .out = as_bf16(dexpanded), .out_row_stride = int64_t{H} * kValue, .out_head_stride = kValue},
-                        nullptr);
-      sync();
-      report("mla_decode_expand", what, rel_err(widen(dexpanded.download()), want), kBf16Tolerance);
     }
   }
 }

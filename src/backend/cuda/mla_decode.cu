@@ -39,7 +39,6 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/dynamic_shared_memory.h"
-#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
 
@@ -493,62 +492,6 @@ __global__ void __launch_bounds__(32 * kMergeMaxWarps) mla_decode_merge_kernel(P
   *reinterpret_cast<uint2*>(a.out + row * kLatent + d) = packed;
 }
 
-// The merge of one (sequence, head)'s chunks, as mla_decode_merge_kernel computes it, straight
-// into the block's share of W_UV's product: 2 of the 512 latent dims a thread, then a warp per
-// two output features. grid (value features / kExpandFeatures, heads, batch).
-constexpr int kExpandThreads = kLatent / 2;
-constexpr int kExpandFeatures = 2 * kExpandThreads / 32;
-__global__ void __launch_bounds__(kExpandThreads) mla_decode_expand_kernel(Params p, MlaExpand e) {
-  const int h = blockIdx.y, b = blockIdx.z;
-  const int first = blockIdx.x * kExpandFeatures;
-  const bf16* w = e.w + h * e.w_head_stride;
-  // The block's W_UV rows are weights: asked of L2 while the chunks finish.
-  for (int f = first; f < first + kExpandFeatures && f < e.value_dim; ++f)
-    prefetch_l2(w + f * e.w_ld, kLatent * int64_t{sizeof(bf16)});
-  begin_dependent_kernel();  // the chunk kernel has finished
-  const MlaDecodeArgs& a = p.a;
-  const int64_t row = static_cast<int64_t>(b) * a.heads + h;
-  const int ctx = a.context_lens[b];
-  const int active = min(p.splits, (ctx + p.chunk - 1) / p.chunk);
-  const float2* ml = p.ml + row * p.splits;
-  float m = -INFINITY;
-  for (int i = 0; i < active; ++i) m = fmaxf(m, ml[i].x);
-  const int d = 2 * threadIdx.x;
-  float o0 = 0.f, o1 = 0.f, l = 0.f;
-#pragma unroll 8
-  for (int i = 0; i < active; ++i) {
-    const float2 s = ml[i];
-    const float weight = exp2f(s.x - m);
-    const float2 oi = *reinterpret_cast<const float2*>(p.o_part + (row * p.splits + i) * kLatent + d);
-    o0 += weight * oi.x;
-    o1 += weight * oi.y;
-    l += weight * s.y;
-  }
-  __shared__ float latent[kLatent];
-  const float inv = l > 0.f ? 1.f / l : 0.f;
-  latent[d] = __bfloat162float(__float2bfloat16(o0 * inv));
-  latent[d + 1] = __bfloat162float(__float2bfloat16(o1 * inv));
-  __syncthreads();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const int f = first + 2 * warp + k;
-    if (f >= e.value_dim) break;
-    float acc = 0.f;
-    for (int c = lane * 8; c < kLatent; c += 32 * 8) {
-      const uint4 packed = *reinterpret_cast<const uint4*>(w + f * e.w_ld + c);
-      const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(&packed);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const float2 wf = __bfloat1622float2(w2[j]);
-        acc += wf.x * latent[c + 2 * j] + wf.y * latent[c + 2 * j + 1];
-      }
-    }
-    acc = warp_sum(acc);
-    if (lane == 0) e.out[b * e.out_row_stride + h * e.out_head_stride + f] = __float2bfloat16(acc);
-  }
-}
-
 template <int kStages>
 void launch_chunk(const Params& p, dim3 grid, cudaStream_t stream) {
   constexpr std::size_t bytes = smem_bytes<kStages>();
@@ -590,11 +533,9 @@ std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& a, const MlaDecodePl
   return states * kLatent * sizeof(float) + states * sizeof(float2);
 }
 
-namespace {
-
-// The chunk kernel's parameters over a checked plan and workspace.
-Params chunk_params(const MlaDecodeArgs& a, const MlaDecodePlan& plan, const void* workspace,
-                    std::size_t workspace_bytes) {
+void mla_decode(const MlaDecodeArgs& a, const MlaDecodePlan& plan, void* workspace, std::size_t workspace_bytes,
+                cudaStream_t stream) {
+  if (a.batch <= 0 || a.heads <= 0) return;
   if (a.block_size <= 0 || a.max_context < 0) throw Error("mla_decode: block_size must be positive");
   if (plan.splits < 1 || plan.chunk % kTile != 0 || plan.splits > 65535 ||
       static_cast<int64_t>(plan.splits) * plan.chunk < a.max_context)
@@ -603,53 +544,20 @@ Params chunk_params(const MlaDecodeArgs& a, const MlaDecodePlan& plan, const voi
   if (reinterpret_cast<uintptr_t>(a.q) % 16 != 0 || reinterpret_cast<uintptr_t>(a.cache) % 16 != 0 ||
       reinterpret_cast<uintptr_t>(a.out) % 16 != 0 || reinterpret_cast<uintptr_t>(workspace) % 16 != 0)
     throw Error("mla_decode: q, cache, out and workspace must be 16-byte aligned");
-  Params p{a, plan.splits, plan.chunk, a.scale * 1.4426950408889634f,
-           static_cast<float*>(const_cast<void*>(workspace)), nullptr, kCopyWarps};
-  p.ml = reinterpret_cast<float2*>(p.o_part + static_cast<std::size_t>(a.batch) * a.heads * plan.splits * kLatent);
-  return p;
-}
 
-void launch_chunks(const Params& p, cudaStream_t stream) {
+  Params p{a, plan.splits, plan.chunk, a.scale * 1.4426950408889634f, static_cast<float*>(workspace), nullptr,
+           kCopyWarps};
+  p.ml = reinterpret_cast<float2*>(p.o_part + static_cast<std::size_t>(a.batch) * a.heads * plan.splits * kLatent);
   // Head tiles fastest: the CTAs that read the same chunk start together.
-  const dim3 grid(static_cast<unsigned>((p.a.heads + kHeadTile - 1) / kHeadTile), static_cast<unsigned>(p.splits),
-                  static_cast<unsigned>(p.a.batch));
+  const dim3 grid(static_cast<unsigned>((a.heads + kHeadTile - 1) / kHeadTile), static_cast<unsigned>(plan.splits),
+                  static_cast<unsigned>(a.batch));
   launch_chunk<kRingStages>(p, grid, stream);
   TIDE_CUDA_CHECK_LAUNCH();
-}
-
-}  // namespace
-
-void mla_decode(const MlaDecodeArgs& a, const MlaDecodePlan& plan, void* workspace, std::size_t workspace_bytes,
-                cudaStream_t stream) {
-  if (a.batch <= 0 || a.heads <= 0) return;
-  const Params p = chunk_params(a, plan, workspace, workspace_bytes);
-  launch_chunks(p, stream);
   if (plan.splits > 1) {
     // The merge's CTAs are placed while the chunk kernel's last CTAs finish (dependent_launch.cuh).
     launch_dependent(mla_decode_merge_kernel, dim3(4, static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch)),
                      dim3(32 * std::min(plan.splits, kMergeMaxWarps)), 0, stream, p);
   }
-}
-
-void mla_decode_chunks(const MlaDecodeArgs& a, const MlaDecodePlan& plan, void* workspace,
-                       std::size_t workspace_bytes, cudaStream_t stream) {
-  if (a.batch <= 0 || a.heads <= 0) return;
-  if (plan.splits < 2) throw Error("mla_decode_chunks: one chunk writes its output itself (use mla_decode)");
-  launch_chunks(chunk_params(a, plan, workspace, workspace_bytes), stream);
-}
-
-void mla_decode_expand(const MlaDecodeArgs& a, const MlaDecodePlan& plan, const void* workspace,
-                       std::size_t workspace_bytes, const MlaExpand& e, cudaStream_t stream) {
-  if (a.batch <= 0 || a.heads <= 0) return;
-  if (plan.splits < 2) throw Error("mla_decode_expand: the plan has one chunk: nothing to merge (use mla_decode)");
-  if (e.value_dim <= 0 || e.w_ld < kLatent || e.w_ld % 8 != 0 || e.w_head_stride % 8 != 0 ||
-      reinterpret_cast<uintptr_t>(e.w) % 16 != 0)
-    throw Error("mla_decode_expand: needs a positive value width and 16-byte aligned W_UV rows of at least 512");
-  const Params p = chunk_params(a, plan, workspace, workspace_bytes);
-  const dim3 grid(static_cast<unsigned>((e.value_dim + kExpandFeatures - 1) / kExpandFeatures),
-                  static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch));
-  launch_dependent(mla_decode_expand_kernel, grid, kExpandThreads, 0, stream, p, e);
-  TIDE_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace tide::cuda

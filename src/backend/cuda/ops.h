@@ -353,26 +353,6 @@ MlaDecodePlan plan_mla_decode(const MlaDecodeArgs& args, int sm_count);
 std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& args, const MlaDecodePlan& plan);
 void mla_decode(const MlaDecodeArgs& args, const MlaDecodePlan& plan, void* workspace, std::size_t workspace_bytes,
                 cudaStream_t stream);
-// mla_decode with the merge of its chunks folded into the product that reads its output (W_UV at
-// decode sizes), one launch fewer: mla_decode_chunks runs the chunks alone (plan.splits > 1) and
-// leaves their partial states in the workspace, not args.out; mla_decode_expand then merges a
-// head's chunks in each block of the product,
-//   out[b, h, :value_dim] = mla_decode's out[b, h] · W_UV[h]ᵀ,  W_UV[h] = w + h·w_head_stride:
-//   [value_dim, 512] with rows w_ld apart (kv_b_proj's value rows),
-// at out + b·out_row_stride + h·out_head_stride. The latent is rounded to bf16 as mla_decode
-// stores it; the sums run in another order than the merge kernel's, so the two agree to fp32
-// rounding before that.
-struct MlaExpand {
-  const bf16* w;
-  int64_t w_ld, w_head_stride;
-  int value_dim;
-  bf16* out;
-  int64_t out_row_stride, out_head_stride;
-};
-void mla_decode_chunks(const MlaDecodeArgs& args, const MlaDecodePlan& plan, void* workspace,
-                       std::size_t workspace_bytes, cudaStream_t stream);
-void mla_decode_expand(const MlaDecodeArgs& args, const MlaDecodePlan& plan, const void* workspace,
-                       std::size_t workspace_bytes, const MlaExpand& expand, cudaStream_t stream);
 
 // MLA prefill in the expanded form (mla_prefill.cu): one sequence's `rows` new tokens, the last
 // rows of its `context`, attend causally over the whole context (row i sits at position

@@ -10,16 +10,12 @@
 //     the kernels that read the rows normalise them as they read.
 //   - A feed-forward given such rows adds the pending output and its own into the residual in
 //     its last launch (moe_gemv_down_into_residual), so nothing is pending after it.
-//   - At decode sizes the attention's chunks are merged inside expand_values' product
-//     (mla_decode_chunks, then mla_decode_expand): one launch fewer.
 //   - The MoE's shared experts run as slots of the routed experts' launches at decode sizes, and
 //     start while the router routes (MoeGemv::shared_ahead_of_router); MLA's absorption runs
 //     beside the cache write (BatchedGemm::x_ready_early): each reads an input written two
 //     launches back.
 // The implementations sit with the launches they make: the stream's ends here and in
 // cuda_deepseek_model.cc, MLA in cuda_mla.cc, the feed-forward in cuda_moe.cc.
-#include <optional>
-
 #include "backend/cuda/ops.h"
 #include "model/cuda/cuda_deepseek_model.h"
 #include "model/decoder_forward.h"
@@ -83,13 +79,6 @@ class DeepSeekCudaModel::StepOps {
   bool has_pending_ = false;
   bf16* q_absorbed_ = nullptr;  // [tokens, heads, latent + rope]: write_latent_cache's rope part, then absorb_queries'
   bf16* heads_out_ = nullptr;   // [tokens, heads, v]
-  // attend_latent's chunks at decode sizes, left unmerged for expand_values (mla_decode_expand).
-  struct UnmergedAttention {
-    MlaDecodeArgs args;
-    MlaDecodePlan plan;
-    const void* workspace;
-  };
-  std::optional<UnmergedAttention> unmerged_;
 };
 
 }  // namespace tide::cuda

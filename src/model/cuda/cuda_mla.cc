@@ -91,12 +91,6 @@ void DeepSeekCudaModel::StepOps::attend_latent(int layer, const MlaRun& run) {
                              .scale = m_.softmax_scale_, .out = latent_out};
     const MlaDecodePlan plan = plan_mla_decode(args, m_.sm_count_);
     unsigned char* workspace = m_.scratch_.get(m_.attention_workspace_, mla_decode_workspace_bytes(args, plan));
-    // At decode sizes the chunks' merge moves into expand_values' product (one launch fewer).
-    if (plan.splits > 1 && run.rows <= kGemvMaxRows) {
-      mla_decode_chunks(args, plan, workspace, m_.attention_workspace_.bytes(), m_.stream_);
-      unmerged_ = UnmergedAttention{.args = args, .plan = plan, .workspace = workspace};
-      return;
-    }
     mla_decode(args, plan, workspace, m_.attention_workspace_.bytes(), m_.stream_);
     return;
   }
@@ -112,14 +106,6 @@ void DeepSeekCudaModel::StepOps::expand_values(int layer, const MlaRun& run) {
   const ModelConfig& c = m_.config_;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
   const bf16* kv_b = m_.weights_.layers[layer].attention.kv_b_proj.data.data();
-  if (unmerged_) {  // attend_latent left the chunks' partial states: merge them in the product
-    mla_decode_expand(unmerged_->args, unmerged_->plan, unmerged_->workspace, m_.attention_workspace_.bytes(),
-                      {.w = kv_b + nope * r, .w_ld = r, .w_head_stride = (nope + dv) * r, .value_dim = static_cast<int>(dv),
-                       .out = heads_out_ + run.first_row * H * dv, .out_row_stride = H * dv, .out_head_stride = dv},
-                      m_.stream_);
-    unmerged_.reset();
-    return;
-  }
   // W_UV[h] is the dv rows after W_UK[h]: [dv, r], so latent · W_UV[h]ᵀ.
   m_.gemm_.bf16_batched({.x = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + run.first_row * H * r, .x_ld = H * r, .x_batch_stride = r,
                          .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
