@@ -25,8 +25,19 @@ namespace tide::cuda {
 namespace {
 
 constexpr int kWarps = 8;
-constexpr int kPairsPerBlock = 8;      // gate_up: one (gate row, up row) pair per warp
-constexpr int kMaxDownPairs = kWarps;  // down: feature pairs a block, see down_pairs
+// gate_up: two (gate row, up row) pairs a warp, features warp and warp + kWarps of the block. With
+// one pair a warp, V2-Lite's batch-1 step ran 1.8 waves of blocks (40 registers a thread: six
+// blocks an SM); with two, its routed slots fit one wave and a warp keeps four rows in flight.
+constexpr int kPairsPerWarp = 2;
+constexpr int kPairsPerBlock = kPairsPerWarp * kWarps;
+// down: a warp takes kDownRows adjacent features of one slot (four rows in flight); a block takes
+// kDownRows · down_groups(slots) features, see down_groups.
+constexpr int kDownRows = 4;
+constexpr int kMaxDownGroups = kWarps;
+// Blocks an SM must hold (registers capped to fit): V2-Lite's batch-1 step, 132 SMs, then places
+// every routed gate_up block (528) and every down block (512) in one wave.
+constexpr int kGateUpBlocksPerSm = 4;
+constexpr int kDownBlocksPerSm = 4;
 constexpr int kMaxSlots = 16;
 constexpr int64_t kMaxHidden = 12 * 1024;  // gate_up's input row sits in shared memory as fp32
 
@@ -70,29 +81,34 @@ __device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
   return sum;
 }
 
-// Two weight rows (w1, w2) dotted with the same x over a warp, their loads in flight together:
-// a warp that finished one dot before starting the next would wait out the memory latency
-// once per row. 16-byte loads when kVector (n % 8 == 0). Every lane gets both sums.
-template <bool kVector, typename X>
-__device__ __forceinline__ float2 warp_dot2(const bf16* w1, const bf16* w2, const X* x, int64_t n, int lane) {
-  float a = 0.f, b = 0.f;
+// kRows weight rows dotted with the same x over a warp, all their loads in flight together: a
+// warp that finished one dot before starting the next would wait out the memory latency once per
+// row. 16-byte loads when kVector (n % 8 == 0). Every lane gets every sum.
+template <int kRows, bool kVector, typename X>
+__device__ __forceinline__ void warp_dots(const bf16* const (&w)[kRows], const X* x, int64_t n, int lane,
+                                          float (&sums)[kRows]) {
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) sums[r] = 0.f;
   if constexpr (kVector) {
 #pragma unroll 2
     for (int64_t c = lane * 8; c < n; c += 32 * 8) {
-      const uint4 p1 = *reinterpret_cast<const uint4*>(w1 + c), p2 = *reinterpret_cast<const uint4*>(w2 + c);
+      uint4 p[kRows];
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) p[r] = *reinterpret_cast<const uint4*>(w[r] + c);
       float xv[8];
       load8(x + c, xv);
-      a += dot8(p1, xv);
-      b += dot8(p2, xv);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) sums[r] += dot8(p[r], xv);
     }
   } else {
     for (int64_t c = lane; c < n; c += 32) {
       const float xv = widen(x[c]);
-      a += __bfloat162float(w1[c]) * xv;
-      b += __bfloat162float(w2[c]) * xv;
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) sums[r] += __bfloat162float(w[r][c]) * xv;
     }
   }
-  return make_float2(warp_sum(a), warp_sum(b));
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) sums[r] = warp_sum(sums[r]);
 }
 
 // act[token, slot, f] for kPairsPerBlock features f; grid (tokens, feature blocks, slots).
@@ -101,7 +117,7 @@ __device__ __forceinline__ float2 warp_dot2(const bf16* w1, const bf16* w2, cons
 // waiting for it.
 // kNormed: h is normalised as it is read (GemvInput's norm_weight; 16-byte rows only).
 template <bool kVector, bool kNormed>
-__global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInput h, bf16* act) {
+__global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kernel(MoeGemv m, GemvInput h, bf16* act) {
   extern __shared__ float input[];
   const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock;
   const int z = static_cast<int>(blockIdx.z), slots = m.top_k + m.shared;
@@ -136,47 +152,58 @@ __global__ void __launch_bounds__(kWarps * 32) gate_up_kernel(MoeGemv m, GemvInp
   __syncthreads();
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t f = first + warp;
-  if (f >= m.inter) return;
-  const float2 gate_up = warp_dot2<kVector>(w.gate + f * m.hidden, w.up + f * m.hidden, input, m.hidden, lane);
+  const int64_t f0 = first + warp, f1 = f0 + kWarps;
+  if (f0 >= m.inter) return;
+  const int64_t f1_row = f1 < m.inter ? f1 : f0;  // past the end: f0's rows again, the sums unused
+  const bf16* const rows[2 * kPairsPerWarp] = {w.gate + f0 * m.hidden, w.up + f0 * m.hidden,
+                                               w.gate + f1_row * m.hidden, w.up + f1_row * m.hidden};
+  float dots[2 * kPairsPerWarp];
+  warp_dots<2 * kPairsPerWarp, kVector>(rows, input, m.hidden, lane, dots);
   // Rounded to bf16 as the gate_up GEMM stores its output, then SiLU·mul as silu_mul computes it.
-  if (lane == 0)
-    act[(token * slots + slot) * m.inter + f] = swiglu(__float2bfloat16(gate_up.x), __float2bfloat16(gate_up.y));
+  bf16* out = act + (token * slots + slot) * m.inter;
+  if (lane == 0) out[f0] = swiglu(__float2bfloat16(dots[0]), __float2bfloat16(dots[1]));
+  if (lane == 0 && f1 < m.inter) out[f1] = swiglu(__float2bfloat16(dots[2]), __float2bfloat16(dots[3]));
 }
 
-// down's feature pairs a block: a warp takes one (slot, pair of features) at a time, and with
-// fewer slots than warps a block takes more pairs, so that no warp idles (a dense MLP, one slot:
-// eight pairs; V2's eight slots: one; V3's nine: one, a warp taking two slots).
-__host__ __device__ __forceinline__ int down_pairs(int slots) { return slots < kWarps ? kWarps / slots : 1; }
+// down's groups of kDownRows features a block: a warp takes one (slot, group) at a time, and with
+// fewer slots than warps a block takes more groups, so that no warp idles (a dense MLP, one slot:
+// eight groups; V2's eight slots: one; V3's nine: one, a warp taking two slots).
+__host__ __device__ __forceinline__ int down_groups(int slots) { return slots < kWarps ? kWarps / slots : 1; }
 
-// out[token, f] for the block's 2 · down_pairs features over every slot; grid (tokens, feature
-// blocks). The shared slots' rows of the block's features are pulled towards L2 before the
+// out[token, f] for the block's kDownRows · down_groups features over every slot; grid (tokens,
+// feature blocks). The shared slots' rows of the block's features are pulled towards L2 before the
 // wait, as in gate_up_kernel.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
 template <bool kVector>
-__global__ void __launch_bounds__(kWarps * 32) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
-  __shared__ float partial[kMaxSlots][2 * kMaxDownPairs];
-  const int slots = m.top_k + m.shared, pairs = down_pairs(slots);
-  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * 2 * pairs;
-  const int64_t features = first + 2 * pairs <= m.hidden ? 2 * pairs : m.hidden - first;
+__global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
+  __shared__ float partial[kMaxSlots][kDownRows * kMaxDownGroups];
+  const int slots = m.top_k + m.shared, groups = down_groups(slots);
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kDownRows * groups;
+  const int64_t features = first + kDownRows * groups <= m.hidden ? kDownRows * groups : m.hidden - first;
   for (int slot = m.top_k; slot < slots; ++slot) {
     const SlotWeights w = slot_weights(m, token, slot);
     for (int64_t f = first; f < first + features; ++f)
       prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
   }
   begin_dependent_kernel();
-  // A warp per (slot, pair of features), both features' rows in flight at once.
+  // A warp per (slot, group of features), the group's rows in flight at once.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int item = warp; item < slots * pairs; item += kWarps) {
-    const int slot = item % slots, pair = item / slots;
-    const int64_t f = 2 * pair;  // within the block
+  for (int item = warp; item < slots * groups; item += kWarps) {
+    const int slot = item % slots;
+    const int64_t f = kDownRows * (item / slots);  // within the block
     if (f >= features) continue;
     const SlotWeights w = slot_weights(m, token, slot);
-    const bf16* row = w.down + (first + f) * w.down_ld;
-    const float2 dots = warp_dot2<kVector>(row, f + 1 < features ? row + w.down_ld : row,
-                                           act + (token * slots + slot) * m.inter, m.inter, lane);
-    if (lane == 0) partial[slot][f] = dots.x, partial[slot][f + 1] = dots.y;
+    const bf16* rows[kDownRows];
+#pragma unroll
+    for (int r = 0; r < kDownRows; ++r)  // past the block's features: the group's first row again, unused
+      rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
+    float dots[kDownRows];
+    warp_dots<kDownRows, kVector>(rows, act + (token * slots + slot) * m.inter, m.inter, lane, dots);
+    if (lane == 0)
+#pragma unroll
+      for (int r = 0; r < kDownRows; ++r)
+        if (f + r < features) partial[slot][f + r] = dots[r];
   }
   __syncthreads();
   const int i = threadIdx.x;
@@ -249,7 +276,7 @@ namespace {
 void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out, cudaStream_t stream) {
   if (m.tokens <= 0) return;
   check(m);
-  const int64_t features_per_block = 2 * down_pairs(m.top_k + m.shared);
+  const int64_t features_per_block = kDownRows * down_groups(m.top_k + m.shared);
   const dim3 grid(static_cast<unsigned>(m.tokens),
                   static_cast<unsigned>((m.hidden + features_per_block - 1) / features_per_block));
   if (vector_rows(m))
