@@ -49,10 +49,15 @@ struct SlotWeights {
   int64_t down_ld;
 };
 
+// kIdsFromL2: a routed slot's expert id read from L2, by a kernel that has not waited for the
+// launch before it but knows the router complete (down_kernel): its SM's L1 may hold the ids of
+// an earlier layer.
+template <bool kIdsFromL2 = false>
 __device__ __forceinline__ SlotWeights slot_weights(const MoeGemv& m, int64_t token, int slot) {
   const int64_t matrix = m.inter * m.hidden;
   if (slot < m.top_k) {
-    const int32_t e = m.ids[token * m.top_k + slot];
+    const int32_t* id = m.ids + token * m.top_k + slot;
+    const int32_t e = kIdsFromL2 ? __ldcg(id) : *id;
     return {m.gate_up[e], m.gate_up[e] + matrix, m.down[e], m.inter};
   }
   const int j = slot - m.top_k;
@@ -81,34 +86,55 @@ __device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
   return sum;
 }
 
-// kRows weight rows dotted with the same x over a warp, all their loads in flight together: a
-// warp that finished one dot before starting the next would wait out the memory latency once per
-// row. 16-byte loads when kVector (n % 8 == 0). Every lane gets every sum.
+// Chunk c (8 elements at c; zeros past n) of each of kRows rows, 16-byte loads.
+template <int kRows>
+__device__ __forceinline__ void load_chunks(const bf16* const (&w)[kRows], int64_t c, int64_t n, uint4 (&p)[kRows]) {
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) p[r] = c < n ? *reinterpret_cast<const uint4*>(w[r] + c) : make_uint4(0, 0, 0, 0);
+}
+
+// kRows weight rows dotted with the same x over a warp (n % 8 == 0, 16-byte rows), all their loads
+// in flight together and the next chunk's asked for before this one is summed: a warp that
+// finished one dot before starting the next would wait out the memory latency once per row.
+// head: the rows' first chunks (c = lane * 8), which a kernel loads early, before its wait or its
+// input's normalisation. Every lane gets every sum.
+template <int kRows, typename X>
+__device__ __forceinline__ void warp_dots_ahead(const bf16* const (&w)[kRows], const uint4 (&head)[kRows], const X* x,
+                                                int64_t n, int lane, float (&sums)[kRows]) {
+  uint4 p[kRows];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) sums[r] = 0.f, p[r] = head[r];
+  for (int64_t c = lane * 8; c < n; c += 32 * 8) {
+    uint4 next[kRows];
+    load_chunks(w, c + 32 * 8, n, next);
+    float xv[8];
+    load8(x + c, xv);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) sums[r] += dot8(p[r], xv), p[r] = next[r];
+  }
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) sums[r] = warp_sum(sums[r]);
+}
+
+// warp_dots_ahead with nothing loaded early, or (kVector false: rows of any width) an element a lane.
 template <int kRows, bool kVector, typename X>
 __device__ __forceinline__ void warp_dots(const bf16* const (&w)[kRows], const X* x, int64_t n, int lane,
                                           float (&sums)[kRows]) {
-#pragma unroll
-  for (int r = 0; r < kRows; ++r) sums[r] = 0.f;
   if constexpr (kVector) {
-#pragma unroll 2
-    for (int64_t c = lane * 8; c < n; c += 32 * 8) {
-      uint4 p[kRows];
-#pragma unroll
-      for (int r = 0; r < kRows; ++r) p[r] = *reinterpret_cast<const uint4*>(w[r] + c);
-      float xv[8];
-      load8(x + c, xv);
-#pragma unroll
-      for (int r = 0; r < kRows; ++r) sums[r] += dot8(p[r], xv);
-    }
+    uint4 head[kRows];
+    load_chunks(w, lane * 8, n, head);
+    warp_dots_ahead(w, head, x, n, lane, sums);
   } else {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) sums[r] = 0.f;
     for (int64_t c = lane; c < n; c += 32) {
       const float xv = widen(x[c]);
 #pragma unroll
       for (int r = 0; r < kRows; ++r) sums[r] += __bfloat162float(w[r][c]) * xv;
     }
-  }
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) sums[r] = warp_sum(sums[r]);
+    for (int r = 0; r < kRows; ++r) sums[r] = warp_sum(sums[r]);
+  }
 }
 
 // act[token, slot, f] for kPairsPerBlock features f; grid (tokens, feature blocks, slots).
@@ -122,12 +148,24 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
   const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock;
   const int z = static_cast<int>(blockIdx.z), slots = m.top_k + m.shared;
   const int slot = z < m.shared ? m.top_k + z : z - m.shared;
-  SlotWeights w{};
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t f0 = first + warp, f1 = f0 + kWarps;
+  // The warp's rows, and (kVector) their first chunks, asked for before the input is normalised.
+  // Features past the end read a valid row again (f0's, or the block's first); their sums go unused.
+  const int64_t f0_row = f0 < m.inter ? f0 : first, f1_row = f1 < m.inter ? f1 : f0_row;
+  const bf16* rows[2 * kPairsPerWarp];
+  uint4 head[2 * kPairsPerWarp];
+  const auto ask_rows = [&](const SlotWeights& w) {
+    rows[0] = w.gate + f0_row * m.hidden, rows[1] = w.up + f0_row * m.hidden;
+    rows[2] = w.gate + f1_row * m.hidden, rows[3] = w.up + f1_row * m.hidden;
+    if constexpr (kVector) load_chunks(rows, lane * 8, m.hidden, head);
+  };
   if (slot >= m.top_k) {
-    w = slot_weights(m, token, slot);
-    const int64_t rows = first + kPairsPerBlock <= m.inter ? kPairsPerBlock : m.inter - first;
-    prefetch_l2(w.gate + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
-    prefetch_l2(w.up + first * m.hidden, rows * m.hidden * int64_t{sizeof(bf16)});
+    const SlotWeights w = slot_weights(m, token, slot);
+    const int64_t count = first + kPairsPerBlock <= m.inter ? kPairsPerBlock : m.inter - first;
+    prefetch_l2(w.gate + first * m.hidden, count * m.hidden * int64_t{sizeof(bf16)});
+    prefetch_l2(w.up + first * m.hidden, count * m.hidden * int64_t{sizeof(bf16)});
+    ask_rows(w);
   }
   // A shared slot ahead of the router (MoeGemv::shared_ahead_of_router) reads h from L2 without
   // waiting: h's writer finished before the router's wait returned, so before this launch.
@@ -142,23 +180,19 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
     }
   } else {
     begin_dependent_kernel();
+    if (slot < m.top_k) ask_rows(slot_weights(m, token, slot));  // the router's ids: this block waited for it
     if constexpr (kNormed) {
       normalise_into(h, token, m.hidden, input);
     } else {
       for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h.x[token * m.hidden + i]);
     }
   }
-  if (slot < m.top_k) w = slot_weights(m, token, slot);  // the router's ids: this block waited for it
   __syncthreads();
 
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t f0 = first + warp, f1 = f0 + kWarps;
   if (f0 >= m.inter) return;
-  const int64_t f1_row = f1 < m.inter ? f1 : f0;  // past the end: f0's rows again, the sums unused
-  const bf16* const rows[2 * kPairsPerWarp] = {w.gate + f0 * m.hidden, w.up + f0 * m.hidden,
-                                               w.gate + f1_row * m.hidden, w.up + f1_row * m.hidden};
   float dots[2 * kPairsPerWarp];
-  warp_dots<2 * kPairsPerWarp, kVector>(rows, input, m.hidden, lane, dots);
+  if constexpr (kVector) warp_dots_ahead(rows, head, input, m.hidden, lane, dots);
+  else warp_dots<2 * kPairsPerWarp, false>(rows, input, m.hidden, lane, dots);
   // Rounded to bf16 as the gate_up GEMM stores its output, then SiLU·mul as silu_mul computes it.
   bf16* out = act + (token * slots + slot) * m.inter;
   if (lane == 0) out[f0] = swiglu(__float2bfloat16(dots[0]), __float2bfloat16(dots[1]));
@@ -171,8 +205,8 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
 __host__ __device__ __forceinline__ int down_groups(int slots) { return slots < kWarps ? kWarps / slots : 1; }
 
 // out[token, f] for the block's kDownRows · down_groups features over every slot; grid (tokens,
-// feature blocks). The shared slots' rows of the block's features are pulled towards L2 before the
-// wait, as in gate_up_kernel.
+// feature blocks). Before the wait, the shared slots' rows of the block's features are pulled
+// towards L2, as in gate_up_kernel, and each warp loads the first chunks of its first rows.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
 template <bool kVector>
@@ -186,20 +220,31 @@ __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(Moe
     for (int64_t f = first; f < first + features; ++f)
       prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
   }
-  begin_dependent_kernel();
   // A warp per (slot, group of features), the group's rows in flight at once.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const bf16* rows[kDownRows];
+  uint4 head[kDownRows];  // kVector: the rows' first chunks
+  const auto ask_rows = [&](const SlotWeights& w, int64_t f) {
+#pragma unroll
+    for (int r = 0; r < kDownRows; ++r)  // past the block's features: the group's first row again, unused
+      rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
+    if constexpr (kVector) load_chunks(rows, lane * 8, m.inter, head);
+  };
+  // The warp's first item is asked for before the wait: its weights need only the router's ids,
+  // and the router is complete by now (the launch before, moe_gemv_gate_up, places no block of
+  // ours until its routed blocks have waited for the router).
+  if (warp < slots * groups && kDownRows * (warp / slots) < features)
+    ask_rows(slot_weights<true>(m, token, warp % slots), kDownRows * (warp / slots));
+  begin_dependent_kernel();
   for (int item = warp; item < slots * groups; item += kWarps) {
     const int slot = item % slots;
     const int64_t f = kDownRows * (item / slots);  // within the block
     if (f >= features) continue;
-    const SlotWeights w = slot_weights(m, token, slot);
-    const bf16* rows[kDownRows];
-#pragma unroll
-    for (int r = 0; r < kDownRows; ++r)  // past the block's features: the group's first row again, unused
-      rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
+    if (item != warp) ask_rows(slot_weights(m, token, slot), f);
+    const bf16* const x = act + (token * slots + slot) * m.inter;
     float dots[kDownRows];
-    warp_dots<kDownRows, kVector>(rows, act + (token * slots + slot) * m.inter, m.inter, lane, dots);
+    if constexpr (kVector) warp_dots_ahead(rows, head, x, m.inter, lane, dots);
+    else warp_dots<kDownRows, false>(rows, x, m.inter, lane, dots);
     if (lane == 0)
 #pragma unroll
       for (int r = 0; r < kDownRows; ++r)
