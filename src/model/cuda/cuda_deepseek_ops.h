@@ -22,11 +22,10 @@
 
 namespace tide::cuda {
 
-class DeepSeekCudaModel::StepOps {
+class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
  public:
-  // Rows as stored (x), or normalised as they are read (norm_weight set; delta, the pending
-  // block output, then rides along for the feed-forward to add into the residual).
-  using Normed = GemvInput;
+  // Normed: rows as stored (x), or normalised as they are read (norm_weight set; delta, the
+  // pending block output, then rides along for the feed-forward to add into the residual).
   // q (every head's [nope | rope], rows q_stride apart) and the kv_a rows [latent | rope key].
   struct Projection {
     bf16* q;  // rope rotates it (RopeArgs's x), into the absorbed rows, not in place
@@ -44,7 +43,6 @@ class DeepSeekCudaModel::StepOps {
 
   void embed();
   Normed norm(int layer, LayerNorm which);
-  // The final norm and the LM head of the logits rows, into the model's logits_.
   void logits();
 
   const std::vector<MlaRun>& mla_runs() const { return step_.attention_runs; }
@@ -61,22 +59,13 @@ class DeepSeekCudaModel::StepOps {
   void experts(int layer, const Normed& h, const Routes& routes);
 
  private:
-  // Where a block writes its output; the next norm adds it into the residual.
-  bf16* block_output();
   // The decode-sized feed-forward (two launches): into block_output(), or, h normalised as read,
   // with h's pending output into the residual.
   void decode_feed_forward(const MoeGemv& m, const Normed& h);
 
   const DeepSeekCudaModel& m_;
-  const Step& step_;
   DeviceKvCache& cache_;
-  const int64_t tokens_;
-  const float eps_;
   const bool folded_;
-  bf16* residual_;
-  bf16* normed_;
-  bf16* pending_;
-  bool has_pending_ = false;
   bf16* q_absorbed_ = nullptr;  // [tokens, heads, latent + rope]: write_latent_cache's rope part, then absorb_queries'
   bf16* heads_out_ = nullptr;   // [tokens, heads, v]
 };

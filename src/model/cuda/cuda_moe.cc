@@ -124,13 +124,6 @@ bool DeepSeekCudaModel::folded_decode_supported() const {
   return true;
 }
 
-std::optional<MoeGemv> DeepSeekCudaModel::dense_decode_mlp(const GatedMlpWeights& w, int64_t tokens) const {
-  const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.intermediate(), .shared = 1,
-                  .shared_gate_up = w.gate_up.data.data(), .shared_down = w.down.data.data()};
-  if (!moe_gemv_supported(m)) return std::nullopt;
-  return m;
-}
-
 std::optional<MoeGemv> DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_t tokens, const int32_t* ids,
                                                      const float* gate_weights) const {
   const ModelConfig& c = config_;
@@ -147,14 +140,6 @@ std::optional<MoeGemv> DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_
   }
   if (!moe_gemv_supported(m)) return std::nullopt;
   return m;
-}
-
-void DeepSeekCudaModel::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
-  const int64_t D = config_.hidden_size, I = w.intermediate();
-  gemm_.bf16_nt(x, n, w.gate_up.data.data(), 2 * I, D, gate_up, stream_);
-  bf16* act = scratch_.get(activation_, n * I);
-  silu_mul(gate_up, n, I, act, stream_);
-  gemm_.bf16_nt(act, n, w.down.data.data(), D, I, out, stream_);
 }
 
 void DeepSeekCudaModel::moe_fp8(const MoeWeights& w, const bf16* h, int64_t T, const int32_t* offsets,

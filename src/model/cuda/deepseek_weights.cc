@@ -2,133 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
 #include <optional>
 
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/ops.h"
 #include "common/error.h"
-
-#include "model/mlp.h"
-#include "model/weights.h"
 
 namespace tide::cuda {
 namespace {
-
-// Where the tensors come from: a checkpoint, or the dummy generator.
-class WeightSource {
- public:
-  virtual ~WeightSource() = default;
-  virtual DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
-  virtual DeviceBuffer<bf16> norm(const std::string& name, int64_t size) = 0;
-  virtual DeviceBuffer<float> bias(const std::string& name, int64_t size) = 0;
-  virtual GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) = 0;
-  // A routed expert kept in fp8, or nullopt where it is to be read with mlp().
-  virtual std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
-                                                     int64_t intermediate) = 0;
-  // The rows of `top` then those of `bottom`, both `cols` wide, as one matrix.
-  virtual DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string& bottom,
-                               int64_t bottom_rows, int64_t cols) = 0;
-  std::size_t bytes() const { return bytes_; }
-
- protected:
-  DeviceMatrix count(DeviceMatrix m) {
-    bytes_ += m.data.bytes();
-    return m;
-  }
-  Fp8ExpertWeights count(Fp8ExpertWeights w) {
-    bytes_ += w.gate_up.bytes() + w.down.bytes();
-    return w;
-  }
-
- private:
-  std::size_t bytes_ = 0;
-};
-
-class CheckpointSource : public WeightSource {
- public:
-  CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Experts fp8_experts)
-      : loader_(checkpoint, config), keep_fp8_(fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config)) {}
-
-  DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) override {
-    return count(upload(loader_.matrix(name, rows, cols)));
-  }
-  DeviceBuffer<bf16> norm(const std::string& name, int64_t size) override {
-    return upload_bf16(loader_.vector(name, size));
-  }
-  DeviceBuffer<float> bias(const std::string& name, int64_t size) override {
-    return DeviceBuffer<float>(loader_.vector(name, size));
-  }
-  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
-    const GatedMlp host = GatedMlp::load(loader_, prefix, hidden, intermediate);
-    return {count(upload_stacked(host.gate, host.up)), count(upload(host.down))};
-  }
-  DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string& bottom, int64_t bottom_rows,
-                       int64_t cols) override {
-    return count(upload_stacked(loader_.matrix(top, top_rows, cols), loader_.matrix(bottom, bottom_rows, cols)));
-  }
-  std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
-                                             int64_t intermediate) override {
-    if (!keep_fp8_) return std::nullopt;
-    auto gate = loader_.fp8_blocks(prefix + ".gate_proj.weight", intermediate, hidden);
-    auto up = loader_.fp8_blocks(prefix + ".up_proj.weight", intermediate, hidden);
-    auto down = loader_.fp8_blocks(prefix + ".down_proj.weight", hidden, intermediate);
-    if (!gate || !up || !down) return std::nullopt;  // stored otherwise: read as bf16
-    return count(Fp8ExpertWeights{upload_fp8_stacked(*gate, *up), upload_fp8(*down)});
-  }
-
- private:
-  WeightLoader loader_;
-  bool keep_fp8_;
-};
-
-class DummySource : public WeightSource {
- public:
-  DummySource(uint64_t seed, bool fp8_experts) : seed_(seed), fp8_(fp8_experts) {}
-
-  DeviceMatrix matrix(const std::string&, int64_t rows, int64_t cols) override {
-    DeviceMatrix m{rows, cols, DeviceBuffer<bf16>(static_cast<std::size_t>(rows * cols))};
-    // Uniform on [-b, b) has variance b²/3: b = sqrt(3 / cols) gives 1/cols.
-    fill_uniform(m.data.data(), m.data.size(), seed_++, std::sqrt(3.f / static_cast<float>(cols)), nullptr);
-    return count(std::move(m));
-  }
-  DeviceBuffer<bf16> norm(const std::string&, int64_t size) override {
-    DeviceBuffer<bf16> v(static_cast<std::size_t>(size));
-    fill_constant(v.data(), v.size(), 1.f, nullptr);
-    return v;
-  }
-  DeviceBuffer<float> bias(const std::string&, int64_t size) override {
-    DeviceBuffer<float> v(static_cast<std::size_t>(size));
-    v.fill_bytes(0);
-    return v;
-  }
-  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
-    return {matrix(prefix + ".gate_up", 2 * intermediate, hidden), matrix(prefix + ".down", hidden, intermediate)};
-  }
-  DeviceMatrix stacked(const std::string& top, int64_t top_rows, const std::string&, int64_t bottom_rows,
-                       int64_t cols) override {
-    return matrix(top, top_rows + bottom_rows, cols);
-  }
-  std::optional<Fp8ExpertWeights> fp8_expert(const std::string&, int64_t hidden, int64_t intermediate) override {
-    if (!fp8_) return std::nullopt;
-    return count(Fp8ExpertWeights{fp8_matrix(2 * intermediate, hidden), fp8_matrix(hidden, intermediate)});
-  }
-
- private:
-  // Uniform e4m3 values on [-448, 448) times one scale, so W is uniform with variance 1/cols as
-  // matrix() makes it.
-  DeviceFp8Matrix fp8_matrix(int64_t rows, int64_t cols) {
-    const float scale = std::sqrt(3.f / static_cast<float>(cols)) / 448.f;
-    DeviceFp8Matrix m{rows, cols, DeviceBuffer<uint8_t>(static_cast<std::size_t>(rows * cols)),
-                      DeviceBuffer<float>(std::vector<float>(static_cast<std::size_t>((rows + 127) / 128 * (cols / 128)),
-                                                             scale))};
-    fill_uniform_e4m3(m.data.data(), m.data.size(), seed_++, nullptr);
-    return m;
-  }
-
-  uint64_t seed_;
-  bool fp8_;
-};
 
 MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   const std::string p = fmt::format("model.layers.{}.self_attn.", layer);
@@ -136,11 +16,11 @@ MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   MlaWeights w;
   const int64_t kv_a_rows = c.kv_lora_rank + c.qk_rope_head_dim;
   if (c.q_lora_rank > 0) {
-    w.q_and_kv_a = up.stacked(p + "q_a_proj.weight", c.q_lora_rank, p + "kv_a_proj_with_mqa.weight", kv_a_rows, D);
+    w.q_and_kv_a = up.stacked({{p + "q_a_proj.weight", c.q_lora_rank}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D);
     w.q_a_norm = up.norm(p + "q_a_layernorm.weight", c.q_lora_rank);
     w.q_b_proj = up.matrix(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
   } else {
-    w.q_and_kv_a = up.stacked(p + "q_proj.weight", H * dk, p + "kv_a_proj_with_mqa.weight", kv_a_rows, D);
+    w.q_and_kv_a = up.stacked({{p + "q_proj.weight", H * dk}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D);
   }
   w.kv_a_norm = up.norm(p + "kv_a_layernorm.weight", c.kv_lora_rank);
   w.kv_b_proj = up.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
@@ -219,13 +99,13 @@ bool keeps_fp8_experts(const ModelConfig& c) {
 }
 
 DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Experts fp8_experts) {
-  CheckpointSource source(checkpoint, config, fp8_experts);
-  return load_all(source, config);
+  const auto source = checkpoint_source(checkpoint, config, fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config));
+  return load_all(*source, config);
 }
 
 DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed, Fp8Experts fp8_experts) {
-  DummySource source(seed, fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config));
-  DeepSeekWeights w = load_all(source, config);
+  const auto source = dummy_source(seed, fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config));
+  DeepSeekWeights w = load_all(*source, config);
   TIDE_CUDA_CHECK(cudaDeviceSynchronize());
   return w;
 }

@@ -8,6 +8,7 @@
 #include "model/checkpoint/checkpoint.h"
 #include "model/config.h"
 #include "model/cuda/device_weights.h"
+#include "model/cuda/weight_source.h"
 #include "model/model.h"
 
 namespace tide::cuda {
@@ -21,18 +22,6 @@ struct MlaWeights {
   DeviceBuffer<bf16> kv_a_norm;
   DeviceMatrix kv_b_proj;  // latent -> heads * (nope + v): W_UK and W_UV, head by head
   DeviceMatrix o_proj;
-};
-
-struct GatedMlpWeights {
-  DeviceMatrix gate_up;  // gate_proj rows, then up_proj rows
-  DeviceMatrix down;
-  int64_t intermediate() const { return down.cols; }
-};
-
-// A routed expert of an fp8 checkpoint, as stored.
-struct Fp8ExpertWeights {
-  DeviceFp8Matrix gate_up;  // gate_proj rows, then up_proj rows
-  DeviceFp8Matrix down;
 };
 
 struct MoeWeights {

@@ -39,12 +39,16 @@ DeviceMatrix upload(const WeightMatrix& w) {
   return {w.rows, w.cols, to_device(bits)};
 }
 
-DeviceMatrix upload_stacked(const WeightMatrix& top, const WeightMatrix& bottom) {
-  if (top.cols != bottom.cols) fail("upload_stacked: widths {} and {} differ", top.cols, bottom.cols);
+DeviceMatrix upload_stacked(const std::vector<WeightMatrix>& parts) {
+  if (parts.empty()) fail("upload_stacked: no matrices");
   std::vector<uint16_t> bits;
-  append_bf16_rows(top, bits);
-  append_bf16_rows(bottom, bits);
-  return {top.rows + bottom.rows, top.cols, to_device(bits)};
+  int64_t rows = 0;
+  for (const WeightMatrix& part : parts) {
+    if (part.cols != parts.front().cols) fail("upload_stacked: widths {} and {} differ", parts.front().cols, part.cols);
+    append_bf16_rows(part, bits);
+    rows += part.rows;
+  }
+  return {rows, parts.front().cols, to_device(bits)};
 }
 
 DeviceFp8Matrix upload_fp8_stacked(const Fp8BlockMatrix& top, const Fp8BlockMatrix& bottom) {

@@ -18,6 +18,13 @@ struct DeviceMatrix {
   DeviceBuffer<bf16> data;
 };
 
+// A SwiGLU MLP's matrices: one GEMM for gate and up, then down.
+struct GatedMlpWeights {
+  DeviceMatrix gate_up;  // gate_proj rows, then up_proj rows
+  DeviceMatrix down;
+  int64_t intermediate() const { return down.cols; }
+};
+
 // An fp8 matrix as the fp8 expert GEMMs read it (moe_grouped_gemm_fp8): e4m3 bytes [rows, cols]
 // and the 128×128 block scales [ceil(rows / 128), cols / 128], both as the checkpoint stores them.
 struct DeviceFp8Matrix {
@@ -32,9 +39,9 @@ DeviceMatrix upload(const WeightMatrix& w);
 // blocks stay whole.
 DeviceFp8Matrix upload_fp8_stacked(const Fp8BlockMatrix& top, const Fp8BlockMatrix& bottom);
 DeviceFp8Matrix upload_fp8(const Fp8BlockMatrix& w);
-// The rows of `top` then those of `bottom` (same width) as one matrix: gate_proj and up_proj
-// become one gate_up GEMM.
-DeviceMatrix upload_stacked(const WeightMatrix& top, const WeightMatrix& bottom);
+// The matrices' rows one after another (all of one width) as one matrix: gate_proj and up_proj
+// become one gate_up GEMM, q, k and v one projection.
+DeviceMatrix upload_stacked(const std::vector<WeightMatrix>& parts);
 DeviceBuffer<bf16> upload_bf16(const std::vector<float>& values);
 
 }  // namespace tide::cuda

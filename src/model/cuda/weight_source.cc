@@ -1,0 +1,125 @@
+#include "model/cuda/weight_source.h"
+
+#include <cmath>
+
+#include "backend/cuda/ops.h"
+#include "model/mlp.h"
+#include "model/weights.h"
+
+namespace tide::cuda {
+namespace {
+
+class CheckpointSource : public WeightSource {
+ public:
+  CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config, bool keep_fp8_experts)
+      : loader_(checkpoint, config), keep_fp8_(keep_fp8_experts) {}
+
+  DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) override {
+    return count(upload(loader_.matrix(name, rows, cols)));
+  }
+  DeviceBuffer<bf16> norm(const std::string& name, int64_t size) override {
+    return upload_bf16(loader_.vector(name, size));
+  }
+  DeviceBuffer<float> bias(const std::string& name, int64_t size) override {
+    return DeviceBuffer<float>(loader_.vector(name, size));
+  }
+  DeviceBuffer<float> stacked_bias(const std::vector<Part>& parts) override {
+    std::vector<float> values;
+    for (const Part& part : parts) {
+      const std::vector<float> v = loader_.vector(part.name, part.rows);
+      values.insert(values.end(), v.begin(), v.end());
+    }
+    return DeviceBuffer<float>(values);
+  }
+  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
+    const GatedMlp host = GatedMlp::load(loader_, prefix, hidden, intermediate);
+    return {count(upload_stacked({host.gate, host.up})), count(upload(host.down))};
+  }
+  DeviceMatrix stacked(const std::vector<Part>& parts, int64_t cols) override {
+    std::vector<WeightMatrix> matrices;
+    for (const Part& part : parts) matrices.push_back(loader_.matrix(part.name, part.rows, cols));
+    return count(upload_stacked(matrices));
+  }
+  std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
+                                             int64_t intermediate) override {
+    if (!keep_fp8_) return std::nullopt;
+    auto gate = loader_.fp8_blocks(prefix + ".gate_proj.weight", intermediate, hidden);
+    auto up = loader_.fp8_blocks(prefix + ".up_proj.weight", intermediate, hidden);
+    auto down = loader_.fp8_blocks(prefix + ".down_proj.weight", hidden, intermediate);
+    if (!gate || !up || !down) return std::nullopt;  // stored otherwise: read as bf16
+    return count(Fp8ExpertWeights{upload_fp8_stacked(*gate, *up), upload_fp8(*down)});
+  }
+
+ private:
+  WeightLoader loader_;
+  bool keep_fp8_;
+};
+
+class DummySource : public WeightSource {
+ public:
+  DummySource(uint64_t seed, bool fp8_experts) : seed_(seed), fp8_(fp8_experts) {}
+
+  DeviceMatrix matrix(const std::string&, int64_t rows, int64_t cols) override {
+    DeviceMatrix m{rows, cols, DeviceBuffer<bf16>(static_cast<std::size_t>(rows * cols))};
+    // Uniform on [-b, b) has variance b²/3: b = sqrt(3 / cols) gives 1/cols.
+    fill_uniform(m.data.data(), m.data.size(), seed_++, std::sqrt(3.f / static_cast<float>(cols)), nullptr);
+    return count(std::move(m));
+  }
+  DeviceBuffer<bf16> norm(const std::string&, int64_t size) override {
+    DeviceBuffer<bf16> v(static_cast<std::size_t>(size));
+    fill_constant(v.data(), v.size(), 1.f, nullptr);
+    return v;
+  }
+  DeviceBuffer<float> bias(const std::string&, int64_t size) override {
+    DeviceBuffer<float> v(static_cast<std::size_t>(size));
+    v.fill_bytes(0);
+    return v;
+  }
+  DeviceBuffer<float> stacked_bias(const std::vector<Part>& parts) override {
+    return bias(parts.front().name, rows_of(parts));
+  }
+  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
+    return {matrix(prefix + ".gate_up", 2 * intermediate, hidden), matrix(prefix + ".down", hidden, intermediate)};
+  }
+  DeviceMatrix stacked(const std::vector<Part>& parts, int64_t cols) override {
+    return matrix(parts.front().name, rows_of(parts), cols);
+  }
+  std::optional<Fp8ExpertWeights> fp8_expert(const std::string&, int64_t hidden, int64_t intermediate) override {
+    if (!fp8_) return std::nullopt;
+    return count(Fp8ExpertWeights{fp8_matrix(2 * intermediate, hidden), fp8_matrix(hidden, intermediate)});
+  }
+
+ private:
+  // Uniform e4m3 values on [-448, 448) times one scale, so W is uniform with variance 1/cols as
+  // matrix() makes it.
+  DeviceFp8Matrix fp8_matrix(int64_t rows, int64_t cols) {
+    const float scale = std::sqrt(3.f / static_cast<float>(cols)) / 448.f;
+    DeviceFp8Matrix m{rows, cols, DeviceBuffer<uint8_t>(static_cast<std::size_t>(rows * cols)),
+                      DeviceBuffer<float>(std::vector<float>(static_cast<std::size_t>((rows + 127) / 128 * (cols / 128)),
+                                                             scale))};
+    fill_uniform_e4m3(m.data.data(), m.data.size(), seed_++, nullptr);
+    return m;
+  }
+
+  static int64_t rows_of(const std::vector<Part>& parts) {
+    int64_t rows = 0;
+    for (const Part& part : parts) rows += part.rows;
+    return rows;
+  }
+
+  uint64_t seed_;
+  bool fp8_;
+};
+
+}  // namespace
+
+std::unique_ptr<WeightSource> checkpoint_source(const Checkpoint& checkpoint, const ModelConfig& config,
+                                                bool keep_fp8_experts) {
+  return std::make_unique<CheckpointSource>(checkpoint, config, keep_fp8_experts);
+}
+
+std::unique_ptr<WeightSource> dummy_source(uint64_t seed, bool fp8_experts) {
+  return std::make_unique<DummySource>(seed, fp8_experts);
+}
+
+}  // namespace tide::cuda
