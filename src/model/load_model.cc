@@ -29,10 +29,10 @@ Fp8Experts parse_fp8_experts(const std::string& name) {
 
 namespace {
 
-Device resolve(Device requested, const ModelConfig& config) {
+Device resolve(Device requested) {
   if (requested != Device::Auto) return requested;
 #ifdef TIDE_WITH_CUDA
-  if (cuda::supports(config) && cuda::device_available()) return Device::Cuda;
+  if (cuda::device_available()) return Device::Cuda;
 #endif
   return Device::Cpu;
 }
@@ -47,7 +47,7 @@ Device resolve(Device requested, const ModelConfig& config) {
 
 std::unique_ptr<Model> load_model(const std::filesystem::path& dir, const ModelOptions& options) {
   ModelConfig config = load_model_config(dir);
-  const Device device = resolve(options.device, config);
+  const Device device = resolve(options.device);
   if (options.load_format == LoadFormat::Dummy) {
     if (device != Device::Cuda)
       fail("--load-format dummy generates the weights on the GPU: it needs --device cuda (or auto with a GPU)");

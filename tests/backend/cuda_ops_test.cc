@@ -167,6 +167,28 @@ TEST(CudaOps, SiluMul) {
 }
 
 // ---------------------------------------------------------------------------------------------
+TEST(CudaOps, AddBiasRowsAddsTheBiasToEveryRow) {
+  REQUIRE_DEVICE();
+  for (int64_t dim : {1, 37, 3584 + 2 * 512})
+    for (int64_t n : {1, 5, 130}) {
+      const std::string what = "n=" + std::to_string(n) + " dim=" + std::to_string(dim);
+      auto rng = rng_for("add_bias_rows " + what);
+      const auto y = random_bf16(n * dim, rng);
+      std::vector<float> bias(dim);
+      std::uniform_real_distribution<float> dist(-1.f, 1.f);
+      for (float& b : bias) b = dist(rng);
+      DeviceBuffer<uint16_t> dy(y);
+      DeviceBuffer<float> dbias(bias);
+      add_bias_rows(as_bf16(dy), n, dim, dbias.data(), nullptr);
+      sync();
+      std::vector<float> ref = widen(y);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < dim; ++j) ref[i * dim + j] += bias[j];
+      report("add_bias_rows", what, rel_err(widen(dy.download()), ref), kBf16Tolerance);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 TEST(CudaOps, ArgmaxMatchesGreedySampler) {
   REQUIRE_DEVICE();
   for (int64_t vocab : {1, 5, 1023, 129280, 129281})

@@ -1,9 +1,9 @@
-// The CUDA models (bf16; an fp8 checkpoint's experts in fp8) against the reference fixtures and
-// against the CPU float32 path: logits at every position within 2e-2 relative error (2^-4 with
-// fp8 experts); greedy decoding through the cached path gives the fixture's tokens up to the
-// first step where the reference's top two logits lie closer than that error (past it the two
-// may rightly part); a batch gives what each sequence gives alone. Skipped on machines without a
-// GPU.
+// The CUDA models of every family (bf16; an fp8 checkpoint's experts in fp8) against the
+// reference fixtures and against the CPU float32 path: logits at every position within 2e-2
+// relative error (2^-4 with fp8 experts); greedy decoding through the cached path gives the
+// fixture's tokens up to the first step where the reference's top two logits lie closer than that
+// error (past it the two may rightly part); a batch gives what each sequence gives alone. Skipped
+// on machines without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -167,6 +167,10 @@ TEST_P(CudaFixtureTest, BatchOfDifferentLengthsGivesWhatEachGivesAlone) {
 
 INSTANTIATE_TEST_SUITE_P(DeepSeek, CudaFixtureTest,
                          ::testing::Values("deepseek-v3-tiny", "deepseek-v2-lite-tiny", "deepseek-v3-fp8-tiny"),
+                         testing::fixture_test_name);
+// The R1-Distill families: grouped-query attention, neox rope (llama3's scaling), Qwen2's q/k/v
+// biases, a dense MLP.
+INSTANTIATE_TEST_SUITE_P(Llama, CudaFixtureTest, ::testing::Values("llama3-tiny", "qwen2-tiny"),
                          testing::fixture_test_name);
 
 TEST(CudaModel, TheCacheMayTakeWhatTheUtilizationLeavesBesideTheWeights) {

@@ -97,6 +97,9 @@ void gather_rows(const bf16* src, int64_t src_stride, const int32_t* indices, in
                  int64_t dst_stride, cudaStream_t stream);
 void scatter_rows(const bf16* src, int64_t src_stride, int64_t n, int64_t dim, const int32_t* indices, bf16* dst,
                   int64_t dst_stride, cudaStream_t stream);
+// y[i, j] += bias[j] over n rows of dim (fp32 bias, the sum rounded to bf16): the bias of
+// cpu::matmul, added after the GEMM (Qwen2's q/k/v projections).
+void add_bias_rows(bf16* y, int64_t n, int64_t dim, const float* bias, cudaStream_t stream);
 
 // x[i] = uniform in [-bound, bound) from a hash of (seed, i); the same seed gives the same values
 // on every GPU. fill_constant sets every element to `value`.

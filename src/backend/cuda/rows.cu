@@ -1,9 +1,11 @@
 // Row copies by index: the embedding lookup, the MoE permutation and the cache write are all
 // "copy row i to row j". One warp per row; rows whose length and strides are multiples of 8
-// bf16 with 16-byte aligned bases move 16 bytes per lane per access.
+// bf16 with 16-byte aligned bases move 16 bytes per lane per access. And a bias added to every
+// row (Qwen2's q/k/v projections).
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
@@ -46,7 +48,24 @@ void copy_rows(const bf16* src, int64_t src_stride, const int32_t* indices, int6
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
+// One thread per element, rows of dim.
+__global__ void add_bias_rows_kernel(bf16* y, int64_t n, int64_t dim, const float* bias) {
+  begin_dependent_kernel();
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n * dim) return;
+  y[i] = __float2bfloat16(__bfloat162float(y[i]) + bias[i % dim]);
+}
+
 }  // namespace
+
+void add_bias_rows(bf16* y, int64_t n, int64_t dim, const float* bias, cudaStream_t stream) {
+  if (n <= 0 || dim <= 0) return;
+  constexpr int kThreads = 256;
+  const int64_t blocks = (n * dim + kThreads - 1) / kThreads;
+  if (blocks > int64_t{0x7fffffff}) throw Error("add_bias_rows: " + std::to_string(n * dim) + " elements is too many");
+  launch_dependent(add_bias_rows_kernel, static_cast<unsigned>(blocks), kThreads, 0, stream, y, n, dim, bias);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
 
 void gather_rows(const bf16* src, int64_t src_stride, const int32_t* indices, int64_t n, int64_t dim, bf16* dst,
                  int64_t dst_stride, cudaStream_t stream) {

@@ -132,11 +132,14 @@ Row prefill_row(const Model& model, int tokens, const EngineBenchOptions& o, dou
                     fmt::format("prefill {} tokens", tokens));
   r.tokens_per_s = tokens / (r.ms * 1e-3);
   // Matrix products of every token, the LM head of the last, and causal attention as MHA over
-  // expanded keys (q·k over qk_head_dim, p·v over v_head_dim, each query seeing its prefix).
+  // expanded keys (q·k over the key width, p·v over the value width, each query seeing its
+  // prefix: MLA's qk_head_dim and v_head_dim, or head_dim for both).
   const double matmul = 2.0 * (static_cast<double>(forward_matmul_params_per_token(c)) * tokens +
                                static_cast<double>(c.vocab_size) * c.hidden_size);
   const double pairs = 0.5 * tokens * (tokens + 1.0);
-  const double attention = 2.0 * pairs * c.num_heads * (c.qk_head_dim() + c.v_head_dim) * c.num_layers;
+  const bool mla = c.family == ModelFamily::DeepSeek;
+  const double head_dims = mla ? c.qk_head_dim() + c.v_head_dim : 2.0 * c.head_dim;
+  const double attention = 2.0 * pairs * c.num_heads * head_dims * c.num_layers;
   r.work = (matmul + attention) / 1e12;
   r.roofline_ms = r.work / tflops * 1e3;
   r.bound = "bf16 tensor";

@@ -19,13 +19,7 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
                                       [](const DeepSeekLayerWeights& l) { return l.moe && !l.moe->fp8(); })),
       softmax_scale_(mla_softmax_scale(config_)),
       router_(router_params(config_)) {
-  const int half = config_.qk_rope_head_dim / 2;
-  const RotaryEmbedding rope(config_, config_.qk_rope_head_dim);
-  std::vector<float> cos(static_cast<std::size_t>(config_.max_position_embeddings) * half), sin(cos.size());
-  for (int p = 0; p < config_.max_position_embeddings; ++p)
-    rope.cos_sin(p, cos.data() + static_cast<std::size_t>(p) * half, sin.data() + static_cast<std::size_t>(p) * half);
-  rope_cos_ = DeviceBuffer<float>(cos);
-  rope_sin_ = DeviceBuffer<float>(sin);
+  upload_rope_tables(RotaryEmbedding(config_, config_.qk_rope_head_dim), rope_cos_, rope_sin_);
   route_done_ = DeviceBuffer<unsigned>(1);
   TIDE_CUDA_CHECK(cudaMemsetAsync(route_done_.data(), 0, sizeof(unsigned), stream_));  // before any step's launch
   folded_decode_ = folded_decode_supported();

@@ -1,7 +1,8 @@
 #pragma once
-// The CUDA backend's models: bf16 weights (fp8 checkpoints' routed experts kept in fp8) and a bf16
-// paged cache on the first GPU, the forward pass on the op set of backend/cuda. Built only where
-// the CUDA backend is (TIDE_CUDA).
+// The CUDA backend's models, every family (DeepSeek: DeepSeekCudaModel; Llama and Qwen2, the
+// R1-Distill models: LlamaCudaModel): bf16 weights (fp8 checkpoints' routed experts kept in fp8)
+// and a bf16 paged cache on the first GPU, the forward pass on the op set of backend/cuda. Built
+// only where the CUDA backend is (TIDE_CUDA).
 #include <memory>
 
 #include "model/checkpoint/checkpoint.h"
@@ -13,12 +14,9 @@ namespace tide::cuda {
 // True when the CUDA runtime sees at least one GPU.
 bool device_available();
 
-// The families the CUDA forward pass covers (today: deepseek, MLA + MoE).
-bool supports(const ModelConfig& config);
-
 // Uploads the checkpoint's weights (bf16; f32 weights, and fp8 ones other than the routed
 // experts, converted to bf16 at load; options.fp8_experts says what the experts get) and returns
-// the model. Throws tide::Error for a family it does not cover or a GPU error.
+// the model. Throws tide::Error for a missing GPU or a GPU error.
 std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoint, const ModelOptions& options);
 
 // `--load-format dummy`: the config's shapes with weights generated on the GPU (no checkpoint).

@@ -241,6 +241,15 @@ bool CudaModelBase::run_step_as_graph(const Step& step, DeviceKvCache& cache) co
   return true;
 }
 
+void CudaModelBase::upload_rope_tables(const RotaryEmbedding& rope, DeviceBuffer<float>& cos,
+                                       DeviceBuffer<float>& sin) const {
+  const std::size_t half = rope.dim() / 2, positions = config_.max_position_embeddings;
+  std::vector<float> c(positions * half), s(c.size());
+  for (std::size_t p = 0; p < positions; ++p) rope.cos_sin(static_cast<int64_t>(p), c.data() + p * half, s.data() + p * half);
+  cos = DeviceBuffer<float>(c);
+  sin = DeviceBuffer<float>(s);
+}
+
 void CudaModelBase::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
   const int64_t D = config_.hidden_size, I = w.intermediate();
   gemm_.bf16_nt(x, n, w.gate_up.data.data(), 2 * I, D, gate_up, stream_);

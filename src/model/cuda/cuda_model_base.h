@@ -33,6 +33,7 @@
 #include "model/cuda/scratch.h"
 #include "model/deepseek/mla_runs.h"
 #include "model/model.h"
+#include "model/rope.h"
 
 namespace tide::cuda {
 
@@ -80,6 +81,9 @@ class CudaModelBase : public Model {
   // The ops every decoder's pass shares (decoder_forward.h), over one step's rows.
   class DecoderOps;
 
+  // rope's cos and sin tables [max_position_embeddings, rope.dim() / 2] on the device, filled from
+  // RotaryEmbedding::cos_sin so that the CPU and the GPU rotate by the same angles.
+  void upload_rope_tables(const RotaryEmbedding& rope, DeviceBuffer<float>& cos, DeviceBuffer<float>& sin) const;
   // A dense SwiGLU MLP over n rows: out = down(silu(gate) · up), through gate_up [n, 2·inter].
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   // The same MLP as the decode-sized MoE launches run it (one shared slot), or none where their

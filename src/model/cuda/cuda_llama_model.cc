@@ -1,0 +1,110 @@
+#include "model/cuda/cuda_llama_model.h"
+
+#include <cmath>
+
+#include "backend/cuda/ops.h"
+#include "model/llama/forward_pass.h"
+#include "model/rope.h"
+
+namespace tide::cuda {
+
+LlamaCudaModel::LlamaCudaModel(ModelConfig config, LlamaWeights weights)
+    : CudaModelBase(std::move(config)), weights_(std::move(weights)) {
+  const RotaryEmbedding rope(config_, config_.head_dim);
+  upload_rope_tables(rope, rope_cos_, rope_sin_);
+  rope_interleaved_ = rope.interleaved();
+}
+
+// llama/forward_pass.h's ops over one step's bf16 rows.
+class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
+ public:
+  // The step's projected rows: [q | k | v] per token, `width` apart.
+  struct Projection {
+    bf16* qkv;
+    int64_t width;
+  };
+
+  StepOps(const LlamaCudaModel& model, const Step& step, DeviceKvCache& cache)
+      : DecoderOps(model, step), m_(model), c_(model.config_), cache_(cache) {}
+
+  void embed() { embed_with(m_.weights_.embed); }
+  Normed norm(int layer, LayerNorm which) {
+    const LlamaLayerWeights& w = m_.weights_.layers[layer];
+    return norm_with((which == LayerNorm::Input ? w.input_norm : w.post_attention_norm).data());
+  }
+  void logits() { logits_with(m_.weights_.final_norm.data(), m_.weights_.head()); }
+
+  Projection project_attention_inputs(int layer, const Normed& h) {
+    const LlamaLayerWeights& w = m_.weights_.layers[layer];
+    const int64_t width = w.qkv.rows;
+    bf16* qkv = m_.scratch_.get(m_.qkv_, tokens_ * width);
+    m_.gemm_.bf16_nt(h.x, tokens_, w.qkv.data.data(), width, c_.hidden_size, qkv, m_.stream_);
+    if (w.qkv_bias.size()) add_bias_rows(qkv, tokens_, width, w.qkv_bias.data(), m_.stream_);
+    return {.qkv = qkv, .width = width};
+  }
+
+  // q rotated into its own rows ([T, heads, head_dim], as the attention reads them), k in place,
+  // then each token's [k | v] (adjacent in its projected row) into its cache slot.
+  void write_kv_cache(int layer, const Projection& p) {
+    const int64_t hd = c_.head_dim, q_dim = c_.num_heads * hd, kv_dim = c_.num_kv_heads * hd;
+    q_ = m_.scratch_.get(m_.q_, tokens_ * q_dim);
+    const RopeArgs rope{.x = p.qkv, .tokens = tokens_, .token_stride = p.width, .heads = c_.num_heads,
+                        .head_stride = hd, .rope_offset = 0, .rope_dim = static_cast<int>(hd),
+                        .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
+                        .interleaved = m_.rope_interleaved_};
+    RopeArgs q_rope = rope;
+    q_rope.out = q_;
+    q_rope.out_token_stride = q_dim;
+    q_rope.out_head_stride = hd;
+    apply_rope(q_rope, m_.stream_);
+    RopeArgs k_rope = rope;
+    k_rope.x = p.qkv + q_dim;
+    k_rope.heads = c_.num_kv_heads;
+    apply_rope(k_rope, m_.stream_);
+    scatter_rows(p.qkv + q_dim, p.width, tokens_, 2 * kv_dim, step_.slots, cache_.layer(layer), 2 * kv_dim,
+                 m_.stream_);
+  }
+
+  void attend(int layer, const Projection&) {
+    const int64_t hd = c_.head_dim, kv_dim = c_.num_kv_heads * hd;
+    heads_out_ = m_.scratch_.get(m_.heads_out_, tokens_ * c_.num_heads * hd);
+    latent_attention({.q = q_, .cache = cache_.layer(layer), .block_tables = step_.block_tables,
+                      .block_table_stride = step_.table_stride, .context_lens = step_.context_lens,
+                      .rows = static_cast<int>(tokens_), .heads = c_.num_heads, .entry_dim = static_cast<int>(2 * kv_dim),
+                      .value_dim = static_cast<int>(hd), .block_size = cache_.block_size(),
+                      .scale = 1.f / std::sqrt(static_cast<float>(hd)), .out = heads_out_,
+                      .kv_heads = c_.num_kv_heads, .key_dim = static_cast<int>(hd),
+                      .value_offset = static_cast<int>(kv_dim)},
+                     m_.stream_);
+  }
+
+  void project_attention_output(int layer) {
+    const DeviceMatrix& o = m_.weights_.layers[layer].o_proj;
+    m_.gemm_.bf16_nt(heads_out_, tokens_, o.data.data(), o.rows, o.cols, block_output(), m_.stream_);
+  }
+
+  void mlp(int layer, const Normed& h) {
+    const GatedMlpWeights& w = m_.weights_.layers[layer].mlp;
+    if (const std::optional<MoeGemv> d = tokens_ <= kGemvMaxRows ? m_.dense_decode_mlp(w, tokens_) : std::nullopt) {
+      bf16* act = m_.scratch_.get(m_.activation_, tokens_ * d->inter);
+      moe_gemv_gate_up(*d, h, act, m_.stream_);
+      moe_gemv_down(*d, act, block_output(), m_.stream_);
+      return;
+    }
+    m_.mlp(w, h.x, tokens_, m_.scratch_.get(m_.gate_up_, tokens_ * 2 * w.intermediate()), block_output());
+  }
+
+ private:
+  const LlamaCudaModel& m_;
+  const ModelConfig& c_;
+  DeviceKvCache& cache_;
+  bf16* q_ = nullptr;          // [T, heads, head_dim], rotated
+  bf16* heads_out_ = nullptr;  // [T, heads, head_dim]
+};
+
+void LlamaCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
+  StepOps ops(*this, step, cache);
+  llama_forward(ops, config_);
+}
+
+}  // namespace tide::cuda

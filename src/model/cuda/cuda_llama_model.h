@@ -1,0 +1,35 @@
+#pragma once
+// Llama and Qwen2 (the DeepSeek-R1-Distill models) on one GPU, in bf16 with fp32 accumulation: the
+// forward pass of model/llama/forward_pass.h, the same one the CPU reference runs, over the CUDA
+// ops of StepOps (cuda_llama_model.cc):
+//   q, k and v in one projection of the normed rows (Qwen2's biases added after it);
+//   neox rope on q (into its own rows) and on k (in place), then each new token's [k | v] scattered
+//   into the paged cache;
+//   grouped-query attention over the cache, every row of the step in one launch (latent_attention's
+//   grouped form: each head reads its group's keys and values);
+//   o_proj; a dense SwiGLU MLP (at one or two tokens the decode-sized MoE launches with one slot).
+// The cache holds bf16 [k of every kv head | v of every kv head] entries, as the CPU cache does.
+// What every GPU model shares (the step, graphs, sampling) is CudaModelBase's.
+#include "model/cuda/cuda_model_base.h"
+#include "model/cuda/llama_weights.h"
+
+namespace tide::cuda {
+
+class LlamaCudaModel final : public CudaModelBase {
+ public:
+  LlamaCudaModel(ModelConfig config, LlamaWeights weights);
+
+  std::size_t weight_bytes() const override { return weights_.bytes; }
+
+ private:
+  void run_step(const Step& step, DeviceKvCache& cache) const override;
+  int64_t vocab_rows() const override { return weights_.head().rows; }
+  class StepOps;  // cuda_llama_model.cc
+
+  LlamaWeights weights_;
+  DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, head_dim / 2]
+  bool rope_interleaved_ = false;
+  mutable DeviceBuffer<bf16> qkv_, q_, heads_out_;
+};
+
+}  // namespace tide::cuda
