@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <random>
 
@@ -380,6 +382,48 @@ TEST(CudaModel, ExpandedPrefillAgreesWithTheCpuPathInChunksAndBesideShortSequenc
     EXPECT_LT(relative_error(g_mixed.data() + (1 + i) * vocab, c.data() + (first_chunk + i) * vocab, vocab), kTolerance)
         << "second chunk, position " << first_chunk + i;
   EXPECT_LT(relative_error(g_mixed.data() + (1 + rest) * vocab, c_b.data(), vocab), kTolerance) << "short sequence after";
+}
+
+// Qwen2 at the R1-Distill head width (128) with dummy weights: a prefill chunk of 64 or more
+// rows goes through the flash kernel (gqa_prefill), shorter ones and decode rows row by row
+// (latent_attention). A prompt's logits in one chunk, in two chunks (the second over the first's
+// cache, both flash), and token by token through the cache (row by row throughout) must agree.
+TEST(CudaModel, GroupedQueryFlashPrefillAgreesWithRowByRowAttention) {
+  SKIP_WITHOUT_GPU();
+  const auto dir = std::filesystem::temp_directory_path() / ("tide-cuda-gqa-test-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream config(dir / "config.json");
+    config << R"({"model_type": "qwen2", "vocab_size": 1000, "hidden_size": 256, "intermediate_size": 512,
+                 "num_hidden_layers": 2, "num_attention_heads": 6, "num_key_value_heads": 2, "head_dim": 128,
+                 "max_position_embeddings": 1024, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+                 "tie_word_embeddings": false})";
+  }
+  const auto model = load_model(dir, {.device = Device::Cuda, .load_format = LoadFormat::Dummy});
+  std::filesystem::remove_all(dir);
+  const int vocab = model->config().vocab_size, n = 150;
+  std::vector<int32_t> prompt(n);
+  for (int i = 0; i < n; ++i) prompt[i] = (37 * i + 5) % vocab;
+  const auto whole = full_pass(*model, prompt);
+
+  auto cache = model->make_kv_cache(n / kBlockSize + 1, kBlockSize);
+  const auto table = block_range(0, n / kBlockSize + 1);
+  auto chunk = [&](int start, int rows) {
+    Batch b{{prompt.begin() + start, prompt.begin() + start + rows},
+            {{.num_tokens = rows, .start_position = start, .block_table = table, .all_logits = true}}};
+    return model->forward(b, *cache);
+  };
+  const auto first = chunk(0, 80), second = chunk(80, n - 80);
+  for (int i = 0; i < n; i += 13) {
+    const float* split = i < 80 ? first.data() + i * vocab : second.data() + (i - 80) * vocab;
+    EXPECT_LT(relative_error(split, whole.data() + i * vocab, vocab), 5e-3) << "position " << i << " in two chunks";
+  }
+  for (int i = 0; i < n; ++i) {
+    const auto logits = chunk(i, 1);
+    if (i % 13 != 0 && i != n - 1) continue;
+    EXPECT_LT(relative_error(logits.data(), whole.data() + i * vocab, vocab), kTolerance) << "position " << i
+                                                                                          << " row by row";
+  }
 }
 
 }  // namespace

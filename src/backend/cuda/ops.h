@@ -388,6 +388,28 @@ struct MlaPrefillArgs {
 };
 void mla_prefill(const MlaPrefillArgs& args, cudaStream_t stream);
 
+// Grouped-query prefill (Llama, Qwen2: gqa_prefill.cu): one sequence's `rows` new tokens, the
+// last rows of its `context`, attend causally over the whole context (row i sits at position
+// context - rows + i and sees 0..that position), read through its block table from the paged
+// cache, whose entries are [k of every kv head | v of every kv head], head_dim 128 each; query
+// head h reads kv head h / (heads / kv_heads). The twin of cpu::attention over the gathered
+// context.
+//   q:   [rows, heads, 128];  out: [rows, heads, 128] = softmax(q·kᵀ · scale) · v
+constexpr int kGqaPrefillHeadDim = 128;
+struct GqaPrefillArgs {
+  const bf16* q;
+  const bf16* cache;  // this layer's blocks, [num_blocks, block_size, 2 · kv_heads · 128]
+  const int32_t* block_table;
+  int block_size;
+  int rows;
+  int context;
+  int heads;
+  int kv_heads;
+  float scale;
+  bf16* out;
+};
+void gqa_prefill(const GqaPrefillArgs& args, cudaStream_t stream);
+
 // One sequence's cache entries for positions 0..context-1, read through its block table, split
 // into latent [context, 512] and rope keys [context, 64]: mla_prefill's inputs before kv_b_proj.
 struct LatentContextGather {

@@ -15,6 +15,12 @@ LlamaCudaModel::LlamaCudaModel(ModelConfig config, LlamaWeights weights)
   rope_interleaved_ = rope.interleaved();
 }
 
+void LlamaCudaModel::plan_step(const Batch& batch, const BatchLayout& layout, Step& step) const {
+  const bool flash = config_.head_dim == kGqaPrefillHeadDim;
+  step.attention_runs = plan_mla_runs(
+      batch, layout, [flash](const SequenceStep& seq) { return flash && seq.num_tokens >= kFlashPrefillRows; });
+}
+
 // llama/forward_pass.h's ops over one step's bf16 rows.
 class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
  public:
@@ -66,16 +72,28 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
   }
 
   void attend(int layer, const Projection&) {
-    const int64_t hd = c_.head_dim, kv_dim = c_.num_kv_heads * hd;
-    heads_out_ = m_.scratch_.get(m_.heads_out_, tokens_ * c_.num_heads * hd);
-    latent_attention({.q = q_, .cache = cache_.layer(layer), .block_tables = step_.block_tables,
-                      .block_table_stride = step_.table_stride, .context_lens = step_.context_lens,
-                      .rows = static_cast<int>(tokens_), .heads = c_.num_heads, .entry_dim = static_cast<int>(2 * kv_dim),
-                      .value_dim = static_cast<int>(hd), .block_size = cache_.block_size(),
-                      .scale = 1.f / std::sqrt(static_cast<float>(hd)), .out = heads_out_,
-                      .kv_heads = c_.num_kv_heads, .key_dim = static_cast<int>(hd),
-                      .value_offset = static_cast<int>(kv_dim)},
-                     m_.stream_);
+    const int64_t hd = c_.head_dim, kv_dim = c_.num_kv_heads * hd, row_width = c_.num_heads * hd;
+    const float scale = 1.f / std::sqrt(static_cast<float>(hd));
+    heads_out_ = m_.scratch_.get(m_.heads_out_, tokens_ * row_width);
+    for (const MlaRun& run : step_.attention_runs) {
+      const bf16* q = q_ + run.first_row * row_width;
+      bf16* out = heads_out_ + run.first_row * row_width;
+      const int32_t* tables = step_.block_tables + run.first_row * step_.table_stride;
+      if (run.expanded) {
+        gqa_prefill({.q = q, .cache = cache_.layer(layer), .block_table = tables, .block_size = cache_.block_size(),
+                     .rows = static_cast<int>(run.rows), .context = run.context, .heads = c_.num_heads,
+                     .kv_heads = c_.num_kv_heads, .scale = scale, .out = out},
+                    m_.stream_);
+        continue;
+      }
+      latent_attention({.q = q, .cache = cache_.layer(layer), .block_tables = tables,
+                        .block_table_stride = step_.table_stride, .context_lens = step_.context_lens + run.first_row,
+                        .rows = static_cast<int>(run.rows), .heads = c_.num_heads,
+                        .entry_dim = static_cast<int>(2 * kv_dim), .value_dim = static_cast<int>(hd),
+                        .block_size = cache_.block_size(), .scale = scale, .out = out, .kv_heads = c_.num_kv_heads,
+                        .key_dim = static_cast<int>(hd), .value_offset = static_cast<int>(kv_dim)},
+                       m_.stream_);
+    }
   }
 
   void project_attention_output(int layer) {

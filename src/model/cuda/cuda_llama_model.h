@@ -5,8 +5,10 @@
 //   q, k and v in one projection of the normed rows (Qwen2's biases added after it);
 //   neox rope on q (into its own rows) and on k (in place), then each new token's [k | v] scattered
 //   into the paged cache;
-//   grouped-query attention over the cache, every row of the step in one launch (latent_attention's
-//   grouped form: each head reads its group's keys and values);
+//   grouped-query attention over the cache, each head reading its group's keys and values: a
+//   prefill chunk of kFlashPrefillRows or more at once (gqa_prefill, causal flash attention on the
+//   tensor cores, head_dim 128), other rows (decode, short chunks) row by row in one launch
+//   (latent_attention's grouped form);
 //   o_proj; a dense SwiGLU MLP (at one or two tokens the decode-sized MoE launches with one slot).
 // The cache holds bf16 [k of every kv head | v of every kv head] entries, as the CPU cache does.
 // What every GPU model shares (the step, graphs, sampling) is CudaModelBase's.
@@ -22,7 +24,12 @@ class LlamaCudaModel final : public CudaModelBase {
   std::size_t weight_bytes() const override { return weights_.bytes; }
 
  private:
+  // The runs of the step's rows (mla_runs.h's split: "expanded" runs are the flash prefill's).
+  void plan_step(const Batch& batch, const BatchLayout& layout, Step& step) const override;
   void run_step(const Step& step, DeviceKvCache& cache) const override;
+  // A sequence's chunk of at least this many rows (one query tile of gqa_prefill) is attended
+  // by the flash kernel, where its head width is the kernel's.
+  static constexpr int64_t kFlashPrefillRows = 64;
   int64_t vocab_rows() const override { return weights_.head().rows; }
   class StepOps;  // cuda_llama_model.cc
 

@@ -63,8 +63,8 @@ class CudaModelBase : public Model {
     const int32_t* context_lens = nullptr;  // position + 1 of each token: what its attention row sees
     const int32_t* logit_row_tokens = nullptr;
     const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
-    // MLA's runs of rows attended alike (mla_runs.h), planned by DeepSeek's plan_step; other
-    // families attend every row in one launch and leave them empty.
+    // The rows in runs attended alike (mla_runs.h), planned by the family's plan_step: decode
+    // rows and short chunks row by row, each long prefill chunk at once.
     std::vector<MlaRun> attention_runs;
     int max_expanded_context = 0;
   };
