@@ -3,9 +3,7 @@
 // on awkward sizes: single rows, rows that are not a multiple of the block's 64, key tiles cut
 // by the context's end, cached prefixes before the new rows, 1 to 16 heads, strided inputs laid
 // out as the model lays them. And the gather of a sequence's cache entries through its block
-// table, bit for bit. And the grouped-query prefill of Llama and Qwen2 (gqa_prefill, the same
-// flash block over head_dim 128), straight from a paged cache of [k | v] entries, against
-// cpu::attention with kv heads. Skipped without a GPU.
+// table, bit for bit. Skipped without a GPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -110,69 +108,6 @@ TEST(CudaMlaPrefill, ExpandedAttentionMatchesCpuAttention) {
     report("mla_prefill", what, rel_err(got, ref), kBf16Tolerance);
     EXPECT_TRUE(pad_kept) << what << ": wrote past a row's heads";
   }
-}
-
-TEST(CudaGqaPrefill, GroupedQueryAttentionFromThePagedCacheMatchesCpuAttention) {
-  REQUIRE_DEVICE();
-  constexpr int kHd = kGqaPrefillHeadDim;
-  struct GqaCase {
-    int heads, kv_heads, rows, context, block_size;
-  };
-  const GqaCase cases[] = {{1, 1, 1, 1, 16},     {4, 2, 37, 37, 16},   {7, 1, 64, 64, 7},
-                           {28, 4, 130, 200, 64}, {8, 8, 129, 129, 1}, {6, 2, 300, 1000, 32}};
-  for (const GqaCase& gc : cases) {
-    const int H = gc.heads, KVH = gc.kv_heads, rows = gc.rows, ctx = gc.context, bs = gc.block_size;
-    const int64_t kv_dim = static_cast<int64_t>(KVH) * kHd, entry = 2 * kv_dim;
-    const std::string what = "H=" + std::to_string(H) + "/" + std::to_string(KVH) + " rows=" + std::to_string(rows) +
-                             " ctx=" + std::to_string(ctx) + " bs=" + std::to_string(bs);
-    auto rng = rng_for("gqa prefill " + what);
-    // The sequence's entries in shuffled blocks; the blocks it does not use hold NaN.
-    const int blocks = (ctx + bs - 1) / bs, num_blocks = blocks + 3;
-    std::vector<int32_t> physical(num_blocks);
-    std::iota(physical.begin(), physical.end(), 0);
-    std::shuffle(physical.begin(), physical.end(), rng);
-    const std::vector<int32_t> table(physical.begin(), physical.begin() + blocks);
-    auto cache = random_bf16(static_cast<std::size_t>(num_blocks) * bs * entry, rng);
-    for (int i = blocks; i < num_blocks; ++i)
-      std::fill_n(cache.begin() + static_cast<std::ptrdiff_t>(physical[i]) * bs * entry, bs * entry, uint16_t{0xffff});
-    const auto q = random_bf16(static_cast<std::size_t>(rows) * H * kHd, rng);
-    const float scale = 1.f / std::sqrt(static_cast<float>(kHd));
-
-    // The twin over the context gathered in order: [k | v] rows, kv heads grouped.
-    std::vector<float> context(static_cast<std::size_t>(ctx) * entry), ref(static_cast<std::size_t>(rows) * H * kHd);
-    for (int p = 0; p < ctx; ++p)
-      for (int64_t d = 0; d < entry; ++d)
-        context[static_cast<std::size_t>(p) * entry + d] =
-            bf16_to_f32(cache[(static_cast<std::size_t>(table[p / bs]) * bs + p % bs) * entry + d]);
-    const std::vector<float> qf = widen(q);
-    cpu::attention({.q = qf.data(), .k = context.data(), .v = context.data() + kv_dim, .out = ref.data(),
-                    .q_tokens = rows, .q_start = ctx - rows, .ctx_len = ctx, .num_heads = H, .num_kv_heads = KVH,
-                    .qk_dim = kHd, .v_dim = kHd, .k_stride = entry, .v_stride = entry, .scale = scale});
-
-    DeviceBuffer<uint16_t> dcache(cache), dq(q), dout(static_cast<std::size_t>(rows) * H * kHd);
-    DeviceBuffer<int32_t> dtable(table);
-    dout.fill_bytes(0xff);
-    gqa_prefill({.q = as_bf16(dq), .cache = as_bf16(dcache), .block_table = dtable.data(), .block_size = bs,
-                 .rows = rows, .context = ctx, .heads = H, .kv_heads = KVH, .scale = scale, .out = as_bf16(dout)},
-                nullptr);
-    sync();
-    report("gqa_prefill", what, rel_err(widen(dout.download()), ref), kBf16Tolerance);
-  }
-}
-
-TEST(CudaGqaPrefill, RefusesWhatItCannotRun) {
-  REQUIRE_DEVICE();
-  DeviceBuffer<uint16_t> buffer(1024);
-  DeviceBuffer<int32_t> table(4);
-  const GqaPrefillArgs base{.q = as_bf16(buffer), .cache = as_bf16(buffer), .block_table = table.data(),
-                            .block_size = 16, .rows = 4, .context = 4, .heads = 4, .kv_heads = 2, .scale = 1.f,
-                            .out = as_bf16(buffer)};
-  GqaPrefillArgs rows_past_context = base;
-  rows_past_context.rows = 5;
-  EXPECT_THROW(gqa_prefill(rows_past_context, nullptr), Error);
-  GqaPrefillArgs uneven_groups = base;
-  uneven_groups.kv_heads = 3;
-  EXPECT_THROW(gqa_prefill(uneven_groups, nullptr), Error);
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 namespace tide::cuda {
 namespace {
 
-constexpr int kHeadDim = kGqaPrefillHeadDim;
+constexpr int kHeadDim = kGqaHeadDim;
 
 struct GqaOperands {
   static constexpr int kQk = kHeadDim, kV = kHeadDim;

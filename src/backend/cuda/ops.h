@@ -395,7 +395,7 @@ void mla_prefill(const MlaPrefillArgs& args, cudaStream_t stream);
 // head h reads kv head h / (heads / kv_heads). The twin of cpu::attention over the gathered
 // context.
 //   q:   [rows, heads, 128];  out: [rows, heads, 128] = softmax(q·kᵀ · scale) · v
-constexpr int kGqaPrefillHeadDim = 128;
+constexpr int kGqaHeadDim = 128;  // the head width of gqa_prefill and gqa_decode
 struct GqaPrefillArgs {
   const bf16* q;
   const bf16* cache;  // this layer's blocks, [num_blocks, block_size, 2 · kv_heads · 128]
@@ -409,6 +409,34 @@ struct GqaPrefillArgs {
   bf16* out;
 };
 void gqa_prefill(const GqaPrefillArgs& args, cudaStream_t stream);
+
+// Grouped-query attention of rows that each attend over their own sequence's context (Llama,
+// Qwen2: decode rows and short prefill chunks; gqa_decode.cu): row r sees positions
+// 0..context_lens[r]-1 through row r of block_tables, in the paged cache of gqa_prefill's
+// entries, head_dim 128. Each kv head's keys and values are read once for its whole group of
+// query heads (at most kMaxGqaGroup). max_context bounds every context_lens[r] and sizes the split
+// over the context; the caller gives a device workspace of gqa_decode_workspace_bytes and
+// counters: rows × kv_heads unsigned, zeroed before their first launch (each launch leaves them
+// zero). The twin of cpu::attention with kv heads, one query token per row.
+//   q: [rows, heads, 128];  out: [rows, heads, 128]
+constexpr int kMaxGqaGroup = 16;
+struct GqaDecodeArgs {
+  const bf16* q;
+  const bf16* cache;  // this layer's blocks, [num_blocks, block_size, 2 · kv_heads · 128]
+  const int32_t* block_tables;
+  int64_t block_table_stride;
+  const int32_t* context_lens;
+  int rows;
+  int heads;
+  int kv_heads;
+  int block_size;
+  int max_context;
+  float scale;
+  bf16* out;
+  unsigned* counters;
+};
+std::size_t gqa_decode_workspace_bytes(const GqaDecodeArgs& args);
+void gqa_decode(const GqaDecodeArgs& args, void* workspace, std::size_t workspace_bytes, cudaStream_t stream);
 
 // One sequence's cache entries for positions 0..context-1, read through its block table, split
 // into latent [context, 512] and rope keys [context, 64]: mla_prefill's inputs before kv_b_proj.

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "model/llama/forward_pass.h"
 #include "model/rope.h"
@@ -16,7 +17,7 @@ LlamaCudaModel::LlamaCudaModel(ModelConfig config, LlamaWeights weights)
 }
 
 void LlamaCudaModel::plan_step(const Batch& batch, const BatchLayout& layout, Step& step) const {
-  const bool flash = config_.head_dim == kGqaPrefillHeadDim;
+  const bool flash = config_.head_dim == kGqaHeadDim;
   step.attention_runs = plan_mla_runs(
       batch, layout, [flash](const SequenceStep& seq) { return flash && seq.num_tokens >= kFlashPrefillRows; });
 }
@@ -75,15 +76,29 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
     const int64_t hd = c_.head_dim, kv_dim = c_.num_kv_heads * hd, row_width = c_.num_heads * hd;
     const float scale = 1.f / std::sqrt(static_cast<float>(hd));
     heads_out_ = m_.scratch_.get(m_.heads_out_, tokens_ * row_width);
+    // head_dim 128 and groups of at most 16 heads: the flash prefill and the grouped decode
+    // kernel; otherwise every row through latent_attention's grouped form.
+    const bool gqa_kernels = hd == kGqaHeadDim && c_.num_heads / c_.num_kv_heads <= kMaxGqaGroup;
     for (const MlaRun& run : step_.attention_runs) {
       const bf16* q = q_ + run.first_row * row_width;
       bf16* out = heads_out_ + run.first_row * row_width;
       const int32_t* tables = step_.block_tables + run.first_row * step_.table_stride;
-      if (run.expanded) {
+      if (run.expanded && gqa_kernels) {
         gqa_prefill({.q = q, .cache = cache_.layer(layer), .block_table = tables, .block_size = cache_.block_size(),
                      .rows = static_cast<int>(run.rows), .context = run.context, .heads = c_.num_heads,
                      .kv_heads = c_.num_kv_heads, .scale = scale, .out = out},
                     m_.stream_);
+        continue;
+      }
+      if (gqa_kernels) {
+        const GqaDecodeArgs args{.q = q, .cache = cache_.layer(layer), .block_tables = tables,
+                                 .block_table_stride = step_.table_stride,
+                                 .context_lens = step_.context_lens + run.first_row, .rows = static_cast<int>(run.rows),
+                                 .heads = c_.num_heads, .kv_heads = c_.num_kv_heads, .block_size = cache_.block_size(),
+                                 .max_context = step_.max_context, .scale = scale, .out = out,
+                                 .counters = decode_counters(run.rows)};
+        const std::size_t bytes = gqa_decode_workspace_bytes(args);
+        gqa_decode(args, m_.scratch_.get(m_.attention_workspace_, bytes), bytes, m_.stream_);
         continue;
       }
       latent_attention({.q = q, .cache = cache_.layer(layer), .block_tables = tables,
@@ -113,6 +128,16 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
   }
 
  private:
+  // gqa_decode's merge counters for `rows` rows, zeroed when their buffer is new (each launch
+  // leaves them zero).
+  unsigned* decode_counters(int64_t rows) {
+    const uint64_t epoch = m_.scratch_.epoch();
+    unsigned* counters = m_.scratch_.get(m_.decode_counters_, rows * c_.num_kv_heads);
+    if (m_.scratch_.epoch() != epoch)
+      TIDE_CUDA_CHECK(cudaMemsetAsync(counters, 0, m_.decode_counters_.bytes(), m_.stream_));
+    return counters;
+  }
+
   const LlamaCudaModel& m_;
   const ModelConfig& c_;
   DeviceKvCache& cache_;

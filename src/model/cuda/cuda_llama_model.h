@@ -5,10 +5,10 @@
 //   q, k and v in one projection of the normed rows (Qwen2's biases added after it);
 //   neox rope on q (into its own rows) and on k (in place), then each new token's [k | v] scattered
 //   into the paged cache;
-//   grouped-query attention over the cache, each head reading its group's keys and values: a
-//   prefill chunk of kFlashPrefillRows or more at once (gqa_prefill, causal flash attention on the
-//   tensor cores, head_dim 128), other rows (decode, short chunks) row by row in one launch
-//   (latent_attention's grouped form);
+//   grouped-query attention over the cache: a prefill chunk of kFlashPrefillRows or more at once
+//   (gqa_prefill, causal flash attention on the tensor cores), other rows (decode, short chunks)
+//   each over its own context in one launch (gqa_decode: each kv head's keys and values read once
+//   for its group); both at head_dim 128, other widths through latent_attention's grouped form;
 //   o_proj; a dense SwiGLU MLP (at one or two tokens the decode-sized MoE launches with one slot).
 // The cache holds bf16 [k of every kv head | v of every kv head] entries, as the CPU cache does.
 // What every GPU model shares (the step, graphs, sampling) is CudaModelBase's.
@@ -37,6 +37,8 @@ class LlamaCudaModel final : public CudaModelBase {
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, head_dim / 2]
   bool rope_interleaved_ = false;
   mutable DeviceBuffer<bf16> qkv_, q_, heads_out_;
+  mutable DeviceBuffer<unsigned char> attention_workspace_;
+  mutable DeviceBuffer<unsigned> decode_counters_;
 };
 
 }  // namespace tide::cuda
