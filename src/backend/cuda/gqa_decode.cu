@@ -86,7 +86,9 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
     const int keys = min(kSubChunk, end - base);
     // Scores: key k of the sub-chunk is scored by the 8 lanes (k % 4) · 8.. of warp (k / 4) % 4.
     const int sub = lane % kLanesPerKey;
-    for (int k = threadIdx.x / kLanesPerKey; k < kSubChunk; k += kKeysPerPass) {
+#pragma unroll
+    for (int pass = 0; pass < kSubChunk / kKeysPerPass; ++pass) {
+      const int k = pass * kKeysPerPass + threadIdx.x / kLanesPerKey;
       int64_t offset = 0;
       if (k < keys) {
         const int p = base + k;
@@ -175,18 +177,40 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
   __syncthreads();
   if (!last) return;
   __threadfence();  // the other blocks' partial states are visible from here on
+  // The chunks' maxima and sums, then per head (a warp each) their weights 2^(m_s − M) scaled by
+  // the total, then each value dim's weighted sum: every load of a step independent of the others.
   const int active = (context + plan.chunk - 1) / plan.chunk;
-  for (int g = 0; g < group_size; ++g) {
+  __shared__ float chunk_max[kMaxGqaGroup][kMaxSplits], chunk_sum[kMaxGqaGroup][kMaxSplits];
+  for (int i = threadIdx.x; i < group_size * active; i += kThreads) {
+    const int g = i / active, s = i % active;
+    const float* state = partials + ((slot + s) * kMaxGqaGroup + g) * partial_floats();
+    chunk_max[g][s] = __ldcg(state);
+    chunk_sum[g][s] = __ldcg(state + 1);
+  }
+  __syncthreads();
+#pragma unroll
+  for (int i = 0; i < kMaxGqaGroup / kWarps; ++i) {
+    const int g = warp + i * kWarps;
+    if (g >= group_size) break;
     float m = -INFINITY;
-    for (int s = 0; s < active; ++s) m = fmaxf(m, __ldcg(partials + ((slot + s) * kMaxGqaGroup + g) * partial_floats()));
-    float sum = 0.f, o = 0.f;
-    for (int s = 0; s < active; ++s) {
-      const float* state = partials + ((slot + s) * kMaxGqaGroup + g) * partial_floats();
-      const float w = __expf(__ldcg(state) - m);
-      sum += w * __ldcg(state + 1);
-      o += w * __ldcg(state + 2 + d);
+    for (int s = lane; s < active; s += 32) m = fmaxf(m, chunk_max[g][s]);
+    m = warp_max(m);
+    float total = 0.f;
+    for (int s = lane; s < active; s += 32) {
+      const float w = __expf(chunk_max[g][s] - m);
+      chunk_max[g][s] = w;  // now the chunk's weight
+      total += w * chunk_sum[g][s];
     }
-    a.out[(static_cast<int64_t>(row) * a.heads + kv_head * group_size + g) * kHeadDim + d] = __float2bfloat16(o / sum);
+    total = warp_sum(total);
+    for (int s = lane; s < active; s += 32) chunk_max[g][s] /= total;
+  }
+  __syncthreads();
+  for (int g = 0; g < group_size; ++g) {
+    float o = 0.f;
+#pragma unroll 8
+    for (int s = 0; s < active; ++s)
+      o += chunk_max[g][s] * __ldcg(partials + ((slot + s) * kMaxGqaGroup + g) * partial_floats() + 2 + d);
+    a.out[(static_cast<int64_t>(row) * a.heads + kv_head * group_size + g) * kHeadDim + d] = __float2bfloat16(o);
   }
   if (threadIdx.x == 0) done[row * a.kv_heads + kv_head] = 0;
 }
