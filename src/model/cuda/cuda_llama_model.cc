@@ -118,10 +118,16 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
 
   void mlp(int layer, const Normed& h) {
     const GatedMlpWeights& w = m_.weights_.layers[layer].mlp;
+    // At one or two tokens: gate_up and SiLU·mul in one launch (the MoE's, one slot), then down as
+    // a GEMV, whose 8-feature blocks cover the GPU where the MoE's down (32 features a block for
+    // one slot) leaves most of it idle on the R1-Distill widths.
     if (const std::optional<MoeGemv> d = tokens_ <= kGemvMaxRows ? m_.dense_decode_mlp(w, tokens_) : std::nullopt) {
       bf16* act = m_.scratch_.get(m_.activation_, tokens_ * d->inter);
       moe_gemv_gate_up(*d, h, act, m_.stream_);
-      moe_gemv_down(*d, act, block_output(), m_.stream_);
+      if (d->inter % 8 == 0)  // gemv_nt's 16-byte rows
+        gemv_nt(act, tokens_, w.down.data.data(), c_.hidden_size, d->inter, block_output(), m_.stream_);
+      else
+        moe_gemv_down(*d, act, block_output(), m_.stream_);
       return;
     }
     m_.mlp(w, h.x, tokens_, m_.scratch_.get(m_.gate_up_, tokens_ * 2 * w.intermediate()), block_output());
