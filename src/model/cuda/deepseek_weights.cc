@@ -70,9 +70,7 @@ std::unique_ptr<MoeWeights> load_moe(WeightSource& up, const ModelConfig& c, int
 
 DeepSeekWeights load_all(WeightSource& up, const ModelConfig& c) {
   DeepSeekWeights w;
-  w.embed = up.matrix("model.embed_tokens.weight", c.vocab_size, c.hidden_size);
-  if (!c.tie_word_embeddings) w.lm_head = up.matrix("lm_head.weight", c.vocab_size, c.hidden_size);
-  w.final_norm = up.norm("model.norm.weight", c.hidden_size);
+  load_decoder_ends(up, c, w);
   for (int l = 0; l < c.num_layers; ++l) {
     DeepSeekLayerWeights layer;
     const std::string p = fmt::format("model.layers.{}.", l);

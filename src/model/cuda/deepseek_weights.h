@@ -47,15 +47,7 @@ struct DeepSeekLayerWeights {
   std::unique_ptr<MoeWeights> moe;       // MoE layers
 };
 
-struct DeepSeekWeights {
-  DeviceMatrix embed;
-  DeviceMatrix lm_head;  // empty when tied to embed
-  DeviceBuffer<bf16> final_norm;
-  std::vector<DeepSeekLayerWeights> layers;
-  std::size_t bytes = 0;  // every matrix, in device memory
-
-  const DeviceMatrix& head() const { return lm_head.rows ? lm_head : embed; }
-};
+using DeepSeekWeights = DecoderWeights<DeepSeekLayerWeights>;
 
 // Whether a model of this config keeps its routed experts in fp8 on the GPU (Fp8Experts::Native):
 // an fp8 config with DeepSeek-V3's 128×128 blocks, both expert widths whole blocks.

@@ -25,6 +25,19 @@ struct GatedMlpWeights {
   int64_t intermediate() const { return down.cols; }
 };
 
+// What every decoder holds around its layers: the embedding table, the LM head (or the table, tied)
+// and the final norm; and the layers, of the family's own kind.
+template <class Layer>
+struct DecoderWeights {
+  DeviceMatrix embed;
+  DeviceMatrix lm_head;  // empty when tied to embed
+  DeviceBuffer<bf16> final_norm;
+  std::vector<Layer> layers;
+  std::size_t bytes = 0;  // every matrix, in device memory
+
+  const DeviceMatrix& head() const { return lm_head.rows ? lm_head : embed; }
+};
+
 // An fp8 matrix as the fp8 expert GEMMs read it (moe_grouped_gemm_fp8): e4m3 bytes [rows, cols]
 // and the 128×128 block scales [ceil(rows / 128), cols / 128], both as the checkpoint stores them.
 struct DeviceFp8Matrix {

@@ -12,9 +12,7 @@ LlamaWeights load_all(WeightSource& up, const ModelConfig& c) {
   LlamaWeights w;
   const int64_t D = c.hidden_size, hd = c.head_dim;
   const int64_t q_dim = c.num_heads * hd, kv_dim = c.num_kv_heads * hd;
-  w.embed = up.matrix("model.embed_tokens.weight", c.vocab_size, D);
-  if (!c.tie_word_embeddings) w.lm_head = up.matrix("lm_head.weight", c.vocab_size, D);
-  w.final_norm = up.norm("model.norm.weight", D);
+  load_decoder_ends(up, c, w);
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = fmt::format("model.layers.{}.", l);
     LlamaLayerWeights layer;

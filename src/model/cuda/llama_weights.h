@@ -19,15 +19,7 @@ struct LlamaLayerWeights {
   GatedMlpWeights mlp;
 };
 
-struct LlamaWeights {
-  DeviceMatrix embed;
-  DeviceMatrix lm_head;  // empty when tied to embed
-  DeviceBuffer<bf16> final_norm;
-  std::vector<LlamaLayerWeights> layers;
-  std::size_t bytes = 0;  // every matrix, in device memory
-
-  const DeviceMatrix& head() const { return lm_head.rows ? lm_head : embed; }
-};
+using LlamaWeights = DecoderWeights<LlamaLayerWeights>;
 
 // Claims and uploads every tensor of the checkpoint (bf16; f32 ones rounded to bf16).
 LlamaWeights load_llama_weights(const Checkpoint& checkpoint, const ModelConfig& config);

@@ -61,6 +61,14 @@ class WeightSource {
   std::size_t bytes_ = 0;
 };
 
+// The embedding table, the LM head (unless tied) and the final norm, by their checkpoint names.
+template <class Layer>
+void load_decoder_ends(WeightSource& up, const ModelConfig& c, DecoderWeights<Layer>& w) {
+  w.embed = up.matrix("model.embed_tokens.weight", c.vocab_size, c.hidden_size);
+  if (!c.tie_word_embeddings) w.lm_head = up.matrix("lm_head.weight", c.vocab_size, c.hidden_size);
+  w.final_norm = up.norm("model.norm.weight", c.hidden_size);
+}
+
 // keep_fp8_experts: routed experts stored in fp8 with 128×128 blocks stay fp8 (fp8_expert());
 // otherwise fp8_expert() declines and they are read, widened, with mlp().
 std::unique_ptr<WeightSource> checkpoint_source(const Checkpoint& checkpoint, const ModelConfig& config,
