@@ -385,10 +385,11 @@ TEST(CudaModel, ExpandedPrefillAgreesWithTheCpuPathInChunksAndBesideShortSequenc
 }
 
 // Qwen2 at the R1-Distill head width (128) with dummy weights: a prefill chunk of 64 or more
-// rows goes through the flash kernel (gqa_prefill), shorter ones and decode rows row by row
-// (latent_attention). A prompt's logits in one chunk, in two chunks (the second over the first's
-// cache, both flash), and token by token through the cache (row by row throughout) must agree.
-TEST(CudaModel, GroupedQueryFlashPrefillAgreesWithRowByRowAttention) {
+// rows goes through the flash kernel (gqa_prefill), shorter ones and decode rows each over its own
+// context (gqa_decode, in a captured graph after the first steps). A prompt's logits in one chunk,
+// in two chunks (the second over the first's cache, both flash), and token by token through the
+// cache (gqa_decode throughout) must agree.
+TEST(CudaModel, GroupedQueryFlashPrefillAgreesWithTokenByTokenDecode) {
   SKIP_WITHOUT_GPU();
   const auto dir = std::filesystem::temp_directory_path() / ("tide-cuda-gqa-test-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -422,7 +423,7 @@ TEST(CudaModel, GroupedQueryFlashPrefillAgreesWithRowByRowAttention) {
     const auto logits = chunk(i, 1);
     if (i % 13 != 0 && i != n - 1) continue;
     EXPECT_LT(relative_error(logits.data(), whole.data() + i * vocab, vocab), kTolerance) << "position " << i
-                                                                                          << " row by row";
+                                                                                          << " token by token";
   }
 }
 

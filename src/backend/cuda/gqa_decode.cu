@@ -5,7 +5,8 @@
 //
 // Split over the context (flash-decoding): grid (splits, kv heads, rows), a block of 128 threads
 // taking one chunk of the row's context for one kv head, in sub-chunks of 64 positions with an
-// online softmax:
+// online softmax. A batch of few rows splits its contexts many ways; one that fills the GPU with
+// (row, kv head) blocks alone does not split (plan_for):
 //   - scores: 8 lanes a key (16 dims each, two 16-byte loads), four keys a warp at a time; the
 //     group's queries (pre-scaled) sit in shared memory as fp32;
 //   - softmax: a warp per query head over the sub-chunk's 64 scores;
@@ -16,6 +17,7 @@
 // may hold an earlier launch's lines of the same workspace.
 #include <cuda_bf16.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -42,14 +44,21 @@ struct Plan {
   int chunk;  // positions a block takes, a multiple of kSubChunk
 };
 
-Plan plan_for(int max_context) {
-  const int sub_chunks = (max_context + kSubChunk - 1) / kSubChunk;
-  const int splits = sub_chunks < kMaxSplits ? sub_chunks : kMaxSplits;
+// Splits enough for some kTargetBlocks blocks in all: a batch that fills the GPU already takes
+// one chunk per (row, kv head), so that the workspace (rows × kv heads × splits partial states)
+// stays small for large steps; a single row splits its context up to kMaxSplits ways.
+constexpr int64_t kTargetBlocks = 512;
+
+Plan plan_for(const GqaDecodeArgs& a) {
+  const int sub_chunks = (a.max_context + kSubChunk - 1) / kSubChunk;
+  const int64_t pairs = static_cast<int64_t>(a.rows) * a.kv_heads;
+  const int64_t wanted = (kTargetBlocks + pairs - 1) / pairs;
+  const int splits = static_cast<int>(std::min<int64_t>({wanted, kMaxSplits, sub_chunks}));
   return {splits, (sub_chunks + splits - 1) / splits * kSubChunk};
 }
 
 // Per (row, kv head, split, head of the group): max and sum of the chunk's scores, then its
-// unnormalised output.
+// unnormalised output; the state of head g of split s at ((slot + s) · group_size + g).
 __host__ __device__ inline int64_t partial_floats() { return 2 + kHeadDim; }
 
 __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, Plan plan, float* partials) {
@@ -162,14 +171,14 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
     for (int i = 0; i < kMaxGqaGroup / kWarps; ++i) {
       const int g = warp + i * kWarps;
       if (g < group_size && lane == 0) {
-        float* state = partials + ((slot + split) * kMaxGqaGroup + g) * partial_floats();
+        float* state = partials + ((slot + split) * group_size + g) * partial_floats();
         state[0] = running_max[i];
         state[1] = running_sum[i];
       }
     }
 #pragma unroll
     for (int g = 0; g < kMaxGqaGroup; ++g)
-      if (g < group_size) partials[((slot + split) * kMaxGqaGroup + g) * partial_floats() + 2 + d] = out[g];
+      if (g < group_size) partials[((slot + split) * group_size + g) * partial_floats() + 2 + d] = out[g];
   }
   __threadfence();
   __syncthreads();
@@ -177,13 +186,14 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
   __syncthreads();
   if (!last) return;
   __threadfence();  // the other blocks' partial states are visible from here on
-  // The chunks' maxima and sums, then per head (a warp each) their weights 2^(m_s − M) scaled by
+  // The chunks' maxima and sums, then per head (a warp each) their weights e^(m_s − M) scaled by
   // the total, then each value dim's weighted sum: every load of a step independent of the others.
-  const int active = (context + plan.chunk - 1) / plan.chunk;
+  // (A context past max_context, which the caller must not give, is cut at the last chunk.)
+  const int active = min((context + plan.chunk - 1) / plan.chunk, plan.splits);
   __shared__ float chunk_max[kMaxGqaGroup][kMaxSplits], chunk_sum[kMaxGqaGroup][kMaxSplits];
   for (int i = threadIdx.x; i < group_size * active; i += kThreads) {
     const int g = i / active, s = i % active;
-    const float* state = partials + ((slot + s) * kMaxGqaGroup + g) * partial_floats();
+    const float* state = partials + ((slot + s) * group_size + g) * partial_floats();
     chunk_max[g][s] = __ldcg(state);
     chunk_sum[g][s] = __ldcg(state + 1);
   }
@@ -209,7 +219,7 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
     float o = 0.f;
 #pragma unroll 8
     for (int s = 0; s < active; ++s)
-      o += chunk_max[g][s] * __ldcg(partials + ((slot + s) * kMaxGqaGroup + g) * partial_floats() + 2 + d);
+      o += chunk_max[g][s] * __ldcg(partials + ((slot + s) * group_size + g) * partial_floats() + 2 + d);
     a.out[(static_cast<int64_t>(row) * a.heads + kv_head * group_size + g) * kHeadDim + d] = __float2bfloat16(o);
   }
   if (threadIdx.x == 0) done[row * a.kv_heads + kv_head] = 0;
@@ -229,8 +239,8 @@ void check(const GqaDecodeArgs& a) {
 
 std::size_t gqa_decode_workspace_bytes(const GqaDecodeArgs& a) {
   check(a);
-  const Plan plan = plan_for(a.max_context);
-  return static_cast<std::size_t>(a.rows) * a.kv_heads * plan.splits * kMaxGqaGroup * partial_floats() * sizeof(float);
+  const Plan plan = plan_for(a);
+  return static_cast<std::size_t>(a.rows) * a.heads * plan.splits * partial_floats() * sizeof(float);
 }
 
 void gqa_decode(const GqaDecodeArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream) {
@@ -239,7 +249,7 @@ void gqa_decode(const GqaDecodeArgs& a, void* workspace, std::size_t workspace_b
     throw Error("gqa_decode: the workspace holds " + std::to_string(workspace_bytes) + " bytes; it needs " +
                 std::to_string(gqa_decode_workspace_bytes(a)));
   if (!a.counters) throw Error("gqa_decode: counters are required (rows × kv_heads, zeroed once)");
-  const Plan plan = plan_for(a.max_context);
+  const Plan plan = plan_for(a);
   launch_dependent(gqa_decode_kernel, dim3(plan.splits, a.kv_heads, a.rows), dim3(kThreads), 0, stream, a, plan,
                    static_cast<float*>(workspace));
   TIDE_CUDA_CHECK_LAUNCH();

@@ -223,9 +223,9 @@ struct MoeGemv {
 };
 bool moe_gemv_supported(const MoeGemv& m);  // the shapes' limits above
 void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStream_t stream);
-// moe_gemv_down reads the router's ids before waiting for the launch before it: that launch must
-// be moe_gemv_gate_up of the same MoeGemv (whose routed blocks wait for the ids' writer), or the
-// ids must be complete before it.
+// moe_gemv_down and moe_gemv_down_into_residual read the router's ids before waiting for the
+// launch before them: that launch must be moe_gemv_gate_up of the same MoeGemv (whose routed
+// blocks wait for the ids' writer), or the ids must be complete before it.
 void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t stream);
 // moe_gemv_down folded into the residual stream: residual = (residual + delta) + out, each add
 // rounded to bf16 (rms_norm's add of delta, then of the stored out), in place: what

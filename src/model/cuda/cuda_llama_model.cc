@@ -76,21 +76,21 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
     const int64_t hd = c_.head_dim, kv_dim = c_.num_kv_heads * hd, row_width = c_.num_heads * hd;
     const float scale = 1.f / std::sqrt(static_cast<float>(hd));
     heads_out_ = m_.scratch_.get(m_.heads_out_, tokens_ * row_width);
-    // head_dim 128 and groups of at most 16 heads: the flash prefill and the grouped decode
-    // kernel; otherwise every row through latent_attention's grouped form.
-    const bool gqa_kernels = hd == kGqaHeadDim && c_.num_heads / c_.num_kv_heads <= kMaxGqaGroup;
+    // head_dim 128: the flash prefill, and for groups of at most 16 heads the grouped decode
+    // kernel; other rows through latent_attention's grouped form.
+    const bool grouped_decode = hd == kGqaHeadDim && c_.num_heads / c_.num_kv_heads <= kMaxGqaGroup;
     for (const MlaRun& run : step_.attention_runs) {
       const bf16* q = q_ + run.first_row * row_width;
       bf16* out = heads_out_ + run.first_row * row_width;
       const int32_t* tables = step_.block_tables + run.first_row * step_.table_stride;
-      if (run.expanded && gqa_kernels) {
+      if (run.expanded) {  // planned only at head_dim 128 (plan_step)
         gqa_prefill({.q = q, .cache = cache_.layer(layer), .block_table = tables, .block_size = cache_.block_size(),
                      .rows = static_cast<int>(run.rows), .context = run.context, .heads = c_.num_heads,
                      .kv_heads = c_.num_kv_heads, .scale = scale, .out = out},
                     m_.stream_);
         continue;
       }
-      if (gqa_kernels) {
+      if (grouped_decode) {
         const GqaDecodeArgs args{.q = q, .cache = cache_.layer(layer), .block_tables = tables,
                                  .block_table_stride = step_.table_stride,
                                  .context_lens = step_.context_lens + run.first_row, .rows = static_cast<int>(run.rows),

@@ -9,7 +9,8 @@
 //   (gqa_prefill, causal flash attention on the tensor cores), other rows (decode, short chunks)
 //   each over its own context in one launch (gqa_decode: each kv head's keys and values read once
 //   for its group); both at head_dim 128, other widths through latent_attention's grouped form;
-//   o_proj; a dense SwiGLU MLP (at one or two tokens the decode-sized MoE launches with one slot).
+//   o_proj; a dense SwiGLU MLP (at one or two tokens gate_up and SiLU·mul in the decode-sized
+//   MoE launch with one slot, then down as a GEMV).
 // The cache holds bf16 [k of every kv head | v of every kv head] entries, as the CPU cache does.
 // What every GPU model shares (the step, graphs, sampling) is CudaModelBase's.
 #include "model/cuda/cuda_model_base.h"
