@@ -82,8 +82,8 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 
 void add_device_option(CLI::App& cmd, std::string& device) {
   cmd.add_option("--device", device,
-                 "Where the model runs: auto (the GPU when this build has CUDA, a GPU is visible and the model is "
-                 "DeepSeek; else the CPU), cpu (float32 reference) or cuda (bf16)")
+                 "Where the model runs: auto (the GPU when this build has CUDA and a GPU is visible; else the CPU), "
+                 "cpu (float32 reference) or cuda (bf16; every family: DeepSeek and the R1-Distill Llama/Qwen2)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
 }

@@ -19,8 +19,8 @@ std::filesystem::path resolve_model(const std::string& model);
 
 bool is_demo(const std::string& model);
 
-// --device for a command that loads a model: auto (the GPU when this build has the CUDA backend,
-// a GPU is visible and the model's family runs there), cpu, or cuda.
+// --device for a command that loads a model: auto (the GPU when this build has the CUDA backend
+// and a GPU is visible), cpu, or cuda.
 void add_device_option(CLI::App& cmd, std::string& device);
 
 // --quantization for a command that loads a model: none, or int8 (weight-only, per channel).
