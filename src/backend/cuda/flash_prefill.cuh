@@ -21,9 +21,12 @@
 //   bf16* out(row, head)                 where the row's kV outputs go
 #include <cuda_bf16.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
@@ -231,6 +234,18 @@ __device__ __forceinline__ void attend_block(const Operands& a, unsigned char* s
       *reinterpret_cast<__nv_bfloat162*>(out + j * 8 + 2 * t) =
           __floats2bfloat162_rn(o[4 * j + up * 2] * inv, o[4 * j + up * 2 + 1] * inv);
   }
+}
+
+// Launches `kernel` (a __global__ that waits, then calls attend_block) over the operands' rows
+// and `heads` heads, with the shared memory its Layout needs (allowed once per kernel).
+template <class Operands>
+void launch(void (*kernel)(Operands), const Operands& a, int heads, cudaStream_t stream) {
+  constexpr std::size_t bytes = Layout<Operands>::kSharedBytes;
+  static std::atomic<uint64_t> shared_set{0};
+  allow_dynamic_shared_memory(reinterpret_cast<const void*>(kernel), bytes, shared_set);
+  const dim3 grid((a.rows + kRowsPerBlock - 1) / kRowsPerBlock, heads);
+  launch_dependent(kernel, grid, dim3(kThreads), bytes, stream, a);
+  TIDE_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace tide::cuda::flash_prefill

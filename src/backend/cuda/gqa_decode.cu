@@ -61,10 +61,9 @@ Plan plan_for(const GqaDecodeArgs& a) {
 
 // Per (row, kv head, split, head of the group): max and sum of the chunk's scores, then its
 // unnormalised output; the state of head g of split s at ((slot + s) · group_size + g).
-__host__ __device__ inline int64_t partial_floats() { return 2 + kHeadDim; }
+constexpr int64_t kPartialFloats = 2 + kHeadDim;
 
 __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, Plan plan, float* partials) {
-  unsigned* done = a.counters;
   begin_dependent_kernel();
   const int group_size = a.heads / a.kv_heads;
   const int split = blockIdx.x, kv_head = blockIdx.y, row = blockIdx.z;
@@ -173,18 +172,18 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
     for (int i = 0; i < kMaxGqaGroup / kWarps; ++i) {
       const int g = warp + i * kWarps;
       if (g < group_size && lane == 0) {
-        float* state = partials + ((slot + split) * group_size + g) * partial_floats();
+        float* state = partials + ((slot + split) * group_size + g) * kPartialFloats;
         state[0] = running_max[i];
         state[1] = running_sum[i];
       }
     }
 #pragma unroll
     for (int g = 0; g < kMaxGqaGroup; ++g)
-      if (g < group_size) partials[((slot + split) * group_size + g) * partial_floats() + 2 + d] = out[g];
+      if (g < group_size) partials[((slot + split) * group_size + g) * kPartialFloats + 2 + d] = out[g];
   }
   __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(done + row * a.kv_heads + kv_head, 1u) == gridDim.x - 1;
+  if (threadIdx.x == 0) last = atomicAdd(a.counters + row * a.kv_heads + kv_head, 1u) == gridDim.x - 1;
   __syncthreads();
   if (!last) return;
   __threadfence();  // the other blocks' partial states are visible from here on
@@ -195,7 +194,7 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
   __shared__ float chunk_max[kMaxGqaGroup][kMaxSplits], chunk_sum[kMaxGqaGroup][kMaxSplits];
   for (int i = threadIdx.x; i < group_size * active; i += kThreads) {
     const int g = i / active, s = i % active;
-    const float* state = partials + ((slot + s) * group_size + g) * partial_floats();
+    const float* state = partials + ((slot + s) * group_size + g) * kPartialFloats;
     chunk_max[g][s] = __ldcg(state);
     chunk_sum[g][s] = __ldcg(state + 1);
   }
@@ -221,10 +220,10 @@ __global__ void __launch_bounds__(kThreads) gqa_decode_kernel(GqaDecodeArgs a, P
     float o = 0.f;
 #pragma unroll 8
     for (int s = 0; s < active; ++s)
-      o += chunk_max[g][s] * __ldcg(partials + ((slot + s) * group_size + g) * partial_floats() + 2 + d);
+      o += chunk_max[g][s] * __ldcg(partials + ((slot + s) * group_size + g) * kPartialFloats + 2 + d);
     a.out[(static_cast<int64_t>(row) * a.heads + kv_head * group_size + g) * kHeadDim + d] = __float2bfloat16(o);
   }
-  if (threadIdx.x == 0) done[row * a.kv_heads + kv_head] = 0;
+  if (threadIdx.x == 0) a.counters[row * a.kv_heads + kv_head] = 0;
 }
 
 void check(const GqaDecodeArgs& a) {
@@ -242,7 +241,7 @@ void check(const GqaDecodeArgs& a) {
 std::size_t gqa_decode_workspace_bytes(const GqaDecodeArgs& a) {
   check(a);
   const Plan plan = plan_for(a);
-  return static_cast<std::size_t>(a.rows) * a.heads * plan.splits * partial_floats() * sizeof(float);
+  return static_cast<std::size_t>(a.rows) * a.heads * plan.splits * kPartialFloats * sizeof(float);
 }
 
 void gqa_decode(const GqaDecodeArgs& a, void* workspace, std::size_t workspace_bytes, cudaStream_t stream) {

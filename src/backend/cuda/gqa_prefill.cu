@@ -5,7 +5,6 @@
 // values, which the first of them brings into L2.
 #include <cuda_bf16.h>
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -59,13 +58,7 @@ void gqa_prefill(const GqaPrefillArgs& a, cudaStream_t stream) {
     throw Error("gqa_prefill: needs rows <= context, heads a multiple of kv_heads and a positive block size (got " +
                 std::to_string(a.rows) + " rows in a context of " + std::to_string(a.context) + ", " +
                 std::to_string(a.heads) + " heads over " + std::to_string(a.kv_heads) + ")");
-  using flash_prefill::kRowsPerBlock, flash_prefill::kThreads;
-  constexpr std::size_t bytes = flash_prefill::Layout<GqaOperands>::kSharedBytes;
-  static std::atomic<uint64_t> shared_set{0};
-  allow_dynamic_shared_memory(reinterpret_cast<const void*>(gqa_prefill_kernel), bytes, shared_set);
-  const dim3 grid((a.rows + kRowsPerBlock - 1) / kRowsPerBlock, a.heads);
-  launch_dependent(gqa_prefill_kernel, grid, dim3(kThreads), bytes, stream, GqaOperands{a});
-  TIDE_CUDA_CHECK_LAUNCH();
+  flash_prefill::launch(gqa_prefill_kernel, GqaOperands{a}, a.heads, stream);
 }
 
 }  // namespace tide::cuda

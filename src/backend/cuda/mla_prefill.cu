@@ -9,7 +9,6 @@
 // values.
 #include <cuda_bf16.h>
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -83,13 +82,7 @@ void mla_prefill(const MlaPrefillArgs& a, cudaStream_t stream) {
   if (a.rows <= 0) return;
   if (a.rows > a.context)
     throw Error("mla_prefill: " + std::to_string(a.rows) + " new rows in a context of " + std::to_string(a.context));
-  using flash_prefill::kRowsPerBlock, flash_prefill::kThreads;
-  constexpr std::size_t bytes = flash_prefill::Layout<MlaOperands>::kSharedBytes;
-  static std::atomic<uint64_t> shared_set{0};
-  allow_dynamic_shared_memory(reinterpret_cast<const void*>(mla_prefill_kernel), bytes, shared_set);
-  const dim3 grid((a.rows + kRowsPerBlock - 1) / kRowsPerBlock, a.heads);
-  launch_dependent(mla_prefill_kernel, grid, dim3(kThreads), bytes, stream, MlaOperands{a});
-  TIDE_CUDA_CHECK_LAUNCH();
+  flash_prefill::launch(mla_prefill_kernel, MlaOperands{a}, a.heads, stream);
 }
 
 }  // namespace tide::cuda
