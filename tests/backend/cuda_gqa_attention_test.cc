@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <numeric>
 
 #include "backend/cpu/ops.h"
 #include "cuda_test_support.h"
@@ -16,34 +15,6 @@ namespace tide::cuda {
 namespace {
 
 constexpr int kHd = kGqaHeadDim;
-
-// A paged cache of `blocks` in use (shuffled among a few more, which hold NaN) for one sequence.
-struct PagedContext {
-  PagedContext(int context, int block_size, int64_t entry, std::mt19937& rng) : entry(entry), block_size(block_size) {
-    const int blocks = (context + block_size - 1) / block_size, num_blocks = blocks + 3;
-    std::vector<int32_t> physical(num_blocks);
-    std::iota(physical.begin(), physical.end(), 0);
-    std::shuffle(physical.begin(), physical.end(), rng);
-    table.assign(physical.begin(), physical.begin() + blocks);
-    cache = random_bf16(static_cast<std::size_t>(num_blocks) * block_size * entry, rng);
-    for (int i = blocks; i < num_blocks; ++i)
-      std::fill_n(cache.begin() + static_cast<std::ptrdiff_t>(physical[i]) * block_size * entry, block_size * entry,
-                  uint16_t{0xffff});
-  }
-  // Positions 0..context-1's entries in order, widened.
-  std::vector<float> gathered(int context) const {
-    std::vector<float> out(static_cast<std::size_t>(context) * entry);
-    for (int p = 0; p < context; ++p)
-      for (int64_t d = 0; d < entry; ++d)
-        out[static_cast<std::size_t>(p) * entry + d] =
-            bf16_to_f32(cache[(static_cast<std::size_t>(table[p / block_size]) * block_size + p % block_size) * entry + d]);
-    return out;
-  }
-  int64_t entry;
-  int block_size;
-  std::vector<int32_t> table;
-  std::vector<uint16_t> cache;
-};
 
 TEST(CudaGqaPrefill, GroupedQueryAttentionFromThePagedCacheMatchesCpuAttention) {
   REQUIRE_DEVICE();

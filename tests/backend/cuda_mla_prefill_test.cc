@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <numeric>
 
 #include "backend/cpu/ops.h"
 #include "cuda_test_support.h"
@@ -31,15 +30,9 @@ TEST(CudaMlaPrefill, ExpandedAttentionMatchesCpuAttention) {
                              std::to_string(ctx) + " bs=" + std::to_string(bs);
     auto rng = rng_for("mla prefill " + what);
 
-    // The sequence's cache entries in shuffled blocks; the blocks it does not use hold NaN.
-    const int blocks = (ctx + bs - 1) / bs, num_blocks = blocks + 3;
-    std::vector<int32_t> physical(num_blocks);
-    std::iota(physical.begin(), physical.end(), 0);
-    std::shuffle(physical.begin(), physical.end(), rng);
-    const std::vector<int32_t> table(physical.begin(), physical.begin() + blocks);
-    auto cache = random_bf16(static_cast<std::size_t>(num_blocks) * bs * kE, rng);
-    for (int i = blocks; i < num_blocks; ++i)
-      std::fill_n(cache.begin() + static_cast<std::ptrdiff_t>(physical[i]) * bs * kE, bs * kE, uint16_t{0xffff});
+    const PagedContext paged(ctx, bs, kE, rng);
+    const std::vector<int32_t>& table = paged.table;
+    const std::vector<uint16_t>& cache = paged.cache;
     DeviceBuffer<uint16_t> dcache(cache), dlatent(static_cast<std::size_t>(ctx) * kLatent),
         drope(static_cast<std::size_t>(ctx) * kRope);
     DeviceBuffer<int32_t> dtable(table);

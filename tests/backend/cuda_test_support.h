@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
@@ -150,5 +151,34 @@ inline Fp8Weights random_fp8_weights(int64_t out, int64_t in, std::mt19937& rng,
       w.dequantized[o * in + c] = fp8_e4m3_to_f32(w.q[o * in + c]) * w.scales[(o / 128) * scale_cols + c / 128];
   return w;
 }
+
+// One sequence's paged cache of `entry`-wide bf16 entries: the blocks its context needs, shuffled
+// among three more that hold NaN (an attention that reads past its table gives NaN).
+struct PagedContext {
+  PagedContext(int context, int block_size, int64_t entry, std::mt19937& rng) : entry(entry), block_size(block_size) {
+    const int blocks = (context + block_size - 1) / block_size, num_blocks = blocks + 3;
+    std::vector<int32_t> physical(num_blocks);
+    std::iota(physical.begin(), physical.end(), 0);
+    std::shuffle(physical.begin(), physical.end(), rng);
+    table.assign(physical.begin(), physical.begin() + blocks);
+    cache = random_bf16(static_cast<std::size_t>(num_blocks) * block_size * entry, rng);
+    for (int i = blocks; i < num_blocks; ++i)
+      std::fill_n(cache.begin() + static_cast<std::ptrdiff_t>(physical[i]) * block_size * entry, block_size * entry,
+                  uint16_t{0xffff});
+  }
+  // Positions 0..context-1's entries in order, widened.
+  std::vector<float> gathered(int context) const {
+    std::vector<float> out(static_cast<std::size_t>(context) * entry);
+    for (int p = 0; p < context; ++p)
+      for (int64_t d = 0; d < entry; ++d)
+        out[static_cast<std::size_t>(p) * entry + d] =
+            bf16_to_f32(cache[(static_cast<std::size_t>(table[p / block_size]) * block_size + p % block_size) * entry + d]);
+    return out;
+  }
+  int64_t entry;
+  int block_size;
+  std::vector<int32_t> table;
+  std::vector<uint16_t> cache;
+};
 
 }  // namespace tide::cuda
