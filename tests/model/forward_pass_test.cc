@@ -28,7 +28,7 @@ struct RecordingOps {
     int layer;
   };
 
-  std::vector<MlaRun> runs;
+  std::vector<AttentionRun> runs;
   std::vector<std::string> calls;
 
   void add(const std::string& op, int layer, const std::string& detail = "") {
@@ -37,7 +37,7 @@ struct RecordingOps {
   static std::string of(const Normed& h) {
     return "norm " + std::to_string(h.layer) + (h.which == LayerNorm::Input ? " in" : " post");
   }
-  static std::string run(const MlaRun& r) { return "rows " + std::to_string(r.first_row); }
+  static std::string run(const AttentionRun& r) { return "rows " + std::to_string(r.first_row); }
 
   void embed() { calls.push_back("embed"); }
   Normed norm(int layer, LayerNorm which) {
@@ -49,16 +49,16 @@ struct RecordingOps {
     return "logits";
   }
   // DeepSeek's.
-  const std::vector<MlaRun>& mla_runs() const { return runs; }
+  const std::vector<AttentionRun>& mla_runs() const { return runs; }
   Projection project_attention_inputs(int layer, const Normed& h) {
     add("project", layer, of(h));
     return {layer};
   }
   void write_latent_cache(int layer, const Projection& p) { add("write_latent_cache", layer, "of " + std::to_string(p.layer)); }
-  void absorb_queries(int layer, const Projection&, const MlaRun& r) { add("absorb", layer, run(r)); }
-  void attend_latent(int layer, const MlaRun& r) { add("attend_latent", layer, run(r)); }
-  void expand_values(int layer, const MlaRun& r) { add("expand_values", layer, run(r)); }
-  void attend_expanded(int layer, const Projection&, const MlaRun& r) { add("attend_expanded", layer, run(r)); }
+  void absorb_queries(int layer, const Projection&, const AttentionRun& r) { add("absorb", layer, run(r)); }
+  void attend_latent(int layer, const AttentionRun& r) { add("attend_latent", layer, run(r)); }
+  void expand_values(int layer, const AttentionRun& r) { add("expand_values", layer, run(r)); }
+  void attend_expanded(int layer, const Projection&, const AttentionRun& r) { add("attend_expanded", layer, run(r)); }
   void project_attention_output(int layer) { add("o_proj", layer); }
   void dense_mlp(int layer, const Normed& h) { add("dense_mlp", layer, of(h)); }
   Routes route(int layer, const Normed& h) {
@@ -81,7 +81,7 @@ TEST(ForwardPass, DeepSeekRunsEachLayersOpsInOrderWithDenseThenMoeLayers) {
   config.first_k_dense_replace = 1;
   config.n_routed_experts = 4;
   RecordingOps ops;
-  ops.runs = {{.first_row = 0, .rows = 2, .sequences = 2}, {.first_row = 2, .rows = 70, .expanded = true}};
+  ops.runs = {{.first_row = 0, .rows = 2, .sequences = 2}, {.first_row = 2, .rows = 70, .whole_chunk = true}};
   EXPECT_EQ(deepseek_forward(ops, config), "logits");
   const std::vector<std::string> want = {
       "embed",

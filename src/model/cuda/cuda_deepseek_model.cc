@@ -27,11 +27,11 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
 
 void DeepSeekCudaModel::plan_step(const Batch& batch, const BatchLayout& layout, Step& step) const {
   const bool expandable = expanded_prefill_supported();
-  step.attention_runs = plan_mla_runs(batch, layout, [expandable](const SequenceStep& seq) {
+  step.attention_runs = plan_attention_runs(batch, layout, [expandable](const SequenceStep& seq) {
     return expandable && seq.num_tokens >= kExpandedPrefillRows;
   });
-  for (const MlaRun& run : step.attention_runs)
-    if (run.expanded) step.max_expanded_context = std::max(step.max_expanded_context, run.context);
+  for (const AttentionRun& run : step.attention_runs)
+    if (run.whole_chunk) step.max_expanded_context = std::max(step.max_expanded_context, run.context);
 }
 
 void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {

@@ -25,7 +25,7 @@ class DeepSeekCudaModel : public CudaModelBase {
   bool fp8_experts() const { return !bf16_expert_layers_ && config_.n_routed_experts > 0; }
 
  private:
-  // MLA's runs of the step's rows (mla_runs.h).
+  // MLA's runs of the step's rows (attention_runs.h).
   void plan_step(const Batch& batch, const BatchLayout& layout, Step& step) const override;
   void run_step(const Step& step, DeviceKvCache& cache) const override;
   int64_t vocab_rows() const override { return weights_.head().rows; }

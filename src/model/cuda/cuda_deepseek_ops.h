@@ -45,13 +45,13 @@ class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
   Normed norm(int layer, LayerNorm which);
   void logits();
 
-  const std::vector<MlaRun>& mla_runs() const { return step_.attention_runs; }
+  const std::vector<AttentionRun>& mla_runs() const { return step_.attention_runs; }
   Projection project_attention_inputs(int layer, const Normed& h);
   void write_latent_cache(int layer, const Projection& p);
-  void absorb_queries(int layer, const Projection& p, const MlaRun& run);
-  void attend_latent(int layer, const MlaRun& run);
-  void expand_values(int layer, const MlaRun& run);
-  void attend_expanded(int layer, const Projection& p, const MlaRun& run);
+  void absorb_queries(int layer, const Projection& p, const AttentionRun& run);
+  void attend_latent(int layer, const AttentionRun& run);
+  void expand_values(int layer, const AttentionRun& run);
+  void attend_expanded(int layer, const Projection& p, const AttentionRun& run);
   void project_attention_output(int layer);
 
   void dense_mlp(int layer, const Normed& h);

@@ -18,7 +18,7 @@ LlamaCudaModel::LlamaCudaModel(ModelConfig config, LlamaWeights weights)
 
 void LlamaCudaModel::plan_step(const Batch& batch, const BatchLayout& layout, Step& step) const {
   const bool flash = config_.head_dim == kGqaHeadDim;
-  step.attention_runs = plan_mla_runs(
+  step.attention_runs = plan_attention_runs(
       batch, layout, [flash](const SequenceStep& seq) { return flash && seq.num_tokens >= kFlashPrefillRows; });
 }
 
@@ -79,11 +79,11 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
     // head_dim 128: the flash prefill, and for groups of at most 16 heads the grouped decode
     // kernel; other rows through latent_attention's grouped form.
     const bool grouped_decode = hd == kGqaHeadDim && c_.num_heads / c_.num_kv_heads <= kMaxGqaGroup;
-    for (const MlaRun& run : step_.attention_runs) {
+    for (const AttentionRun& run : step_.attention_runs) {
       const bf16* q = q_ + run.first_row * row_width;
       bf16* out = heads_out_ + run.first_row * row_width;
       const int32_t* tables = step_.block_tables + run.first_row * step_.table_stride;
-      if (run.expanded) {  // planned only at head_dim 128 (plan_step)
+      if (run.whole_chunk) {  // planned only at head_dim 128 (plan_step)
         gqa_prefill({.q = q, .cache = cache_.layer(layer), .block_table = tables, .block_size = cache_.block_size(),
                      .rows = static_cast<int>(run.rows), .context = run.context, .heads = c_.num_heads,
                      .kv_heads = c_.num_kv_heads, .scale = scale, .out = out},

@@ -25,7 +25,7 @@ class LlamaCudaModel final : public CudaModelBase {
   std::size_t weight_bytes() const override { return weights_.bytes; }
 
  private:
-  // The runs of the step's rows (mla_runs.h's split: "expanded" runs are the flash prefill's).
+  // The runs of the step's rows (attention_runs.h): whole chunks are the flash prefill's.
   void plan_step(const Batch& batch, const BatchLayout& layout, Step& step) const override;
   void run_step(const Step& step, DeviceKvCache& cache) const override;
   // A sequence's chunk of at least this many rows (one query tile of gqa_prefill) is attended

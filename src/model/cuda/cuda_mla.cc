@@ -3,7 +3,7 @@
 //   q_b(norm(q_a)) with q_lora;
 //   the cache entry = [kv_a_layernorm(kv's latent) | rope(kv's key)], written in one launch that
 //   also rotates the query's rope part into its absorbed row;
-//   then per run of rows (mla_runs.h), either
+//   then per run of rows (attention_runs.h), either
 //   - absorbed (decode rows, short chunks): q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] |
 //     rope(q_rope[t, h])] (one batched GEMV over heads), latent_out = attention over the cache
 //     (mla_decode), heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ; or
@@ -62,7 +62,7 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
                            m_.stream_);
 }
 
-void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, const MlaRun& run) {
+void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, const AttentionRun& run) {
   const ModelConfig& c = m_.config_;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
   const int64_t E = r + c.qk_rope_head_dim;
@@ -76,7 +76,7 @@ void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, 
                         m_.stream_);
 }
 
-void DeepSeekCudaModel::StepOps::attend_latent(int layer, const MlaRun& run) {
+void DeepSeekCudaModel::StepOps::attend_latent(int layer, const AttentionRun& run) {
   const ModelConfig& c = m_.config_;
   const int64_t H = c.num_heads, r = c.kv_lora_rank, E = r + c.qk_rope_head_dim, first = run.first_row;
   const bf16* absorbed = q_absorbed_ + first * H * E;
@@ -102,7 +102,7 @@ void DeepSeekCudaModel::StepOps::attend_latent(int layer, const MlaRun& run) {
                    m_.stream_);
 }
 
-void DeepSeekCudaModel::StepOps::expand_values(int layer, const MlaRun& run) {
+void DeepSeekCudaModel::StepOps::expand_values(int layer, const AttentionRun& run) {
   const ModelConfig& c = m_.config_;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
   const bf16* kv_b = m_.weights_.layers[layer].attention.kv_b_proj.data.data();
@@ -114,7 +114,7 @@ void DeepSeekCudaModel::StepOps::expand_values(int layer, const MlaRun& run) {
                         m_.stream_);
 }
 
-void DeepSeekCudaModel::StepOps::attend_expanded(int layer, const Projection& p, const MlaRun& run) {
+void DeepSeekCudaModel::StepOps::attend_expanded(int layer, const Projection& p, const AttentionRun& run) {
   const ModelConfig& c = m_.config_;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, dr = c.qk_rope_head_dim;
   const int64_t r = c.kv_lora_rank, E = r + dr, first = run.first_row;

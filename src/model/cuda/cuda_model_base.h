@@ -31,7 +31,7 @@
 #include "model/cuda/device_kv_cache.h"
 #include "model/cuda/device_weights.h"
 #include "model/cuda/scratch.h"
-#include "model/deepseek/mla_runs.h"
+#include "model/attention_runs.h"
 #include "model/model.h"
 #include "model/rope.h"
 
@@ -63,9 +63,9 @@ class CudaModelBase : public Model {
     const int32_t* context_lens = nullptr;  // position + 1 of each token: what its attention row sees
     const int32_t* logit_row_tokens = nullptr;
     const int32_t* block_tables = nullptr;  // [tokens, table_stride]: each token's sequence's table
-    // The rows in runs attended alike (mla_runs.h), planned by the family's plan_step: decode
+    // The rows in runs attended alike (attention_runs.h), planned by the family's plan_step: decode
     // rows and short chunks row by row, each long prefill chunk at once.
-    std::vector<MlaRun> attention_runs;
+    std::vector<AttentionRun> attention_runs;
     int max_expanded_context = 0;
   };
 

@@ -24,11 +24,11 @@ class DeepSeekModel::CpuOps : public CpuDecoderOps {
         q_(tokens_ * config_.num_heads * config_.qk_head_dim()),
         kv_(tokens_ * config_.kv_entry_dim()),
         heads_out_(tokens_ * config_.num_heads * config_.v_head_dim),
-        runs_(plan_mla_runs(batch, layout_, [mode = model.mla_mode_](const SequenceStep& seq) {
+        runs_(plan_attention_runs(batch, layout_, [mode = model.mla_mode_](const SequenceStep& seq) {
           return mode == MlaMode::Expanded || (mode == MlaMode::Auto && seq.num_tokens > 1);
         })) {}
 
-  const std::vector<MlaRun>& mla_runs() const { return runs_; }
+  const std::vector<AttentionRun>& mla_runs() const { return runs_; }
 
   Projection project_attention_inputs(int layer, Normed h) {
     model_.attention_[layer].project(h, tokens_, q_.data(), kv_.data());
@@ -37,12 +37,12 @@ class DeepSeekModel::CpuOps : public CpuDecoderOps {
   void write_latent_cache(int layer, const Projection& p) {
     model_.attention_[layer].write_cache(p.q, p.kv, batch_, layout_, model_.rope_, cache_);
   }
-  void absorb_queries(int layer, const Projection& p, const MlaRun& run) {
+  void absorb_queries(int layer, const Projection& p, const AttentionRun& run) {
     const int64_t H = config_.num_heads, r = config_.kv_lora_rank;
     q_absorbed_.resize(run.rows * H * (r + config_.qk_rope_head_dim));
     model_.attention_[layer].absorb_queries(p.q, run.first_row, run.rows, q_absorbed_.data());
   }
-  void attend_latent(int layer, const MlaRun& run) {
+  void attend_latent(int layer, const AttentionRun& run) {
     const int64_t H = config_.num_heads, r = config_.kv_lora_rank, entry = r + config_.qk_rope_head_dim;
     latent_out_.resize(run.rows * H * r);
     for (int s = run.first_sequence; s < run.first_sequence + run.sequences; ++s) {
@@ -51,10 +51,10 @@ class DeepSeekModel::CpuOps : public CpuDecoderOps {
                                              latent_out_.data() + row * H * r);
     }
   }
-  void expand_values(int layer, const MlaRun& run) {
+  void expand_values(int layer, const AttentionRun& run) {
     model_.attention_[layer].expand_values(latent_out_.data(), run.first_row, run.rows, heads_out_.data());
   }
-  void attend_expanded(int layer, const Projection& p, const MlaRun& run) {
+  void attend_expanded(int layer, const Projection& p, const AttentionRun& run) {
     const int64_t row = run.first_row, H = config_.num_heads;
     model_.attention_[layer].attend_expanded(p.q + row * H * config_.qk_head_dim(),
                                              batch_.sequences[run.first_sequence], cache_,
@@ -75,7 +75,7 @@ class DeepSeekModel::CpuOps : public CpuDecoderOps {
   PagedKvCache& cache_;
   std::vector<float> q_, kv_, heads_out_;
   std::vector<float> q_absorbed_, latent_out_;  // the absorbed run's rows
-  const std::vector<MlaRun> runs_;
+  const std::vector<AttentionRun> runs_;
 };
 
 DeepSeekModel::DeepSeekModel(ModelConfig config, Checkpoint checkpoint, const ModelOptions& options)

@@ -9,7 +9,7 @@
 //                             the kv_a row [latent | rope key] of every new token
 //   write_latent_cache        the latent normalised, the keys' and queries' rope parts rotated,
 //                             each new token's entry stored in the paged cache
-//   per run (mla_runs.h), absorbed:
+//   per run (attention_runs.h), absorbed:
 //     absorb_queries          q_nope · W_UK per head, beside the rotated rope part
 //     attend_latent           multi-query attention over the latent cache
 //     expand_values           the attended latents · W_UVᵀ per head
@@ -25,7 +25,7 @@
 // returns.
 #include "model/config.h"
 #include "model/decoder_forward.h"
-#include "model/deepseek/mla_runs.h"
+#include "model/attention_runs.h"
 
 namespace tide {
 
@@ -33,8 +33,8 @@ template <class Ops>
 void mla_attention(Ops& ops, int layer, const typename Ops::Normed& h) {
   const typename Ops::Projection projection = ops.project_attention_inputs(layer, h);
   ops.write_latent_cache(layer, projection);
-  for (const MlaRun& run : ops.mla_runs()) {
-    if (run.expanded) {
+  for (const AttentionRun& run : ops.mla_runs()) {
+    if (run.whole_chunk) {
       ops.attend_expanded(layer, projection, run);
       continue;
     }

@@ -1,5 +1,5 @@
-// plan_mla_runs: how both backends split a step's rows between MLA's absorbed and expanded forms.
-#include "model/deepseek/mla_runs.h"
+// plan_attention_runs: how both backends split a step's rows between MLA's absorbed and expanded forms.
+#include "model/attention_runs.h"
 
 #include <gtest/gtest.h>
 
@@ -24,26 +24,26 @@ Batch batch_of(const std::vector<int64_t>& tokens) {
 
 bool long_chunk(const SequenceStep& seq) { return seq.num_tokens >= 64; }
 
-TEST(MlaRuns, ConsecutiveAbsorbedSequencesShareOneRun) {
+TEST(AttentionRuns, ConsecutiveAbsorbedSequencesShareOneRun) {
   const Batch batch = batch_of({1, 1, 3, 1});
-  const auto runs = plan_mla_runs(batch, BatchLayout(batch), long_chunk);
+  const auto runs = plan_attention_runs(batch, BatchLayout(batch), long_chunk);
   ASSERT_EQ(runs.size(), 1u);
-  EXPECT_FALSE(runs[0].expanded);
+  EXPECT_FALSE(runs[0].whole_chunk);
   EXPECT_EQ(runs[0].first_row, 0);
   EXPECT_EQ(runs[0].rows, 6);
   EXPECT_EQ(runs[0].first_sequence, 0);
   EXPECT_EQ(runs[0].sequences, 4);
 }
 
-TEST(MlaRuns, EachExpandedChunkIsARunOfItsOwnInBatchOrder) {
+TEST(AttentionRuns, EachExpandedChunkIsARunOfItsOwnInBatchOrder) {
   const Batch batch = batch_of({1, 100, 70, 2, 1, 64});
-  const auto runs = plan_mla_runs(batch, BatchLayout(batch), long_chunk);
+  const auto runs = plan_attention_runs(batch, BatchLayout(batch), long_chunk);
   ASSERT_EQ(runs.size(), 5u);
   const std::vector<bool> expanded{false, true, true, false, true};
   const std::vector<int64_t> first_rows{0, 1, 101, 171, 174}, rows{1, 100, 70, 3, 64};
   const std::vector<int> first_sequences{0, 1, 2, 3, 5}, sequences{1, 1, 1, 2, 1};
   for (std::size_t i = 0; i < runs.size(); ++i) {
-    EXPECT_EQ(runs[i].expanded, expanded[i]) << "run " << i;
+    EXPECT_EQ(runs[i].whole_chunk, expanded[i]) << "run " << i;
     EXPECT_EQ(runs[i].first_row, first_rows[i]) << "run " << i;
     EXPECT_EQ(runs[i].rows, rows[i]) << "run " << i;
     EXPECT_EQ(runs[i].first_sequence, first_sequences[i]) << "run " << i;
@@ -54,11 +54,11 @@ TEST(MlaRuns, EachExpandedChunkIsARunOfItsOwnInBatchOrder) {
   EXPECT_EQ(runs[4].context, 74);
 }
 
-TEST(MlaRuns, EveryRowIsInExactlyOneRun) {
+TEST(AttentionRuns, EveryRowIsInExactlyOneRun) {
   const Batch batch = batch_of({5, 64, 1, 1, 200, 63});
-  const auto runs = plan_mla_runs(batch, BatchLayout(batch), long_chunk);
+  const auto runs = plan_attention_runs(batch, BatchLayout(batch), long_chunk);
   int64_t next_row = 0;
-  for (const MlaRun& run : runs) {
+  for (const AttentionRun& run : runs) {
     EXPECT_EQ(run.first_row, next_row);
     next_row += run.rows;
   }
