@@ -236,7 +236,7 @@ __device__ __forceinline__ void attend_block(const Operands& a, unsigned char* s
   }
 }
 
-// Launches `kernel` (a __global__ that waits, then calls attend_block) over the operands' rows
+// Launches `kernel` (a kernel that waits, then calls attend_block) over the operands' rows
 // and `heads` heads, with the shared memory its Layout needs (allowed once per kernel).
 template <class Operands>
 void launch(void (*kernel)(Operands), const Operands& a, int heads, cudaStream_t stream) {
