@@ -1,6 +1,7 @@
 // moe_grouped_gemm_fp8 against its CPU twin: cpu::matmul over each expert's rows on the fp8
 // operands dequantized as DeepSeek-V3 defines them (activations x = q · scale per 1×128 block,
-// weights W = w · weight_scale_inv per 128×128 block).
+// weights W = w · weight_scale_inv per 128×128 block). And the weight-only fp8 GEMV of decode
+// (gemv_fp8) against cpu::matmul on the dequantized weights and the bf16 activations.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -88,6 +89,48 @@ TEST(CudaMoeFp8, RefusesShapesItCannotRun) {
   EXPECT_THROW(moe_grouped_gemm_fp8(q.data(), s.data(), 1, nullptr, zero.data(), zero.data(), 1, w.data(), ws.data(), 3,
                                     128, as_bf16(y), nullptr),
                Error);
+}
+
+// Widths: one scale block, a partial last scale row and a last GEMV block of fewer features
+// (130), V3's q_a + kv_a (2112 × 7168) and o_proj's depth (16384). Rows as stored and normalised
+// as read (rms_norm, then the plain GEMV's reference).
+TEST(CudaFp8Gemv, WeightOnlyMatchesCpuMatmulOnTheDequantizedWeights) {
+  REQUIRE_DEVICE();
+  for (auto [out, in] : {std::pair<int64_t, int64_t>{1, 128}, {130, 256}, {2112, 7168}, {300, 16384}})
+    for (int64_t n = 1; n <= kGemvMaxRows; ++n)
+      for (const bool normed : {false, true}) {
+        const std::string what = "n=" + std::to_string(n) + " out=" + std::to_string(out) + " in=" +
+                                 std::to_string(in) + (normed ? " normed" : "");
+        auto rng = rng_for("gemv_fp8 " + what);
+        const Fp8Weights w = random_fp8_weights(out, in, rng, 1e-4f, 4e-4f);
+        const auto x = random_bf16(n * in, rng);
+        const auto norm_weight = random_bf16(in, rng, 1.f, 0.25f);
+        DeviceBuffer<uint16_t> dx(x), dnorm(norm_weight), dnormed(n * in), dy((n + 1) * out);
+        DeviceBuffer<uint8_t> dw(w.q);
+        DeviceBuffer<float> dscales(w.scales);
+        dy.fill_bytes(0xff);
+        std::vector<float> rows = widen(x);
+        if (normed) {  // the reference reads the rows rms_norm stores
+          rms_norm(as_bf16(dx), nullptr, n, in, as_bf16(dnorm), 1e-6f, as_bf16(dnormed), nullptr);
+          sync();
+          rows = widen(dnormed.download());
+        }
+        const GemvInput input = normed ? GemvInput{.x = as_bf16(dx), .norm_weight = as_bf16(dnorm), .eps = 1e-6f}
+                                       : GemvInput{.x = as_bf16(dx)};
+        gemv_fp8(input, n, dw.data(), dscales.data(), out, in, as_bf16(dy), nullptr);
+        sync();
+        const auto y = expect_untouched_past(dy.download(), n * out, what);
+        report("gemv_fp8", what, rel_err(widen(y), matmul_ref(rows, n, w.dequantized, out, in)), kBf16Tolerance);
+      }
+}
+
+TEST(CudaFp8Gemv, RefusesWidthsThatSplitAScaleBlock) {
+  REQUIRE_DEVICE();
+  DeviceBuffer<uint16_t> x(256), y(8);
+  DeviceBuffer<uint8_t> w(8 * 256);
+  DeviceBuffer<float> scales(2);
+  EXPECT_THROW(gemv_fp8({.x = as_bf16(x)}, 1, w.data(), scales.data(), 8, 200, as_bf16(y), nullptr), Error);
+  EXPECT_THROW(gemv_fp8({.x = as_bf16(x)}, 3, w.data(), scales.data(), 8, 256, as_bf16(y), nullptr), Error);
 }
 
 }  // namespace

@@ -242,6 +242,12 @@ void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, b
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
 // gemv_nt of normalised rows (GemvInput with norm_weight); in % 8 == 0.
 void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
+// gemv_nt over fp8 weights as DeepSeek-V3's checkpoints store them, weight-only (gemv_fp8.cu):
+// W = w · scale with w e4m3 [out, in] and scale its weight_scale_inv [ceil(out / 128), in / 128]
+// row-major, widened in registers; x bf16 as stored or normalised as read (GemvInput). The twin
+// of cpu::matmul on the dequantized W. in % 128 == 0, 16-byte aligned rows, 1..kGemvMaxRows rows.
+void gemv_fp8(const GemvInput& x, int64_t n, const uint8_t* w, const float* scales, int64_t out, int64_t in, bf16* y,
+              cudaStream_t stream);
 
 // `batch` independent products at fixed strides (MLA's per-head absorption through kv_b_proj):
 //   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])

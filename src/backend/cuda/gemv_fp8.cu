@@ -1,0 +1,136 @@
+// Decode-sized GEMV over fp8 weights as DeepSeek-V3's checkpoints store them, weight-only: the
+// e4m3 weights and their 128×128 block scale are widened in registers and multiplied with the
+// bf16 activations as they are. A decode product is bound by the bytes it reads, and these are
+// half the bf16 path's; and with the activations left in bf16 its error is the bf16 path's, where
+// fp8 × fp8 (activations quantized per 1×128) adds e4m3's rounding of every activation.
+// The layout follows gemv_nt (gemv.cu): a block owns kGemvFeatures output features and its 256
+// threads split their rows in 16-byte chunks (16 weights), reading the matching 16 activations of
+// the n input rows once for all of them; a chunk lies inside one 128-wide scale block, so its sum
+// takes one scale.
+#include <cuda_bf16.h>
+#include <cuda_fp8.h>
+
+#include <cstdint>
+#include <string>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/gemv.cuh"
+#include "backend/cuda/gemv_input.cuh"
+#include "backend/cuda/ops.h"
+#include "backend/cuda/reduce.cuh"
+
+namespace tide::cuda {
+namespace {
+
+constexpr int kChunk = 16;  // e4m3 weights in a 16-byte load
+
+// Chunk c of row r of x (16 activations) as floats: as stored, or normalised as read.
+template <bool kNormed>
+__device__ __forceinline__ void input_chunk(const GemvInput& x, int r, int64_t in, int64_t c, float inv,
+                                            float (&v)[kChunk]) {
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int64_t at = c + half * 8;
+    const uint4 packed = kNormed ? normed_chunk(x, r, in, at, inv, norm_weight_chunk(x, at))
+                                 : __ldg(reinterpret_cast<const uint4*>(x.x + r * in + at));
+    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&packed);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const float2 f = __bfloat1622float2(p[i]);
+      v[half * 8 + 2 * i] = f.x;
+      v[half * 8 + 2 * i + 1] = f.y;
+    }
+  }
+}
+
+// Σ w_i · v_i over a chunk of 16 e4m3 weights.
+__device__ __forceinline__ float dot_e4m3(const uint4& w, const float (&v)[kChunk]) {
+  const __nv_fp8x2_storage_t* pairs = reinterpret_cast<const __nv_fp8x2_storage_t*>(&w);
+  float sum = 0.f;
+#pragma unroll
+  for (int i = 0; i < kChunk / 2; ++i) {
+    const float2 f = __half22float2(__half2(__nv_cvt_fp8x2_to_halfraw2(pairs[i], __NV_E4M3)));
+    sum += f.x * v[2 * i] + f.y * v[2 * i + 1];
+  }
+  return sum;
+}
+
+template <int kRows, bool kNormed>
+__global__ void __launch_bounds__(kGemvThreads) gemv_fp8_kernel(GemvInput x, const uint8_t* w, const float* scales,
+                                                                 int64_t out, int64_t in, bf16* y) {
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kGemvFeatures;
+  const int64_t features = first + kGemvFeatures <= out ? kGemvFeatures : out - first;
+  // The block's weight rows are weights: asked of L2 while the kernel before finishes.
+  prefetch_l2(w + first * in, features * in < 32 * 1024 ? features * in : 32 * 1024);
+  begin_dependent_kernel();
+  float inv[kRows] = {};
+  if constexpr (kNormed)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) inv[r] = inverse_rms(x, r, in);
+  const int64_t scale_cols = in / 128;
+  float acc[kGemvFeatures][kRows] = {};
+  for (int64_t c = threadIdx.x * int64_t{kChunk}; c < in; c += kGemvThreads * int64_t{kChunk}) {
+    uint4 weights[kGemvFeatures];
+#pragma unroll
+    for (int f = 0; f < kGemvFeatures; ++f)
+      weights[f] = f < features ? __ldg(reinterpret_cast<const uint4*>(w + (first + f) * in + c)) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      float v[kChunk];
+      input_chunk<kNormed>(x, r, in, c, inv[r], v);
+#pragma unroll
+      for (int f = 0; f < kGemvFeatures; ++f)
+        if (f < features) acc[f][r] += scales[((first + f) / 128) * scale_cols + c / 128] * dot_e4m3(weights[f], v);
+    }
+  }
+  __shared__ float partial[kGemvThreads / 32][kGemvFeatures * kRows];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int f = 0; f < kGemvFeatures; ++f)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const float v = warp_sum(acc[f][r]);
+      if (lane == 0) partial[warp][f * kRows + r] = v;
+    }
+  __syncthreads();
+  if (threadIdx.x < kGemvFeatures * kRows) {
+    const int f = threadIdx.x / kRows, r = threadIdx.x % kRows;
+    if (f < features) {
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < kGemvThreads / 32; ++i) sum += partial[i][threadIdx.x];
+      y[r * out + first + f] = __float2bfloat16(sum);
+    }
+  }
+}
+
+template <int kRows>
+void launch_rows(const GemvInput& x, const uint8_t* w, const float* scales, int64_t out, int64_t in, bf16* y,
+                 cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((out + kGemvFeatures - 1) / kGemvFeatures));
+  if (x.norm_weight)
+    launch_dependent(gemv_fp8_kernel<kRows, true>, grid, kGemvThreads, 0, stream, x, w, scales, out, in, y);
+  else
+    launch_dependent(gemv_fp8_kernel<kRows, false>, grid, kGemvThreads, 0, stream, x, w, scales, out, in, y);
+}
+
+}  // namespace
+
+void gemv_fp8(const GemvInput& x, int64_t n, const uint8_t* w, const float* scales, int64_t out, int64_t in, bf16* y,
+              cudaStream_t stream) {
+  if (n <= 0 || out <= 0) return;
+  const uintptr_t addresses = reinterpret_cast<uintptr_t>(x.x) | reinterpret_cast<uintptr_t>(x.delta) |
+                              reinterpret_cast<uintptr_t>(x.norm_weight) | reinterpret_cast<uintptr_t>(w);
+  if (n > kGemvMaxRows || in <= 0 || in % 128 != 0 || addresses % 16 != 0 ||
+      (out + kGemvFeatures - 1) / kGemvFeatures > int64_t{0x7fffffff})
+    throw Error("gemv_fp8: needs 1.." + std::to_string(kGemvMaxRows) +
+                " rows, in a positive multiple of 128 (whole scale blocks) and 16-byte aligned rows (got n " +
+                std::to_string(n) + ", in " + std::to_string(in) + ", out " + std::to_string(out) + ")");
+  static_assert(kGemvMaxRows == 2, "gemv_fp8 instantiates one and two rows");
+  if (n == 1) launch_rows<1>(x, w, scales, out, in, y, stream);
+  else launch_rows<2>(x, w, scales, out, in, y, stream);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace tide::cuda
