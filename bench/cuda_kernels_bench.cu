@@ -74,7 +74,7 @@ void fp8_gemm_bench(std::vector<Row>& rows, int64_t m, int64_t k, int64_t n) {
     gemm.bf16_nt(xb, m, reinterpret_cast<bf16*>(w16.data()), n, k, yb, nullptr);
   });
   const double quantized_ms = median_ms(3, 20, [&](int) {
-    quantize_fp8_blocks(xb, m, k, x8.data(), x_scales.data(), nullptr);
+    quantize_fp8_blocks(xb, m, k, x8.data(), x_scales.data(), m, nullptr);
     gemm.fp8_block_nt(x8.data(), x_scales.data(), m, w8.data(), w_scales.data(), n, k, yb, nullptr);
   });
   // The GEMM alone: what a layer gets when the op before it writes fp8 itself.
@@ -110,7 +110,7 @@ void expert_down_bench(std::vector<Row>& rows, int64_t m) {
     gemm.bf16_nt(reinterpret_cast<bf16*>(mid.data()), m, reinterpret_cast<bf16*>(w16.data()), hidden, inter, yb, nullptr);
   });
   const double fp8_ms = median_ms(3, 20, [&](int) {
-    silu_mul_quantize_fp8_blocks(gu, m, inter, q.data(), q_scales.data(), nullptr);
+    silu_mul_quantize_fp8_blocks(gu, m, inter, q.data(), q_scales.data(), m, nullptr);
     gemm.fp8_block_nt(q.data(), q_scales.data(), m, w8.data(), w_scales.data(), hidden, inter, yb, nullptr);
   });
   const double flop = 2.0 * m * hidden * inter;
@@ -227,7 +227,7 @@ void moe_grouped_gemm_v3_bench(std::vector<Row>& rows, int per_expert, double co
     fill(reinterpret_cast<bf16*>(x.data()), x.size(), 97);
     DeviceBuffer<uint8_t> x8(total * in);
     DeviceBuffer<float> x_scales(total * (in / 128));
-    quantize_fp8_blocks(reinterpret_cast<bf16*>(x.data()), total, in, x8.data(), x_scales.data(), nullptr);
+    quantize_fp8_blocks(reinterpret_cast<bf16*>(x.data()), total, in, x8.data(), x_scales.data(), total, nullptr);
     double bf16_ms = 0;
     {
       DeviceBuffer<uint16_t> w(kExperts * per_weight);

@@ -20,7 +20,7 @@ struct GenerateArgs {
   std::string model = "demo";
   std::string device = "auto";
   std::string quantization = "none";
-  std::string fp8_experts = "fp8";
+  std::string fp8_weights = "fp8";
   std::string prompt;
   std::string ids;
   int max_tokens = 64;
@@ -38,7 +38,7 @@ void run_generate(const GenerateArgs& args) {
   const auto dir = resolve_model(args.model);
   if (is_demo(args.model)) spdlog::warn("demo model: random weights, the generated text is meaningless");
 
-  auto model = load_model_on(dir, args.device, args.quantization, "auto", args.fp8_experts);
+  auto model = load_model_on(dir, args.device, args.quantization, "auto", args.fp8_weights);
 
   std::optional<tokenizer::Tokenizer> tok;
   if (args.output == "text" || !args.prompt.empty()) tok = tokenizer::Tokenizer::from_directory(dir);
@@ -85,7 +85,7 @@ void register_generate(CLI::App& app) {
       ->capture_default_str();
   add_device_option(*cmd, args->device);
   add_quantization_option(*cmd, args->quantization);
-  add_fp8_experts_option(*cmd, args->fp8_experts);
+  add_fp8_weights_option(*cmd, args->fp8_weights);
   auto* prompt = cmd->add_option("--prompt", args->prompt, "Prompt text (BOS is added as the tokenizer config says)");
   auto* ids = cmd->add_option("--ids", args->ids, "Prompt as token ids, e.g. 1,2,3");
   prompt->excludes(ids);

@@ -17,13 +17,13 @@ struct LogitsArgs {
   std::string model = "demo";
   std::string device = "auto";
   std::string quantization = "none";
-  std::string fp8_experts = "fp8";
+  std::string fp8_weights = "fp8";
   std::string ids;
   std::string out;
 };
 
 void run_logits(const LogitsArgs& args) {
-  auto model = load_model_on(resolve_model(args.model), args.device, args.quantization, "auto", args.fp8_experts);
+  auto model = load_model_on(resolve_model(args.model), args.device, args.quantization, "auto", args.fp8_weights);
   const auto tokens = parse_ids(args.ids);
   const ModelConfig& config = model->config();
   const int64_t n = static_cast<int64_t>(tokens.size());
@@ -49,7 +49,7 @@ void register_logits(CLI::App& app) {
   cmd->add_option("--model", args->model, "Model directory, or 'demo'")->capture_default_str();
   add_device_option(*cmd, args->device);
   add_quantization_option(*cmd, args->quantization);
-  add_fp8_experts_option(*cmd, args->fp8_experts);
+  add_fp8_weights_option(*cmd, args->fp8_weights);
   cmd->add_option("--ids", args->ids, "Token ids, e.g. 1,2,3")->required();
   cmd->add_option("--out", args->out, "Output file; holds one tensor 'logits' of shape [n, vocab]")->required();
   cmd->callback([args] { run_logits(*args); });

@@ -104,10 +104,13 @@ void add_load_format_option(CLI::App& cmd, std::string& load_format) {
       ->capture_default_str();
 }
 
-void add_fp8_experts_option(CLI::App& cmd, std::string& fp8_experts) {
-  cmd.add_option("--fp8-experts", fp8_experts,
-                 "The routed experts of an fp8 checkpoint (DeepSeek-V3, R1) on the GPU: fp8 (multiplied in fp8 as "
-                 "stored) or bf16 (widened at load: twice their memory, closer to a bf16 run's logits). Other "
+void add_fp8_weights_option(CLI::App& cmd, std::string& fp8_weights) {
+  // --fp8-experts: its name before the projections stayed fp8 too.
+  cmd.add_option("--fp8-weights,--fp8-experts", fp8_weights,
+                 "The fp8 matrices of an fp8 checkpoint (DeepSeek-V3, R1: routed and shared experts, dense MLPs, "
+                 "q_a, q_b, kv_a and o_proj) on the GPU: fp8 (kept as stored and multiplied in fp8, activations "
+                 "quantized per token and 128 features, as DeepSeek's fp8 inference does) or bf16 (widened at "
+                 "load: twice their memory, closer to a bf16 run's logits). kv_b_proj is always bf16. Other "
                  "checkpoints and the CPU are unaffected")
       ->check(CLI::IsMember({"fp8", "bf16"}))
       ->capture_default_str();
@@ -115,12 +118,12 @@ void add_fp8_experts_option(CLI::App& cmd, std::string& fp8_experts) {
 
 std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device,
                                      const std::string& quantization, const std::string& load_format,
-                                     const std::string& fp8_experts) {
+                                     const std::string& fp8_weights) {
   const auto started = std::chrono::steady_clock::now();
   auto model = load_model(dir, {.device = parse_device(device),
                                 .load_format = parse_load_format(load_format),
                                 .quantization = parse_quantization(quantization),
-                                .fp8_experts = parse_fp8_experts(fp8_experts)});
+                                .fp8_weights = parse_fp8_weights(fp8_weights)});
   spdlog::info("loaded {} on {} ({} layers, {:.1f} MB of {}weights) in {:.2f} s", dir.string(),
                model->device_description(), model->config().num_layers, model->weight_bytes() / 1e6,
                load_format == "dummy" ? "random " : "",

@@ -30,15 +30,15 @@ void add_quantization_option(CLI::App& cmd, std::string& quantization);
 // (random weights of config.json's shapes, generated on the GPU).
 void add_load_format_option(CLI::App& cmd, std::string& load_format);
 
-// --fp8-experts for a command that loads a model on the GPU: fp8 (the routed experts of an fp8
-// checkpoint multiplied in fp8 as stored) or bf16 (widened at load: twice their memory, closer
+// --fp8-weights for a command that loads a model on the GPU: fp8 (the fp8 matrices of an fp8
+// checkpoint kept and multiplied as stored) or bf16 (widened at load: twice their memory, closer
 // to a bf16 run's logits).
-void add_fp8_experts_option(CLI::App& cmd, std::string& fp8_experts);
+void add_fp8_weights_option(CLI::App& cmd, std::string& fp8_weights);
 
 // Loads `dir` on the device asked for and logs where it runs and how long loading took.
 std::unique_ptr<Model> load_model_on(const std::filesystem::path& dir, const std::string& device,
                                      const std::string& quantization = "none", const std::string& load_format = "auto",
-                                     const std::string& fp8_experts = "fp8");
+                                     const std::string& fp8_weights = "fp8");
 
 // The directory whose tokenizer.json (and tokenizer_config.json) a model is served with: `tokenizer`
 // when given ("demo" is DeepSeek-V3's, fetched into $TIDE_HOME on first use), else the model's own.

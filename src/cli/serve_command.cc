@@ -27,7 +27,7 @@ struct ServeArgs {
   std::string model = "demo";
   std::string device = "auto";
   std::string quantization = "none";
-  std::string fp8_experts = "fp8";
+  std::string fp8_weights = "fp8";
   std::string load_format = "auto";
   std::string tokenizer;
   std::string host = "127.0.0.1";
@@ -106,7 +106,7 @@ void run_serve(const ServeArgs& args) {
   if (is_demo(args.model)) spdlog::warn("demo model: random weights, the generated text is meaningless");
 
   const auto tokenizer_dir = resolve_tokenizer(dir, args.tokenizer);
-  auto model = load_model_on(dir, args.device, args.quantization, args.load_format, args.fp8_experts);
+  auto model = load_model_on(dir, args.device, args.quantization, args.load_format, args.fp8_weights);
   EngineConfig engine_config;
   engine_config.kv_cache_bytes = kv_cache_bytes(args, *model);
   engine_config.prefix_caching = !args.no_prefix_caching;
@@ -173,7 +173,7 @@ void register_serve(CLI::App& app) {
       ->capture_default_str();
   add_device_option(*cmd, args->device);
   add_quantization_option(*cmd, args->quantization);
-  add_fp8_experts_option(*cmd, args->fp8_experts);
+  add_fp8_weights_option(*cmd, args->fp8_weights);
   add_load_format_option(*cmd, args->load_format);
   cmd->add_option("--tokenizer", args->tokenizer,
                   "Directory with the tokenizer.json to serve with (default: the model's own); demo: DeepSeek-V3's. "

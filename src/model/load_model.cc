@@ -21,10 +21,10 @@ LoadFormat parse_load_format(const std::string& name) {
   fail("--load-format must be auto or dummy (got '{}')", name);
 }
 
-Fp8Experts parse_fp8_experts(const std::string& name) {
-  if (name == "fp8") return Fp8Experts::Native;
-  if (name == "bf16") return Fp8Experts::Bf16;
-  fail("--fp8-experts must be fp8 or bf16 (got '{}')", name);
+Fp8Weights parse_fp8_weights(const std::string& name) {
+  if (name == "fp8") return Fp8Weights::Native;
+  if (name == "bf16") return Fp8Weights::Bf16;
+  fail("--fp8-weights must be fp8 or bf16 (got '{}')", name);
 }
 
 namespace {

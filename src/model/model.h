@@ -28,10 +28,10 @@ enum class Device { Auto, Cpu, Cuda };
 // the download; share/models holds the configs of the DeepSeek models).
 enum class LoadFormat { Checkpoint, Dummy };
 
-// On the GPU, the routed experts of an fp8 checkpoint (DeepSeek-V3, R1): multiplied in fp8 as
-// stored (Native), or widened to bf16 at load like the other matrices (Bf16: to measure what fp8
-// costs in accuracy).
-enum class Fp8Experts { Native, Bf16 };
+// On the GPU, the fp8 matrices of an fp8 checkpoint (DeepSeek-V3, R1: every one but kv_b_proj):
+// kept as stored and multiplied so (Native), or widened to bf16 at load (Bf16: to measure what
+// fp8 costs in accuracy).
+enum class Fp8Weights { Native, Bf16 };
 
 struct ModelOptions {
   MlaMode mla_mode = MlaMode::Auto;
@@ -39,15 +39,15 @@ struct ModelOptions {
   LoadFormat load_format = LoadFormat::Checkpoint;
   uint64_t dummy_seed = 1;
   Quantization quantization = Quantization::None;
-  Fp8Experts fp8_experts = Fp8Experts::Native;
+  Fp8Weights fp8_weights = Fp8Weights::Native;
 };
 
 // "auto", "cpu" or "cuda" (the CLI's --device); throws tide::Error for anything else.
 Device parse_device(const std::string& name);
 // "auto" (a checkpoint) or "dummy" (the CLI's --load-format).
 LoadFormat parse_load_format(const std::string& name);
-// "fp8" (Native) or "bf16" (the CLI's --fp8-experts).
-Fp8Experts parse_fp8_experts(const std::string& name);
+// "fp8" (Native) or "bf16" (the CLI's --fp8-weights).
+Fp8Weights parse_fp8_weights(const std::string& name);
 
 // One step's result (Model::step): per sequence its next token where the model picked it
 // (SequenceStep::pick), else -1; and the logits rows [rows, vocab] of the others, in batch order.

@@ -38,15 +38,14 @@ double layer_params(const ModelConfig& c, double routed_experts) {
   return total;
 }
 
-// Routed experts of one MoE layer a decode step of `batch` tokens reads, under uniform routing.
+}  // namespace
+
 double touched_experts(const ModelConfig& c, int batch) {
   const double E = c.n_routed_experts, k = c.num_experts_per_tok;
   if (E <= 0) return 0.0;
   if (batch == 1) return k;  // exactly (the formula would round to a hair above it)
   return std::min(E, E * (1.0 - std::pow(1.0 - k / E, batch)));
 }
-
-}  // namespace
 
 uint64_t decode_params_per_token(const ModelConfig& c) {
   return static_cast<uint64_t>(decode_params_per_step(c, 1));
@@ -56,13 +55,6 @@ double decode_params_per_step(const ModelConfig& c, int batch) {
   const double D = c.hidden_size;
   return layer_params(c, touched_experts(c, batch)) + batch * D /* embedding rows */ +
          static_cast<double>(c.vocab_size) * D /* lm_head */;
-}
-
-double routed_expert_params_per_step(const ModelConfig& c, int batch) {
-  double total = 0;
-  for (int l = 0; l < c.num_layers; ++l)
-    if (c.is_moe_layer(l)) total += touched_experts(c, batch) * static_cast<double>(expert_params(c));
-  return total;
 }
 
 uint64_t forward_matmul_params_per_token(const ModelConfig& c) {

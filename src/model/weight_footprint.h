@@ -17,9 +17,9 @@ uint64_t decode_params_per_token(const ModelConfig& config);
 // batch's B·k choices cover the pool).
 double decode_params_per_step(const ModelConfig& config, int batch);
 
-// Of decode_params_per_step, the routed experts' share (stored in fp8 on the GPU for fp8
-// checkpoints, so read at a byte each).
-double routed_expert_params_per_step(const ModelConfig& config, int batch);
+// Routed experts of one MoE layer a decode step of `batch` tokens reads, under uniform routing
+// (the count decode_params_per_step assumes).
+double touched_experts(const ModelConfig& config, int batch);
 
 // Matrix parameters one token's forward pass multiplies by (2 FLOPs each): what bounds prefill.
 // The embedding lookup is not a product; the LM head counts only for rows that need logits, so it

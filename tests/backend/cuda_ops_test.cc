@@ -541,7 +541,7 @@ TEST(CudaOps, QuantizeFp8BlocksRoundTrips) {
     DeviceBuffer<uint8_t> dq(n * k);
     DeviceBuffer<float> ds(n * k / 128);
     ds.fill_bytes(0xff);
-    quantize_fp8_blocks(as_bf16(dx), n, k, dq.data(), ds.data(), nullptr);
+    quantize_fp8_blocks(as_bf16(dx), n, k, dq.data(), ds.data(), n, nullptr);
     sync();
     const auto q = dq.download();
     const auto scales = ds.download();
@@ -557,6 +557,42 @@ TEST(CudaOps, QuantizeFp8BlocksRoundTrips) {
     report("quant_fp8", what + " scales", worst_scale, 1e-6);
     // e4m3 keeps 3 mantissa bits: at most 1/16 relative error on any value, about 2.5% in norm.
     report("quant_fp8", what, rel_err(dequantize_rows(q, scales, n, k), xf), 0.04);
+  }
+}
+
+// Padded to whole tiles of rows (as Gemm::fp8_block_nt takes them): the real rows as unpadded, the
+// scales at the padded stride, and the padding as zero rows quantize (zero bytes, scale 1).
+TEST(CudaOps, QuantizeFp8BlocksPadsRowsAsZeroRows) {
+  REQUIRE_DEVICE();
+  for (const auto& [n, padded] : {std::pair<int64_t, int64_t>{1, 16}, {13, 16}, {17, 32}, {16, 16}}) {
+    const int64_t k = 384;
+    const std::string what = "n=" + std::to_string(n) + " padded=" + std::to_string(padded);
+    auto rng = rng_for("quantize_fp8_padded " + what);
+    const auto x = random_bf16(n * 2 * k, rng);  // also read as gate_up [n, 2k] for the fused twin
+    DeviceBuffer<uint16_t> dx(x);
+    for (const bool fused : {false, true}) {
+      DeviceBuffer<uint8_t> dq(n * k), dq_padded(padded * k);
+      DeviceBuffer<float> ds(n * k / 128), ds_padded(padded * k / 128);
+      dq_padded.fill_bytes(0xff);
+      ds_padded.fill_bytes(0xff);
+      if (fused) {
+        silu_mul_quantize_fp8_blocks(as_bf16(dx), n, k, dq.data(), ds.data(), n, nullptr);
+        silu_mul_quantize_fp8_blocks(as_bf16(dx), n, k, dq_padded.data(), ds_padded.data(), padded, nullptr);
+      } else {
+        quantize_fp8_blocks(as_bf16(dx), n, k, dq.data(), ds.data(), n, nullptr);
+        quantize_fp8_blocks(as_bf16(dx), n, k, dq_padded.data(), ds_padded.data(), padded, nullptr);
+      }
+      sync();
+      const auto q = dq.download(), q_padded = dq_padded.download();
+      const auto scales = ds.download(), scales_padded = ds_padded.download();
+      int64_t differing = 0;
+      for (int64_t r = 0; r < padded; ++r)
+        for (int64_t c = 0; c < k; ++c) differing += q_padded[r * k + c] != (r < n ? q[r * k + c] : uint8_t{0});
+      for (int64_t b = 0; b < k / 128; ++b)
+        for (int64_t r = 0; r < padded; ++r)
+          differing += scales_padded[b * padded + r] != (r < n ? scales[b * n + r] : 1.f);
+      EXPECT_EQ(differing, 0) << what << (fused ? " (silu_mul fused)" : "");
+    }
   }
 }
 
@@ -582,9 +618,9 @@ TEST(CudaOps, SiluMulQuantizeFp8IsSiluMulThenQuantize) {
       DeviceBuffer<float> ds(n * inter / 128), ds_ref(n * inter / 128);
       dq.fill_bytes(0xff);
       ds.fill_bytes(0xff);
-      silu_mul_quantize_fp8_blocks(as_bf16(dgu), n, inter, dq.data(), ds.data(), nullptr);
+      silu_mul_quantize_fp8_blocks(as_bf16(dgu), n, inter, dq.data(), ds.data(), n, nullptr);
       silu_mul(as_bf16(dgu), n, inter, as_bf16(dmid), nullptr);
-      quantize_fp8_blocks(as_bf16(dmid), n, inter, dq_ref.data(), ds_ref.data(), nullptr);
+      quantize_fp8_blocks(as_bf16(dmid), n, inter, dq_ref.data(), ds_ref.data(), n, nullptr);
       sync();
       const auto q = dq.download();
       const auto scales = ds.download();
@@ -600,7 +636,7 @@ TEST(CudaOps, SiluMulQuantizeFp8IsSiluMulThenQuantize) {
   DeviceBuffer<uint16_t> odd(2 * 100);
   DeviceBuffer<uint8_t> q(100);
   DeviceBuffer<float> s(1);
-  EXPECT_THROW(silu_mul_quantize_fp8_blocks(as_bf16(odd), 1, 100, q.data(), s.data(), nullptr), Error);
+  EXPECT_THROW(silu_mul_quantize_fp8_blocks(as_bf16(odd), 1, 100, q.data(), s.data(), 1, nullptr), Error);
 }
 
 TEST(CudaOps, RmsNormQuantizeFp8IsRmsNormThenQuantize) {
@@ -623,7 +659,7 @@ TEST(CudaOps, RmsNormQuantizeFp8IsRmsNormThenQuantize) {
                                      dq.data(), ds.data(), nullptr);
         rms_norm(as_bf16(dx), with_residual ? as_bf16(dres_ref) : nullptr, n, dim, as_bf16(dw), eps, as_bf16(dy),
                  nullptr);
-        quantize_fp8_blocks(as_bf16(dy), n, dim, dq_ref.data(), ds_ref.data(), nullptr);
+        quantize_fp8_blocks(as_bf16(dy), n, dim, dq_ref.data(), ds_ref.data(), n, nullptr);
         sync();
         const auto q = dq.download();
       const auto scales = ds.download();
@@ -661,7 +697,7 @@ TEST(CudaOps, Fp8BlockGemmMatchesCpuMatmul) {
       DeviceBuffer<uint8_t> dq(n * in), dw(w.q);
       DeviceBuffer<float> dxs(n * in / 128), dws(w.scales);
       dy.fill_bytes(0xff);
-      quantize_fp8_blocks(as_bf16(dx), n, in, dq.data(), dxs.data(), nullptr);
+      quantize_fp8_blocks(as_bf16(dx), n, in, dq.data(), dxs.data(), n, nullptr);
       gemm.fp8_block_nt(dq.data(), dxs.data(), n, dw.data(), dws.data(), out, in, as_bf16(dy), nullptr);
       sync();
       const auto ref = matmul_ref(dequantize_rows(dq.download(), dxs.download(), n, in), n, w.dequantized, out, in);

@@ -44,8 +44,8 @@ constexpr double kFp8Tolerance = 0.0625;
   if (!cuda::device_available()) GTEST_SKIP() << "no CUDA GPU on this machine"
 
 std::unique_ptr<Model> load_on(const std::filesystem::path& dir, Device device,
-                               Fp8Experts fp8_experts = Fp8Experts::Native) {
-  return load_model(dir, {.device = device, .fp8_experts = fp8_experts});
+                               Fp8Weights fp8_weights = Fp8Weights::Native) {
+  return load_model(dir, {.device = device, .fp8_weights = fp8_weights});
 }
 
 // A small random DeepSeek with DeepSeek's own latent and rope-key widths (512, 64), so that the
@@ -102,18 +102,46 @@ TEST_P(CudaFixtureTest, LogitsAtEveryPositionWithinBf16ErrorOfTheReference) {
   EXPECT_LT(errors.median(), tolerance / 2);
 }
 
-// The same fp8 checkpoint with its experts widened to bf16 at load: the bf16 bound holds, and
-// the difference to the run above is what multiplying in fp8 costs.
-TEST(CudaModel, Fp8CheckpointWithExpertsWidenedToBf16IsWithinBf16Error) {
+// The same fp8 checkpoint with its fp8 matrices widened to bf16 at load: the bf16 bound holds,
+// and the difference to the run above is what multiplying in fp8 costs.
+TEST(CudaModel, Fp8CheckpointWidenedToBf16IsWithinBf16Error) {
   SKIP_WITHOUT_GPU();
   const auto dir = model_fixture("deepseek-v3-fp8-tiny");
-  const auto model = load_on(dir, Device::Cuda, Fp8Experts::Bf16);
+  const auto model = load_on(dir, Device::Cuda, Fp8Weights::Bf16);
   const auto errors = testing::position_errors(*model, load_expected(dir));
   const auto over = errors.at_or_over(kTolerance);
-  std::printf("[ CUDA ] deepseek-v3-fp8-tiny, experts in bf16: median relative error %.2e, worst %.2e, %td over %.0e\n",
+  std::printf("[ CUDA ] deepseek-v3-fp8-tiny, widened to bf16: median relative error %.2e, worst %.2e, %td over %.0e\n",
               errors.median(), errors.worst(), over, kTolerance);
   EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.sorted.size() / 20));
   EXPECT_LT(errors.median(), kTolerance / 2);
+}
+
+// An fp8 checkpoint keeps every matrix it stores in fp8 that a GPU product can read so: each
+// projection but kv_b_proj, the dense MLP, the shared and the routed experts, at one byte a
+// parameter (rows padded to whole 128-row blocks) plus a 4-byte scale per 128×128 block, where
+// widened to bf16 each takes two bytes a parameter.
+TEST(CudaModel, Fp8CheckpointKeepsItsProjectionsAndExpertsInFp8) {
+  SKIP_WITHOUT_GPU();
+  const auto dir = model_fixture("deepseek-v3-fp8-tiny");
+  const auto native = load_on(dir, Device::Cuda);
+  const auto widened = load_on(dir, Device::Cuda, Fp8Weights::Bf16);
+  const ModelConfig& c = native->config();
+  double saved = 0;  // bytes the fp8 copies save over bf16 ones
+  auto fp8 = [&](int64_t rows, int64_t cols, int64_t copies = 1) {
+    const int64_t blocks = (rows + 127) / 128;
+    saved += copies * (2.0 * rows * cols - static_cast<double>(blocks * 128 * cols) - 4.0 * blocks * (cols / 128));
+  };
+  const int64_t D = c.hidden_size, H = c.num_heads;
+  for (int l = 0; l < c.num_layers; ++l) {
+    fp8(c.q_lora_rank + c.kv_lora_rank + c.qk_rope_head_dim, D);  // q_a and kv_a, stacked
+    fp8(H * c.qk_head_dim(), c.q_lora_rank);
+    fp8(D, H * c.v_head_dim);
+    const int64_t inter = c.is_moe_layer(l) ? c.moe_intermediate_size : c.intermediate_size;
+    const int64_t experts = c.is_moe_layer(l) ? c.n_routed_experts + c.n_shared_experts : 1;
+    fp8(2 * inter, D, experts);
+    fp8(D, inter, experts);
+  }
+  EXPECT_DOUBLE_EQ(static_cast<double>(widened->weight_bytes()) - static_cast<double>(native->weight_bytes()), saved);
 }
 
 TEST_P(CudaFixtureTest, GreedyTokensMatchWhereTheReferenceMarginExceedsTheError) {

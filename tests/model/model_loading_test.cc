@@ -194,9 +194,9 @@ TEST(ModelLoadingTest, DeviceAndLoadFormatNamesAreChecked) {
   EXPECT_EQ(parse_load_format("auto"), LoadFormat::Checkpoint);
   EXPECT_EQ(parse_load_format("dummy"), LoadFormat::Dummy);
   EXPECT_THAT(error_of([] { parse_load_format("pt"); }), HasSubstr("--load-format must be auto or dummy"));
-  EXPECT_EQ(parse_fp8_experts("fp8"), Fp8Experts::Native);
-  EXPECT_EQ(parse_fp8_experts("bf16"), Fp8Experts::Bf16);
-  EXPECT_THAT(error_of([] { parse_fp8_experts("int4"); }), HasSubstr("--fp8-experts must be fp8 or bf16"));
+  EXPECT_EQ(parse_fp8_weights("fp8"), Fp8Weights::Native);
+  EXPECT_EQ(parse_fp8_weights("bf16"), Fp8Weights::Bf16);
+  EXPECT_THAT(error_of([] { parse_fp8_weights("int4"); }), HasSubstr("--fp8-weights must be fp8 or bf16"));
 }
 
 TEST(ModelLoadingTest, DummyWeightsNeedTheGpu) {

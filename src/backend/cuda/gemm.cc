@@ -130,7 +130,7 @@ void Gemm::bf16_batched(const BatchedGemm& b, cudaStream_t stream) {
 void Gemm::fp8_block_nt(const uint8_t* x, const float* x_scales, int64_t n, const uint8_t* w, const float* w_scales,
                         int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
-  if (in <= 0 || in % 128 != 0 || out % 128 != 0 || n % 16 != 0)
+  if (in <= 0 || in % 128 != 0 || out % 128 != 0 || n % kFp8RowTile != 0)
     throw Error("Gemm::fp8_block_nt: in and out must be positive multiples of 128 and n of 16 (got n " +
                 std::to_string(n) + ", in " + std::to_string(in) + ", out " + std::to_string(out) +
                 "); pad the token count, or use bf16_nt for a few tokens");

@@ -42,6 +42,8 @@ class Gemm {
   // the bf16 rate, and the scales are applied per 128-deep slice of the accumulation.
   void fp8_block_nt(const uint8_t* x, const float* x_scales, int64_t n, const uint8_t* w, const float* w_scales,
                     int64_t out, int64_t in, bf16* y, cudaStream_t stream);
+  // fp8_block_nt's token counts are multiples of this.
+  static constexpr int64_t kFp8RowTile = 16;
 
  private:
   struct Operands;

@@ -1,12 +1,13 @@
-// Decode-sized GEMV over fp8 weights as DeepSeek-V3's checkpoints store them, weight-only: the
-// e4m3 weights and their 128×128 block scale are widened in registers and multiplied with the
-// bf16 activations as they are. A decode product is bound by the bytes it reads, and these are
-// half the bf16 path's; and with the activations left in bf16 its error is the bf16 path's, where
-// fp8 × fp8 (activations quantized per 1×128) adds e4m3's rounding of every activation.
+// Decode-sized GEMV over fp8 weights as DeepSeek-V3's checkpoints store them, with the
+// activations quantized to e4m3 per 1×128 block as they are read: the arithmetic of
+// quantize_fp8_blocks then Gemm::fp8_block_nt (the same e4m3 values and scales), so that a
+// sequence's logits do not depend on whether its step had two rows or two hundred. A decode
+// product is bound by the bytes it reads, and these are half the bf16 path's.
 // The layout follows gemv_nt (gemv.cu): a block owns kGemvFeatures output features and its 256
 // threads split their rows in 16-byte chunks (16 weights), reading the matching 16 activations of
-// the n input rows once for all of them; a chunk lies inside one 128-wide scale block, so its sum
-// takes one scale.
+// the n input rows once for all of them. A chunk lies inside one 128-wide block, so its sum takes
+// one weight scale and one activation scale; the 8 lanes that read an activation block find its
+// amax together.
 #include <cuda_bf16.h>
 #include <cuda_fp8.h>
 
@@ -15,6 +16,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/fp8_block.cuh"
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/gemv_input.cuh"
 #include "backend/cuda/ops.h"
@@ -42,6 +44,23 @@ __device__ __forceinline__ void input_chunk(const GemvInput& x, int r, int64_t i
       v[half * 8 + 2 * i + 1] = f.y;
     }
   }
+}
+
+// The chunk's activations to the e4m3 values of their 1×128 block, as quantize_fp8_blocks rounds
+// them (the block's amax over the 8 lanes that read it, its scale, each value times the inverse);
+// returns the block's scale. A row's blocks are whole (in % 128 == 0), so the 8 lanes of a block
+// run the loop alike.
+__device__ __forceinline__ float quantize_chunk(float (&v)[kChunk]) {
+  float amax = 0.f;
+#pragma unroll
+  for (int i = 0; i < kChunk; ++i) amax = fmaxf(amax, fabsf(v[i]));
+  const unsigned group = 0xffu << (threadIdx.x % 32 & ~7u);
+#pragma unroll
+  for (int offset = 4; offset > 0; offset >>= 1) amax = fmaxf(amax, __shfl_xor_sync(group, amax, offset));
+  const float scale = fp8_block_scale(amax), inverse = 1.f / scale;
+#pragma unroll
+  for (int i = 0; i < kChunk; ++i) v[i] = static_cast<float>(__nv_fp8_e4m3(v[i] * inverse));
+  return scale;
 }
 
 // Σ w_i · v_i over a chunk of 16 e4m3 weights.
@@ -79,9 +98,11 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_fp8_kernel(GemvInput x, con
     for (int r = 0; r < kRows; ++r) {
       float v[kChunk];
       input_chunk<kNormed>(x, r, in, c, inv[r], v);
+      const float x_scale = quantize_chunk(v);
 #pragma unroll
       for (int f = 0; f < kGemvFeatures; ++f)
-        if (f < features) acc[f][r] += scales[((first + f) / 128) * scale_cols + c / 128] * dot_e4m3(weights[f], v);
+        if (f < features)
+          acc[f][r] += scales[((first + f) / 128) * scale_cols + c / 128] * x_scale * dot_e4m3(weights[f], v);
     }
   }
   __shared__ float partial[kGemvThreads / 32][kGemvFeatures * kRows];

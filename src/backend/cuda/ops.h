@@ -18,13 +18,16 @@ using bf16 = __nv_bfloat16;
 // Activations to fp8 e4m3 in blocks of 1×128 (DeepSeek-V3's activation scheme): x [n, k] bf16,
 // k a multiple of 128, gives q [n, k] (e4m3 bytes) and scales [k / 128, n] fp32 (block-major,
 // the layout cuBLASLt's 128-element vector scaling reads), with x ≈ q · scale and
-// scale = amax / 448 of each block (1 for an all-zero block).
-void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, cudaStream_t stream);
+// scale = amax / 448 of each block (1 for an all-zero block). padded_rows ≥ n: q and the scales
+// hold that many rows (the scales' stride), those from n on as zero rows quantize, for GEMMs that
+// take whole tiles of rows (Gemm::fp8_block_nt); n where none are wanted.
+void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, int64_t padded_rows,
+                         cudaStream_t stream);
 // silu_mul followed by quantize_fp8_blocks in one pass, bit for bit the same result: gate_up is
-// [n, 2*inter] as for silu_mul, q [n, inter] e4m3, scales [inter/128][n]. inter must be a multiple
-// of 128 (the expert widths of V3 and R1 are).
+// [n, 2*inter] as for silu_mul, q [padded_rows, inter] e4m3, scales [inter/128][padded_rows].
+// inter must be a multiple of 128 (the expert widths of V3 and R1 are).
 void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter, uint8_t* q, float* scales,
-                                  cudaStream_t stream);
+                                  int64_t padded_rows, cudaStream_t stream);
 
 // Fused residual add + RMSNorm over n rows of `dim`:
 //   residual != nullptr:  residual += x (stored rounded to bf16); y = rms_norm(residual) * weight
@@ -242,10 +245,12 @@ void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, b
 void gemv_nt(const bf16* x, int64_t n, const bf16* w, int64_t out, int64_t in, float* y, cudaStream_t stream);
 // gemv_nt of normalised rows (GemvInput with norm_weight); in % 8 == 0.
 void gemv_nt(const GemvInput& x, int64_t n, const bf16* w, int64_t out, int64_t in, bf16* y, cudaStream_t stream);
-// gemv_nt over fp8 weights as DeepSeek-V3's checkpoints store them, weight-only (gemv_fp8.cu):
-// W = w · scale with w e4m3 [out, in] and scale its weight_scale_inv [ceil(out / 128), in / 128]
-// row-major, widened in registers; x bf16 as stored or normalised as read (GemvInput). The twin
-// of cpu::matmul on the dequantized W. in % 128 == 0, 16-byte aligned rows, 1..kGemvMaxRows rows.
+// gemv_nt over fp8 weights as DeepSeek-V3's checkpoints store them (gemv_fp8.cu): W = w · scale
+// with w e4m3 [out, in] and scale its weight_scale_inv [ceil(out / 128), in / 128] row-major; x
+// bf16 as stored or normalised as read (GemvInput), quantized to e4m3 per 1×128 block as it is
+// read, as quantize_fp8_blocks does: the arithmetic of Gemm::fp8_block_nt at decode sizes. The
+// twin of cpu::matmul on the dequantized operands. in % 128 == 0, 16-byte aligned rows,
+// 1..kGemvMaxRows rows.
 void gemv_fp8(const GemvInput& x, int64_t n, const uint8_t* w, const float* scales, int64_t out, int64_t in, bf16* y,
               cudaStream_t stream);
 

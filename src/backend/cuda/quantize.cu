@@ -3,6 +3,9 @@
 // largest finite value), so every block uses the whole fp8 range. One warp per block: each lane
 // loads 4 bf16 (8 bytes, the warp 256 contiguous bytes), a shuffle reduction finds the amax, and
 // each lane stores its 4 bytes. Memory-bound: 2 bytes read, 1 written per element.
+// Both kernels can write padded_rows ≥ n rows: the rows from n on are what zero rows quantize to, so
+// that a GEMM that takes whole tiles of rows (cuBLASLt's block-scaled fp8 takes multiples of 16)
+// reads a defined operand, and the scales' layout has padded_rows as its stride.
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -37,14 +40,25 @@ __device__ __forceinline__ uint32_t quantize_lane(const float (&f)[4], float& sc
   return pack_e4m3x4(f, 1.f / scale);
 }
 
-__global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales) {
+// A padding row's block: what a block of zeros quantizes to.
+__device__ __forceinline__ void write_padding(uint8_t* q, float* scales, int64_t scale_at, int lane) {
+  *reinterpret_cast<uint32_t*>(q) = 0u;
+  if (lane == 0) scales[scale_at] = fp8_block_scale(0.f);
+}
+
+__global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t padded_rows, int64_t k, uint8_t* q,
+                                           float* scales) {
   begin_dependent_kernel();
-  const int64_t blocks_per_row = k / kBlock, total = n * blocks_per_row;
+  const int64_t blocks_per_row = k / kBlock, total = padded_rows * blocks_per_row;
   const int lane = threadIdx.x % 32;
   for (int64_t b = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; b < total;
        b += static_cast<int64_t>(gridDim.x) * blockDim.x / 32) {
     const int64_t row = b / blocks_per_row, kb = b % blocks_per_row;
     const int64_t offset = row * k + kb * kBlock + lane * 4;
+    if (row >= n) {
+      write_padding(q + offset, scales, kb * padded_rows + row, lane);
+      continue;
+    }
     const uint2 raw = *reinterpret_cast<const uint2*>(x + offset);
     const bf16* v = reinterpret_cast<const bf16*>(&raw);
     float f[4];
@@ -53,7 +67,7 @@ __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, 
     float scale;
     const uint32_t packed = quantize_lane(f, scale);
     *reinterpret_cast<uint32_t*>(q + offset) = packed;
-    if (lane == 0) scales[kb * n + row] = scale;  // block-major: [k / 128][n]
+    if (lane == 0) scales[kb * padded_rows + row] = scale;  // block-major: [k / 128][padded_rows]
   }
 }
 
@@ -62,15 +76,19 @@ __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t k, 
 // written per output, against 4 + 2 then 2 + 1 for the two kernels). Each product is rounded to
 // bf16 before the block's amax is taken, so the result is bit for bit that of silu_mul followed
 // by quantize_fp8_blocks (DeepSeek's reference quantizes the bf16 activation the same way).
-__global__ void silu_mul_quantize_fp8_kernel(const bf16* gate_up, int64_t n, int64_t inter, uint8_t* q,
-                                             float* scales) {
+__global__ void silu_mul_quantize_fp8_kernel(const bf16* gate_up, int64_t n, int64_t padded_rows, int64_t inter,
+                                             uint8_t* q, float* scales) {
   begin_dependent_kernel();
-  const int64_t blocks_per_row = inter / kBlock, total = n * blocks_per_row;
+  const int64_t blocks_per_row = inter / kBlock, total = padded_rows * blocks_per_row;
   const int lane = threadIdx.x % 32;
   for (int64_t b = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) / 32; b < total;
        b += static_cast<int64_t>(gridDim.x) * blockDim.x / 32) {
     const int64_t row = b / blocks_per_row, kb = b % blocks_per_row;
     const int64_t col = kb * kBlock + lane * 4;
+    if (row >= n) {
+      write_padding(q + row * inter + col, scales, kb * padded_rows + row, lane);
+      continue;
+    }
     const uint2 g2 = *reinterpret_cast<const uint2*>(gate_up + row * 2 * inter + col);
     const uint2 u2 = *reinterpret_cast<const uint2*>(gate_up + row * 2 * inter + inter + col);
     const bf16* g = reinterpret_cast<const bf16*>(&g2);
@@ -82,7 +100,7 @@ __global__ void silu_mul_quantize_fp8_kernel(const bf16* gate_up, int64_t n, int
     float scale;
     const uint32_t packed = quantize_lane(f, scale);
     *reinterpret_cast<uint32_t*>(q + row * inter + col) = packed;
-    if (lane == 0) scales[kb * n + row] = scale;  // block-major: [inter / 128][n]
+    if (lane == 0) scales[kb * padded_rows + row] = scale;  // block-major: [inter / 128][padded_rows]
   }
 }
 
@@ -93,27 +111,31 @@ int64_t quantize_grid(int64_t warps, int threads) {
 }  // namespace
 
 void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter, uint8_t* q, float* scales,
-                                  cudaStream_t stream) {
+                                  int64_t padded_rows, cudaStream_t stream) {
   if (n <= 0) return;
   if (inter <= 0 || inter % kBlock != 0)
     throw Error("silu_mul_quantize_fp8_blocks: the expert width must be a positive multiple of 128 (got " +
                 std::to_string(inter) + ")");
+  if (padded_rows < n) throw Error("silu_mul_quantize_fp8_blocks: padded_rows is below the row count");
   if (reinterpret_cast<uintptr_t>(gate_up) % 8 != 0 || reinterpret_cast<uintptr_t>(q) % 4 != 0)
     throw Error("silu_mul_quantize_fp8_blocks: gate_up must be 8-byte and q 4-byte aligned");
   const int threads = 256;
-  const int64_t grid = quantize_grid(n * (inter / kBlock), threads);
-  launch_dependent(silu_mul_quantize_fp8_kernel, static_cast<unsigned>(grid), threads, 0, stream, gate_up, n, inter, q,
-                   scales);
+  const int64_t grid = quantize_grid(padded_rows * (inter / kBlock), threads);
+  launch_dependent(silu_mul_quantize_fp8_kernel, static_cast<unsigned>(grid), threads, 0, stream, gate_up, n,
+                   padded_rows, inter, q, scales);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
-void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, cudaStream_t stream) {
+void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, int64_t padded_rows,
+                         cudaStream_t stream) {
   if (n <= 0) return;
   if (k <= 0 || k % kBlock != 0)
     throw Error("quantize_fp8_blocks: the row length must be a positive multiple of 128 (got " + std::to_string(k) + ")");
+  if (padded_rows < n) throw Error("quantize_fp8_blocks: padded_rows is below the row count");
   const int threads = 256;
-  const int64_t grid = quantize_grid(n * (k / kBlock), threads);
-  launch_dependent(quantize_fp8_blocks_kernel, static_cast<unsigned>(grid), threads, 0, stream, x, n, k, q, scales);
+  const int64_t grid = quantize_grid(padded_rows * (k / kBlock), threads);
+  launch_dependent(quantize_fp8_blocks_kernel, static_cast<unsigned>(grid), threads, 0, stream, x, n, padded_rows, k,
+                   q, scales);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 

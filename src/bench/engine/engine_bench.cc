@@ -101,12 +101,11 @@ Row decode_row(const Model& model, int batch, int context, const EngineBenchOpti
   r.ms = time_steps(model, *cache, o.steps, batch_for, o.sampling,
                     fmt::format("decode batch {} context {}", batch, context));
   r.tokens_per_s = batch / (r.ms * 1e-3);
-  // bf16 weights at 2 bytes a parameter; routed experts kept in fp8 at 1 (their block scales,
-  // 1/16384 of that, left out).
-  const double routed = routed_expert_params_per_step(c, batch);
+  // On the GPU, DeepSeek's weights as the model stores them (fp8 ones at a byte a parameter and
+  // their block scales); elsewhere bf16, 2 bytes a parameter.
   const auto* gpu_model = dynamic_cast<const cuda::DeepSeekCudaModel*>(&model);
-  const double routed_bytes = gpu_model && gpu_model->fp8_experts() ? 1.0 : 2.0;
-  const double weight_bytes = 2.0 * (decode_params_per_step(c, batch) - routed) + routed_bytes * routed;
+  const double weight_bytes =
+      gpu_model ? gpu_model->decode_weight_bytes(batch) : 2.0 * decode_params_per_step(c, batch);
   const double cache_bytes = 2.0 * batch * (context + o.steps / 2 + 3) * c.kv_entry_dim() * c.num_layers;
   r.work = (weight_bytes + cache_bytes) / 1e9;
   r.roofline_ms = r.work / copy_gbs * 1e3;
@@ -156,9 +155,9 @@ void add_engine_bench_options(CLI::App& cmd, EngineBenchOptions& o) {
                  "safetensors")
       ->check(CLI::IsMember({"auto", "dummy"}))
       ->capture_default_str();
-  cmd.add_option("--fp8-experts", o.fp8_experts,
-                 "An fp8 model's routed experts: fp8 (multiplied in fp8) or bf16 (widened at load), to compare the "
-                 "two on the same config")
+  cmd.add_option("--fp8-weights,--fp8-experts", o.fp8_weights,
+                 "An fp8 model's fp8 matrices (experts and projections): fp8 (kept and multiplied as stored) or bf16 "
+                 "(widened at load), to compare the two on the same config")
       ->check(CLI::IsMember({"fp8", "bf16"}))
       ->capture_default_str();
   cmd.add_option("--batch", o.batches, "Decode batch sizes")->delimiter(',')->check(CLI::Range(1, 4096))->capture_default_str();
@@ -191,7 +190,7 @@ void run_engine_bench(const EngineBenchOptions& o) {
   const auto loaded = Clock::now();
   const auto model = load_model(o.model, {.device = Device::Cuda,
                                           .load_format = parse_load_format(o.load_format),
-                                          .fp8_experts = parse_fp8_experts(o.fp8_experts)});
+                                          .fp8_weights = parse_fp8_weights(o.fp8_weights)});
   const double load_s = std::chrono::duration<double>(Clock::now() - loaded).count();
 
   std::vector<Row> rows;

@@ -17,7 +17,7 @@ namespace tide::bench {
 struct EngineBenchOptions {
   std::string model;                 // a model directory (config.json; safetensors unless dummy)
   std::string load_format = "dummy"; // dummy: weights generated on the GPU from config.json
-  std::string fp8_experts = "fp8";   // bf16: an fp8 config's routed experts widened at load
+  std::string fp8_weights = "fp8";   // bf16: an fp8 config's fp8 matrices widened at load
   std::vector<int> batches = {1, 64, 256};
   std::vector<int> contexts = {1024};
   std::vector<int> prefill_tokens = {8192};

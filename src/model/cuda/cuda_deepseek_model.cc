@@ -9,14 +9,13 @@
 #include "model/cuda/router_params.h"
 #include "model/deepseek/forward_pass.h"
 #include "model/rope.h"
+#include "model/weight_footprint.h"
 
 namespace tide::cuda {
 
 DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights)
     : CudaModelBase(std::move(config)),
       weights_(std::move(weights)),
-      bf16_expert_layers_(std::any_of(weights_.layers.begin(), weights_.layers.end(),
-                                      [](const DeepSeekLayerWeights& l) { return l.moe && !l.moe->fp8(); })),
       softmax_scale_(mla_softmax_scale(config_)),
       router_(router_params(config_)) {
   upload_rope_tables(RotaryEmbedding(config_, config_.qk_rope_head_dim), rope_cos_, rope_sin_);
@@ -32,6 +31,26 @@ void DeepSeekCudaModel::plan_step(const Batch& batch, const BatchLayout& layout,
   });
   for (const AttentionRun& run : step.attention_runs)
     if (run.whole_chunk) step.max_expanded_context = std::max(step.max_expanded_context, run.context);
+}
+
+double DeepSeekCudaModel::decode_weight_bytes(int batch) const {
+  auto bytes = [](const auto& matrix) { return static_cast<double>(matrix.bytes()); };
+  auto mlp_bytes = [&](const GatedMlpWeights& w) { return bytes(w.gate_up) + bytes(w.down); };
+  const double routed = touched_experts(config_, batch);
+  double total = bytes(weights_.head().data) + static_cast<double>(batch) * config_.hidden_size * sizeof(bf16);
+  for (const DeepSeekLayerWeights& l : weights_.layers) {
+    const MlaWeights& a = l.attention;
+    total += bytes(a.q_and_kv_a) + bytes(a.q_b_proj) + bytes(a.kv_b_proj.data) + bytes(a.o_proj);
+    if (l.dense) total += mlp_bytes(*l.dense);
+    if (!l.moe) continue;
+    const MoeWeights& m = *l.moe;
+    total += bytes(m.router.data) + (m.shared ? mlp_bytes(*m.shared) : 0.0);
+    if (m.fp8())
+      total += routed * (bytes(m.fp8_experts[0].gate_up) + bytes(m.fp8_experts[0].down));
+    else if (!m.experts.empty())
+      total += routed * mlp_bytes(m.experts[0]);
+  }
+  return total;
 }
 
 void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {

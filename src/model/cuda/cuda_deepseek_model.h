@@ -21,8 +21,11 @@ class DeepSeekCudaModel : public CudaModelBase {
   DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights);
 
   std::size_t weight_bytes() const override { return weights_.bytes; }
-  // Whether every MoE layer holds its routed experts in fp8 (what the roofline of a step counts).
-  bool fp8_experts() const { return !bf16_expert_layers_ && config_.n_routed_experts > 0; }
+  // Weight bytes one decode step of `batch` tokens reads, as this model stores them (fp8 matrices
+  // at a byte a parameter, with their block scales and padding rows): every projection, router
+  // and shared expert once, the routed experts touched_experts() expects, the LM head, and the
+  // batch's embedding rows. What the roofline of a decode step counts.
+  double decode_weight_bytes(int batch) const;
 
  private:
   // MLA's runs of the step's rows (attention_runs.h).
@@ -58,7 +61,6 @@ class DeepSeekCudaModel : public CudaModelBase {
                const int32_t* permuted_token, bf16* y) const;
 
   DeepSeekWeights weights_;
-  bool bf16_expert_layers_ = false;  // some MoE layer holds its routed experts in bf16
   bool folded_decode_ = false;       // folded_decode_supported()
   DeviceBuffer<float> rope_cos_, rope_sin_;  // [max_position_embeddings, rope_dim / 2]
   float softmax_scale_;

@@ -43,9 +43,9 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
 
   Projection project_attention_inputs(int layer, const Normed& h) {
     const LlamaLayerWeights& w = m_.weights_.layers[layer];
-    const int64_t width = w.qkv.rows;
-    bf16* qkv = m_.scratch_.get(m_.qkv_, tokens_ * width);
-    m_.gemm_.bf16_nt(h.x, tokens_, w.qkv.data.data(), width, c_.hidden_size, qkv, m_.stream_);
+    const int64_t width = w.qkv.rows();
+    bf16* qkv = m_.scratch_.get(m_.qkv_, row_capacity_ * width);
+    m_.linear(w.qkv, {.x = h.x}, tokens_, qkv);
     if (w.qkv_bias.size()) add_bias_rows(qkv, tokens_, width, w.qkv_bias.data(), m_.stream_);
     return {.qkv = qkv, .width = width};
   }
@@ -112,8 +112,7 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
   }
 
   void project_attention_output(int layer) {
-    const DeviceMatrix& o = m_.weights_.layers[layer].o_proj;
-    m_.gemm_.bf16_nt(heads_out_, tokens_, o.data.data(), o.rows, o.cols, block_output(), m_.stream_);
+    m_.linear(m_.weights_.layers[layer].o_proj, {.x = heads_out_}, tokens_, block_output());
   }
 
   void mlp(int layer, const Normed& h) {
@@ -125,12 +124,12 @@ class LlamaCudaModel::StepOps : public CudaModelBase::DecoderOps {
       bf16* act = m_.scratch_.get(m_.activation_, tokens_ * d->inter);
       moe_gemv_gate_up(*d, h, act, m_.stream_);
       if (d->inter % 8 == 0)  // gemv_nt's 16-byte rows
-        gemv_nt(act, tokens_, w.down.data.data(), c_.hidden_size, d->inter, block_output(), m_.stream_);
+        gemv_nt(act, tokens_, w.down.weight.data.data(), c_.hidden_size, d->inter, block_output(), m_.stream_);
       else
         moe_gemv_down(*d, act, block_output(), m_.stream_);
       return;
     }
-    m_.mlp(w, h.x, tokens_, m_.scratch_.get(m_.gate_up_, tokens_ * 2 * w.intermediate()), block_output());
+    m_.mlp(w, h.x, tokens_, m_.scratch_.get(m_.gate_up_, row_capacity_ * 2 * w.intermediate()), block_output());
   }
 
  private:

@@ -22,22 +22,20 @@ DeepSeekCudaModel::StepOps::Projection DeepSeekCudaModel::StepOps::project_atten
                                                                                           const Normed& h) {
   const ModelConfig& c = m_.config_;
   const MlaWeights& w = m_.weights_.layers[layer].attention;
-  const int64_t T = tokens_, D = c.hidden_size, H = c.num_heads, dk = c.qk_head_dim();
-  // One product for both projections of h: [q part | kv part] per token, `width` apart.
-  const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = q_part + c.kv_entry_dim();
-  bf16* projected = m_.scratch_.get(m_.kv_, T * width);
-  if (h.norm_weight) {
-    if (h.delta) fail("layer {}: MLA's projection cannot add a pending block output", layer);
-    gemv_nt(h, T, w.q_and_kv_a.data.data(), width, D, projected, m_.stream_);
-  } else {
-    m_.gemm_.bf16_nt(h.x, T, w.q_and_kv_a.data.data(), width, D, projected, m_.stream_);
-  }
+  const int64_t T = tokens_, H = c.num_heads, dk = c.qk_head_dim();
+  // One product for both projections of h: [q part | kv part] per token, `width` apart (an fp8
+  // matrix's padding rows after the kv part).
+  const int64_t q_part = c.q_lora_rank > 0 ? c.q_lora_rank : H * dk, width = w.q_and_kv_a.rows();
+  bf16* projected = m_.scratch_.get(m_.kv_, row_capacity_ * width);
+  if (h.delta) fail("layer {}: MLA's projection cannot add a pending block output", layer);
+  m_.linear(w.q_and_kv_a, h, T, projected);
   if (c.q_lora_rank == 0) return {.q = projected, .q_stride = width, .kv = projected + q_part, .kv_stride = width};
   bf16* qa = m_.scratch_.get(m_.lora_, T * c.q_lora_rank);
   rms_norm_strided(projected, width, T, c.q_lora_rank, w.q_a_norm.data(), eps_, qa, c.q_lora_rank, m_.stream_);
-  bf16* q = m_.scratch_.get(m_.q_, T * H * dk);
-  m_.gemm_.bf16_nt(qa, T, w.q_b_proj.data.data(), H * dk, c.q_lora_rank, q, m_.stream_);
-  return {.q = q, .q_stride = H * dk, .kv = projected + q_part, .kv_stride = width};
+  const int64_t q_width = w.q_b_proj.rows();  // H * dk, and an fp8 matrix's padding
+  bf16* q = m_.scratch_.get(m_.q_, row_capacity_ * q_width);
+  m_.linear(w.q_b_proj, {.x = qa}, T, q);
+  return {.q = q, .q_stride = q_width, .kv = projected + q_part, .kv_stride = width};
 }
 
 void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection& p) {
@@ -140,9 +138,7 @@ void DeepSeekCudaModel::StepOps::attend_expanded(int layer, const Projection& p,
 }
 
 void DeepSeekCudaModel::StepOps::project_attention_output(int layer) {
-  const ModelConfig& c = m_.config_;
-  m_.gemm_.bf16_nt(heads_out_, tokens_, m_.weights_.layers[layer].attention.o_proj.data.data(), c.hidden_size,
-                   int64_t{c.num_heads} * c.v_head_dim, block_output(), m_.stream_);
+  m_.linear(m_.weights_.layers[layer].attention.o_proj, {.x = heads_out_}, tokens_, block_output());
 }
 
 bool DeepSeekCudaModel::expanded_prefill_supported() const {

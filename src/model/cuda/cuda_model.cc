@@ -27,7 +27,7 @@ std::unique_ptr<Model> load_model(ModelConfig config, const Checkpoint& checkpoi
     LlamaWeights weights = load_llama_weights(checkpoint, config);
     return std::make_unique<LlamaCudaModel>(std::move(config), std::move(weights));
   }
-  DeepSeekWeights weights = load_deepseek_weights(checkpoint, config, options.fp8_experts);
+  DeepSeekWeights weights = load_deepseek_weights(checkpoint, config, options.fp8_weights);
   return std::make_unique<DeepSeekCudaModel>(std::move(config), std::move(weights));
 }
 
@@ -37,7 +37,7 @@ std::unique_ptr<Model> dummy_model(ModelConfig config, const ModelOptions& optio
     LlamaWeights weights = dummy_llama_weights(config, options.dummy_seed);
     return std::make_unique<LlamaCudaModel>(std::move(config), std::move(weights));
   }
-  DeepSeekWeights weights = dummy_deepseek_weights(config, options.dummy_seed, options.fp8_experts);
+  DeepSeekWeights weights = dummy_deepseek_weights(config, options.dummy_seed, options.fp8_weights);
   return std::make_unique<DeepSeekCudaModel>(std::move(config), std::move(weights));
 }
 

@@ -250,17 +250,50 @@ void CudaModelBase::upload_rope_tables(const RotaryEmbedding& rope, DeviceBuffer
   sin = DeviceBuffer<float>(s);
 }
 
+void CudaModelBase::linear(const DeviceLinear& w, const GemvInput& x, int64_t n, bf16* y) const {
+  const int64_t out = w.rows(), in = w.cols();
+  if (n <= kGemvMaxRows && w.is_fp8()) {
+    gemv_fp8(x, n, w.fp8.data.data(), w.fp8.scales.data(), out, in, y, stream_);
+    return;
+  }
+  if (x.norm_weight) {
+    if (n > kGemvMaxRows) fail("linear: rows normalised as read are taken at up to {} rows (got {})", kGemvMaxRows, n);
+    gemv_nt(x, n, w.weight.data.data(), out, in, y, stream_);
+    return;
+  }
+  if (!w.is_fp8()) {
+    gemm_.bf16_nt(x.x, n, w.weight.data.data(), out, in, y, stream_);
+    return;
+  }
+  const int64_t rows = padded_rows(n);
+  uint8_t* q = scratch_.get(fp8_rows_, rows * in);
+  float* scales = scratch_.get(fp8_row_scales_, rows * in / 128);
+  quantize_fp8_blocks(x.x, n, in, q, scales, rows, stream_);
+  gemm_.fp8_block_nt(q, scales, rows, w.fp8.data.data(), w.fp8.scales.data(), out, in, y, stream_);
+}
+
 void CudaModelBase::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
-  const int64_t D = config_.hidden_size, I = w.intermediate();
-  gemm_.bf16_nt(x, n, w.gate_up.data.data(), 2 * I, D, gate_up, stream_);
+  const int64_t I = w.intermediate();
+  linear(w.gate_up, {.x = x}, n, gate_up);
+  if (w.down.is_fp8() && n > kGemvMaxRows) {
+    // SiLU·mul and the e4m3 quantization of its output in one pass.
+    const int64_t rows = padded_rows(n);
+    uint8_t* q = scratch_.get(fp8_rows_, rows * I);
+    float* scales = scratch_.get(fp8_row_scales_, rows * I / 128);
+    silu_mul_quantize_fp8_blocks(gate_up, n, I, q, scales, rows, stream_);
+    gemm_.fp8_block_nt(q, scales, rows, w.down.fp8.data.data(), w.down.fp8.scales.data(), w.down.rows(), I, out,
+                       stream_);
+    return;
+  }
   bf16* act = scratch_.get(activation_, n * I);
   silu_mul(gate_up, n, I, act, stream_);
-  gemm_.bf16_nt(act, n, w.down.data.data(), D, I, out, stream_);
+  linear(w.down, {.x = act}, n, out);
 }
 
 std::optional<MoeGemv> CudaModelBase::dense_decode_mlp(const GatedMlpWeights& w, int64_t tokens) const {
+  if (w.is_fp8()) return std::nullopt;  // the decode MoE kernels read bf16 rows
   const MoeGemv m{.tokens = tokens, .hidden = config_.hidden_size, .inter = w.intermediate(), .shared = 1,
-                  .shared_gate_up = w.gate_up.data.data(), .shared_down = w.down.data.data()};
+                  .shared_gate_up = w.gate_up.weight.data.data(), .shared_down = w.down.weight.data.data()};
   if (!moe_gemv_supported(m)) return std::nullopt;
   return m;
 }
@@ -269,10 +302,11 @@ CudaModelBase::DecoderOps::DecoderOps(const CudaModelBase& model, const Step& st
     : base_(model),
       step_(step),
       tokens_(step.tokens),
+      row_capacity_(padded_rows(step.tokens)),
       eps_(static_cast<float>(model.config_.rms_norm_eps)),
       residual_(model.scratch_.get(model.residual_, step.tokens * model.config_.hidden_size)),
       normed_(model.scratch_.get(model.hidden_, step.tokens * model.config_.hidden_size)),
-      pending_(model.scratch_.get(model.delta_, step.tokens * model.config_.hidden_size)) {}
+      pending_(model.scratch_.get(model.delta_, row_capacity_ * model.config_.hidden_size)) {}
 
 void CudaModelBase::DecoderOps::embed_with(const DeviceMatrix& table) {
   const int64_t D = base_.config_.hidden_size;

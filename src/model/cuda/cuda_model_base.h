@@ -84,7 +84,19 @@ class CudaModelBase : public Model {
   // rope's cos and sin tables [max_position_embeddings, rope.dim() / 2] on the device, filled from
   // RotaryEmbedding::cos_sin so that the CPU and the GPU rotate by the same angles.
   void upload_rope_tables(const RotaryEmbedding& rope, DeviceBuffer<float>& cos, DeviceBuffer<float>& sin) const;
-  // A dense SwiGLU MLP over n rows: out = down(silu(gate) · up), through gate_up [n, 2·inter].
+  // y[n, w.rows()] = x · Wᵀ.
+  //  - bf16 W: a GEMV at up to kGemvMaxRows rows (normalising x as it reads where x.norm_weight is
+  //    set), cuBLASLt above.
+  //  - fp8 W: x quantized to e4m3 per 1×128 block (DeepSeek-V3's fp8 inference), at any row
+  //    count the same values: up to kGemvMaxRows rows as gemv_fp8 reads them, above by
+  //    quantize_fp8_blocks then the fp8 tensor cores (Gemm::fp8_block_nt), which write whole
+  //    tiles of rows: y must hold padded_rows(n) rows.
+  // Rows normalised as read are taken only at GEMV sizes.
+  void linear(const DeviceLinear& w, const GemvInput& x, int64_t n, bf16* y) const;
+  // The rows an output of linear() must hold for n rows of input.
+  static int64_t padded_rows(int64_t n) { return (n + Gemm::kFp8RowTile - 1) / Gemm::kFp8RowTile * Gemm::kFp8RowTile; }
+  // A dense SwiGLU MLP over n rows: out = down(silu(gate) · up), through gate_up; gate_up and out
+  // hold padded_rows(n) rows (linear()).
   void mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const;
   // The same MLP as the decode-sized MoE launches run it (one shared slot), or none where their
   // limits rule it out.
@@ -100,6 +112,8 @@ class CudaModelBase : public Model {
   mutable Gemm gemm_;
   mutable DeviceBuffer<bf16> residual_, hidden_, delta_, gate_up_, activation_, logit_rows_, logit_normed_;
   mutable DeviceBuffer<float> logits_;
+  mutable DeviceBuffer<uint8_t> fp8_rows_;  // linear()'s and mlp()'s inputs quantized to e4m3
+  mutable DeviceBuffer<float> fp8_row_scales_;
 
  private:
   // Checks the batch and runs its every kernel; the logits are left in logits_. The caller holds
@@ -149,12 +163,16 @@ class CudaModelBase::DecoderOps {
   // The final norm and the LM head of the logits rows, the pending output added as they are
   // normalised, into the model's logits_.
   void logits_with(const bf16* final_norm, const DeviceMatrix& head);
-  // Where a block writes its output; the next norm adds it into the residual.
+  // Where a block writes its output; the next norm adds it into the residual. It holds
+  // row_capacity_ rows.
   bf16* block_output();
 
   const CudaModelBase& base_;
   const Step& step_;
   const int64_t tokens_;
+  // The rows an output of linear() holds (padded_rows(tokens_)): what the step's buffers written
+  // by a projection are sized for.
+  const int64_t row_capacity_;
   const float eps_;
   bf16* residual_;
   bf16* normed_;

@@ -9,8 +9,8 @@
 //    (reading the weights is the bound), moe_grouped_gemm_wide from kRowsPerExpertForWideGemm
 //    rows an expert on average (long prefills, where the products are).
 // Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
-// in fp8 (moe_fp8). The grouped paths combine the result with the gate weights on top of the
-// shared experts' output.
+// in fp8 (moe_fp8); their shared experts and the dense MLPs, fp8 too, go through linear(). The
+// grouped paths combine the result with the gate weights on top of the shared experts' output.
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
@@ -35,7 +35,7 @@ void DeepSeekCudaModel::StepOps::dense_mlp(int layer, const Normed& h) {
     return;
   }
   if (h.norm_weight) fail("layer {}: its MLP cannot fold into a decode step (folded_decode_supported said it could)", layer);
-  bf16* gate_up = m_.scratch_.get(m_.gate_up_, tokens_ * 2 * w.intermediate());
+  bf16* gate_up = m_.scratch_.get(m_.gate_up_, row_capacity_ * 2 * w.intermediate());
   m_.mlp(w, h.x, tokens_, gate_up, block_output());
 }
 
@@ -85,7 +85,7 @@ void DeepSeekCudaModel::StepOps::experts(int layer, const Normed& h, const Route
 
   bf16* out = block_output();
   if (w.shared) {
-    bf16* gate_up = scratch.get(m_.gate_up_, T * 2 * w.shared->intermediate());
+    bf16* gate_up = scratch.get(m_.gate_up_, row_capacity_ * 2 * w.shared->intermediate());
     m_.mlp(*w.shared, h.x, T, gate_up, out);
   }
   bf16* y = scratch.get(m_.moe_out_, rows * D);
@@ -131,12 +131,12 @@ std::optional<MoeGemv> DeepSeekCudaModel::decode_moe(const MoeWeights& w, int64_
             .top_k = c.num_experts_per_tok, .ids = ids, .weights = gate_weights,
             .gate_up = w.gate_up_by_expert.data(), .down = w.down_by_expert.data()};
   if (w.shared) {
-    // The shared MLP rides along as slices of the routed experts' width; any other width takes
-    // the grouped path.
-    if (w.shared->intermediate() % c.moe_intermediate_size != 0) return std::nullopt;
+    // The shared MLP rides along as slices of the routed experts' width; any other width, or fp8
+    // rows, take the grouped path.
+    if (w.shared->intermediate() % c.moe_intermediate_size != 0 || w.shared->is_fp8()) return std::nullopt;
     m.shared = static_cast<int>(w.shared->intermediate() / c.moe_intermediate_size);
-    m.shared_gate_up = w.shared->gate_up.data.data();
-    m.shared_down = w.shared->down.data.data();
+    m.shared_gate_up = w.shared->gate_up.weight.data.data();
+    m.shared_down = w.shared->down.weight.data.data();
   }
   if (!moe_gemv_supported(m)) return std::nullopt;
   return m;
@@ -151,13 +151,13 @@ void DeepSeekCudaModel::moe_fp8(const MoeWeights& w, const bf16* h, int64_t T, c
   // permuted_token, as the bf16 path does.
   uint8_t* x = scratch_.get(moe_fp8_in_, T * D);
   float* x_scales = scratch_.get(moe_fp8_in_scales_, T * D / 128);
-  quantize_fp8_blocks(h, T, D, x, x_scales, stream_);
+  quantize_fp8_blocks(h, T, D, x, x_scales, T, stream_);
   bf16* gate_up = scratch_.get(gate_up_, rows * 2 * I);
   moe_grouped_gemm_fp8(x, x_scales, T, permuted_token, offsets, counts, E, w.fp8_gate_up_by_expert.data(),
                        w.fp8_gate_up_scales_by_expert.data(), 2 * I, D, gate_up, stream_);
   uint8_t* act = scratch_.get(moe_fp8_act_, rows * I);
   float* act_scales = scratch_.get(moe_fp8_act_scales_, rows * I / 128);
-  silu_mul_quantize_fp8_blocks(gate_up, rows, I, act, act_scales, stream_);
+  silu_mul_quantize_fp8_blocks(gate_up, rows, I, act, act_scales, rows, stream_);
   moe_grouped_gemm_fp8(act, act_scales, rows, nullptr, offsets, counts, E, w.fp8_down_by_expert.data(),
                        w.fp8_down_scales_by_expert.data(), D, I, y, stream_);
 }

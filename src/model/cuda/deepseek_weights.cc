@@ -18,13 +18,13 @@ MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   if (c.q_lora_rank > 0) {
     w.q_and_kv_a = up.stacked({{p + "q_a_proj.weight", c.q_lora_rank}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D);
     w.q_a_norm = up.norm(p + "q_a_layernorm.weight", c.q_lora_rank);
-    w.q_b_proj = up.matrix(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
+    w.q_b_proj = up.linear(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
   } else {
     w.q_and_kv_a = up.stacked({{p + "q_proj.weight", H * dk}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D);
   }
   w.kv_a_norm = up.norm(p + "kv_a_layernorm.weight", c.kv_lora_rank);
   w.kv_b_proj = up.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
-  w.o_proj = up.matrix(p + "o_proj.weight", D, H * c.v_head_dim);
+  w.o_proj = up.linear(p + "o_proj.weight", D, H * c.v_head_dim);
   return w;
 }
 
@@ -45,8 +45,9 @@ std::unique_ptr<MoeWeights> load_moe(WeightSource& up, const ModelConfig& c, int
          layer, moe->fp8_experts.size(), moe->experts.size());
   std::vector<const bf16*> gate_up, down;
   for (const auto& x : moe->experts) {
-    gate_up.push_back(x.gate_up.data.data());
-    down.push_back(x.down.data.data());
+    if (x.is_fp8()) fail("layer {}: a routed expert stored in fp8 was not read as an fp8 expert", layer);
+    gate_up.push_back(x.gate_up.weight.data.data());
+    down.push_back(x.down.weight.data.data());
   }
   std::vector<const uint8_t*> fp8_gate_up, fp8_down;
   std::vector<const float*> fp8_gate_up_scales, fp8_down_scales;
@@ -87,22 +88,19 @@ DeepSeekWeights load_all(WeightSource& up, const ModelConfig& c) {
   return w;
 }
 
+// Whether a model of this config keeps its fp8 matrices in fp8 (Fp8Weights::Native): an fp8
+// config with DeepSeek-V3's 128×128 blocks.
+bool keeps_fp8(const ModelConfig& c) { return c.fp8 && c.fp8->block_rows == 128 && c.fp8->block_cols == 128; }
+
 }  // namespace
 
-// The fp8 expert kernels take 128×128 blocks with both widths whole blocks: the gate and up rows
-// stack into one matrix, and the down GEMM's depth is the intermediate width.
-bool keeps_fp8_experts(const ModelConfig& c) {
-  return c.fp8 && c.fp8->block_rows == 128 && c.fp8->block_cols == 128 && c.hidden_size % 128 == 0 &&
-         c.moe_intermediate_size % 128 == 0;
-}
-
-DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Experts fp8_experts) {
-  const auto source = checkpoint_source(checkpoint, config, fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config));
+DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Weights fp8_weights) {
+  const auto source = checkpoint_source(checkpoint, config, fp8_weights == Fp8Weights::Native && keeps_fp8(config));
   return load_all(*source, config);
 }
 
-DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed, Fp8Experts fp8_experts) {
-  const auto source = dummy_source(seed, fp8_experts == Fp8Experts::Native && keeps_fp8_experts(config));
+DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed, Fp8Weights fp8_weights) {
+  const auto source = dummy_source(seed, fp8_weights == Fp8Weights::Native && keeps_fp8(config));
   DeepSeekWeights w = load_all(*source, config);
   TIDE_CUDA_CHECK(cudaDeviceSynchronize());
   return w;

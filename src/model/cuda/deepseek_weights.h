@@ -14,14 +14,17 @@
 namespace tide::cuda {
 
 struct MlaWeights {
-  // The two projections of the hidden state, stacked so that one GEMM computes both: q_proj
+  // The two projections of the hidden state, stacked so that one product computes both: q_proj
   // (without q_lora, V2-Lite) or q_a_proj (with q_lora), then kv_a_proj_with_mqa (latent + rope key).
-  DeviceMatrix q_and_kv_a;
+  DeviceLinear q_and_kv_a;
   DeviceBuffer<bf16> q_a_norm;  // with q_lora
-  DeviceMatrix q_b_proj;        // with q_lora
+  DeviceLinear q_b_proj;        // with q_lora
   DeviceBuffer<bf16> kv_a_norm;
-  DeviceMatrix kv_b_proj;  // latent -> heads * (nope + v): W_UK and W_UV, head by head
-  DeviceMatrix o_proj;
+  // latent -> heads * (nope + v): W_UK and W_UV, head by head. Always bf16 (an fp8 checkpoint's is
+  // widened at load, as DeepSeek's own absorbed-form inference widens it): its per-head slices
+  // feed the absorption's batched products, which have no fp8 form.
+  DeviceMatrix kv_b_proj;
+  DeviceLinear o_proj;
 };
 
 struct MoeWeights {
@@ -49,21 +52,19 @@ struct DeepSeekLayerWeights {
 
 using DeepSeekWeights = DecoderWeights<DeepSeekLayerWeights>;
 
-// Whether a model of this config keeps its routed experts in fp8 on the GPU (Fp8Experts::Native):
-// an fp8 config with DeepSeek-V3's 128×128 blocks, both expert widths whole blocks.
-bool keeps_fp8_experts(const ModelConfig& config);
-
-// Claims and uploads every tensor of the checkpoint. Routed experts stored in fp8 with 128×128
-// blocks stay fp8 (Fp8Experts::Native) where their widths are whole blocks.
+// Claims and uploads every tensor of the checkpoint. Matrices stored in fp8 with 128×128 blocks
+// stay fp8 (Fp8Weights::Native) where the fp8 products take their widths: the routed experts
+// where both widths are whole blocks, projections and the other MLPs where their depth is
+// (WeightSource::stacked).
 DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config,
-                                      Fp8Experts fp8_experts = Fp8Experts::Native);
+                                      Fp8Weights fp8_weights = Fp8Weights::Native);
 
 // `--load-format dummy`: every tensor of the config's shapes generated on the GPU, no checkpoint
 // read. Matrices are uniform with variance 1/in (activations keep their scale through the layers),
-// norms are 1, the router's bias 0; an fp8 config's routed experts are e4m3 with one scale per
+// norms are 1, the router's bias 0; an fp8 config's fp8 matrices are e4m3 with one scale per
 // 128×128 block, as its checkpoint would hold them. For benchmarks at real sizes; the output
 // means nothing.
 DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed,
-                                       Fp8Experts fp8_experts = Fp8Experts::Native);
+                                       Fp8Weights fp8_weights = Fp8Weights::Native);
 
 }  // namespace tide::cuda

@@ -51,26 +51,34 @@ DeviceMatrix upload_stacked(const std::vector<WeightMatrix>& parts) {
   return {rows, parts.front().cols, to_device(bits)};
 }
 
-DeviceFp8Matrix upload_fp8_stacked(const Fp8BlockMatrix& top, const Fp8BlockMatrix& bottom) {
-  if (top.cols != bottom.cols) fail("upload_fp8_stacked: widths {} and {} differ", top.cols, bottom.cols);
-  if (top.rows % 128 != 0) fail("upload_fp8_stacked: {} rows on top would split a 128-row scale block", top.rows);
-  DeviceFp8Matrix m{top.rows + bottom.rows, top.cols, DeviceBuffer<uint8_t>(top.data.size() + bottom.data.size()),
-                    DeviceBuffer<float>(top.scales.size() + bottom.scales.size())};
-  TIDE_CUDA_CHECK(cudaMemcpy(m.data.data(), top.data.data(), top.data.size(), cudaMemcpyHostToDevice));
-  TIDE_CUDA_CHECK(cudaMemcpy(m.data.data() + top.data.size(), bottom.data.data(), bottom.data.size(),
-                             cudaMemcpyHostToDevice));
-  TIDE_CUDA_CHECK(cudaMemcpy(m.scales.data(), top.scales.data(), top.scales.size() * sizeof(float),
-                             cudaMemcpyHostToDevice));
-  TIDE_CUDA_CHECK(cudaMemcpy(m.scales.data() + top.scales.size(), bottom.scales.data(),
-                             bottom.scales.size() * sizeof(float), cudaMemcpyHostToDevice));
+DeviceFp8Matrix upload_fp8(const std::vector<Fp8BlockMatrix>& parts) {
+  if (parts.empty()) fail("upload_fp8: no matrices");
+  const int64_t cols = parts.front().cols;
+  int64_t rows = 0;
+  std::size_t scale_count = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].cols != cols) fail("upload_fp8: widths {} and {} differ", cols, parts[i].cols);
+    if (i + 1 < parts.size() && parts[i].rows % 128 != 0)
+      fail("upload_fp8: {} rows above another matrix would split a 128-row scale block", parts[i].rows);
+    rows += parts[i].rows;
+    scale_count += parts[i].scales.size();
+  }
+  const int64_t padded = (rows + 127) / 128 * 128;
+  DeviceFp8Matrix m{padded, cols, DeviceBuffer<uint8_t>(static_cast<std::size_t>(padded * cols)),
+                    DeviceBuffer<float>(scale_count)};
+  m.data.fill_bytes(0);
+  std::size_t bytes_at = 0, scales_at = 0;
+  for (const Fp8BlockMatrix& part : parts) {
+    TIDE_CUDA_CHECK(cudaMemcpy(m.data.data() + bytes_at, part.data.data(), part.data.size(), cudaMemcpyHostToDevice));
+    TIDE_CUDA_CHECK(cudaMemcpy(m.scales.data() + scales_at, part.scales.data(), part.scales.size() * sizeof(float),
+                               cudaMemcpyHostToDevice));
+    bytes_at += part.data.size();
+    scales_at += part.scales.size();
+  }
   return m;
 }
 
-DeviceFp8Matrix upload_fp8(const Fp8BlockMatrix& w) {
-  DeviceFp8Matrix m{w.rows, w.cols, DeviceBuffer<uint8_t>(w.data.size()), DeviceBuffer<float>(w.scales)};
-  TIDE_CUDA_CHECK(cudaMemcpy(m.data.data(), w.data.data(), w.data.size(), cudaMemcpyHostToDevice));
-  return m;
-}
+bool fp8_linear_shape(int64_t cols) { return cols > 0 && cols % 128 == 0; }
 
 DeviceBuffer<bf16> upload_bf16(const std::vector<float>& values) {
   std::vector<uint16_t> bits(values.size());

@@ -22,7 +22,7 @@ LlamaWeights load_all(WeightSource& up, const ModelConfig& c) {
     layer.qkv = up.stacked({{a + "q_proj.weight", q_dim}, {a + "k_proj.weight", kv_dim}, {a + "v_proj.weight", kv_dim}}, D);
     if (c.qkv_bias)
       layer.qkv_bias = up.stacked_bias({{a + "q_proj.bias", q_dim}, {a + "k_proj.bias", kv_dim}, {a + "v_proj.bias", kv_dim}});
-    layer.o_proj = up.matrix(a + "o_proj.weight", D, q_dim);
+    layer.o_proj = up.linear(a + "o_proj.weight", D, q_dim);
     layer.mlp = up.mlp(p + "mlp", D, c.intermediate_size);
     w.layers.push_back(std::move(layer));
   }

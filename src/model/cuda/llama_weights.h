@@ -13,9 +13,9 @@ namespace tide::cuda {
 
 struct LlamaLayerWeights {
   DeviceBuffer<bf16> input_norm, post_attention_norm;
-  DeviceMatrix qkv;             // q_proj rows, then k_proj's, then v_proj's: one GEMM
+  DeviceLinear qkv;              // q_proj rows, then k_proj's, then v_proj's: one GEMM
   DeviceBuffer<float> qkv_bias;  // Qwen2's q, k and v biases, stacked likewise; empty without
-  DeviceMatrix o_proj;
+  DeviceLinear o_proj;
   GatedMlpWeights mlp;
 };
 

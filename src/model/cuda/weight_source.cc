@@ -3,16 +3,19 @@
 #include <cmath>
 
 #include "backend/cuda/ops.h"
-#include "model/mlp.h"
 #include "model/weights.h"
 
 namespace tide::cuda {
 namespace {
 
+// The fp8 expert kernels take both widths in whole 128×128 blocks: the gate and up rows stack into
+// one matrix, and the down GEMM's depth is the intermediate width.
+bool fp8_expert_shape(int64_t hidden, int64_t intermediate) { return hidden % 128 == 0 && intermediate % 128 == 0; }
+
 class CheckpointSource : public WeightSource {
  public:
-  CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config, bool keep_fp8_experts)
-      : loader_(checkpoint, config), keep_fp8_(keep_fp8_experts) {}
+  CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config, bool keep_fp8)
+      : loader_(checkpoint, config), keep_fp8_(keep_fp8) {}
 
   DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) override {
     return count(upload(loader_.matrix(name, rows, cols)));
@@ -31,33 +34,49 @@ class CheckpointSource : public WeightSource {
     }
     return DeviceBuffer<float>(values);
   }
-  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
-    const GatedMlp host = GatedMlp::load(loader_, prefix, hidden, intermediate);
-    return {count(upload_stacked({host.gate, host.up})), count(upload(host.down))};
-  }
-  DeviceMatrix stacked(const std::vector<Part>& parts, int64_t cols) override {
-    std::vector<WeightMatrix> matrices;
-    for (const Part& part : parts) matrices.push_back(loader_.matrix(part.name, part.rows, cols));
-    return count(upload_stacked(matrices));
+  DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) override {
+    DeviceLinear l;
+    if (std::optional<std::vector<Fp8BlockMatrix>> fp8 = fp8_parts(parts, cols))
+      l.fp8 = upload_fp8(*fp8);
+    else
+      l.weight = upload_stacked(widened(parts, cols));
+    return count(std::move(l));
   }
   std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
                                              int64_t intermediate) override {
-    if (!keep_fp8_) return std::nullopt;
+    if (!keep_fp8_ || !fp8_expert_shape(hidden, intermediate)) return std::nullopt;
     auto gate = loader_.fp8_blocks(prefix + ".gate_proj.weight", intermediate, hidden);
     auto up = loader_.fp8_blocks(prefix + ".up_proj.weight", intermediate, hidden);
     auto down = loader_.fp8_blocks(prefix + ".down_proj.weight", hidden, intermediate);
     if (!gate || !up || !down) return std::nullopt;  // stored otherwise: read as bf16
-    return count(Fp8ExpertWeights{upload_fp8_stacked(*gate, *up), upload_fp8(*down)});
+    return count(Fp8ExpertWeights{upload_fp8({*gate, *up}), upload_fp8({*down})});
   }
 
  private:
+  // The parts as stored, where they stay fp8 (stacked()).
+  std::optional<std::vector<Fp8BlockMatrix>> fp8_parts(const std::vector<Part>& parts, int64_t cols) {
+    if (!keep_fp8_ || !fp8_linear_shape(cols)) return std::nullopt;
+    std::vector<Fp8BlockMatrix> stored;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      std::optional<Fp8BlockMatrix> part = loader_.fp8_blocks(parts[i].name, parts[i].rows, cols);
+      if (!part || (i + 1 < parts.size() && part->rows % 128 != 0)) return std::nullopt;
+      stored.push_back(std::move(*part));
+    }
+    return stored;
+  }
+  std::vector<WeightMatrix> widened(const std::vector<Part>& parts, int64_t cols) {
+    std::vector<WeightMatrix> matrices;
+    for (const Part& part : parts) matrices.push_back(loader_.matrix(part.name, part.rows, cols));
+    return matrices;
+  }
+
   WeightLoader loader_;
   bool keep_fp8_;
 };
 
 class DummySource : public WeightSource {
  public:
-  DummySource(uint64_t seed, bool fp8_experts) : seed_(seed), fp8_(fp8_experts) {}
+  DummySource(uint64_t seed, bool fp8) : seed_(seed), fp8_(fp8) {}
 
   DeviceMatrix matrix(const std::string&, int64_t rows, int64_t cols) override {
     DeviceMatrix m{rows, cols, DeviceBuffer<bf16>(static_cast<std::size_t>(rows * cols))};
@@ -78,14 +97,20 @@ class DummySource : public WeightSource {
   DeviceBuffer<float> stacked_bias(const std::vector<Part>& parts) override {
     return bias(parts.front().name, rows_of(parts));
   }
-  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
-    return {matrix(prefix + ".gate_up", 2 * intermediate, hidden), matrix(prefix + ".down", hidden, intermediate)};
-  }
-  DeviceMatrix stacked(const std::vector<Part>& parts, int64_t cols) override {
-    return matrix(parts.front().name, rows_of(parts), cols);
+  // As a checkpoint's: fp8 where every part but the last has whole blocks of rows.
+  DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) override {
+    bool whole_blocks = true;
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) whole_blocks = whole_blocks && parts[i].rows % 128 == 0;
+    DeviceLinear l;
+    if (!fp8_ || !fp8_linear_shape(cols) || !whole_blocks) {
+      l.weight = matrix(parts.front().name, rows_of(parts), cols);  // counted there
+      return l;
+    }
+    l.fp8 = fp8_matrix((rows_of(parts) + 127) / 128 * 128, cols);
+    return count(std::move(l));
   }
   std::optional<Fp8ExpertWeights> fp8_expert(const std::string&, int64_t hidden, int64_t intermediate) override {
-    if (!fp8_) return std::nullopt;
+    if (!fp8_ || !fp8_expert_shape(hidden, intermediate)) return std::nullopt;
     return count(Fp8ExpertWeights{fp8_matrix(2 * intermediate, hidden), fp8_matrix(hidden, intermediate)});
   }
 
@@ -113,13 +138,12 @@ class DummySource : public WeightSource {
 
 }  // namespace
 
-std::unique_ptr<WeightSource> checkpoint_source(const Checkpoint& checkpoint, const ModelConfig& config,
-                                                bool keep_fp8_experts) {
-  return std::make_unique<CheckpointSource>(checkpoint, config, keep_fp8_experts);
+std::unique_ptr<WeightSource> checkpoint_source(const Checkpoint& checkpoint, const ModelConfig& config, bool keep_fp8) {
+  return std::make_unique<CheckpointSource>(checkpoint, config, keep_fp8);
 }
 
-std::unique_ptr<WeightSource> dummy_source(uint64_t seed, bool fp8_experts) {
-  return std::make_unique<DummySource>(seed, fp8_experts);
+std::unique_ptr<WeightSource> dummy_source(uint64_t seed, bool fp8) {
+  return std::make_unique<DummySource>(seed, fp8);
 }
 
 }  // namespace tide::cuda

@@ -1,6 +1,6 @@
 #pragma once
 // Where a GPU model's tensors come from: a checkpoint (each tensor claimed, converted to bf16 where
-// it is stored otherwise, and uploaded), or the dummy generator of `--load-format dummy` (every
+// it is stored otherwise and not kept in fp8, and uploaded), or the dummy generator of `--load-format dummy` (every
 // tensor of the config's shapes generated on the GPU, none read). The families' loaders
 // (deepseek_weights.cc, llama_weights.cc) ask for tensors by name and shape alike from either.
 #include <cstdint>
@@ -32,18 +32,26 @@ class WeightSource {
   };
 
   virtual ~WeightSource() = default;
+  // A matrix in bf16 (the embedding, the LM head, the router, kv_b_proj).
   virtual DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
   virtual DeviceBuffer<bf16> norm(const std::string& name, int64_t size) = 0;
   virtual DeviceBuffer<float> bias(const std::string& name, int64_t size) = 0;
   // The parts' vectors one after another, as one (Qwen2's q, k and v biases).
   virtual DeviceBuffer<float> stacked_bias(const std::vector<Part>& parts) = 0;
-  virtual GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) = 0;
   // A routed expert kept in fp8, or nullopt where it is to be read with mlp().
   virtual std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
                                                      int64_t intermediate) = 0;
-  // The parts' rows one after another, each `cols` wide, as one matrix (one GEMM for several
-  // projections of the same rows).
-  virtual DeviceMatrix stacked(const std::vector<Part>& parts, int64_t cols) = 0;
+  // The parts' rows one after another, each `cols` wide, as one projection (one product for
+  // several projections of the same rows). In fp8 as stored where the source keeps fp8 and every
+  // part is fp8 in 128×128 blocks of a shape the fp8 products take (fp8_linear_shape, every part
+  // but the last whole blocks of rows); else in bf16.
+  virtual DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) = 0;
+  DeviceLinear linear(const std::string& name, int64_t rows, int64_t cols) { return stacked({{name, rows}}, cols); }
+  // gate_proj and up_proj stacked, and down_proj, under `prefix`.
+  GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) {
+    return {stacked({{prefix + ".gate_proj.weight", intermediate}, {prefix + ".up_proj.weight", intermediate}}, hidden),
+            linear(prefix + ".down_proj.weight", hidden, intermediate)};
+  }
   // Every matrix handed out so far, in device memory.
   std::size_t bytes() const { return bytes_; }
 
@@ -51,6 +59,10 @@ class WeightSource {
   DeviceMatrix count(DeviceMatrix m) {
     bytes_ += m.data.bytes();
     return m;
+  }
+  DeviceLinear count(DeviceLinear l) {
+    bytes_ += l.bytes();
+    return l;
   }
   Fp8ExpertWeights count(Fp8ExpertWeights w) {
     bytes_ += w.gate_up.bytes() + w.down.bytes();
@@ -69,14 +81,13 @@ void load_decoder_ends(WeightSource& up, const ModelConfig& c, DecoderWeights<La
   w.final_norm = up.norm("model.norm.weight", c.hidden_size);
 }
 
-// keep_fp8_experts: routed experts stored in fp8 with 128×128 blocks stay fp8 (fp8_expert());
-// otherwise fp8_expert() declines and they are read, widened, with mlp().
-std::unique_ptr<WeightSource> checkpoint_source(const Checkpoint& checkpoint, const ModelConfig& config,
-                                                bool keep_fp8_experts);
+// keep_fp8: matrices stored in fp8 with 128×128 blocks stay fp8 (fp8_expert(), and stacked() where
+// their shapes allow); otherwise fp8_expert() declines and every matrix is read widened to bf16.
+std::unique_ptr<WeightSource> checkpoint_source(const Checkpoint& checkpoint, const ModelConfig& config, bool keep_fp8);
 // Matrices uniform with variance 1/cols (activations keep their scale through the layers), norms
-// 1, biases 0; fp8_experts: routed experts in e4m3 with one scale per 128×128 block, as an fp8
-// checkpoint would hold them. Generated on the device without synchronising: synchronise before
-// timing anything.
-std::unique_ptr<WeightSource> dummy_source(uint64_t seed, bool fp8_experts);
+// 1, biases 0; fp8: routed experts and the projections stacked() takes in fp8, e4m3 with one
+// scale per 128×128 block, as an fp8 checkpoint would hold them. Generated on the device without
+// synchronising: synchronise before timing anything.
+std::unique_ptr<WeightSource> dummy_source(uint64_t seed, bool fp8);
 
 }  // namespace tide::cuda
