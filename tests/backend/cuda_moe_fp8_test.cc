@@ -1,8 +1,8 @@
-// moe_grouped_gemm_fp8 against its CPU twin: cpu::matmul over each expert's rows on the fp8
-// operands dequantized as DeepSeek-V3 defines them (activations x = q · scale per 1×128 block,
-// weights W = w · weight_scale_inv per 128×128 block). And the fp8 GEMV of decode (gemv_fp8),
-// which quantizes its activations as it reads them, against cpu::matmul on the activations as
-// quantize_fp8_blocks quantizes them and the dequantized weights.
+// moe_grouped_gemm_fp8 and gemm_fp8_blocks against their CPU twin: cpu::matmul over each expert's
+// rows (or every row) on the fp8 operands dequantized as DeepSeek-V3 defines them (activations
+// x = q · scale per 1×128 block, weights W = w · weight_scale_inv per 128×128 block). And the fp8
+// GEMV of decode (gemv_fp8), which quantizes its activations as it reads them, against
+// cpu::matmul on the activations as quantize_fp8_blocks quantizes them and the dequantized weights.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -75,6 +75,36 @@ TEST(CudaMoeFp8, GroupedGemmMatchesEachExpertsRowsOnTheDequantizedOperands) {
   }
 }
 
+// The dense entry (V3's projections): every row against the one matrix, for row counts that
+// end a 64-row group early, fill one, or spill one row past several; widths of V3's stacked
+// q_a/kv_a (2112 = 16.5 scale rows), q_b and o_proj scaled down, a partial scale row, and the
+// shallow depths (128 to 384) of small models, which cuBLASLt's block-scaled kernels get wrong.
+TEST(CudaMoeFp8, DenseGemmMatchesCpuMatmulOnTheDequantizedOperands) {
+  REQUIRE_DEVICE();
+  for (int64_t rows : {1, 2, 63, 64, 65, 257})
+    for (auto [out, in] : {std::pair<int64_t, int64_t>{2112, 1024}, {130, 128}, {1536, 512}, {512, 1024}, {384, 256},
+                           {256, 128}, {256, 384}}) {
+      const std::string what = "rows=" + std::to_string(rows) + " out=" + std::to_string(out) + " in=" + std::to_string(in);
+      auto rng = rng_for("gemm_fp8_blocks " + what);
+      const auto x = random_bf16(rows * in, rng);
+      DeviceBuffer<uint16_t> dx(x);
+      DeviceBuffer<uint8_t> dq(rows * in);
+      DeviceBuffer<float> dqs(rows * in / 128);
+      quantize_fp8_blocks(as_bf16(dx), rows, in, dq.data(), dqs.data(), rows, nullptr);
+      const float unit = 1.f / (16.f * std::sqrt(static_cast<float>(in)));
+      const Fp8Weights w = random_fp8_weights(out, in, rng, 0.5f * unit, 2.f * unit);
+      DeviceBuffer<uint8_t> dw(w.q);
+      DeviceBuffer<float> dws(w.scales);
+      DeviceBuffer<uint16_t> dy((rows + 1) * out);  // one row more: it must stay as it was
+      dy.fill_bytes(0xff);
+      gemm_fp8_blocks(dq.data(), dqs.data(), rows, dw.data(), dws.data(), out, in, as_bf16(dy), nullptr);
+      sync();
+      const auto ref = matmul_ref(dequantize_rows(dq.download(), dqs.download(), rows, in), rows, w.dequantized, out, in);
+      const auto y = expect_untouched_past(dy.download(), rows * out, what);
+      report("gemm_fp8_blocks", what, rel_err(widen(y), ref), kBf16Tolerance);
+    }
+}
+
 TEST(CudaMoeFp8, RefusesShapesItCannotRun) {
   REQUIRE_DEVICE();
   DeviceBuffer<uint8_t> q(128 * 130);
@@ -90,6 +120,9 @@ TEST(CudaMoeFp8, RefusesShapesItCannotRun) {
   EXPECT_THROW(moe_grouped_gemm_fp8(q.data(), s.data(), 1, nullptr, zero.data(), zero.data(), 1, w.data(), ws.data(), 3,
                                     128, as_bf16(y), nullptr),
                Error);
+  EXPECT_THROW(gemm_fp8_blocks(q.data(), s.data(), 1, q.data(), s.data(), 2, 130, as_bf16(y), nullptr), Error);
+  EXPECT_THROW(gemm_fp8_blocks(q.data(), s.data(), 1, q.data(), s.data(), 3, 128, as_bf16(y), nullptr), Error);
+  EXPECT_THROW(gemm_fp8_blocks(q.data(), s.data(), 1, nullptr, s.data(), 2, 128, as_bf16(y), nullptr), Error);
 }
 
 // Widths: one scale block, a partial last scale row and a last GEMV block of fewer features

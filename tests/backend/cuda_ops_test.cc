@@ -686,7 +686,7 @@ TEST(CudaOps, RmsNormQuantizeFp8IsRmsNormThenQuantize) {
 TEST(CudaOps, Fp8BlockGemmMatchesCpuMatmul) {
   REQUIRE_DEVICE();
   Gemm gemm;
-  const std::pair<int64_t, int64_t> shapes[] = {{128, 128}, {1024, 384}, {7168, 256}, {2048, 1408}};
+  const std::pair<int64_t, int64_t> shapes[] = {{512, 256}, {1024, 384}, {7168, 256}, {2048, 1408}};
   for (const auto& [in, out] : shapes)
     for (int64_t n : {16, 48, 144, 272}) {
       const std::string what = "n=" + std::to_string(n) + " in=" + std::to_string(in) + " out=" + std::to_string(out);
@@ -703,11 +703,14 @@ TEST(CudaOps, Fp8BlockGemmMatchesCpuMatmul) {
       const auto ref = matmul_ref(dequantize_rows(dq.download(), dxs.download(), n, in), n, w.dequantized, out, in);
       report("gemm_fp8", what, rel_err(widen(dy.download()), ref), kBf16Tolerance);
     }
-  // Shapes the block-scaled kernels do not take are refused with what to do, not run wrongly.
-  DeviceBuffer<uint8_t> q(3 * 128), w(128 * 128);
-  DeviceBuffer<float> s(3), ws(1);
-  DeviceBuffer<uint16_t> y(3 * 128);
-  EXPECT_THROW(gemm.fp8_block_nt(q.data(), s.data(), 3, w.data(), ws.data(), 128, 128, as_bf16(y), nullptr), Error);
+  // Shapes the block-scaled kernels do not take are refused with what to do, not run wrongly: a
+  // token count not a multiple of 16, and depths below 512 (which they multiply wrongly).
+  DeviceBuffer<uint8_t> q(16 * 512), w(256 * 512);
+  DeviceBuffer<float> s(64), ws(8);
+  DeviceBuffer<uint16_t> y(16 * 256);
+  EXPECT_THROW(gemm.fp8_block_nt(q.data(), s.data(), 3, w.data(), ws.data(), 128, 512, as_bf16(y), nullptr), Error);
+  for (const int64_t in : {128, 256, 384})
+    EXPECT_THROW(gemm.fp8_block_nt(q.data(), s.data(), 16, w.data(), ws.data(), 256, in, as_bf16(y), nullptr), Error);
 }
 
 }  // namespace

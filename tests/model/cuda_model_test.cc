@@ -36,8 +36,9 @@ using testing::relative_error;
 
 constexpr int kBlockSize = testing::kDecodeBlockSize;
 constexpr double kTolerance = 2e-2;  // bf16 storage and activations against float32
-// fp8 experts quantize their activations to e4m3 per 1×128 block, as DeepSeek's own fp8
-// inference does: the logits may move by up to one step of e4m3's 3-bit mantissa (2^-4).
+// An fp8 checkpoint's products quantize their inputs to e4m3 per 1×128 block, as DeepSeek's own
+// fp8 inference and the block-fp8 kernels of other engines do: every input moves by up to one
+// step of e4m3's 3-bit mantissa (2^-4), and so, at the median, do the logits.
 constexpr double kFp8Tolerance = 0.0625;
 
 #define SKIP_WITHOUT_GPU() \
@@ -76,10 +77,10 @@ struct RealMlaModel {
   std::unique_ptr<Model> gpu, cpu;
 };
 
-// The fp8 fixture's experts run in fp8 on the GPU.
-double tolerance_for(const std::string& fixture) {
-  return fixture.find("fp8") != std::string::npos ? kFp8Tolerance : kTolerance;
-}
+bool is_fp8(const std::string& fixture) { return fixture.find("fp8") != std::string::npos; }
+
+// The fp8 fixture's matrices are multiplied in fp8 on the GPU.
+double tolerance_for(const std::string& fixture) { return is_fp8(fixture) ? kFp8Tolerance : kTolerance; }
 
 class CudaFixtureTest : public ::testing::TestWithParam<std::string> {};
 
@@ -88,18 +89,20 @@ class CudaFixtureTest : public ::testing::TestWithParam<std::string> {};
 // than rounding alone: transformers' own bf16 run of the same fixtures on the same GPU has its
 // worst positions at 0.249 (deepseek-v3-tiny) and 0.121 (deepseek-v2-lite-tiny), against 1e-6 in
 // float32 (docs/benchmarks.md). So the bound holds for all but a few positions per model, and the
-// median is held well inside it.
+// median is held well inside it. The fp8 fixture's bound is one e4m3 step at the median and two
+// at any position: its error is e4m3's rounding of every product's input, compounded.
 TEST_P(CudaFixtureTest, LogitsAtEveryPositionWithinBf16ErrorOfTheReference) {
   SKIP_WITHOUT_GPU();
   const auto dir = model_fixture(GetParam());
   const auto model = load_on(dir, Device::Cuda);
   const auto errors = testing::position_errors(*model, load_expected(dir));
-  const double tolerance = tolerance_for(GetParam());
-  const auto over = errors.at_or_over(tolerance);
-  std::printf("[ CUDA ] %s: %zu positions, median relative error %.2e, worst %.2e, %td over %.0e\n",
-              GetParam().c_str(), errors.sorted.size(), errors.median(), errors.worst(), over, tolerance);
+  const bool fp8 = is_fp8(GetParam());
+  const double bound = fp8 ? 2 * kFp8Tolerance : kTolerance, median_bound = fp8 ? kFp8Tolerance : kTolerance / 2;
+  const auto over = errors.at_or_over(bound);
+  std::printf("[ CUDA ] %s: %zu positions, median relative error %.2e, worst %.2e, %td over %.2e\n",
+              GetParam().c_str(), errors.sorted.size(), errors.median(), errors.worst(), over, bound);
   EXPECT_LE(over, static_cast<std::ptrdiff_t>(errors.sorted.size() / 20)) << "more than 5% of positions over the bound";
-  EXPECT_LT(errors.median(), tolerance / 2);
+  EXPECT_LT(errors.median(), median_bound);
 }
 
 // The same fp8 checkpoint with its fp8 matrices widened to bf16 at load: the bf16 bound holds,
@@ -186,10 +189,14 @@ TEST_P(CudaFixtureTest, BatchOfDifferentLengthsGivesWhatEachGivesAlone) {
         {.num_tokens = 1, .start_position = static_cast<int64_t>(expected.prompts[s].size()), .block_table = tables[s]});
   }
   const auto stepped = model->forward(decode, *cache);
+  // bf16: the two runs' sums differ only in order. fp8: e4m3's rounding of every product's input
+  // turns such differences into whole e4m3 steps within a few products, so each run is within one
+  // step of the exact logits (LogitsAtEveryPosition...) and the two within two of each other.
+  const double bound = is_fp8(GetParam()) ? 2 * kFp8Tolerance : 5e-3;
   for (int s = 0; s < nseq; ++s) {
     cached_decode(*model, expected.prompts[s], 2, [&](int step, std::span<const float> logits) {
       const float* batched = (step == 0 ? together : stepped).data() + s * vocab;
-      EXPECT_LT(relative_error(batched, logits.data(), vocab), 5e-3) << GetParam() << " sequence " << s << " step " << step;
+      EXPECT_LT(relative_error(batched, logits.data(), vocab), bound) << GetParam() << " sequence " << s << " step " << step;
       return expected.greedy[s][0];
     });
   }

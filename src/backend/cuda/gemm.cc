@@ -130,10 +130,11 @@ void Gemm::bf16_batched(const BatchedGemm& b, cudaStream_t stream) {
 void Gemm::fp8_block_nt(const uint8_t* x, const float* x_scales, int64_t n, const uint8_t* w, const float* w_scales,
                         int64_t out, int64_t in, bf16* y, cudaStream_t stream) {
   if (n <= 0 || out <= 0) return;
-  if (in <= 0 || in % 128 != 0 || out % 128 != 0 || n % kFp8RowTile != 0)
-    throw Error("Gemm::fp8_block_nt: in and out must be positive multiples of 128 and n of 16 (got n " +
+  if (in < kFp8MinDepth || in % 128 != 0 || out % 128 != 0 || n % kFp8RowTile != 0)
+    throw Error("Gemm::fp8_block_nt: in must be a multiple of 128 from " + std::to_string(kFp8MinDepth) +
+                ", out a positive multiple of 128 and n of " + std::to_string(kFp8RowTile) + " (got n " +
                 std::to_string(n) + ", in " + std::to_string(in) + ", out " + std::to_string(out) +
-                "); pad the token count, or use bf16_nt for a few tokens");
+                "); pad the token count, or use gemm_fp8_blocks");
   run({.name = "Gemm::fp8_block_nt", .type = CUDA_R_8F_E4M3, .w = w, .x = x, .y = y, .n = n, .out = out, .in = in,
        .w_scales = w_scales, .x_scales = x_scales},
       stream);

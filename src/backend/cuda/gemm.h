@@ -37,13 +37,17 @@ class Gemm {
 
   // fp8 block-scaled: W as the checkpoint stores it (e4m3 bytes [out, in] and weight_scale_inv
   // [out / 128, in / 128] row-major, W ≈ w · w_scale), x from quantize_fp8_blocks (e4m3 [n, in],
-  // scales [in / 128, n]). in and out multiples of 128, n of 16 (cuBLASLt's block-scaled kernels
-  // take no other token counts: pad, or use bf16_nt for decode-sized batches). Hopper's fp8 tensor cores run at twice
+  // scales [in / 128, n]). in and out multiples of 128, n of kFp8RowTile (cuBLASLt's block-scaled
+  // kernels take no other token counts: pad), in from kFp8MinDepth. Hopper's fp8 tensor cores run at twice
   // the bf16 rate, and the scales are applied per 128-deep slice of the accumulation.
   void fp8_block_nt(const uint8_t* x, const float* x_scales, int64_t n, const uint8_t* w, const float* w_scales,
                     int64_t out, int64_t in, bf16* y, cudaStream_t stream);
   // fp8_block_nt's token counts are multiples of this.
   static constexpr int64_t kFp8RowTile = 16;
+  // and its depth at least this: CUDA 13's cuBLASLt gives wrong products from its block-scaled
+  // kernels at depths of 128 to 384 on the H100 (128 only alone; CudaOps.Fp8BlockGemm... tried
+  // them), right ones from 512 on. Every fp8 depth of DeepSeek-V3 is 1,536 or more.
+  static constexpr int64_t kFp8MinDepth = 512;
 
  private:
   struct Operands;

@@ -41,20 +41,27 @@ constexpr int kWeightChunksPerThread = kBlockN * (kBlockK / 16) / kThreads;
 constexpr int kInputChunksPerThread = kRows * (kBlockK / 16) / kThreads;
 static_assert(kStageBytes % 1024 == 0 && kInputChunksPerThread * kThreads == kRows * (kBlockK / 16));
 
-// grid (ceil(n / kBlockN), experts).
+// gemm_fp8_blocks's one matrix: every group reads it, group g being rows kRows·g.. of `rows`.
+struct OneMatrix {
+  const uint8_t* w = nullptr;  // null: the groups are the experts
+  const float* scales = nullptr;
+  int64_t rows = 0;
+};
+
+// grid (ceil(n / kBlockN), experts), or (ceil(n / kBlockN), ceil(rows / kRows)) for one matrix.
 __global__ void __launch_bounds__(kThreads, 2)
     moe_grouped_gemm_fp8_kernel(const uint8_t* x, const float* x_scales, int64_t x_scale_stride, const int32_t* x_rows,
                                 const int32_t* offsets, const int32_t* counts, const uint8_t* const* weights,
-                                const float* const* weight_scales, int64_t n, int64_t k, bf16* y) {
+                                const float* const* weight_scales, int64_t n, int64_t k, bf16* y, OneMatrix one) {
   begin_dependent_kernel();
-  const int expert = blockIdx.y;
-  const int count = counts[expert];
+  const int group = blockIdx.y;
+  const int64_t first_row = one.w ? int64_t{group} * kRows : offsets[group];
+  const int count = one.w ? static_cast<int>(min(int64_t{kRows}, one.rows - first_row)) : counts[group];
   if (count == 0) return;
-  const int64_t first_row = offsets[expert];
-  const uint8_t* w = weights[expert];
+  const uint8_t* w = one.w ? one.w : weights[group];
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * kBlockN;
   const int k_tiles = static_cast<int>(k / kBlockK);
-  const float* w_scale_row = weight_scales[expert] + (n0 / kBlockN) * k_tiles;
+  const float* w_scale_row = (one.w ? one.scales : weight_scales[group]) + (n0 / kBlockN) * k_tiles;
 
   extern __shared__ unsigned char shared_raw[];
   unsigned char* shared = align_1024(shared_raw);
@@ -171,6 +178,23 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
+void launch(const char* what, const uint8_t* x, const float* x_scales, int64_t x_scale_stride, const int32_t* x_rows,
+            const int32_t* offsets, const int32_t* counts, int64_t groups, const uint8_t* const* weights,
+            const float* const* weight_scales, int64_t n, int64_t k, bf16* y, const OneMatrix& one,
+            cudaStream_t stream) {
+  if (k % kBlockK != 0 || n % 2 != 0)
+    throw Error(std::string(what) + ": k must be a multiple of 128 (the scale blocks) and n even (got n " +
+                std::to_string(n) + ", k " + std::to_string(k) + ")");
+  if (groups > 65535 || (n + kBlockN - 1) / kBlockN > 0x7fffffff)
+    throw Error(std::string(what) + ": too many " + (one.w ? "rows" : "experts") + " or features for one grid");
+  static std::atomic<uint64_t> set_on{0};
+  allow_dynamic_shared_memory(reinterpret_cast<const void*>(moe_grouped_gemm_fp8_kernel), kSharedBytes, set_on);
+  const dim3 grid(static_cast<unsigned>((n + kBlockN - 1) / kBlockN), static_cast<unsigned>(groups));
+  launch_dependent(moe_grouped_gemm_fp8_kernel, grid, kThreads, kSharedBytes, stream, x, x_scales, x_scale_stride,
+                   x_rows, offsets, counts, weights, weight_scales, n, k, y, one);
+  TIDE_CUDA_CHECK(cudaGetLastError());
+}
+
 }  // namespace
 
 void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_scale_stride, const int32_t* x_rows,
@@ -178,16 +202,16 @@ void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_sca
                           const uint8_t* const* weights, const float* const* weight_scales, int64_t n, int64_t k,
                           bf16* y, cudaStream_t stream) {
   if (n <= 0 || k <= 0 || experts <= 0) return;
-  if (k % kBlockK != 0 || n % 2 != 0)
-    throw Error("moe_grouped_gemm_fp8: k must be a multiple of 128 (the scale blocks) and n even (got n " +
-                std::to_string(n) + ", k " + std::to_string(k) + ")");
-  if (experts > 65535) throw Error("moe_grouped_gemm_fp8: at most 65535 experts (got " + std::to_string(experts) + ")");
-  static std::atomic<uint64_t> set_on{0};
-  allow_dynamic_shared_memory(reinterpret_cast<const void*>(moe_grouped_gemm_fp8_kernel), kSharedBytes, set_on);
-  const dim3 grid(static_cast<unsigned>((n + kBlockN - 1) / kBlockN), static_cast<unsigned>(experts));
-  launch_dependent(moe_grouped_gemm_fp8_kernel, grid, kThreads, kSharedBytes, stream, x, x_scales, x_scale_stride,
-                   x_rows, expert_offsets, expert_counts, weights, weight_scales, n, k, y);
-  TIDE_CUDA_CHECK(cudaGetLastError());
+  launch("moe_grouped_gemm_fp8", x, x_scales, x_scale_stride, x_rows, expert_offsets, expert_counts, experts, weights,
+         weight_scales, n, k, y, OneMatrix{}, stream);
+}
+
+void gemm_fp8_blocks(const uint8_t* x, const float* x_scales, int64_t rows, const uint8_t* w, const float* w_scales,
+                     int64_t n, int64_t k, bf16* y, cudaStream_t stream) {
+  if (rows <= 0 || n <= 0 || k <= 0) return;
+  if (!w || !w_scales) throw Error("gemm_fp8_blocks: the weights or their scales are missing");
+  launch("gemm_fp8_blocks", x, x_scales, rows, nullptr, nullptr, nullptr, (rows + kRows - 1) / kRows, nullptr,
+         nullptr, n, k, y, OneMatrix{w, w_scales, rows}, stream);
 }
 
 }  // namespace tide::cuda

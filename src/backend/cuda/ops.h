@@ -305,6 +305,15 @@ void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_sca
                           const int32_t* expert_offsets, const int32_t* expert_counts, int experts,
                           const uint8_t* const* weights, const float* const* weight_scales, int64_t n, int64_t k,
                           bf16* y, cudaStream_t stream);
+// A dense product in fp8: y[rows, n] = x · Wᵀ with x e4m3 [rows, k] and its 1×128 block scales
+// [k / 128][rows] (quantize_fp8_blocks), W e4m3 [n, k] with its 128×128 block scales
+// [ceil(n / 128), k / 128] as the checkpoint stores them. The kernel of moe_grouped_gemm_fp8 with
+// every group of 64 rows reading the one matrix, so that the grid is the features' blocks times
+// the rows' groups. k a multiple of 128, n even. For the shallow depths cuBLASLt's block-scaled
+// fp8 gets wrong (Gemm::kFp8MinDepth); it re-reads W once per 64 rows, so Gemm::fp8_block_nt is
+// the faster at DeepSeek-V3's depths.
+void gemm_fp8_blocks(const uint8_t* x, const float* x_scales, int64_t rows, const uint8_t* w, const float* w_scales,
+                     int64_t n, int64_t k, bf16* y, cudaStream_t stream);
 
 // MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
 // cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim

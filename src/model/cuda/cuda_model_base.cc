@@ -269,7 +269,15 @@ void CudaModelBase::linear(const DeviceLinear& w, const GemvInput& x, int64_t n,
   uint8_t* q = scratch_.get(fp8_rows_, rows * in);
   float* scales = scratch_.get(fp8_row_scales_, rows * in / 128);
   quantize_fp8_blocks(x.x, n, in, q, scales, rows, stream_);
-  gemm_.fp8_block_nt(q, scales, rows, w.fp8.data.data(), w.fp8.scales.data(), out, in, y, stream_);
+  multiply_fp8(q, scales, rows, w.fp8, y);
+}
+
+void CudaModelBase::multiply_fp8(const uint8_t* x, const float* x_scales, int64_t rows, const DeviceFp8Matrix& w,
+                                 bf16* y) const {
+  if (w.cols >= Gemm::kFp8MinDepth)
+    gemm_.fp8_block_nt(x, x_scales, rows, w.data.data(), w.scales.data(), w.rows, w.cols, y, stream_);
+  else
+    gemm_fp8_blocks(x, x_scales, rows, w.data.data(), w.scales.data(), w.rows, w.cols, y, stream_);
 }
 
 void CudaModelBase::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16* gate_up, bf16* out) const {
@@ -281,8 +289,7 @@ void CudaModelBase::mlp(const GatedMlpWeights& w, const bf16* x, int64_t n, bf16
     uint8_t* q = scratch_.get(fp8_rows_, rows * I);
     float* scales = scratch_.get(fp8_row_scales_, rows * I / 128);
     silu_mul_quantize_fp8_blocks(gate_up, n, I, q, scales, rows, stream_);
-    gemm_.fp8_block_nt(q, scales, rows, w.down.fp8.data.data(), w.down.fp8.scales.data(), w.down.rows(), I, out,
-                       stream_);
+    multiply_fp8(q, scales, rows, w.down.fp8, out);
     return;
   }
   bf16* act = scratch_.get(activation_, n * I);

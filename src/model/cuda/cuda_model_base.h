@@ -93,6 +93,9 @@ class CudaModelBase : public Model {
   //    tiles of rows: y must hold padded_rows(n) rows.
   // Rows normalised as read are taken only at GEMV sizes.
   void linear(const DeviceLinear& w, const GemvInput& x, int64_t n, bf16* y) const;
+  // y[rows, w.rows] = x · Wᵀ over quantized rows (x_scales' stride `rows`): cuBLASLt's
+  // block-scaled fp8, or gemm_fp8_blocks at depths it gets wrong (Gemm::kFp8MinDepth).
+  void multiply_fp8(const uint8_t* x, const float* x_scales, int64_t rows, const DeviceFp8Matrix& w, bf16* y) const;
   // The rows an output of linear() must hold for n rows of input.
   static int64_t padded_rows(int64_t n) { return (n + Gemm::kFp8RowTile - 1) / Gemm::kFp8RowTile * Gemm::kFp8RowTile; }
   // A dense SwiGLU MLP over n rows: out = down(silu(gate) · up), through gate_up; gate_up and out
