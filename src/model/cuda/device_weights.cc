@@ -78,8 +78,6 @@ DeviceFp8Matrix upload_fp8(const std::vector<Fp8BlockMatrix>& parts) {
   return m;
 }
 
-bool fp8_linear_shape(int64_t cols) { return cols > 0 && cols % 128 == 0; }
-
 DeviceBuffer<bf16> upload_bf16(const std::vector<float>& values) {
   std::vector<uint16_t> bits(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) bits[i] = f32_to_bf16(values[i]);

@@ -42,10 +42,6 @@ struct DeviceLinear {
   int64_t cols() const { return is_fp8() ? fp8.cols : weight.cols; }
   std::size_t bytes() const { return weight.data.bytes() + fp8.bytes(); }
 };
-// Whether the fp8 products take a matrix of this depth as stored: whole 128-wide scale blocks along
-// it (the rows are padded to whole blocks at load).
-bool fp8_linear_shape(int64_t cols);
-
 // A SwiGLU MLP's matrices: one product for gate and up, then down.
 struct GatedMlpWeights {
   DeviceLinear gate_up;  // gate_proj rows, then up_proj rows

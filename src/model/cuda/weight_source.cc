@@ -12,6 +12,14 @@ namespace {
 // one matrix, and the down GEMM's depth is the intermediate width.
 bool fp8_expert_shape(int64_t hidden, int64_t intermediate) { return hidden % 128 == 0 && intermediate % 128 == 0; }
 
+// Whether the fp8 products take the parts stacked as stored: whole 128-wide scale blocks along
+// their depth, and whole 128-row blocks in every part but the last (whose rows are padded at load).
+bool fp8_stackable(const std::vector<WeightSource::Part>& parts, int64_t cols) {
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i].rows % 128 != 0) return false;
+  return cols > 0 && cols % 128 == 0;
+}
+
 class CheckpointSource : public WeightSource {
  public:
   CheckpointSource(const Checkpoint& checkpoint, const ModelConfig& config, bool keep_fp8)
@@ -55,12 +63,12 @@ class CheckpointSource : public WeightSource {
  private:
   // The parts as stored, where they stay fp8 (stacked()).
   std::optional<std::vector<Fp8BlockMatrix>> fp8_parts(const std::vector<Part>& parts, int64_t cols) {
-    if (!keep_fp8_ || !fp8_linear_shape(cols)) return std::nullopt;
+    if (!keep_fp8_ || !fp8_stackable(parts, cols)) return std::nullopt;
     std::vector<Fp8BlockMatrix> stored;
-    for (std::size_t i = 0; i < parts.size(); ++i) {
-      std::optional<Fp8BlockMatrix> part = loader_.fp8_blocks(parts[i].name, parts[i].rows, cols);
-      if (!part || (i + 1 < parts.size() && part->rows % 128 != 0)) return std::nullopt;
-      stored.push_back(std::move(*part));
+    for (const Part& part : parts) {
+      std::optional<Fp8BlockMatrix> matrix = loader_.fp8_blocks(part.name, part.rows, cols);
+      if (!matrix) return std::nullopt;  // stored otherwise: read as bf16
+      stored.push_back(std::move(*matrix));
     }
     return stored;
   }
@@ -99,10 +107,8 @@ class DummySource : public WeightSource {
   }
   // As a checkpoint's: fp8 where every part but the last has whole blocks of rows.
   DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) override {
-    bool whole_blocks = true;
-    for (std::size_t i = 0; i + 1 < parts.size(); ++i) whole_blocks = whole_blocks && parts[i].rows % 128 == 0;
     DeviceLinear l;
-    if (!fp8_ || !fp8_linear_shape(cols) || !whole_blocks) {
+    if (!fp8_ || !fp8_stackable(parts, cols)) {
       l.weight = matrix(parts.front().name, rows_of(parts), cols);  // counted there
       return l;
     }

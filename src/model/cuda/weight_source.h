@@ -43,8 +43,8 @@ class WeightSource {
                                                      int64_t intermediate) = 0;
   // The parts' rows one after another, each `cols` wide, as one projection (one product for
   // several projections of the same rows). In fp8 as stored where the source keeps fp8 and every
-  // part is fp8 in 128×128 blocks of a shape the fp8 products take (fp8_linear_shape, every part
-  // but the last whole blocks of rows); else in bf16.
+  // part is fp8 in 128×128 blocks of a shape the fp8 products take (whole blocks along the depth,
+  // and of rows in every part but the last); else in bf16.
   virtual DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) = 0;
   DeviceLinear linear(const std::string& name, int64_t rows, int64_t cols) { return stacked({{name, rows}}, cols); }
   // gate_proj and up_proj stacked, and down_proj, under `prefix`.
