@@ -44,9 +44,10 @@ class Gemm {
                     int64_t out, int64_t in, bf16* y, cudaStream_t stream);
   // fp8_block_nt's token counts are multiples of this.
   static constexpr int64_t kFp8RowTile = 16;
-  // and its depth at least this: CUDA 13's cuBLASLt gives wrong products from its block-scaled
-  // kernels at depths of 128 to 384 on the H100 (128 only alone; CudaOps.Fp8BlockGemm... tried
-  // them), right ones from 512 on. Every fp8 depth of DeepSeek-V3 is 1,536 or more.
+  // fp8_block_nt's least depth. On the H100, CUDA 13's cuBLASLt block-scaled kernels gave wrong
+  // products at depths 128 to 384: only 128 × 128 came out right. They were right from 512 on
+  // (CudaOps.Fp8BlockGemmMatchesCpuMatmul, docs/benchmarks.md). Every fp8 depth of DeepSeek-V3
+  // is 1,536 or more.
   static constexpr int64_t kFp8MinDepth = 512;
 
  private:
