@@ -52,32 +52,6 @@ __device__ __forceinline__ void load_weight_chunks(const __nv_bfloat16* w, int64
     weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
 }
 
-// The block's sums of each thread's partial dots (acc[feature][row]): each warp's, then the
-// block's, stored at y[r * out + first + f] for the features below `out`.
-template <int kRows, typename Y>
-__device__ __forceinline__ void gemv_block_store(const float (&acc)[kGemvFeatures][kRows], int64_t first, int64_t out,
-                                                 Y* y) {
-  __shared__ float partial[kGemvThreads / 32][kGemvFeatures * kRows];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-#pragma unroll
-  for (int f = 0; f < kGemvFeatures; ++f)
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-      const float v = warp_sum(acc[f][r]);
-      if (lane == 0) partial[warp][f * kRows + r] = v;
-    }
-  __syncthreads();
-  if (threadIdx.x < kGemvFeatures * kRows) {
-    const int f = threadIdx.x / kRows, r = threadIdx.x % kRows;
-    if (first + f < out) {
-      float sum = 0.f;
-#pragma unroll
-      for (int i = 0; i < kGemvThreads / 32; ++i) sum += partial[i][threadIdx.x];
-      store_output(y + r * out + first + f, sum);
-    }
-  }
-}
-
 // Each thread streams 16-byte chunks of every feature's weight row (bypassing L1: each is read
 // once) and reads the matching chunk of the kRows input rows once for all of them; then the block
 // sums the partial dots. Call after the kernel's begin_dependent_kernel().
@@ -123,7 +97,26 @@ __device__ __forceinline__ void gemv_block(const GemvInput& x, const __nv_bfloat
       }
     }
   }
-  gemv_block_store(acc, first, out, y);
+  // Each warp's sums, then the block's.
+  __shared__ float partial[kGemvThreads / 32][kGemvFeatures * kRows];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int f = 0; f < kGemvFeatures; ++f)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const float v = warp_sum(acc[f][r]);
+      if (lane == 0) partial[warp][f * kRows + r] = v;
+    }
+  __syncthreads();
+  if (threadIdx.x < kGemvFeatures * kRows) {
+    const int f = threadIdx.x / kRows, r = threadIdx.x % kRows;
+    if (first + f < out) {
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < kGemvThreads / 32; ++i) sum += partial[i][threadIdx.x];
+      store_output(y + r * out + first + f, sum);
+    }
+  }
 }
 
 }  // namespace tide::cuda

@@ -105,7 +105,25 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_fp8_kernel(GemvInput x, con
           acc[f][r] += scales[((first + f) / 128) * scale_cols + c / 128] * x_scale * dot_e4m3(weights[f], v);
     }
   }
-  gemv_block_store(acc, first, out, y);
+  __shared__ float partial[kGemvThreads / 32][kGemvFeatures * kRows];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int f = 0; f < kGemvFeatures; ++f)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      const float v = warp_sum(acc[f][r]);
+      if (lane == 0) partial[warp][f * kRows + r] = v;
+    }
+  __syncthreads();
+  if (threadIdx.x < kGemvFeatures * kRows) {
+    const int f = threadIdx.x / kRows, r = threadIdx.x % kRows;
+    if (f < features) {
+      float sum = 0.f;
+#pragma unroll
+      for (int i = 0; i < kGemvThreads / 32; ++i) sum += partial[i][threadIdx.x];
+      y[r * out + first + f] = __float2bfloat16(sum);
+    }
+  }
 }
 
 template <int kRows>
