@@ -38,6 +38,7 @@ test('unknown choices, sizes and paths are named', () => {
   refuses(['--model', fixture, '--load-format', 'pickle'], /--load-format/);
   refuses(['--model', fixture, '--device', 'tpu'], /--device/);
   refuses(['--model', fixture, '--fp8-weights', 'int4'], /--fp8-weights/);
+  refuses(['--model', fixture, '--fp8-experts', 'int4'], /--fp8-weights/);  // its former name, still taken
   refuses(['--model', fixture, '--kv-cache-memory', '12XB'], /--kv-cache-memory 12XB: unknown unit/);
   refuses(['--model', fixture, '--request-read-timeout', '0'], /--request-read-timeout/);
   refuses(['--model', fixture, '--keep-alive-timeout', 'soon'], /--keep-alive-timeout/);
