@@ -16,11 +16,14 @@ MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   MlaWeights w;
   const int64_t kv_a_rows = c.kv_lora_rank + c.qk_rope_head_dim;
   if (c.q_lora_rank > 0) {
-    w.q_and_kv_a = up.stacked({{p + "q_a_proj.weight", c.q_lora_rank}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D);
+    // Read at the width they have (MLA's Projection strides): kv_a's 576 rows may be padded.
+    w.q_and_kv_a = up.stacked({{p + "q_a_proj.weight", c.q_lora_rank}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D,
+                              WeightSource::RowPadding::WholeBlocks);
     w.q_a_norm = up.norm(p + "q_a_layernorm.weight", c.q_lora_rank);
-    w.q_b_proj = up.linear(p + "q_b_proj.weight", H * dk, c.q_lora_rank);
+    w.q_b_proj = up.linear(p + "q_b_proj.weight", H * dk, c.q_lora_rank, WeightSource::RowPadding::WholeBlocks);
   } else {
-    w.q_and_kv_a = up.stacked({{p + "q_proj.weight", H * dk}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D);
+    w.q_and_kv_a = up.stacked({{p + "q_proj.weight", H * dk}, {p + "kv_a_proj_with_mqa.weight", kv_a_rows}}, D,
+                              WeightSource::RowPadding::WholeBlocks);
   }
   w.kv_a_norm = up.norm(p + "kv_a_layernorm.weight", c.kv_lora_rank);
   w.kv_b_proj = up.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);

@@ -2,8 +2,8 @@
 // Weights as the CUDA forward pass reads them: bf16 rows in device memory, and the fp8 matrices of
 // fp8 checkpoints as stored (e4m3 with 128×128 block scales: the routed experts, and every
 // projection whose widths the fp8 products take). Other matrices stored in bf16 are copied as they
-// are; f32 ones, and fp8 ones of other widths (dequantized by WeightLoader), are rounded to bf16
-// once, at load.
+// are; f32 ones, and fp8 ones of other widths or read in bf16 (kv_b_proj; dequantized by
+// WeightLoader), are rounded to bf16 once, at load.
 #include <cstdint>
 #include <vector>
 
@@ -21,8 +21,9 @@ struct DeviceMatrix {
 
 // An fp8 matrix as the fp8 products read it (gemv_fp8, Gemm::fp8_block_nt, the expert GEMMs):
 // e4m3 bytes [rows, cols] and the 128×128 block scales [ceil(rows / 128), cols / 128], both as
-// the checkpoint stores them. A projection's rows are padded with zero rows to whole blocks of 128
-// (V3's kv_a_proj_with_mqa has 576), as its block scales already are.
+// the checkpoint stores them. A projection read at its own width may have its rows padded to whole
+// blocks of 128 (V3's kv_a_proj_with_mqa has 576; WeightSource::RowPadding), as its block scales
+// already are: zero rows from a checkpoint, random ones from the dummy source.
 struct DeviceFp8Matrix {
   int64_t rows = 0, cols = 0;
   DeviceBuffer<uint8_t> data;

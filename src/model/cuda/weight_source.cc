@@ -13,11 +13,15 @@ namespace {
 bool fp8_expert_shape(int64_t hidden, int64_t intermediate) { return hidden % 128 == 0 && intermediate % 128 == 0; }
 
 // Whether the fp8 products take the parts stacked as stored: whole 128-wide scale blocks along
-// their depth, and whole 128-row blocks in every part but the last (whose rows are padded at load).
-bool fp8_stackable(const std::vector<WeightSource::Part>& parts, int64_t cols) {
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i)
-    if (parts[i].rows % 128 != 0) return false;
-  return cols > 0 && cols % 128 == 0;
+// their depth, and whole 128-row blocks in every part but the last, and in the last too unless
+// its rows may be padded at load.
+bool fp8_stackable(const std::vector<WeightSource::Part>& parts, int64_t cols, WeightSource::RowPadding padding) {
+  int64_t rows = 0;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i + 1 < parts.size() && parts[i].rows % 128 != 0) return false;
+    rows += parts[i].rows;
+  }
+  return cols > 0 && cols % 128 == 0 && (padding == WeightSource::RowPadding::WholeBlocks || rows % 128 == 0);
 }
 
 class CheckpointSource : public WeightSource {
@@ -42,9 +46,10 @@ class CheckpointSource : public WeightSource {
     }
     return DeviceBuffer<float>(values);
   }
-  DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) override {
+  using WeightSource::stacked;
+  DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols, RowPadding padding) override {
     DeviceLinear l;
-    if (std::optional<std::vector<Fp8BlockMatrix>> fp8 = fp8_parts(parts, cols))
+    if (std::optional<std::vector<Fp8BlockMatrix>> fp8 = fp8_parts(parts, cols, padding))
       l.fp8 = upload_fp8(*fp8);
     else
       l.weight = upload_stacked(widened(parts, cols));
@@ -62,8 +67,9 @@ class CheckpointSource : public WeightSource {
 
  private:
   // The parts as stored, where they stay fp8 (stacked()).
-  std::optional<std::vector<Fp8BlockMatrix>> fp8_parts(const std::vector<Part>& parts, int64_t cols) {
-    if (!keep_fp8_ || !fp8_stackable(parts, cols)) return std::nullopt;
+  std::optional<std::vector<Fp8BlockMatrix>> fp8_parts(const std::vector<Part>& parts, int64_t cols,
+                                                       RowPadding padding) {
+    if (!keep_fp8_ || !fp8_stackable(parts, cols, padding)) return std::nullopt;
     std::vector<Fp8BlockMatrix> stored;
     for (const Part& part : parts) {
       std::optional<Fp8BlockMatrix> matrix = loader_.fp8_blocks(part.name, part.rows, cols);
@@ -106,9 +112,10 @@ class DummySource : public WeightSource {
     return bias(parts.front().name, rows_of(parts));
   }
   // As a checkpoint's: fp8 where every part but the last has whole blocks of rows.
-  DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) override {
+  using WeightSource::stacked;
+  DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols, RowPadding padding) override {
     DeviceLinear l;
-    if (!fp8_ || !fp8_stackable(parts, cols)) {
+    if (!fp8_ || !fp8_stackable(parts, cols, padding)) {
       l.weight = matrix(parts.front().name, rows_of(parts), cols);  // counted there
       return l;
     }

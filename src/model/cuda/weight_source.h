@@ -41,12 +41,20 @@ class WeightSource {
   // A routed expert kept in fp8, or nullopt where it is to be read with mlp().
   virtual std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
                                                      int64_t intermediate) = 0;
+  // Whether a projection's consumers read its output rows at the width it has (DeviceLinear::rows()),
+  // so that an fp8 matrix may be padded to whole 128-row blocks; otherwise it stays fp8 only
+  // where its rows are whole blocks already.
+  enum class RowPadding { None, WholeBlocks };
   // The parts' rows one after another, each `cols` wide, as one projection (one product for
   // several projections of the same rows). In fp8 as stored where the source keeps fp8 and every
   // part is fp8 in 128×128 blocks of a shape the fp8 products take (whole blocks along the depth,
-  // and of rows in every part but the last); else in bf16.
-  virtual DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) = 0;
-  DeviceLinear linear(const std::string& name, int64_t rows, int64_t cols) { return stacked({{name, rows}}, cols); }
+  // of rows in every part but the last, and in the last too unless `padding` allows padding it);
+  // else in bf16.
+  virtual DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols, RowPadding padding) = 0;
+  DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols) { return stacked(parts, cols, RowPadding::None); }
+  DeviceLinear linear(const std::string& name, int64_t rows, int64_t cols, RowPadding padding = RowPadding::None) {
+    return stacked({{name, rows}}, cols, padding);
+  }
   // gate_proj and up_proj stacked, and down_proj, under `prefix`.
   GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) {
     return {stacked({{prefix + ".gate_proj.weight", intermediate}, {prefix + ".up_proj.weight", intermediate}}, hidden),
