@@ -66,7 +66,7 @@ DeviceFp8Matrix upload_fp8(const std::vector<Fp8BlockMatrix>& parts) {
   const int64_t padded = (rows + 127) / 128 * 128;
   DeviceFp8Matrix m{padded, cols, DeviceBuffer<uint8_t>(static_cast<std::size_t>(padded * cols)),
                     DeviceBuffer<float>(scale_count)};
-  m.data.fill_bytes(0);
+  if (padded > rows) m.data.fill_bytes(0);  // the padding rows
   std::size_t bytes_at = 0, scales_at = 0;
   for (const Fp8BlockMatrix& part : parts) {
     TIDE_CUDA_CHECK(cudaMemcpy(m.data.data() + bytes_at, part.data.data(), part.data.size(), cudaMemcpyHostToDevice));
