@@ -1,9 +1,9 @@
-// The CUDA models of every family (bf16; an fp8 checkpoint's experts in fp8) against the
+// The CUDA models of every family (bf16; an fp8 checkpoint's fp8 matrices in fp8) against the
 // reference fixtures and against the CPU float32 path: logits at every position within 2e-2
-// relative error (2^-4 with fp8 experts); greedy decoding through the cached path gives the
-// fixture's tokens up to the first step where the reference's top two logits lie closer than that
-// error (past it the two may rightly part); a batch gives what each sequence gives alone. Skipped
-// on machines without a GPU.
+// relative error (fp8: e4m3 steps of 2^-4, one at the median and two anywhere); greedy decoding
+// through the cached path gives the fixture's tokens up to the first step where the reference's
+// top two logits lie closer than that error (past it the two may rightly part); a batch gives what
+// each sequence gives alone. Skipped on machines without a GPU.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 

@@ -185,7 +185,7 @@ TEST(ModelLoadingTest, WeightsWidenedToF32GiveIdenticalLogits) {
   EXPECT_LT(testing::relative_error(a.data(), b.data(), a.size()), 1e-6);
 }
 
-// Devices, weight formats and the fp8 experts' form: bad names and impossible combinations are clear errors.
+// Devices, weight formats and the fp8 matrices' form: bad names and impossible combinations are clear errors.
 TEST(ModelLoadingTest, DeviceAndLoadFormatNamesAreChecked) {
   EXPECT_EQ(parse_device("auto"), Device::Auto);
   EXPECT_EQ(parse_device("cpu"), Device::Cpu);

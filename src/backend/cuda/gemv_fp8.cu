@@ -1,8 +1,8 @@
 // Decode-sized GEMV over fp8 weights as DeepSeek-V3's checkpoints store them, with the
 // activations quantized to e4m3 per 1×128 block as they are read: the arithmetic of
-// quantize_fp8_blocks then Gemm::fp8_block_nt (the same e4m3 values and scales), so that a
-// sequence's logits do not depend on whether its step had two rows or two hundred. A decode
-// product is bound by the bytes it reads, and these are half the bf16 path's.
+// quantize_fp8_blocks then Gemm::fp8_block_nt (the same e4m3 values and scales), so that a step
+// of two rows and one of two hundred differ only in the order of their sums. A decode product is
+// bound by the bytes it reads, and these are half the bf16 path's.
 // The layout follows gemv_nt (gemv.cu): a block owns kGemvFeatures output features and its 256
 // threads split their rows in 16-byte chunks (16 weights), reading the matching 16 activations of
 // the n input rows once for all of them. A chunk lies inside one 128-wide block, so its sum takes

@@ -1,5 +1,6 @@
 #pragma once
-// DeepSeek (V2, V2-Lite, V3, R1: MLA + MoE) on one GPU, in bf16 with fp32 accumulation: the
+// DeepSeek (V2, V2-Lite, V3, R1: MLA + MoE) on one GPU, in bf16 with fp32 accumulation (an fp8
+// checkpoint's fp8 matrices in fp8, CudaModelBase::linear() and moe_fp8): the
 // forward pass of model/deepseek/forward_pass.h, the same one the CPU reference runs, over the
 // CUDA ops of StepOps (cuda_deepseek_ops.h). The ops fuse where the CPU path has no boundary to
 // cross: the residual add into the next RMSNorm; at one or two tokens the norm into the kernels
@@ -40,7 +41,7 @@ class DeepSeekCudaModel : public CudaModelBase {
   // query tile of mla_prefill on, expanding the context once costs less than reading it once per
   // row.
   static constexpr int64_t kExpandedPrefillRows = 64;
-  // Whether every layer's feed-forward can fold at one or two tokens (not fp8 experts, widths
+  // Whether every layer's feed-forward can fold at one or two tokens (no fp8 matrices, widths
   // within the decode kernels' limits): such steps then store no normalised rows.
   bool folded_decode_supported() const;
   // MoE steps of at most this many (token, choice) rows run each row through its expert, the

@@ -85,8 +85,8 @@ class CudaModelBase : public Model {
   // RotaryEmbedding::cos_sin so that the CPU and the GPU rotate by the same angles.
   void upload_rope_tables(const RotaryEmbedding& rope, DeviceBuffer<float>& cos, DeviceBuffer<float>& sin) const;
   // y[n, w.rows()] = x · Wᵀ.
-  //  - bf16 W: a GEMV at up to kGemvMaxRows rows (normalising x as it reads where x.norm_weight is
-  //    set), cuBLASLt above.
+  //  - bf16 W: a GEMV at up to kGemvMaxRows rows (through Gemm::bf16_nt, or straight to gemv_nt
+  //    normalising x as it reads where x.norm_weight is set), cuBLASLt above.
   //  - fp8 W: x quantized to e4m3 per 1×128 block (DeepSeek-V3's fp8 inference), at any row
   //    count the same values: up to kGemvMaxRows rows as gemv_fp8 reads them, above by
   //    quantize_fp8_blocks then the fp8 tensor cores (Gemm::fp8_block_nt), which write whole
