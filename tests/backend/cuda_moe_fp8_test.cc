@@ -161,7 +161,8 @@ TEST(CudaFp8Gemv, MatchesCpuMatmulOnTheQuantizedActivationsAndDequantizedWeights
       }
 }
 
-TEST(CudaFp8Gemv, RefusesWidthsThatSplitAScaleBlock) {
+// A depth that splits a scale block, and more rows than a GEMV takes.
+TEST(CudaFp8Gemv, RefusesShapesItCannotRun) {
   REQUIRE_DEVICE();
   DeviceBuffer<uint16_t> x(256), y(8);
   DeviceBuffer<uint8_t> w(8 * 256);

@@ -713,5 +713,39 @@ TEST(CudaOps, Fp8BlockGemmMatchesCpuMatmul) {
     EXPECT_THROW(gemm.fp8_block_nt(q.data(), s.data(), 16, w.data(), ws.data(), 256, in, as_bf16(y), nullptr), Error);
 }
 
+// The model's path for fp8 projections above decode sizes (CudaModelBase::linear): rows quantized
+// with padding to a whole tile of 16, then the block-scaled GEMM over the padded count. The real
+// rows match cpu::matmul on the dequantized operands; the padding rows come out zero.
+TEST(CudaOps, Fp8BlockGemmOverRowsPaddedToWholeTiles) {
+  REQUIRE_DEVICE();
+  Gemm gemm;
+  for (const auto& [in, out] : {std::pair<int64_t, int64_t>{512, 256}, {1536, 640}})
+    for (int64_t n : {3, 13, 17}) {
+      const int64_t padded = (n + Gemm::kFp8RowTile - 1) / Gemm::kFp8RowTile * Gemm::kFp8RowTile;
+      const std::string what = "n=" + std::to_string(n) + " in=" + std::to_string(in) + " out=" + std::to_string(out);
+      auto rng = rng_for("gemm_fp8_padded " + what);
+      const auto x = random_bf16(n * in, rng);
+      const Fp8Weights w = random_fp8_weights(out, in, rng, 0.5f / 4096, 2.f / 4096);
+      DeviceBuffer<uint16_t> dx(x), dy(padded * out);
+      DeviceBuffer<uint8_t> dq(padded * in), dw(w.q);
+      DeviceBuffer<float> dxs(padded * in / 128), dws(w.scales);
+      dy.fill_bytes(0xff);
+      quantize_fp8_blocks(as_bf16(dx), n, in, dq.data(), dxs.data(), padded, nullptr);
+      gemm.fp8_block_nt(dq.data(), dxs.data(), padded, dw.data(), dws.data(), out, in, as_bf16(dy), nullptr);
+      sync();
+      const auto y = widen(dy.download());
+      // The real rows' quantized values and scales, at the padded stride.
+      const auto q = dq.download();
+      const auto scales = dxs.download();
+      std::vector<float> xd(n * in);
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t c = 0; c < in; ++c) xd[r * in + c] = fp8_e4m3_to_f32(q[r * in + c]) * scales[(c / 128) * padded + r];
+      const std::vector<float> real(y.begin(), y.begin() + n * out);
+      report("gemm_fp8_pad", what, rel_err(real, matmul_ref(xd, n, w.dequantized, out, in)), kBf16Tolerance);
+      EXPECT_TRUE(std::all_of(y.begin() + n * out, y.end(), [](float v) { return v == 0.f; }))
+          << what << ": a padding row is not zero";
+    }
+}
+
 }  // namespace
 }  // namespace tide::cuda
