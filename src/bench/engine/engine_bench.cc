@@ -201,7 +201,7 @@ void run_engine_bench(const EngineBenchOptions& o) {
   progress("");
 
   const ModelConfig& c = model->config();
-  std::cout << fmt::format("tide bench engine: {} ({}, {:.2f} GB of bf16 weights, loaded in {:.1f} s) on {}\n", o.model,
+  std::cout << fmt::format("tide bench engine: {} ({}, {:.2f} GB of weights as stored, loaded in {:.1f} s) on {}\n", o.model,
                            c.model_type, model->weight_bytes() / 1e9, load_s, model->device_description());
   std::cout << fmt::format("ceilings measured in this run: HBM copy {:.0f} GB/s, bf16 GEMM {:.0f} TFLOP/s\n", copy_gbs,
                            tflops);
