@@ -121,12 +121,14 @@ inline std::vector<uint16_t> expect_untouched_past(std::vector<uint16_t> y, std:
   return y;
 }
 
-// fp8 activations as quantize_fp8_blocks writes them (scales block-major [k / 128, n]), widened.
+// The first n of the fp8 activations quantize_fp8_blocks writes (scales block-major
+// [k / 128, scale_stride]: its padded_rows, n where none), widened.
 inline std::vector<float> dequantize_rows(const std::vector<uint8_t>& q, const std::vector<float>& scales, int64_t n,
-                                          int64_t k) {
-  std::vector<float> out(q.size());
+                                          int64_t k, int64_t scale_stride = 0) {
+  const int64_t stride = scale_stride > 0 ? scale_stride : n;
+  std::vector<float> out(n * k);
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t c = 0; c < k; ++c) out[r * k + c] = fp8_e4m3_to_f32(q[r * k + c]) * scales[(c / 128) * n + r];
+    for (int64_t c = 0; c < k; ++c) out[r * k + c] = fp8_e4m3_to_f32(q[r * k + c]) * scales[(c / 128) * stride + r];
   return out;
 }
 
