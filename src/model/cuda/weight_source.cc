@@ -8,10 +8,6 @@
 namespace tide::cuda {
 namespace {
 
-// The fp8 expert kernels take both widths in whole 128×128 blocks: the gate and up rows stack into
-// one matrix, and the down GEMM's depth is the intermediate width.
-bool fp8_expert_shape(int64_t hidden, int64_t intermediate) { return hidden % 128 == 0 && intermediate % 128 == 0; }
-
 // Whether the fp8 products take the parts stacked as stored: whole 128-wide scale blocks along
 // their depth, and whole 128-row blocks in every part but the last, and in the last too unless
 // its rows may be padded at load.
@@ -57,12 +53,10 @@ class CheckpointSource : public WeightSource {
   }
   std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden,
                                              int64_t intermediate) override {
-    if (!keep_fp8_ || !fp8_expert_shape(hidden, intermediate)) return std::nullopt;
-    auto gate = loader_.fp8_blocks(prefix + ".gate_proj.weight", intermediate, hidden);
-    auto up = loader_.fp8_blocks(prefix + ".up_proj.weight", intermediate, hidden);
-    auto down = loader_.fp8_blocks(prefix + ".down_proj.weight", hidden, intermediate);
-    if (!gate || !up || !down) return std::nullopt;  // stored otherwise: read as bf16
-    return count(Fp8ExpertWeights{upload_fp8({*gate, *up}), upload_fp8({*down})});
+    auto gate_up = fp8_parts(gate_up_parts(prefix, intermediate), hidden, RowPadding::None);
+    auto down = fp8_parts({down_part(prefix, hidden)}, intermediate, RowPadding::None);
+    if (!gate_up || !down) return std::nullopt;  // not kept in fp8: read as bf16, by mlp()
+    return count(Fp8ExpertWeights{upload_fp8(*gate_up), upload_fp8(*down)});
   }
 
  private:
@@ -122,8 +116,11 @@ class DummySource : public WeightSource {
     l.fp8 = fp8_matrix((rows_of(parts) + 127) / 128 * 128, cols);
     return count(std::move(l));
   }
-  std::optional<Fp8ExpertWeights> fp8_expert(const std::string&, int64_t hidden, int64_t intermediate) override {
-    if (!fp8_ || !fp8_expert_shape(hidden, intermediate)) return std::nullopt;
+  // Where a checkpoint's would stay fp8 (the same shapes as CheckpointSource's).
+  std::optional<Fp8ExpertWeights> fp8_expert(const std::string& prefix, int64_t hidden, int64_t intermediate) override {
+    if (!fp8_ || !fp8_stackable(gate_up_parts(prefix, intermediate), hidden, RowPadding::None) ||
+        !fp8_stackable({down_part(prefix, hidden)}, intermediate, RowPadding::None))
+      return std::nullopt;
     return count(Fp8ExpertWeights{fp8_matrix(2 * intermediate, hidden), fp8_matrix(hidden, intermediate)});
   }
 

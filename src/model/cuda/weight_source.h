@@ -57,9 +57,14 @@ class WeightSource {
   }
   // gate_proj and up_proj stacked, and down_proj, under `prefix`.
   GatedMlpWeights mlp(const std::string& prefix, int64_t hidden, int64_t intermediate) {
-    return {stacked({{prefix + ".gate_proj.weight", intermediate}, {prefix + ".up_proj.weight", intermediate}}, hidden),
-            linear(prefix + ".down_proj.weight", hidden, intermediate)};
+    return {stacked(gate_up_parts(prefix, intermediate), hidden), stacked({down_part(prefix, hidden)}, intermediate)};
   }
+  // A SwiGLU MLP's matrices under `prefix`: gate_proj then up_proj (`hidden` wide), and down_proj
+  // (`intermediate` wide).
+  static std::vector<Part> gate_up_parts(const std::string& prefix, int64_t intermediate) {
+    return {{prefix + ".gate_proj.weight", intermediate}, {prefix + ".up_proj.weight", intermediate}};
+  }
+  static Part down_part(const std::string& prefix, int64_t hidden) { return {prefix + ".down_proj.weight", hidden}; }
   // Every matrix handed out so far, in device memory.
   std::size_t bytes() const { return bytes_; }
 
