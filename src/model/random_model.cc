@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <fstream>
+#include <span>
 #include <vector>
 
 #include "common/error.h"
@@ -40,6 +42,41 @@ struct TensorSpec {
   std::vector<int64_t> shape;
   enum Init { Normal, Ones, SmallBias } init;
 };
+
+constexpr int64_t kFp8Block = 128;
+
+// The matrices an fp8 checkpoint stores in fp8: the projections and the MLPs' (every "*_proj").
+bool stored_in_fp8(const RandomDeepSeekShape& s, const TensorSpec& spec) {
+  return s.fp8 && spec.shape.size() == 2 && spec.name.find("_proj") != std::string::npos;
+}
+
+int64_t elements(const TensorSpec& spec) {
+  int64_t n = 1;
+  for (int64_t d : spec.shape) n *= d;
+  return n;
+}
+
+// A matrix's values in e4m3 with one scale per 128×128 block (amax / 448, 1 for an all-zero block).
+struct Fp8Matrix {
+  std::vector<uint8_t> values;
+  std::vector<float> scales;  // [ceil(rows / 128), ceil(cols / 128)]
+};
+Fp8Matrix quantize_blocks(const std::vector<float>& w, int64_t rows, int64_t cols) {
+  const int64_t scale_rows = (rows + kFp8Block - 1) / kFp8Block, scale_cols = (cols + kFp8Block - 1) / kFp8Block;
+  Fp8Matrix q{std::vector<uint8_t>(w.size()), std::vector<float>(scale_rows * scale_cols)};
+  for (int64_t br = 0; br < scale_rows; ++br)
+    for (int64_t bc = 0; bc < scale_cols; ++bc) {
+      const int64_t r_end = std::min(rows, (br + 1) * kFp8Block), c_end = std::min(cols, (bc + 1) * kFp8Block);
+      float amax = 0.f;
+      for (int64_t r = br * kFp8Block; r < r_end; ++r)
+        for (int64_t c = bc * kFp8Block; c < c_end; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
+      const float scale = amax > 0.f ? amax / 448.f : 1.f;
+      q.scales[br * scale_cols + bc] = scale;
+      for (int64_t r = br * kFp8Block; r < r_end; ++r)
+        for (int64_t c = bc * kFp8Block; c < c_end; ++c) q.values[r * cols + c] = f32_to_fp8_e4m3(w[r * cols + c] / scale);
+    }
+  return q;
+}
 
 std::vector<TensorSpec> tensor_specs(const RandomDeepSeekShape& s) {
   const int64_t D = s.hidden_size, H = s.num_heads;
@@ -78,7 +115,7 @@ std::vector<TensorSpec> tensor_specs(const RandomDeepSeekShape& s) {
 }
 
 nlohmann::ordered_json config_json(const RandomDeepSeekShape& s) {
-  return {
+  nlohmann::ordered_json config = {
       {"_comment", "Tide demo model: DeepSeek-V3 architecture with deterministic random weights. Its output is "
                    "meaningless text."},
       {"architectures", {"DeepseekV3ForCausalLM"}},
@@ -118,6 +155,10 @@ nlohmann::ordered_json config_json(const RandomDeepSeekShape& s) {
       {"tie_word_embeddings", false},
       {"torch_dtype", "bfloat16"},
   };
+  if (s.fp8)
+    config["quantization_config"] = {{"activation_scheme", "dynamic"}, {"fmt", "e4m3"}, {"quant_method", "fp8"},
+                                     {"weight_block_size", {kFp8Block, kFp8Block}}};
+  return config;
 }
 
 }  // namespace
@@ -127,9 +168,14 @@ RandomDeepSeekShape demo_model_shape() { return {}; }
 uint64_t random_deepseek_weight_bytes(const RandomDeepSeekShape& shape) {
   uint64_t bytes = 0;
   for (const auto& spec : tensor_specs(shape)) {
-    uint64_t n = 1;
-    for (int64_t d : spec.shape) n *= static_cast<uint64_t>(d);
-    bytes += 2 * n;
+    const auto n = static_cast<uint64_t>(elements(spec));
+    if (!stored_in_fp8(shape, spec)) {
+      bytes += 2 * n;
+      continue;
+    }
+    const auto blocks = static_cast<uint64_t>(((spec.shape[0] + kFp8Block - 1) / kFp8Block) *
+                                              ((spec.shape[1] + kFp8Block - 1) / kFp8Block));
+    bytes += n + 4 * blocks;
   }
   return bytes;
 }
@@ -138,26 +184,36 @@ void write_random_deepseek(const std::filesystem::path& dir, const RandomDeepSee
   std::filesystem::create_directories(dir);
   Random rng(seed);
   const auto specs = tensor_specs(shape);
-  std::vector<std::vector<uint16_t>> storage;
-  storage.reserve(specs.size());
+  std::vector<std::vector<std::byte>> storage;
+  storage.reserve(2 * specs.size());
   std::vector<TensorToWrite> tensors;
+  auto keep = [&](const std::string& name, DType dtype, std::vector<int64_t> dims, std::span<const std::byte> bytes) {
+    storage.emplace_back(bytes.begin(), bytes.end());
+    tensors.push_back({name, dtype, std::move(dims), storage.back()});
+  };
   for (const auto& spec : specs) {
-    int64_t n = 1;
-    for (int64_t d : spec.shape) n *= d;
-    std::vector<uint16_t> values(static_cast<std::size_t>(n));
+    std::vector<float> values(static_cast<std::size_t>(elements(spec)));
     // Fan-in scaled weights keep activations O(1) through every layer, so the demo's logits
     // are varied rather than saturated.
     const double stddev = spec.shape.size() == 2 ? 1.0 / std::sqrt(static_cast<double>(spec.shape[1])) : 0.0;
     for (auto& v : values) {
       switch (spec.init) {
-        case TensorSpec::Normal: v = f32_to_bf16(static_cast<float>(rng.normal() * stddev)); break;
-        case TensorSpec::Ones: v = f32_to_bf16(1.f); break;
-        case TensorSpec::SmallBias: v = f32_to_bf16(static_cast<float>(0.01 * rng.normal())); break;
+        case TensorSpec::Normal: v = static_cast<float>(rng.normal() * stddev); break;
+        case TensorSpec::Ones: v = 1.f; break;
+        case TensorSpec::SmallBias: v = static_cast<float>(0.01 * rng.normal()); break;
       }
     }
-    storage.push_back(std::move(values));
-    tensors.push_back({spec.name, DType::BF16, spec.shape,
-                       std::as_bytes(std::span<const uint16_t>(storage.back()))});
+    if (stored_in_fp8(shape, spec)) {
+      const Fp8Matrix q = quantize_blocks(values, spec.shape[0], spec.shape[1]);
+      keep(spec.name, DType::F8_E4M3, spec.shape, std::as_bytes(std::span(q.values)));
+      keep(spec.name + "_scale_inv", DType::F32,
+           {(spec.shape[0] + kFp8Block - 1) / kFp8Block, (spec.shape[1] + kFp8Block - 1) / kFp8Block},
+           std::as_bytes(std::span(q.scales)));
+      continue;
+    }
+    std::vector<uint16_t> bf16(values.size());
+    std::transform(values.begin(), values.end(), bf16.begin(), f32_to_bf16);
+    keep(spec.name, DType::BF16, spec.shape, std::as_bytes(std::span(bf16)));
   }
   write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
   std::ofstream config(dir / "config.json");

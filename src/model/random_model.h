@@ -27,12 +27,16 @@ struct RandomDeepSeekShape {
   int topk_group = 2;
   int moe_intermediate_size = 128;
   int max_position_embeddings = 16384;
+  // Every projection and MLP matrix stored as DeepSeek-V3's checkpoints store them: e4m3 with a
+  // weight_scale_inv per 128×128 block (amax / 448), the config saying so. The embedding, the LM
+  // head and the router stay bf16, as in V3's.
+  bool fp8 = false;
 };
 
 // The demo model's shape (about 140 MB of bf16, dominated by the 129k-entry vocabulary).
 RandomDeepSeekShape demo_model_shape();
 
-// Writes config.json and model.safetensors (bf16) of a random model into `dir`. The same seed
+// Writes config.json and model.safetensors (bf16, or fp8 where shape.fp8 says) of a random model into `dir`. The same seed
 // gives the same bytes on every machine.
 void write_random_deepseek(const std::filesystem::path& dir, const RandomDeepSeekShape& shape, uint64_t seed);
 

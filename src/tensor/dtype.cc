@@ -1,5 +1,6 @@
 #include "tensor/dtype.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -67,6 +68,25 @@ float fp8_e4m3_to_f32(uint8_t bits) {
     magnitude = std::ldexp(static_cast<float>(mantissa | 0x8u), exponent - 10);  // (8+m)/8 * 2^(e-7)
   }
   return sign ? -magnitude : magnitude;
+}
+
+uint8_t f32_to_fp8_e4m3(float value) {
+  // Codes 0x00..0x7e are e4m3's finite non-negative values in increasing order: the largest one not
+  // above |value|, then its neighbour if that is nearer (or as near, with an even mantissa).
+  const float magnitude = std::isnan(value) ? 0.f : std::min(std::fabs(value), 448.f);
+  int low = 0, high = 0x7e;
+  while (low < high) {
+    const int mid = (low + high + 1) / 2;
+    if (fp8_e4m3_to_f32(static_cast<uint8_t>(mid)) <= magnitude) low = mid;
+    else high = mid - 1;
+  }
+  int code = low;
+  if (low < 0x7e) {
+    const float below = magnitude - fp8_e4m3_to_f32(static_cast<uint8_t>(low));
+    const float above = fp8_e4m3_to_f32(static_cast<uint8_t>(low + 1)) - magnitude;
+    if (above < below || (above == below && (low & 1))) code = low + 1;
+  }
+  return static_cast<uint8_t>((std::signbit(value) && !std::isnan(value) ? 0x80 : 0) | code);
 }
 
 }  // namespace tide

@@ -31,5 +31,7 @@ float f16_to_f32(uint16_t bits);
 
 // OCP float8 e4m3 "fn" (no infinities, 0x7f/0xff are NaN), the format of DeepSeek-V3's weights.
 float fp8_e4m3_to_f32(uint8_t bits);
+// The nearest e4m3 "fn" value (ties to an even mantissa), saturating at ±448; NaN gives zero.
+uint8_t f32_to_fp8_e4m3(float value);
 
 }  // namespace tide

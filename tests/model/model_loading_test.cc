@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "checkpoint_support.h"
 #include "common/json_file.h"
@@ -12,6 +13,7 @@
 #include "model/checkpoint/checkpoint.h"
 #include "model/config.h"
 #include "model/model.h"
+#include "model/random_model.h"
 #include "model/weights.h"
 #include "tensor/dtype.h"
 
@@ -147,6 +149,62 @@ TEST(ModelLoadingTest, Fp8BlocksAreTheStoredBytesAndScales) {
                    .fp8_blocks("model.layers.1.mlp.experts.0.down_proj.weight", bf16_config.hidden_size,
                                bf16_config.moe_intermediate_size)
                    .has_value());
+}
+
+// The host's e4m3 encoder (fp8 checkpoints written for tests and demos): every finite code comes
+// back as itself, a value halfway between two codes goes to the even one, and magnitudes past 448
+// saturate.
+TEST(ModelLoadingTest, Fp8EncodingRoundsToTheNearestCodeAndSaturates) {
+  for (int code = 0; code < 256; ++code) {
+    if ((code & 0x7f) == 0x7f) continue;  // NaN
+    EXPECT_EQ(f32_to_fp8_e4m3(fp8_e4m3_to_f32(static_cast<uint8_t>(code))), code) << "code " << code;
+  }
+  EXPECT_EQ(f32_to_fp8_e4m3(1.0625f), 0x38);   // between 1 (0x38) and 1.125 (0x39): to the even 0x38
+  EXPECT_EQ(f32_to_fp8_e4m3(1.1875f), 0x3a);   // between 1.125 and 1.25 (0x3a)
+  EXPECT_EQ(f32_to_fp8_e4m3(1.07f), 0x39);
+  EXPECT_EQ(f32_to_fp8_e4m3(-3.1f), 0xc4);     // -3 (0xc4) is nearer than -3.25
+  EXPECT_EQ(f32_to_fp8_e4m3(0x1p-10f), 0x00);  // half the smallest subnormal (2^-9): to even, zero
+  EXPECT_EQ(f32_to_fp8_e4m3(1000.f), 0x7e);    // 448
+  EXPECT_EQ(f32_to_fp8_e4m3(-1e30f), 0xfe);
+}
+
+// An fp8 random checkpoint stores its projections and MLPs as V3's do (e4m3 and a scale per
+// 128×128 block) and the rest in bf16; each stored value is within one e4m3 step (2^-4 relative,
+// or the block's smallest subnormal) of the bf16 checkpoint's of the same seed.
+TEST(ModelLoadingTest, RandomFp8CheckpointStoresItsProjectionsInBlocksOfTheBf16Weights) {
+  TempDir fp8_dir, bf16_dir;
+  RandomDeepSeekShape shape;
+  shape.vocab_size = 300;
+  shape.num_layers = 2;
+  shape.fp8 = true;
+  write_random_deepseek(fp8_dir.path(), shape, 5);
+  shape.fp8 = false;
+  write_random_deepseek(bf16_dir.path(), shape, 5);
+  const Checkpoint fp8 = Checkpoint::open(fp8_dir.path()), bf16 = Checkpoint::open(bf16_dir.path());
+  const ModelConfig config = load_model_config(fp8_dir.path());
+  ASSERT_TRUE(config.fp8.has_value());
+  WeightLoader fp8_loader(fp8, config), bf16_loader(bf16, load_model_config(bf16_dir.path()));
+  const int64_t H = shape.num_heads;
+  const int64_t rows = H * (shape.qk_nope_head_dim + shape.v_head_dim), cols = shape.kv_lora_rank;
+  const std::string kv_b = "model.layers.1.self_attn.kv_b_proj.weight";
+  const auto blocks = fp8_loader.fp8_blocks(kv_b, rows, cols);
+  ASSERT_TRUE(blocks.has_value());
+  const WeightMatrix stored = fp8_loader.matrix(kv_b, rows, cols), exact = bf16_loader.matrix(kv_b, rows, cols);
+  const float* w = static_cast<const float*>(stored.data);
+  const int64_t scale_cols = (cols + 127) / 128;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      // Half an e4m3 step of the value (or of the block's subnormals), and the bf16 copy's own rounding.
+      const float want = bf16_to_f32(static_cast<const uint16_t*>(exact.data)[r * cols + c]);
+      const float scale = blocks->scales[(r / 128) * scale_cols + c / 128];
+      EXPECT_LE(std::fabs(w[r * cols + c] - want), std::max(std::fabs(want) * (1.f / 16 + 1.f / 128), scale * 0x1p-9f))
+          << kv_b << " [" << r << ", " << c << "]";
+    }
+  for (const char* name : {"model.embed_tokens.weight", "lm_head.weight"})
+    EXPECT_FALSE(fp8_loader.fp8_blocks(name, shape.vocab_size, shape.hidden_size).has_value()) << name;
+  EXPECT_FALSE(fp8_loader.fp8_blocks("model.layers.1.mlp.gate.weight", shape.n_routed_experts, shape.hidden_size)
+                   .has_value());
+  EXPECT_LT(random_deepseek_weight_bytes({.fp8 = true}), random_deepseek_weight_bytes({}));
 }
 
 TEST(ModelLoadingTest, MultiTokenPredictionLayerIsIgnored) {
