@@ -54,7 +54,7 @@ std::unique_ptr<Model> load_on(const std::filesystem::path& dir, Device device,
 // token: any difference from the CPU path is the attention's. Written to a temporary directory,
 // loaded on both devices; the directory goes with it.
 struct RealMlaModel {
-  RealMlaModel(const std::string& name, int heads, int q_lora_rank, int nope, int v, uint64_t seed) {
+  RealMlaModel(const std::string& name, int heads, int q_lora_rank, int nope, int v, uint64_t seed, bool fp8 = false) {
     shape.vocab_size = 1024;
     shape.hidden_size = 256;
     shape.num_layers = 2;
@@ -66,6 +66,7 @@ struct RealMlaModel {
     shape.qk_rope_head_dim = 64;
     shape.v_head_dim = v;
     shape.max_position_embeddings = 1024;
+    shape.fp8 = fp8;
     dir = std::filesystem::temp_directory_path() / ("tide-cuda-model-test-" + name + "-" + std::to_string(::getpid()));
     write_random_deepseek(dir, shape, seed);
     gpu = load_on(dir, Device::Cuda);
@@ -417,6 +418,64 @@ TEST(CudaModel, ExpandedPrefillAgreesWithTheCpuPathInChunksAndBesideShortSequenc
     EXPECT_LT(relative_error(g_mixed.data() + (1 + i) * vocab, c.data() + (first_chunk + i) * vocab, vocab), kTolerance)
         << "second chunk, position " << first_chunk + i;
   EXPECT_LT(relative_error(g_mixed.data() + (1 + rest) * vocab, c_b.data(), vocab), kTolerance) << "short sequence after";
+}
+
+// An fp8 checkpoint at DeepSeek-V3's head widths keeps kv_b_proj in fp8: the absorbed rows read
+// W_UK[h]ᵀ (made at load) and W_UV as stored through gemm_fp8_batched, the expanded prefill all of
+// it through linear(). Against the CPU path on the same checkpoint (which widens the weights
+// exactly, so that the difference is the GPU quantizing its activations): a long prompt
+// (expanded), a short one (absorbed, 40 rows at once) and decode steps (absorbed, one row), each
+// within two e4m3 steps, and one at the median. The weights' bytes say that kv_b_proj stayed fp8.
+TEST(CudaModel, Fp8KvBProjAgreesWithTheCpuPathAbsorbedAndExpanded) {
+  SKIP_WITHOUT_GPU();
+  const RealMlaModel model("fp8", 4, 128, 128, 128, 17, /*fp8=*/true);
+  const auto& shape = model.shape;
+  const int vocab = shape.vocab_size;
+  std::vector<double> errors;
+  auto compare = [&](const float* gpu, const float* cpu, const std::string& where) {
+    errors.push_back(relative_error(gpu, cpu, vocab));
+    EXPECT_LT(errors.back(), 2 * kFp8Tolerance) << where;
+  };
+  std::vector<int32_t> prompt(200), short_prompt(40);
+  for (int i = 0; i < 200; ++i) prompt[i] = (29 * i + 3) % vocab;
+  for (int i = 0; i < 40; ++i) short_prompt[i] = (31 * i + 7) % vocab;
+  const auto g = full_pass(*model.gpu, prompt), c = full_pass(*model.cpu, prompt);
+  for (int i = 0; i < 200; i += 19) compare(g.data() + i * vocab, c.data() + i * vocab, "long prompt, position " + std::to_string(i));
+  const auto gs = full_pass(*model.gpu, short_prompt), cs = full_pass(*model.cpu, short_prompt);
+  for (int i = 0; i < 40; i += 3) compare(gs.data() + i * vocab, cs.data() + i * vocab, "short prompt, position " + std::to_string(i));
+  std::vector<std::vector<float>> cpu_steps;
+  const auto forced = cached_decode(*model.cpu, short_prompt, 6, [&](int, std::span<const float> l) {
+    cpu_steps.emplace_back(l.begin(), l.end());
+    return argmax(l);
+  });
+  cached_decode(*model.gpu, short_prompt, 6, [&](int s, std::span<const float> l) {
+    compare(l.data(), cpu_steps[s].data(), "decode step " + std::to_string(s));
+    return forced[s];
+  });
+  std::sort(errors.begin(), errors.end());
+  std::printf("[ CUDA ] fp8 kv_b_proj: %zu positions, median relative error %.2e, worst %.2e\n", errors.size(),
+              errors[errors.size() / 2], errors.back());
+  EXPECT_LT(errors[errors.size() / 2], kFp8Tolerance);
+
+  // Every projection and MLP fp8 at one byte a parameter and a 4-byte scale a block, kv_b_proj's
+  // W_UK half held twice (as stored, and transposed); widened, two bytes a parameter.
+  const auto widened = load_on(model.dir, Device::Cuda, Fp8Weights::Bf16);
+  const int64_t D = shape.hidden_size, H = shape.num_heads, r = shape.kv_lora_rank, nope = shape.qk_nope_head_dim;
+  double saved = 0;
+  auto fp8 = [&](int64_t rows, int64_t cols) {
+    const int64_t blocks = (rows + 127) / 128;
+    saved += 2.0 * rows * cols - static_cast<double>(blocks * 128 * cols) - 4.0 * blocks * (cols / 128);
+  };
+  for (int l = 0; l < shape.num_layers; ++l) {
+    fp8(shape.q_lora_rank + r + shape.qk_rope_head_dim, D);
+    fp8(H * (nope + shape.qk_rope_head_dim), shape.q_lora_rank);
+    fp8(H * (nope + shape.v_head_dim), r);
+    saved -= H * r * nope + 4.0 * H * (r / 128) * (nope / 128);  // W_UK[h]ᵀ
+    fp8(D, H * shape.v_head_dim);
+    fp8(2 * shape.intermediate_size, D);
+    fp8(D, shape.intermediate_size);
+  }
+  EXPECT_DOUBLE_EQ(static_cast<double>(widened->weight_bytes()) - static_cast<double>(model.gpu->weight_bytes()), saved);
 }
 
 // Qwen2 at the R1-Distill head width (128) with dummy weights: a prefill chunk of 64 or more

@@ -41,27 +41,40 @@ constexpr int kWeightChunksPerThread = kBlockN * (kBlockK / 16) / kThreads;
 constexpr int kInputChunksPerThread = kRows * (kBlockK / 16) / kThreads;
 static_assert(kStageBytes % 1024 == 0 && kInputChunksPerThread * kThreads == kRows * (kBlockK / 16));
 
-// gemm_fp8_blocks's one matrix: every group reads it, group g being rows kRows·g.. of `rows`.
-struct OneMatrix {
-  const uint8_t* w = nullptr;  // null: the groups are the experts
-  const float* scales = nullptr;
-  int64_t rows = 0;
+// Where the operands lie. The experts' form (w null): each group is an expert, its rows gathered
+// through x_rows, x and y dense. The dense forms: each entry of a batch (blockIdx.z) has its own
+// matrix and rows at fixed strides, group g being its rows kRows·g.. (gemm_fp8_blocks, one entry;
+// gemm_fp8_batched).
+struct Layout {
+  const uint8_t* w = nullptr;
+  const float* w_scales = nullptr;
+  int64_t rows = 0;                     // per entry
+  int64_t w_batch = 0, w_scale_batch = 0;
+  int64_t x_ld = 0, x_batch = 0;        // e4m3 elements
+  int64_t x_scale_ld = 1, x_scale_block = 0, x_scale_batch = 0;
+  int64_t y_ld = 0, y_batch = 0;
 };
 
-// grid (ceil(n / kBlockN), experts), or (ceil(n / kBlockN), ceil(rows / kRows)) for one matrix.
+// grid (ceil(n / kBlockN), experts), or (ceil(n / kBlockN), ceil(rows / kRows), batch) dense.
 __global__ void __launch_bounds__(kThreads, 2)
-    moe_grouped_gemm_fp8_kernel(const uint8_t* x, const float* x_scales, int64_t x_scale_stride, const int32_t* x_rows,
-                                const int32_t* offsets, const int32_t* counts, const uint8_t* const* weights,
-                                const float* const* weight_scales, int64_t n, int64_t k, bf16* y, OneMatrix one) {
+    moe_grouped_gemm_fp8_kernel(const uint8_t* x, const float* x_scales, const int32_t* x_rows, const int32_t* offsets,
+                                const int32_t* counts, const uint8_t* const* weights,
+                                const float* const* weight_scales, int64_t n, int64_t k, bf16* y, Layout at) {
   begin_dependent_kernel();
   const int group = blockIdx.y;
-  const int64_t first_row = one.w ? int64_t{group} * kRows : offsets[group];
-  const int count = one.w ? static_cast<int>(min(int64_t{kRows}, one.rows - first_row)) : counts[group];
+  const bool dense = at.w != nullptr;
+  const int64_t first_row = dense ? int64_t{group} * kRows : offsets[group];
+  const int count = dense ? static_cast<int>(min(int64_t{kRows}, at.rows - first_row)) : counts[group];
   if (count == 0) return;
-  const uint8_t* w = one.w ? one.w : weights[group];
+  const int64_t entry = blockIdx.z;
+  x += entry * at.x_batch;
+  x_scales += entry * at.x_scale_batch;
+  y += entry * at.y_batch;
+  const uint8_t* w = dense ? at.w + entry * at.w_batch : weights[group];
   const int64_t n0 = static_cast<int64_t>(blockIdx.x) * kBlockN;
   const int k_tiles = static_cast<int>(k / kBlockK);
-  const float* w_scale_row = (one.w ? one.scales : weight_scales[group]) + (n0 / kBlockN) * k_tiles;
+  const float* w_scale_row =
+      (dense ? at.w_scales + entry * at.w_scale_batch : weight_scales[group]) + (n0 / kBlockN) * k_tiles;
 
   extern __shared__ unsigned char shared_raw[];
   unsigned char* shared = align_1024(shared_raw);
@@ -80,8 +93,8 @@ __global__ void __launch_bounds__(kThreads, 2)
       const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 16), col = (c % (kBlockK / 16)) * 16;
       const int64_t group_row = first_row + m0 + r;
       const int64_t source = r < m_rows ? (x_rows ? x_rows[group_row] : group_row) : 0;
-      x_chunk[j] = x + source * k + col;
-      x_chunk_scale[j] = x_scales + source;
+      x_chunk[j] = x + source * at.x_ld + col;
+      x_chunk_scale[j] = x_scales + source * at.x_scale_ld;
     }
 
     // Weight rows past n are zero-filled, never read. Input rows past the expert's are not
@@ -103,7 +116,7 @@ __global__ void __launch_bounds__(kThreads, 2)
         const int c = threadIdx.x + j * kThreads, r = c / (kBlockK / 16), chunk = c % (kBlockK / 16);
         if (r >= m_rows) continue;
         cp_async16(xs + swizzle128_offset(r, chunk), x_chunk[j] + k0, true);
-        if (chunk == 0) cp_async4(ss + r, x_chunk_scale[j] + tile * x_scale_stride, true);
+        if (chunk == 0) cp_async4(ss + r, x_chunk_scale[j] + tile * at.x_scale_block, true);
       }
     };
 
@@ -170,7 +183,7 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
             const int r = 8 * j + 2 * (lane % 4) + e;
-            if (r < m_rows) y[(first_row + m0 + r) * n + feature] = __float2bfloat16(acc[h][4 * j + 2 * half + e]);
+            if (r < m_rows) y[(first_row + m0 + r) * at.y_ld + feature] = __float2bfloat16(acc[h][4 * j + 2 * half + e]);
           }
         }
       }
@@ -178,22 +191,24 @@ __global__ void __launch_bounds__(kThreads, 2)
   }
 }
 
-void launch(const char* what, const uint8_t* x, const float* x_scales, int64_t x_scale_stride, const int32_t* x_rows,
-            const int32_t* offsets, const int32_t* counts, int64_t groups, const uint8_t* const* weights,
-            const float* const* weight_scales, int64_t n, int64_t k, bf16* y, const OneMatrix& one,
-            cudaStream_t stream) {
+void launch(const char* what, const uint8_t* x, const float* x_scales, const int32_t* x_rows, const int32_t* offsets,
+            const int32_t* counts, int64_t groups, int64_t batch, const uint8_t* const* weights,
+            const float* const* weight_scales, int64_t n, int64_t k, bf16* y, const Layout& at, cudaStream_t stream) {
   if (k % kBlockK != 0 || n % 2 != 0)
     throw Error(std::string(what) + ": k must be a multiple of 128 (the scale blocks) and n even (got n " +
                 std::to_string(n) + ", k " + std::to_string(k) + ")");
-  if (groups > 65535 || (n + kBlockN - 1) / kBlockN > 0x7fffffff)
-    throw Error(std::string(what) + ": too many " + (one.w ? "rows" : "experts") + " or features for one grid");
+  if (groups > 65535 || batch > 65535 || (n + kBlockN - 1) / kBlockN > 0x7fffffff)
+    throw Error(std::string(what) + ": too many " + (at.w ? "rows" : "experts") + " or features for one grid");
   static std::atomic<uint64_t> set_on{0};
   allow_dynamic_shared_memory(reinterpret_cast<const void*>(moe_grouped_gemm_fp8_kernel), kSharedBytes, set_on);
-  const dim3 grid(static_cast<unsigned>((n + kBlockN - 1) / kBlockN), static_cast<unsigned>(groups));
-  launch_dependent(moe_grouped_gemm_fp8_kernel, grid, kThreads, kSharedBytes, stream, x, x_scales, x_scale_stride,
-                   x_rows, offsets, counts, weights, weight_scales, n, k, y, one);
+  const dim3 grid(static_cast<unsigned>((n + kBlockN - 1) / kBlockN), static_cast<unsigned>(groups),
+                  static_cast<unsigned>(batch));
+  launch_dependent(moe_grouped_gemm_fp8_kernel, grid, kThreads, kSharedBytes, stream, x, x_scales, x_rows, offsets,
+                   counts, weights, weight_scales, n, k, y, at);
   TIDE_CUDA_CHECK(cudaGetLastError());
 }
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 }  // namespace
 
@@ -202,16 +217,33 @@ void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_sca
                           const uint8_t* const* weights, const float* const* weight_scales, int64_t n, int64_t k,
                           bf16* y, cudaStream_t stream) {
   if (n <= 0 || k <= 0 || experts <= 0) return;
-  launch("moe_grouped_gemm_fp8", x, x_scales, x_scale_stride, x_rows, expert_offsets, expert_counts, experts, weights,
-         weight_scales, n, k, y, OneMatrix{}, stream);
+  launch("moe_grouped_gemm_fp8", x, x_scales, x_rows, expert_offsets, expert_counts, experts, 1, weights,
+         weight_scales, n, k, y, Layout{.x_ld = k, .x_scale_block = x_scale_stride, .y_ld = n}, stream);
 }
 
 void gemm_fp8_blocks(const uint8_t* x, const float* x_scales, int64_t rows, const uint8_t* w, const float* w_scales,
                      int64_t n, int64_t k, bf16* y, cudaStream_t stream) {
-  if (rows <= 0 || n <= 0 || k <= 0) return;
-  if (!w || !w_scales) throw Error("gemm_fp8_blocks: the weights or their scales are missing");
-  launch("gemm_fp8_blocks", x, x_scales, rows, nullptr, nullptr, nullptr, (rows + kRows - 1) / kRows, nullptr,
-         nullptr, n, k, y, OneMatrix{w, w_scales, rows}, stream);
+  gemm_fp8_batched({.x = x, .x_scales = x_scales, .x_ld = k, .x_scale_block = rows, .w = w, .w_scales = w_scales,
+                    .y = y, .y_ld = n, .rows = rows, .out = n, .in = k},
+                   stream);
+}
+
+void gemm_fp8_batched(const Fp8BatchedGemm& g, cudaStream_t stream) {
+  if (g.rows <= 0 || g.out <= 0 || g.in <= 0 || g.batch <= 0) return;
+  if (!g.w || !g.w_scales) throw Error("gemm_fp8_batched: the weights or their scales are missing");
+  // 16-byte copies of the e4m3 rows; the scales are read 4 bytes at a time.
+  if (!aligned16(g.x) || !aligned16(g.w) || g.x_ld % 16 != 0 || g.x_batch_stride % 16 != 0 ||
+      g.w_batch_stride % 16 != 0 || g.x_ld < g.in || g.y_ld < g.out)
+    throw Error("gemm_fp8_batched: x and W need 16-byte aligned rows and entries, and the leading dimensions must "
+                "hold a row (x_ld " + std::to_string(g.x_ld) + ", y_ld " + std::to_string(g.y_ld) + ", in " +
+                std::to_string(g.in) + ", out " + std::to_string(g.out) + ")");
+  launch("gemm_fp8_batched", g.x, g.x_scales, nullptr, nullptr, nullptr, (g.rows + kRows - 1) / kRows, g.batch,
+         nullptr, nullptr, g.out, g.in, g.y,
+         Layout{.w = g.w, .w_scales = g.w_scales, .rows = g.rows, .w_batch = g.w_batch_stride,
+                .w_scale_batch = g.w_scale_batch_stride, .x_ld = g.x_ld, .x_batch = g.x_batch_stride,
+                .x_scale_ld = g.x_scale_ld, .x_scale_block = g.x_scale_block, .x_scale_batch = g.x_scale_batch_stride,
+                .y_ld = g.y_ld, .y_batch = g.y_batch_stride},
+         stream);
 }
 
 }  // namespace tide::cuda

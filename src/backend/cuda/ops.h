@@ -23,6 +23,16 @@ using bf16 = __nv_bfloat16;
 // take whole tiles of rows (Gemm::fp8_block_nt); n where none are wanted.
 void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, int64_t padded_rows,
                          cudaStream_t stream);
+// quantize_fp8_blocks of rows that lie at two strides: row i of x starts at
+// x + (i / group_rows)·group_stride + (i % group_rows)·row_stride (MLA's per-head query rows, a
+// token's heads row_stride apart and its tokens group_stride). row_stride and group_stride
+// multiples of 4, x 8-byte aligned.
+struct QuantizeRows {
+  const bf16* x = nullptr;
+  int64_t row_stride = 0, group_rows = 1, group_stride = 0;
+};
+void quantize_fp8_blocks(const QuantizeRows& x, int64_t n, int64_t k, uint8_t* q, float* scales, int64_t padded_rows,
+                         cudaStream_t stream);
 // silu_mul followed by quantize_fp8_blocks in one pass, bit for bit the same result: gate_up is
 // [n, 2*inter] as for silu_mul, q [padded_rows, inter] e4m3, scales [inter/128][padded_rows].
 // inter must be a multiple of 128 (the expert widths of V3 and R1 are).
@@ -314,6 +324,36 @@ void moe_grouped_gemm_fp8(const uint8_t* x, const float* x_scales, int64_t x_sca
 // the faster at DeepSeek-V3's depths.
 void gemm_fp8_blocks(const uint8_t* x, const float* x_scales, int64_t rows, const uint8_t* w, const float* w_scales,
                      int64_t n, int64_t k, bf16* y, cudaStream_t stream);
+// `batch` independent fp8 products at fixed strides, in one launch (MLA's per-head absorption and
+// value expansion through an fp8 kv_b_proj):
+//   y_b[r, :out] = x_b[r, :in] · W_bᵀ
+// x_b e4m3 rows x_ld apart from x + b·x_batch_stride; the scale of its row r, 1×128 block kb at
+// x_scales[b·x_scale_batch_stride + kb·x_scale_block + r·x_scale_ld]; W_b e4m3 [out, in] from
+// w + b·w_batch_stride with its 128×128 block scales [ceil(out / 128), in / 128] from
+// w_scales + b·w_scale_batch_stride; y_b bf16 rows y_ld apart from y + b·y_batch_stride.
+// in a multiple of 128, out even; x, W, x_ld and the batch strides of x and W 16-byte aligned.
+// The twin of cpu::matmul per entry on the dequantized operands.
+struct Fp8BatchedGemm {
+  const uint8_t* x = nullptr;
+  const float* x_scales = nullptr;
+  int64_t x_ld = 0, x_batch_stride = 0;
+  int64_t x_scale_ld = 1, x_scale_block = 0, x_scale_batch_stride = 0;
+  const uint8_t* w = nullptr;
+  const float* w_scales = nullptr;
+  int64_t w_batch_stride = 0, w_scale_batch_stride = 0;
+  bf16* y = nullptr;
+  int64_t y_ld = 0, y_batch_stride = 0;
+  int64_t rows = 0, out = 0, in = 0;
+  int batch = 1;
+};
+void gemm_fp8_batched(const Fp8BatchedGemm& g, cudaStream_t stream);
+// Each of `batch` matrices [rows, cols] (batch_stride elements apart in `in`) transposed into
+// out [batch, cols, rows]: MLA's W_UK[h]ᵀ from an fp8 kv_b_proj at load (its e4m3 values, and its
+// block scales).
+void transpose_matrices(const uint8_t* in, int64_t rows, int64_t cols, int64_t batch_stride, int64_t batch,
+                        uint8_t* out, cudaStream_t stream);
+void transpose_matrices(const float* in, int64_t rows, int64_t cols, int64_t batch_stride, int64_t batch, float* out,
+                        cudaStream_t stream);
 
 // MLA's absorbed attention for any widths, and for prefill rows as well as decode rows: the twin of
 // cpu::attention with one kv head, key = the whole cache entry, value = its first value_dim

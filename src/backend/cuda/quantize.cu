@@ -46,7 +46,7 @@ __device__ __forceinline__ void write_padding(uint8_t* q, float* scales, int64_t
   if (lane == 0) scales[scale_at] = fp8_block_scale(0.f);
 }
 
-__global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t padded_rows, int64_t k, uint8_t* q,
+__global__ void quantize_fp8_blocks_kernel(QuantizeRows x, int64_t n, int64_t padded_rows, int64_t k, uint8_t* q,
                                            float* scales) {
   begin_dependent_kernel();
   const int64_t blocks_per_row = k / kBlock, total = padded_rows * blocks_per_row;
@@ -59,7 +59,8 @@ __global__ void quantize_fp8_blocks_kernel(const bf16* x, int64_t n, int64_t pad
       write_padding(q + offset, scales, kb * padded_rows + row, lane);
       continue;
     }
-    const uint2 raw = *reinterpret_cast<const uint2*>(x + offset);
+    const bf16* source = x.x + (row / x.group_rows) * x.group_stride + (row % x.group_rows) * x.row_stride;
+    const uint2 raw = *reinterpret_cast<const uint2*>(source + kb * kBlock + lane * 4);
     const bf16* v = reinterpret_cast<const bf16*>(&raw);
     float f[4];
 #pragma unroll
@@ -128,10 +129,19 @@ void silu_mul_quantize_fp8_blocks(const bf16* gate_up, int64_t n, int64_t inter,
 
 void quantize_fp8_blocks(const bf16* x, int64_t n, int64_t k, uint8_t* q, float* scales, int64_t padded_rows,
                          cudaStream_t stream) {
+  quantize_fp8_blocks(QuantizeRows{.x = x, .row_stride = k, .group_rows = 1, .group_stride = k}, n, k, q, scales,
+                      padded_rows, stream);
+}
+
+void quantize_fp8_blocks(const QuantizeRows& x, int64_t n, int64_t k, uint8_t* q, float* scales, int64_t padded_rows,
+                         cudaStream_t stream) {
   if (n <= 0) return;
   if (k <= 0 || k % kBlock != 0)
     throw Error("quantize_fp8_blocks: the row length must be a positive multiple of 128 (got " + std::to_string(k) + ")");
   if (padded_rows < n) throw Error("quantize_fp8_blocks: padded_rows is below the row count");
+  if (x.group_rows < 1 || x.row_stride % 4 != 0 || x.group_stride % 4 != 0 ||
+      reinterpret_cast<uintptr_t>(x.x) % 8 != 0)
+    throw Error("quantize_fp8_blocks: the rows must start 8-byte aligned (strides multiples of 4 elements)");
   const int threads = 256;
   const int64_t grid = quantize_grid(padded_rows * (k / kBlock), threads);
   launch_dependent(quantize_fp8_blocks_kernel, static_cast<unsigned>(grid), threads, 0, stream, x, n, padded_rows, k,

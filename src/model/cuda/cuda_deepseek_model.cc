@@ -38,9 +38,13 @@ double DeepSeekCudaModel::decode_weight_bytes(int batch) const {
   auto mlp_bytes = [&](const GatedMlpWeights& w) { return bytes(w.gate_up) + bytes(w.down); };
   const double routed = touched_experts(config_, batch);
   double total = bytes(weights_.head().data) + static_cast<double>(batch) * config_.hidden_size * sizeof(bf16);
+  // The absorbed products read kv_b_proj's W_UK and W_UV halves; with fp8, W_UK as its transposed copy.
+  const double value_share = static_cast<double>(config_.v_head_dim) / (config_.qk_nope_head_dim + config_.v_head_dim);
   for (const DeepSeekLayerWeights& l : weights_.layers) {
     const MlaWeights& a = l.attention;
-    total += bytes(a.q_and_kv_a) + bytes(a.q_b_proj) + bytes(a.kv_b_proj.data) + bytes(a.o_proj);
+    const double kv_b = a.kv_b_proj.is_fp8() ? bytes(a.keys_transposed) + value_share * bytes(a.kv_b_proj)
+                                             : bytes(a.kv_b_proj);
+    total += bytes(a.q_and_kv_a) + bytes(a.q_b_proj) + kv_b + bytes(a.o_proj);
     if (l.dense) total += mlp_bytes(*l.dense);
     if (!l.moe) continue;
     const MoeWeights& m = *l.moe;

@@ -5,8 +5,9 @@
 //   also rotates the query's rope part into its absorbed row;
 //   then per run of rows (attention_runs.h), either
 //   - absorbed (decode rows, short chunks): q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] |
-//     rope(q_rope[t, h])] (one batched GEMV over heads), latent_out = attention over the cache
-//     (mla_decode), heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ; or
+//     rope(q_rope[t, h])] (one batched product over heads), latent_out = attention over the cache
+//     (mla_decode), heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ (with kv_b_proj in fp8, both
+//     products quantize their rows and run gemm_fp8_batched, the heads its batch); or
 //   - expanded (a long prefill chunk): the sequence's context gathered from the cache and put
 //     through kv_b_proj once ([k_nope | v] per head), heads_out = causal flash attention over it;
 //   out = o_proj(heads_out).
@@ -62,14 +63,32 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
 
 void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, const AttentionRun& run) {
   const ModelConfig& c = m_.config_;
+  const MlaWeights& w = m_.weights_.layers[layer].attention;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
-  const int64_t E = r + c.qk_rope_head_dim;
+  const int64_t E = r + c.qk_rope_head_dim, dk = c.qk_head_dim();
+  bf16* absorbed = q_absorbed_ + run.first_row * H * E;
+  if (w.kv_b_proj.is_fp8()) {
+    // Every (token, head) query's nope part quantized, one row each; then per head
+    // q_nope · W_UK[h] = q_nope · (W_UK[h]ᵀ)ᵀ.
+    const int64_t rows = run.rows * H;
+    uint8_t* q8 = m_.scratch_.get(m_.fp8_rows_, rows * nope);
+    float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * nope / 128);
+    quantize_fp8_blocks({.x = p.q + run.first_row * p.q_stride, .row_stride = dk, .group_rows = H,
+                         .group_stride = p.q_stride},
+                        rows, nope, q8, scales, rows, m_.stream_);
+    gemm_fp8_batched({.x = q8, .x_scales = scales, .x_ld = H * nope, .x_batch_stride = nope, .x_scale_ld = H,
+                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = w.keys_transposed.data.data(),
+                      .w_scales = w.keys_transposed.scales.data(), .w_batch_stride = r * nope,
+                      .w_scale_batch_stride = (r / 128) * (nope / 128), .y = absorbed, .y_ld = H * E,
+                      .y_batch_stride = E, .rows = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H)},
+                     m_.stream_);
+    return;
+  }
   // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
-  m_.gemm_.bf16_batched({.x = p.q + run.first_row * p.q_stride, .x_ld = p.q_stride, .x_batch_stride = c.qk_head_dim(),
-                         .w = m_.weights_.layers[layer].attention.kv_b_proj.data.data(), .w_ld = r,
-                         .w_batch_stride = (nope + dv) * r, .w_transposed = false,
-                         .y = q_absorbed_ + run.first_row * H * E, .y_ld = H * E, .y_batch_stride = E,
-                         .n = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H),
+  m_.gemm_.bf16_batched({.x = p.q + run.first_row * p.q_stride, .x_ld = p.q_stride, .x_batch_stride = dk,
+                         .w = w.kv_b_proj.weight.data.data(), .w_ld = r, .w_batch_stride = (nope + dv) * r,
+                         .w_transposed = false, .y = absorbed, .y_ld = H * E, .y_batch_stride = E, .n = run.rows,
+                         .out = r, .in = nope, .batch = static_cast<int>(H),
                          .x_ready_early = true},  // write_latent_cache sits between q's writer and this
                         m_.stream_);
 }
@@ -102,13 +121,31 @@ void DeepSeekCudaModel::StepOps::attend_latent(int layer, const AttentionRun& ru
 
 void DeepSeekCudaModel::StepOps::expand_values(int layer, const AttentionRun& run) {
   const ModelConfig& c = m_.config_;
+  const DeviceLinear& kv_b = m_.weights_.layers[layer].attention.kv_b_proj;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
-  const bf16* kv_b = m_.weights_.layers[layer].attention.kv_b_proj.data.data();
+  const bf16* latent_out = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + run.first_row * H * r;
+  bf16* out = heads_out_ + run.first_row * H * dv;
+  if (kv_b.is_fp8()) {
+    // Every (token, head) latent row quantized; then per head latent · W_UV[h]ᵀ, W_UV[h] being the
+    // dv rows (whole scale blocks) after W_UK[h] in kv_b_proj as stored.
+    const int64_t rows = run.rows * H, scale_cols = r / 128;
+    uint8_t* x8 = m_.scratch_.get(m_.fp8_rows_, rows * r);
+    float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * scale_cols);
+    quantize_fp8_blocks(latent_out, rows, r, x8, scales, rows, m_.stream_);
+    gemm_fp8_batched({.x = x8, .x_scales = scales, .x_ld = H * r, .x_batch_stride = r, .x_scale_ld = H,
+                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = kv_b.fp8.data.data() + nope * r,
+                      .w_scales = kv_b.fp8.scales.data() + (nope / 128) * scale_cols,
+                      .w_batch_stride = (nope + dv) * r, .w_scale_batch_stride = ((nope + dv) / 128) * scale_cols,
+                      .y = out, .y_ld = H * dv, .y_batch_stride = dv, .rows = run.rows, .out = dv, .in = r,
+                      .batch = static_cast<int>(H)},
+                     m_.stream_);
+    return;
+  }
   // W_UV[h] is the dv rows after W_UK[h]: [dv, r], so latent · W_UV[h]ᵀ.
-  m_.gemm_.bf16_batched({.x = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + run.first_row * H * r, .x_ld = H * r, .x_batch_stride = r,
-                         .w = kv_b + nope * r, .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true,
-                         .y = heads_out_ + run.first_row * H * dv, .y_ld = H * dv, .y_batch_stride = dv,
-                         .n = run.rows, .out = dv, .in = r, .batch = static_cast<int>(H)},
+  m_.gemm_.bf16_batched({.x = latent_out, .x_ld = H * r, .x_batch_stride = r, .w = kv_b.weight.data.data() + nope * r,
+                         .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = true, .y = out,
+                         .y_ld = H * dv, .y_batch_stride = dv, .n = run.rows, .out = dv, .in = r,
+                         .batch = static_cast<int>(H)},
                         m_.stream_);
 }
 
@@ -119,14 +156,13 @@ void DeepSeekCudaModel::StepOps::attend_expanded(int layer, const Projection& p,
   const int64_t longest = step_.max_expanded_context;  // every run's buffers at one size: no growth mid-step
   bf16* latent = m_.scratch_.get(m_.context_latent_, longest * r);
   bf16* rope = m_.scratch_.get(m_.context_rope_, longest * dr);
-  bf16* kv = m_.scratch_.get(m_.context_kv_, longest * H * (nope + dv));
+  bf16* kv = m_.scratch_.get(m_.context_kv_, m_.padded_rows(longest) * H * (nope + dv));  // linear()'s rows
 
   gather_latent_context({.cache = cache_.layer(layer), .block_table = step_.block_tables + first * step_.table_stride,
                          .block_size = cache_.block_size(), .context = run.context, .latent = latent, .rope = rope},
                         m_.stream_);
   // Per head [k_nope | v] of every context position, in one GEMM through kv_b_proj.
-  m_.gemm_.bf16_nt(latent, run.context, m_.weights_.layers[layer].attention.kv_b_proj.data.data(), H * (nope + dv), r,
-                   kv, m_.stream_);
+  m_.linear(m_.weights_.layers[layer].attention.kv_b_proj, {.x = latent}, run.context, kv);
   // The query's nope part from the projection; its rotated rope part, as write_latent_cache left
   // it, at the end of each head's absorbed row.
   mla_prefill({.q_nope = p.q + first * p.q_stride, .q_nope_stride = p.q_stride, .q_nope_head_stride = nope + dr,

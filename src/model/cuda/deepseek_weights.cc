@@ -10,6 +10,18 @@
 namespace tide::cuda {
 namespace {
 
+// W_UK[h]ᵀ of every head from an fp8 kv_b_proj [heads × (nope + v), r]: the first nope rows of each
+// head's nope + v, transposed to [r, nope], and their block scales likewise.
+DeviceFp8Matrix transposed_keys(const DeviceFp8Matrix& kv_b, int64_t heads, int64_t nope) {
+  const int64_t r = kv_b.cols, per_head = kv_b.rows / heads;
+  DeviceFp8Matrix t{.rows = heads * r, .cols = nope, .data = DeviceBuffer<uint8_t>(heads * r * nope),
+                    .scales = DeviceBuffer<float>(heads * (r / 128) * (nope / 128))};
+  transpose_matrices(kv_b.data.data(), nope, r, per_head * r, heads, t.data.data(), nullptr);
+  transpose_matrices(kv_b.scales.data(), nope / 128, r / 128, (per_head / 128) * (r / 128), heads, t.scales.data(),
+                     nullptr);
+  return t;
+}
+
 MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
   const std::string p = fmt::format("model.layers.{}.self_attn.", layer);
   const int64_t H = c.num_heads, D = c.hidden_size, dk = c.qk_head_dim();
@@ -26,7 +38,13 @@ MlaWeights load_mla(WeightSource& up, const ModelConfig& c, int layer) {
                               WeightSource::RowPadding::WholeBlocks);
   }
   w.kv_a_norm = up.norm(p + "kv_a_layernorm.weight", c.kv_lora_rank);
-  w.kv_b_proj = up.matrix(p + "kv_b_proj.weight", H * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank);
+  const int64_t kv_b_rows = H * (c.qk_nope_head_dim + c.v_head_dim);
+  if (c.qk_nope_head_dim % 128 == 0 && c.v_head_dim % 128 == 0) {
+    w.kv_b_proj = up.linear(p + "kv_b_proj.weight", kv_b_rows, c.kv_lora_rank);
+    if (w.kv_b_proj.is_fp8()) w.keys_transposed = transposed_keys(w.kv_b_proj.fp8, H, c.qk_nope_head_dim);
+  } else {
+    w.kv_b_proj.weight = up.matrix(p + "kv_b_proj.weight", kv_b_rows, c.kv_lora_rank);
+  }
   w.o_proj = up.linear(p + "o_proj.weight", D, H * c.v_head_dim);
   return w;
 }
@@ -88,6 +106,7 @@ DeepSeekWeights load_all(WeightSource& up, const ModelConfig& c) {
     w.layers.push_back(std::move(layer));
   }
   w.bytes = up.bytes();
+  for (const auto& layer : w.layers) w.bytes += layer.attention.keys_transposed.bytes();
   return w;
 }
 

@@ -20,10 +20,15 @@ struct MlaWeights {
   DeviceBuffer<bf16> q_a_norm;  // with q_lora
   DeviceLinear q_b_proj;        // with q_lora
   DeviceBuffer<bf16> kv_a_norm;
-  // latent -> heads * (nope + v): W_UK and W_UV, head by head. Always bf16 (an fp8 checkpoint's is
-  // widened at load, as DeepSeek's own absorbed-form inference widens it): its per-head slices
-  // feed the absorption's batched products, which have no fp8 form.
-  DeviceMatrix kv_b_proj;
+  // latent -> heads * (nope + v): W_UK and W_UV, head by head. An fp8 checkpoint's stays fp8 where
+  // each head's W_UK and W_UV are whole 128-row blocks (DeepSeek-V3's 128 and 128).
+  DeviceLinear kv_b_proj;
+  // With kv_b_proj in fp8: W_UK[h]ᵀ head by head, [heads × kv_lora_rank, nope] with its block
+  // scales, transposed once at load. The absorption q_nope · W_UK[h] contracts over W_UK's rows,
+  // and the fp8 products read their operands depth-contiguous. The expanded prefill reads W_UK as
+  // stored, so the keys' half is held twice: half of kv_b_proj's fp8 bytes again, a quarter less
+  // than kv_b_proj alone in bf16.
+  DeviceFp8Matrix keys_transposed;
   DeviceLinear o_proj;
 };
 

@@ -1,0 +1,153 @@
+// The per-head fp8 products of MLA's absorbed attention with an fp8 kv_b_proj, against their CPU
+// twins: quantize_fp8_blocks over rows at two strides (a token's heads, then its tokens), the
+// batched fp8 GEMM with the heads as its batch (each head's cpu::matmul on the dequantized
+// operands), and the transposes that make W_UK[h]ᵀ at load.
+#include <gtest/gtest.h>
+
+#include "cuda_test_support.h"
+
+namespace tide::cuda {
+namespace {
+
+// Rows of `width` that lie `head_stride` apart within a token and `token_stride` apart across
+// tokens, as MLA's query rows do (the nope part of [nope | rope] per head): gathered on the host
+// and quantized as one contiguous block, they must give the same bytes and scales.
+TEST(CudaFp8Heads, QuantizingRowsAtTwoStridesEqualsQuantizingThemGathered) {
+  REQUIRE_DEVICE();
+  for (auto [tokens, heads] : {std::pair<int64_t, int64_t>{1, 3}, {5, 16}, {33, 2}}) {
+    const int64_t width = 128, head_stride = 192, token_stride = heads * head_stride + 64, rows = tokens * heads;
+    const std::string what = "tokens=" + std::to_string(tokens) + " heads=" + std::to_string(heads);
+    auto rng = rng_for("quantize strided " + what);
+    const auto x = random_bf16(tokens * token_stride, rng);
+    std::vector<uint16_t> gathered;
+    for (int64_t t = 0; t < tokens; ++t)
+      for (int64_t h = 0; h < heads; ++h) {
+        const auto from = x.begin() + t * token_stride + h * head_stride;
+        gathered.insert(gathered.end(), from, from + width);
+      }
+    DeviceBuffer<uint16_t> dx(x), dgathered(gathered);
+    DeviceBuffer<uint8_t> dq(rows * width), dq_ref(rows * width);
+    DeviceBuffer<float> ds(rows), ds_ref(rows);
+    quantize_fp8_blocks({.x = as_bf16(dx), .row_stride = head_stride, .group_rows = heads, .group_stride = token_stride},
+                        rows, width, dq.data(), ds.data(), rows, nullptr);
+    quantize_fp8_blocks(as_bf16(dgathered), rows, width, dq_ref.data(), ds_ref.data(), rows, nullptr);
+    sync();
+    EXPECT_EQ(dq.download(), dq_ref.download()) << what;
+    EXPECT_EQ(ds.download(), ds_ref.download()) << what;
+  }
+}
+
+// y[t, h, :out] = x[t, h, :in] · W_hᵀ for each head, with the layouts of MLA's two products: x's
+// rows quantized token-major ([t, h] rows), each head's matrix and scales at a stride in one
+// stacked matrix, y's rows token-major with room between heads that must stay untouched. Token
+// counts from decode's one row to past two 64-row groups; widths of the absorption (512 × 128:
+// W_UK[h]ᵀ), of W_UV (128 × 512) and a partial last scale row (130).
+TEST(CudaFp8Heads, BatchedGemmMatchesEachHeadsCpuMatmul) {
+  REQUIRE_DEVICE();
+  const int64_t heads = 3;
+  for (int64_t tokens : {1, 2, 5, 64, 130})
+    for (auto [out, in] : {std::pair<int64_t, int64_t>{512, 128}, {128, 512}, {130, 256}}) {
+      const std::string what = "tokens=" + std::to_string(tokens) + " out=" + std::to_string(out) + " in=" + std::to_string(in);
+      auto rng = rng_for("gemm_fp8_batched " + what);
+      const int64_t rows = tokens * heads;
+      DeviceBuffer<uint16_t> dx(random_bf16(rows * in, rng));
+      DeviceBuffer<uint8_t> dq(rows * in);
+      DeviceBuffer<float> dqs(rows * in / 128);
+      quantize_fp8_blocks(as_bf16(dx), rows, in, dq.data(), dqs.data(), rows, nullptr);
+
+      // The heads' matrices one after another, each with a block of rows to spare after it.
+      const int64_t head_rows = (out + 127) / 128 * 128 + 128, scale_cols = in / 128;
+      const float unit = 1.f / (16.f * std::sqrt(static_cast<float>(in)));
+      const Fp8Weights w = random_fp8_weights(heads * head_rows, in, rng, 0.5f * unit, 2.f * unit);
+      DeviceBuffer<uint8_t> dw(w.q);
+      DeviceBuffer<float> dws(w.scales);
+      const int64_t head_stride = out + 6, y_ld = heads * head_stride;
+      DeviceBuffer<uint16_t> dy(tokens * y_ld);
+      dy.fill_bytes(0xff);
+      gemm_fp8_batched({.x = dq.data(), .x_scales = dqs.data(), .x_ld = heads * in, .x_batch_stride = in,
+                        .x_scale_ld = heads, .x_scale_block = rows, .x_scale_batch_stride = 1, .w = dw.data(),
+                        .w_scales = dws.data(), .w_batch_stride = head_rows * in,
+                        .w_scale_batch_stride = head_rows / 128 * scale_cols, .y = as_bf16(dy), .y_ld = y_ld,
+                        .y_batch_stride = head_stride, .rows = tokens, .out = out, .in = in,
+                        .batch = static_cast<int>(heads)},
+                       nullptr);
+      sync();
+
+      const auto xd = dequantize_rows(dq.download(), dqs.download(), rows, in);
+      const auto y = dy.download();
+      std::vector<float> got, ref;
+      for (int64_t h = 0; h < heads; ++h) {
+        std::vector<float> x_h;
+        for (int64_t t = 0; t < tokens; ++t)
+          x_h.insert(x_h.end(), xd.begin() + (t * heads + h) * in, xd.begin() + (t * heads + h + 1) * in);
+        const std::vector<float> w_h(w.dequantized.begin() + h * head_rows * in,
+                                     w.dequantized.begin() + (h * head_rows + out) * in);
+        const auto r = matmul_ref(x_h, tokens, w_h, out, in);
+        ref.insert(ref.end(), r.begin(), r.end());
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t o = 0; o < out; ++o) got.push_back(bf16_to_f32(y[t * y_ld + h * head_stride + o]));
+          for (int64_t o = out; o < head_stride; ++o)
+            EXPECT_EQ(y[t * y_ld + h * head_stride + o], 0xffff) << what << ": written between heads";
+        }
+      }
+      // Per head the rows came out token-major; the reference is too.
+      report("gemm_fp8_batched", what, rel_err(got, ref), kBf16Tolerance);
+    }
+}
+
+TEST(CudaFp8Heads, BatchedGemmRefusesMisalignedRows) {
+  REQUIRE_DEVICE();
+  DeviceBuffer<uint8_t> q(128 * 128);  // x's row, and W
+  DeviceBuffer<float> s(8);
+  DeviceBuffer<uint16_t> y(512);
+  const Fp8BatchedGemm ok{.x = q.data(), .x_scales = s.data(), .x_ld = 128, .x_scale_block = 1, .w = q.data(),
+                          .w_scales = s.data(), .y = as_bf16(y), .y_ld = 128, .rows = 1, .out = 128, .in = 128};
+  EXPECT_NO_THROW(gemm_fp8_batched(ok, nullptr));
+  Fp8BatchedGemm odd_ld = ok;
+  odd_ld.x_ld = 136;
+  EXPECT_THROW(gemm_fp8_batched(odd_ld, nullptr), Error);
+  Fp8BatchedGemm odd_stride = ok;
+  odd_stride.w_batch_stride = 100;
+  EXPECT_THROW(gemm_fp8_batched(odd_stride, nullptr), Error);
+  Fp8BatchedGemm shallow = ok;
+  shallow.in = 64;
+  shallow.x_ld = 64;
+  EXPECT_THROW(gemm_fp8_batched(shallow, nullptr), Error);
+  sync();
+}
+
+// Each of a batch of matrices, `stride` apart, transposed: the bytes of the e4m3 values, and the
+// floats of their scales, moved and nothing else; sizes that leave partial 32×32 tiles.
+TEST(CudaFp8Heads, TransposeMovesEachMatrixOfTheBatch) {
+  REQUIRE_DEVICE();
+  for (auto [rows, cols, batch] : {std::tuple<int64_t, int64_t, int64_t>{128, 512, 3}, {37, 70, 2}, {1, 4, 5}}) {
+    const std::string what = std::to_string(rows) + "×" + std::to_string(cols) + " ×" + std::to_string(batch);
+    auto rng = rng_for("transpose " + what);
+    const int64_t stride = rows * cols + 40;
+    std::vector<uint8_t> bytes(batch * stride);
+    std::vector<float> floats(batch * stride);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    for (auto& f : floats) f = static_cast<float>(rng() % 1000) / 7.f;
+    DeviceBuffer<uint8_t> dbytes(bytes), dbytes_t(batch * rows * cols);
+    DeviceBuffer<float> dfloats(floats), dfloats_t(batch * rows * cols);
+    transpose_matrices(dbytes.data(), rows, cols, stride, batch, dbytes_t.data(), nullptr);
+    transpose_matrices(dfloats.data(), rows, cols, stride, batch, dfloats_t.data(), nullptr);
+    sync();
+    const auto got_bytes = dbytes_t.download();
+    const auto got_floats = dfloats_t.download();
+    int64_t wrong = 0;
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) {
+          const int64_t to = b * rows * cols + c * rows + r, from = b * stride + r * cols + c;
+          wrong += got_bytes[to] != bytes[from];
+          wrong += got_floats[to] != floats[from];
+        }
+    EXPECT_EQ(wrong, 0) << what;
+  }
+  DeviceBuffer<uint8_t> small(16);
+  EXPECT_THROW(transpose_matrices(small.data(), 4, 4, 8, 2, small.data(), nullptr), Error);  // overlapping matrices
+}
+
+}  // namespace
+}  // namespace tide::cuda
