@@ -108,10 +108,9 @@ void add_fp8_weights_option(CLI::App& cmd, std::string& fp8_weights) {
   // --fp8-experts: its name before the projections stayed fp8 too.
   cmd.add_option("--fp8-weights,--fp8-experts", fp8_weights,
                  "The fp8 matrices of an fp8 checkpoint (DeepSeek-V3, R1: routed and shared experts, dense MLPs, "
-                 "q_a, q_b, kv_a and o_proj) on the GPU: fp8 (kept as stored and multiplied in fp8, activations "
+                 "q_a, q_b, kv_a, kv_b and o_proj) on the GPU: fp8 (kept as stored and multiplied in fp8, activations "
                  "quantized per token and 128 features, as DeepSeek's fp8 inference does) or bf16 (widened at "
-                 "load: twice their memory, closer to a bf16 run's logits). kv_b_proj is always bf16. Other "
-                 "checkpoints and the CPU are unaffected")
+                 "load: twice their memory, closer to a bf16 run's logits). Other checkpoints and the CPU are unaffected")
       ->check(CLI::IsMember({"fp8", "bf16"}))
       ->capture_default_str();
 }

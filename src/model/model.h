@@ -28,7 +28,7 @@ enum class Device { Auto, Cpu, Cuda };
 // the download; share/models holds the configs of the DeepSeek models).
 enum class LoadFormat { Checkpoint, Dummy };
 
-// On the GPU, the fp8 matrices of an fp8 checkpoint (DeepSeek-V3, R1: every one but kv_b_proj):
+// On the GPU, the fp8 matrices of an fp8 checkpoint (DeepSeek-V3, R1: every projection and MLP):
 // kept as stored and multiplied so (Native), or widened to bf16 at load (Bf16: to measure what
 // fp8 costs in accuracy).
 enum class Fp8Weights { Native, Bf16 };

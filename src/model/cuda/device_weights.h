@@ -2,8 +2,8 @@
 // Weights as the CUDA forward pass reads them: bf16 rows in device memory, and the fp8 matrices of
 // fp8 checkpoints as stored (e4m3 with 128×128 block scales: the routed experts, and every
 // projection whose widths the fp8 products take). Other matrices stored in bf16 are copied as they
-// are; f32 ones, and fp8 ones of other widths or read in bf16 (kv_b_proj; dequantized by
-// WeightLoader), are rounded to bf16 once, at load.
+// are; f32 ones, and fp8 ones of other widths (dequantized by WeightLoader), are rounded to bf16
+// once, at load.
 #include <cstdint>
 #include <vector>
 

@@ -32,7 +32,8 @@ class WeightSource {
   };
 
   virtual ~WeightSource() = default;
-  // A matrix in bf16 (the embedding, the LM head, the router, kv_b_proj).
+  // A matrix in bf16 (the embedding, the LM head, the router; kv_b_proj at head widths the fp8
+  // absorption cannot take).
   virtual DeviceMatrix matrix(const std::string& name, int64_t rows, int64_t cols) = 0;
   virtual DeviceBuffer<bf16> norm(const std::string& name, int64_t size) = 0;
   virtual DeviceBuffer<float> bias(const std::string& name, int64_t size) = 0;
