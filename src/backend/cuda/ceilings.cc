@@ -63,4 +63,27 @@ double measure_bf16_gemm_tflops() {
   return 2.0 * m * n * k / (ms * 1e-3) / 1e12;
 }
 
+double measure_fp8_gemm_tflops() {
+  const int64_t m = 8192, n = 8192, k = 8192;
+  constexpr int kSets = 2;  // 2 × (2 × 64 MiB + 128 MiB): no repeat hits L2
+  std::vector<DeviceBuffer<uint8_t>> x, w;
+  std::vector<DeviceBuffer<bf16>> y;
+  for (int s = 0; s < kSets; ++s) {
+    x.emplace_back(m * k);
+    w.emplace_back(n * k);
+    y.emplace_back(m * n);
+    fill_uniform_e4m3(x.back().data(), m * k, 31 + s, nullptr);
+    fill_uniform_e4m3(w.back().data(), n * k, 37 + s, nullptr);
+  }
+  // Scales of the magnitudes a quantized activation and a checkpoint's weight have.
+  const DeviceBuffer<float> x_scales(std::vector<float>(static_cast<std::size_t>(m * k / 128), 1.f / 448));
+  const DeviceBuffer<float> w_scales(std::vector<float>(static_cast<std::size_t>(n / 128 * (k / 128)), 1e-4f));
+  Gemm gemm;
+  const double ms = median_ms(3, 10, [&](int i) {
+    const int s = i % kSets;
+    gemm.fp8_block_nt(x[s].data(), x_scales.data(), m, w[s].data(), w_scales.data(), n, k, y[s].data(), nullptr);
+  });
+  return 2.0 * m * n * k / (ms * 1e-3) / 1e12;
+}
+
 }  // namespace tide::cuda

@@ -113,7 +113,13 @@ Row decode_row(const Model& model, int batch, int context, const EngineBenchOpti
   return r;
 }
 
-Row prefill_row(const Model& model, int tokens, const EngineBenchOptions& o, double tflops) {
+// The tensor-core rates a prefill's roofline takes: bf16, and fp8 where the model multiplies some
+// of its matrices in fp8 (0 otherwise).
+struct GemmRates {
+  double bf16 = 0, fp8 = 0;
+};
+
+Row prefill_row(const Model& model, int tokens, const EngineBenchOptions& o, const GemmRates& rates) {
   const ModelConfig& c = model.config();
   const auto tables = tables_for(1, tokens, o.block_size);
   auto cache = model.make_kv_cache(static_cast<int>(tables[0].size()), o.block_size);
@@ -140,8 +146,11 @@ Row prefill_row(const Model& model, int tokens, const EngineBenchOptions& o, dou
   const double head_dims = mla ? c.qk_head_dim() + c.v_head_dim : 2.0 * c.head_dim;
   const double attention = 2.0 * pairs * c.num_heads * head_dims * c.num_layers;
   r.work = (matmul + attention) / 1e12;
-  r.roofline_ms = r.work / tflops * 1e3;
-  r.bound = "bf16 tensor";
+  // The products an fp8 model multiplies in fp8 at the fp8 rate, the rest at the bf16 one.
+  const auto* gpu_model = dynamic_cast<const cuda::DeepSeekCudaModel*>(&model);
+  const double fp8_work = gpu_model && rates.fp8 > 0 ? 2.0 * gpu_model->fp8_params_per_token() * tokens / 1e12 : 0.0;
+  r.roofline_ms = ((r.work - fp8_work) / rates.bf16 + (fp8_work > 0 ? fp8_work / rates.fp8 : 0.0)) * 1e3;
+  r.bound = fp8_work > 0 ? "bf16 + fp8 tensor" : "bf16 tensor";
   return r;
 }
 
@@ -185,26 +194,31 @@ void run_engine_bench(const EngineBenchOptions& o) {
   if (!cuda::device_available()) fail("tide bench engine: no CUDA GPU is visible to this process");
   progress("measuring the ceilings: HBM copy bandwidth, bf16 GEMM rate");
   const double copy_gbs = cuda::measure_copy_gb_per_s();
-  const double tflops = cuda::measure_bf16_gemm_tflops();
+  GemmRates rates{.bf16 = cuda::measure_bf16_gemm_tflops()};
   progress(fmt::format("loading {} ({} weights)", o.model, o.load_format));
   const auto loaded = Clock::now();
   const auto model = load_model(o.model, {.device = Device::Cuda,
                                           .load_format = parse_load_format(o.load_format),
                                           .fp8_weights = parse_fp8_weights(o.fp8_weights)});
   const double load_s = std::chrono::duration<double>(Clock::now() - loaded).count();
+  const auto* gpu_model = dynamic_cast<const cuda::DeepSeekCudaModel*>(model.get());
+  if (gpu_model && gpu_model->fp8_params_per_token() > 0) {
+    progress("measuring the fp8 GEMM rate");
+    rates.fp8 = cuda::measure_fp8_gemm_tflops();
+  }
 
   std::vector<Row> rows;
   for (int context : o.contexts)
     for (int batch : o.batches) rows.push_back(decode_row(*model, batch, context, o, copy_gbs));
   for (int tokens : o.prefill_tokens)
-    if (tokens > 0) rows.push_back(prefill_row(*model, tokens, o, tflops));
+    if (tokens > 0) rows.push_back(prefill_row(*model, tokens, o, rates));
   progress("");
 
   const ModelConfig& c = model->config();
   std::cout << fmt::format("tide bench engine: {} ({}, {:.2f} GB of weights as stored, loaded in {:.1f} s) on {}\n", o.model,
                            c.model_type, model->weight_bytes() / 1e9, load_s, model->device_description());
-  std::cout << fmt::format("ceilings measured in this run: HBM copy {:.0f} GB/s, bf16 GEMM {:.0f} TFLOP/s\n", copy_gbs,
-                           tflops);
+  std::cout << fmt::format("ceilings measured in this run: HBM copy {:.0f} GB/s, bf16 GEMM {:.0f} TFLOP/s{}\n", copy_gbs,
+                           rates.bf16, rates.fp8 > 0 ? fmt::format(", fp8 GEMM {:.0f} TFLOP/s", rates.fp8) : "");
   std::cout << fmt::format("sampling: {}\n", o.sampling == "greedy" ? "greedy, the tokens picked on the GPU"
                                                                      : "every row's logits copied to the host");
   std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>9}\n", "phase", "batch", "context",
@@ -212,7 +226,8 @@ void run_engine_bench(const EngineBenchOptions& o) {
   nlohmann::json json = {{"benchmark", "engine"},       {"model", o.model},
                          {"model_type", c.model_type},  {"load_format", o.load_format}, {"sampling", o.sampling},
                          {"device", model->device_description()}, {"weights_gb", model->weight_bytes() / 1e9},
-                         {"hbm_copy_gb_per_s", copy_gbs}, {"bf16_gemm_tflops", tflops},
+                         {"hbm_copy_gb_per_s", copy_gbs}, {"bf16_gemm_tflops", rates.bf16},
+                         {"fp8_gemm_tflops", rates.fp8},
                          {"rows", nlohmann::json::array()}};
   for (const Row& r : rows) {
     const std::string work = r.phase == "decode" ? fmt::format("{:.2f} GB", r.work) : fmt::format("{:.1f} TFLOP", r.work);

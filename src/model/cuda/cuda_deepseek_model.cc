@@ -57,6 +57,26 @@ double DeepSeekCudaModel::decode_weight_bytes(int batch) const {
   return total;
 }
 
+double DeepSeekCudaModel::fp8_params_per_token() const {
+  auto params = [](const DeviceLinear& l) { return l.is_fp8() ? static_cast<double>(l.rows() * l.cols()) : 0.0; };
+  auto mlp_params = [&](const GatedMlpWeights& w) { return params(w.gate_up) + params(w.down); };
+  double total = 0;
+  for (const DeepSeekLayerWeights& l : weights_.layers) {
+    const MlaWeights& a = l.attention;
+    // kv_b_proj as a prefill's expanded form multiplies it: once per context position.
+    total += params(a.q_and_kv_a) + params(a.q_b_proj) + params(a.kv_b_proj) + params(a.o_proj);
+    if (l.dense) total += mlp_params(*l.dense);
+    if (!l.moe) continue;
+    if (l.moe->shared) total += mlp_params(*l.moe->shared);
+    if (l.moe->fp8()) {
+      const Fp8ExpertWeights& e = l.moe->fp8_experts[0];
+      total += config_.num_experts_per_tok *
+               static_cast<double>(e.gate_up.rows * e.gate_up.cols + e.down.rows * e.down.cols);
+    }
+  }
+  return total;
+}
+
 void DeepSeekCudaModel::run_step(const Step& step, DeviceKvCache& cache) const {
   StepOps ops(*this, step, cache);
   deepseek_forward(ops, config_);

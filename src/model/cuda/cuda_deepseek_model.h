@@ -27,6 +27,10 @@ class DeepSeekCudaModel : public CudaModelBase {
   // and shared expert once, the routed experts touched_experts() expects, the LM head, and the
   // batch's embedding rows. What the roofline of a decode step counts.
   double decode_weight_bytes(int batch) const;
+  // Of the parameters one token's forward pass multiplies by, those multiplied in fp8 (an fp8
+  // checkpoint's matrices kept so, the routed experts counted num_experts_per_tok times): what a
+  // prefill's roofline puts at the fp8 rate rather than the bf16 one.
+  double fp8_params_per_token() const;
 
  private:
   // MLA's runs of the step's rows (attention_runs.h).
