@@ -1,6 +1,8 @@
 // moe_grouped_gemm with DeepSeek-V3's fp8 experts: e4m3 weights with a 128×128 block scale and
 // e4m3 activations with a 1×128 block scale, multiplied in fp8 on the tensor cores through
-// wgmma (fp32 accumulate), never widened to bf16 in memory.
+// wgmma (fp32 accumulate), never widened to bf16 in memory. The same kernel runs the dense fp8
+// products: one matrix read by every 64-row group (gemm_fp8_blocks), or one matrix per entry of a
+// batch at strides (gemm_fp8_batched: MLA's per-head products through an fp8 kv_b_proj).
 //
 // A block (one warpgroup) owns 128 output features of one expert (one weight scale row) and
 // streams that slice of the weights through shared memory once per 64 of the expert's rows
