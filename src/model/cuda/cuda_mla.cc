@@ -68,28 +68,19 @@ void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, 
   const int64_t E = r + c.qk_rope_head_dim, dk = c.qk_head_dim();
   bf16* absorbed = q_absorbed_ + run.first_row * H * E;
   if (w.kv_b_proj.is_fp8()) {
-    // Per head q_nope · W_UK[h] = q_nope · (W_UK[h]ᵀ)ᵀ: at decode sizes with the rows quantized as
-    // read, else every (token, head) query's nope part quantized first, one row each.
-    const DeviceFp8Matrix& keys = w.keys_transposed;
-    const int64_t w_scale_batch = (r / 128) * (nope / 128), rows = run.rows * H;
-    if (run.rows <= kGemvMaxRows) {
-      gemv_fp8_batched({.x = p.q + run.first_row * p.q_stride, .x_ld = p.q_stride, .x_batch_stride = dk,
-                        .w = keys.data.data(), .w_scales = keys.scales.data(), .w_batch_stride = r * nope,
-                        .w_scale_batch_stride = w_scale_batch, .y = absorbed, .y_ld = H * E, .y_batch_stride = E,
-                        .rows = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H)},
-                       m_.stream_);
-      return;
-    }
+    // Every (token, head) query's nope part quantized, one row each; then per head
+    // q_nope · W_UK[h] = q_nope · (W_UK[h]ᵀ)ᵀ.
+    const int64_t rows = run.rows * H;
     uint8_t* q8 = m_.scratch_.get(m_.fp8_rows_, rows * nope);
     float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * nope / 128);
     quantize_fp8_blocks({.x = p.q + run.first_row * p.q_stride, .row_stride = dk, .group_rows = H,
                          .group_stride = p.q_stride},
                         rows, nope, q8, scales, rows, m_.stream_);
     gemm_fp8_batched({.x = q8, .x_scales = scales, .x_ld = H * nope, .x_batch_stride = nope, .x_scale_ld = H,
-                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = keys.data.data(),
-                      .w_scales = keys.scales.data(), .w_batch_stride = r * nope, .w_scale_batch_stride = w_scale_batch,
-                      .y = absorbed, .y_ld = H * E, .y_batch_stride = E, .rows = run.rows, .out = r, .in = nope,
-                      .batch = static_cast<int>(H)},
+                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = w.keys_transposed.data.data(),
+                      .w_scales = w.keys_transposed.scales.data(), .w_batch_stride = r * nope,
+                      .w_scale_batch_stride = (r / 128) * (nope / 128), .y = absorbed, .y_ld = H * E,
+                      .y_batch_stride = E, .rows = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H)},
                      m_.stream_);
     return;
   }
@@ -135,27 +126,18 @@ void DeepSeekCudaModel::StepOps::expand_values(int layer, const AttentionRun& ru
   const bf16* latent_out = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + run.first_row * H * r;
   bf16* out = heads_out_ + run.first_row * H * dv;
   if (kv_b.is_fp8()) {
-    // Per head latent · W_UV[h]ᵀ, W_UV[h] being the dv rows (whole scale blocks) after W_UK[h] in
-    // kv_b_proj as stored: at decode sizes with the rows quantized as read, else every
-    // (token, head) latent row quantized first.
-    const int64_t scale_cols = r / 128, rows = run.rows * H;
-    const uint8_t* values = kv_b.fp8.data.data() + nope * r;
-    const float* value_scales = kv_b.fp8.scales.data() + (nope / 128) * scale_cols;
-    const int64_t w_batch = (nope + dv) * r, w_scale_batch = ((nope + dv) / 128) * scale_cols;
-    if (run.rows <= kGemvMaxRows) {
-      gemv_fp8_batched({.x = latent_out, .x_ld = H * r, .x_batch_stride = r, .w = values, .w_scales = value_scales,
-                        .w_batch_stride = w_batch, .w_scale_batch_stride = w_scale_batch, .y = out, .y_ld = H * dv,
-                        .y_batch_stride = dv, .rows = run.rows, .out = dv, .in = r, .batch = static_cast<int>(H)},
-                       m_.stream_);
-      return;
-    }
+    // Every (token, head) latent row quantized; then per head latent · W_UV[h]ᵀ, W_UV[h] being the
+    // dv rows (whole scale blocks) after W_UK[h] in kv_b_proj as stored.
+    const int64_t rows = run.rows * H, scale_cols = r / 128;
     uint8_t* x8 = m_.scratch_.get(m_.fp8_rows_, rows * r);
     float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * scale_cols);
     quantize_fp8_blocks(latent_out, rows, r, x8, scales, rows, m_.stream_);
     gemm_fp8_batched({.x = x8, .x_scales = scales, .x_ld = H * r, .x_batch_stride = r, .x_scale_ld = H,
-                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = values, .w_scales = value_scales,
-                      .w_batch_stride = w_batch, .w_scale_batch_stride = w_scale_batch, .y = out, .y_ld = H * dv,
-                      .y_batch_stride = dv, .rows = run.rows, .out = dv, .in = r, .batch = static_cast<int>(H)},
+                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = kv_b.fp8.data.data() + nope * r,
+                      .w_scales = kv_b.fp8.scales.data() + (nope / 128) * scale_cols,
+                      .w_batch_stride = (nope + dv) * r, .w_scale_batch_stride = ((nope + dv) / 128) * scale_cols,
+                      .y = out, .y_ld = H * dv, .y_batch_stride = dv, .rows = run.rows, .out = dv, .in = r,
+                      .batch = static_cast<int>(H)},
                      m_.stream_);
     return;
   }
