@@ -56,7 +56,9 @@ int64_t elements(const TensorSpec& spec) {
   return n;
 }
 
-// A matrix's values in e4m3 with one scale per 128×128 block (amax / 448, 1 for an all-zero block).
+// A matrix's values in e4m3 with one scale per 128×128 block: amax / 448 (1 for an all-zero block),
+// times 1, 2 or 4 from block to block. A real checkpoint's scales differ from block to block; so
+// must these, or a product that read a neighbouring block's scale would go unnoticed.
 struct Fp8Matrix {
   std::vector<uint8_t> values;
   std::vector<float> scales;  // [ceil(rows / 128), ceil(cols / 128)]
@@ -70,7 +72,7 @@ Fp8Matrix quantize_blocks(const std::vector<float>& w, int64_t rows, int64_t col
       float amax = 0.f;
       for (int64_t r = br * kFp8Block; r < r_end; ++r)
         for (int64_t c = bc * kFp8Block; c < c_end; ++c) amax = std::max(amax, std::fabs(w[r * cols + c]));
-      const float scale = amax > 0.f ? amax / 448.f : 1.f;
+      const float scale = (amax > 0.f ? amax / 448.f : 1.f) * static_cast<float>(1 << ((br + bc) % 3));
       q.scales[br * scale_cols + bc] = scale;
       for (int64_t r = br * kFp8Block; r < r_end; ++r)
         for (int64_t c = bc * kFp8Block; c < c_end; ++c) q.values[r * cols + c] = f32_to_fp8_e4m3(w[r * cols + c] / scale);

@@ -146,7 +146,9 @@ TEST(CudaFp8Heads, TransposeMovesEachMatrixOfTheBatch) {
     EXPECT_EQ(wrong, 0) << what;
   }
   DeviceBuffer<uint8_t> small(16);
-  EXPECT_THROW(transpose_matrices(small.data(), 4, 4, 8, 2, small.data(), nullptr), Error);  // overlapping matrices
+  DeviceBuffer<uint8_t> other(16);
+  EXPECT_THROW(transpose_matrices(small.data(), 4, 4, 8, 2, other.data(), nullptr), Error);  // overlapping matrices
+  EXPECT_THROW(transpose_matrices(small.data(), 4, 4, 16, 1, small.data(), nullptr), Error);  // in place
 }
 
 }  // namespace

@@ -190,6 +190,8 @@ TEST(ModelLoadingTest, RandomFp8CheckpointStoresItsProjectionsInBlocksOfTheBf16W
   const auto blocks = fp8_loader.fp8_blocks(kv_b, rows, cols);
   ASSERT_TRUE(blocks.has_value());
   const WeightMatrix stored = fp8_loader.matrix(kv_b, rows, cols), exact = bf16_loader.matrix(kv_b, rows, cols);
+  ASSERT_EQ(stored.dtype, DType::F32);
+  ASSERT_EQ(exact.dtype, DType::BF16);
   const float* w = static_cast<const float*>(stored.data);
   const int64_t scale_cols = (cols + 127) / 128;
   for (int64_t r = 0; r < rows; ++r)

@@ -200,7 +200,8 @@ void launch(const char* what, const uint8_t* x, const float* x_scales, const int
     throw Error(std::string(what) + ": k must be a multiple of 128 (the scale blocks) and n even (got n " +
                 std::to_string(n) + ", k " + std::to_string(k) + ")");
   if (groups > 65535 || batch > 65535 || (n + kBlockN - 1) / kBlockN > 0x7fffffff)
-    throw Error(std::string(what) + ": too many " + (at.w ? "rows" : "experts") + " or features for one grid");
+    throw Error(std::string(what) + ": too many " + (at.w ? "rows, batch entries" : "experts") +
+                " or features for one grid");
   static std::atomic<uint64_t> set_on{0};
   allow_dynamic_shared_memory(reinterpret_cast<const void*>(moe_grouped_gemm_fp8_kernel), kSharedBytes, set_on);
   const dim3 grid(static_cast<unsigned>((n + kBlockN - 1) / kBlockN), static_cast<unsigned>(groups),
@@ -232,7 +233,8 @@ void gemm_fp8_blocks(const uint8_t* x, const float* x_scales, int64_t rows, cons
 
 void gemm_fp8_batched(const Fp8BatchedGemm& g, cudaStream_t stream) {
   if (g.rows <= 0 || g.out <= 0 || g.in <= 0 || g.batch <= 0) return;
-  if (!g.w || !g.w_scales) throw Error("gemm_fp8_batched: the weights or their scales are missing");
+  if (!g.w || !g.w_scales || !g.x_scales)
+    throw Error("gemm_fp8_batched: the weights, their scales or the rows' scales are missing");
   // 16-byte copies of the e4m3 rows; the scales are read 4 bytes at a time.
   if (!aligned16(g.x) || !aligned16(g.w) || g.x_ld % 16 != 0 || g.x_batch_stride % 16 != 0 ||
       g.w_batch_stride % 16 != 0 || g.x_ld < g.in || g.y_ld < g.out)

@@ -35,10 +35,11 @@ template <typename T>
 void transpose(const T* in, int64_t rows, int64_t cols, int64_t batch_stride, int64_t batch, T* out,
                cudaStream_t stream) {
   if (rows <= 0 || cols <= 0 || batch <= 0) return;
-  if (batch_stride < rows * cols || batch > 65535 || (rows + kTile - 1) / kTile > 65535 ||
+  if (static_cast<const void*>(in) == static_cast<const void*>(out) || batch_stride < rows * cols || batch > 65535 || (rows + kTile - 1) / kTile > 65535 ||
       (cols + kTile - 1) / kTile > 0x7fffffff)
-    throw Error("transpose_matrices: the matrices overlap (batch stride " + std::to_string(batch_stride) +
-                " below " + std::to_string(rows) + " × " + std::to_string(cols) + ") or are too many for one grid");
+    throw Error("transpose_matrices: not in place, and the matrices may not overlap (batch stride " +
+                std::to_string(batch_stride) + ", " + std::to_string(rows) + " × " + std::to_string(cols) +
+                ") nor be too many for one grid");
   const dim3 grid(static_cast<unsigned>((cols + kTile - 1) / kTile), static_cast<unsigned>((rows + kTile - 1) / kTile),
                   static_cast<unsigned>(batch));
   launch_dependent(transpose_kernel<T>, grid, dim3(kTile, kRowsPerPass), 0, stream, in, rows, cols, batch_stride, out);

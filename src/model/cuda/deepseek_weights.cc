@@ -118,7 +118,10 @@ bool keeps_fp8(const ModelConfig& c) { return c.fp8 && c.fp8->block_rows == 128 
 
 DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Weights fp8_weights) {
   const auto source = checkpoint_source(checkpoint, config, fp8_weights == Fp8Weights::Native && keeps_fp8(config));
-  return load_all(*source, config);
+  DeepSeekWeights w = load_all(*source, config);
+  // The transposes of W_UK run on the legacy stream; the forward pass's stream does not wait for it.
+  TIDE_CUDA_CHECK(cudaDeviceSynchronize());
+  return w;
 }
 
 DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed, Fp8Weights fp8_weights) {
