@@ -62,6 +62,18 @@ class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
   // The decode-sized feed-forward (two launches): into block_output(), or, h normalised as read,
   // with h's pending output into the residual.
   void decode_feed_forward(const MoeGemv& m, const Normed& h);
+  // The absorbed products through an fp8 kv_b_proj, per head h of the run's tokens:
+  // y[t, h] = x[t, h] · W_hᵀ, x's (token, head) rows (x.group_rows = heads) quantized first, W_h an
+  // e4m3 [out, in] matrix `w_batch` bytes after W_{h-1} and its scales `w_scale_batch` after
+  // theirs, y's rows y_token_stride apart and its heads y_head_stride.
+  struct HeadsFp8 {
+    const uint8_t* w;
+    const float* w_scales;
+    int64_t w_batch, w_scale_batch, out, in;
+    bf16* y;
+    int64_t y_token_stride, y_head_stride;
+  };
+  void multiply_heads_fp8(const QuantizeRows& x, int64_t tokens, const HeadsFp8& p);
 
   const DeepSeekCudaModel& m_;
   DeviceKvCache& cache_;

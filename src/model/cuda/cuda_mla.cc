@@ -68,20 +68,13 @@ void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, 
   const int64_t E = r + c.qk_rope_head_dim, dk = c.qk_head_dim();
   bf16* absorbed = q_absorbed_ + run.first_row * H * E;
   if (w.kv_b_proj.is_fp8()) {
-    // Every (token, head) query's nope part quantized, one row each; then per head
     // q_nope · W_UK[h] = q_nope · (W_UK[h]ᵀ)ᵀ.
-    const int64_t rows = run.rows * H;
-    uint8_t* q8 = m_.scratch_.get(m_.fp8_rows_, rows * nope);
-    float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * nope / 128);
-    quantize_fp8_blocks({.x = p.q + run.first_row * p.q_stride, .row_stride = dk, .group_rows = H,
-                         .group_stride = p.q_stride},
-                        rows, nope, q8, scales, rows, m_.stream_);
-    gemm_fp8_batched({.x = q8, .x_scales = scales, .x_ld = H * nope, .x_batch_stride = nope, .x_scale_ld = H,
-                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = w.keys_transposed.data.data(),
-                      .w_scales = w.keys_transposed.scales.data(), .w_batch_stride = r * nope,
-                      .w_scale_batch_stride = (r / 128) * (nope / 128), .y = absorbed, .y_ld = H * E,
-                      .y_batch_stride = E, .rows = run.rows, .out = r, .in = nope, .batch = static_cast<int>(H)},
-                     m_.stream_);
+    multiply_heads_fp8({.x = p.q + run.first_row * p.q_stride, .row_stride = dk, .group_rows = H,
+                        .group_stride = p.q_stride},
+                       run.rows,
+                       {.w = w.keys_transposed.data.data(), .w_scales = w.keys_transposed.scales.data(),
+                        .w_batch = r * nope, .w_scale_batch = (r / 128) * (nope / 128), .out = r, .in = nope,
+                        .y = absorbed, .y_token_stride = H * E, .y_head_stride = E});
     return;
   }
   // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
@@ -126,19 +119,13 @@ void DeepSeekCudaModel::StepOps::expand_values(int layer, const AttentionRun& ru
   const bf16* latent_out = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + run.first_row * H * r;
   bf16* out = heads_out_ + run.first_row * H * dv;
   if (kv_b.is_fp8()) {
-    // Every (token, head) latent row quantized; then per head latent · W_UV[h]ᵀ, W_UV[h] being the
-    // dv rows (whole scale blocks) after W_UK[h] in kv_b_proj as stored.
-    const int64_t rows = run.rows * H, scale_cols = r / 128;
-    uint8_t* x8 = m_.scratch_.get(m_.fp8_rows_, rows * r);
-    float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * scale_cols);
-    quantize_fp8_blocks(latent_out, rows, r, x8, scales, rows, m_.stream_);
-    gemm_fp8_batched({.x = x8, .x_scales = scales, .x_ld = H * r, .x_batch_stride = r, .x_scale_ld = H,
-                      .x_scale_block = rows, .x_scale_batch_stride = 1, .w = kv_b.fp8.data.data() + nope * r,
-                      .w_scales = kv_b.fp8.scales.data() + (nope / 128) * scale_cols,
-                      .w_batch_stride = (nope + dv) * r, .w_scale_batch_stride = ((nope + dv) / 128) * scale_cols,
-                      .y = out, .y_ld = H * dv, .y_batch_stride = dv, .rows = run.rows, .out = dv, .in = r,
-                      .batch = static_cast<int>(H)},
-                     m_.stream_);
+    // W_UV[h]: the dv rows (whole scale blocks) after W_UK[h] in kv_b_proj as stored.
+    const int64_t scale_cols = r / 128;
+    multiply_heads_fp8({.x = latent_out, .row_stride = r, .group_rows = H, .group_stride = H * r}, run.rows,
+                       {.w = kv_b.fp8.data.data() + nope * r,
+                        .w_scales = kv_b.fp8.scales.data() + (nope / 128) * scale_cols, .w_batch = (nope + dv) * r,
+                        .w_scale_batch = ((nope + dv) / 128) * scale_cols, .out = dv, .in = r, .y = out,
+                        .y_token_stride = H * dv, .y_head_stride = dv});
     return;
   }
   // W_UV[h] is the dv rows after W_UK[h]: [dv, r], so latent · W_UV[h]ᵀ.
@@ -147,6 +134,20 @@ void DeepSeekCudaModel::StepOps::expand_values(int layer, const AttentionRun& ru
                          .y_ld = H * dv, .y_batch_stride = dv, .n = run.rows, .out = dv, .in = r,
                          .batch = static_cast<int>(H)},
                         m_.stream_);
+}
+
+void DeepSeekCudaModel::StepOps::multiply_heads_fp8(const QuantizeRows& x, int64_t tokens, const HeadsFp8& p) {
+  const int64_t heads = x.group_rows, rows = tokens * heads;
+  uint8_t* q = m_.scratch_.get(m_.fp8_rows_, rows * p.in);
+  float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * p.in / 128);
+  // Row t·heads + h holds (t, h): head h's rows lie `heads` rows apart, their scales likewise.
+  quantize_fp8_blocks(x, rows, p.in, q, scales, rows, m_.stream_);
+  gemm_fp8_batched({.x = q, .x_scales = scales, .x_ld = heads * p.in, .x_batch_stride = p.in, .x_scale_ld = heads,
+                    .x_scale_block = rows, .x_scale_batch_stride = 1, .w = p.w, .w_scales = p.w_scales,
+                    .w_batch_stride = p.w_batch, .w_scale_batch_stride = p.w_scale_batch, .y = p.y,
+                    .y_ld = p.y_token_stride, .y_batch_stride = p.y_head_stride, .rows = tokens, .out = p.out,
+                    .in = p.in, .batch = static_cast<int>(heads)},
+                   m_.stream_);
 }
 
 void DeepSeekCudaModel::StepOps::attend_expanded(int layer, const Projection& p, const AttentionRun& run) {

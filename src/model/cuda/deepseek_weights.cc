@@ -107,6 +107,9 @@ DeepSeekWeights load_all(WeightSource& up, const ModelConfig& c) {
   }
   w.bytes = up.bytes();
   for (const auto& layer : w.layers) w.bytes += layer.attention.keys_transposed.bytes();
+  // The dummy source's generators and W_UK's transposes run on the legacy stream, which the
+  // forward pass's stream does not wait for.
+  TIDE_CUDA_CHECK(cudaDeviceSynchronize());
   return w;
 }
 
@@ -118,17 +121,12 @@ bool keeps_fp8(const ModelConfig& c) { return c.fp8 && c.fp8->block_rows == 128 
 
 DeepSeekWeights load_deepseek_weights(const Checkpoint& checkpoint, const ModelConfig& config, Fp8Weights fp8_weights) {
   const auto source = checkpoint_source(checkpoint, config, fp8_weights == Fp8Weights::Native && keeps_fp8(config));
-  DeepSeekWeights w = load_all(*source, config);
-  // The transposes of W_UK run on the legacy stream; the forward pass's stream does not wait for it.
-  TIDE_CUDA_CHECK(cudaDeviceSynchronize());
-  return w;
+  return load_all(*source, config);
 }
 
 DeepSeekWeights dummy_deepseek_weights(const ModelConfig& config, uint64_t seed, Fp8Weights fp8_weights) {
   const auto source = dummy_source(seed, fp8_weights == Fp8Weights::Native && keeps_fp8(config));
-  DeepSeekWeights w = load_all(*source, config);
-  TIDE_CUDA_CHECK(cudaDeviceSynchronize());
-  return w;
+  return load_all(*source, config);
 }
 
 }  // namespace tide::cuda

@@ -105,7 +105,7 @@ class DummySource : public WeightSource {
   DeviceBuffer<float> stacked_bias(const std::vector<Part>& parts) override {
     return bias(parts.front().name, rows_of(parts));
   }
-  // As a checkpoint's: fp8 where every part but the last has whole blocks of rows.
+  // As a checkpoint's: fp8 where the shapes allow it (fp8_stackable), the rows padded to whole blocks.
   using WeightSource::stacked;
   DeviceLinear stacked(const std::vector<Part>& parts, int64_t cols, RowPadding padding) override {
     DeviceLinear l;
