@@ -1,7 +1,7 @@
 // The per-head fp8 products of MLA's absorbed attention with an fp8 kv_b_proj, against their CPU
 // twins: quantize_fp8_blocks over rows at two strides (a token's heads, then its tokens), the
-// batched fp8 GEMM with the heads as its batch (each head's cpu::matmul on the dequantized
-// operands), and the transposes that make W_UK[h]ᵀ at load.
+// batched fp8 GEMM with the heads as its batch and its decode-sized GEMV (each head's cpu::matmul
+// on the dequantized operands), and the transposes that make W_UK[h]ᵀ at load.
 #include <gtest/gtest.h>
 
 #include "cuda_test_support.h"
@@ -93,6 +93,76 @@ TEST(CudaFp8Heads, BatchedGemmMatchesEachHeadsCpuMatmul) {
       // Per head the rows came out token-major; the reference is too.
       report("gemm_fp8_batched", what, rel_err(got, ref), kBf16Tolerance);
     }
+}
+
+// The decode-sized form: one or two bf16 rows a head, at the absorption's strides (a token's
+// heads dk apart inside a wider row), quantized as read. Against each head's cpu::matmul on the
+// rows as quantize_fp8_blocks quantizes them and the dequantized weights.
+TEST(CudaFp8Heads, BatchedGemvMatchesEachHeadsCpuMatmulOnTheQuantizedRows) {
+  REQUIRE_DEVICE();
+  const int64_t heads = 3;
+  for (int64_t tokens = 1; tokens <= kGemvMaxRows; ++tokens)
+    for (auto [out, in] : {std::pair<int64_t, int64_t>{512, 128}, {128, 512}, {130, 256}, {70, 128}}) {
+      const std::string what = "tokens=" + std::to_string(tokens) + " out=" + std::to_string(out) + " in=" + std::to_string(in);
+      auto rng = rng_for("gemv_fp8_batched " + what);
+      const int64_t head_stride = in + 64, x_ld = heads * head_stride + 8;
+      const auto x = random_bf16(tokens * x_ld, rng);
+      std::vector<uint16_t> gathered;  // [t, h] rows, for the reference's quantization
+      for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t h = 0; h < heads; ++h)
+          gathered.insert(gathered.end(), x.begin() + t * x_ld + h * head_stride,
+                          x.begin() + t * x_ld + h * head_stride + in);
+      const int64_t rows = tokens * heads;
+      DeviceBuffer<uint16_t> dx(x), dgathered(gathered);
+      DeviceBuffer<uint8_t> dq(rows * in);
+      DeviceBuffer<float> dqs(rows * in / 128);
+      quantize_fp8_blocks(as_bf16(dgathered), rows, in, dq.data(), dqs.data(), rows, nullptr);
+
+      const int64_t head_rows = (out + 127) / 128 * 128 + 128, scale_cols = in / 128;
+      const Fp8Weights w = random_fp8_weights(heads * head_rows, in, rng, 1e-4f, 4e-4f);
+      DeviceBuffer<uint8_t> dw(w.q);
+      DeviceBuffer<float> dws(w.scales);
+      const int64_t y_head_stride = out + 6, y_ld = heads * y_head_stride;
+      DeviceBuffer<uint16_t> dy(tokens * y_ld);
+      dy.fill_bytes(0xff);
+      gemv_fp8_batched({.x = as_bf16(dx), .x_ld = x_ld, .x_batch_stride = head_stride, .w = dw.data(),
+                        .w_scales = dws.data(), .w_batch_stride = head_rows * in,
+                        .w_scale_batch_stride = head_rows / 128 * scale_cols, .y = as_bf16(dy), .y_ld = y_ld,
+                        .y_batch_stride = y_head_stride, .rows = tokens, .out = out, .in = in,
+                        .batch = static_cast<int>(heads)},
+                       nullptr);
+      sync();
+
+      const auto xd = dequantize_rows(dq.download(), dqs.download(), rows, in);
+      const auto y = dy.download();
+      std::vector<float> got, ref;
+      for (int64_t h = 0; h < heads; ++h) {
+        std::vector<float> x_h;
+        for (int64_t t = 0; t < tokens; ++t)
+          x_h.insert(x_h.end(), xd.begin() + (t * heads + h) * in, xd.begin() + (t * heads + h + 1) * in);
+        const std::vector<float> w_h(w.dequantized.begin() + h * head_rows * in,
+                                     w.dequantized.begin() + (h * head_rows + out) * in);
+        const auto r = matmul_ref(x_h, tokens, w_h, out, in);
+        ref.insert(ref.end(), r.begin(), r.end());
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t o = 0; o < out; ++o) got.push_back(bf16_to_f32(y[t * y_ld + h * y_head_stride + o]));
+          for (int64_t o = out; o < y_head_stride; ++o)
+            EXPECT_EQ(y[t * y_ld + h * y_head_stride + o], 0xffff) << what << ": written between heads";
+        }
+      }
+      // bf16 output: rounding alone is at most 2^-9 an element.
+      report("gemv_fp8_batched", what, rel_err(got, ref), 4e-3);
+    }
+  DeviceBuffer<uint16_t> x(256), y(128);
+  DeviceBuffer<uint8_t> w(128 * 128);
+  DeviceBuffer<float> scales(1);
+  const Fp8BatchedGemv three_rows{.x = as_bf16(x), .x_ld = 128, .w = w.data(), .w_scales = scales.data(),
+                                  .y = as_bf16(y), .y_ld = 128, .rows = 3, .out = 128, .in = 128};
+  EXPECT_THROW(gemv_fp8_batched(three_rows, nullptr), Error);
+  Fp8BatchedGemv shallow = three_rows;
+  shallow.rows = 1;
+  shallow.in = 64;
+  EXPECT_THROW(gemv_fp8_batched(shallow, nullptr), Error);
 }
 
 TEST(CudaFp8Heads, BatchedGemmRefusesMisalignedRows) {

@@ -136,7 +136,78 @@ void launch_rows(const GemvInput& x, const uint8_t* w, const float* scales, int6
     launch_dependent(gemv_fp8_kernel<kRows, false>, grid, kGemvThreads, 0, stream, x, w, scales, out, in, y);
 }
 
+// gemv_fp8_batched: per-head matrices of a few hundred KB with rows of 128 to 512 (MLA's
+// absorption and value expansion), where gemv_fp8's 256 threads a row would leave most idle.
+// Eight lanes take a feature's row one 128-wide block at a time (a 16-byte chunk each, the eight
+// finding the block's activation amax together), so a warp runs four rows at once; each group of
+// eight takes two features, a block 64.
+constexpr int kGroupLanes = 8;
+constexpr int kFeaturesPerGroup = 2;
+constexpr int kHeadFeatures = kGemvThreads / kGroupLanes * kFeaturesPerGroup;
+
+// grid (ceil(out / kHeadFeatures), batch)
+template <int kRows>
+__global__ void __launch_bounds__(kGemvThreads) gemv_fp8_batched_kernel(Fp8BatchedGemv g) {
+  const int64_t b = blockIdx.y;
+  const int part = threadIdx.x % kGroupLanes;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kHeadFeatures + threadIdx.x / kGroupLanes * kFeaturesPerGroup;
+  const uint8_t* w = g.w + b * g.w_batch_stride;
+  const float* scales = g.w_scales + b * g.w_scale_batch_stride;
+  const int64_t scale_cols = g.in / 128;
+  // The block's weight rows (no kernel writes them), towards L2 while the kernel before finishes.
+  const int64_t block_first = static_cast<int64_t>(blockIdx.x) * kHeadFeatures;
+  const int64_t block_rows = block_first + kHeadFeatures <= g.out ? kHeadFeatures : g.out - block_first;
+  prefetch_l2(w + block_first * g.in, block_rows * g.in);
+  begin_dependent_kernel();
+  float acc[kFeaturesPerGroup][kRows] = {};
+  for (int64_t block = 0; block < scale_cols; ++block) {
+    const int64_t c = block * 128 + part * kChunk;
+    uint4 weights[kFeaturesPerGroup];
+#pragma unroll
+    for (int f = 0; f < kFeaturesPerGroup; ++f)
+      weights[f] = first + f < g.out ? __ldg(reinterpret_cast<const uint4*>(w + (first + f) * g.in + c))
+                                     : make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      float v[kChunk];
+      input_chunk<false>({.x = g.x + b * g.x_batch_stride + r * g.x_ld}, 0, 0, c, 0.f, v);
+      const float x_scale = quantize_chunk(v);
+#pragma unroll
+      for (int f = 0; f < kFeaturesPerGroup; ++f)
+        if (first + f < g.out)
+          acc[f][r] += scales[((first + f) / 128) * scale_cols + block] * x_scale * dot_e4m3(weights[f], v);
+    }
+  }
+#pragma unroll
+  for (int f = 0; f < kFeaturesPerGroup; ++f)
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+      float sum = acc[f][r];
+#pragma unroll
+      for (int offset = kGroupLanes / 2; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+      if (part == 0 && first + f < g.out)
+        g.y[b * g.y_batch_stride + r * g.y_ld + first + f] = __float2bfloat16(sum);
+    }
+}
+
 }  // namespace
+
+void gemv_fp8_batched(const Fp8BatchedGemv& g, cudaStream_t stream) {
+  if (g.rows <= 0 || g.out <= 0 || g.batch <= 0) return;
+  const uintptr_t addresses = reinterpret_cast<uintptr_t>(g.x) | reinterpret_cast<uintptr_t>(g.w);
+  if (g.rows > kGemvMaxRows || g.in <= 0 || g.in % 128 != 0 || addresses % 16 != 0 || g.x_ld % 8 != 0 ||
+      g.x_batch_stride % 8 != 0 || g.w_batch_stride % 16 != 0 || !g.w_scales || g.batch > 65535 ||
+      (g.out + kHeadFeatures - 1) / kHeadFeatures > int64_t{0x7fffffff})
+    throw Error("gemv_fp8_batched: needs 1.." + std::to_string(kGemvMaxRows) +
+                " rows, in a positive multiple of 128, 16-byte aligned rows and entries, and the weights' scales "
+                "(got rows " + std::to_string(g.rows) + ", in " + std::to_string(g.in) + ", out " +
+                std::to_string(g.out) + ")");
+  const dim3 grid(static_cast<unsigned>((g.out + kHeadFeatures - 1) / kHeadFeatures), static_cast<unsigned>(g.batch));
+  static_assert(kGemvMaxRows == 2, "gemv_fp8_batched instantiates one and two rows");
+  if (g.rows == 1) launch_dependent(gemv_fp8_batched_kernel<1>, grid, kGemvThreads, 0, stream, g);
+  else launch_dependent(gemv_fp8_batched_kernel<2>, grid, kGemvThreads, 0, stream, g);
+  TIDE_CUDA_CHECK_LAUNCH();
+}
 
 void gemv_fp8(const GemvInput& x, int64_t n, const uint8_t* w, const float* scales, int64_t out, int64_t in, bf16* y,
               cudaStream_t stream) {

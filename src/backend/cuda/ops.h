@@ -347,6 +347,23 @@ struct Fp8BatchedGemm {
   int batch = 1;
 };
 void gemm_fp8_batched(const Fp8BatchedGemm& g, cudaStream_t stream);
+// gemm_fp8_batched at decode sizes (1..kGemvMaxRows rows) with x in bf16, quantized to e4m3 per
+// 1×128 block as it is read (gemv_fp8's arithmetic, the values quantize_fp8_blocks gives): one
+// launch where the GEMM takes a quantizing launch and its own, and no 64-row tile for one row.
+// x_b rows x_ld apart from x + b·x_batch_stride (bf16 elements; multiples of 8, x 16-byte
+// aligned); W_b, its scales and y_b as for gemm_fp8_batched. in a multiple of 128.
+struct Fp8BatchedGemv {
+  const bf16* x = nullptr;
+  int64_t x_ld = 0, x_batch_stride = 0;
+  const uint8_t* w = nullptr;
+  const float* w_scales = nullptr;
+  int64_t w_batch_stride = 0, w_scale_batch_stride = 0;
+  bf16* y = nullptr;
+  int64_t y_ld = 0, y_batch_stride = 0;
+  int64_t rows = 0, out = 0, in = 0;
+  int batch = 1;
+};
+void gemv_fp8_batched(const Fp8BatchedGemv& g, cudaStream_t stream);
 // Each of `batch` matrices [rows, cols] (batch_stride elements apart in `in`) transposed into
 // out [batch, cols, rows]: MLA's W_UK[h]ᵀ from an fp8 kv_b_proj at load (its e4m3 values, and its
 // block scales).

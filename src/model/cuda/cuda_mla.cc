@@ -138,6 +138,16 @@ void DeepSeekCudaModel::StepOps::expand_values(int layer, const AttentionRun& ru
 
 void DeepSeekCudaModel::StepOps::multiply_heads_fp8(const QuantizeRows& x, int64_t tokens, const HeadsFp8& p) {
   const int64_t heads = x.group_rows, rows = tokens * heads;
+  if (tokens <= kGemvMaxRows) {
+    // Decode: one launch that quantizes each row as it reads it, instead of a quantizing launch
+    // and a GEMM whose 64-row tile would hold one or two rows.
+    gemv_fp8_batched({.x = x.x, .x_ld = x.group_stride, .x_batch_stride = x.row_stride, .w = p.w,
+                      .w_scales = p.w_scales, .w_batch_stride = p.w_batch, .w_scale_batch_stride = p.w_scale_batch,
+                      .y = p.y, .y_ld = p.y_token_stride, .y_batch_stride = p.y_head_stride, .rows = tokens,
+                      .out = p.out, .in = p.in, .batch = static_cast<int>(heads)},
+                     m_.stream_);
+    return;
+  }
   uint8_t* q = m_.scratch_.get(m_.fp8_rows_, rows * p.in);
   float* scales = m_.scratch_.get(m_.fp8_row_scales_, rows * p.in / 128);
   // Row t·heads + h holds (t, h): head h's rows lie `heads` rows apart, their scales likewise.
