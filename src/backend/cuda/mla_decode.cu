@@ -30,7 +30,6 @@
 //    group per tile. O is rescaled only when some head's max moved.
 // Shared-memory rows are padded by 16 bytes (584 bf16, 73 16-byte units) so the 8 rows of an
 // ldmatrix fall in distinct banks.
-#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 
 #include <algorithm>
@@ -107,9 +106,6 @@ struct Params {
   bool in_cluster;   // MlaDecodePlan::in_cluster: the chunks merge through distributed shared memory
 };
 
-// The cluster plan's chunks a (sequence, head tile): the portable cluster size.
-constexpr int kMaxClusterSplits = 8;
-
 // A sequence's chunk when its splits share its actual context (in_cluster): whole tiles.
 __device__ __forceinline__ int cluster_chunk(int ctx, int splits) {
   return ((ctx + splits - 1) / splits + kTile - 1) / kTile * kTile;
@@ -160,50 +156,46 @@ __device__ __forceinline__ void ldsm_x4_trans(uint32_t* r, uint32_t addr) {
 // The in-cluster merge, by the 128 threads of group 0 of each CTA of the cluster, whose rank is
 // its chunk (the cluster spans grid.y): once every chunk's O, max and sum are in its CTA's shared
 // memory, CTA `split` of the `active` (non-empty) ones merges every active-th float4 of the head
-// tile's [16, 512] outputs, reading the chunks' states from their CTAs. Each thread asks for all
-// of an output's remote values before it uses any: one round trip across the cluster, not one a
-// chunk. The second barrier keeps each CTA's shared memory alive until the others have read it.
+// tile's [16, 512] outputs, reading the chunks' states from their CTAs. The second barrier keeps
+// each CTA's shared memory alive until the others have read it.
 __device__ __forceinline__ void cluster_barrier() {
   asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+__device__ __forceinline__ uint32_t cluster_peer_addr(const void* local, int rank) {
+  uint32_t remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(local)), "r"(rank));
+  return remote;
+}
+__device__ __forceinline__ float ld_peer(uint32_t addr) {
+  float v;
+  asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
+  return v;
+}
+__device__ __forceinline__ float4 ld_peer4(uint32_t addr) {
+  float4 v;
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(addr)
+               : "memory");
+  return v;
 }
 __device__ void merge_cluster_chunks(const MlaDecodeArgs& a, const float* xo, const float* chunk_ml, int split,
                                      int active, int h0, int64_t row0, int tid) {
   constexpr int kThreadsMerging = 32 * kGroupWarps, kQuads = kLatent / 4;
-  const cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
   cluster_barrier();  // every active chunk's state is written (empty chunks' CTAs have left)
-  const float* peer_o[kMaxClusterSplits];
-  const float* peer_ml[kMaxClusterSplits];
-#pragma unroll
-  for (int c = 0; c < kMaxClusterSplits; ++c) {
-    const int rank = c < active ? c : split;
-    peer_o[c] = cluster.map_shared_rank(xo, rank);
-    peer_ml[c] = cluster.map_shared_rank(chunk_ml, rank);
-  }
   for (int i = split * kThreadsMerging + tid; i < kHeadTile * kQuads; i += active * kThreadsMerging) {
     const int h = i / kQuads, d = (i % kQuads) * 4;
     if (h0 + h >= a.heads) continue;
-    float mc[kMaxClusterSplits], lc[kMaxClusterSplits];
-    float4 oc[kMaxClusterSplits];
-#pragma unroll
-    for (int c = 0; c < kMaxClusterSplits; ++c)
-      if (c < active) {
-        mc[c] = peer_ml[c][h];
-        lc[c] = peer_ml[c][kHeadTile + h];
-        oc[c] = *reinterpret_cast<const float4*>(peer_o[c] + h * kXRow + d);
-      }
-    float m = mc[0];
-#pragma unroll
-    for (int c = 1; c < kMaxClusterSplits; ++c)
-      if (c < active) m = fmaxf(m, mc[c]);
+    float m = -INFINITY;
+    for (int c = 0; c < active; ++c) m = fmaxf(m, ld_peer(cluster_peer_addr(chunk_ml + h, c)));
     float l = 0.f;
     float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll
-    for (int c = 0; c < kMaxClusterSplits; ++c)
-      if (c < active) {
-        const float w = ex2(mc[c] - m);
-        l += w * lc[c];
-        o.x += w * oc[c].x, o.y += w * oc[c].y, o.z += w * oc[c].z, o.w += w * oc[c].w;
-      }
+    for (int c = 0; c < active; ++c) {
+      const float w = ex2(ld_peer(cluster_peer_addr(chunk_ml + h, c)) - m);
+      l += w * ld_peer(cluster_peer_addr(chunk_ml + kHeadTile + h, c));
+      const float4 oc = ld_peer4(cluster_peer_addr(xo + h * kXRow + d, c));
+      o.x += w * oc.x, o.y += w * oc.y, o.z += w * oc.z, o.w += w * oc.w;
+    }
     const float inv = 1.f / l;
     const __nv_bfloat162 lo = __floats2bfloat162_rn(o.x * inv, o.y * inv), hi = __floats2bfloat162_rn(o.z * inv, o.w * inv);
     uint2 packed;
@@ -587,6 +579,8 @@ void launch_chunk(const Params& p, dim3 grid, dim3 cluster, cudaStream_t stream)
   launch_dependent_clusters(mla_decode_chunk_kernel<kStages>, grid, cluster, kThreads, bytes, stream, p);
 }
 
+// The cluster plan's chunks a (sequence, head tile): the portable cluster size.
+constexpr int kMaxClusterSplits = 8;
 
 }  // namespace
 
