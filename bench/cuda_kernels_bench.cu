@@ -317,9 +317,8 @@ void gemv_bench(std::vector<Row>& rows, int64_t n, int64_t out, int64_t in, doub
                   "GB/s", 100.0 * gbs / copy_gbs});
 }
 
-// plan: plan_mla_decode's when null.
 void mla_decode_bench(std::vector<Row>& rows, const char* name, int batch, int context, int heads, int block_size,
-                      int sets, double copy_gbs, int sms, const MlaDecodePlan* forced = nullptr) {
+                      int sets, double copy_gbs, int sms) {
   const int blocks_per_seq = (context + block_size - 1) / block_size;
   const int num_blocks = batch * blocks_per_seq;
   const std::size_t cache_elems = static_cast<std::size_t>(num_blocks) * block_size * kMlaEntryDim;
@@ -340,7 +339,7 @@ void mla_decode_bench(std::vector<Row>& rows, const char* name, int batch, int c
                      .block_table_stride = blocks_per_seq, .context_lens = lens.data(), .batch = batch,
                      .heads = heads, .block_size = block_size, .max_context = context,
                      .scale = 1.f / std::sqrt(192.f), .out = reinterpret_cast<bf16*>(out.data())};
-  const MlaDecodePlan plan = forced ? *forced : plan_mla_decode(args, sms);
+  const MlaDecodePlan plan = plan_mla_decode(args, sms);
   DeviceBuffer<unsigned char> workspace(mla_decode_workspace_bytes(args, plan));
   const double ms = median_ms(3, 20, [&](int i) {
     args.cache = reinterpret_cast<bf16*>(caches[i % sets].data());
@@ -349,8 +348,8 @@ void mla_decode_bench(std::vector<Row>& rows, const char* name, int batch, int c
   const double bytes = static_cast<double>(batch) * context * kMlaEntryDim * 2;
   const double gbs = bytes / (ms * 1e-3) / 1e9;
   char shape[160];
-  std::snprintf(shape, sizeof shape, "B=%d ctx=%d H=%d bs=%d split %dx%d%s", batch, context, heads, block_size,
-                plan.splits, plan.chunk, plan.in_cluster ? " cluster" : "");
+  std::snprintf(shape, sizeof shape, "B=%d ctx=%d H=%d bs=%d split %dx%d", batch, context, heads, block_size,
+                plan.splits, plan.chunk);
   rows.push_back({name, shape, ms, gbs, "GB/s", 100.0 * gbs / copy_gbs});
 }
 
@@ -451,17 +450,6 @@ int run(int argc, char** argv) {
   print_new();
   mla_decode_bench(rows, "mla_decode", 1, 32768, 16, 64, 8, copy, sms);
   print_new();
-  // Batch 1 at chat lengths (V2-Lite's 16 heads), where launches and the merge cost more than the
-  // bytes: the planned split against 8 chunks merged in one cluster. 80 MB of caches in turn, so
-  // that L2 holds none of them.
-  for (int context : {1024, 2048, 4096, 8192}) {
-    const int sets = static_cast<int>(80e6 / (context * kMlaEntryDim * 2.0)) + 1;
-    mla_decode_bench(rows, "mla_decode", 1, context, 16, 64, sets, copy, sms);
-    const int chunk = ((context + 7) / 8 + 31) / 32 * 32;
-    const MlaDecodePlan cluster{8, chunk, true};
-    mla_decode_bench(rows, "mla_decode", 1, context, 16, 64, sets, copy, sms, &cluster);
-    print_new();
-  }
   // V3's 128 heads on one GPU: 8 head tiles re-read each chunk (from L2 when they run together).
   mla_decode_bench(rows, "mla_decode", 32, 4096, 128, 64, 4, copy, sms);
   print_new();

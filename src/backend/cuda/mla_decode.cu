@@ -35,8 +35,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
@@ -103,13 +101,7 @@ struct Params {
   float* o_part;     // [batch, heads, splits, 512], unnormalised Σ p·v of each chunk
   float2* ml;        // [batch, heads, splits]: running max m (base 2) and sum l of each chunk
   int copy_warps;    // warps of the producer warpgroup that issue copies: 1, 2 or 4 (kCopyWarps)
-  bool in_cluster;   // MlaDecodePlan::in_cluster: the chunks merge through distributed shared memory
 };
-
-// A sequence's chunk when its splits share its actual context (in_cluster): whole tiles.
-__device__ __forceinline__ int cluster_chunk(int ctx, int splits) {
-  return ((ctx + splits - 1) / splits + kTile - 1) / kTile * kTile;
-}
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -153,59 +145,6 @@ __device__ __forceinline__ void ldsm_x4_trans(uint32_t* r, uint32_t addr) {
                : "r"(addr));
 }
 
-// The in-cluster merge, by the 128 threads of group 0 of each CTA of the cluster, whose rank is
-// its chunk (the cluster spans grid.y): once every chunk's O, max and sum are in its CTA's shared
-// memory, CTA `split` of the `active` (non-empty) ones merges every active-th float4 of the head
-// tile's [16, 512] outputs, reading the chunks' states from their CTAs. The second barrier keeps
-// each CTA's shared memory alive until the others have read it.
-__device__ __forceinline__ void cluster_barrier() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
-}
-__device__ __forceinline__ uint32_t cluster_peer_addr(const void* local, int rank) {
-  uint32_t remote;
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(remote) : "r"(smem_addr(local)), "r"(rank));
-  return remote;
-}
-__device__ __forceinline__ float ld_peer(uint32_t addr) {
-  float v;
-  asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
-  return v;
-}
-__device__ __forceinline__ float4 ld_peer4(uint32_t addr) {
-  float4 v;
-  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
-               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-               : "r"(addr)
-               : "memory");
-  return v;
-}
-__device__ void merge_cluster_chunks(const MlaDecodeArgs& a, const float* xo, const float* chunk_ml, int split,
-                                     int active, int h0, int64_t row0, int tid) {
-  constexpr int kThreadsMerging = 32 * kGroupWarps, kQuads = kLatent / 4;
-  cluster_barrier();  // every active chunk's state is written (empty chunks' CTAs have left)
-  for (int i = split * kThreadsMerging + tid; i < kHeadTile * kQuads; i += active * kThreadsMerging) {
-    const int h = i / kQuads, d = (i % kQuads) * 4;
-    if (h0 + h >= a.heads) continue;
-    float m = -INFINITY;
-    for (int c = 0; c < active; ++c) m = fmaxf(m, ld_peer(cluster_peer_addr(chunk_ml + h, c)));
-    float l = 0.f;
-    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int c = 0; c < active; ++c) {
-      const float w = ex2(ld_peer(cluster_peer_addr(chunk_ml + h, c)) - m);
-      l += w * ld_peer(cluster_peer_addr(chunk_ml + kHeadTile + h, c));
-      const float4 oc = ld_peer4(cluster_peer_addr(xo + h * kXRow + d, c));
-      o.x += w * oc.x, o.y += w * oc.y, o.z += w * oc.z, o.w += w * oc.w;
-    }
-    const float inv = 1.f / l;
-    const __nv_bfloat162 lo = __floats2bfloat162_rn(o.x * inv, o.y * inv), hi = __floats2bfloat162_rn(o.z * inv, o.w * inv);
-    uint2 packed;
-    packed.x = *reinterpret_cast<const uint32_t*>(&lo);
-    packed.y = *reinterpret_cast<const uint32_t*>(&hi);
-    *reinterpret_cast<uint2*>(a.out + (row0 + h) * kLatent + d) = packed;
-  }
-  cluster_barrier();
-}
-
 // The cache row (block · block_size + offset) of context position pos; past the chunk's end, that
 // of its last position.
 __device__ __forceinline__ int64_t cache_row(const int32_t* table, int block_size, int pos, int end) {
@@ -223,9 +162,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
   const MlaDecodeArgs& a = p.a;
   const int h0 = blockIdx.x * kHeadTile, split = blockIdx.y, b = blockIdx.z;
   const int ctx = a.context_lens[b];
-  const int chunk = p.in_cluster ? cluster_chunk(ctx, p.splits) : p.chunk;
-  const int begin = split * chunk;
-  const int end = min(ctx, begin + chunk);
+  const int begin = split * p.chunk;
+  const int end = min(ctx, begin + p.chunk);
   if (begin >= end) return;  // an empty chunk writes nothing; the merge skips it
 
   extern __shared__ __align__(16) unsigned char smem[];
@@ -475,23 +413,6 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
   const int64_t row0 = static_cast<int64_t>(b) * a.heads + h0;
   const int hg0 = h0 + g, hg1 = h0 + g + 8;
   const float l0 = lacc[0], l1 = lacc[2];
-  if (p.in_cluster) {
-    // This chunk's O (unnormalised), max and sum, where the cluster's CTAs read them: O over
-    // group 1's (each thread rewrites just the values it read), max and sum after group 1's.
-    float* chunk_ml = xm + 2 * kHeadTile;  // [16] max, then [16] sum
-#pragma unroll
-    for (int n = 0; n < kNTiles; ++n) {
-      const int d = gw * kDimsPerWarp + n * 8 + 2 * t;
-      *reinterpret_cast<float2*>(xo + g * kXRow + d) = make_float2(acc[n][0], acc[n][1]);
-      *reinterpret_cast<float2*>(xo + (g + 8) * kXRow + d) = make_float2(acc[n][2], acc[n][3]);
-    }
-    if (gw == 0 && t == 0) {
-      chunk_ml[g] = m0, chunk_ml[g + 8] = m1;
-      chunk_ml[kHeadTile + g] = l0, chunk_ml[kHeadTile + g + 8] = l1;
-    }
-    merge_cluster_chunks(a, xo, chunk_ml, split, (ctx + chunk - 1) / chunk, h0, row0, tid);
-    return;
-  }
   if (p.splits == 1) {  // the whole context in one chunk: normalise and store the output here
     const float inv0 = 1.f / l0, inv1 = 1.f / l1;
 #pragma unroll
@@ -572,15 +493,12 @@ __global__ void __launch_bounds__(32 * kMergeMaxWarps) mla_decode_merge_kernel(P
 }
 
 template <int kStages>
-void launch_chunk(const Params& p, dim3 grid, dim3 cluster, cudaStream_t stream) {
+void launch_chunk(const Params& p, dim3 grid, cudaStream_t stream) {
   constexpr std::size_t bytes = smem_bytes<kStages>();
   static std::atomic<uint64_t> set_on{0};
   allow_dynamic_shared_memory(reinterpret_cast<const void*>(mla_decode_chunk_kernel<kStages>), bytes, set_on);
-  launch_dependent_clusters(mla_decode_chunk_kernel<kStages>, grid, cluster, kThreads, bytes, stream, p);
+  launch_dependent(mla_decode_chunk_kernel<kStages>, grid, kThreads, bytes, stream, p);
 }
-
-// The cluster plan's chunks a (sequence, head tile): the portable cluster size.
-constexpr int kMaxClusterSplits = 8;
 
 }  // namespace
 
@@ -607,17 +525,10 @@ MlaDecodePlan plan_mla_decode(const MlaDecodeArgs& a, int sm_count) {
     }
     if (s == 1 || cost < best_cost) best_cost = cost, best_tpc = tpc;
   }
-  const char* force = std::getenv("TIDE_MLA_CLUSTER");
-  const int cluster_splits = std::min(kMaxClusterSplits, max_tiles);
-  if (force && force[0] == '1' && cluster_splits > 1 && rows * cluster_splits <= slots) {
-    const int tpc = (max_tiles + cluster_splits - 1) / cluster_splits;
-    return {cluster_splits, tpc * kTile, true};
-  }
   return {(max_tiles + best_tpc - 1) / best_tpc, best_tpc * kTile};
 }
 
 std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& a, const MlaDecodePlan& plan) {
-  if (plan.in_cluster) return 0;
   const std::size_t states = static_cast<std::size_t>(a.batch) * a.heads * plan.splits;
   return states * kLatent * sizeof(float) + states * sizeof(float2);
 }
@@ -629,24 +540,20 @@ void mla_decode(const MlaDecodeArgs& a, const MlaDecodePlan& plan, void* workspa
   if (plan.splits < 1 || plan.chunk % kTile != 0 || plan.splits > 65535 ||
       static_cast<int64_t>(plan.splits) * plan.chunk < a.max_context)
     throw Error("mla_decode: the plan does not cover max_context (use plan_mla_decode)");
-  if (plan.in_cluster && (plan.splits < 2 || plan.splits > kMaxClusterSplits))
-    throw Error("mla_decode: a cluster plan has 2 to " + std::to_string(kMaxClusterSplits) + " splits (got " +
-                std::to_string(plan.splits) + ")");
   if (workspace_bytes < mla_decode_workspace_bytes(a, plan)) throw Error("mla_decode: workspace too small");
   if (reinterpret_cast<uintptr_t>(a.q) % 16 != 0 || reinterpret_cast<uintptr_t>(a.cache) % 16 != 0 ||
       reinterpret_cast<uintptr_t>(a.out) % 16 != 0 || reinterpret_cast<uintptr_t>(workspace) % 16 != 0)
     throw Error("mla_decode: q, cache, out and workspace must be 16-byte aligned");
 
   Params p{a, plan.splits, plan.chunk, a.scale * 1.4426950408889634f, static_cast<float*>(workspace), nullptr,
-           kCopyWarps, plan.in_cluster};
+           kCopyWarps};
   p.ml = reinterpret_cast<float2*>(p.o_part + static_cast<std::size_t>(a.batch) * a.heads * plan.splits * kLatent);
   // Head tiles fastest: the CTAs that read the same chunk start together.
   const dim3 grid(static_cast<unsigned>((a.heads + kHeadTile - 1) / kHeadTile), static_cast<unsigned>(plan.splits),
                   static_cast<unsigned>(a.batch));
-  const dim3 cluster(1, plan.in_cluster ? static_cast<unsigned>(plan.splits) : 1u, 1);
-  launch_chunk<kRingStages>(p, grid, cluster, stream);
+  launch_chunk<kRingStages>(p, grid, stream);
   TIDE_CUDA_CHECK_LAUNCH();
-  if (plan.splits > 1 && !plan.in_cluster) {
+  if (plan.splits > 1) {
     // The merge's CTAs are placed while the chunk kernel's last CTAs finish (dependent_launch.cuh).
     launch_dependent(mla_decode_merge_kernel, dim3(4, static_cast<unsigned>(a.heads), static_cast<unsigned>(a.batch)),
                      dim3(32 * std::min(plan.splits, kMergeMaxWarps)), 0, stream, p);

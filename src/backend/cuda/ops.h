@@ -431,11 +431,6 @@ struct MlaDecodeArgs {
 struct MlaDecodePlan {
   int splits;  // context chunks per sequence
   int chunk;   // tokens per chunk, a multiple of the kernel's tile
-  // The chunks of each (sequence, 16 heads) run as one thread-block cluster (splits <= 8) and
-  // merge through each other's shared memory: no second launch and no workspace. Each then takes
-  // an equal share of its sequence's actual context (chunk is the most it may be). For steps of
-  // a few sequences, where the merge's launch would cost more than the chunks.
-  bool in_cluster = false;
 };
 MlaDecodePlan plan_mla_decode(const MlaDecodeArgs& args, int sm_count);
 std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& args, const MlaDecodePlan& plan);
