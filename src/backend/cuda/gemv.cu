@@ -23,8 +23,9 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_nt_kernel(GemvInput x, cons
                                                                 Out* y) {
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kGemvFeatures;
   gemv_prefetch(w, out, in, first);
+  const GemvFirstChunk chunk = gemv_first_chunk(x, w, out, in, first);
   begin_dependent_kernel();
-  gemv_block<kRows, kNormed>(x, w, out, in, first, y);
+  gemv_block<kRows, kNormed>(x, w, out, in, first, chunk, y);
 }
 
 template <int kRows, typename Out>

@@ -52,22 +52,49 @@ __device__ __forceinline__ void load_weight_chunks(const __nv_bfloat16* w, int64
     weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
 }
 
+// Volatile, unlike load_streaming: these stay ahead of the griddepcontrol.wait that follows.
+__device__ __forceinline__ uint4 load_streaming_early(const __nv_bfloat16* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// The thread's first chunk of each of the block's weight rows (and of the norm's weights), asked
+// for before the kernel's begin_dependent_kernel(): weights are never written by a kernel, so
+// they travel while the kernel before finishes. Where `in` is at most kGemvThreads·8 (V2-Lite's
+// 2048), that is all of the block's weights.
+struct GemvFirstChunk {
+  uint4 weights[kGemvFeatures];
+  uint4 norm_weight;
+};
+__device__ __forceinline__ GemvFirstChunk gemv_first_chunk(const GemvInput& x, const __nv_bfloat16* w, int64_t out,
+                                                           int64_t in, int64_t first) {
+  GemvFirstChunk chunk{};
+  const int64_t start = threadIdx.x * 8;
+  if (start >= in) return chunk;
+#pragma unroll
+  for (int f = 0; f < kGemvFeatures; ++f)
+    if (first + f < out) chunk.weights[f] = load_streaming_early(w + (first + f) * in + start);
+  if (x.norm_weight) chunk.norm_weight = load_streaming_early(x.norm_weight + start);
+  return chunk;
+}
+
 // Each thread streams 16-byte chunks of every feature's weight row (bypassing L1: each is read
 // once) and reads the matching chunk of the kRows input rows once for all of them; then the block
-// sums the partial dots. Call after the kernel's begin_dependent_kernel().
+// sums the partial dots. Call after the kernel's begin_dependent_kernel(), with the first chunk
+// that gemv_first_chunk asked for before it.
 // kNormed: the rows are normalised as they are read (GemvInput's norm_weight); otherwise x.x as
-// stored. The first chunk's weights (and norm weights) are asked for before the norm's
-// reduction, so that it runs while they are on their way.
+// stored.
 template <int kRows, bool kNormed, typename Out>
 __device__ __forceinline__ void gemv_block(const GemvInput& x, const __nv_bfloat16* w, int64_t out, int64_t in,
-                                           int64_t first, Out* y) {
+                                           int64_t first, const GemvFirstChunk& first_chunk, Out* y) {
   uint4 weights[kGemvFeatures];
+#pragma unroll
+  for (int f = 0; f < kGemvFeatures; ++f) weights[f] = first_chunk.weights[f];
+  uint4 norm_weight = first_chunk.norm_weight;
   const int64_t start = threadIdx.x * 8;
-  uint4 norm_weight{};
-  if (start < in) {
-    load_weight_chunks(w, out, in, first, start, weights);
-    if constexpr (kNormed) norm_weight = norm_weight_chunk(x, start);
-  }
   float inv[kRows];
   if constexpr (kNormed)
 #pragma unroll

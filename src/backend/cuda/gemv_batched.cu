@@ -67,22 +67,36 @@ __device__ __forceinline__ void start_kernel() {
   else begin_dependent_kernel();
 }
 
-// grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[o, i].
+// A weight chunk asked for before the kernel's wait (volatile keeps it there): W is never
+// written by a kernel, so it travels while the launch before finishes.
+__device__ __forceinline__ uint4 load_weights_early(const bf16* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  return v;
+}
+
+// grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[o, i]. Each lane's first chunk of
+// its warp's weight rows is asked for before the wait: for MLA's W_UV (in = 512) that is half of it.
 template <int kRows, bool kEarly>
 __global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
-  start_kernel<kEarly>();
   const int64_t b = blockIdx.y;
   const bf16* x = g.x + b * g.x_batch_stride;
   const bf16* w = g.w + b * g.w_batch_stride;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kTransposedFeatures + warp * kFeaturesPerWarp;
-  float acc[kFeaturesPerWarp][kRows] = {};
-  for (int64_t c = lane * 8; c < g.in; c += 32 * 8) {
-    uint4 weights[kFeaturesPerWarp];
+  const int64_t start = lane * 8;
+  uint4 weights[kFeaturesPerWarp] = {};
 #pragma unroll
-    for (int f = 0; f < kFeaturesPerWarp; ++f)
-      weights[f] = first + f < g.out ? *reinterpret_cast<const uint4*>(w + (first + f) * g.w_ld + c)
-                                     : make_uint4(0, 0, 0, 0);
+  for (int f = 0; f < kFeaturesPerWarp; ++f)
+    if (first + f < g.out && start < g.in) weights[f] = load_weights_early(w + (first + f) * g.w_ld + start);
+  start_kernel<kEarly>();
+  float acc[kFeaturesPerWarp][kRows] = {};
+  for (int64_t c = start; c < g.in; c += 32 * 8) {
+    if (c != start)
+#pragma unroll
+      for (int f = 0; f < kFeaturesPerWarp; ++f)
+        weights[f] = first + f < g.out ? *reinterpret_cast<const uint4*>(w + (first + f) * g.w_ld + c)
+                                       : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       const uint4 xr = load_x8<kEarly>(x + r * g.x_ld + c);

@@ -172,8 +172,9 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_route_kernel(GemvInput h, c
                                                                   unsigned* done, int32_t* ids, float* weights) {
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kGemvFeatures;
   gemv_prefetch(router, p.experts, hidden, first);
+  const GemvFirstChunk chunk = gemv_first_chunk(h, router, p.experts, hidden, first);
   begin_dependent_kernel();
-  gemv_block<kRows, kNormed>(h, router, p.experts, hidden, first, logits);
+  gemv_block<kRows, kNormed>(h, router, p.experts, hidden, first, chunk, logits);
   __shared__ bool last;
   __threadfence();
   __syncthreads();

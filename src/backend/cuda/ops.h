@@ -266,7 +266,8 @@ void gemv_fp8(const GemvInput& x, int64_t n, const uint8_t* w, const float* scal
 
 // `batch` independent products at fixed strides (MLA's per-head absorption through kv_b_proj):
 //   y_b[n, out] = x_b[n, in] · (w_transposed ? W_bᵀ with W_b [out, in] : W_b with W_b [in, out])
-// where x_b = x + b*x_batch_stride, rows x_ld apart (likewise w and y).
+// where x_b = x + b*x_batch_stride, rows x_ld apart (likewise w and y). W is weights, which no
+// kernel writes: the decode-sized kernel may read them before it waits for the launch before.
 struct BatchedGemm {
   const bf16* x;
   int64_t x_ld, x_batch_stride;
