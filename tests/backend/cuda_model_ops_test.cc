@@ -280,6 +280,75 @@ TEST(CudaModelOps, WriteLatentCacheWithAQueryRotatesItAsApplyRopeDoes) {
     }
 }
 
+// At decode sizes the absorption runs in the cache write's launch: the cache, the rotated rope
+// parts and the absorbed latent parts are bit for bit those of the two launches apart.
+TEST(CudaModelOps, WriteLatentCacheAndAbsorbIsTheTwoLaunchesInOne) {
+  REQUIRE_DEVICE();
+  for (auto [heads, tokens, nope] : {std::tuple{16, 1, 128}, {16, 2, 128}, {3, 1, 64}, {128, 2, 128}, {5, 2, 24}})
+    for (bool interleaved : {true, false}) {
+      const int64_t latent = 512, rope_dim = 64, value = 128, entry = latent + rope_dim, slots = 8;
+      const int64_t q_stride = heads * (nope + rope_dim) + 8, kv_stride = entry + 8, kvb_rows = nope + value;
+      const std::string what = "heads=" + std::to_string(heads) + " tokens=" + std::to_string(tokens) +
+                               " nope=" + std::to_string(nope) + (interleaved ? " interleaved" : " neox");
+      auto rng = rng_for("latent cache and absorb " + what);
+      const auto q = random_bf16(tokens * q_stride, rng), kv = random_bf16(tokens * kv_stride, rng);
+      const auto weight = random_bf16(latent, rng, 1.f, 0.2f), kv_b = random_bf16(heads * kvb_rows * latent, rng);
+      std::vector<float> cos(64 * rope_dim / 2), sin(cos.size());
+      for (std::size_t i = 0; i < cos.size(); ++i) cos[i] = std::cos(0.13f * i), sin[i] = std::sin(0.13f * i);
+      const std::vector<int32_t> positions = {11, 40}, slot_of = {5, 2};
+      DeviceBuffer<uint16_t> dq(q), dkv(kv), dw(weight), dkvb(kv_b);
+      DeviceBuffer<uint16_t> apart_cache(slots * entry), fused_cache(slots * entry);
+      DeviceBuffer<uint16_t> apart_q(tokens * heads * entry), fused_q(tokens * heads * entry);
+      DeviceBuffer<float> dcos(cos), dsin(sin);
+      DeviceBuffer<int32_t> dpos(positions), dslots(slot_of);
+      for (auto* b : {&apart_cache, &fused_cache, &apart_q, &fused_q}) b->fill_bytes(0xff);
+      const auto write_into = [&](DeviceBuffer<uint16_t>& cache, DeviceBuffer<uint16_t>& absorbed) {
+        const RopeArgs rope{.x = as_bf16(dq), .tokens = tokens, .token_stride = q_stride, .heads = heads,
+                            .head_stride = nope + rope_dim, .rope_offset = static_cast<int>(nope),
+                            .rope_dim = static_cast<int>(rope_dim), .positions = dpos.data(), .cos = dcos.data(),
+                            .sin = dsin.data(), .interleaved = interleaved, .out = as_bf16(absorbed),
+                            .out_token_stride = heads * entry, .out_head_stride = entry,
+                            .out_offset = static_cast<int>(latent)};
+        return LatentCacheWrite{.kv = as_bf16(dkv), .kv_stride = kv_stride, .tokens = tokens,
+                                .latent_dim = static_cast<int>(latent), .rope_dim = static_cast<int>(rope_dim),
+                                .norm_weight = as_bf16(dw), .eps = 1e-6f, .positions = dpos.data(),
+                                .cos = dcos.data(), .sin = dsin.data(), .interleaved = interleaved,
+                                .slots = dslots.data(), .cache = as_bf16(cache), .query = rope};
+      };
+      const auto absorb_into = [&](DeviceBuffer<uint16_t>& absorbed) {
+        return BatchedGemm{.x = as_bf16(dq), .x_ld = q_stride, .x_batch_stride = nope + rope_dim, .w = as_bf16(dkvb),
+                           .w_ld = latent, .w_batch_stride = kvb_rows * latent, .w_transposed = false,
+                           .y = as_bf16(absorbed), .y_ld = heads * entry, .y_batch_stride = entry, .n = tokens,
+                           .out = latent, .in = nope, .batch = static_cast<int>(heads)};
+      };
+      write_latent_cache(write_into(apart_cache, apart_q), nullptr);
+      gemv_batched(absorb_into(apart_q), nullptr);
+      write_latent_cache_and_absorb(write_into(fused_cache, fused_q), absorb_into(fused_q), nullptr);
+      sync();
+      EXPECT_EQ(fused_cache.download(), apart_cache.download()) << what;
+      const auto fused = fused_q.download(), apart = apart_q.download();
+      EXPECT_EQ(fused, apart) << what;
+      EXPECT_EQ(std::count(fused.begin(), fused.end(), uint16_t{0xffff}), 0) << what << ": every absorbed row written";
+    }
+  // Forms it does not take: W transposed, x read early, rows other than the cache write's tokens.
+  DeviceBuffer<uint16_t> x(16 * 576), w(2 * 256 * 512), y(2 * 16 * 576), kv(2 * 576), cache(4 * 576), nw(512);
+  DeviceBuffer<int32_t> ints(std::vector<int32_t>{0, 1});
+  DeviceBuffer<float> table(64);
+  const LatentCacheWrite write{.kv = as_bf16(kv), .kv_stride = 576, .tokens = 1, .latent_dim = 512, .rope_dim = 64,
+                               .norm_weight = as_bf16(nw), .eps = 1e-6f, .positions = ints.data(),
+                               .cos = table.data(), .sin = table.data(), .interleaved = false, .slots = ints.data(),
+                               .cache = as_bf16(cache)};
+  const BatchedGemm plain{.x = as_bf16(x), .x_ld = 192, .x_batch_stride = 192, .w = as_bf16(w), .w_ld = 512,
+                          .w_batch_stride = 256 * 512, .w_transposed = false, .y = as_bf16(y), .y_ld = 576,
+                          .y_batch_stride = 576, .n = 1, .out = 512, .in = 128, .batch = 2};
+  BatchedGemm transposed = plain, early = plain, two_rows = plain;
+  transposed.w_transposed = true;
+  early.x_ready_early = true;
+  two_rows.n = 2;
+  for (const BatchedGemm& g : {transposed, early, two_rows})
+    EXPECT_THROW(write_latent_cache_and_absorb(write, g, nullptr), Error);
+}
+
 struct LatentCase {
   const char* name;
   int latent, rope, heads, block_size;

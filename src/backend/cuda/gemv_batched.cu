@@ -12,28 +12,16 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/gemv_batched.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 
 namespace tide::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kFeaturesPerWarp = 2;                                // transposed form
+constexpr int kThreads = kBatchedThreads;
+constexpr int kFeaturesPerWarp = 2;  // transposed form
 constexpr int kTransposedFeatures = kThreads / 32 * kFeaturesPerWarp;
-constexpr int kColumnThreads = 8;                                  // plain form: 64 features a block
-constexpr int kRowGroups = kThreads / kColumnThreads;
-constexpr int kPlainFeatures = kColumnThreads * 8;
-
-__device__ __forceinline__ void add_products(float (&acc)[8], const uint4& w, float x) {
-  const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(&w);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 wf = __bfloat1622float2(w2[i]);
-    acc[2 * i] += wf.x * x;
-    acc[2 * i + 1] += wf.y * x;
-  }
-}
 
 __device__ __forceinline__ float dot8(const uint4& w, const uint4& x) {
   const __nv_bfloat162* w2 = reinterpret_cast<const __nv_bfloat162*>(&w);
@@ -53,11 +41,6 @@ template <bool kEarly>
 __device__ __forceinline__ uint4 load_x8(const bf16* p) {
   if constexpr (kEarly) return __ldcg(reinterpret_cast<const uint4*>(p));
   else return *reinterpret_cast<const uint4*>(p);
-}
-template <bool kEarly>
-__device__ __forceinline__ float load_x(const bf16* p) {
-  if constexpr (kEarly) return __bfloat162float(__ldcg(p));
-  else return __bfloat162float(*p);
 }
 
 // x read early: the wait for the launch before comes at the end instead (BatchedGemm).
@@ -118,32 +101,7 @@ __global__ void __launch_bounds__(kThreads) transposed_kernel(BatchedGemm g) {
 template <int kRows, bool kEarly>
 __global__ void __launch_bounds__(kThreads) plain_kernel(BatchedGemm g) {
   start_kernel<kEarly>();
-  __shared__ float partial[kRowGroups][kRows][kPlainFeatures];
-  const int64_t b = blockIdx.y;
-  const bf16* x = g.x + b * g.x_batch_stride;
-  const bf16* w = g.w + b * g.w_batch_stride;
-  const int column = threadIdx.x % kColumnThreads, group = threadIdx.x / kColumnThreads;
-  const int64_t first = static_cast<int64_t>(blockIdx.x) * kPlainFeatures, o = first + column * 8;
-  float acc[kRows][8] = {};
-  if (o < g.out)
-    for (int64_t i = group; i < g.in; i += kRowGroups) {
-      const uint4 wi = *reinterpret_cast<const uint4*>(w + i * g.w_ld + o);
-#pragma unroll
-      for (int r = 0; r < kRows; ++r) add_products(acc[r], wi, load_x<kEarly>(x + r * g.x_ld + i));
-    }
-#pragma unroll
-  for (int r = 0; r < kRows; ++r)
-#pragma unroll
-    for (int j = 0; j < 8; ++j) partial[group][r][column * 8 + j] = acc[r][j];
-  __syncthreads();
-  for (int k = threadIdx.x; k < kRows * kPlainFeatures; k += kThreads) {
-    const int r = k / kPlainFeatures, f = k % kPlainFeatures;
-    if (first + f >= g.out) continue;
-    float sum = 0.f;
-#pragma unroll 8
-    for (int p = 0; p < kRowGroups; ++p) sum += partial[p][r][f];
-    g.y[b * g.y_batch_stride + r * g.y_ld + first + f] = __float2bfloat16(sum);
-  }
+  batched_plain_block<kRows, kEarly>(g, blockIdx.x, blockIdx.y);
   if constexpr (kEarly) wait_for_prior_grids();
 }
 
@@ -151,7 +109,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 template <int kRows, bool kEarly>
 void launch(const BatchedGemm& g, cudaStream_t stream) {
-  const int64_t per_block = g.w_transposed ? kTransposedFeatures : kPlainFeatures;
+  const int64_t per_block = g.w_transposed ? kTransposedFeatures : kBatchedPlainFeatures;
   const dim3 grid(static_cast<unsigned>((g.out + per_block - 1) / per_block), static_cast<unsigned>(g.batch));
   if (g.w_transposed)
     launch_dependent(transposed_kernel<kRows, kEarly>, grid, kThreads, 0, stream, g);

@@ -289,6 +289,11 @@ struct BatchedGemm {
 // gemv_batched_supported says whether it runs (Gemm::bf16_batched takes cuBLASLt otherwise).
 bool gemv_batched_supported(const BatchedGemm& args);
 void gemv_batched(const BatchedGemm& args, cudaStream_t stream);
+// write_latent_cache and, in the same launch, MLA's absorption at decode sizes: gemv_batched of
+// `absorb` in its plain form (W not transposed, x_ready_early unset, absorb.n == args.tokens,
+// gemv_batched_supported). Both read only the projection before them, so the attention after
+// follows one launch, not two.
+void write_latent_cache_and_absorb(const LatentCacheWrite& args, const BatchedGemm& absorb, cudaStream_t stream);
 
 // The experts' GEMMs over rows in expert order (moe_group_by_expert), the groups read on the
 // device: y[r, :n] = x[x_rows[r], :k] · W_e[:n, :k]^T for each row r of expert e, rows

@@ -74,12 +74,16 @@ class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
     int64_t y_token_stride, y_head_stride;
   };
   void multiply_heads_fp8(const QuantizeRows& x, int64_t tokens, const HeadsFp8& p);
+  // q_nope · W_UK[h] for rows [first_row, first_row + rows) through a bf16 kv_b_proj, into the
+  // latent part of their absorbed rows.
+  BatchedGemm absorption(int layer, const Projection& p, int64_t first_row, int64_t rows) const;
 
   const DeepSeekCudaModel& m_;
   DeviceKvCache& cache_;
   const bool folded_;
   bf16* q_absorbed_ = nullptr;  // [tokens, heads, latent + rope]: write_latent_cache's rope part, then absorb_queries'
   bf16* heads_out_ = nullptr;   // [tokens, heads, v]
+  bool queries_absorbed_ = false;  // this layer's, by the launch that wrote its cache entries
 };
 
 }  // namespace tide::cuda

@@ -2,7 +2,8 @@
 //   [q_a | kv] or [q | kv] = one GEMM of h (a GEMV normalising h as it reads, folded); q =
 //   q_b(norm(q_a)) with q_lora;
 //   the cache entry = [kv_a_layernorm(kv's latent) | rope(kv's key)], written in one launch that
-//   also rotates the query's rope part into its absorbed row;
+//   also rotates the query's rope part into its absorbed row (and, at decode sizes with every row
+//   absorbed and kv_b_proj in bf16, runs the absorption below);
 //   then per run of rows (attention_runs.h), either
 //   - absorbed (decode rows, short chunks): q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] |
 //     rope(q_rope[t, h])] (one batched product over heads), latent_out = attention over the cache
@@ -11,6 +12,8 @@
 //   - expanded (a long prefill chunk): the sequence's context gathered from the cache and put
 //     through kv_b_proj once ([k_nope | v] per head), heads_out = causal flash attention over it;
 //   out = o_proj(heads_out).
+#include <algorithm>
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
@@ -53,18 +56,44 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
                       .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
                       .interleaved = c.rope_interleaved, .out = q_absorbed_, .out_token_stride = H * E,
                       .out_head_stride = E, .out_offset = static_cast<int>(r)};
-  cuda::write_latent_cache({.kv = p.kv, .kv_stride = p.kv_stride, .tokens = T, .latent_dim = static_cast<int>(r),
-                            .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps_,
-                            .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
-                            .interleaved = c.rope_interleaved, .slots = step_.slots, .cache = cache_.layer(layer),
-                            .query = rope},
-                           m_.stream_);
+  const LatentCacheWrite write{.kv = p.kv, .kv_stride = p.kv_stride, .tokens = T, .latent_dim = static_cast<int>(r),
+                               .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps_,
+                               .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
+                               .interleaved = c.rope_interleaved, .slots = step_.slots, .cache = cache_.layer(layer),
+                               .query = rope};
+  // At decode sizes, every row absorbed: the absorption in this launch too, so that the attention
+  // follows one launch after the projection, not two.
+  const auto absorbed = [](const AttentionRun& run) { return !run.whole_chunk; };
+  queries_absorbed_ = false;
+  if (folded_ && !w.kv_b_proj.is_fp8() && std::all_of(mla_runs().begin(), mla_runs().end(), absorbed)) {
+    const BatchedGemm absorb = absorption(layer, p, 0, T);
+    if (gemv_batched_supported(absorb)) {
+      write_latent_cache_and_absorb(write, absorb, m_.stream_);
+      queries_absorbed_ = true;
+      return;
+    }
+  }
+  cuda::write_latent_cache(write, m_.stream_);
 }
 
-void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, const AttentionRun& run) {
+BatchedGemm DeepSeekCudaModel::StepOps::absorption(int layer, const Projection& p, int64_t first_row,
+                                                   int64_t rows) const {
   const ModelConfig& c = m_.config_;
   const MlaWeights& w = m_.weights_.layers[layer].attention;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
+  const int64_t E = r + c.qk_rope_head_dim;
+  // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
+  return {.x = p.q + first_row * p.q_stride, .x_ld = p.q_stride, .x_batch_stride = c.qk_head_dim(),
+          .w = w.kv_b_proj.weight.data.data(), .w_ld = r, .w_batch_stride = (nope + dv) * r, .w_transposed = false,
+          .y = q_absorbed_ + first_row * H * E, .y_ld = H * E, .y_batch_stride = E, .n = rows, .out = r, .in = nope,
+          .batch = static_cast<int>(H)};
+}
+
+void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, const AttentionRun& run) {
+  if (queries_absorbed_) return;
+  const ModelConfig& c = m_.config_;
+  const MlaWeights& w = m_.weights_.layers[layer].attention;
+  const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, r = c.kv_lora_rank;
   const int64_t E = r + c.qk_rope_head_dim, dk = c.qk_head_dim();
   bf16* absorbed = q_absorbed_ + run.first_row * H * E;
   if (w.kv_b_proj.is_fp8()) {
@@ -77,13 +106,9 @@ void DeepSeekCudaModel::StepOps::absorb_queries(int layer, const Projection& p, 
                         .y = absorbed, .y_token_stride = H * E, .y_head_stride = E});
     return;
   }
-  // W_UK[h] is rows [h*(nope+dv), +nope) of kv_b_proj: [nope, r], so q_nope · W_UK[h] is "x · W".
-  m_.gemm_.bf16_batched({.x = p.q + run.first_row * p.q_stride, .x_ld = p.q_stride, .x_batch_stride = dk,
-                         .w = w.kv_b_proj.weight.data.data(), .w_ld = r, .w_batch_stride = (nope + dv) * r,
-                         .w_transposed = false, .y = absorbed, .y_ld = H * E, .y_batch_stride = E, .n = run.rows,
-                         .out = r, .in = nope, .batch = static_cast<int>(H),
-                         .x_ready_early = true},  // write_latent_cache sits between q's writer and this
-                        m_.stream_);
+  BatchedGemm absorb = absorption(layer, p, run.first_row, run.rows);
+  absorb.x_ready_early = true;  // write_latent_cache sits between q's writer and this
+  m_.gemm_.bf16_batched(absorb, m_.stream_);
 }
 
 void DeepSeekCudaModel::StepOps::attend_latent(int layer, const AttentionRun& run) {
