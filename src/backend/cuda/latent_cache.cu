@@ -27,7 +27,7 @@ constexpr int kThreads = 128;
 // Part `part` of token `token`'s work, of `parts` (1 + the query's blocks): part 0 writes the
 // token's cache entry; each other part rotates a share of its query's pairs, a pair a thread, so
 // that no thread waits on one load after another (a single block took a few microseconds a token,
-// most of a decode step's budget for it). Any block size that is a multiple of 32.
+// most of a decode step's budget for it). Any block size of at least kThreads, a multiple of 32.
 __device__ void latent_cache_block(const LatentCacheWrite& a, int64_t token, int part, int parts) {
   const int threads = blockDim.x;
   if (part > 0) {
@@ -36,11 +36,14 @@ __device__ void latent_cache_block(const LatentCacheWrite& a, int64_t token, int
   }
   const bf16* src = a.kv + token * a.kv_stride;
   bf16* dst = a.cache + static_cast<int64_t>(a.slots[token]) * (a.latent_dim + a.rope_dim);
+  // The sum of squares in the same order at any block size (threads past kThreads add zeros), so
+  // that the cache entry is bit for bit that of write_latent_cache alone.
   float sum = 0.f;
-  for (int i = threadIdx.x; i < a.latent_dim; i += threads) {
-    const float v = __bfloat162float(src[i]);
-    sum += v * v;
-  }
+  if (threadIdx.x < kThreads)
+    for (int i = threadIdx.x; i < a.latent_dim; i += kThreads) {
+      const float v = __bfloat162float(src[i]);
+      sum += v * v;
+    }
   const float inv = 1.f / sqrtf(block_sum(sum) / static_cast<float>(a.latent_dim) + a.eps);
   for (int i = threadIdx.x; i < a.latent_dim; i += threads)
     dst[i] = __float2bfloat16(__bfloat162float(src[i]) * inv * __bfloat162float(a.norm_weight[i]));
@@ -74,6 +77,7 @@ unsigned query_blocks(const LatentCacheWrite& a, int threads) {
 // write_latent_cache_and_absorb: the absorption's blocks first (grid.x of its plain form, times
 // its heads), then each token's 1 + query blocks. The absorption's weights are asked of L2 before
 // the wait; everything else follows it.
+static_assert(kBatchedThreads >= kThreads && kBatchedThreads % 32 == 0, "latent_cache_block's block size");
 template <int kRows>
 __global__ void __launch_bounds__(kBatchedThreads) write_latent_cache_and_absorb_kernel(LatentCacheWrite a,
                                                                                         BatchedGemm g,
