@@ -52,8 +52,10 @@ __device__ __forceinline__ void load_weight_chunks(const __nv_bfloat16* w, int64
     weights[f] = first + f < out ? load_streaming(w + (first + f) * in + c) : make_uint4(0, 0, 0, 0);
 }
 
-// Volatile, unlike load_streaming: these stay ahead of the griddepcontrol.wait that follows.
-__device__ __forceinline__ uint4 load_streaming_early(const __nv_bfloat16* p) {
+// 16 bytes of weights asked for before the kernel's griddepcontrol.wait: volatile, unlike
+// load_streaming, so that the load stays ahead of the wait (weights are never written by a kernel,
+// so they travel while the launch before finishes).
+__device__ __forceinline__ uint4 load_weights_early(const void* p) {
   uint4 v;
   asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
@@ -76,8 +78,8 @@ __device__ __forceinline__ GemvFirstChunk gemv_first_chunk(const GemvInput& x, c
   if (start >= in) return chunk;
 #pragma unroll
   for (int f = 0; f < kGemvFeatures; ++f)
-    if (first + f < out) chunk.weights[f] = load_streaming_early(w + (first + f) * in + start);
-  if (x.norm_weight) chunk.norm_weight = load_streaming_early(x.norm_weight + start);
+    if (first + f < out) chunk.weights[f] = load_weights_early(w + (first + f) * in + start);
+  if (x.norm_weight) chunk.norm_weight = load_weights_early(x.norm_weight + start);
   return chunk;
 }
 

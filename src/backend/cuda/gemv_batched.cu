@@ -12,6 +12,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/gemv.cuh"
 #include "backend/cuda/gemv_batched.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
@@ -48,14 +49,6 @@ template <bool kEarly>
 __device__ __forceinline__ void start_kernel() {
   if constexpr (kEarly) allow_dependent_grids();
   else begin_dependent_kernel();
-}
-
-// A weight chunk asked for before the kernel's wait (volatile keeps it there): W is never
-// written by a kernel, so it travels while the launch before finishes.
-__device__ __forceinline__ uint4 load_weights_early(const bf16* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
-  return v;
 }
 
 // grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[o, i]. Each lane's first chunk of
