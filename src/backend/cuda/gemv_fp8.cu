@@ -82,12 +82,6 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_fp8_kernel(GemvInput x, con
   const int64_t features = first + kGemvFeatures <= out ? kGemvFeatures : out - first;
   // The block's weight rows are weights: asked of L2 while the kernel before finishes.
   prefetch_l2(w + first * in, features * in < 32 * 1024 ? features * in : 32 * 1024);
-  // The thread's first chunk of each row, before the wait (gemv.cuh's load_weights_early).
-  const int64_t start = threadIdx.x * int64_t{kChunk};
-  uint4 weights[kGemvFeatures] = {};
-#pragma unroll
-  for (int f = 0; f < kGemvFeatures; ++f)
-    if (f < features && start < in) weights[f] = load_weights_early(w + (first + f) * in + start);
   begin_dependent_kernel();
   float inv[kRows] = {};
   if constexpr (kNormed)
@@ -95,12 +89,11 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_fp8_kernel(GemvInput x, con
     for (int r = 0; r < kRows; ++r) inv[r] = inverse_rms(x, r, in);
   const int64_t scale_cols = in / 128;
   float acc[kGemvFeatures][kRows] = {};
-  for (int64_t c = start; c < in; c += kGemvThreads * int64_t{kChunk}) {
-    if (c != start)
+  for (int64_t c = threadIdx.x * int64_t{kChunk}; c < in; c += kGemvThreads * int64_t{kChunk}) {
+    uint4 weights[kGemvFeatures];
 #pragma unroll
-      for (int f = 0; f < kGemvFeatures; ++f)
-        weights[f] =
-            f < features ? __ldg(reinterpret_cast<const uint4*>(w + (first + f) * in + c)) : make_uint4(0, 0, 0, 0);
+    for (int f = 0; f < kGemvFeatures; ++f)
+      weights[f] = f < features ? __ldg(reinterpret_cast<const uint4*>(w + (first + f) * in + c)) : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       float v[kChunk];
@@ -165,20 +158,15 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_fp8_batched_kernel(Fp8Batch
   const int64_t block_first = static_cast<int64_t>(blockIdx.x) * kHeadFeatures;
   const int64_t block_rows = block_first + kHeadFeatures <= g.out ? kHeadFeatures : g.out - block_first;
   prefetch_l2(w + block_first * g.in, block_rows * g.in);
-  // The group's first 128-wide block of its rows, before the wait (gemv.cuh's load_weights_early).
-  uint4 weights[kFeaturesPerGroup] = {};
-#pragma unroll
-  for (int f = 0; f < kFeaturesPerGroup; ++f)
-    if (first + f < g.out) weights[f] = load_weights_early(w + (first + f) * g.in + part * kChunk);
   begin_dependent_kernel();
   float acc[kFeaturesPerGroup][kRows] = {};
   for (int64_t block = 0; block < scale_cols; ++block) {
     const int64_t c = block * 128 + part * kChunk;
-    if (block > 0)
+    uint4 weights[kFeaturesPerGroup];
 #pragma unroll
-      for (int f = 0; f < kFeaturesPerGroup; ++f)
-        weights[f] = first + f < g.out ? __ldg(reinterpret_cast<const uint4*>(w + (first + f) * g.in + c))
-                                       : make_uint4(0, 0, 0, 0);
+    for (int f = 0; f < kFeaturesPerGroup; ++f)
+      weights[f] = first + f < g.out ? __ldg(reinterpret_cast<const uint4*>(w + (first + f) * g.in + c))
+                                     : make_uint4(0, 0, 0, 0);
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
       float v[kChunk];
