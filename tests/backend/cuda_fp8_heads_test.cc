@@ -37,6 +37,36 @@ TEST(CudaFp8Heads, QuantizingRowsAtTwoStridesEqualsQuantizingThemGathered) {
   }
 }
 
+// Each head's product against cpu::matmul on its dequantized rows ([t, h] rows of x) and the
+// first `out` rows of its stacked matrix (head_rows apart); y's rows token-major, y_ld apart, each
+// head's `out` outputs head_stride apart with the room between them left poisoned. Per head the
+// rows come out token-major; the reference's are too.
+struct HeadShape {
+  int64_t heads, head_rows, tokens, out, in;
+};
+struct HeadProducts {
+  std::vector<float> got, ref;
+};
+HeadProducts head_products(const std::string& what, const std::vector<float>& x, const Fp8Weights& w,
+                           const HeadShape& s, const std::vector<uint16_t>& y, int64_t y_ld, int64_t head_stride) {
+  HeadProducts p;
+  for (int64_t h = 0; h < s.heads; ++h) {
+    std::vector<float> x_h;
+    for (int64_t t = 0; t < s.tokens; ++t)
+      x_h.insert(x_h.end(), x.begin() + (t * s.heads + h) * s.in, x.begin() + (t * s.heads + h + 1) * s.in);
+    const std::vector<float> w_h(w.dequantized.begin() + h * s.head_rows * s.in,
+                                 w.dequantized.begin() + (h * s.head_rows + s.out) * s.in);
+    const auto r = matmul_ref(x_h, s.tokens, w_h, s.out, s.in);
+    p.ref.insert(p.ref.end(), r.begin(), r.end());
+    for (int64_t t = 0; t < s.tokens; ++t) {
+      for (int64_t o = 0; o < s.out; ++o) p.got.push_back(bf16_to_f32(y[t * y_ld + h * head_stride + o]));
+      for (int64_t o = s.out; o < head_stride; ++o)
+        EXPECT_EQ(y[t * y_ld + h * head_stride + o], 0xffff) << what << ": written between heads";
+    }
+  }
+  return p;
+}
+
 // y[t, h, :out] = x[t, h, :in] · W_hᵀ for each head, with the layouts of MLA's two products: x's
 // rows quantized token-major ([t, h] rows), each head's matrix and scales at a stride in one
 // stacked matrix, y's rows token-major with room between heads that must stay untouched. Token
@@ -73,25 +103,11 @@ TEST(CudaFp8Heads, BatchedGemmMatchesEachHeadsCpuMatmul) {
                        nullptr);
       sync();
 
-      const auto xd = dequantize_rows(dq.download(), dqs.download(), rows, in);
-      const auto y = dy.download();
-      std::vector<float> got, ref;
-      for (int64_t h = 0; h < heads; ++h) {
-        std::vector<float> x_h;
-        for (int64_t t = 0; t < tokens; ++t)
-          x_h.insert(x_h.end(), xd.begin() + (t * heads + h) * in, xd.begin() + (t * heads + h + 1) * in);
-        const std::vector<float> w_h(w.dequantized.begin() + h * head_rows * in,
-                                     w.dequantized.begin() + (h * head_rows + out) * in);
-        const auto r = matmul_ref(x_h, tokens, w_h, out, in);
-        ref.insert(ref.end(), r.begin(), r.end());
-        for (int64_t t = 0; t < tokens; ++t) {
-          for (int64_t o = 0; o < out; ++o) got.push_back(bf16_to_f32(y[t * y_ld + h * head_stride + o]));
-          for (int64_t o = out; o < head_stride; ++o)
-            EXPECT_EQ(y[t * y_ld + h * head_stride + o], 0xffff) << what << ": written between heads";
-        }
-      }
-      // Per head the rows came out token-major; the reference is too.
-      report("gemm_fp8_batched", what, rel_err(got, ref), kBf16Tolerance);
+      const HeadProducts p = head_products(what, dequantize_rows(dq.download(), dqs.download(), rows, in), w,
+                                           {.heads = heads, .head_rows = head_rows, .tokens = tokens, .out = out,
+                                            .in = in},
+                                           dy.download(), y_ld, head_stride);
+      report("gemm_fp8_batched", what, rel_err(p.got, p.ref), kBf16Tolerance);
     }
 }
 
@@ -133,25 +149,12 @@ TEST(CudaFp8Heads, BatchedGemvMatchesEachHeadsCpuMatmulOnTheQuantizedRows) {
                        nullptr);
       sync();
 
-      const auto xd = dequantize_rows(dq.download(), dqs.download(), rows, in);
-      const auto y = dy.download();
-      std::vector<float> got, ref;
-      for (int64_t h = 0; h < heads; ++h) {
-        std::vector<float> x_h;
-        for (int64_t t = 0; t < tokens; ++t)
-          x_h.insert(x_h.end(), xd.begin() + (t * heads + h) * in, xd.begin() + (t * heads + h + 1) * in);
-        const std::vector<float> w_h(w.dequantized.begin() + h * head_rows * in,
-                                     w.dequantized.begin() + (h * head_rows + out) * in);
-        const auto r = matmul_ref(x_h, tokens, w_h, out, in);
-        ref.insert(ref.end(), r.begin(), r.end());
-        for (int64_t t = 0; t < tokens; ++t) {
-          for (int64_t o = 0; o < out; ++o) got.push_back(bf16_to_f32(y[t * y_ld + h * y_head_stride + o]));
-          for (int64_t o = out; o < y_head_stride; ++o)
-            EXPECT_EQ(y[t * y_ld + h * y_head_stride + o], 0xffff) << what << ": written between heads";
-        }
-      }
+      const HeadProducts p = head_products(what, dequantize_rows(dq.download(), dqs.download(), rows, in), w,
+                                           {.heads = heads, .head_rows = head_rows, .tokens = tokens, .out = out,
+                                            .in = in},
+                                           dy.download(), y_ld, y_head_stride);
       // bf16 output: rounding alone is at most 2^-9 an element.
-      report("gemv_fp8_batched", what, rel_err(got, ref), 4e-3);
+      report("gemv_fp8_batched", what, rel_err(p.got, p.ref), 4e-3);
     }
   DeviceBuffer<uint16_t> x(256), y(128);
   DeviceBuffer<uint8_t> w(128 * 128);
