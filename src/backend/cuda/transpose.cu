@@ -35,7 +35,8 @@ template <typename T>
 void transpose(const T* in, int64_t rows, int64_t cols, int64_t batch_stride, int64_t batch, T* out,
                cudaStream_t stream) {
   if (rows <= 0 || cols <= 0 || batch <= 0) return;
-  if (static_cast<const void*>(in) == static_cast<const void*>(out) || batch_stride < rows * cols || batch > 65535 || (rows + kTile - 1) / kTile > 65535 ||
+  const bool in_place = static_cast<const void*>(in) == static_cast<const void*>(out);
+  if (in_place || batch_stride < rows * cols || batch > 65535 || (rows + kTile - 1) / kTile > 65535 ||
       (cols + kTile - 1) / kTile > 0x7fffffff)
     throw Error("transpose_matrices: not in place, and the matrices may not overlap (batch stride " +
                 std::to_string(batch_stride) + ", " + std::to_string(rows) + " × " + std::to_string(cols) +

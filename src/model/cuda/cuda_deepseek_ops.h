@@ -63,9 +63,10 @@ class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
   // with h's pending output into the residual.
   void decode_feed_forward(const MoeGemv& m, const Normed& h);
   // The absorbed products through an fp8 kv_b_proj, per head h of the run's tokens:
-  // y[t, h] = x[t, h] · W_hᵀ, x's (token, head) rows (x.group_rows = heads) quantized first, W_h an
-  // e4m3 [out, in] matrix `w_batch` bytes after W_{h-1} and its scales `w_scale_batch` after
-  // theirs, y's rows y_token_stride apart and its heads y_head_stride.
+  // y[t, h] = x[t, h] · W_hᵀ, x's (token, head) rows (x.group_rows = heads) quantized per 1×128
+  // block (as read at decode sizes, in a launch of their own otherwise), W_h an e4m3 [out, in]
+  // matrix `w_batch` bytes after W_{h-1} and its scales `w_scale_batch` after theirs, y's rows
+  // y_token_stride apart and its heads y_head_stride.
   struct HeadsFp8 {
     const uint8_t* w;
     const float* w_scales;
@@ -81,7 +82,9 @@ class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
   const DeepSeekCudaModel& m_;
   DeviceKvCache& cache_;
   const bool folded_;
-  bf16* q_absorbed_ = nullptr;  // [tokens, heads, latent + rope]: write_latent_cache's rope part, then absorb_queries'
+  // [tokens, heads, latent + rope]: the rope part from write_latent_cache's launch, the latent part
+  // from absorb_queries or, when queries_absorbed_, from that same launch.
+  bf16* q_absorbed_ = nullptr;
   bf16* heads_out_ = nullptr;   // [tokens, heads, v]
   bool queries_absorbed_ = false;  // this layer's, by the launch that wrote its cache entries
 };
