@@ -67,6 +67,36 @@ HeadProducts head_products(const std::string& what, const std::vector<float>& x,
   return p;
 }
 
+// The heads' e4m3 matrices [out, in] one after another in one stacked matrix, each with a block of
+// rows to spare after it, on the device; and their output y [tokens, heads, out + 6], poisoned, so
+// that the room between heads shows a write past a head's `out`.
+struct StackedHeads {
+  StackedHeads(int64_t heads, int64_t tokens, int64_t out, int64_t in, std::mt19937& rng, float scale_lo,
+               float scale_hi)
+      : shape{heads, (out + 127) / 128 * 128 + 128, tokens, out, in},
+        w(random_fp8_weights(heads * shape.head_rows, in, rng, scale_lo, scale_hi)),
+        dw(w.q),
+        dws(w.scales),
+        y_head_stride(out + 6),
+        y_ld(heads * y_head_stride),
+        dy(tokens * y_ld) {
+    dy.fill_bytes(0xff);
+  }
+  int64_t w_batch_stride() const { return shape.head_rows * shape.in; }
+  int64_t w_scale_batch_stride() const { return shape.head_rows / 128 * (shape.in / 128); }
+  // What the device wrote, against each head's product on x's dequantized [t, h] rows.
+  HeadProducts products(const std::string& what, const std::vector<float>& x) const {
+    return head_products(what, x, w, shape, dy.download(), y_ld, y_head_stride);
+  }
+
+  HeadShape shape;
+  Fp8Weights w;
+  DeviceBuffer<uint8_t> dw;
+  DeviceBuffer<float> dws;
+  int64_t y_head_stride, y_ld;
+  DeviceBuffer<uint16_t> dy;
+};
+
 // y[t, h, :out] = x[t, h, :in] · W_hᵀ for each head, with the layouts of MLA's two products: x's
 // rows quantized token-major ([t, h] rows), each head's matrix and scales at a stride in one
 // stacked matrix, y's rows token-major with room between heads that must stay untouched. Token
@@ -85,28 +115,18 @@ TEST(CudaFp8Heads, BatchedGemmMatchesEachHeadsCpuMatmul) {
       DeviceBuffer<float> dqs(rows * in / 128);
       quantize_fp8_blocks(as_bf16(dx), rows, in, dq.data(), dqs.data(), rows, nullptr);
 
-      // The heads' matrices one after another, each with a block of rows to spare after it.
-      const int64_t head_rows = (out + 127) / 128 * 128 + 128, scale_cols = in / 128;
       const float unit = 1.f / (16.f * std::sqrt(static_cast<float>(in)));
-      const Fp8Weights w = random_fp8_weights(heads * head_rows, in, rng, 0.5f * unit, 2.f * unit);
-      DeviceBuffer<uint8_t> dw(w.q);
-      DeviceBuffer<float> dws(w.scales);
-      const int64_t head_stride = out + 6, y_ld = heads * head_stride;
-      DeviceBuffer<uint16_t> dy(tokens * y_ld);
-      dy.fill_bytes(0xff);
+      StackedHeads s(heads, tokens, out, in, rng, 0.5f * unit, 2.f * unit);
       gemm_fp8_batched({.x = dq.data(), .x_scales = dqs.data(), .x_ld = heads * in, .x_batch_stride = in,
-                        .x_scale_ld = heads, .x_scale_block = rows, .x_scale_batch_stride = 1, .w = dw.data(),
-                        .w_scales = dws.data(), .w_batch_stride = head_rows * in,
-                        .w_scale_batch_stride = head_rows / 128 * scale_cols, .y = as_bf16(dy), .y_ld = y_ld,
-                        .y_batch_stride = head_stride, .rows = tokens, .out = out, .in = in,
+                        .x_scale_ld = heads, .x_scale_block = rows, .x_scale_batch_stride = 1, .w = s.dw.data(),
+                        .w_scales = s.dws.data(), .w_batch_stride = s.w_batch_stride(),
+                        .w_scale_batch_stride = s.w_scale_batch_stride(), .y = as_bf16(s.dy), .y_ld = s.y_ld,
+                        .y_batch_stride = s.y_head_stride, .rows = tokens, .out = out, .in = in,
                         .batch = static_cast<int>(heads)},
                        nullptr);
       sync();
 
-      const HeadProducts p = head_products(what, dequantize_rows(dq.download(), dqs.download(), rows, in), w,
-                                           {.heads = heads, .head_rows = head_rows, .tokens = tokens, .out = out,
-                                            .in = in},
-                                           dy.download(), y_ld, head_stride);
+      const HeadProducts p = s.products(what, dequantize_rows(dq.download(), dqs.download(), rows, in));
       report("gemm_fp8_batched", what, rel_err(p.got, p.ref), kBf16Tolerance);
     }
 }
@@ -134,25 +154,16 @@ TEST(CudaFp8Heads, BatchedGemvMatchesEachHeadsCpuMatmulOnTheQuantizedRows) {
       DeviceBuffer<float> dqs(rows * in / 128);
       quantize_fp8_blocks(as_bf16(dgathered), rows, in, dq.data(), dqs.data(), rows, nullptr);
 
-      const int64_t head_rows = (out + 127) / 128 * 128 + 128, scale_cols = in / 128;
-      const Fp8Weights w = random_fp8_weights(heads * head_rows, in, rng, 1e-4f, 4e-4f);
-      DeviceBuffer<uint8_t> dw(w.q);
-      DeviceBuffer<float> dws(w.scales);
-      const int64_t y_head_stride = out + 6, y_ld = heads * y_head_stride;
-      DeviceBuffer<uint16_t> dy(tokens * y_ld);
-      dy.fill_bytes(0xff);
-      gemv_fp8_batched({.x = as_bf16(dx), .x_ld = x_ld, .x_batch_stride = head_stride, .w = dw.data(),
-                        .w_scales = dws.data(), .w_batch_stride = head_rows * in,
-                        .w_scale_batch_stride = head_rows / 128 * scale_cols, .y = as_bf16(dy), .y_ld = y_ld,
-                        .y_batch_stride = y_head_stride, .rows = tokens, .out = out, .in = in,
+      StackedHeads s(heads, tokens, out, in, rng, 1e-4f, 4e-4f);
+      gemv_fp8_batched({.x = as_bf16(dx), .x_ld = x_ld, .x_batch_stride = head_stride, .w = s.dw.data(),
+                        .w_scales = s.dws.data(), .w_batch_stride = s.w_batch_stride(),
+                        .w_scale_batch_stride = s.w_scale_batch_stride(), .y = as_bf16(s.dy), .y_ld = s.y_ld,
+                        .y_batch_stride = s.y_head_stride, .rows = tokens, .out = out, .in = in,
                         .batch = static_cast<int>(heads)},
                        nullptr);
       sync();
 
-      const HeadProducts p = head_products(what, dequantize_rows(dq.download(), dqs.download(), rows, in), w,
-                                           {.heads = heads, .head_rows = head_rows, .tokens = tokens, .out = out,
-                                            .in = in},
-                                           dy.download(), y_ld, y_head_stride);
+      const HeadProducts p = s.products(what, dequantize_rows(dq.download(), dqs.download(), rows, in));
       // bf16 output: rounding alone is at most 2^-9 an element.
       report("gemv_fp8_batched", what, rel_err(p.got, p.ref), 4e-3);
     }
