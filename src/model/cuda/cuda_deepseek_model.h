@@ -81,6 +81,7 @@ class DeepSeekCudaModel : public CudaModelBase {
   mutable DeviceBuffer<unsigned char> attention_workspace_;
   // route_experts_gemv's count of finished blocks (it leaves it at 0).
   mutable DeviceBuffer<unsigned> route_done_;
+  mutable DeviceBuffer<unsigned> mla_grid_sync_;  // mla_decode's grid barrier (MlaDecodeArgs::grid_sync)
 };
 
 }  // namespace tide::cuda
