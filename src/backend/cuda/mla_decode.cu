@@ -43,7 +43,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
@@ -663,9 +665,17 @@ void launch_chunk(const Params& p, dim3 grid, cudaStream_t stream) {
   static std::atomic<uint64_t> set_on{0};
   allow_dynamic_shared_memory(reinterpret_cast<const void*>(mla_decode_chunk_kernel<kStages, kValues>), bytes, set_on);
   // With the values here the CTAs meet at a grid barrier: a cooperative launch.
-  if constexpr (kValues)
-    launch_dependent_cooperative(mla_decode_chunk_kernel<kStages, kValues>, grid, kThreads, bytes, stream, p);
-  else
+  // TIDE_MLA_COOPERATIVE=0 (measuring only) launches it plainly, relying on the plan's CTAs <= SMs.
+  static const bool cooperative = [] {
+    const char* v = std::getenv("TIDE_MLA_COOPERATIVE");
+    return v == nullptr || std::string_view(v) != "0";
+  }();
+  if constexpr (kValues) {
+    if (cooperative)
+      launch_dependent_cooperative(mla_decode_chunk_kernel<kStages, kValues>, grid, kThreads, bytes, stream, p);
+    else
+      launch_dependent(mla_decode_chunk_kernel<kStages, kValues>, grid, kThreads, bytes, stream, p);
+  } else
     launch_dependent(mla_decode_chunk_kernel<kStages, kValues>, grid, kThreads, bytes, stream, p);
 }
 
