@@ -11,7 +11,9 @@
 #include <cuda_bf16.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
@@ -86,11 +88,41 @@ __device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
   return sum;
 }
 
+// kEvictFirst: the expert weights, read once a step, are marked first to leave L2, so that their
+// stream does not push out what a launch asked of L2 ahead (L2Ahead) or what the step reads again.
+// Measuring only (TIDE_MOE_EVICT_FIRST=1) until a run shows which way is faster.
+bool moe_weights_evict_first() {
+  static const bool on = [] {
+    const char* v = std::getenv("TIDE_MOE_EVICT_FIRST");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  return on;
+}
+
+// Not volatile: the same policy for every load, which the compiler may make once.
+__device__ __forceinline__ uint64_t evict_first_policy() {
+  uint64_t policy;
+  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+  return policy;
+}
+
+__device__ __forceinline__ uint4 load_evict_first(const bf16* p, uint64_t policy) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;\n"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p), "l"(policy));
+  return v;
+}
+
 // Chunk c (8 elements at c; zeros past n) of each of kRows rows, 16-byte loads.
-template <int kRows>
+template <int kRows, bool kEvictFirst = false>
 __device__ __forceinline__ void load_chunks(const bf16* const (&w)[kRows], int64_t c, int64_t n, uint4 (&p)[kRows]) {
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) p[r] = c < n ? *reinterpret_cast<const uint4*>(w[r] + c) : make_uint4(0, 0, 0, 0);
+  for (int r = 0; r < kRows; ++r) {
+    if (c >= n) p[r] = make_uint4(0, 0, 0, 0);
+    else if constexpr (kEvictFirst) p[r] = load_evict_first(w[r] + c, evict_first_policy());
+    else p[r] = *reinterpret_cast<const uint4*>(w[r] + c);
+  }
 }
 
 // kRows weight rows dotted with the same x over a warp (n % 8 == 0, 16-byte rows), all their loads
@@ -98,7 +130,7 @@ __device__ __forceinline__ void load_chunks(const bf16* const (&w)[kRows], int64
 // finished one dot before starting the next would wait out the memory latency once per row.
 // head: the rows' first chunks (c = lane * 8), which a kernel loads early, before its wait or its
 // input's normalisation. Every lane gets every sum.
-template <int kRows, typename X>
+template <int kRows, bool kEvictFirst = false, typename X>
 __device__ __forceinline__ void warp_dots_ahead(const bf16* const (&w)[kRows], const uint4 (&head)[kRows], const X* x,
                                                 int64_t n, int lane, float (&sums)[kRows]) {
   uint4 p[kRows];
@@ -106,7 +138,7 @@ __device__ __forceinline__ void warp_dots_ahead(const bf16* const (&w)[kRows], c
   for (int r = 0; r < kRows; ++r) sums[r] = 0.f, p[r] = head[r];
   for (int64_t c = lane * 8; c < n; c += 32 * 8) {
     uint4 next[kRows];
-    load_chunks(w, c + 32 * 8, n, next);
+    load_chunks<kRows, kEvictFirst>(w, c + 32 * 8, n, next);
     float xv[8];
     load8(x + c, xv);
 #pragma unroll
@@ -142,7 +174,7 @@ __device__ __forceinline__ void warp_dots(const bf16* const (&w)[kRows], const X
 // while the router runs: needing no expert id, they pull their weight rows towards L2 before
 // waiting for it.
 // kNormed: h is normalised as it is read (GemvInput's norm_weight; 16-byte rows only).
-template <bool kVector, bool kNormed>
+template <bool kVector, bool kNormed, bool kEvictFirst>
 __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kernel(MoeGemv m, GemvInput h, bf16* act) {
   extern __shared__ float input[];
   const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kPairsPerBlock;
@@ -158,7 +190,7 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
   const auto ask_rows = [&](const SlotWeights& w) {
     rows[0] = w.gate + f0_row * m.hidden, rows[1] = w.up + f0_row * m.hidden;
     rows[2] = w.gate + f1_row * m.hidden, rows[3] = w.up + f1_row * m.hidden;
-    if constexpr (kVector) load_chunks(rows, lane * 8, m.hidden, head);
+    if constexpr (kVector) load_chunks<2 * kPairsPerWarp, kEvictFirst>(rows, lane * 8, m.hidden, head);
   };
   if (slot >= m.top_k) {
     const SlotWeights w = slot_weights(m, token, slot);
@@ -191,7 +223,7 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
 
   if (f0 >= m.inter) return;
   float dots[2 * kPairsPerWarp];
-  if constexpr (kVector) warp_dots_ahead(rows, head, input, m.hidden, lane, dots);
+  if constexpr (kVector) warp_dots_ahead<2 * kPairsPerWarp, kEvictFirst>(rows, head, input, m.hidden, lane, dots);
   else warp_dots<2 * kPairsPerWarp, false>(rows, input, m.hidden, lane, dots);
   // Rounded to bf16 as the gate_up GEMM stores its output, then SiLU·mul as silu_mul computes it.
   bf16* out = act + (token * slots + slot) * m.inter;
@@ -209,7 +241,7 @@ __host__ __device__ __forceinline__ int down_groups(int slots) { return slots < 
 // towards L2, as in gate_up_kernel, and each warp loads the first chunks of its first rows.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
-template <bool kVector>
+template <bool kVector, bool kEvictFirst>
 __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
   __shared__ float partial[kMaxSlots][kDownRows * kMaxDownGroups];
   const int slots = m.top_k + m.shared, groups = down_groups(slots);
@@ -228,7 +260,7 @@ __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(Moe
 #pragma unroll
     for (int r = 0; r < kDownRows; ++r)  // past the block's features: the group's first row again, unused
       rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
-    if constexpr (kVector) load_chunks(rows, lane * 8, m.inter, head);
+    if constexpr (kVector) load_chunks<kDownRows, kEvictFirst>(rows, lane * 8, m.inter, head);
   };
   // The warp's first item is asked for before the wait: its weights need only the router's ids,
   // and the router is complete by now (the launch before, moe_gemv_gate_up, places no block of
@@ -243,7 +275,7 @@ __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(Moe
     if (item != warp) ask_rows(slot_weights(m, token, slot), f);
     const bf16* const x = act + (token * slots + slot) * m.inter;
     float dots[kDownRows];
-    if constexpr (kVector) warp_dots_ahead(rows, head, x, m.inter, lane, dots);
+    if constexpr (kVector) warp_dots_ahead<kDownRows, kEvictFirst>(rows, head, x, m.inter, lane, dots);
     else warp_dots<kDownRows, false>(rows, x, m.inter, lane, dots);
     if (lane == 0)
 #pragma unroll
@@ -307,12 +339,15 @@ void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStrea
   const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
                   static_cast<unsigned>(m.top_k + m.shared));  // shared slots first: see gate_up_kernel
   const std::size_t shared_bytes = m.hidden * sizeof(float);
+  const bool evict_first = moe_weights_evict_first();
   if (h.norm_weight)
-    launch_dependent(gate_up_kernel<true, true>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+    launch_dependent(evict_first ? gate_up_kernel<true, true, true> : gate_up_kernel<true, true, false>, grid,
+                     kWarps * 32, shared_bytes, stream, m, h, act);
   else if (vector)
-    launch_dependent(gate_up_kernel<true, false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+    launch_dependent(evict_first ? gate_up_kernel<true, false, true> : gate_up_kernel<true, false, false>, grid,
+                     kWarps * 32, shared_bytes, stream, m, h, act);
   else
-    launch_dependent(gate_up_kernel<false, false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
+    launch_dependent(gate_up_kernel<false, false, false>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
@@ -325,9 +360,10 @@ void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out
   const dim3 grid(static_cast<unsigned>(m.tokens),
                   static_cast<unsigned>((m.hidden + features_per_block - 1) / features_per_block));
   if (vector_rows(m))
-    launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, delta, out);
+    launch_dependent(moe_weights_evict_first() ? down_kernel<true, true> : down_kernel<true, false>, grid,
+                     kWarps * 32, 0, stream, m, act, delta, out);
   else
-    launch_dependent(down_kernel<false>, grid, kWarps * 32, 0, stream, m, act, delta, out);
+    launch_dependent(down_kernel<false, false>, grid, kWarps * 32, 0, stream, m, act, delta, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
