@@ -176,7 +176,7 @@ void route_experts_gemv(const GemvInput& h, int64_t tokens, const bf16* router, 
 // split the ranges and none waits for them. Ranges start 16-byte aligned and are whole 16-byte
 // pieces (cp.async.bulk.prefetch.L2).
 struct L2Ahead {
-  static constexpr int kMaxRanges = 2;
+  static constexpr int kMaxRanges = 3;
   struct Range {
     const void* data = nullptr;
     int64_t bytes = 0;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
@@ -90,6 +91,14 @@ L2Ahead DeepSeekCudaModel::StepOps::feed_forward_ahead(int layer) const {
   }();
   const int64_t bytes = std::min<int64_t>(unconditional->gate_up.weight.data.bytes(), cap) / 16 * 16;
   L2Ahead ahead;
+  // o_proj first, as it is read first; its blocks may be placed only once the attention's leave.
+  static const bool o_proj_ahead = [] {
+    const char* v = std::getenv("TIDE_L2_AHEAD_OPROJ");
+    return v != nullptr && std::string_view(v) == "1";
+  }();
+  const DeviceLinear& o_proj = w.attention.o_proj;
+  if (o_proj_ahead && !o_proj.is_fp8() && o_proj.weight.data.bytes() >= 16)
+    ahead.ranges[ahead.count++] = {.data = o_proj.weight.data.data(), .bytes = o_proj.weight.data.bytes() / 16 * 16};
   if (bytes > 0) ahead.ranges[ahead.count++] = {.data = unconditional->gate_up.weight.data.data(), .bytes = bytes};
   static const int64_t down_cap = [] {
     const char* v = std::getenv("TIDE_L2_AHEAD_DOWN_MB");
