@@ -8,8 +8,11 @@
 // Blocks run token-fastest (grid.x = tokens): the blocks of all tokens for the same weight rows
 // are placed together, so a matrix that several tokens read (the shared experts, a dense MLP, an
 // expert two tokens chose) comes from L2 after the first.
+#include <cuda/atomic>
 #include <cuda_bf16.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -17,6 +20,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
+#include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/gemv_input.cuh"
 #include "backend/cuda/ops.h"
@@ -231,6 +235,28 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
   if (lane == 0 && f1 < m.inter) out[f1] = swiglu(__float2bfloat16(dots[2]), __float2bfloat16(dots[3]));
 }
 
+// One feature of a token's output from its slots' products (partial(slot)), rounded as the grouped
+// path rounds: the shared experts' output (one product over their whole width) and each routed
+// expert's output to bf16, then the weighted sum on top of the shared. delta non-null: out is the
+// residual stream, and gets (out + delta) + the sum, each add rounded as rms_norm's.
+template <typename Partial>
+__device__ __forceinline__ void store_combined(const MoeGemv& m, int64_t token, Partial partial, const bf16* delta,
+                                               bf16* out, int64_t feature) {
+  const int slots = m.top_k + m.shared;
+  float shared = 0.f;
+  for (int slot = m.top_k; slot < slots; ++slot) shared += partial(slot);
+  float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
+  for (int slot = 0; slot < m.top_k; ++slot)
+    sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(partial(slot)));
+  bf16* o = out + token * m.hidden + feature;
+  if (delta) {
+    const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) + __bfloat162float(delta[o - out])));
+    *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
+  } else {
+    *o = __float2bfloat16(sum);
+  }
+}
+
 // down's groups of kDownRows features a block: a warp takes one (slot, group) at a time, and with
 // fewer slots than warps a block takes more groups, so that no warp idles (a dense MLP, one slot:
 // eight groups; V2's eight slots: one; V3's nine: one, a warp taking two slots).
@@ -283,25 +309,8 @@ __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(Moe
         if (f + r < features) partial[slot][f + r] = dots[r];
   }
   __syncthreads();
-  const int i = threadIdx.x;
-  if (i < features) {
-    // As the grouped path rounds: the shared experts' output (one product over their whole
-    // width) and each routed expert's output to bf16, then the weighted sum on top of the shared.
-    float shared = 0.f;
-    for (int slot = m.top_k; slot < slots; ++slot) shared += partial[slot][i];
-    float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
-    for (int slot = 0; slot < m.top_k; ++slot)
-      sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(partial[slot][i]));
-    bf16* o = out + token * m.hidden + first + i;
-    if (delta) {
-      // rms_norm's add of the attention's output, then of this output as stored.
-      const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) +
-                                                               __bfloat162float(delta[o - out])));
-      *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
-    } else {
-      *o = __float2bfloat16(sum);
-    }
-  }
+  if (threadIdx.x < features)
+    store_combined(m, token, [&](int slot) { return partial[slot][threadIdx.x]; }, delta, out, first + threadIdx.x);
 }
 
 bool shapes_supported(const MoeGemv& m) {
@@ -377,6 +386,238 @@ void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* 
                                  cudaStream_t stream) {
   if (!delta) throw Error("moe_gemv_down_into_residual: delta is required");
   launch_down(m, act, delta, residual, stream);
+}
+
+namespace {
+
+// ---- gate_up and down in one launch (moe_gemv_one_launch) ----
+//
+// The two launches' boundary costs the step the tail of gate_up (its last blocks finishing while
+// the memory idles) and the ramp of down (whose blocks are placed only as gate_up's leave, then all
+// wait for its last). Here CTAs take work items from a queue, every gate_up item before any down
+// item: a down item (one slot's products for kOneLaunchFeatures features) waits only for its own
+// slot's gate_up items, so the shared slots' down rows stream while routed gate_up items finish,
+// and the queue keeps every CTA busy to the end. Each slot's products go to `partials`; the last
+// slot to arrive at a block of features sums them, in slot order, as down_kernel does: the result
+// is bit for bit that of the two launches.
+//
+// No deadlock for any number of resident CTAs: a CTA waits only on gate_up items, all of which
+// were taken (the queue hands them out first) by CTAs that are running and wait on nothing but the
+// launch before. The counters: [0] the queue, [1] CTAs finished, then a count of finished gate_up
+// items per (token, slot), then a count of slots arrived per (token, block of features). Whoever
+// uses a count last zeroes it, so every launch finds them zero.
+constexpr int kOneLaunchFeatures = kDownRows * kWarps;  // a down item: one slot, a warp per kDownRows features
+// Three CTAs an SM leave room for the registers of both kinds of item without spilling; with
+// each warp keeping four rows in flight, 396 CTAs keep far more bytes in flight than the memory needs.
+constexpr int kOneLaunchBlocksPerSm = 3;
+
+struct OneLaunch {
+  MoeGemv m;
+  GemvInput h;
+  bf16* act;
+  float* partials;  // [tokens, slots, hidden]
+  unsigned* counters;
+  const bf16* delta;
+  bf16* out;
+  int gate_up_blocks;  // kPairsPerBlock features a block, per slot
+  int down_blocks;     // kOneLaunchFeatures features a block
+  int64_t gate_up_items, down_items;
+};
+
+// Items are ordered as the two launches' grids: token fastest, then the block of features, then
+// the slot, the shared slots first.
+__device__ __forceinline__ int item_slot(const MoeGemv& m, int64_t z) {
+  return z < m.shared ? m.top_k + static_cast<int>(z) : static_cast<int>(z) - m.shared;
+}
+
+template <bool kNormed, bool kEvictFirst>
+__global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch_kernel(OneLaunch a) {
+  // The token's normalised input while the CTA takes gate_up items, then a slot's act row.
+  extern __shared__ float row[];
+  __shared__ unsigned next_item;
+  __shared__ bool sums_here;
+  const MoeGemv& m = a.m;
+  const int slots = m.top_k + m.shared;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  unsigned* const queue = a.counters;
+  unsigned* const finished = a.counters + 1;
+  unsigned* const slot_done = a.counters + 2;
+  unsigned* const arrived = slot_done + m.tokens * slots;
+  const int64_t items = a.gate_up_items + a.down_items;
+
+  allow_dependent_grids();
+  // Shared slots ahead of the router read h from L2 without waiting (see gate_up_kernel); every
+  // other item waits for the launch before.
+  bool waited = false;
+  const auto wait_once = [&] {
+    if (!waited) wait_for_prior_grids();
+    waited = true;
+  };
+  if (!m.shared_ahead_of_router) wait_once();
+  int64_t row_token = -1;  // whose input `row` holds
+
+  if (threadIdx.x == 0) next_item = atomicAdd(queue, 1u);
+  __syncthreads();
+  int64_t item = next_item;
+  while (item < items) {
+    __syncthreads();  // every thread has read next_item
+    unsigned claimed = 0;
+    if (threadIdx.x == 0) claimed = atomicAdd(queue, 1u);  // the next item, asked for now and read at the end
+    if (item < a.gate_up_items) {
+      const int64_t token = item % m.tokens, rest = item / m.tokens;
+      const int64_t first = rest % a.gate_up_blocks * kPairsPerBlock;
+      const int slot = item_slot(m, rest / a.gate_up_blocks);
+      if (slot < m.top_k) wait_once();  // the router's ids
+      const SlotWeights w = slot_weights(m, token, slot);
+      const int64_t f0 = first + warp, f1 = f0 + kWarps;
+      const int64_t f0_row = f0 < m.inter ? f0 : first, f1_row = f1 < m.inter ? f1 : f0_row;
+      const bf16* rows[2 * kPairsPerWarp] = {w.gate + f0_row * m.hidden, w.up + f0_row * m.hidden,
+                                             w.gate + f1_row * m.hidden, w.up + f1_row * m.hidden};
+      uint4 head[2 * kPairsPerWarp];
+      load_chunks<2 * kPairsPerWarp, kEvictFirst>(rows, lane * 8, m.hidden, head);
+      if (row_token != token) {
+        if constexpr (kNormed) {
+          if (waited) normalise_into(a.h, token, m.hidden, row);
+          else normalise_into<InputLoad::L2>(a.h, token, m.hidden, row);
+        } else {
+          for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x)
+            row[i] = __bfloat162float(__ldcg(a.h.x + token * m.hidden + i));
+        }
+        row_token = token;
+        __syncthreads();
+      }
+      if (f0 < m.inter) {
+        float dots[2 * kPairsPerWarp];
+        warp_dots_ahead<2 * kPairsPerWarp, kEvictFirst>(rows, head, row, m.hidden, lane, dots);
+        bf16* out = a.act + (token * slots + slot) * m.inter;
+        if (lane == 0) out[f0] = swiglu(__float2bfloat16(dots[0]), __float2bfloat16(dots[1]));
+        if (lane == 0 && f1 < m.inter) out[f1] = swiglu(__float2bfloat16(dots[2]), __float2bfloat16(dots[3]));
+      }
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        __threadfence();
+        atomicAdd(&slot_done[token * slots + slot], 1u);
+      }
+    } else {
+      const int64_t d = item - a.gate_up_items;
+      const int64_t token = d % m.tokens, rest = d / m.tokens;
+      const int64_t block = rest % a.down_blocks, first = block * kOneLaunchFeatures;
+      const int slot = item_slot(m, rest / a.down_blocks);
+      const int64_t features = first + kOneLaunchFeatures <= m.hidden ? kOneLaunchFeatures : m.hidden - first;
+      wait_once();  // the router's ids, and delta and out for the sums
+      const SlotWeights w = slot_weights(m, token, slot);
+      const int64_t f = kDownRows * warp;  // the warp's first feature within the block
+      const bf16* rows[kDownRows];
+      uint4 head[kDownRows];
+      if (f < features) {  // the weights need no gate_up item: asked for before the wait for the slot
+#pragma unroll
+        for (int r = 0; r < kDownRows; ++r) rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
+        load_chunks<kDownRows, kEvictFirst>(rows, lane * 8, m.inter, head);
+      }
+      if (threadIdx.x == 0) {
+        const ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> done(slot_done[token * slots + slot]);
+        while (done.load(::cuda::memory_order_acquire) < static_cast<unsigned>(a.gate_up_blocks)) __nanosleep(64);
+      }
+      __syncthreads();
+      // The slot's act row, from L2: other CTAs wrote it in this launch.
+      const uint4* act = reinterpret_cast<const uint4*>(a.act + (token * slots + slot) * m.inter);
+      for (int64_t c = threadIdx.x; c < m.inter / 8; c += blockDim.x) {
+        const uint4 packed = __ldcg(act + c);
+        const bf16* v = reinterpret_cast<const bf16*>(&packed);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) row[c * 8 + i] = __bfloat162float(v[i]);
+      }
+      row_token = -1;
+      __syncthreads();
+      if (f < features) {
+        float dots[kDownRows];
+        warp_dots_ahead<kDownRows, kEvictFirst>(rows, head, row, m.inter, lane, dots);
+        float* partial = a.partials + (token * slots + slot) * m.hidden + first + f;
+        if (lane == 0)
+#pragma unroll
+          for (int r = 0; r < kDownRows; ++r)
+            if (f + r < features) partial[r] = dots[r];
+      }
+      __syncthreads();
+      if (threadIdx.x == 0) {
+        __threadfence();
+        sums_here = atomicAdd(&arrived[token * a.down_blocks + block], 1u) == static_cast<unsigned>(slots - 1);
+      }
+      __syncthreads();
+      if (sums_here) {  // every slot of this block of features has arrived
+        __threadfence();
+        const float* partials = a.partials + token * slots * m.hidden + first;
+        if (threadIdx.x < features)
+          store_combined(m, token, [&](int s) { return __ldcg(partials + s * m.hidden + threadIdx.x); }, a.delta, a.out,
+                         first + threadIdx.x);
+        if (threadIdx.x == 0) arrived[token * a.down_blocks + block] = 0;
+      }
+    }
+    if (threadIdx.x == 0) next_item = claimed;
+    __syncthreads();
+    item = next_item;
+  }
+  // The last CTA out zeroes what the others may still have read until they left.
+  if (threadIdx.x == 0) {
+    __threadfence();
+    if (atomicAdd(finished, 1u) == gridDim.x - 1) {
+      for (int64_t i = 0; i < m.tokens * slots; ++i) slot_done[i] = 0;
+      *queue = 0;
+      *finished = 0;
+    }
+  }
+}
+
+constexpr std::size_t kOneLaunchMaxRowBytes = 96 * 1024;
+
+std::size_t one_launch_row_bytes(const MoeGemv& m) {
+  return static_cast<std::size_t>(std::max(m.hidden, m.inter)) * sizeof(float);
+}
+
+int64_t one_launch_down_blocks(const MoeGemv& m) { return (m.hidden + kOneLaunchFeatures - 1) / kOneLaunchFeatures; }
+
+}  // namespace
+
+int64_t moe_gemv_one_launch_counters(const MoeGemv& m) {
+  return 2 + m.tokens * (m.top_k + m.shared) + m.tokens * one_launch_down_blocks(m);
+}
+
+bool moe_gemv_one_launch_supported(const MoeGemv& m) {
+  return shapes_supported(m) && vector_rows(m) && one_launch_row_bytes(m) <= kOneLaunchMaxRowBytes;
+}
+
+void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const MoeGemvOneLaunch& s,
+                         const bf16* delta, bf16* out, cudaStream_t stream) {
+  if (m.tokens <= 0) return;
+  check(m);
+  if (!moe_gemv_one_launch_supported(m))
+    throw Error("moe_gemv_one_launch: needs widths that are multiples of 8 and rows of at most 24576 elements");
+  if (h.norm_weight && (reinterpret_cast<uintptr_t>(h.x) | reinterpret_cast<uintptr_t>(h.delta) |
+                        reinterpret_cast<uintptr_t>(h.norm_weight)) % 16 != 0)
+    throw Error("moe_gemv_one_launch: normalising the input needs 16-byte aligned rows");
+  if (!s.partials || !s.counters || s.counter_words < moe_gemv_one_launch_counters(m))
+    throw Error("moe_gemv_one_launch: needs partials and " + std::to_string(moe_gemv_one_launch_counters(m)) +
+                " counters (got " + std::to_string(s.counter_words) + ")");
+  const int slots = m.top_k + m.shared;
+  OneLaunch a{.m = m, .h = h, .act = act, .partials = s.partials, .counters = s.counters, .delta = delta, .out = out,
+              .gate_up_blocks = static_cast<int>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
+              .down_blocks = static_cast<int>(one_launch_down_blocks(m))};
+  a.gate_up_items = m.tokens * a.gate_up_blocks * slots;
+  a.down_items = m.tokens * a.down_blocks * slots;
+  const bool evict_first = moe_weights_evict_first();
+  void (*kernel)(OneLaunch) = h.norm_weight ? (evict_first ? one_launch_kernel<true, true> : one_launch_kernel<true, false>)
+                                            : (evict_first ? one_launch_kernel<false, true> : one_launch_kernel<false, false>);
+  static std::atomic<uint64_t> set_on[4]{};
+  const int which = (h.norm_weight ? 2 : 0) + (evict_first ? 1 : 0);
+  allow_dynamic_shared_memory(reinterpret_cast<const void*>(kernel), kOneLaunchMaxRowBytes, set_on[which]);
+  const std::size_t bytes = one_launch_row_bytes(m);
+  int per_sm = 0, device = 0, sms = 0;
+  TIDE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarps * 32, bytes));
+  TIDE_CUDA_CHECK(cudaGetDevice(&device));
+  TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  const int64_t ctas = std::min<int64_t>(a.gate_up_items + a.down_items, int64_t{std::max(per_sm, 1)} * sms);
+  launch_dependent(kernel, dim3(static_cast<unsigned>(ctas)), kWarps * 32, bytes, stream, a);
+  TIDE_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace tide::cuda

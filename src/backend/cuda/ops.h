@@ -263,6 +263,21 @@ void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t st
 // rms_norm(delta, residual, ...) and rms_norm(out, residual, ...) leave in the residual.
 void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* residual,
                                  cudaStream_t stream);
+// moe_gemv_gate_up then moe_gemv_down (delta null) or moe_gemv_down_into_residual (out the
+// residual stream) in one launch, bit for bit the same output; act is written as by gate_up. CTAs
+// take items from a queue, and a slot's down products wait only for that slot's gate_up (see
+// moe_gemv.cu). partials: [tokens, slots, hidden] fp32; counters: moe_gemv_one_launch_counters(m)
+// words, zero before the first launch, and each launch leaves them zero. Widths multiples of 8,
+// rows of at most 24576 elements (moe_gemv_one_launch_supported).
+struct MoeGemvOneLaunch {
+  float* partials = nullptr;
+  unsigned* counters = nullptr;
+  int64_t counter_words = 0;
+};
+int64_t moe_gemv_one_launch_counters(const MoeGemv& m);
+bool moe_gemv_one_launch_supported(const MoeGemv& m);
+void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const MoeGemvOneLaunch& scratch,
+                         const bf16* delta, bf16* out, cudaStream_t stream);
 
 // Decode-sized dense GEMMs: y[n, out] = x[n, in] · Wᵀ, W [out, in] row-major, fp32 accumulation,
 // for 1 <= n <= kGemvMaxRows and in % 8 == 0 with 16-byte aligned rows; bf16 or fp32 output. The
