@@ -200,92 +200,95 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
 
 // moe_gemv_one_launch against the two launches it replaces, on the same inputs: act and the
 // output bit for bit (it sums each feature's slots in the same order), its input as stored or
-// normalised as read into the residual stream, the shared slots ahead of the router or not. Each
-// case runs twice on the same counters, which every launch must leave at zero.
+// normalised as read into the residual stream, the shared slots ahead of the router or not, on as
+// many CTAs as the GPU holds and on one and three (each CTA then takes many items, down items
+// waiting on gate_up items of other CTAs or of its own). Every run uses the same counters, which
+// each launch must leave at zero.
 TEST(CudaModelOps, MoeGemvOneLaunchGivesTheTwoLaunchesOutputs) {
   REQUIRE_DEVICE();
   struct Shape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
   for (const Shape s : {Shape{64, 32, 1, 4, 16, 0}, Shape{136, 40, 3, 2, 5, 1}, Shape{2048, 1408, 1, 6, 64, 2},
                         Shape{2048, 1408, 2, 6, 64, 2}, Shape{7168, 2048, 2, 8, 12, 1}, Shape{136, 2200, 2, 0, 0, 1},
                         Shape{40, 24, 1, 15, 20, 1}}) {
+    const std::string shape = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" +
+                              std::to_string(s.tokens) + " k=" + std::to_string(s.top_k) + " shared=" +
+                              std::to_string(s.shared);
+    auto rng = rng_for("moe_gemv_one_launch " + shape);
+    const int slots = s.top_k + s.shared;
+    std::vector<int32_t> ids, all(s.experts);
+    std::iota(all.begin(), all.end(), 0);
+    for (int t = 0; t < s.tokens; ++t) {
+      std::shuffle(all.begin(), all.end(), rng);
+      ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
+    }
+    std::vector<float> gate_weights(ids.size());
+    std::uniform_real_distribution<float> wdist(0.05f, 1.f);
+    for (auto& g : gate_weights) g = wdist(rng);
+    const float in_scale = 1.f / std::sqrt(float(s.hidden)), inter_scale = 1.f / std::sqrt(float(s.inter));
+    std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
+    std::vector<const bf16*> gate_up_ptrs, down_ptrs;
+    for (int e = 0; e < s.experts; ++e) {
+      dgate_up.emplace_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, in_scale));
+      ddown.emplace_back(random_bf16(s.hidden * s.inter, rng, 0.f, inter_scale));
+      gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
+      down_ptrs.push_back(as_bf16(ddown.back()));
+    }
+    DeviceBuffer<uint16_t> dshared_gate_up(random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale));
+    DeviceBuffer<uint16_t> dshared_down(random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale));
+    DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
+    DeviceBuffer<int32_t> dids(ids);
+    DeviceBuffer<float> dgate_weights(gate_weights);
+    const auto residual = random_bf16(s.tokens * s.hidden, rng);
+    DeviceBuffer<uint16_t> ddelta(random_bf16(s.tokens * s.hidden, rng)), dnorm(random_bf16(s.hidden, rng, 1.f, 0.2f));
+    MoeGemv m{.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
+              .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
+              .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
+              .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
+              .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+    ASSERT_TRUE(moe_gemv_one_launch_supported(m)) << shape;
+    DeviceBuffer<float> dpartials(s.tokens * slots * s.hidden);
+    DeviceBuffer<unsigned> dcounters(moe_gemv_one_launch_counters(m) + 3);
+    dcounters.fill_bytes(0);
     for (const bool normed : {false, true}) {
+      // The two launches: into the residual (h.x, in place, as the model runs them) when normed,
+      // else into out.
+      DeviceBuffer<uint16_t> dx(residual), dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden);
+      dact.fill_bytes(0xff);
+      dout.fill_bytes(0xff);
+      const auto input = [&](DeviceBuffer<uint16_t>& x) {
+        return normed ? GemvInput{.x = as_bf16(x), .delta = as_bf16(ddelta), .norm_weight = as_bf16(dnorm), .eps = 1e-6f}
+                      : GemvInput{.x = as_bf16(x)};
+      };
+      moe_gemv_gate_up(m, input(dx), as_bf16(dact), nullptr);
+      if (normed)
+        moe_gemv_down_into_residual(m, as_bf16(dact), as_bf16(ddelta), as_bf16(dx), nullptr);
+      else
+        moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
+      sync();
+      const auto act_two = dact.download();
+      const auto out_two = normed ? dx.download() : dout.download();
+
       for (const bool ahead : {false, true}) {
-        const std::string what = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) +
-                                 " T=" + std::to_string(s.tokens) + " k=" + std::to_string(s.top_k) + " shared=" +
-                                 std::to_string(s.shared) + (normed ? " normed" : "") + (ahead ? " ahead" : "");
-        auto rng = rng_for("moe_gemv_one_launch " + what);
-        const int slots = s.top_k + s.shared;
-        std::vector<int32_t> ids, all(s.experts);
-        std::iota(all.begin(), all.end(), 0);
-        for (int t = 0; t < s.tokens; ++t) {
-          std::shuffle(all.begin(), all.end(), rng);
-          ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
-        }
-        std::vector<float> gate_weights(ids.size());
-        std::uniform_real_distribution<float> wdist(0.05f, 1.f);
-        for (auto& g : gate_weights) g = wdist(rng);
-        const float in_scale = 1.f / std::sqrt(float(s.hidden)), inter_scale = 1.f / std::sqrt(float(s.inter));
-        std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
-        std::vector<const bf16*> gate_up_ptrs, down_ptrs;
-        for (int e = 0; e < s.experts; ++e) {
-          dgate_up.emplace_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, in_scale));
-          ddown.emplace_back(random_bf16(s.hidden * s.inter, rng, 0.f, inter_scale));
-          gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
-          down_ptrs.push_back(as_bf16(ddown.back()));
-        }
-        DeviceBuffer<uint16_t> dshared_gate_up(random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale));
-        DeviceBuffer<uint16_t> dshared_down(random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale));
-        DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
-        DeviceBuffer<int32_t> dids(ids);
-        DeviceBuffer<float> dgate_weights(gate_weights);
-        const auto residual = random_bf16(s.tokens * s.hidden, rng);
-        DeviceBuffer<uint16_t> dx(residual), ddelta(random_bf16(s.tokens * s.hidden, rng)),
-            dnorm(random_bf16(s.hidden, rng, 1.f, 0.2f));
-        MoeGemv m{.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
-                  .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
-                  .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
-                  .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
-                  .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
-        m.shared_ahead_of_router = ahead;
-        ASSERT_TRUE(moe_gemv_one_launch_supported(m)) << what;
-        GemvInput h{.x = as_bf16(dx)};
-        if (normed) h = {.x = as_bf16(dx), .delta = as_bf16(ddelta), .norm_weight = as_bf16(dnorm), .eps = 1e-6f};
-
-        // The two launches: into the residual (a copy of it) when normed, else into out.
-        DeviceBuffer<uint16_t> dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden), dres(residual);
-        dact.fill_bytes(0xff);
-        dout.fill_bytes(0xff);
-        moe_gemv_gate_up(m, h, as_bf16(dact), nullptr);
-        if (normed) {
-          // The residual the kernels read must not change under them: the gate_up above read dx.
-          moe_gemv_down_into_residual(m, as_bf16(dact), as_bf16(ddelta), as_bf16(dx), nullptr);
-        } else {
-          moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
-        }
-        sync();
-        const auto act_two = dact.download();
-        const auto out_two = normed ? dx.download() : dout.download();
-
-        DeviceBuffer<float> dpartials(s.tokens * slots * s.hidden);
-        DeviceBuffer<unsigned> dcounters(moe_gemv_one_launch_counters(m) + 3);
-        dcounters.fill_bytes(0);
-        const MoeGemvOneLaunch scratch{.partials = dpartials.data(), .counters = dcounters.data(),
-                                       .counter_words = static_cast<int64_t>(dcounters.size())};
-        for (int round = 0; round < 2; ++round) {
+        for (const int max_ctas : {0, 1, 3}) {
+          if (max_ctas > 0 && s.hidden * s.inter > 512 * 1024) continue;  // one CTA streaming every matrix: slow
+          const std::string what = shape + (normed ? " normed" : "") + (ahead ? " ahead" : "") +
+                                   " max_ctas=" + std::to_string(max_ctas);
+          MoeGemv run = m;
+          run.shared_ahead_of_router = ahead;
           DeviceBuffer<uint16_t> dx1(residual), dact1(s.tokens * slots * s.inter), dout1(s.tokens * s.hidden);
           dact1.fill_bytes(0xff);
           dout1.fill_bytes(0xff);
           dpartials.fill_bytes(0xff);
-          GemvInput h1 = h;
-          h1.x = as_bf16(dx1);
-          moe_gemv_one_launch(m, h1, as_bf16(dact1), scratch, normed ? as_bf16(ddelta) : nullptr,
+          const MoeGemvOneLaunch scratch{.partials = dpartials.data(), .counters = dcounters.data(),
+                                         .counter_words = static_cast<int64_t>(dcounters.size()), .max_ctas = max_ctas};
+          moe_gemv_one_launch(run, input(dx1), as_bf16(dact1), scratch, normed ? as_bf16(ddelta) : nullptr,
                               normed ? as_bf16(dx1) : as_bf16(dout1), nullptr);
           sync();
-          EXPECT_EQ(dact1.download(), act_two) << what << " round " << round << ": act";
-          EXPECT_EQ(normed ? dx1.download() : dout1.download(), out_two) << what << " round " << round << ": out";
+          EXPECT_EQ(dact1.download(), act_two) << what << ": act";
+          EXPECT_EQ(normed ? dx1.download() : dout1.download(), out_two) << what << ": out";
           const auto counters = dcounters.download();
           EXPECT_EQ(std::count(counters.begin(), counters.end(), 0u), static_cast<std::ptrdiff_t>(counters.size()))
-              << what << " round " << round << ": the counters are left at zero";
+              << what << ": the counters are left at zero";
         }
       }
     }
@@ -294,8 +297,7 @@ TEST(CudaModelOps, MoeGemvOneLaunchGivesTheTwoLaunchesOutputs) {
 
 TEST(CudaModelOps, MoeGemvOneLaunchRefusesWhatItCannotRun) {
   REQUIRE_DEVICE();
-  DeviceBuffer<uint16_t> buffer(64 * 64 * 2);
-  DeviceBuffer<unsigned> counters(64);
+  DeviceBuffer<uint16_t> buffer(64 * 64 * 2), act(64), out(64);
   DeviceBuffer<float> partials(64);
   const MoeGemv odd{.tokens = 1, .hidden = 129, .inter = 45, .shared = 1, .shared_gate_up = as_bf16(buffer),
                     .shared_down = as_bf16(buffer)};
@@ -303,16 +305,17 @@ TEST(CudaModelOps, MoeGemvOneLaunchRefusesWhatItCannotRun) {
   const MoeGemv m{.tokens = 1, .hidden = 64, .inter = 32, .shared = 1, .shared_gate_up = as_bf16(buffer),
                   .shared_down = as_bf16(buffer)};
   ASSERT_TRUE(moe_gemv_one_launch_supported(m));
-  DeviceBuffer<uint16_t> act(32), out(64);
+  const int64_t words = moe_gemv_one_launch_counters(m);
+  DeviceBuffer<unsigned> counters(words);
   const GemvInput h{.x = as_bf16(buffer)};
-  EXPECT_THROW(moe_gemv_one_launch(odd, h, as_bf16(act), {partials.data(), counters.data(), 64}, nullptr,
-                                   as_bf16(out), nullptr),
-               Error);
-  EXPECT_THROW(moe_gemv_one_launch(m, h, as_bf16(act), {partials.data(), counters.data(), 1}, nullptr, as_bf16(out),
-                                   nullptr),
-               Error);
-  EXPECT_THROW(moe_gemv_one_launch(m, h, as_bf16(act), {nullptr, counters.data(), 64}, nullptr, as_bf16(out), nullptr),
-               Error);
+  const auto run = [&](const MoeGemv& shape, bf16* a, const MoeGemvOneLaunch& scratch) {
+    moe_gemv_one_launch(shape, h, a, scratch, nullptr, as_bf16(out), nullptr);
+  };
+  EXPECT_THROW(run(odd, as_bf16(act), {partials.data(), counters.data(), words}), Error);
+  EXPECT_THROW(run(m, as_bf16(act), {partials.data(), counters.data(), words - 1}), Error);
+  EXPECT_THROW(run(m, as_bf16(act), {nullptr, counters.data(), words}), Error);
+  EXPECT_THROW(run(m, as_bf16(act) + 1, {partials.data(), counters.data(), words}), Error);  // act misaligned
+  EXPECT_THROW(run(m, nullptr, {partials.data(), counters.data(), words}), Error);
 }
 
 TEST(CudaModelOps, MoeGemvRefusesWhatItCannotRun) {

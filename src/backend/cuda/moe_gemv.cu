@@ -403,20 +403,22 @@ namespace {
 //
 // No deadlock for any number of resident CTAs: a CTA waits only on gate_up items, all of which
 // were taken (the queue hands them out first) by CTAs that are running and wait on nothing but the
-// launch before. The counters: [0] the queue, [1] CTAs finished, then a count of finished gate_up
-// items per (token, slot), then a count of slots arrived per (token, block of features). Whoever
-// uses a count last zeroes it, so every launch finds them zero.
+// launch before. The counters, each on its own 128-byte line (many CTAs poll or add to them at the
+// handover from gate_up to down): the queue, the CTAs finished, a count of finished gate_up items
+// per (token, slot), and a count of slots arrived per (token, block of features). Whoever uses a
+// count last zeroes it, so every launch finds them zero.
 constexpr int kOneLaunchFeatures = kDownRows * kWarps;  // a down item: one slot, a warp per kDownRows features
-// Three CTAs an SM leave room for the registers of both kinds of item without spilling; with
+// Three CTAs an SM leave room for the registers of both kinds of item (80, a few bytes spilled); with
 // each warp keeping four rows in flight, 396 CTAs keep far more bytes in flight than the memory needs.
 constexpr int kOneLaunchBlocksPerSm = 3;
+constexpr int64_t kCounterStride = 32;  // words: a counter a 128-byte line
 
 struct OneLaunch {
   MoeGemv m;
   GemvInput h;
   bf16* act;
   float* partials;  // [tokens, slots, hidden]
-  unsigned* counters;
+  unsigned* counters;  // kCounterStride words apart
   const bf16* delta;
   bf16* out;
   int gate_up_blocks;  // kPairsPerBlock features a block, per slot
@@ -440,9 +442,13 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
   const int slots = m.top_k + m.shared;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   unsigned* const queue = a.counters;
-  unsigned* const finished = a.counters + 1;
-  unsigned* const slot_done = a.counters + 2;
-  unsigned* const arrived = slot_done + m.tokens * slots;
+  unsigned* const finished = a.counters + kCounterStride;
+  const auto slot_done = [&](int64_t token, int slot) -> unsigned& {
+    return a.counters[(2 + token * slots + slot) * kCounterStride];
+  };
+  const auto arrived = [&](int64_t token, int64_t block) -> unsigned& {
+    return a.counters[(2 + m.tokens * slots + token * a.down_blocks + block) * kCounterStride];
+  };
   const int64_t items = a.gate_up_items + a.down_items;
 
   allow_dependent_grids();
@@ -476,9 +482,11 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
       uint4 head[2 * kPairsPerWarp];
       load_chunks<2 * kPairsPerWarp, kEvictFirst>(rows, lane * 8, m.hidden, head);
       if (row_token != token) {
+        // From L2 even after the wait: h.x is the residual stream that this launch's sums write
+        // (each token's only after all its gate_up items have read it; a read-only load of memory
+        // the kernel writes is outside that path's contract all the same).
         if constexpr (kNormed) {
-          if (waited) normalise_into(a.h, token, m.hidden, row);
-          else normalise_into<InputLoad::L2>(a.h, token, m.hidden, row);
+          normalise_into<InputLoad::L2>(a.h, token, m.hidden, row);
         } else {
           for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x)
             row[i] = __bfloat162float(__ldcg(a.h.x + token * m.hidden + i));
@@ -496,7 +504,7 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
       __syncthreads();
       if (threadIdx.x == 0) {
         __threadfence();
-        atomicAdd(&slot_done[token * slots + slot], 1u);
+        atomicAdd(&slot_done(token, slot), 1u);
       }
     } else {
       const int64_t d = item - a.gate_up_items;
@@ -515,8 +523,10 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
         load_chunks<kDownRows, kEvictFirst>(rows, lane * 8, m.inter, head);
       }
       if (threadIdx.x == 0) {
-        const ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> done(slot_done[token * slots + slot]);
-        while (done.load(::cuda::memory_order_acquire) < static_cast<unsigned>(a.gate_up_blocks)) __nanosleep(64);
+        const ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> done(slot_done(token, slot));
+        for (unsigned pause = 32; done.load(::cuda::memory_order_acquire) < static_cast<unsigned>(a.gate_up_blocks);
+             pause = pause < 256 ? 2 * pause : pause)
+          __nanosleep(pause);
       }
       __syncthreads();
       // The slot's act row, from L2: other CTAs wrote it in this launch.
@@ -540,17 +550,18 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
       }
       __syncthreads();
       if (threadIdx.x == 0) {
-        __threadfence();
-        sums_here = atomicAdd(&arrived[token * a.down_blocks + block], 1u) == static_cast<unsigned>(slots - 1);
+        __threadfence();  // this CTA's partials before its arrival
+        const bool last = atomicAdd(&arrived(token, block), 1u) == static_cast<unsigned>(slots - 1);
+        if (last) __threadfence();  // the other slots' partials before the sums read them
+        sums_here = last;
       }
       __syncthreads();
       if (sums_here) {  // every slot of this block of features has arrived
-        __threadfence();
         const float* partials = a.partials + token * slots * m.hidden + first;
         if (threadIdx.x < features)
           store_combined(m, token, [&](int s) { return __ldcg(partials + s * m.hidden + threadIdx.x); }, a.delta, a.out,
                          first + threadIdx.x);
-        if (threadIdx.x == 0) arrived[token * a.down_blocks + block] = 0;
+        if (threadIdx.x == 0) arrived(token, block) = 0;
       }
     }
     if (threadIdx.x == 0) next_item = claimed;
@@ -561,7 +572,9 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
   if (threadIdx.x == 0) {
     __threadfence();
     if (atomicAdd(finished, 1u) == gridDim.x - 1) {
-      for (int64_t i = 0; i < m.tokens * slots; ++i) slot_done[i] = 0;
+      __threadfence();
+      for (int64_t t = 0; t < m.tokens; ++t)
+        for (int slot = 0; slot < slots; ++slot) slot_done(t, slot) = 0;
       *queue = 0;
       *finished = 0;
     }
@@ -579,7 +592,7 @@ int64_t one_launch_down_blocks(const MoeGemv& m) { return (m.hidden + kOneLaunch
 }  // namespace
 
 int64_t moe_gemv_one_launch_counters(const MoeGemv& m) {
-  return 2 + m.tokens * (m.top_k + m.shared) + m.tokens * one_launch_down_blocks(m);
+  return (2 + m.tokens * (m.top_k + m.shared) + m.tokens * one_launch_down_blocks(m)) * kCounterStride;
 }
 
 bool moe_gemv_one_launch_supported(const MoeGemv& m) {
@@ -595,6 +608,8 @@ void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const 
   if (h.norm_weight && (reinterpret_cast<uintptr_t>(h.x) | reinterpret_cast<uintptr_t>(h.delta) |
                         reinterpret_cast<uintptr_t>(h.norm_weight)) % 16 != 0)
     throw Error("moe_gemv_one_launch: normalising the input needs 16-byte aligned rows");
+  if (!act || !out || reinterpret_cast<uintptr_t>(act) % 16 != 0)
+    throw Error("moe_gemv_one_launch: needs act (16-byte aligned) and out");
   if (!s.partials || !s.counters || s.counter_words < moe_gemv_one_launch_counters(m))
     throw Error("moe_gemv_one_launch: needs partials and " + std::to_string(moe_gemv_one_launch_counters(m)) +
                 " counters (got " + std::to_string(s.counter_words) + ")");
@@ -615,7 +630,8 @@ void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const 
   TIDE_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarps * 32, bytes));
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const int64_t ctas = std::min<int64_t>(a.gate_up_items + a.down_items, int64_t{std::max(per_sm, 1)} * sms);
+  int64_t ctas = std::min<int64_t>(a.gate_up_items + a.down_items, int64_t{std::max(per_sm, 1)} * sms);
+  if (s.max_ctas > 0) ctas = std::min<int64_t>(ctas, s.max_ctas);
   launch_dependent(kernel, dim3(static_cast<unsigned>(ctas)), kWarps * 32, bytes, stream, a);
   TIDE_CUDA_CHECK_LAUNCH();
 }
