@@ -616,7 +616,7 @@ void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const 
   const int slots = m.top_k + m.shared;
   OneLaunch a{.m = m, .h = h, .act = act, .partials = s.partials, .counters = s.counters, .delta = delta, .out = out,
               .gate_up_blocks = static_cast<int>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
-              .down_blocks = static_cast<int>(one_launch_down_blocks(m))};
+              .down_blocks = static_cast<int>(one_launch_down_blocks(m)), .gate_up_items = 0, .down_items = 0};
   a.gate_up_items = m.tokens * a.gate_up_blocks * slots;
   a.down_items = m.tokens * a.down_blocks * slots;
   const bool evict_first = moe_weights_evict_first();

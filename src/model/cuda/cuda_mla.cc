@@ -98,7 +98,7 @@ L2Ahead DeepSeekCudaModel::StepOps::feed_forward_ahead(int layer) const {
   }();
   const DeviceLinear& o_proj = w.attention.o_proj;
   if (o_proj_ahead && !o_proj.is_fp8() && o_proj.weight.data.bytes() >= 16)
-    ahead.ranges[ahead.count++] = {.data = o_proj.weight.data.data(), .bytes = o_proj.weight.data.bytes() / 16 * 16};
+    ahead.ranges[ahead.count++] = {.data = o_proj.weight.data.data(), .bytes = static_cast<int64_t>(o_proj.weight.data.bytes() / 16 * 16)};
   if (bytes > 0) ahead.ranges[ahead.count++] = {.data = unconditional->gate_up.weight.data.data(), .bytes = bytes};
   static const int64_t down_cap = [] {
     const char* v = std::getenv("TIDE_L2_AHEAD_DOWN_MB");
