@@ -94,30 +94,28 @@ std::vector<float> column_slice(const std::vector<float>& m, int64_t cols, int64
 
 // Decode-sized MoE: each token's routed choices and its shared experts' slices, then their sum
 // with the gate weights; top_k 0 is a dense MLP. Odd widths take the kernels' scalar path.
-TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
-  REQUIRE_DEVICE();
-  struct Shape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
-  for (const Shape s : {Shape{64, 32, 1, 4, 16, 0}, Shape{129, 45, 3, 2, 5, 1}, Shape{2048, 1408, 1, 6, 64, 2},
-                        Shape{2048, 1408, 2, 6, 64, 2}, Shape{7168, 2048, 2, 8, 12, 1}, Shape{136, 2200, 2, 0, 0, 1},
-                        Shape{40, 24, 1, 15, 20, 1}}) {
-    const std::string what = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" +
-                              std::to_string(s.tokens) + " k=" + std::to_string(s.top_k) + " shared=" +
-                              std::to_string(s.shared);
-    auto rng = rng_for("moe_gemv " + what);
-    const int slots = s.top_k + s.shared;
-    std::vector<int32_t> ids, all(s.experts);
+// The moe_gemv tests' routing and experts: each token's top_k distinct experts and gate weights
+// in [0.05, 1), every expert's gate_up and down and the shared experts' slices, on the host (for
+// references) and the device, and the MoeGemv over them.
+struct MoeShape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
+
+std::string describe(const MoeShape& s) {
+  return "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" + std::to_string(s.tokens) +
+         " k=" + std::to_string(s.top_k) + " shared=" + std::to_string(s.shared);
+}
+
+struct RandomMoe {
+  RandomMoe(const MoeShape& s, std::mt19937& rng) : shape(s) {
+    std::vector<int32_t> all(s.experts);
     std::iota(all.begin(), all.end(), 0);
     for (int t = 0; t < s.tokens; ++t) {
       std::shuffle(all.begin(), all.end(), rng);
       ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
     }
-    std::vector<float> gate_weights(ids.size());
+    gate_weights.resize(ids.size());
     std::uniform_real_distribution<float> wdist(0.05f, 1.f);
     for (auto& g : gate_weights) g = wdist(rng);
-    const auto h = random_bf16(s.tokens * s.hidden, rng);
     const float in_scale = 1.f / std::sqrt(float(s.hidden)), inter_scale = 1.f / std::sqrt(float(s.inter));
-    std::vector<std::vector<uint16_t>> gate_up, down;
-    std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
     std::vector<const bf16*> gate_up_ptrs, down_ptrs;
     for (int e = 0; e < s.experts; ++e) {
       gate_up.push_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, in_scale));
@@ -127,20 +125,57 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
       gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
       down_ptrs.push_back(as_bf16(ddown.back()));
     }
-    const auto shared_gate_up = random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale);
-    const auto shared_down = random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale);
-    DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
-    DeviceBuffer<uint16_t> dshared_gate_up(shared_gate_up), dshared_down(shared_down), dh(h);
-    DeviceBuffer<uint16_t> dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden);
-    DeviceBuffer<int32_t> dids(ids);
-    DeviceBuffer<float> dgate_weights(gate_weights);
+    shared_gate_up = random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale);
+    shared_down = random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale);
+    dgate_up_ptrs = DeviceBuffer<const bf16*>(gate_up_ptrs);
+    ddown_ptrs = DeviceBuffer<const bf16*>(down_ptrs);
+    dshared_gate_up = DeviceBuffer<uint16_t>(shared_gate_up);
+    dshared_down = DeviceBuffer<uint16_t>(shared_down);
+    dids = DeviceBuffer<int32_t>(ids);
+    dgate_weights = DeviceBuffer<float>(gate_weights);
+  }
+
+  MoeGemv gemv() {
+    const MoeShape& s = shape;
+    return {.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
+            .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
+            .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
+            .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
+            .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+  }
+
+  MoeShape shape;
+  std::vector<int32_t> ids;
+  std::vector<float> gate_weights;
+  std::vector<std::vector<uint16_t>> gate_up, down;
+  std::vector<uint16_t> shared_gate_up, shared_down;
+  std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
+  DeviceBuffer<const bf16*> dgate_up_ptrs, ddown_ptrs;
+  DeviceBuffer<uint16_t> dshared_gate_up, dshared_down;
+  DeviceBuffer<int32_t> dids;
+  DeviceBuffer<float> dgate_weights;
+};
+
+constexpr MoeShape kMoeGemvShapes[] = {{64, 32, 1, 4, 16, 0},    {129, 45, 3, 2, 5, 1},   {2048, 1408, 1, 6, 64, 2},
+                                       {2048, 1408, 2, 6, 64, 2}, {7168, 2048, 2, 8, 12, 1}, {136, 2200, 2, 0, 0, 1},
+                                       {40, 24, 1, 15, 20, 1}};
+
+TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
+  REQUIRE_DEVICE();
+  for (const MoeShape& s : kMoeGemvShapes) {
+    const std::string what = describe(s);
+    auto rng = rng_for("moe_gemv " + what);
+    const int slots = s.top_k + s.shared;
+    const auto h = random_bf16(s.tokens * s.hidden, rng);
+    RandomMoe moe(s, rng);
+    const auto& ids = moe.ids;
+    const auto& gate_weights = moe.gate_weights;
+    const auto& gate_up = moe.gate_up;
+    const auto& down = moe.down;
+    DeviceBuffer<uint16_t> dh(h), dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden);
     dact.fill_bytes(0xff);
     dout.fill_bytes(0xff);
-    const MoeGemv m{.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
-                    .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
-                    .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
-                    .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
-                    .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+    const MoeGemv m = moe.gemv();
     moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact), nullptr);
     moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
     // The shared slots ahead of the router read h from L2 without waiting: the same activations.
@@ -151,7 +186,7 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
     sync();
     EXPECT_EQ(dact_ahead.download(), dact.download()) << what << ": the shared slots ahead of the router";
 
-    const auto act = widen(dact.download()), hf = widen(h), sgu = widen(shared_gate_up), sd = widen(shared_down);
+    const auto act = widen(dact.download()), hf = widen(h), sgu = widen(moe.shared_gate_up), sd = widen(moe.shared_down);
     std::vector<float> act_ref, out_ref;
     const auto round = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
     for (int t = 0; t < s.tokens; ++t) {
@@ -206,45 +241,15 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
 // each launch must leave at zero.
 TEST(CudaModelOps, MoeGemvOneLaunchGivesTheTwoLaunchesOutputs) {
   REQUIRE_DEVICE();
-  struct Shape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
-  for (const Shape s : {Shape{64, 32, 1, 4, 16, 0}, Shape{136, 40, 3, 2, 5, 1}, Shape{2048, 1408, 1, 6, 64, 2},
-                        Shape{2048, 1408, 2, 6, 64, 2}, Shape{7168, 2048, 2, 8, 12, 1}, Shape{136, 2200, 2, 0, 0, 1},
-                        Shape{40, 24, 1, 15, 20, 1}}) {
-    const std::string shape = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" +
-                              std::to_string(s.tokens) + " k=" + std::to_string(s.top_k) + " shared=" +
-                              std::to_string(s.shared);
+  for (MoeShape s : kMoeGemvShapes) {
+    if (s.hidden % 8 != 0 || s.inter % 8 != 0) s.hidden = 136, s.inter = 40;  // rows of 16-byte pieces only
+    const std::string shape = describe(s);
     auto rng = rng_for("moe_gemv_one_launch " + shape);
     const int slots = s.top_k + s.shared;
-    std::vector<int32_t> ids, all(s.experts);
-    std::iota(all.begin(), all.end(), 0);
-    for (int t = 0; t < s.tokens; ++t) {
-      std::shuffle(all.begin(), all.end(), rng);
-      ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
-    }
-    std::vector<float> gate_weights(ids.size());
-    std::uniform_real_distribution<float> wdist(0.05f, 1.f);
-    for (auto& g : gate_weights) g = wdist(rng);
-    const float in_scale = 1.f / std::sqrt(float(s.hidden)), inter_scale = 1.f / std::sqrt(float(s.inter));
-    std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
-    std::vector<const bf16*> gate_up_ptrs, down_ptrs;
-    for (int e = 0; e < s.experts; ++e) {
-      dgate_up.emplace_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, in_scale));
-      ddown.emplace_back(random_bf16(s.hidden * s.inter, rng, 0.f, inter_scale));
-      gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
-      down_ptrs.push_back(as_bf16(ddown.back()));
-    }
-    DeviceBuffer<uint16_t> dshared_gate_up(random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale));
-    DeviceBuffer<uint16_t> dshared_down(random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale));
-    DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
-    DeviceBuffer<int32_t> dids(ids);
-    DeviceBuffer<float> dgate_weights(gate_weights);
+    RandomMoe moe(s, rng);
     const auto residual = random_bf16(s.tokens * s.hidden, rng);
     DeviceBuffer<uint16_t> ddelta(random_bf16(s.tokens * s.hidden, rng)), dnorm(random_bf16(s.hidden, rng, 1.f, 0.2f));
-    MoeGemv m{.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
-              .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
-              .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
-              .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
-              .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+    const MoeGemv m = moe.gemv();
     ASSERT_TRUE(moe_gemv_one_launch_supported(m)) << shape;
     DeviceBuffer<float> dpartials(s.tokens * slots * s.hidden);
     DeviceBuffer<unsigned> dcounters(moe_gemv_one_launch_counters(m) + 3);
