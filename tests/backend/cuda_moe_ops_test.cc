@@ -156,9 +156,10 @@ struct RandomMoe {
   DeviceBuffer<float> dgate_weights;
 };
 
-constexpr MoeShape kMoeGemvShapes[] = {{64, 32, 1, 4, 16, 0},    {129, 45, 3, 2, 5, 1},   {2048, 1408, 1, 6, 64, 2},
+// With V2-Lite's experts and its dense first layer (one slot, its down split in eight segments).
+constexpr MoeShape kMoeGemvShapes[] = {{64, 32, 1, 4, 16, 0},     {129, 45, 3, 2, 5, 1},     {2048, 1408, 1, 6, 64, 2},
                                        {2048, 1408, 2, 6, 64, 2}, {7168, 2048, 2, 8, 12, 1}, {136, 2200, 2, 0, 0, 1},
-                                       {40, 24, 1, 15, 20, 1}};
+                                       {40, 24, 1, 15, 20, 1},    {2048, 10944, 1, 0, 0, 1}};
 
 TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
   REQUIRE_DEVICE();
@@ -251,7 +252,7 @@ TEST(CudaModelOps, MoeGemvOneLaunchGivesTheTwoLaunchesOutputs) {
     DeviceBuffer<uint16_t> ddelta(random_bf16(s.tokens * s.hidden, rng)), dnorm(random_bf16(s.hidden, rng, 1.f, 0.2f));
     const MoeGemv m = moe.gemv();
     ASSERT_TRUE(moe_gemv_one_launch_supported(m)) << shape;
-    DeviceBuffer<float> dpartials(s.tokens * slots * s.hidden);
+    DeviceBuffer<float> dpartials(moe_gemv_one_launch_partials(m));
     DeviceBuffer<unsigned> dcounters(moe_gemv_one_launch_counters(m) + 3);
     dcounters.fill_bytes(0);
     for (const bool normed : {false, true}) {
@@ -284,7 +285,9 @@ TEST(CudaModelOps, MoeGemvOneLaunchGivesTheTwoLaunchesOutputs) {
           dact1.fill_bytes(0xff);
           dout1.fill_bytes(0xff);
           dpartials.fill_bytes(0xff);
-          const MoeGemvOneLaunch scratch{.partials = dpartials.data(), .counters = dcounters.data(),
+          const MoeGemvOneLaunch scratch{.partials = dpartials.data(),
+                                         .partial_floats = static_cast<int64_t>(dpartials.size()),
+                                         .counters = dcounters.data(),
                                          .counter_words = static_cast<int64_t>(dcounters.size()), .max_ctas = max_ctas};
           moe_gemv_one_launch(run, input(dx1), as_bf16(dact1), scratch, normed ? as_bf16(ddelta) : nullptr,
                               normed ? as_bf16(dx1) : as_bf16(dout1), nullptr);
@@ -303,24 +306,25 @@ TEST(CudaModelOps, MoeGemvOneLaunchGivesTheTwoLaunchesOutputs) {
 TEST(CudaModelOps, MoeGemvOneLaunchRefusesWhatItCannotRun) {
   REQUIRE_DEVICE();
   DeviceBuffer<uint16_t> buffer(64 * 64 * 2), act(64), out(64);
-  DeviceBuffer<float> partials(64);
   const MoeGemv odd{.tokens = 1, .hidden = 129, .inter = 45, .shared = 1, .shared_gate_up = as_bf16(buffer),
                     .shared_down = as_bf16(buffer)};
   EXPECT_FALSE(moe_gemv_one_launch_supported(odd));
   const MoeGemv m{.tokens = 1, .hidden = 64, .inter = 32, .shared = 1, .shared_gate_up = as_bf16(buffer),
                   .shared_down = as_bf16(buffer)};
   ASSERT_TRUE(moe_gemv_one_launch_supported(m));
-  const int64_t words = moe_gemv_one_launch_counters(m);
+  const int64_t words = moe_gemv_one_launch_counters(m), floats = moe_gemv_one_launch_partials(m);
   DeviceBuffer<unsigned> counters(words);
+  DeviceBuffer<float> partials(floats);
   const GemvInput h{.x = as_bf16(buffer)};
   const auto run = [&](const MoeGemv& shape, bf16* a, const MoeGemvOneLaunch& scratch) {
     moe_gemv_one_launch(shape, h, a, scratch, nullptr, as_bf16(out), nullptr);
   };
-  EXPECT_THROW(run(odd, as_bf16(act), {partials.data(), counters.data(), words}), Error);
-  EXPECT_THROW(run(m, as_bf16(act), {partials.data(), counters.data(), words - 1}), Error);
-  EXPECT_THROW(run(m, as_bf16(act), {nullptr, counters.data(), words}), Error);
-  EXPECT_THROW(run(m, as_bf16(act) + 1, {partials.data(), counters.data(), words}), Error);  // act misaligned
-  EXPECT_THROW(run(m, nullptr, {partials.data(), counters.data(), words}), Error);
+  EXPECT_THROW(run(odd, as_bf16(act), {partials.data(), floats, counters.data(), words}), Error);
+  EXPECT_THROW(run(m, as_bf16(act), {partials.data(), floats, counters.data(), words - 1}), Error);
+  EXPECT_THROW(run(m, as_bf16(act), {partials.data(), floats - 1, counters.data(), words}), Error);
+  EXPECT_THROW(run(m, as_bf16(act), {nullptr, floats, counters.data(), words}), Error);
+  EXPECT_THROW(run(m, as_bf16(act) + 1, {partials.data(), floats, counters.data(), words}), Error);  // act misaligned
+  EXPECT_THROW(run(m, nullptr, {partials.data(), floats, counters.data(), words}), Error);
 }
 
 TEST(CudaModelOps, MoeGemvRefusesWhatItCannotRun) {

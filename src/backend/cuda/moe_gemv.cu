@@ -36,10 +36,10 @@ constexpr int kWarps = 8;
 // blocks an SM); with two, its routed slots fit one wave and a warp keeps four rows in flight.
 constexpr int kPairsPerWarp = 2;
 constexpr int kPairsPerBlock = kPairsPerWarp * kWarps;
-// down: a warp takes kDownRows adjacent features of one slot (four rows in flight); a block takes
-// kDownRows · down_groups(slots) features, see down_groups.
+// down: a warp takes kDownRows adjacent features of one slot (four rows in flight) over a segment
+// of the inner dimension; a block takes kDownRows features, see down_splits.
 constexpr int kDownRows = 4;
-constexpr int kMaxDownGroups = kWarps;
+constexpr int kMaxDownSplits = kWarps;
 // Blocks an SM must hold (registers capped to fit): V2-Lite's batch-1 step, 132 SMs, then places
 // every routed gate_up block (528) and every down block (512) in one wave.
 constexpr int kGateUpBlocksPerSm = 4;
@@ -257,60 +257,79 @@ __device__ __forceinline__ void store_combined(const MoeGemv& m, int64_t token, 
   }
 }
 
-// down's groups of kDownRows features a block: a warp takes one (slot, group) at a time, and with
-// fewer slots than warps a block takes more groups, so that no warp idles (a dense MLP, one slot:
-// eight groups; V2's eight slots: one; V3's nine: one, a warp taking two slots).
-__host__ __device__ __forceinline__ int down_groups(int slots) { return slots < kWarps ? kWarps / slots : 1; }
+// down's segments of the inner dimension: a warp takes one (slot, segment) at a time, and with
+// fewer slots than warps each slot's products are split across warps, so that no warp idles and a
+// dense MLP's down (one slot: eight segments) keeps as many rows in flight as the experts' (V2's
+// eight slots: one segment; V3's nine: one, a warp taking two slots). Each (slot, feature) is the
+// sum of its segments' products in segment order. Grouping more features a block instead, as
+// this did before, ran V2-Lite's dense down on 64 blocks of 8 warps: too few bytes in flight.
+__host__ __device__ __forceinline__ int down_splits(int slots) { return slots < kWarps ? kWarps / slots : 1; }
+// A segment's length: whole passes of a warp over the row (32 lanes of 8 elements).
+__host__ __device__ __forceinline__ int64_t down_segment(int64_t inter, int splits) {
+  const int64_t per = (inter + splits - 1) / splits;
+  return (per + 255) / 256 * 256;
+}
 
-// out[token, f] for the block's kDownRows · down_groups features over every slot; grid (tokens,
-// feature blocks). Before the wait, the shared slots' rows of the block's features are pulled
-// towards L2, as in gate_up_kernel, and each warp loads the first chunks of its first rows.
+// out[token, f] for the block's kDownRows features over every slot; grid (tokens, feature
+// blocks). Before the wait, the shared slots' rows of the block's features are pulled towards L2,
+// as in gate_up_kernel, and each warp loads the first chunks of its first rows.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
-template <bool kVector, bool kEvictFirst>
+// kSplit false: one segment, the whole row (every slot count from kWarps on): the state of the
+// segments costs the experts' form registers it would spill.
+template <bool kVector, bool kEvictFirst, bool kSplit>
 __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
-  __shared__ float partial[kMaxSlots][kDownRows * kMaxDownGroups];
-  const int slots = m.top_k + m.shared, groups = down_groups(slots);
-  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kDownRows * groups;
-  const int64_t features = first + kDownRows * groups <= m.hidden ? kDownRows * groups : m.hidden - first;
+  __shared__ float partial[kMaxSlots][kMaxDownSplits][kDownRows];
+  const int slots = m.top_k + m.shared, splits = kSplit ? down_splits(slots) : 1;
+  const int64_t segment = kSplit ? down_segment(m.inter, splits) : m.inter;
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kDownRows;
+  const int64_t features = first + kDownRows <= m.hidden ? kDownRows : m.hidden - first;
   for (int slot = m.top_k; slot < slots; ++slot) {
     const SlotWeights w = slot_weights(m, token, slot);
     for (int64_t f = first; f < first + features; ++f)
       prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
   }
-  // A warp per (slot, group of features), the group's rows in flight at once.
+  // A warp per (slot, segment), the block's rows in flight at once.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const bf16* rows[kDownRows];
-  uint4 head[kDownRows];  // kVector: the rows' first chunks
-  const auto ask_rows = [&](const SlotWeights& w, int64_t f) {
+  uint4 head[kDownRows];  // kVector: the rows' first chunks of the segment
+  const auto ask_rows = [&](const SlotWeights& w, int64_t k0) {
 #pragma unroll
-    for (int r = 0; r < kDownRows; ++r)  // past the block's features: the group's first row again, unused
-      rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
-    if constexpr (kVector) load_chunks<kDownRows, kEvictFirst>(rows, lane * 8, m.inter, head);
+    for (int r = 0; r < kDownRows; ++r)  // past the block's features: its first row again, unused
+      rows[r] = w.down + (first + (r < features ? r : 0)) * w.down_ld + k0;
+    if constexpr (kVector) load_chunks<kDownRows, kEvictFirst>(rows, lane * 8, (segment < m.inter - k0 ? segment : m.inter - k0), head);
   };
   // The warp's first item is asked for before the wait: its weights need only the router's ids,
   // and the router is complete by now (the launch before, moe_gemv_gate_up, places no block of
   // ours until its routed blocks have waited for the router).
-  if (warp < slots * groups && kDownRows * (warp / slots) < features)
-    ask_rows(slot_weights<true>(m, token, warp % slots), kDownRows * (warp / slots));
+  if (warp < slots * splits && (warp / slots) * segment < m.inter)
+    ask_rows(slot_weights<true>(m, token, warp % slots), (warp / slots) * segment);
   begin_dependent_kernel();
-  for (int item = warp; item < slots * groups; item += kWarps) {
-    const int slot = item % slots;
-    const int64_t f = kDownRows * (item / slots);  // within the block
-    if (f >= features) continue;
-    if (item != warp) ask_rows(slot_weights(m, token, slot), f);
-    const bf16* const x = act + (token * slots + slot) * m.inter;
-    float dots[kDownRows];
-    if constexpr (kVector) warp_dots_ahead<kDownRows, kEvictFirst>(rows, head, x, m.inter, lane, dots);
-    else warp_dots<kDownRows, false>(rows, x, m.inter, lane, dots);
+  for (int item = warp; item < slots * splits; item += kWarps) {
+    const int slot = item % slots, split = item / slots;
+    const int64_t k0 = split * segment;
+    float dots[kDownRows] = {};
+    if (k0 < m.inter) {
+      if (item != warp) ask_rows(slot_weights(m, token, slot), k0);
+      const bf16* const x = act + (token * slots + slot) * m.inter + k0;
+      const int64_t n = (segment < m.inter - k0 ? segment : m.inter - k0);
+      if constexpr (kVector) warp_dots_ahead<kDownRows, kEvictFirst>(rows, head, x, n, lane, dots);
+      else warp_dots<kDownRows, false>(rows, x, n, lane, dots);
+    }
     if (lane == 0)
 #pragma unroll
-      for (int r = 0; r < kDownRows; ++r)
-        if (f + r < features) partial[slot][f + r] = dots[r];
+      for (int r = 0; r < kDownRows; ++r) partial[slot][split][r] = dots[r];
   }
   __syncthreads();
   if (threadIdx.x < features)
-    store_combined(m, token, [&](int slot) { return partial[slot][threadIdx.x]; }, delta, out, first + threadIdx.x);
+    store_combined(
+        m, token,
+        [&](int slot) {
+          float sum = 0.f;
+          for (int split = 0; split < splits; ++split) sum += partial[slot][split][threadIdx.x];
+          return sum;
+        },
+        delta, out, first + threadIdx.x);
 }
 
 bool shapes_supported(const MoeGemv& m) {
@@ -365,14 +384,14 @@ namespace {
 void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out, cudaStream_t stream) {
   if (m.tokens <= 0) return;
   check(m);
-  const int64_t features_per_block = kDownRows * down_groups(m.top_k + m.shared);
-  const dim3 grid(static_cast<unsigned>(m.tokens),
-                  static_cast<unsigned>((m.hidden + features_per_block - 1) / features_per_block));
-  if (vector_rows(m))
-    launch_dependent(moe_weights_evict_first() ? down_kernel<true, true> : down_kernel<true, false>, grid,
-                     kWarps * 32, 0, stream, m, act, delta, out);
-  else
-    launch_dependent(down_kernel<false, false>, grid, kWarps * 32, 0, stream, m, act, delta, out);
+  const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.hidden + kDownRows - 1) / kDownRows));
+  const bool split = down_splits(m.top_k + m.shared) > 1;
+  void (*kernel)(MoeGemv, const bf16*, const bf16*, bf16*) = down_kernel<false, false, true>;
+  if (vector_rows(m) && moe_weights_evict_first())
+    kernel = split ? down_kernel<true, true, true> : down_kernel<true, true, false>;
+  else if (vector_rows(m))
+    kernel = split ? down_kernel<true, false, true> : down_kernel<true, false, false>;
+  launch_dependent(kernel, grid, kWarps * 32, 0, stream, m, act, delta, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
@@ -395,17 +414,18 @@ namespace {
 // The two launches' boundary costs the step the tail of gate_up (its last blocks finishing while
 // the memory idles) and the ramp of down (whose blocks are placed only as gate_up's leave, then all
 // wait for its last). Here CTAs take work items from a queue, every gate_up item before any down
-// item: a down item (one slot's products for kOneLaunchFeatures features) waits only for its own
-// slot's gate_up items, so the shared slots' down rows stream while routed gate_up items finish,
-// and the queue keeps every CTA busy to the end. Each slot's products go to `partials`; the last
-// slot to arrive at a block of features sums them, in slot order, as down_kernel does: the result
-// is bit for bit that of the two launches.
+// item: a down item (one slot's products over one segment of the inner dimension, down_splits,
+// for kOneLaunchFeatures features) waits only for its own slot's gate_up items, so the shared
+// slots' down rows stream while routed gate_up items finish, and the queue keeps every CTA busy to
+// the end. Each item's products go to `partials`; the last to arrive at a block of features sums
+// them, each slot's segments in order and then the slots, as down_kernel does: the result is bit
+// for bit that of the two launches.
 //
 // No deadlock for any number of resident CTAs: a CTA waits only on gate_up items, all of which
 // were taken (the queue hands them out first) by CTAs that are running and wait on nothing but the
 // launch before. The counters, each on its own 128-byte line (many CTAs poll or add to them at the
 // handover from gate_up to down): the queue, the CTAs finished, a count of finished gate_up items
-// per (token, slot), and a count of slots arrived per (token, block of features). Whoever uses a
+// per (token, slot), and a count of down items arrived per (token, block of features). Whoever uses a
 // count last zeroes it, so every launch finds them zero.
 constexpr int kOneLaunchFeatures = kDownRows * kWarps;  // a down item: one slot, a warp per kDownRows features
 // Three CTAs an SM leave room for the registers of both kinds of item (80, a few bytes spilled); with
@@ -417,12 +437,14 @@ struct OneLaunch {
   MoeGemv m;
   GemvInput h;
   bf16* act;
-  float* partials;  // [tokens, slots, hidden]
+  float* partials;  // [tokens, slots, splits, hidden]
   unsigned* counters;  // kCounterStride words apart
   const bf16* delta;
   bf16* out;
   int gate_up_blocks;  // kPairsPerBlock features a block, per slot
   int down_blocks;     // kOneLaunchFeatures features a block
+  int splits;          // segments of the inner dimension a slot (down_splits)
+  int64_t segment;     // their length (down_segment)
   int64_t gate_up_items, down_items;
 };
 
@@ -510,28 +532,32 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
       const int64_t d = item - a.gate_up_items;
       const int64_t token = d % m.tokens, rest = d / m.tokens;
       const int64_t block = rest % a.down_blocks, first = block * kOneLaunchFeatures;
-      const int slot = item_slot(m, rest / a.down_blocks);
+      const int split = static_cast<int>(rest / a.down_blocks % a.splits);
+      const int slot = item_slot(m, rest / a.down_blocks / a.splits);
       const int64_t features = first + kOneLaunchFeatures <= m.hidden ? kOneLaunchFeatures : m.hidden - first;
+      // The segment of the inner dimension, as down_kernel splits it; past the end: zeros.
+      const int64_t k0 = split * a.segment, n = k0 < m.inter ? (a.segment < m.inter - k0 ? a.segment : m.inter - k0) : 0;
       wait_once();  // the router's ids, and delta and out for the sums
       const SlotWeights w = slot_weights(m, token, slot);
       const int64_t f = kDownRows * warp;  // the warp's first feature within the block
       const bf16* rows[kDownRows];
       uint4 head[kDownRows];
-      if (f < features) {  // the weights need no gate_up item: asked for before the wait for the slot
+      if (f < features && n > 0) {  // the weights need no gate_up item: asked for before the wait for the slot
 #pragma unroll
-        for (int r = 0; r < kDownRows; ++r) rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
-        load_chunks<kDownRows, kEvictFirst>(rows, lane * 8, m.inter, head);
+        for (int r = 0; r < kDownRows; ++r)
+          rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld + k0;
+        load_chunks<kDownRows, kEvictFirst>(rows, lane * 8, n, head);
       }
-      if (threadIdx.x == 0) {
+      if (threadIdx.x == 0 && n > 0) {
         const ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> done(slot_done(token, slot));
         for (unsigned pause = 32; done.load(::cuda::memory_order_acquire) < static_cast<unsigned>(a.gate_up_blocks);
              pause = pause < 256 ? 2 * pause : pause)
           __nanosleep(pause);
       }
       __syncthreads();
-      // The slot's act row, from L2: other CTAs wrote it in this launch.
-      const uint4* act = reinterpret_cast<const uint4*>(a.act + (token * slots + slot) * m.inter);
-      for (int64_t c = threadIdx.x; c < m.inter / 8; c += blockDim.x) {
+      // The segment of the slot's act row, from L2: other CTAs wrote it in this launch.
+      const uint4* act = reinterpret_cast<const uint4*>(a.act + (token * slots + slot) * m.inter + k0);
+      for (int64_t c = threadIdx.x; c < n / 8; c += blockDim.x) {
         const uint4 packed = __ldcg(act + c);
         const bf16* v = reinterpret_cast<const bf16*>(&packed);
 #pragma unroll
@@ -540,9 +566,9 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
       row_token = -1;
       __syncthreads();
       if (f < features) {
-        float dots[kDownRows];
-        warp_dots_ahead<kDownRows, kEvictFirst>(rows, head, row, m.inter, lane, dots);
-        float* partial = a.partials + (token * slots + slot) * m.hidden + first + f;
+        float dots[kDownRows] = {};
+        if (n > 0) warp_dots_ahead<kDownRows, kEvictFirst>(rows, head, row, n, lane, dots);
+        float* partial = a.partials + ((token * slots + slot) * a.splits + split) * m.hidden + first + f;
         if (lane == 0)
 #pragma unroll
           for (int r = 0; r < kDownRows; ++r)
@@ -551,16 +577,20 @@ __global__ void __launch_bounds__(kWarps * 32, kOneLaunchBlocksPerSm) one_launch
       __syncthreads();
       if (threadIdx.x == 0) {
         __threadfence();  // this CTA's partials before its arrival
-        const bool last = atomicAdd(&arrived(token, block), 1u) == static_cast<unsigned>(slots - 1);
+        const bool last = atomicAdd(&arrived(token, block), 1u) == static_cast<unsigned>(slots * a.splits - 1);
         if (last) __threadfence();  // the other slots' partials before the sums read them
         sums_here = last;
       }
       __syncthreads();
       if (sums_here) {  // every slot of this block of features has arrived
-        const float* partials = a.partials + token * slots * m.hidden + first;
-        if (threadIdx.x < features)
-          store_combined(m, token, [&](int s) { return __ldcg(partials + s * m.hidden + threadIdx.x); }, a.delta, a.out,
-                         first + threadIdx.x);
+        // Each slot's segments summed in order, as down_kernel sums them.
+        const float* partials = a.partials + token * slots * a.splits * m.hidden + first + threadIdx.x;
+        const auto slot_sum = [&](int s) {
+          float sum = 0.f;
+          for (int k = 0; k < a.splits; ++k) sum += __ldcg(partials + (s * a.splits + k) * m.hidden);
+          return sum;
+        };
+        if (threadIdx.x < features) store_combined(m, token, slot_sum, a.delta, a.out, first + threadIdx.x);
         if (threadIdx.x == 0) arrived(token, block) = 0;
       }
     }
@@ -591,6 +621,11 @@ int64_t one_launch_down_blocks(const MoeGemv& m) { return (m.hidden + kOneLaunch
 
 }  // namespace
 
+int64_t moe_gemv_one_launch_partials(const MoeGemv& m) {
+  const int slots = m.top_k + m.shared;
+  return m.tokens * slots * down_splits(slots) * m.hidden;
+}
+
 int64_t moe_gemv_one_launch_counters(const MoeGemv& m) {
   return (2 + m.tokens * (m.top_k + m.shared) + m.tokens * one_launch_down_blocks(m)) * kCounterStride;
 }
@@ -610,15 +645,18 @@ void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const 
     throw Error("moe_gemv_one_launch: normalising the input needs 16-byte aligned rows");
   if (!act || !out || reinterpret_cast<uintptr_t>(act) % 16 != 0)
     throw Error("moe_gemv_one_launch: needs act (16-byte aligned) and out");
-  if (!s.partials || !s.counters || s.counter_words < moe_gemv_one_launch_counters(m))
-    throw Error("moe_gemv_one_launch: needs partials and " + std::to_string(moe_gemv_one_launch_counters(m)) +
-                " counters (got " + std::to_string(s.counter_words) + ")");
+  if (!s.partials || !s.counters || s.partial_floats < moe_gemv_one_launch_partials(m) ||
+      s.counter_words < moe_gemv_one_launch_counters(m))
+    throw Error("moe_gemv_one_launch: needs " + std::to_string(moe_gemv_one_launch_partials(m)) + " partials and " +
+                std::to_string(moe_gemv_one_launch_counters(m)) + " counters (got " + std::to_string(s.partial_floats) +
+                " and " + std::to_string(s.counter_words) + ")");
   const int slots = m.top_k + m.shared;
   OneLaunch a{.m = m, .h = h, .act = act, .partials = s.partials, .counters = s.counters, .delta = delta, .out = out,
               .gate_up_blocks = static_cast<int>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
-              .down_blocks = static_cast<int>(one_launch_down_blocks(m)), .gate_up_items = 0, .down_items = 0};
+              .down_blocks = static_cast<int>(one_launch_down_blocks(m)), .splits = down_splits(slots),
+              .segment = down_segment(m.inter, down_splits(slots)), .gate_up_items = 0, .down_items = 0};
   a.gate_up_items = m.tokens * a.gate_up_blocks * slots;
-  a.down_items = m.tokens * a.down_blocks * slots;
+  a.down_items = m.tokens * a.down_blocks * slots * a.splits;
   const bool evict_first = moe_weights_evict_first();
   void (*kernel)(OneLaunch) = h.norm_weight ? (evict_first ? one_launch_kernel<true, true> : one_launch_kernel<true, false>)
                                             : (evict_first ? one_launch_kernel<false, true> : one_launch_kernel<false, false>);

@@ -266,18 +266,21 @@ void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* 
 // moe_gemv_gate_up then moe_gemv_down (delta null) or moe_gemv_down_into_residual (out the
 // residual stream) in one launch, bit for bit the same output; act is written as by gate_up. CTAs
 // take items from a queue, and a slot's down products wait only for that slot's gate_up (see
-// moe_gemv.cu). partials: [tokens, slots, hidden] fp32; counters: moe_gemv_one_launch_counters(m)
-// words, zero before the first launch, and each launch leaves them zero. Widths multiples of 8,
+// moe_gemv.cu). partials: moe_gemv_one_launch_partials(m) floats; counters:
+// moe_gemv_one_launch_counters(m) words, zero before the first launch, and each launch leaves
+// them zero. Widths multiples of 8,
 // rows of at most 24576 elements (moe_gemv_one_launch_supported). With shared_ahead_of_router the
 // launch takes its first items from the counters before its dependent wait: the launch before it
 // must wait before it lets dependents start (the router's do), so that the last launch on the
 // same counters has finished zeroing them.
 struct MoeGemvOneLaunch {
   float* partials = nullptr;
+  int64_t partial_floats = 0;
   unsigned* counters = nullptr;
   int64_t counter_words = 0;
   int max_ctas = 0;  // at most this many CTAs (tests); 0: as many as the GPU holds at once
 };
+int64_t moe_gemv_one_launch_partials(const MoeGemv& m);
 int64_t moe_gemv_one_launch_counters(const MoeGemv& m);
 bool moe_gemv_one_launch_supported(const MoeGemv& m);
 void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const MoeGemvOneLaunch& scratch,

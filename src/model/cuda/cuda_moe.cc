@@ -31,7 +31,8 @@ void DeepSeekCudaModel::StepOps::decode_feed_forward(const MoeGemv& m, const Nor
   }();
   if (one_launch && moe_gemv_one_launch_supported(m) && (!h.norm_weight || h.delta)) {
     const MoeGemvOneLaunch scratch{
-        .partials = m_.scratch_.get(m_.moe_partials_, tokens_ * (m.top_k + m.shared) * m.hidden),
+        .partials = m_.scratch_.get(m_.moe_partials_, moe_gemv_one_launch_partials(m)),
+        .partial_floats = moe_gemv_one_launch_partials(m),
         .counters = m_.moe_counters_.data(),
         .counter_words = static_cast<int64_t>(m_.moe_counters_.size())};
     moe_gemv_one_launch(m, h, act, scratch, h.norm_weight ? h.delta : nullptr,
