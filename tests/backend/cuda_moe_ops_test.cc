@@ -22,7 +22,8 @@ namespace {
 TEST(CudaModelOps, MoeGroupByExpertAndCombine) {
   REQUIRE_DEVICE();
   for (auto [tokens, experts, top_k] : {std::tuple{1, 8, 3}, {5, 16, 4}, {300, 64, 6}, {2000, 256, 8}})
-    for (int64_t dim : {64, 129}) {
+    for (int64_t dim : {64, 129, 7176}) {  // 7176: more vector lanes than the block has threads
+      if (dim > 1024 && tokens > 300) continue;
       const std::string what = "T=" + std::to_string(tokens) + " E=" + std::to_string(experts) +
                                " k=" + std::to_string(top_k) + " dim=" + std::to_string(dim);
       auto rng = rng_for("moe " + what);
@@ -187,50 +188,90 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
     sync();
     EXPECT_EQ(dact_ahead.download(), dact.download()) << what << ": the shared slots ahead of the router";
 
-    const auto act = widen(dact.download()), hf = widen(h), sgu = widen(moe.shared_gate_up), sd = widen(moe.shared_down);
-    std::vector<float> act_ref, out_ref;
+    const auto sgu = widen(moe.shared_gate_up), sd = widen(moe.shared_down);
     const auto round = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
-    for (int t = 0; t < s.tokens; ++t) {
-      const auto x = row_slice(hf, s.hidden, t, 1);
-      std::vector<float> routed(s.hidden, 0.f), shared(s.hidden, 0.f);
-      for (int slot = 0; slot < slots; ++slot) {
-        std::vector<float> gate, up, down_w;
-        float weight = 1.f;
-        if (slot < s.top_k) {
-          const auto gu = widen(gate_up[ids[t * s.top_k + slot]]);
-          gate = row_slice(gu, s.hidden, 0, s.inter);
-          up = row_slice(gu, s.hidden, s.inter, s.inter);
-          down_w = widen(down[ids[t * s.top_k + slot]]);
-          weight = gate_weights[t * s.top_k + slot];
-        } else {
-          const int64_t j = slot - s.top_k;
-          gate = row_slice(sgu, s.hidden, j * s.inter, s.inter);
-          up = row_slice(sgu, s.hidden, (s.shared + j) * s.inter, s.inter);
-          down_w = column_slice(sd, s.shared * s.inter, j * s.inter, s.inter);
+    // The CPU twin on input rows x: each slot's activations, and the weighted sum of the down
+    // products taken from the kernel's own activations (act), so that a rounding flip there does
+    // not count twice.
+    const auto references = [&](const std::vector<float>& x_rows, const std::vector<float>& act) {
+      std::vector<float> act_ref, out_ref;
+      for (int t = 0; t < s.tokens; ++t) {
+        const auto x = row_slice(x_rows, s.hidden, t, 1);
+        std::vector<float> routed(s.hidden, 0.f), shared(s.hidden, 0.f);
+        for (int slot = 0; slot < slots; ++slot) {
+          std::vector<float> gate, up, down_w;
+          float weight = 1.f;
+          if (slot < s.top_k) {
+            const auto gu = widen(gate_up[ids[t * s.top_k + slot]]);
+            gate = row_slice(gu, s.hidden, 0, s.inter);
+            up = row_slice(gu, s.hidden, s.inter, s.inter);
+            down_w = widen(down[ids[t * s.top_k + slot]]);
+            weight = gate_weights[t * s.top_k + slot];
+          } else {
+            const int64_t j = slot - s.top_k;
+            gate = row_slice(sgu, s.hidden, j * s.inter, s.inter);
+            up = row_slice(sgu, s.hidden, (s.shared + j) * s.inter, s.inter);
+            down_w = column_slice(sd, s.shared * s.inter, j * s.inter, s.inter);
+          }
+          // The gate_up GEMM's bf16 outputs through SiLU·mul, rounded to bf16 (silu_mul's rounding).
+          auto g = matmul_ref(x, 1, gate, s.inter, s.hidden), u = matmul_ref(x, 1, up, s.inter, s.hidden);
+          for (auto* v : {&g, &u})
+            for (float& e : *v) e = round(e);
+          std::vector<float> a(s.inter);
+          cpu::silu_mul(g.data(), u.data(), s.inter, a.data());
+          for (float& e : a) e = round(e);
+          act_ref.insert(act_ref.end(), a.begin(), a.end());
+          const auto y = matmul_ref(row_slice(act, s.inter, t * slots + slot, 1), 1, down_w, s.hidden, s.inter);
+          for (int64_t d = 0; d < s.hidden; ++d) {
+            if (slot < s.top_k)
+              routed[d] += weight * round(y[d]);
+            else
+              shared[d] += y[d];
+          }
         }
-        // The gate_up GEMM's bf16 outputs through SiLU·mul, rounded to bf16 (silu_mul's rounding).
-        auto g = matmul_ref(x, 1, gate, s.inter, s.hidden), u = matmul_ref(x, 1, up, s.inter, s.hidden);
-        for (auto* v : {&g, &u})
-          for (float& e : *v) e = bf16_to_f32(f32_to_bf16(e));
-        std::vector<float> a(s.inter);
-        cpu::silu_mul(g.data(), u.data(), s.inter, a.data());
-        for (float& e : a) e = bf16_to_f32(f32_to_bf16(e));
-        act_ref.insert(act_ref.end(), a.begin(), a.end());
-        // The down products from the kernel's own activations, so that a rounding flip there
-        // does not count twice.
-        const auto y = matmul_ref(row_slice(act, s.inter, t * slots + slot, 1), 1, down_w, s.hidden, s.inter);
-        for (int64_t d = 0; d < s.hidden; ++d) {
-          if (slot < s.top_k)
-            routed[d] += weight * round(y[d]);
-          else
-            shared[d] += y[d];
-        }
+        // The shared experts' output and each routed one rounded to bf16, as the grouped path stores them.
+        for (int64_t d = 0; d < s.hidden; ++d) out_ref.push_back((s.shared ? round(shared[d]) : 0.f) + routed[d]);
       }
-      // The shared experts' output and each routed one rounded to bf16, as the grouped path stores them.
-      for (int64_t d = 0; d < s.hidden; ++d) out_ref.push_back((s.shared ? round(shared[d]) : 0.f) + routed[d]);
-    }
+      return std::pair{act_ref, out_ref};
+    };
+    const auto act = widen(dact.download());
+    const auto [act_ref, out_ref] = references(widen(h), act);
     report("moe_gemv", what + " gate_up", rel_err(act, act_ref), kBf16Tolerance);
     report("moe_gemv", what + " down", rel_err(widen(dout.download()), out_ref), kBf16Tolerance);
+
+    // Folded into a decode step, with the routed slots: the input normalised as it is read
+    // (rms_norm of the residual plus delta) and the output added into the residual, against the
+    // CPU's norm and the same references.
+    if (s.hidden % 8 != 0 || s.inter % 8 != 0) continue;  // normalising needs rows of 16-byte pieces
+    constexpr float eps = 1e-6f;
+    const auto delta = random_bf16(s.tokens * s.hidden, rng), norm_weight = random_bf16(s.hidden, rng, 1.f, 0.2f);
+    DeviceBuffer<uint16_t> dres(h), ddelta(delta), dnorm(norm_weight), dact_normed(s.tokens * slots * s.inter);
+    dact_normed.fill_bytes(0xff);
+    const GemvInput normed_input{.x = as_bf16(dres), .delta = as_bf16(ddelta), .norm_weight = as_bf16(dnorm), .eps = eps};
+    moe_gemv_gate_up(m, normed_input, as_bf16(dact_normed), nullptr);
+    moe_gemv_down_into_residual(m, as_bf16(dact_normed), as_bf16(ddelta), as_bf16(dres), nullptr);
+    sync();
+    const auto hf = widen(h), df = widen(delta), wf = widen(norm_weight);
+    std::vector<float> summed(hf.size()), normed(hf.size());
+    for (int t = 0; t < s.tokens; ++t) {
+      double squares = 0;
+      for (int64_t d = 0; d < s.hidden; ++d) {
+        const int64_t i = t * s.hidden + d;
+        summed[i] = round(hf[i] + df[i]);  // rms_norm stores the residual in bf16
+        squares += double{summed[i]} * summed[i];
+      }
+      const float inv = 1.f / std::sqrt(static_cast<float>(squares / s.hidden) + eps);
+      for (int64_t d = 0; d < s.hidden; ++d) {
+        const int64_t i = t * s.hidden + d;
+        normed[i] = round(summed[i] * inv * wf[d]);
+      }
+    }
+    const auto act_normed = widen(dact_normed.download());
+    const auto [act_normed_ref, out_normed_ref] = references(normed, act_normed);
+    std::vector<float> residual_ref(summed.size());
+    for (std::size_t i = 0; i < summed.size(); ++i) residual_ref[i] = round(summed[i] + round(out_normed_ref[i]));
+    report("moe_gemv", what + " normed gate_up", rel_err(act_normed, act_normed_ref), kBf16Tolerance);
+    report("moe_gemv", what + " into the residual", rel_err(widen(dres.download()), residual_ref), kBf16Tolerance);
   }
 }
 
