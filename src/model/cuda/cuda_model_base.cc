@@ -47,7 +47,16 @@ void CudaModelBase::time_steps_on_gpu() const {
 }
 
 void CudaModelBase::run_step_marked(const Step& step, DeviceKvCache& cache) const {
-  if (step_began_) TIDE_CUDA_CHECK(cudaEventRecord(step_began_, stream_));
+  if (step_began_) {
+    // Captured, a plain record only marks a point of the capture; an external one becomes a node
+    // of the graph that records the event at each replay.
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    TIDE_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capturing));
+    if (capturing == cudaStreamCaptureStatusActive)
+      TIDE_CUDA_CHECK(cudaEventRecordWithFlags(step_began_, stream_, cudaEventRecordExternal));
+    else
+      TIDE_CUDA_CHECK(cudaEventRecord(step_began_, stream_));
+  }
   run_step(step, cache);
 }
 
