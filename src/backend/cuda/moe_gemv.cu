@@ -264,10 +264,11 @@ __device__ __forceinline__ void store_combined(const MoeGemv& m, int64_t token, 
 // sum of its segments' products in segment order. Grouping more features a block instead, as
 // this did before, ran V2-Lite's dense down on 64 blocks of 8 warps: too few bytes in flight.
 __host__ __device__ __forceinline__ int down_splits(int slots) { return slots < kWarps ? kWarps / slots : 1; }
-// A segment's length: whole passes of a warp over the row (32 lanes of 8 elements).
+// A segment's length: an even share of the row in whole 16-byte pieces, so that every segment
+// starts aligned (V2-Lite's dense down: 8 segments of 1368).
 __host__ __device__ __forceinline__ int64_t down_segment(int64_t inter, int splits) {
   const int64_t per = (inter + splits - 1) / splits;
-  return (per + 255) / 256 * 256;
+  return (per + 7) / 8 * 8;
 }
 
 // out[token, f] for the block's kDownRows features over every slot; grid (tokens, feature
@@ -275,8 +276,8 @@ __host__ __device__ __forceinline__ int64_t down_segment(int64_t inter, int spli
 // as in gate_up_kernel, and each warp loads the first chunks of its first rows.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
-// kSplit false: one segment, the whole row (every slot count from kWarps on): the state of the
-// segments costs the experts' form registers it would spill.
+// kSplit false: one segment, the whole row (16-byte rows with kWarps slots or more): the state of
+// the segments costs the experts' form registers it would spill. Rows of any width take kSplit.
 template <bool kVector, bool kEvictFirst, bool kSplit>
 __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
   __shared__ float partial[kMaxSlots][kMaxDownSplits][kDownRows];
