@@ -321,15 +321,9 @@ TEST(CudaModelOps, WriteLatentCacheAndAbsorbIsTheTwoLaunchesInOne) {
                            .y = as_bf16(absorbed), .y_ld = heads * entry, .y_batch_stride = entry, .n = tokens,
                            .out = latent, .in = nope, .batch = static_cast<int>(heads)};
       };
-      // Both launches also ask L2 for a range of weights (L2Ahead), which changes nothing they write.
-      const auto asking_l2 = [&](LatentCacheWrite w) {
-        w.ahead.ranges[w.ahead.count++] = {.data = dkvb.data(), .bytes = static_cast<int64_t>(dkvb.bytes()) / 16 * 16};
-        w.ahead.ranges[w.ahead.count++] = {.data = dw.data(), .bytes = 16};
-        return w;
-      };
-      write_latent_cache(asking_l2(write_into(apart_cache, apart_q)), nullptr);
+      write_latent_cache(write_into(apart_cache, apart_q), nullptr);
       gemv_batched(absorb_into(apart_q), nullptr);
-      write_latent_cache_and_absorb(asking_l2(write_into(fused_cache, fused_q)), absorb_into(fused_q), nullptr);
+      write_latent_cache_and_absorb(write_into(fused_cache, fused_q), absorb_into(fused_q), nullptr);
       sync();
       EXPECT_EQ(fused_cache.download(), apart_cache.download()) << what;
       const auto fused = fused_q.download(), apart = apart_q.download();
@@ -353,17 +347,6 @@ TEST(CudaModelOps, WriteLatentCacheAndAbsorbIsTheTwoLaunchesInOne) {
   two_rows.n = 2;
   for (const BatchedGemm& g : {transposed, early, two_rows})
     EXPECT_THROW(write_latent_cache_and_absorb(write, g, nullptr), Error);
-  // L2 ranges a bulk prefetch cannot take: unaligned, part of a 16-byte piece, too many.
-  LatentCacheWrite unaligned = write, partial = write, too_many = write;
-  unaligned.ahead.ranges[0] = {.data = as_bf16(w) + 1, .bytes = 64};
-  unaligned.ahead.count = 1;
-  partial.ahead.ranges[0] = {.data = as_bf16(w), .bytes = 40};
-  partial.ahead.count = 1;
-  too_many.ahead.count = L2Ahead::kMaxRanges + 1;
-  for (const LatentCacheWrite& bad : {unaligned, partial, too_many}) {
-    EXPECT_THROW(write_latent_cache(bad, nullptr), Error);
-    EXPECT_THROW(write_latent_cache_and_absorb(bad, plain, nullptr), Error);
-  }
 }
 
 struct LatentCase {
@@ -541,16 +524,6 @@ TEST(CudaModelOps, BatchedGemmOverHeads) {
     gemm.bf16_batched(expand, nullptr);
     sync();
     const auto abs_raw = dabs.download();
-    if (gemv) {  // x read early (BatchedGemm::x_ready_early), as an unfolded decode step absorbs: the same products
-      DeviceBuffer<uint16_t> dabs_early(T * H * E);
-      dabs_early.fill_bytes(0xff);
-      BatchedGemm early = absorb;
-      early.y = as_bf16(dabs_early);
-      early.x_ready_early = true;
-      gemv_batched(early, nullptr);
-      sync();
-      EXPECT_EQ(dabs_early.download(), abs_raw) << what << ": x read early";
-    }
     const auto abs = widen(abs_raw);
     // The rope columns of each absorbed row are not the product's: they keep their poison.
     bool rope_untouched = true;

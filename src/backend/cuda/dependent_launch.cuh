@@ -45,44 +45,20 @@ inline bool dependent_launch_enabled() {
   return enabled;
 }
 
-namespace detail {
 template <typename... Params, typename... Args>
-void launch(bool cooperative, void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
-            cudaStream_t stream, Args&&... args) {
+void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
+                      cudaStream_t stream, Args&&... args) {
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = shared_bytes;
   config.stream = stream;
-  cudaLaunchAttribute attributes[2]{};
-  unsigned count = 0;
-  if (dependent_launch_enabled()) {
-    attributes[count].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attributes[count++].val.programmaticStreamSerializationAllowed = 1;
-  }
-  if (cooperative) {
-    attributes[count].id = cudaLaunchAttributeCooperative;
-    attributes[count++].val.cooperative = 1;
-  }
-  config.attrs = attributes;
-  config.numAttrs = count;
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  config.attrs = &attribute;
+  config.numAttrs = dependent_launch_enabled() ? 1 : 0;
   TIDE_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
-}
-}  // namespace detail
-
-template <typename... Params, typename... Args>
-void launch_dependent(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
-                      cudaStream_t stream, Args&&... args) {
-  detail::launch(false, kernel, grid, block, shared_bytes, stream, std::forward<Args>(args)...);
-}
-
-// launch_dependent for a kernel whose CTAs meet at a grid-wide barrier: the driver places every CTA
-// at once or refuses the launch, so the barrier never waits on a CTA that another grid (another
-// stream's, another process's) keeps off the chip.
-template <typename... Params, typename... Args>
-void launch_dependent_cooperative(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes,
-                                  cudaStream_t stream, Args&&... args) {
-  detail::launch(true, kernel, grid, block, shared_bytes, stream, std::forward<Args>(args)...);
 }
 
 }  // namespace tide::cuda

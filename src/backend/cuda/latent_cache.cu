@@ -15,7 +15,6 @@
 #include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/gemv_batched.cuh"
-#include "backend/cuda/l2_ahead.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 #include "backend/cuda/rope.cuh"
@@ -66,7 +65,6 @@ __device__ void latent_cache_block(const LatentCacheWrite& a, int64_t token, int
 // grid (tokens, 1 + query blocks).
 __global__ void write_latent_cache_kernel(LatentCacheWrite a) {
   begin_dependent_kernel();
-  ask_l2_ahead(a.ahead, int64_t{blockIdx.x} * gridDim.y + blockIdx.y, int64_t{gridDim.x} * gridDim.y);
   latent_cache_block(a, blockIdx.x, blockIdx.y, gridDim.y);
 }
 
@@ -93,12 +91,10 @@ __global__ void __launch_bounds__(kBatchedThreads) write_latent_cache_and_absorb
       prefetch_l2(g.w + b * g.w_batch_stride + threadIdx.x * g.w_ld + block_x * kBatchedPlainFeatures,
                   kBatchedPlainFeatures * sizeof(bf16));
     begin_dependent_kernel();
-    ask_l2_ahead(a.ahead, blockIdx.x, gridDim.x);
     batched_plain_block<kRows, false>(g, block_x, b);
     return;
   }
   begin_dependent_kernel();
-  ask_l2_ahead(a.ahead, blockIdx.x, gridDim.x);
   const unsigned j = blockIdx.x - absorb_blocks;
   latent_cache_block(a, j / token_parts, static_cast<int>(j % token_parts), static_cast<int>(token_parts));
 }
@@ -109,16 +105,6 @@ void check_latent_cache_write(const LatentCacheWrite& a) {
                 std::to_string(a.latent_dim) + ", " + std::to_string(a.rope_dim) + ")");
   if (a.query.heads > 0 && (a.query.tokens != a.tokens || a.query.rope_dim < 2 || a.query.rope_dim % 2 != 0))
     throw Error("write_latent_cache: the query's rope needs the cache write's tokens and an even rope width");
-  if (a.ahead.count < 0 || a.ahead.count > L2Ahead::kMaxRanges)
-    throw Error("write_latent_cache: " + std::to_string(a.ahead.count) + " ranges to ask of L2 (at most " +
-                std::to_string(L2Ahead::kMaxRanges) + ")");
-  for (int r = 0; r < a.ahead.count; ++r) {
-    const L2Ahead::Range& range = a.ahead.ranges[r];
-    if (range.bytes < 0 || range.bytes % 16 != 0 || reinterpret_cast<uintptr_t>(range.data) % 16 != 0 ||
-        (range.bytes > 0 && !range.data))
-      throw Error("write_latent_cache: L2 range " + std::to_string(r) +
-                  " must start 16-byte aligned and span whole 16-byte pieces");
-  }
 }
 
 }  // namespace

@@ -8,20 +8,13 @@
 //  - the context is split into chunks (grid.y) so that the CTAs fill the chip in whole waves (one
 //    CTA per SM, ~195 KB of shared memory); a second kernel merges the chunks' partial softmax
 //    states (launched early, programmatic dependent launch), and is skipped for one chunk;
-//  - at batch 1 or 2 every CTA fits on the chip at once. Then, given W_UV, the CTAs meet at a
-//    grid-wide barrier once their partial states are stored and merge them themselves, each
-//    applying a 32-row slice of one head's W_UV (bulk-copied to shared memory before the kernel's
-//    wait): the merge launch and the W_UV launch after it, each a few microseconds of fixed cost
-//    on a batch-1 step's critical path, are gone;
 //  - a producer warp streams tiles of 32 tokens into a ring of kStages shared-memory slots with
 //    the bulk copy engine: one cp.async.bulk per token (its 1152 bytes are contiguous in its
 //    page), completing on the slot's "full" mbarrier; the compute warps release a slot on its
 //    "empty" mbarrier. So several tiles stay in flight per SM and the compute warps spend no
 //    instructions on copies or block-table lookups. Positions past the chunk's end copy its
-//    last token again (finite data; their scores are masked to -inf). Tiles of positions the
-//    kernel before this one cannot be writing (MlaDecodeArgs::fresh_positions) are copied before
-//    the kernel's wait, while that kernel finishes. The producer warpgroup hands most of its
-//    registers to the compute warps (setmaxnreg);
+//    last token again (finite data; their scores are masked to -inf). The producer warpgroup
+//    hands most of its registers to the compute warps (setmaxnreg);
 //  - 8 compute warps in two groups of 4 take alternate tiles, each group with its own softmax
 //    state and O, combined at the end: while one group is in its softmax the other keeps the
 //    tensor cores busy (measured: compute alone 0.121 → 0.084 ms at 64×8k);
@@ -37,15 +30,11 @@
 //    group per tile. O is rescaled only when some head's max moved.
 // Shared-memory rows are padded by 16 bytes (584 bf16, 73 16-byte units) so the 8 rows of an
 // ldmatrix fall in distinct banks.
-#include <cuda/atomic>
 #include <cuda_bf16.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
-#include <string_view>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
@@ -83,19 +72,10 @@ constexpr std::size_t kSmemS = 2ull * 2 * kHeadTile * kSRow * sizeof(float);  //
 // per group. Q is staged in the ring's last slot before the producer first fills it; at the end
 // the ring's first slot holds one group's O, max and sum for the other.
 template <int kStages>
-__host__ __device__ constexpr std::size_t ring_and_scores_bytes() {
+constexpr std::size_t smem_bytes() {
   return kStages * kStageBytes + kSmemS + (2ull * kStages + 2) * sizeof(uint64_t);
 }
-// With the values' product in the same launch (MlaDecodeArgs::w_uv): a unit is kValueRows rows of
-// one head's W_UV, bulk-copied into shared memory behind its own mbarrier (16 bytes kept for it).
-constexpr int kValueRows = 32;
-constexpr std::size_t kValueSliceBytes = std::size_t{kValueRows} * kLatent * sizeof(bf16);
-template <int kStages, bool kValues>
-constexpr std::size_t smem_bytes() {
-  return ring_and_scores_bytes<kStages>() + (kValues ? 16 + kValueSliceBytes : 0);
-}
 static_assert(kStageBytes % 16 == 0 && kSmemS % 16 == 0 && kHeadTile <= kTile);
-static_assert(smem_bytes<4, true>() <= 227 * 1024, "an H100 CTA's shared memory");
 static_assert((kHeadTile * kXRow + 4 * kHeadTile) * sizeof(float) <= kStageBytes);
 
 // An even count, so that each slot is only ever filled for one group (group = tile % 2 = slot % 2).
@@ -121,7 +101,6 @@ struct Params {
   float* o_part;     // [batch, heads, splits, 512], unnormalised Σ p·v of each chunk
   float2* ml;        // [batch, heads, splits]: running max m (base 2) and sum l of each chunk
   int copy_warps;    // warps of the producer warpgroup that issue copies: 1, 2 or 4 (kCopyWarps)
-  int value_units;   // with the values here: batch · heads · value_dim / kValueRows
 };
 
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
@@ -173,140 +152,21 @@ __device__ __forceinline__ int64_t cache_row(const int32_t* table, int block_siz
   return static_cast<int64_t>(table[pos / block_size]) * block_size + pos % block_size;
 }
 
-__device__ __forceinline__ int cta_index() {
-  return static_cast<int>((blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x);
-}
-__device__ __forceinline__ int cta_count() { return static_cast<int>(gridDim.x * gridDim.y * gridDim.z); }
-
-// Unit u's slice of W_UV: head h's rows kValueRows·q.., contiguous (rows are kLatent apart).
-__device__ __forceinline__ const bf16* value_slice(const MlaDecodeArgs& a, int unit) {
-  const int per_head = a.value_dim / kValueRows, h = (unit / per_head) % a.heads, q = unit % per_head;
-  return a.w_uv + h * a.w_uv_head_stride + static_cast<int64_t>(q) * kValueRows * kLatent;
-}
-
-// Every CTA of the grid arrives; none leaves before all have (they are all resident: see
-// plan_mla_decode). By thread 0 of the CTA, after a barrier of the threads whose writes must be
-// seen; sync[0] counts arrivals and is left zero, sync[1] is the generation the last one bumps.
-__device__ __forceinline__ void grid_barrier(unsigned* sync, unsigned ctas) {
-  ::cuda::atomic_ref<unsigned, ::cuda::thread_scope_device> count(sync[0]), generation(sync[1]);
-  const unsigned seen = generation.load(::cuda::memory_order_acquire);
-  if (count.fetch_add(1u, ::cuda::memory_order_acq_rel) == ctas - 1) {
-    count.store(0u, ::cuda::memory_order_relaxed);
-    generation.fetch_add(1u, ::cuda::memory_order_release);
-  } else {
-    while (generation.load(::cuda::memory_order_acquire) == seen) __nanosleep(32);
-  }
-}
-
-// The values' product in the chunk kernel, by warps 0..3 of every CTA once its partial states are
-// stored: the grid barrier, then per unit (sequence, head, kValueRows rows of W_UV) the head's
-// chunks merged as mla_decode_merge_kernel merges them (rounded to bf16 as `out` would hold them)
-// and multiplied by the unit's slice. The CTA's first slice was asked for at the kernel's start.
-__device__ void merge_and_multiply_values(const Params& p, uint64_t* slice_full, const bf16* slice, float* latent) {
-  const MlaDecodeArgs& a = p.a;
-  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
-  constexpr int kTailThreads = 32 * kGroupWarps;
-  asm volatile("bar.sync 5, %0;\n" ::"n"(kTailThreads) : "memory");
-  if (tid == 0) grid_barrier(a.grid_sync, static_cast<unsigned>(cta_count()));
-  asm volatile("bar.sync 5, %0;\n" ::"n"(kTailThreads) : "memory");
-  const int per_head = a.value_dim / kValueRows;
-  int phase = 0;
-  for (int unit = cta_index(); unit < p.value_units; unit += cta_count(), ++phase) {
-    const int b = unit / (per_head * a.heads), h = (unit / per_head) % a.heads, q = unit % per_head;
-    if (phase > 0 && tid == 0) {  // the last unit's slice has been read (the barrier below)
-      asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-      mbar_arrive_expect_tx(slice_full, kValueSliceBytes);
-      bulk_copy(smem_addr(slice), value_slice(a, unit), kValueSliceBytes, slice_full);
-    }
-    // Merge: thread tid takes dims 4·tid..+3. The partial states come from L2 (other CTAs wrote them).
-    const int64_t row = static_cast<int64_t>(b) * a.heads + h;
-    const int active = min(p.splits, (a.context_lens[b] + p.chunk - 1) / p.chunk);
-    const float2* ml = p.ml + row * p.splits;
-    float m = -INFINITY;
-    for (int i = 0; i < active; ++i) m = fmaxf(m, __ldcg(ml + i).x);
-    float4 o = make_float4(0.f, 0.f, 0.f, 0.f);
-    float l = 0.f;
-#pragma unroll 8
-    for (int i = 0; i < active; ++i) {
-      const float2 s = __ldcg(ml + i);
-      const float w = exp2f(s.x - m);
-      const float4 oi = __ldcg(reinterpret_cast<const float4*>(p.o_part + (row * p.splits + i) * kLatent) + tid);
-      o.x += w * oi.x, o.y += w * oi.y, o.z += w * oi.z, o.w += w * oi.w;
-      l += w * s.y;
-    }
-    const float inv = l > 0.f ? 1.f / l : 0.f;
-    latent[4 * tid + 0] = __bfloat162float(__float2bfloat16(o.x * inv));
-    latent[4 * tid + 1] = __bfloat162float(__float2bfloat16(o.y * inv));
-    latent[4 * tid + 2] = __bfloat162float(__float2bfloat16(o.z * inv));
-    latent[4 * tid + 3] = __bfloat162float(__float2bfloat16(o.w * inv));
-    asm volatile("bar.sync 5, %0;\n" ::"n"(kTailThreads) : "memory");
-    mbar_wait(slice_full, phase & 1);
-    // Warp w: the slice's rows w, w + 4, ..; a lane takes the same 8 dims in each half of every
-    // row, so it reads its 16 latent values once.
-    float x[2][8];
-#pragma unroll
-    for (int half = 0; half < 2; ++half)
-#pragma unroll
-      for (int k = 0; k < 8; ++k) x[half][k] = latent[half * (kLatent / 2) + lane * 8 + k];
-    bf16* out = a.values_out + row * a.value_dim + q * kValueRows;
-    for (int r = warp; r < kValueRows; r += kGroupWarps) {
-      float sum = 0.f;
-#pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        const uint4 packed = *reinterpret_cast<const uint4*>(slice + r * kLatent + half * (kLatent / 2) + lane * 8);
-        const bf16* wv = reinterpret_cast<const bf16*>(&packed);
-#pragma unroll
-        for (int k = 0; k < 8; ++k) sum += __bfloat162float(wv[k]) * x[half][k];
-      }
-#pragma unroll
-      for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-      if (lane == 0) out[r] = __float2bfloat16(sum);
-    }
-    asm volatile("bar.sync 5, %0;\n" ::"n"(kTailThreads) : "memory");  // latent and slice free again
-  }
-}
-
 // Fragment layout (PTX ISA, mma.m16n8k16): lane = 4g + t. A: a0 = (row g, cols 2t,2t+1),
 // a1 = (g+8, 2t..), a2 = (g, 2t+8..), a3 = (g+8, 2t+8..). B: b0 = (k 2t,2t+1; n g),
 // b1 = (k 2t+8,2t+9; n g). C: c0,c1 = (g, 2t,2t+1), c2,c3 = (g+8, 2t,2t+1). Lower k in low half.
-template <int kStages, bool kValues>
+template <int kStages>
 __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p) {
-  extern __shared__ __align__(16) unsigned char smem[];
-  uint64_t* slice_full = reinterpret_cast<uint64_t*>(smem + ring_and_scores_bytes<kStages>());
-  bf16* slice = reinterpret_cast<bf16*>(smem + ring_and_scores_bytes<kStages>() + 16);
-  float* latent = reinterpret_cast<float*>(smem + kStageBytes);  // the ring's second slot, once free
-  if constexpr (kValues) {
-    // The CTA's first slice of W_UV (weights, so asked for before the wait) into shared memory;
-    // any later ones (more units than CTAs: many heads) towards L2.
-    if (threadIdx.x == 0 && cta_index() < p.value_units) {
-      mbar_init(slice_full, 1);
-      asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-      mbar_arrive_expect_tx(slice_full, kValueSliceBytes);
-      bulk_copy(smem_addr(slice), value_slice(p.a, cta_index()), kValueSliceBytes, slice_full);
-      for (int unit = cta_index() + cta_count(); unit < p.value_units; unit += cta_count())
-        asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(value_slice(p.a, unit)),
-                     "r"(static_cast<unsigned>(kValueSliceBytes))
-                     : "memory");
-    }
-  }
-  // The context lengths and block tables are written before the step's first kernel, and the
-  // cache entries of positions below `stable` (MlaDecodeArgs::fresh_positions) by earlier steps:
-  // no launch of this step writes them. Only the rest waits for the launches before this one.
+  // The merge (or the step's next kernel) is let in once the chunks are done, further down.
+  wait_for_prior_grids();
   const MlaDecodeArgs& a = p.a;
   const int h0 = blockIdx.x * kHeadTile, split = blockIdx.y, b = blockIdx.z;
   const int ctx = a.context_lens[b];
-  const int stable = a.fresh_positions > 0 ? ctx - a.fresh_positions : 0;
   const int begin = split * p.chunk;
   const int end = min(ctx, begin + p.chunk);
-  if (begin >= end) {  // an empty chunk writes nothing; the merge skips it
-    wait_for_prior_grids();
-    if constexpr (kValues) {
-      allow_dependent_grids();
-      if (threadIdx.x < 32 * kGroupWarps) merge_and_multiply_values(p, slice_full, slice, latent);
-    }
-    return;
-  }
+  if (begin >= end) return;  // an empty chunk writes nothing; the merge skips it
 
+  extern __shared__ __align__(16) unsigned char smem[];
   bf16* kbuf = reinterpret_cast<bf16*>(smem);
   bf16* qs = kbuf + (kStages - 1) * kTile * kRow;
   float* ss = reinterpret_cast<float*>(smem + kStages * kStageBytes);  // [2][2][16][kSRow]
@@ -318,6 +178,14 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
   const int tiles = (end - begin + kTile - 1) / kTile;
   const uint32_t kbuf_s = smem_addr(kbuf);
 
+  // Q of this CTA's heads (rows past `heads` are zero and their outputs are never stored).
+  for (int c = tid; c < kHeadTile * kPieces; c += kThreads) {
+    const int r = c / kPieces, piece = c % kPieces;
+    uint4 v = make_uint4(0, 0, 0, 0);
+    if (h0 + r < a.heads)
+      v = *reinterpret_cast<const uint4*>(a.q + (static_cast<int64_t>(b) * a.heads + h0 + r) * kEntry + piece * 8);
+    *reinterpret_cast<uint4*>(qs + r * kRow + piece * 8) = v;
+  }
   if (tid == 0) {
     for (int i = 0; i < kStages; ++i) {
       mbar_init(full + i, p.copy_warps);  // each copying warp's arrive (with its bytes)
@@ -339,7 +207,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
     const bool copies = lane < per;
     const int32_t* table = a.block_tables + static_cast<int64_t>(b) * a.block_table_stride;
     int64_t row = copies ? cache_row(table, a.block_size, begin + tok, end) : 0;
-    const auto copy_tile = [&](int j) {
+    for (int j = 0; j < tiles; ++j) {
       const int slot = j % kStages;
       if (j == kStages - 1) asm volatile("bar.sync 2, %0;\n" ::"r"(q_ready) : "memory");
       if (j >= kStages) mbar_wait(empty + slot, (j / kStages - 1) & 1);
@@ -352,27 +220,10 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
                   a.cache + row * kEntry, kEntry * sizeof(bf16), full + slot);
         if (j + 1 < tiles) row = cache_row(table, a.block_size, begin + (j + 1) * kTile + tok, end);
       }
-    };
-    // The free slots' tiles whose every position is stable go out while the kernel before finishes.
-    int j = 0;
-    for (; j < tiles && j < kStages - 1 && min(begin + (j + 1) * kTile, end) <= stable; ++j) copy_tile(j);
-    wait_for_prior_grids();
-    for (; j < tiles; ++j) copy_tile(j);
+    }
     if (tiles < kStages) asm volatile("bar.sync 2, %0;\n" ::"r"(q_ready) : "memory");
     return;
   }
-  // The merge (or the step's next kernel) is let in once the chunks are done, further down.
-  wait_for_prior_grids();
-  // Q of this CTA's heads (rows past `heads` are zero and their outputs are never stored), by the
-  // compute warps, which alone read it (named barrier 6: their 256 threads).
-  for (int c = tid; c < kHeadTile * kPieces; c += 32 * kWarps) {
-    const int r = c / kPieces, piece = c % kPieces;
-    uint4 v = make_uint4(0, 0, 0, 0);
-    if (h0 + r < a.heads)
-      v = *reinterpret_cast<const uint4*>(a.q + (static_cast<int64_t>(b) * a.heads + h0 + r) * kEntry + piece * 8);
-    *reinterpret_cast<uint4*>(qs + r * kRow + piece * 8) = v;
-  }
-  asm volatile("bar.sync 6, %0;\n" ::"n"(32 * kWarps) : "memory");
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kComputeRegs));
 
   // Two groups of 4 warps take alternate tiles (group 0 the even ones), each with its own softmax
@@ -388,9 +239,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
     for (int ks = 0; ks < kKHalf; ++ks)
       ldsm_x4(qa[ks], smem_addr(qs + row * kRow + (kh * kKHalf + ks) * 16 + col));
   }
-  // Q's slot may be filled now (the producer waits for this before tile kStages-1): its reads
-  // (generic proxy) ordered before the bulk copies (async proxy) that will overwrite it.
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+  // Q's slot may be filled now (the producer waits for this before tile kStages-1).
   asm volatile("bar.arrive 2, %0;\n" ::"r"(q_ready) : "memory");
   // ldmatrix row addresses (bytes within a stage). K: token 16np + (lane & 7) + 8·(lane >> 4),
   // dims + 8·((lane >> 3) & 1): b0, b1 of n-tile 2np, then of 2np+1.
@@ -592,7 +441,6 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
     if (hg0 < a.heads) p.ml[(row0 + g) * p.splits + split] = make_float2(m0, l0);
     if (hg1 < a.heads) p.ml[(row0 + g + 8) * p.splits + split] = make_float2(m1, l1);
   }
-  if constexpr (kValues) merge_and_multiply_values(p, slice_full, slice, latent);
 }
 
 // Merge the chunks of one (sequence, head): out = Σ 2^(m_i − M) o_i / Σ 2^(m_i − M) l_i. A CTA
@@ -644,39 +492,12 @@ __global__ void __launch_bounds__(32 * kMergeMaxWarps) mla_decode_merge_kernel(P
   *reinterpret_cast<uint2*>(a.out + row * kLatent + d) = packed;
 }
 
-// The current device's SMs, asked of the driver once per device.
-int multiprocessors() {
-  constexpr int kMaxDevices = 64;
-  static std::atomic<int> counts[kMaxDevices]{};
-  int device = 0;
-  TIDE_CUDA_CHECK(cudaGetDevice(&device));
-  if (device >= kMaxDevices) throw Error("mla_decode: device " + std::to_string(device) + " (at most 64)");
-  int sms = counts[device].load(std::memory_order_relaxed);
-  if (sms == 0) {
-    TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    counts[device].store(sms, std::memory_order_relaxed);
-  }
-  return sms;
-}
-
-template <int kStages, bool kValues>
+template <int kStages>
 void launch_chunk(const Params& p, dim3 grid, cudaStream_t stream) {
-  constexpr std::size_t bytes = smem_bytes<kStages, kValues>();
+  constexpr std::size_t bytes = smem_bytes<kStages>();
   static std::atomic<uint64_t> set_on{0};
-  allow_dynamic_shared_memory(reinterpret_cast<const void*>(mla_decode_chunk_kernel<kStages, kValues>), bytes, set_on);
-  // With the values here the CTAs meet at a grid barrier: a cooperative launch.
-  // TIDE_MLA_COOPERATIVE=0 (measuring only) launches it plainly, relying on the plan's CTAs <= SMs.
-  static const bool cooperative = [] {
-    const char* v = std::getenv("TIDE_MLA_COOPERATIVE");
-    return v == nullptr || std::string_view(v) != "0";
-  }();
-  if constexpr (kValues) {
-    if (cooperative)
-      launch_dependent_cooperative(mla_decode_chunk_kernel<kStages, kValues>, grid, kThreads, bytes, stream, p);
-    else
-      launch_dependent(mla_decode_chunk_kernel<kStages, kValues>, grid, kThreads, bytes, stream, p);
-  } else
-    launch_dependent(mla_decode_chunk_kernel<kStages, kValues>, grid, kThreads, bytes, stream, p);
+  allow_dynamic_shared_memory(reinterpret_cast<const void*>(mla_decode_chunk_kernel<kStages>), bytes, set_on);
+  launch_dependent(mla_decode_chunk_kernel<kStages>, grid, kThreads, bytes, stream, p);
 }
 
 }  // namespace
@@ -704,12 +525,7 @@ MlaDecodePlan plan_mla_decode(const MlaDecodeArgs& a, int sm_count) {
     }
     if (s == 1 || cost < best_cost) best_cost = cost, best_tpc = tpc;
   }
-  MlaDecodePlan plan{(max_tiles + best_tpc - 1) / best_tpc, best_tpc * kTile};
-  // The values here need every CTA resident at once for the grid barrier: one CTA an SM.
-  plan.values_here = a.w_uv && a.values_out && a.grid_sync && a.value_dim > 0 && a.value_dim % kValueRows == 0 &&
-                     reinterpret_cast<uintptr_t>(a.w_uv) % 16 == 0 && a.w_uv_head_stride % 8 == 0 &&
-                     plan.splits > 1 && rows * plan.splits <= slots;
-  return plan;
+  return {(max_tiles + best_tpc - 1) / best_tpc, best_tpc * kTile};
 }
 
 std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& a, const MlaDecodePlan& plan) {
@@ -729,29 +545,13 @@ void mla_decode(const MlaDecodeArgs& a, const MlaDecodePlan& plan, void* workspa
       reinterpret_cast<uintptr_t>(a.out) % 16 != 0 || reinterpret_cast<uintptr_t>(workspace) % 16 != 0)
     throw Error("mla_decode: q, cache, out and workspace must be 16-byte aligned");
 
-  if (plan.values_here) {
-    if (!a.w_uv || !a.values_out || !a.grid_sync || a.value_dim <= 0 || a.value_dim % kValueRows != 0 ||
-        plan.splits < 2 || reinterpret_cast<uintptr_t>(a.w_uv) % 16 != 0 || a.w_uv_head_stride % 8 != 0)
-      throw Error("mla_decode: the values here need w_uv (16-byte aligned heads), values_out, grid_sync, a value width "
-                  "that is a multiple of 32 and more than one chunk (use plan_mla_decode)");
-  }
-
   Params p{a, plan.splits, plan.chunk, a.scale * 1.4426950408889634f, static_cast<float*>(workspace), nullptr,
-           kCopyWarps, plan.values_here ? a.batch * a.heads * (a.value_dim / kValueRows) : 0};
+           kCopyWarps};
   p.ml = reinterpret_cast<float2*>(p.o_part + static_cast<std::size_t>(a.batch) * a.heads * plan.splits * kLatent);
   // Head tiles fastest: the CTAs that read the same chunk start together.
   const dim3 grid(static_cast<unsigned>((a.heads + kHeadTile - 1) / kHeadTile), static_cast<unsigned>(plan.splits),
                   static_cast<unsigned>(a.batch));
-  if (plan.values_here) {
-    const int sms = multiprocessors();
-    if (static_cast<int64_t>(grid.x) * grid.y * grid.z > sms)
-      throw Error("mla_decode: the values here need every CTA resident at once (" +
-                  std::to_string(int64_t{grid.x} * grid.y * grid.z) + " CTAs for " + std::to_string(sms) + " SMs)");
-    launch_chunk<kRingStages, true>(p, grid, stream);
-    TIDE_CUDA_CHECK_LAUNCH();
-    return;
-  }
-  launch_chunk<kRingStages, false>(p, grid, stream);
+  launch_chunk<kRingStages>(p, grid, stream);
   TIDE_CUDA_CHECK_LAUNCH();
   if (plan.splits > 1) {
     // The merge's CTAs are placed while the chunk kernel's last CTAs finish (dependent_launch.cuh).

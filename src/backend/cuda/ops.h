@@ -169,22 +169,6 @@ void route_experts_gemv(const GemvInput& h, int64_t tokens, const bf16* router, 
 // into cache slot slots[t] (block * block_size + offset) of one layer's cache
 // [slots, latent_dim + rope_dim]. The twin of cpu::rms_norm then cpu::apply_rope on the row, as
 // MlaAttention::project does before copying it into the cache; cos/sin as for apply_rope.
-// Weights that a later launch of the layer reads, asked of L2 by a launch that leaves the memory
-// mostly idle: at batch 1 MLA's cache write starts a chain (attention, W_UV, o_proj, the router)
-// that reads a few MB in some 20 µs, while the expert products after it stream at the memory's
-// rate. Bytes already in L2 when those start are bytes they do not wait for. The launch's blocks
-// split the ranges and none waits for them. Ranges start 16-byte aligned and are whole 16-byte
-// pieces (cp.async.bulk.prefetch.L2).
-struct L2Ahead {
-  static constexpr int kMaxRanges = 3;
-  struct Range {
-    const void* data = nullptr;
-    int64_t bytes = 0;
-  };
-  Range ranges[kMaxRanges]{};
-  int count = 0;
-};
-
 struct LatentCacheWrite {
   const bf16* kv;
   int64_t kv_stride;
@@ -202,8 +186,6 @@ struct LatentCacheWrite {
   // When query.heads > 0, the same launch also does apply_rope(query) for the same tokens (MLA
   // rotates each new token's query beside its cache entry); query.tokens must equal tokens.
   RopeArgs query{};
-  // Asked of L2 after the launch's wait (see L2Ahead).
-  L2Ahead ahead{};
 };
 void write_latent_cache(const LatentCacheWrite& args, cudaStream_t stream);
 
@@ -263,28 +245,6 @@ void moe_gemv_down(const MoeGemv& m, const bf16* act, bf16* out, cudaStream_t st
 // rms_norm(delta, residual, ...) and rms_norm(out, residual, ...) leave in the residual.
 void moe_gemv_down_into_residual(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* residual,
                                  cudaStream_t stream);
-// moe_gemv_gate_up then moe_gemv_down (delta null) or moe_gemv_down_into_residual (out the
-// residual stream) in one launch, bit for bit the same output; act is written as by gate_up. CTAs
-// take items from a queue, and a slot's down products wait only for that slot's gate_up (see
-// moe_gemv.cu). partials: moe_gemv_one_launch_partials(m) floats; counters:
-// moe_gemv_one_launch_counters(m) words, zero before the first launch, and each launch leaves
-// them zero. Widths multiples of 8,
-// rows of at most 24576 elements (moe_gemv_one_launch_supported). With shared_ahead_of_router the
-// launch takes its first items from the counters before its dependent wait: the launch before it
-// must wait before it lets dependents start (the router's do), so that the last launch on the
-// same counters has finished zeroing them.
-struct MoeGemvOneLaunch {
-  float* partials = nullptr;
-  int64_t partial_floats = 0;
-  unsigned* counters = nullptr;
-  int64_t counter_words = 0;
-  int max_ctas = 0;  // at most this many CTAs (tests); 0: as many as the GPU holds at once
-};
-int64_t moe_gemv_one_launch_partials(const MoeGemv& m);
-int64_t moe_gemv_one_launch_counters(const MoeGemv& m);
-bool moe_gemv_one_launch_supported(const MoeGemv& m);
-void moe_gemv_one_launch(const MoeGemv& m, const GemvInput& h, bf16* act, const MoeGemvOneLaunch& scratch,
-                         const bf16* delta, bf16* out, cudaStream_t stream);
 
 // Decode-sized dense GEMMs: y[n, out] = x[n, in] · Wᵀ, W [out, in] row-major, fp32 accumulation,
 // for 1 <= n <= kGemvMaxRows and in % 8 == 0 with 16-byte aligned rows; bf16 or fp32 output. The
@@ -473,29 +433,10 @@ struct MlaDecodeArgs {
   int max_context;
   float scale;
   bf16* out;
-  // Optional, the values' product in the same launch (when the plan says values_here): each
-  // (sequence, head)'s output row, rounded to bf16 as `out` stores it, times W_UV[h]ᵀ into
-  // values_out [batch, heads, value_dim]; `out` is then not written. W_UV[h] = w_uv +
-  // h·w_uv_head_stride, [value_dim, 512], 16-byte aligned. The chunks' CTAs meet at a grid-wide
-  // barrier on grid_sync (a cooperative launch): two words, zero before the first launch, the
-  // first left zero by each launch, the second counting launches; for one stream's launches.
-  const bf16* w_uv = nullptr;
-  int64_t w_uv_head_stride = 0;
-  int value_dim = 0;
-  bf16* values_out = nullptr;
-  unsigned* grid_sync = nullptr;
-  // How many of each row's last context positions a launch of this step may write (the step's
-  // cache write: 1 for decode rows, up to a chunk's rows for a short prefill chunk). Tiles of the
-  // positions before those are copied while the launches before this one finish; 0 copies
-  // nothing early.
-  int fresh_positions = 0;
 };
 struct MlaDecodePlan {
   int splits;  // context chunks per sequence
   int chunk;   // tokens per chunk, a multiple of the kernel's tile
-  // The chunks merged and W_UV applied by the chunk kernel itself, after a grid-wide barrier
-  // (MlaDecodeArgs::w_uv): only with more than one chunk and every CTA resident at once.
-  bool values_here = false;
 };
 MlaDecodePlan plan_mla_decode(const MlaDecodeArgs& args, int sm_count);
 std::size_t mla_decode_workspace_bytes(const MlaDecodeArgs& args, const MlaDecodePlan& plan);

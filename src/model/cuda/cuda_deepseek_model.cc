@@ -21,13 +21,6 @@ DeepSeekCudaModel::DeepSeekCudaModel(ModelConfig config, DeepSeekWeights weights
   upload_rope_tables(RotaryEmbedding(config_, config_.qk_rope_head_dim), rope_cos_, rope_sin_);
   route_done_ = DeviceBuffer<unsigned>(1);
   TIDE_CUDA_CHECK(cudaMemsetAsync(route_done_.data(), 0, sizeof(unsigned), stream_));  // before any step's launch
-  mla_grid_sync_ = DeviceBuffer<unsigned>(2);
-  TIDE_CUDA_CHECK(cudaMemsetAsync(mla_grid_sync_.data(), 0, 2 * sizeof(unsigned), stream_));
-  // Enough for the widest decode MoE: kDeviceRoutedMoeRows tokens of 16 slots.
-  const int64_t counter_words = moe_gemv_one_launch_counters(
-      MoeGemv{.tokens = kDeviceRoutedMoeRows, .hidden = config_.hidden_size, .top_k = 16});
-  moe_counters_ = DeviceBuffer<unsigned>(counter_words);
-  TIDE_CUDA_CHECK(cudaMemsetAsync(moe_counters_.data(), 0, counter_words * sizeof(unsigned), stream_));
   folded_decode_ = folded_decode_supported();
 }
 

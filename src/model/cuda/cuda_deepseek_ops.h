@@ -78,9 +78,6 @@ class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
   // q_nope · W_UK[h] for rows [first_row, first_row + rows) through a bf16 kv_b_proj, into the
   // latent part of their absorbed rows.
   BatchedGemm absorption(int layer, const Projection& p, int64_t first_row, int64_t rows) const;
-  // The layer's feed-forward weights that every token reads (the shared experts' or the dense
-  // MLP's gate_up), asked of L2 by the cache write at decode sizes.
-  L2Ahead feed_forward_ahead(int layer) const;
 
   const DeepSeekCudaModel& m_;
   DeviceKvCache& cache_;
@@ -90,7 +87,6 @@ class DeepSeekCudaModel::StepOps : public CudaModelBase::DecoderOps {
   bf16* q_absorbed_ = nullptr;
   bf16* heads_out_ = nullptr;   // [tokens, heads, v]
   bool queries_absorbed_ = false;  // this layer's, by the launch that wrote its cache entries
-  bool values_expanded_ = false;   // the current run's heads_out, by mla_decode's own launch
 };
 
 }  // namespace tide::cuda

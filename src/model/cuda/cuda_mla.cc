@@ -7,16 +7,12 @@
 //   then per run of rows (attention_runs.h), either
 //   - absorbed (decode rows, short chunks): q_absorbed[t, h] = [q_nope[t, h] · W_UK[h] |
 //     rope(q_rope[t, h])] (one batched product over heads), latent_out = attention over the cache
-//     (mla_decode), heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ (in mla_decode's own launch where
-//     its plan allows, at batch 1 or 2; with kv_b_proj in fp8, both products quantize their rows
-//     and run gemm_fp8_batched, the heads its batch); or
+//     (mla_decode), heads_out[t, h] = latent_out[t, h] · W_UV[h]ᵀ (with kv_b_proj in fp8, both
+//     products quantize their rows and run gemm_fp8_batched, the heads its batch); or
 //   - expanded (a long prefill chunk): the sequence's context gathered from the cache and put
 //     through kv_b_proj once ([k_nope | v] per head), heads_out = causal flash attention over it;
 //   out = o_proj(heads_out).
 #include <algorithm>
-#include <cstdlib>
-#include <string>
-#include <string_view>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
@@ -60,7 +56,7 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
                       .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
                       .interleaved = c.rope_interleaved, .out = q_absorbed_, .out_token_stride = H * E,
                       .out_head_stride = E, .out_offset = static_cast<int>(r)};
-  LatentCacheWrite write{.kv = p.kv, .kv_stride = p.kv_stride, .tokens = T, .latent_dim = static_cast<int>(r),
+  const LatentCacheWrite write{.kv = p.kv, .kv_stride = p.kv_stride, .tokens = T, .latent_dim = static_cast<int>(r),
                                .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps_,
                                .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
                                .interleaved = c.rope_interleaved, .slots = step_.slots, .cache = cache_.layer(layer),
@@ -72,41 +68,12 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
   if (folded_ && !w.kv_b_proj.is_fp8() && std::all_of(mla_runs().begin(), mla_runs().end(), absorbed)) {
     const BatchedGemm absorb = absorption(layer, p, 0, T);
     if (gemv_batched_supported(absorb)) {
-      write.ahead = feed_forward_ahead(layer);
       write_latent_cache_and_absorb(write, absorb, m_.stream_);
       queries_absorbed_ = true;
       return;
     }
   }
   cuda::write_latent_cache(write, m_.stream_);
-}
-
-L2Ahead DeepSeekCudaModel::StepOps::feed_forward_ahead(int layer) const {
-  const DeepSeekLayerWeights& w = m_.weights_.layers[layer];
-  const GatedMlpWeights* unconditional = w.moe ? (w.moe->shared ? &*w.moe->shared : nullptr) : &*w.dense;
-  if (!unconditional || unconditional->is_fp8()) return {};
-  static const int64_t cap = [] {
-    const char* v = std::getenv("TIDE_L2_AHEAD_MB");
-    return v ? std::atoll(v) * 1024 * 1024 : int64_t{12} * 1024 * 1024;
-  }();
-  const int64_t bytes = std::min<int64_t>(unconditional->gate_up.weight.data.bytes(), cap) / 16 * 16;
-  L2Ahead ahead;
-  // o_proj first, as it is read first; its blocks may be placed only once the attention's leave.
-  static const bool o_proj_ahead = [] {
-    const char* v = std::getenv("TIDE_L2_AHEAD_OPROJ");
-    return v != nullptr && std::string_view(v) == "1";
-  }();
-  const DeviceLinear& o_proj = w.attention.o_proj;
-  if (o_proj_ahead && !o_proj.is_fp8() && o_proj.weight.data.bytes() >= 16)
-    ahead.ranges[ahead.count++] = {.data = o_proj.weight.data.data(), .bytes = static_cast<int64_t>(o_proj.weight.data.bytes() / 16 * 16)};
-  if (bytes > 0) ahead.ranges[ahead.count++] = {.data = unconditional->gate_up.weight.data.data(), .bytes = bytes};
-  static const int64_t down_cap = [] {
-    const char* v = std::getenv("TIDE_L2_AHEAD_DOWN_MB");
-    return v ? std::atoll(v) * 1024 * 1024 : int64_t{0};
-  }();
-  const int64_t down = std::min<int64_t>(unconditional->down.weight.data.bytes(), down_cap) / 16 * 16;
-  if (down > 0) ahead.ranges[ahead.count++] = {.data = unconditional->down.weight.data.data(), .bytes = down};
-  return ahead;
 }
 
 BatchedGemm DeepSeekCudaModel::StepOps::absorption(int layer, const Projection& p, int64_t first_row,
@@ -151,37 +118,15 @@ void DeepSeekCudaModel::StepOps::attend_latent(int layer, const AttentionRun& ru
   bf16* latent_out = m_.scratch_.get(m_.latent_out_, tokens_ * H * r) + first * H * r;
   const int32_t* tables = step_.block_tables + first * step_.table_stride;
   const int32_t* context_lens = step_.context_lens + first;
-  values_expanded_ = false;
   if (r == kMlaLatentDim && c.qk_rope_head_dim == kMlaRopeDim) {
-    MlaDecodeArgs args{.q = absorbed, .cache = cache_.layer(layer), .block_tables = tables,
-                       .block_table_stride = step_.table_stride, .context_lens = context_lens,
-                       .batch = static_cast<int>(run.rows), .heads = static_cast<int>(H),
-                       .block_size = cache_.block_size(), .max_context = step_.max_context,
-                       .scale = m_.softmax_scale_, .out = latent_out};
-    // Each sequence's new rows this step: one each when the run has a row a sequence, at most
-    // rows − sequences + 1 otherwise.
-    static const bool early_copies = [] {
-      const char* v = std::getenv("TIDE_MLA_EARLY_COPIES");
-      return !v || std::string(v) != "0";
-    }();
-    if (early_copies) args.fresh_positions = static_cast<int>(run.rows - run.sequences + 1);
-    const DeviceLinear& kv_b = m_.weights_.layers[layer].attention.kv_b_proj;
-    static const bool values_here = [] {
-      const char* v = std::getenv("TIDE_MLA_VALUES_HERE");
-      return !v || std::string(v) != "0";
-    }();
-    if (!kv_b.is_fp8() && values_here) {
-      // W_UV[h]: the dv rows after W_UK[h] in kv_b_proj (see expand_values).
-      args.w_uv = kv_b.weight.data.data() + c.qk_nope_head_dim * r;
-      args.w_uv_head_stride = (c.qk_nope_head_dim + c.v_head_dim) * r;
-      args.value_dim = static_cast<int>(c.v_head_dim);
-      args.values_out = heads_out_ + first * H * c.v_head_dim;
-      args.grid_sync = m_.mla_grid_sync_.data();
-    }
+    const MlaDecodeArgs args{.q = absorbed, .cache = cache_.layer(layer), .block_tables = tables,
+                             .block_table_stride = step_.table_stride, .context_lens = context_lens,
+                             .batch = static_cast<int>(run.rows), .heads = static_cast<int>(H),
+                             .block_size = cache_.block_size(), .max_context = step_.max_context,
+                             .scale = m_.softmax_scale_, .out = latent_out};
     const MlaDecodePlan plan = plan_mla_decode(args, m_.sm_count_);
     unsigned char* workspace = m_.scratch_.get(m_.attention_workspace_, mla_decode_workspace_bytes(args, plan));
     mla_decode(args, plan, workspace, m_.attention_workspace_.bytes(), m_.stream_);
-    values_expanded_ = plan.values_here;
     return;
   }
   latent_attention({.q = absorbed, .cache = cache_.layer(layer), .block_tables = tables,
@@ -193,7 +138,6 @@ void DeepSeekCudaModel::StepOps::attend_latent(int layer, const AttentionRun& ru
 }
 
 void DeepSeekCudaModel::StepOps::expand_values(int layer, const AttentionRun& run) {
-  if (values_expanded_) return;
   const ModelConfig& c = m_.config_;
   const DeviceLinear& kv_b = m_.weights_.layers[layer].attention.kv_b_proj;
   const int64_t H = c.num_heads, nope = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;

@@ -11,9 +11,6 @@
 // Routed experts kept in fp8 (DeepSeek-V3's checkpoints) take the grouped path at every step size,
 // in fp8 (moe_fp8); their shared experts and the dense MLPs, fp8 too, go through linear(). The
 // grouped paths combine the result with the gate weights on top of the shared experts' output.
-#include <cstdlib>
-#include <string_view>
-
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
 #include "common/error.h"
@@ -24,21 +21,6 @@ namespace tide::cuda {
 
 void DeepSeekCudaModel::StepOps::decode_feed_forward(const MoeGemv& m, const Normed& h) {
   bf16* act = m_.scratch_.get(m_.activation_, tokens_ * (m.top_k + m.shared) * m.inter);
-  // TIDE_MOE_ONE_LAUNCH=1 (measuring only): both products in one launch.
-  static const bool one_launch = [] {
-    const char* v = std::getenv("TIDE_MOE_ONE_LAUNCH");
-    return v != nullptr && std::string_view(v) == "1";
-  }();
-  if (one_launch && moe_gemv_one_launch_supported(m) && (!h.norm_weight || h.delta)) {
-    const MoeGemvOneLaunch scratch{
-        .partials = m_.scratch_.get(m_.moe_partials_, moe_gemv_one_launch_partials(m)),
-        .partial_floats = moe_gemv_one_launch_partials(m),
-        .counters = m_.moe_counters_.data(),
-        .counter_words = static_cast<int64_t>(m_.moe_counters_.size())};
-    moe_gemv_one_launch(m, h, act, scratch, h.norm_weight ? h.delta : nullptr,
-                        h.norm_weight ? residual_ : block_output(), m_.stream_);
-    return;
-  }
   moe_gemv_gate_up(m, h, act, m_.stream_);
   if (h.norm_weight)
     moe_gemv_down_into_residual(m, act, h.delta, residual_, m_.stream_);
