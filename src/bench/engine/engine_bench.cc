@@ -30,6 +30,7 @@ struct Row {
   std::string phase;  // decode | prefill
   int batch = 0, context = 0, tokens = 0;
   double ms = 0, tokens_per_s = 0;
+  double gpu_ms = 0;       // the step on the GPU alone, first kernel to last copy back
   double roofline_ms = 0;  // the step at the measured ceiling
   std::string bound;       // what the roofline is: "HBM" or "bf16 tensor"
   double work = 0;         // GB read (decode) or TFLOP (prefill)
@@ -56,20 +57,31 @@ Batch with_sampling(Batch b, const std::string& sampling) {
   return b;
 }
 
-double time_steps(const Model& model, KvCache& cache, int steps, const std::function<Batch(int)>& batch_for,
-                  const std::string& sampling, const std::string& label) {
+struct StepTimes {
+  double wall_ms = 0, gpu_ms = 0;  // medians
+};
+
+StepTimes time_steps(const Model& model, KvCache& cache, int steps, const std::function<Batch(int)>& batch_for,
+                     const std::string& sampling, const std::string& label) {
+  const auto* gpu_model = dynamic_cast<const cuda::CudaModelBase*>(&model);
+  if (gpu_model) gpu_model->time_steps_on_gpu();
   // Warm-up: scratch buffers, cuBLASLt plans, the decode graph's capture.
   for (int w = 0; w < 2; ++w) model.step(with_sampling(batch_for(w), sampling), cache);
-  std::vector<double> ms;
+  std::vector<double> wall, gpu;
   for (int s = 0; s < steps; ++s) {
     const Batch batch = with_sampling(batch_for(2 + s), sampling);
     const auto started = Clock::now();
     model.step(batch, cache);
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    wall.push_back(std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+    if (gpu_model) gpu.push_back(gpu_model->last_step_gpu_ms());
     progress(fmt::format("  {}: step {}/{}", label, s + 1, steps));
   }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  const auto median = [](std::vector<double>& v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  return {.wall_ms = median(wall), .gpu_ms = median(gpu)};
 }
 
 Row decode_row(const Model& model, int batch, int context, const EngineBenchOptions& o, double copy_gbs) {
@@ -98,8 +110,10 @@ Row decode_row(const Model& model, int batch, int context, const EngineBenchOpti
   r.batch = batch;
   r.context = context;
   r.tokens = batch;
-  r.ms = time_steps(model, *cache, o.steps, batch_for, o.sampling,
-                    fmt::format("decode batch {} context {}", batch, context));
+  const StepTimes times =
+      time_steps(model, *cache, o.steps, batch_for, o.sampling, fmt::format("decode batch {} context {}", batch, context));
+  r.ms = times.wall_ms;
+  r.gpu_ms = times.gpu_ms;
   r.tokens_per_s = batch / (r.ms * 1e-3);
   // On the GPU, DeepSeek's weights as the model stores them (fp8 ones at a byte a parameter and
   // their block scales); elsewhere bf16, 2 bytes a parameter.
@@ -133,8 +147,10 @@ Row prefill_row(const Model& model, int tokens, const EngineBenchOptions& o, con
   r.phase = "prefill";
   r.batch = 1;
   r.tokens = tokens;
-  r.ms = time_steps(model, *cache, std::max(3, o.steps / 4), batch_for, o.sampling,
-                    fmt::format("prefill {} tokens", tokens));
+  const StepTimes times = time_steps(model, *cache, std::max(3, o.steps / 4), batch_for, o.sampling,
+                                    fmt::format("prefill {} tokens", tokens));
+  r.ms = times.wall_ms;
+  r.gpu_ms = times.gpu_ms;
   r.tokens_per_s = tokens / (r.ms * 1e-3);
   // Matrix products of every token, the LM head of the last, and causal attention as MHA over
   // expanded keys (q·k over the key width, p·v over the value width, each query seeing its
@@ -221,8 +237,8 @@ void run_engine_bench(const EngineBenchOptions& o) {
                            rates.bf16, rates.fp8 > 0 ? fmt::format(", fp8 GEMM {:.0f} TFLOP/s", rates.fp8) : "");
   std::cout << fmt::format("sampling: {}\n", o.sampling == "greedy" ? "greedy, the tokens picked on the GPU"
                                                                      : "every row's logits copied to the host");
-  std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>9}\n", "phase", "batch", "context",
-                           "tokens", "ms/step", "tokens/s", "work", "roofline ms", "of roof");
+  std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10} {:>12} {:>12} {:>13} {:>9} {:>11}\n", "phase", "batch",
+                           "context", "tokens", "ms/step", "tokens/s", "work", "roofline ms", "of roof", "GPU ms/step");
   nlohmann::json json = {{"benchmark", "engine"},       {"model", o.model},
                          {"model_type", c.model_type},  {"load_format", o.load_format}, {"sampling", o.sampling},
                          {"device", model->device_description()}, {"weights_gb", model->weight_bytes() / 1e9},
@@ -231,13 +247,14 @@ void run_engine_bench(const EngineBenchOptions& o) {
                          {"rows", nlohmann::json::array()}};
   for (const Row& r : rows) {
     const std::string work = r.phase == "decode" ? fmt::format("{:.2f} GB", r.work) : fmt::format("{:.1f} TFLOP", r.work);
-    std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10.3f} {:>12.0f} {:>12} {:>13.3f} {:>8.1f}%\n", r.phase,
-                             r.batch, r.context, r.tokens, r.ms, r.tokens_per_s, work, r.roofline_ms,
-                             100.0 * r.roofline_ms / r.ms);
+    std::cout << fmt::format("{:<8} {:>6} {:>8} {:>8} {:>10.3f} {:>12.0f} {:>12} {:>13.3f} {:>8.1f}% {:>11.3f}\n",
+                             r.phase, r.batch, r.context, r.tokens, r.ms, r.tokens_per_s, work, r.roofline_ms,
+                             100.0 * r.roofline_ms / r.ms, r.gpu_ms);
     json["rows"].push_back({{"phase", r.phase}, {"batch", r.batch}, {"context", r.context}, {"tokens", r.tokens},
                             {"ms_per_step", r.ms}, {"tokens_per_s", r.tokens_per_s},
                             {r.phase == "decode" ? "gb_read" : "tflop", r.work}, {"roofline_ms", r.roofline_ms},
-                            {"bound", r.bound}, {"percent_of_roofline", 100.0 * r.roofline_ms / r.ms}});
+                            {"bound", r.bound}, {"percent_of_roofline", 100.0 * r.roofline_ms / r.ms},
+                            {"gpu_ms_per_step", r.gpu_ms}});
   }
   if (!o.json_path.empty()) {
     std::ofstream out(o.json_path);

@@ -30,7 +30,34 @@ CudaModelBase::CudaModelBase(ModelConfig config) : config_(std::move(config)), d
 CudaModelBase::~CudaModelBase() {
   for (auto& [key, graph] : graphs_)
     if (graph.exec) cudaGraphExecDestroy(graph.exec);
+  if (step_began_) cudaEventDestroy(step_began_);
+  if (step_ended_) cudaEventDestroy(step_ended_);
   if (stream_) cudaStreamDestroy(stream_);
+}
+
+void CudaModelBase::time_steps_on_gpu() const {
+  const std::lock_guard lock(step_mutex_);
+  if (step_began_) return;
+  TIDE_CUDA_CHECK(cudaEventCreate(&step_began_));
+  TIDE_CUDA_CHECK(cudaEventCreate(&step_ended_));
+  // Graphs captured before hold no mark of their start: capture them again.
+  for (auto& [key, graph] : graphs_)
+    if (graph.exec) cudaGraphExecDestroy(graph.exec);
+  graphs_.clear();
+}
+
+void CudaModelBase::run_step_marked(const Step& step, DeviceKvCache& cache) const {
+  if (step_began_) {
+    // Captured, a plain record only marks a point of the capture; an external one becomes a node
+    // of the graph that records the event at each replay.
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    TIDE_CUDA_CHECK(cudaStreamIsCapturing(stream_, &capturing));
+    if (capturing == cudaStreamCaptureStatusActive)
+      TIDE_CUDA_CHECK(cudaEventRecordWithFlags(step_began_, stream_, cudaEventRecordExternal));
+    else
+      TIDE_CUDA_CHECK(cudaEventRecord(step_began_, stream_));
+  }
+  run_step(step, cache);
 }
 
 std::unique_ptr<KvCache> CudaModelBase::make_kv_cache(int num_blocks, int block_size) const {
@@ -120,7 +147,7 @@ CudaModelBase::Step CudaModelBase::run_batch(const Batch& batch, KvCache& any_ca
   const bool decode = std::all_of(batch.sequences.begin(), batch.sequences.end(),
                                   [](const SequenceStep& s) { return s.num_tokens == 1; });
   if (decode) step.max_context = (step.max_context + kContextBucket - 1) / kContextBucket * kContextBucket;
-  if (!decode || !run_step_as_graph(step, *cache)) run_step(step, *cache);
+  if (!decode || !run_step_as_graph(step, *cache)) run_step_marked(step, *cache);
   return step;
 }
 
@@ -192,7 +219,13 @@ StepOutput CudaModelBase::step(const Batch& batch, KvCache& cache) const {
     row += rows;
   }
   flush();
+  if (step_ended_) TIDE_CUDA_CHECK(cudaEventRecord(step_ended_, stream_));
   TIDE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (step_ended_) {
+    float ms = 0.f;
+    TIDE_CUDA_CHECK(cudaEventElapsedTime(&ms, step_began_, step_ended_));
+    last_step_gpu_ms_ = ms;
+  }
   for (std::size_t s = 0; s < batch.sequences.size(); ++s)
     out.next_tokens.push_back(picked_rows[s] >= 0 ? picked[static_cast<std::size_t>(picked_rows[s])] : -1);
   return out;
@@ -217,14 +250,14 @@ bool CudaModelBase::run_step_as_graph(const Step& step, DeviceKvCache& cache) co
   }
   if (!graph.exec) {
     if (inserted || graph.epoch != scratch_.epoch()) {  // size every buffer eagerly; capture next time
-      run_step(step, cache);
+      run_step_marked(step, cache);
       graph.epoch = scratch_.epoch();
       return true;
     }
     cudaGraph_t captured = nullptr;
     TIDE_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     try {
-      run_step(step, cache);
+      run_step_marked(step, cache);
     } catch (...) {
       cudaStreamEndCapture(stream_, &captured);
       if (captured) cudaGraphDestroy(captured);

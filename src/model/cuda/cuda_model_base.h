@@ -48,6 +48,11 @@ class CudaModelBase : public Model {
   std::unique_ptr<KvCache> make_kv_cache(int num_blocks, int block_size) const override;
   std::size_t kv_cache_block_bytes(int block_size) const override;
   std::size_t device_memory_for_cache(double utilization) const override;
+  // Steps timed on the GPU, for `tide bench engine`: from the step's first kernel to its last copy
+  // back, so that what a step's wall time adds (the host's work, the launch) shows. Graphs
+  // captured before are dropped, to be captured again with the mark of their start.
+  void time_steps_on_gpu() const;
+  double last_step_gpu_ms() const { return last_step_gpu_ms_; }  // 0 until a timed step() ran
   std::string device_description() const override { return device_; }
 
  protected:
@@ -75,6 +80,8 @@ class CudaModelBase : public Model {
   virtual void plan_step(const Batch& /*batch*/, const BatchLayout& /*layout*/, Step& /*step*/) const {}
   // Every kernel of the step, embedding to logits (into logits_): what a graph captures.
   virtual void run_step(const Step& step, DeviceKvCache& cache) const = 0;
+  // run_step after marking the step's start (time_steps_on_gpu): what graphs capture.
+  void run_step_marked(const Step& step, DeviceKvCache& cache) const;
   // The LM head's rows (the width of a logits row).
   virtual int64_t vocab_rows() const = 0;
 
@@ -127,6 +134,8 @@ class CudaModelBase : public Model {
   bool run_step_as_graph(const Step& step, DeviceKvCache& cache) const;
 
   mutable std::mutex step_mutex_;
+  mutable cudaEvent_t step_began_ = nullptr, step_ended_ = nullptr;  // time_steps_on_gpu
+  mutable double last_step_gpu_ms_ = 0;
   struct Graph {
     cudaGraphExec_t exec = nullptr;  // null: seen once, not captured yet
     uint64_t epoch = 0;
