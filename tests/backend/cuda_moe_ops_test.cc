@@ -94,30 +94,28 @@ std::vector<float> column_slice(const std::vector<float>& m, int64_t cols, int64
 
 // Decode-sized MoE: each token's routed choices and its shared experts' slices, then their sum
 // with the gate weights; top_k 0 is a dense MLP. Odd widths take the kernels' scalar path.
-TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
-  REQUIRE_DEVICE();
-  struct Shape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
-  for (const Shape s : {Shape{64, 32, 1, 4, 16, 0}, Shape{129, 45, 3, 2, 5, 1}, Shape{2048, 1408, 1, 6, 64, 2},
-                        Shape{2048, 1408, 2, 6, 64, 2}, Shape{7168, 2048, 2, 8, 12, 1}, Shape{136, 2200, 2, 0, 0, 1},
-                        Shape{40, 24, 1, 15, 20, 1}}) {
-    const std::string what = "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" +
-                              std::to_string(s.tokens) + " k=" + std::to_string(s.top_k) + " shared=" +
-                              std::to_string(s.shared);
-    auto rng = rng_for("moe_gemv " + what);
-    const int slots = s.top_k + s.shared;
-    std::vector<int32_t> ids, all(s.experts);
+// The moe_gemv tests' routing and experts: each token's top_k distinct experts and gate weights
+// in [0.05, 1), every expert's gate_up and down and the shared experts' slices, on the host (for
+// references) and the device, and the MoeGemv over them.
+struct MoeShape { int64_t hidden, inter; int tokens, top_k, experts, shared; };
+
+std::string describe(const MoeShape& s) {
+  return "hidden=" + std::to_string(s.hidden) + " inter=" + std::to_string(s.inter) + " T=" + std::to_string(s.tokens) +
+         " k=" + std::to_string(s.top_k) + " shared=" + std::to_string(s.shared);
+}
+
+struct RandomMoe {
+  RandomMoe(const MoeShape& s, std::mt19937& rng) : shape(s) {
+    std::vector<int32_t> all(s.experts);
     std::iota(all.begin(), all.end(), 0);
     for (int t = 0; t < s.tokens; ++t) {
       std::shuffle(all.begin(), all.end(), rng);
       ids.insert(ids.end(), all.begin(), all.begin() + s.top_k);
     }
-    std::vector<float> gate_weights(ids.size());
+    gate_weights.resize(ids.size());
     std::uniform_real_distribution<float> wdist(0.05f, 1.f);
     for (auto& g : gate_weights) g = wdist(rng);
-    const auto h = random_bf16(s.tokens * s.hidden, rng);
     const float in_scale = 1.f / std::sqrt(float(s.hidden)), inter_scale = 1.f / std::sqrt(float(s.inter));
-    std::vector<std::vector<uint16_t>> gate_up, down;
-    std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
     std::vector<const bf16*> gate_up_ptrs, down_ptrs;
     for (int e = 0; e < s.experts; ++e) {
       gate_up.push_back(random_bf16(2 * s.inter * s.hidden, rng, 0.f, in_scale));
@@ -127,20 +125,60 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
       gate_up_ptrs.push_back(as_bf16(dgate_up.back()));
       down_ptrs.push_back(as_bf16(ddown.back()));
     }
-    const auto shared_gate_up = random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale);
-    const auto shared_down = random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale);
-    DeviceBuffer<const bf16*> dgate_up_ptrs(gate_up_ptrs), ddown_ptrs(down_ptrs);
-    DeviceBuffer<uint16_t> dshared_gate_up(shared_gate_up), dshared_down(shared_down), dh(h);
-    DeviceBuffer<uint16_t> dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden);
-    DeviceBuffer<int32_t> dids(ids);
-    DeviceBuffer<float> dgate_weights(gate_weights);
+    shared_gate_up = random_bf16(2 * s.shared * s.inter * s.hidden, rng, 0.f, in_scale);
+    shared_down = random_bf16(s.hidden * s.shared * s.inter, rng, 0.f, inter_scale);
+    dgate_up_ptrs = DeviceBuffer<const bf16*>(gate_up_ptrs);
+    ddown_ptrs = DeviceBuffer<const bf16*>(down_ptrs);
+    dshared_gate_up = DeviceBuffer<uint16_t>(shared_gate_up);
+    dshared_down = DeviceBuffer<uint16_t>(shared_down);
+    dids = DeviceBuffer<int32_t>(ids);
+    dgate_weights = DeviceBuffer<float>(gate_weights);
+  }
+
+  MoeGemv gemv() {
+    const MoeShape& s = shape;
+    return {.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
+            .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
+            .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
+            .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
+            .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+  }
+
+  MoeShape shape;
+  std::vector<int32_t> ids;
+  std::vector<float> gate_weights;
+  std::vector<std::vector<uint16_t>> gate_up, down;
+  std::vector<uint16_t> shared_gate_up, shared_down;
+  std::vector<DeviceBuffer<uint16_t>> dgate_up, ddown;
+  DeviceBuffer<const bf16*> dgate_up_ptrs, ddown_ptrs;
+  DeviceBuffer<uint16_t> dshared_gate_up, dshared_down;
+  DeviceBuffer<int32_t> dids;
+  DeviceBuffer<float> dgate_weights;
+};
+
+// With V2-Lite's experts and its dense first layer (one slot, its down split in eight segments),
+// three slots of two segments each, and rows of odd width in four segments.
+constexpr MoeShape kMoeGemvShapes[] = {{64, 32, 1, 4, 16, 0},     {129, 45, 3, 2, 5, 1},     {2048, 1408, 1, 6, 64, 2},
+                                       {2048, 1408, 2, 6, 64, 2}, {7168, 2048, 2, 8, 12, 1}, {136, 2200, 2, 0, 0, 1},
+                                       {40, 24, 1, 15, 20, 1},    {2048, 10944, 1, 0, 0, 1}, {256, 1408, 1, 2, 8, 1},
+                                       {129, 1001, 2, 0, 0, 1}};
+
+TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
+  REQUIRE_DEVICE();
+  for (const MoeShape& s : kMoeGemvShapes) {
+    const std::string what = describe(s);
+    auto rng = rng_for("moe_gemv " + what);
+    const int slots = s.top_k + s.shared;
+    const auto h = random_bf16(s.tokens * s.hidden, rng);
+    RandomMoe moe(s, rng);
+    const auto& ids = moe.ids;
+    const auto& gate_weights = moe.gate_weights;
+    const auto& gate_up = moe.gate_up;
+    const auto& down = moe.down;
+    DeviceBuffer<uint16_t> dh(h), dact(s.tokens * slots * s.inter), dout(s.tokens * s.hidden);
     dact.fill_bytes(0xff);
     dout.fill_bytes(0xff);
-    const MoeGemv m{.tokens = s.tokens, .hidden = s.hidden, .inter = s.inter, .top_k = s.top_k,
-                    .ids = s.top_k ? dids.data() : nullptr, .weights = s.top_k ? dgate_weights.data() : nullptr,
-                    .gate_up = s.top_k ? dgate_up_ptrs.data() : nullptr, .down = s.top_k ? ddown_ptrs.data() : nullptr,
-                    .shared = s.shared, .shared_gate_up = s.shared ? as_bf16(dshared_gate_up) : nullptr,
-                    .shared_down = s.shared ? as_bf16(dshared_down) : nullptr};
+    const MoeGemv m = moe.gemv();
     moe_gemv_gate_up(m, {.x = as_bf16(dh)}, as_bf16(dact), nullptr);
     moe_gemv_down(m, as_bf16(dact), as_bf16(dout), nullptr);
     // The shared slots ahead of the router read h from L2 without waiting: the same activations.
@@ -151,50 +189,90 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
     sync();
     EXPECT_EQ(dact_ahead.download(), dact.download()) << what << ": the shared slots ahead of the router";
 
-    const auto act = widen(dact.download()), hf = widen(h), sgu = widen(shared_gate_up), sd = widen(shared_down);
-    std::vector<float> act_ref, out_ref;
+    const auto sgu = widen(moe.shared_gate_up), sd = widen(moe.shared_down);
     const auto round = [](float v) { return bf16_to_f32(f32_to_bf16(v)); };
-    for (int t = 0; t < s.tokens; ++t) {
-      const auto x = row_slice(hf, s.hidden, t, 1);
-      std::vector<float> routed(s.hidden, 0.f), shared(s.hidden, 0.f);
-      for (int slot = 0; slot < slots; ++slot) {
-        std::vector<float> gate, up, down_w;
-        float weight = 1.f;
-        if (slot < s.top_k) {
-          const auto gu = widen(gate_up[ids[t * s.top_k + slot]]);
-          gate = row_slice(gu, s.hidden, 0, s.inter);
-          up = row_slice(gu, s.hidden, s.inter, s.inter);
-          down_w = widen(down[ids[t * s.top_k + slot]]);
-          weight = gate_weights[t * s.top_k + slot];
-        } else {
-          const int64_t j = slot - s.top_k;
-          gate = row_slice(sgu, s.hidden, j * s.inter, s.inter);
-          up = row_slice(sgu, s.hidden, (s.shared + j) * s.inter, s.inter);
-          down_w = column_slice(sd, s.shared * s.inter, j * s.inter, s.inter);
+    // The CPU twin on input rows x: each slot's activations, and the weighted sum of the down
+    // products taken from the kernel's own activations (act), so that a rounding flip there does
+    // not count twice.
+    const auto references = [&](const std::vector<float>& x_rows, const std::vector<float>& act) {
+      std::vector<float> act_ref, out_ref;
+      for (int t = 0; t < s.tokens; ++t) {
+        const auto x = row_slice(x_rows, s.hidden, t, 1);
+        std::vector<float> routed(s.hidden, 0.f), shared(s.hidden, 0.f);
+        for (int slot = 0; slot < slots; ++slot) {
+          std::vector<float> gate, up, down_w;
+          float weight = 1.f;
+          if (slot < s.top_k) {
+            const auto gu = widen(gate_up[ids[t * s.top_k + slot]]);
+            gate = row_slice(gu, s.hidden, 0, s.inter);
+            up = row_slice(gu, s.hidden, s.inter, s.inter);
+            down_w = widen(down[ids[t * s.top_k + slot]]);
+            weight = gate_weights[t * s.top_k + slot];
+          } else {
+            const int64_t j = slot - s.top_k;
+            gate = row_slice(sgu, s.hidden, j * s.inter, s.inter);
+            up = row_slice(sgu, s.hidden, (s.shared + j) * s.inter, s.inter);
+            down_w = column_slice(sd, s.shared * s.inter, j * s.inter, s.inter);
+          }
+          // The gate_up GEMM's bf16 outputs through SiLU·mul, rounded to bf16 (silu_mul's rounding).
+          auto g = matmul_ref(x, 1, gate, s.inter, s.hidden), u = matmul_ref(x, 1, up, s.inter, s.hidden);
+          for (auto* v : {&g, &u})
+            for (float& e : *v) e = round(e);
+          std::vector<float> a(s.inter);
+          cpu::silu_mul(g.data(), u.data(), s.inter, a.data());
+          for (float& e : a) e = round(e);
+          act_ref.insert(act_ref.end(), a.begin(), a.end());
+          const auto y = matmul_ref(row_slice(act, s.inter, t * slots + slot, 1), 1, down_w, s.hidden, s.inter);
+          for (int64_t d = 0; d < s.hidden; ++d) {
+            if (slot < s.top_k)
+              routed[d] += weight * round(y[d]);
+            else
+              shared[d] += y[d];
+          }
         }
-        // The gate_up GEMM's bf16 outputs through SiLU·mul, rounded to bf16 (silu_mul's rounding).
-        auto g = matmul_ref(x, 1, gate, s.inter, s.hidden), u = matmul_ref(x, 1, up, s.inter, s.hidden);
-        for (auto* v : {&g, &u})
-          for (float& e : *v) e = bf16_to_f32(f32_to_bf16(e));
-        std::vector<float> a(s.inter);
-        cpu::silu_mul(g.data(), u.data(), s.inter, a.data());
-        for (float& e : a) e = bf16_to_f32(f32_to_bf16(e));
-        act_ref.insert(act_ref.end(), a.begin(), a.end());
-        // The down products from the kernel's own activations, so that a rounding flip there
-        // does not count twice.
-        const auto y = matmul_ref(row_slice(act, s.inter, t * slots + slot, 1), 1, down_w, s.hidden, s.inter);
-        for (int64_t d = 0; d < s.hidden; ++d) {
-          if (slot < s.top_k)
-            routed[d] += weight * round(y[d]);
-          else
-            shared[d] += y[d];
-        }
+        // The shared experts' output and each routed one rounded to bf16, as the grouped path stores them.
+        for (int64_t d = 0; d < s.hidden; ++d) out_ref.push_back((s.shared ? round(shared[d]) : 0.f) + routed[d]);
       }
-      // The shared experts' output and each routed one rounded to bf16, as the grouped path stores them.
-      for (int64_t d = 0; d < s.hidden; ++d) out_ref.push_back((s.shared ? round(shared[d]) : 0.f) + routed[d]);
-    }
+      return std::pair{act_ref, out_ref};
+    };
+    const auto act = widen(dact.download());
+    const auto [act_ref, out_ref] = references(widen(h), act);
     report("moe_gemv", what + " gate_up", rel_err(act, act_ref), kBf16Tolerance);
     report("moe_gemv", what + " down", rel_err(widen(dout.download()), out_ref), kBf16Tolerance);
+
+    // Folded into a decode step, with the routed slots: the input normalised as it is read
+    // (rms_norm of the residual plus delta) and the output added into the residual, against the
+    // CPU's norm and the same references.
+    if (s.hidden % 8 != 0 || s.inter % 8 != 0) continue;  // normalising needs rows of 16-byte pieces
+    constexpr float eps = 1e-6f;
+    const auto delta = random_bf16(s.tokens * s.hidden, rng), norm_weight = random_bf16(s.hidden, rng, 1.f, 0.2f);
+    DeviceBuffer<uint16_t> dres(h), ddelta(delta), dnorm(norm_weight), dact_normed(s.tokens * slots * s.inter);
+    dact_normed.fill_bytes(0xff);
+    const GemvInput normed_input{.x = as_bf16(dres), .delta = as_bf16(ddelta), .norm_weight = as_bf16(dnorm), .eps = eps};
+    moe_gemv_gate_up(m, normed_input, as_bf16(dact_normed), nullptr);
+    moe_gemv_down_into_residual(m, as_bf16(dact_normed), as_bf16(ddelta), as_bf16(dres), nullptr);
+    sync();
+    const auto hf = widen(h), df = widen(delta), wf = widen(norm_weight);
+    std::vector<float> summed(hf.size()), normed(hf.size());
+    for (int t = 0; t < s.tokens; ++t) {
+      double squares = 0;
+      for (int64_t d = 0; d < s.hidden; ++d) {
+        const int64_t i = t * s.hidden + d;
+        summed[i] = round(hf[i] + df[i]);  // rms_norm stores the residual in bf16
+        squares += double{summed[i]} * summed[i];
+      }
+      const float inv = 1.f / std::sqrt(static_cast<float>(squares / s.hidden) + eps);
+      for (int64_t d = 0; d < s.hidden; ++d) {
+        const int64_t i = t * s.hidden + d;
+        normed[i] = round(summed[i] * inv * wf[d]);
+      }
+    }
+    const auto act_normed = widen(dact_normed.download());
+    const auto [act_normed_ref, out_normed_ref] = references(normed, act_normed);
+    std::vector<float> residual_ref(summed.size());
+    for (std::size_t i = 0; i < summed.size(); ++i) residual_ref[i] = round(summed[i] + round(out_normed_ref[i]));
+    report("moe_gemv", what + " normed gate_up", rel_err(act_normed, act_normed_ref), kBf16Tolerance);
+    report("moe_gemv", what + " into the residual", rel_err(widen(dres.download()), residual_ref), kBf16Tolerance);
   }
 }
 

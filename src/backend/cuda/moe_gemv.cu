@@ -30,10 +30,10 @@ constexpr int kWarps = 8;
 // blocks an SM); with two, its routed slots fit one wave and a warp keeps four rows in flight.
 constexpr int kPairsPerWarp = 2;
 constexpr int kPairsPerBlock = kPairsPerWarp * kWarps;
-// down: a warp takes kDownRows adjacent features of one slot (four rows in flight); a block takes
-// kDownRows · down_groups(slots) features, see down_groups.
+// down: a warp takes kDownRows adjacent features of one slot (four rows in flight) over a segment
+// of the inner dimension; a block takes kDownRows features, see down_splits.
 constexpr int kDownRows = 4;
-constexpr int kMaxDownGroups = kWarps;
+constexpr int kMaxDownSplits = kWarps;
 // Blocks an SM must hold (registers capped to fit): V2-Lite's batch-1 step, 132 SMs, then places
 // every routed gate_up block (528) and every down block (512) in one wave.
 constexpr int kGateUpBlocksPerSm = 4;
@@ -199,77 +199,102 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
   if (lane == 0 && f1 < m.inter) out[f1] = swiglu(__float2bfloat16(dots[2]), __float2bfloat16(dots[3]));
 }
 
-// down's groups of kDownRows features a block: a warp takes one (slot, group) at a time, and with
-// fewer slots than warps a block takes more groups, so that no warp idles (a dense MLP, one slot:
-// eight groups; V2's eight slots: one; V3's nine: one, a warp taking two slots).
-__host__ __device__ __forceinline__ int down_groups(int slots) { return slots < kWarps ? kWarps / slots : 1; }
+// One feature of a token's output from its slots' products (partial(slot)), rounded as the grouped
+// path rounds: the shared experts' output (one product over their whole width) and each routed
+// expert's output to bf16, then the weighted sum on top of the shared. delta non-null: out is the
+// residual stream, and gets (out + delta) + the sum, each add rounded as rms_norm's.
+template <typename Partial>
+__device__ __forceinline__ void store_combined(const MoeGemv& m, int64_t token, Partial partial, const bf16* delta,
+                                               bf16* out, int64_t feature) {
+  const int slots = m.top_k + m.shared;
+  float shared = 0.f;
+  for (int slot = m.top_k; slot < slots; ++slot) shared += partial(slot);
+  float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
+  for (int slot = 0; slot < m.top_k; ++slot)
+    sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(partial(slot)));
+  bf16* o = out + token * m.hidden + feature;
+  if (delta) {
+    const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) + __bfloat162float(delta[o - out])));
+    *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
+  } else {
+    *o = __float2bfloat16(sum);
+  }
+}
 
-// out[token, f] for the block's kDownRows · down_groups features over every slot; grid (tokens,
-// feature blocks). Before the wait, the shared slots' rows of the block's features are pulled
-// towards L2, as in gate_up_kernel, and each warp loads the first chunks of its first rows.
+// down's segments of the inner dimension: a warp takes one (slot, segment) at a time, and with
+// fewer slots than warps each slot's products are split across warps, so that no warp idles and a
+// dense MLP's down (one slot: eight segments) keeps as many rows in flight as the experts' (V2's
+// eight slots: one segment; V3's nine: one, a warp taking two slots). Each (slot, feature) is the
+// sum of its segments' products in segment order. Grouping more features a block instead, as
+// this did before, ran V2-Lite's dense down on 64 blocks of 8 warps: too few bytes in flight.
+__host__ __device__ __forceinline__ int down_splits(int slots) { return slots < kWarps ? kWarps / slots : 1; }
+// A segment's length: an even share of the row in whole 16-byte pieces, so that every segment
+// starts aligned (V2-Lite's dense down: 8 segments of 1368).
+__host__ __device__ __forceinline__ int64_t down_segment(int64_t inter, int splits) {
+  const int64_t per = (inter + splits - 1) / splits;
+  return (per + 7) / 8 * 8;
+}
+
+// out[token, f] for the block's kDownRows features over every slot; grid (tokens, feature
+// blocks). Before the wait, the shared slots' rows of the block's features are pulled towards L2,
+// as in gate_up_kernel, and each warp loads the first chunks of its first rows.
 // delta non-null: out is the residual stream, and gets (out + delta) + sum (moe_gemv_down_into_residual);
 // each block reads and writes only its own features of it.
-template <bool kVector>
+// kSplit false: one segment, the whole row (16-byte rows with kWarps slots or more): the state of
+// the segments costs the experts' form registers it would spill. Rows of any width take kSplit.
+template <bool kVector, bool kSplit>
 __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(MoeGemv m, const bf16* act, const bf16* delta, bf16* out) {
-  __shared__ float partial[kMaxSlots][kDownRows * kMaxDownGroups];
-  const int slots = m.top_k + m.shared, groups = down_groups(slots);
-  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kDownRows * groups;
-  const int64_t features = first + kDownRows * groups <= m.hidden ? kDownRows * groups : m.hidden - first;
+  __shared__ float partial[kMaxSlots][kMaxDownSplits][kDownRows];
+  const int slots = m.top_k + m.shared, splits = kSplit ? down_splits(slots) : 1;
+  const int64_t segment = kSplit ? down_segment(m.inter, splits) : m.inter;
+  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * kDownRows;
+  const int64_t features = first + kDownRows <= m.hidden ? kDownRows : m.hidden - first;
   for (int slot = m.top_k; slot < slots; ++slot) {
     const SlotWeights w = slot_weights(m, token, slot);
     for (int64_t f = first; f < first + features; ++f)
       prefetch_l2(w.down + f * w.down_ld, m.inter * int64_t{sizeof(bf16)});
   }
-  // A warp per (slot, group of features), the group's rows in flight at once.
+  // A warp per (slot, segment), the block's rows in flight at once.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const bf16* rows[kDownRows];
-  uint4 head[kDownRows];  // kVector: the rows' first chunks
-  const auto ask_rows = [&](const SlotWeights& w, int64_t f) {
+  uint4 head[kDownRows];  // kVector: the rows' first chunks of the segment
+  const auto ask_rows = [&](const SlotWeights& w, int64_t k0) {
 #pragma unroll
-    for (int r = 0; r < kDownRows; ++r)  // past the block's features: the group's first row again, unused
-      rows[r] = w.down + (first + (f + r < features ? f + r : f)) * w.down_ld;
-    if constexpr (kVector) load_chunks(rows, lane * 8, m.inter, head);
+    for (int r = 0; r < kDownRows; ++r)  // past the block's features: its first row again, unused
+      rows[r] = w.down + (first + (r < features ? r : 0)) * w.down_ld + k0;
+    if constexpr (kVector) load_chunks(rows, lane * 8, segment < m.inter - k0 ? segment : m.inter - k0, head);
   };
   // The warp's first item is asked for before the wait: its weights need only the router's ids,
   // and the router is complete by now (the launch before, moe_gemv_gate_up, places no block of
   // ours until its routed blocks have waited for the router).
-  if (warp < slots * groups && kDownRows * (warp / slots) < features)
-    ask_rows(slot_weights<true>(m, token, warp % slots), kDownRows * (warp / slots));
+  if (warp < slots * splits && (warp / slots) * segment < m.inter)
+    ask_rows(slot_weights<true>(m, token, warp % slots), (warp / slots) * segment);
   begin_dependent_kernel();
-  for (int item = warp; item < slots * groups; item += kWarps) {
-    const int slot = item % slots;
-    const int64_t f = kDownRows * (item / slots);  // within the block
-    if (f >= features) continue;
-    if (item != warp) ask_rows(slot_weights(m, token, slot), f);
-    const bf16* const x = act + (token * slots + slot) * m.inter;
-    float dots[kDownRows];
-    if constexpr (kVector) warp_dots_ahead(rows, head, x, m.inter, lane, dots);
-    else warp_dots<kDownRows, false>(rows, x, m.inter, lane, dots);
+  for (int item = warp; item < slots * splits; item += kWarps) {
+    const int slot = item % slots, split = item / slots;
+    const int64_t k0 = split * segment;
+    float dots[kDownRows] = {};
+    if (k0 < m.inter) {
+      if (item != warp) ask_rows(slot_weights(m, token, slot), k0);
+      const bf16* const x = act + (token * slots + slot) * m.inter + k0;
+      const int64_t n = (segment < m.inter - k0 ? segment : m.inter - k0);
+      if constexpr (kVector) warp_dots_ahead(rows, head, x, n, lane, dots);
+      else warp_dots<kDownRows, false>(rows, x, n, lane, dots);
+    }
     if (lane == 0)
 #pragma unroll
-      for (int r = 0; r < kDownRows; ++r)
-        if (f + r < features) partial[slot][f + r] = dots[r];
+      for (int r = 0; r < kDownRows; ++r) partial[slot][split][r] = dots[r];
   }
   __syncthreads();
-  const int i = threadIdx.x;
-  if (i < features) {
-    // As the grouped path rounds: the shared experts' output (one product over their whole
-    // width) and each routed expert's output to bf16, then the weighted sum on top of the shared.
-    float shared = 0.f;
-    for (int slot = m.top_k; slot < slots; ++slot) shared += partial[slot][i];
-    float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
-    for (int slot = 0; slot < m.top_k; ++slot)
-      sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(partial[slot][i]));
-    bf16* o = out + token * m.hidden + first + i;
-    if (delta) {
-      // rms_norm's add of the attention's output, then of this output as stored.
-      const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) +
-                                                               __bfloat162float(delta[o - out])));
-      *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
-    } else {
-      *o = __float2bfloat16(sum);
-    }
-  }
+  if (threadIdx.x < features)
+    store_combined(
+        m, token,
+        [&](int slot) {
+          float sum = 0.f;
+          for (int split = 0; split < splits; ++split) sum += partial[slot][split][threadIdx.x];
+          return sum;
+        },
+        delta, out, first + threadIdx.x);
 }
 
 bool shapes_supported(const MoeGemv& m) {
@@ -321,13 +346,10 @@ namespace {
 void launch_down(const MoeGemv& m, const bf16* act, const bf16* delta, bf16* out, cudaStream_t stream) {
   if (m.tokens <= 0) return;
   check(m);
-  const int64_t features_per_block = kDownRows * down_groups(m.top_k + m.shared);
-  const dim3 grid(static_cast<unsigned>(m.tokens),
-                  static_cast<unsigned>((m.hidden + features_per_block - 1) / features_per_block));
-  if (vector_rows(m))
-    launch_dependent(down_kernel<true>, grid, kWarps * 32, 0, stream, m, act, delta, out);
-  else
-    launch_dependent(down_kernel<false>, grid, kWarps * 32, 0, stream, m, act, delta, out);
+  const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.hidden + kDownRows - 1) / kDownRows));
+  const bool split = down_splits(m.top_k + m.shared) > 1;
+  const auto kernel = !vector_rows(m) ? down_kernel<false, true> : split ? down_kernel<true, true> : down_kernel<true, false>;
+  launch_dependent(kernel, grid, kWarps * 32, 0, stream, m, act, delta, out);
   TIDE_CUDA_CHECK_LAUNCH();
 }
 
