@@ -199,28 +199,6 @@ __global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) gate_up_kerne
   if (lane == 0 && f1 < m.inter) out[f1] = swiglu(__float2bfloat16(dots[2]), __float2bfloat16(dots[3]));
 }
 
-// One feature of a token's output from its slots' products (partial(slot)), rounded as the grouped
-// path rounds: the shared experts' output (one product over their whole width) and each routed
-// expert's output to bf16, then the weighted sum on top of the shared. delta non-null: out is the
-// residual stream, and gets (out + delta) + the sum, each add rounded as rms_norm's.
-template <typename Partial>
-__device__ __forceinline__ void store_combined(const MoeGemv& m, int64_t token, Partial partial, const bf16* delta,
-                                               bf16* out, int64_t feature) {
-  const int slots = m.top_k + m.shared;
-  float shared = 0.f;
-  for (int slot = m.top_k; slot < slots; ++slot) shared += partial(slot);
-  float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
-  for (int slot = 0; slot < m.top_k; ++slot)
-    sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(partial(slot)));
-  bf16* o = out + token * m.hidden + feature;
-  if (delta) {
-    const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) + __bfloat162float(delta[o - out])));
-    *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
-  } else {
-    *o = __float2bfloat16(sum);
-  }
-}
-
 // down's segments of the inner dimension: a warp takes one (slot, segment) at a time, and with
 // fewer slots than warps each slot's products are split across warps, so that no warp idles and a
 // dense MLP's down (one slot: eight segments) keeps as many rows in flight as the experts' (V2's
@@ -258,11 +236,12 @@ __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(Moe
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const bf16* rows[kDownRows];
   uint4 head[kDownRows];  // kVector: the rows' first chunks of the segment
+  const auto length = [&](int64_t k0) { return segment < m.inter - k0 ? segment : m.inter - k0; };  // of the segment at k0
   const auto ask_rows = [&](const SlotWeights& w, int64_t k0) {
 #pragma unroll
     for (int r = 0; r < kDownRows; ++r)  // past the block's features: its first row again, unused
       rows[r] = w.down + (first + (r < features ? r : 0)) * w.down_ld + k0;
-    if constexpr (kVector) load_chunks(rows, lane * 8, segment < m.inter - k0 ? segment : m.inter - k0, head);
+    if constexpr (kVector) load_chunks(rows, lane * 8, length(k0), head);
   };
   // The warp's first item is asked for before the wait: its weights need only the router's ids,
   // and the router is complete by now (the launch before, moe_gemv_gate_up, places no block of
@@ -277,24 +256,36 @@ __global__ void __launch_bounds__(kWarps * 32, kDownBlocksPerSm) down_kernel(Moe
     if (k0 < m.inter) {
       if (item != warp) ask_rows(slot_weights(m, token, slot), k0);
       const bf16* const x = act + (token * slots + slot) * m.inter + k0;
-      const int64_t n = (segment < m.inter - k0 ? segment : m.inter - k0);
-      if constexpr (kVector) warp_dots_ahead(rows, head, x, n, lane, dots);
-      else warp_dots<kDownRows, false>(rows, x, n, lane, dots);
+      if constexpr (kVector) warp_dots_ahead(rows, head, x, length(k0), lane, dots);
+      else warp_dots<kDownRows, false>(rows, x, length(k0), lane, dots);
     }
     if (lane == 0)
 #pragma unroll
       for (int r = 0; r < kDownRows; ++r) partial[slot][split][r] = dots[r];
   }
   __syncthreads();
-  if (threadIdx.x < features)
-    store_combined(
-        m, token,
-        [&](int slot) {
-          float sum = 0.f;
-          for (int split = 0; split < splits; ++split) sum += partial[slot][split][threadIdx.x];
-          return sum;
-        },
-        delta, out, first + threadIdx.x);
+  const int i = threadIdx.x;
+  if (i >= features) return;
+  const auto product = [&](int slot) {  // the slot's segments, summed in order
+    float sum = 0.f;
+    for (int split = 0; split < splits; ++split) sum += partial[slot][split][i];
+    return sum;
+  };
+  // As the grouped path rounds: the shared experts' output (one product over their whole width)
+  // and each routed expert's output to bf16, then the weighted sum on top of the shared.
+  float shared = 0.f;
+  for (int slot = m.top_k; slot < slots; ++slot) shared += product(slot);
+  float sum = m.shared > 0 ? __bfloat162float(__float2bfloat16(shared)) : 0.f;
+  for (int slot = 0; slot < m.top_k; ++slot)
+    sum += m.weights[token * m.top_k + slot] * __bfloat162float(__float2bfloat16(product(slot)));
+  bf16* o = out + token * m.hidden + first + i;
+  if (delta) {
+    // rms_norm's add of the attention's output, then of this output as stored.
+    const float residual = __bfloat162float(__float2bfloat16(__bfloat162float(*o) + __bfloat162float(delta[o - out])));
+    *o = __float2bfloat16(residual + __bfloat162float(__float2bfloat16(sum)));
+  } else {
+    *o = __float2bfloat16(sum);
+  }
 }
 
 bool shapes_supported(const MoeGemv& m) {
