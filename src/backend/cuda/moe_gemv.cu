@@ -86,11 +86,30 @@ __device__ __forceinline__ float dot8(const uint4& w, const float (&x)[8]) {
   return sum;
 }
 
-// Chunk c (8 elements at c; zeros past n) of each of kRows rows, 16-byte loads.
+// Not volatile: the same policy for every load, which the compiler may make once.
+__device__ __forceinline__ uint64_t evict_first_policy() {
+  uint64_t policy;
+  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+  return policy;
+}
+
+__device__ __forceinline__ uint4 load_evict_first(const bf16* p, uint64_t policy) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0, %1, %2, %3}, [%4], %5;\n"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p), "l"(policy));
+  return v;
+}
+
+// Chunk c (8 elements at c; zeros past n) of each of kRows rows, 16-byte loads. The expert
+// weights are read once a step: they are marked first to leave L2, so that their stream does not
+// push out what the step reads again (measured on V2-Lite's batch-1 step, H100: 2.33 ms against
+// 2.37 with plain loads).
 template <int kRows>
 __device__ __forceinline__ void load_chunks(const bf16* const (&w)[kRows], int64_t c, int64_t n, uint4 (&p)[kRows]) {
+  const uint64_t policy = evict_first_policy();
 #pragma unroll
-  for (int r = 0; r < kRows; ++r) p[r] = c < n ? *reinterpret_cast<const uint4*>(w[r] + c) : make_uint4(0, 0, 0, 0);
+  for (int r = 0; r < kRows; ++r) p[r] = c < n ? load_evict_first(w[r] + c, policy) : make_uint4(0, 0, 0, 0);
 }
 
 // kRows weight rows dotted with the same x over a warp (n % 8 == 0, 16-byte rows), all their loads
