@@ -48,6 +48,15 @@ TEST(CudaOps, QuantizeFp8BlocksRoundTrips) {
     report("quant_fp8", what + " scales", worst_scale, 1e-6);
     // e4m3 keeps 3 mantissa bits: at most 1/16 relative error on any value, about 2.5% in norm.
     report("quant_fp8", what, rel_err(dequantize_rows(q, scales, n, k), xf), 0.04);
+    // Each byte exactly as the CPU rounds x / scale (nearest, ties to even, saturating), with the
+    // kernel's scale: a rounding mode that differs would pass the norm above.
+    int64_t wrong_bytes = 0;
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c) {
+        const float inverse = 1.f / scales[(c / 128) * n + r];
+        wrong_bytes += q[r * k + c] != f32_to_fp8_e4m3(xf[r * k + c] * inverse);
+      }
+    EXPECT_EQ(wrong_bytes, 0) << what << ": bytes that differ from the CPU's e4m3 rounding";
   }
 }
 
