@@ -72,6 +72,45 @@ TEST(CudaMoeFp8, GroupedGemmMatchesEachExpertsRowsOnTheDequantizedOperands) {
     const auto y = expect_untouched_past(dy.download(), total * out, what);
     // The operands are exactly representable, so only the fp32 sums and the bf16 output round.
     report("moe_ggemm_fp8", what, rel_err(widen(y), ref), kBf16Tolerance);
+
+    // As DeepSeek-V3's steps call it: gate_up reads each token's row once per choice (x_rows
+    // repeat, over fewer rows quantized than the experts' rows: the scale stride is the tokens),
+    // and down reads the activations in place (x_rows null).
+    const int64_t tokens = std::max<int64_t>(1, total / 3);
+    std::vector<int32_t> token_rows(total);
+    std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(tokens - 1));
+    for (auto& r : token_rows) r = pick(rng);
+    DeviceBuffer<uint8_t> dq_tokens(tokens * in);
+    DeviceBuffer<float> dqs_tokens(tokens * in / 128);
+    quantize_fp8_blocks(as_bf16(dx), tokens, in, dq_tokens.data(), dqs_tokens.data(), tokens, nullptr);
+    DeviceBuffer<int32_t> dtoken_rows(token_rows);
+    const auto xd_tokens = dequantize_rows(dq_tokens.download(), dqs_tokens.download(), tokens, in);
+    for (const bool repeated : {true, false}) {
+      dy.fill_bytes(0xff);
+      if (repeated)
+        moe_grouped_gemm_fp8(dq_tokens.data(), dqs_tokens.data(), tokens, dtoken_rows.data(), doffsets.data(),
+                             dcounts.data(), static_cast<int>(counts.size()), dpointers.data(), dscale_pointers.data(),
+                             out, in, as_bf16(dy), nullptr);
+      else
+        moe_grouped_gemm_fp8(dq.data(), dqs.data(), total, nullptr, doffsets.data(), dcounts.data(),
+                             static_cast<int>(counts.size()), dpointers.data(), dscale_pointers.data(), out, in,
+                             as_bf16(dy), nullptr);
+      sync();
+      std::vector<float> want;
+      for (std::size_t e = 0; e < counts.size(); ++e) {
+        std::vector<float> rows;
+        for (int64_t r = offsets[e]; r < offsets[e] + counts[e]; ++r) {
+          const auto& from = repeated ? xd_tokens : xd;
+          const int64_t source = repeated ? token_rows[r] : r;
+          rows.insert(rows.end(), from.begin() + source * in, from.begin() + (source + 1) * in);
+        }
+        const auto product = matmul_ref(rows, counts[e], w[e].dequantized, out, in);
+        want.insert(want.end(), product.begin(), product.end());
+      }
+      const std::string form = what + (repeated ? " tokens repeated (gate_up)" : " rows in place (down)");
+      const auto got = expect_untouched_past(dy.download(), total * out, form);
+      report("moe_ggemm_fp8", form, rel_err(widen(got), want), kBf16Tolerance);
+    }
   }
 }
 
