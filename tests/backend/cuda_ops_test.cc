@@ -167,6 +167,44 @@ TEST(CudaOps, SiluMul) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The dummy weights of --load-format dummy: every element bit for bit as the CPU computes it
+// from splitmix64 of (seed, index), bf16 and e4m3, on sizes from one element to more than the
+// grid covers in one pass (65536 blocks of 256), so that it depends on the seed alone.
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+TEST(CudaOps, FillUniformIsSplitmixOfTheSeedAndIndex) {
+  REQUIRE_DEVICE();
+  for (const std::size_t n : {std::size_t{1}, std::size_t{255}, std::size_t{70001}, std::size_t{65536} * 256 + 3}) {
+    for (const uint64_t seed : {uint64_t{0}, uint64_t{100} + n}) {
+      const std::string what = "n=" + std::to_string(n) + " seed=" + std::to_string(seed);
+      constexpr float bound = 0.02f;
+      DeviceBuffer<uint16_t> x(n);
+      DeviceBuffer<uint8_t> q(n);
+      x.fill_bytes(0xff);
+      q.fill_bytes(0xff);
+      fill_uniform(as_bf16(x), n, seed, bound, nullptr);
+      fill_uniform_e4m3(q.data(), n, seed, nullptr);
+      sync();
+      const auto got_x = x.download();
+      const auto got_q = q.download();
+      const uint64_t key = splitmix64(seed);
+      std::size_t wrong_x = 0, wrong_q = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float unit = static_cast<float>(splitmix64(key ^ i) >> 40) * (2.f / 16777216.f) - 1.f;
+        wrong_x += got_x[i] != f32_to_bf16(unit * bound);
+        wrong_q += got_q[i] != f32_to_fp8_e4m3(unit * 448.f);
+      }
+      EXPECT_EQ(wrong_x, 0u) << what << ": bf16 elements unlike the CPU's";
+      EXPECT_EQ(wrong_q, 0u) << what << ": e4m3 elements unlike the CPU's";
+    }
+  }
+}
+
 TEST(CudaOps, AddBiasRowsAddsTheBiasToEveryRow) {
   REQUIRE_DEVICE();
   for (int64_t dim : {1, 37, 3584 + 2 * 512})
