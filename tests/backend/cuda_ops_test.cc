@@ -33,7 +33,8 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 TEST(CudaOps, RmsNormWithResidual) {
   REQUIRE_DEVICE();
-  for (int64_t dim : {1, 7, 129, 2048, 7168})
+  // 2049 and 16384: rows of more pieces than a block has threads (1024), so each thread takes several.
+  for (int64_t dim : {1, 7, 129, 2048, 2049, 7168, 16384})
     for (int64_t n : {1, 3, 17})
       for (int mode = 0; mode < 3; ++mode) {  // 0: plain, 1: residual, 2: plain with y aliasing x
         const std::string what = std::string(mode == 1 ? "residual" : mode == 2 ? "in-place" : "plain") +
@@ -149,8 +150,10 @@ TEST(CudaOps, Rope) {
 // ---------------------------------------------------------------------------------------------
 TEST(CudaOps, SiluMul) {
   REQUIRE_DEVICE();
-  for (int64_t inter : {1, 7, 1408, 18432 / 8 + 8})
-    for (int64_t n : {1, 3, 17}) {
+  // The last two: more work than the grid's one pass (2112 blocks of 256), scalar and vector.
+  for (auto [inter, counts] : {std::pair{int64_t{1}, std::vector<int64_t>{1, 3, 17}}, {7, {1, 3, 17}},
+                               {1408, {1, 3, 17}}, {18432 / 8 + 8, {1, 3, 17}}, {7013, {80}}, {18432, {300}}})
+    for (int64_t n : counts) {
       const std::string what = "n=" + std::to_string(n) + " inter=" + std::to_string(inter);
       auto rng = rng_for("silu_mul " + what);
       const auto gate_up = random_bf16(n * 2 * inter, rng, 0.f, 2.f);
