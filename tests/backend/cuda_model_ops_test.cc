@@ -524,6 +524,16 @@ TEST(CudaModelOps, BatchedGemmOverHeads) {
     gemm.bf16_batched(expand, nullptr);
     sync();
     const auto abs_raw = dabs.download();
+    if (gemv) {  // x read early (BatchedGemm::x_ready_early), as an unfolded decode step absorbs: the same products
+      DeviceBuffer<uint16_t> dabs_early(T * H * E);
+      dabs_early.fill_bytes(0xff);
+      BatchedGemm early = absorb;
+      early.y = as_bf16(dabs_early);
+      early.x_ready_early = true;
+      gemv_batched(early, nullptr);
+      sync();
+      EXPECT_EQ(dabs_early.download(), abs_raw) << what << ": x read early";
+    }
     const auto abs = widen(abs_raw);
     // The rope columns of each absorbed row are not the product's: they keep their poison.
     bool rope_untouched = true;
