@@ -12,7 +12,6 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
-#include "backend/cuda/dependent_launch_next_in.cuh"
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/ops.h"
 
@@ -25,7 +24,7 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_nt_kernel(GemvInput x, cons
   const int64_t first = static_cast<int64_t>(blockIdx.x) * kGemvFeatures;
   gemv_prefetch(w, out, in, first);
   const GemvFirstChunk chunk = gemv_first_chunk(x, w, out, in, first);
-  begin_dependent_kernel_letting_next_in();
+  begin_dependent_kernel();
   gemv_block<kRows, kNormed>(x, w, out, in, first, chunk, y);
 }
 

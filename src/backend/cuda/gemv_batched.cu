@@ -12,7 +12,6 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
-#include "backend/cuda/dependent_launch_next_in.cuh"
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/gemv_batched.cuh"
 #include "backend/cuda/ops.h"
@@ -49,7 +48,7 @@ __device__ __forceinline__ uint4 load_x8(const bf16* p) {
 template <bool kEarly>
 __device__ __forceinline__ void start_kernel() {
   if constexpr (kEarly) allow_dependent_grids();
-  else begin_dependent_kernel_letting_next_in();
+  else begin_dependent_kernel();
 }
 
 // grid (feature blocks, batch): y_b[r, o] = Σ_i x_b[r, i] · W_b[o, i]. Each lane's first chunk of

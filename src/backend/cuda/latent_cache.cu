@@ -13,7 +13,6 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
-#include "backend/cuda/dependent_launch_next_in.cuh"
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/gemv_batched.cuh"
 #include "backend/cuda/ops.h"
@@ -91,11 +90,11 @@ __global__ void __launch_bounds__(kBatchedThreads) write_latent_cache_and_absorb
     if (threadIdx.x < g.in)
       prefetch_l2(g.w + b * g.w_batch_stride + threadIdx.x * g.w_ld + block_x * kBatchedPlainFeatures,
                   kBatchedPlainFeatures * sizeof(bf16));
-    begin_dependent_kernel_letting_next_in();
+    begin_dependent_kernel();
     batched_plain_block<kRows, false>(g, block_x, b);
     return;
   }
-  begin_dependent_kernel_letting_next_in();
+  begin_dependent_kernel();
   const unsigned j = blockIdx.x - absorb_blocks;
   latent_cache_block(a, j / token_parts, static_cast<int>(j % token_parts), static_cast<int>(token_parts));
 }

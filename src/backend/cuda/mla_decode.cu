@@ -38,7 +38,6 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dependent_launch.cuh"
-#include "backend/cuda/dependent_launch_next_in.cuh"
 #include "backend/cuda/dynamic_shared_memory.h"
 #include "backend/cuda/mma_tiles.cuh"
 #include "backend/cuda/ops.h"
@@ -158,7 +157,8 @@ __device__ __forceinline__ int64_t cache_row(const int32_t* table, int block_siz
 // b1 = (k 2t+8,2t+9; n g). C: c0,c1 = (g, 2t,2t+1), c2,c3 = (g+8, 2t,2t+1). Lower k in low half.
 template <int kStages>
 __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p) {
-  begin_dependent_kernel_letting_next_in();
+  // The merge (or the step's next kernel) is let in once the chunks are done, further down.
+  wait_for_prior_grids();
   const MlaDecodeArgs& a = p.a;
   const int h0 = blockIdx.x * kHeadTile, split = blockIdx.y, b = blockIdx.z;
   const int ctx = a.context_lens[b];
@@ -368,6 +368,8 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
     __syncwarp();
     if (lane == 0) mbar_arrive(empty + slot);  // this warp is done with the slot
   }
+  // Let the merge kernel's CTAs launch; it waits for this grid's completion before reading.
+  allow_dependent_grids();
 
   // Combine the groups through the ring's first slot (every tile has been consumed): group 1
   // leaves its O, max and sum; group 0 rescales both to the common max and adds.
@@ -446,7 +448,7 @@ __global__ void __launch_bounds__(kThreads, 1) mla_decode_chunk_kernel(Params p)
 // so all of a row's loads are in flight at once, then add up through shared memory.
 constexpr int kMergeMaxWarps = 16;
 __global__ void __launch_bounds__(32 * kMergeMaxWarps) mla_decode_merge_kernel(Params p) {
-  begin_dependent_kernel_letting_next_in();  // the chunk kernel has finished
+  begin_dependent_kernel();  // the chunk kernel has finished
   const MlaDecodeArgs& a = p.a;
   const int warps = blockDim.x / 32, warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int d = blockIdx.x * 128 + lane * 4, h = blockIdx.y, b = blockIdx.z;
