@@ -232,66 +232,6 @@ __host__ __device__ __forceinline__ int64_t down_segment(int64_t inter, int spli
   return (per + 7) / 8 * 8;
 }
 
-// A dense MLP's gate_up (one slot), balanced over the chip. gate_up_kernel's 16 pairs a block
-// leave a dense MLP's thousands of features in a partial last wave (V2-Lite's first layer: 684
-// blocks where an H100 holds 528; R1-Distill-Qwen-7B: 1,184), which streams with most of the chip
-// idle. Here a block takes `groups` pairs of features, sized so that the grid fills one wave, and
-// its warps take items of (pair of features, eighth of the input row) in turn; each feature's
-// eighths are summed in order, so its value does not depend on the grid.
-constexpr int kDenseSegments = kWarps;
-constexpr int kDenseMaxGroups = 32;
-constexpr int64_t kDenseMaxHidden = 8 * 1024;  // the input row and the partial sums in 48 KB
-
-template <bool kNormed>
-__global__ void __launch_bounds__(kWarps * 32, kGateUpBlocksPerSm) dense_gate_up_kernel(MoeGemv m, GemvInput h, bf16* act,
-                                                                                       int groups) {
-  extern __shared__ float input[];
-  __shared__ float partial[kDenseMaxGroups][kDenseSegments][4];
-  const int64_t token = blockIdx.x, first = static_cast<int64_t>(blockIdx.y) * groups * 2;
-  const int64_t count = first + 2 * groups <= m.inter ? 2 * groups : m.inter - first;  // the block's features
-  const int items = static_cast<int>((count + 1) / 2) * kDenseSegments;
-  const int64_t segment = down_segment(m.hidden, kDenseSegments);
-  const SlotWeights w = slot_weights(m, token, 0);
-  prefetch_l2(w.gate + first * m.hidden, count * m.hidden * int64_t{sizeof(bf16)});
-  prefetch_l2(w.up + first * m.hidden, count * m.hidden * int64_t{sizeof(bf16)});
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const bf16* rows[4];
-  uint4 head[4];
-  int64_t k0 = 0, length = 0;
-  const auto ask_rows = [&](int item) {  // a lone last feature reads its rows twice, the second unused
-    const int64_t f0 = first + 2 * (item / kDenseSegments), f1 = f0 + 1 < m.inter ? f0 + 1 : f0;
-    k0 = (item % kDenseSegments) * segment;
-    length = k0 < m.hidden ? (segment < m.hidden - k0 ? segment : m.hidden - k0) : 0;
-    rows[0] = w.gate + f0 * m.hidden + k0, rows[1] = w.up + f0 * m.hidden + k0;
-    rows[2] = w.gate + f1 * m.hidden + k0, rows[3] = w.up + f1 * m.hidden + k0;
-    load_chunks(rows, lane * 8, length, head);
-  };
-  if (warp < items) ask_rows(warp);  // the first item's first chunks travel during the wait
-  begin_dependent_kernel();
-  if constexpr (kNormed) {
-    normalise_into(h, token, m.hidden, input);
-  } else {
-    for (int64_t i = threadIdx.x; i < m.hidden; i += blockDim.x) input[i] = __bfloat162float(h.x[token * m.hidden + i]);
-  }
-  __syncthreads();
-  for (int item = warp; item < items; item += kWarps) {
-    if (item != warp) ask_rows(item);
-    float dots[4] = {};
-    if (length > 0) warp_dots_ahead(rows, head, input + k0, length, lane, dots);
-    if (lane == 0)
-#pragma unroll
-      for (int r = 0; r < 4; ++r) partial[item / kDenseSegments][item % kDenseSegments][r] = dots[r];
-  }
-  __syncthreads();
-  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) {
-    const int g = static_cast<int>(i / 2), pair = static_cast<int>(i % 2) * 2;
-    float gate = 0.f, up = 0.f;
-    for (int s = 0; s < kDenseSegments; ++s) gate += partial[g][s][pair], up += partial[g][s][pair + 1];
-    // Rounded to bf16 as the gate_up GEMM stores its output, then SiLU·mul as silu_mul computes it.
-    act[token * m.inter + first + i] = swiglu(__float2bfloat16(gate), __float2bfloat16(up));
-  }
-}
-
 // out[token, f] for the block's kDownRows features over every slot; grid (tokens, feature
 // blocks). Before the wait, the shared slots' rows of the block's features are pulled towards L2,
 // as in gate_up_kernel, and each warp loads the first chunks of its first rows.
@@ -387,17 +327,6 @@ void check(const MoeGemv& m) {
 // (every shared slice starts a multiple of 8 columns in, too).
 bool vector_rows(const MoeGemv& m) { return m.hidden % 8 == 0 && m.inter % 8 == 0; }
 
-// dense_gate_up_kernel's pairs of features a block: as many as make every token's blocks one wave
-// of the device's SMs (kGateUpBlocksPerSm each), up to kDenseMaxGroups.
-int64_t dense_groups(const MoeGemv& m) {
-  int device = 0, sms = 1;
-  TIDE_CUDA_CHECK(cudaGetDevice(&device));
-  TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  const int64_t pairs = (m.inter + 1) / 2, wave = int64_t{kGateUpBlocksPerSm} * sms;
-  const int64_t groups = (pairs * m.tokens + wave - 1) / wave;
-  return groups < kDenseMaxGroups ? groups : kDenseMaxGroups;
-}
-
 }  // namespace
 
 bool moe_gemv_supported(const MoeGemv& m) { return shapes_supported(m); }
@@ -410,17 +339,9 @@ void moe_gemv_gate_up(const MoeGemv& m, const GemvInput& h, bf16* act, cudaStrea
       (!vector || (reinterpret_cast<uintptr_t>(h.x) | reinterpret_cast<uintptr_t>(h.delta) |
                    reinterpret_cast<uintptr_t>(h.norm_weight)) % 16 != 0))
     throw Error("moe_gemv_gate_up: normalising the input needs widths that are multiples of 8 and 16-byte aligned rows");
-  const std::size_t shared_bytes = m.hidden * sizeof(float);
-  if (m.top_k == 0 && m.shared == 1 && !m.shared_ahead_of_router && vector && m.hidden <= kDenseMaxHidden) {
-    const int64_t groups = dense_groups(m);
-    const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.inter + 2 * groups - 1) / (2 * groups)));
-    const auto kernel = h.norm_weight ? dense_gate_up_kernel<true> : dense_gate_up_kernel<false>;
-    launch_dependent(kernel, grid, kWarps * 32, shared_bytes, stream, m, h, act, static_cast<int>(groups));
-    TIDE_CUDA_CHECK_LAUNCH();
-    return;
-  }
   const dim3 grid(static_cast<unsigned>(m.tokens), static_cast<unsigned>((m.inter + kPairsPerBlock - 1) / kPairsPerBlock),
                   static_cast<unsigned>(m.top_k + m.shared));  // shared slots first: see gate_up_kernel
+  const std::size_t shared_bytes = m.hidden * sizeof(float);
   if (h.norm_weight)
     launch_dependent(gate_up_kernel<true, true>, grid, kWarps * 32, shared_bytes, stream, m, h, act);
   else if (vector)
