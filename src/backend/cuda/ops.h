@@ -180,6 +180,7 @@ struct L2Ahead {
   };
   Range ranges[kMaxRanges]{};
   int count = 0;
+  bool keep = false;  // asked with an L2 evict-last policy (the persisting share set aside by the model)
 };
 
 struct LatentCacheWrite {

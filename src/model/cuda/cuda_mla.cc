@@ -14,6 +14,7 @@
 //   out = o_proj(heads_out).
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
@@ -76,6 +77,10 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
           std::atoll(std::getenv("TIDE_L2_AHEAD_DOWN_MB") ? std::getenv("TIDE_L2_AHEAD_DOWN_MB") : "0") << 20;
       const DeepSeekLayerWeights& lw = m_.weights_.layers[layer];
       const GatedMlpWeights* always = lw.moe ? (lw.moe->shared ? &*lw.moe->shared : nullptr) : &*lw.dense;
+      // TIDE_L2_AHEAD_KEEP=1: asked evict-last, into L2's persisting share (set aside by
+      // CudaModelBase when the switch is on).
+      static const bool keep = std::getenv("TIDE_L2_AHEAD_KEEP") && std::string(std::getenv("TIDE_L2_AHEAD_KEEP")) == "1";
+      write.ahead.keep = keep;
       if (always && !always->is_fp8()) {
         const int64_t up = std::min<int64_t>(always->gate_up.weight.data.bytes(), up_cap) / 16 * 16;
         const int64_t down = std::min<int64_t>(always->down.weight.data.bytes(), down_cap) / 16 * 16;
