@@ -15,7 +15,6 @@
 #include "backend/cuda/dependent_launch.cuh"
 #include "backend/cuda/gemv.cuh"
 #include "backend/cuda/gemv_batched.cuh"
-#include "backend/cuda/l2_ahead.cuh"
 #include "backend/cuda/ops.h"
 #include "backend/cuda/reduce.cuh"
 #include "backend/cuda/rope.cuh"
@@ -92,12 +91,10 @@ __global__ void __launch_bounds__(kBatchedThreads) write_latent_cache_and_absorb
       prefetch_l2(g.w + b * g.w_batch_stride + threadIdx.x * g.w_ld + block_x * kBatchedPlainFeatures,
                   kBatchedPlainFeatures * sizeof(bf16));
     begin_dependent_kernel();
-    ask_l2_ahead(a.ahead, blockIdx.x, gridDim.x);
     batched_plain_block<kRows, false>(g, block_x, b);
     return;
   }
   begin_dependent_kernel();
-  ask_l2_ahead(a.ahead, blockIdx.x, gridDim.x);
   const unsigned j = blockIdx.x - absorb_blocks;
   latent_cache_block(a, j / token_parts, static_cast<int>(j % token_parts), static_cast<int>(token_parts));
 }

@@ -169,20 +169,6 @@ void route_experts_gemv(const GemvInput& h, int64_t tokens, const bf16* router, 
 // into cache slot slots[t] (block * block_size + offset) of one layer's cache
 // [slots, latent_dim + rope_dim]. The twin of cpu::rms_norm then cpu::apply_rope on the row, as
 // MlaAttention::project does before copying it into the cache; cos/sin as for apply_rope.
-// Measuring only: weights that a later launch of the layer reads, asked of L2 by the fused cache
-// write's blocks after their wait (cp.async.bulk.prefetch.L2), while the attention chain leaves the
-// memory mostly idle. Ranges start 16-byte aligned and are whole 16-byte pieces.
-struct L2Ahead {
-  static constexpr int kMaxRanges = 2;
-  struct Range {
-    const void* data = nullptr;
-    int64_t bytes = 0;
-  };
-  Range ranges[kMaxRanges]{};
-  int count = 0;
-  bool keep = false;  // asked with an L2 evict-last policy (the persisting share set aside by the model)
-};
-
 struct LatentCacheWrite {
   const bf16* kv;
   int64_t kv_stride;
@@ -200,7 +186,6 @@ struct LatentCacheWrite {
   // When query.heads > 0, the same launch also does apply_rope(query) for the same tokens (MLA
   // rotates each new token's query beside its cache entry); query.tokens must equal tokens.
   RopeArgs query{};
-  L2Ahead ahead{};  // write_latent_cache_and_absorb only
 };
 void write_latent_cache(const LatentCacheWrite& args, cudaStream_t stream);
 

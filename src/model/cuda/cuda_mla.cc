@@ -13,8 +13,6 @@
 //     through kv_b_proj once ([k_nope | v] per head), heads_out = causal flash attention over it;
 //   out = o_proj(heads_out).
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/ops.h"
@@ -58,7 +56,7 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
                       .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
                       .interleaved = c.rope_interleaved, .out = q_absorbed_, .out_token_stride = H * E,
                       .out_head_stride = E, .out_offset = static_cast<int>(r)};
-  LatentCacheWrite write{.kv = p.kv, .kv_stride = p.kv_stride, .tokens = T, .latent_dim = static_cast<int>(r),
+  const LatentCacheWrite write{.kv = p.kv, .kv_stride = p.kv_stride, .tokens = T, .latent_dim = static_cast<int>(r),
                                .rope_dim = static_cast<int>(dr), .norm_weight = w.kv_a_norm.data(), .eps = eps_,
                                .positions = step_.positions, .cos = m_.rope_cos_.data(), .sin = m_.rope_sin_.data(),
                                .interleaved = c.rope_interleaved, .slots = step_.slots, .cache = cache_.layer(layer),
@@ -70,23 +68,6 @@ void DeepSeekCudaModel::StepOps::write_latent_cache(int layer, const Projection&
   if (folded_ && !w.kv_b_proj.is_fp8() && std::all_of(mla_runs().begin(), mla_runs().end(), absorbed)) {
     const BatchedGemm absorb = absorption(layer, p, 0, T);
     if (gemv_batched_supported(absorb)) {
-      // Measuring only: TIDE_L2_AHEAD_MB of the layer's shared-expert (or dense) gate_up and
-      // TIDE_L2_AHEAD_DOWN_MB of its down asked of L2 by this launch's blocks.
-      static const int64_t up_cap = std::atoll(std::getenv("TIDE_L2_AHEAD_MB") ? std::getenv("TIDE_L2_AHEAD_MB") : "0") << 20;
-      static const int64_t down_cap =
-          std::atoll(std::getenv("TIDE_L2_AHEAD_DOWN_MB") ? std::getenv("TIDE_L2_AHEAD_DOWN_MB") : "0") << 20;
-      const DeepSeekLayerWeights& lw = m_.weights_.layers[layer];
-      const GatedMlpWeights* always = lw.moe ? (lw.moe->shared ? &*lw.moe->shared : nullptr) : &*lw.dense;
-      // TIDE_L2_AHEAD_KEEP=1: asked evict-last, into L2's persisting share (set aside by
-      // CudaModelBase when the switch is on).
-      static const bool keep = std::getenv("TIDE_L2_AHEAD_KEEP") && std::string(std::getenv("TIDE_L2_AHEAD_KEEP")) == "1";
-      write.ahead.keep = keep;
-      if (always && !always->is_fp8()) {
-        const int64_t up = std::min<int64_t>(always->gate_up.weight.data.bytes(), up_cap) / 16 * 16;
-        const int64_t down = std::min<int64_t>(always->down.weight.data.bytes(), down_cap) / 16 * 16;
-        if (up > 0) write.ahead.ranges[write.ahead.count++] = {.data = always->gate_up.weight.data.data(), .bytes = up};
-        if (down > 0) write.ahead.ranges[write.ahead.count++] = {.data = always->down.weight.data.data(), .bytes = down};
-      }
       write_latent_cache_and_absorb(write, absorb, m_.stream_);
       queries_absorbed_ = true;
       return;

@@ -1,8 +1,6 @@
 #include "model/cuda/cuda_model_base.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
 #include "backend/cuda/cuda_check.h"
 #include "common/error.h"
@@ -26,13 +24,6 @@ CudaModelBase::CudaModelBase(ModelConfig config) : config_(std::move(config)), d
   int device = 0;
   TIDE_CUDA_CHECK(cudaGetDevice(&device));
   TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
-  // Measuring only (TIDE_L2_AHEAD_KEEP=1): L2's largest persisting share set aside, for the weights
-  // the cache write asks for evict-last.
-  if (const char* keep = std::getenv("TIDE_L2_AHEAD_KEEP"); keep && std::string(keep) == "1") {
-    int persisting = 0;
-    TIDE_CUDA_CHECK(cudaDeviceGetAttribute(&persisting, cudaDevAttrMaxPersistingL2CacheSize, device));
-    TIDE_CUDA_CHECK(cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, static_cast<size_t>(persisting)));
-  }
   TIDE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }
 
