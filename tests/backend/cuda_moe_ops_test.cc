@@ -273,10 +273,11 @@ TEST(CudaModelOps, MoeGemvMatchesEachSlotsExpertAndTheWeightedSum) {
     std::vector<float> residual_ref(summed.size());
     for (std::size_t i = 0; i < summed.size(); ++i) residual_ref[i] = round(summed[i] + round(out_normed_ref[i]));
     report("moe_gemv", what + " normed gate_up", rel_err(act_normed, act_normed_ref), kBf16Tolerance);
-    report("moe_gemv", what + " into the residual", rel_err(widen(dres.download()), residual_ref), kBf16Tolerance);
+    const auto residual = widen(dres.download());
+    report("moe_gemv", what + " into the residual", rel_err(residual, residual_ref), kBf16Tolerance);
     // The residual's h + delta dominates the check above, so the MoE's own share is compared too:
     // what the kernels added against what the references add (both after the residual's rounding).
-    auto added = widen(dres.download()), added_ref = residual_ref;
+    auto added = residual, added_ref = residual_ref;
     for (std::size_t i = 0; i < summed.size(); ++i) {
       added[i] -= summed[i];
       added_ref[i] -= summed[i];
